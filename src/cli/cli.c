@@ -1,0 +1,47 @@
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct verb {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct verb verbs[] = {
+    {"server", trl_cmd_server, "receive syslog and agent traffic, normalise, detect, store"},
+    {"ingest", trl_cmd_ingest, "import log files through the same pipeline as the server"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: trapline <verb> [options]\n\nverbs:\n");
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+        fprintf(out, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
+    fprintf(out, "\n`trapline <verb> --help` lists the options of a verb.\n"
+                 "`trapline --version` prints the version.\n");
+}
+
+int trl_cli_main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("trapline %s\n", TRL_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+        if (!strcmp(argv[1], verbs[i].name))
+            return verbs[i].fn(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "trapline: unknown verb '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

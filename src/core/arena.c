@@ -1,0 +1,119 @@
+#include "core/arena.h"
+#include "core/util.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Chunks form a singly linked list; the first one is kept across resets so a steady-state batch
+ * loop allocates nothing from the heap. Requests larger than a chunk get a chunk of their own. */
+struct arena_chunk {
+    struct arena_chunk *next;
+    size_t size;
+    size_t used;
+    max_align_t data[];
+};
+
+struct trl_arena {
+    struct arena_chunk *head;
+    size_t chunk_size;
+    size_t total_used;
+};
+
+static struct arena_chunk *chunk_new(size_t size)
+{
+    struct arena_chunk *c = trl_xmalloc(sizeof(*c) + size);
+    c->next = NULL;
+    c->size = size;
+    c->used = 0;
+    return c;
+}
+
+struct trl_arena *trl_arena_create(size_t chunk_size)
+{
+    struct trl_arena *a = trl_xmalloc(sizeof(*a));
+    a->chunk_size = chunk_size ? chunk_size : 64 * 1024;
+    a->head = chunk_new(a->chunk_size);
+    a->total_used = 0;
+    return a;
+}
+
+void trl_arena_destroy(struct trl_arena *a)
+{
+    if (!a)
+        return;
+    struct arena_chunk *c = a->head;
+    while (c) {
+        struct arena_chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    free(a);
+}
+
+void trl_arena_reset(struct trl_arena *a)
+{
+    /* Keep the last chunk of the list: it is the original, standard-sized one. */
+    struct arena_chunk *c = a->head;
+    while (c->next) {
+        struct arena_chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    c->used = 0;
+    a->head = c;
+    a->total_used = 0;
+}
+
+void *trl_arena_alloc(struct trl_arena *a, size_t size)
+{
+    size_t align = sizeof(max_align_t);
+    size = (size + align - 1) & ~(align - 1);
+    struct arena_chunk *c = a->head;
+    if (c->size - c->used < size) {
+        size_t want = size > a->chunk_size ? size : a->chunk_size;
+        c = chunk_new(want);
+        c->next = a->head;
+        a->head = c;
+    }
+    void *p = (char *)c->data + c->used;
+    c->used += size;
+    a->total_used += size;
+    return p;
+}
+
+char *trl_arena_strndup(struct trl_arena *a, const char *s, size_t len)
+{
+    char *p = trl_arena_alloc(a, len + 1);
+    if (len)
+        memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+char *trl_arena_sprintf(struct trl_arena *a, const char *fmt, ...)
+{
+    va_list ap;
+    char small[256];
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    char *p = trl_arena_alloc(a, (size_t)n + 1);
+    if ((size_t)n < sizeof(small)) {
+        memcpy(p, small, (size_t)n + 1);
+    } else {
+        va_start(ap, fmt);
+        vsnprintf(p, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    return p;
+}
+
+size_t trl_arena_used(const struct trl_arena *a)
+{
+    return a->total_used;
+}

@@ -1,0 +1,92 @@
+/*
+ * event: one normalised log event, the unit every stage of the pipeline passes along.
+ *
+ * An event lives entirely in the arena of the batch that carries it: the struct, its field list and
+ * every value. Nothing in an event is freed individually; the batch's arena is reset when the batch
+ * is done. Values set with trl_event_set() are copied into the arena; trl_event_set_ref() stores a
+ * pointer that must live at least as long as the arena (a slice of event.original, or a literal).
+ *
+ * Fields are either known ECS fields (enum trl_field, see fields.h) or dynamic fields named by their
+ * dotted path (winlog.event_data.TargetUserName, labels.env, ...). Array fields (event.category,
+ * related.ip, ...) may hold several values; all others hold one and trl_event_set() replaces it.
+ *
+ * An event is owned by one thread at a time, like its batch.
+ */
+#ifndef TRL_EVENT_H
+#define TRL_EVENT_H
+
+#include "core/arena.h"
+#include "core/fields.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum trl_event_flag {
+    TRL_EVF_TRUNCATED = 1 << 0, /* the message was cut at the maximum message size */
+    TRL_EVF_UNPARSED = 1 << 1,  /* no parser understood it; kept whole with the receive time */
+};
+
+struct trl_kv {
+    const char *name; /* dynamic fields only; NULL for known fields */
+    const char *val;
+    uint32_t name_len;
+    uint32_t val_len;
+    uint16_t field; /* enum trl_field, TRL_F_NONE for dynamic */
+};
+
+struct trl_event {
+    struct trl_arena *arena;
+    int64_t timestamp_ns; /* @timestamp, ns since the epoch, UTC; 0 until a parser sets it */
+    int64_t received_ns;  /* when the pipeline received it (event.created) */
+    const char *original; /* event.original: the bytes as received, NUL-terminated */
+    size_t original_len;
+    const char *format; /* static name of the parser that understood it ("rfc5424", ...) */
+    uint32_t flags;     /* enum trl_event_flag */
+    uint32_t nfields;
+    uint32_t cap;
+    struct trl_kv *fields;
+};
+
+/* Allocates a zeroed event in the arena. The original bytes are copied into the arena. */
+struct trl_event *trl_event_create(struct trl_arena *a, const char *original, size_t len,
+                                   int64_t received_ns);
+
+void trl_event_set(struct trl_event *ev, enum trl_field f, const char *v, size_t len);
+void trl_event_set_str(struct trl_event *ev, enum trl_field f, const char *v);
+void trl_event_set_ref(struct trl_event *ev, enum trl_field f, const char *v, size_t len);
+void trl_event_set_int(struct trl_event *ev, enum trl_field f, int64_t v);
+/* Appends a value to an array field; trl_event_add_unique() skips a value already present. */
+void trl_event_add(struct trl_event *ev, enum trl_field f, const char *v, size_t len);
+void trl_event_add_unique(struct trl_event *ev, enum trl_field f, const char *v, size_t len);
+/* Sets a dynamic field by dotted name. A name that is a known field is stored as that field. */
+void trl_event_set_named(struct trl_event *ev, const char *name, size_t name_len, const char *v,
+                         size_t len);
+void trl_event_remove(struct trl_event *ev, enum trl_field f);
+
+/* The first value of a field, or NULL (len untouched) when absent. A value set with
+ * trl_event_set_ref() may be a slice that is not NUL-terminated: always use len. */
+const char *trl_event_get(const struct trl_event *ev, enum trl_field f, size_t *len);
+const char *trl_event_get_named(const struct trl_event *ev, const char *name, size_t name_len,
+                                size_t *len);
+static inline bool trl_event_has(const struct trl_event *ev, enum trl_field f)
+{
+    size_t len;
+    return trl_event_get(ev, f, &len) != NULL;
+}
+/* True when field f has exactly the value lit. */
+bool trl_event_is(const struct trl_event *ev, enum trl_field f, const char *lit);
+
+/* Name of a field entry (known or dynamic). */
+static inline const char *trl_kv_name(const struct trl_kv *kv, size_t *len)
+{
+    if (kv->field) {
+        const struct trl_field_info *fi = trl_field_info((enum trl_field)kv->field);
+        *len = fi->name_len;
+        return fi->name;
+    }
+    *len = kv->name_len;
+    return kv->name;
+}
+
+#endif

@@ -1,0 +1,174 @@
+#include "core/timeutil.h"
+
+#include <ctype.h>
+#include <time.h>
+
+int64_t trl_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * TRL_NS_PER_SEC + ts.tv_nsec;
+}
+
+int64_t trl_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * TRL_NS_PER_SEC + ts.tv_nsec;
+}
+
+/* Howard Hinnant's days_from_civil / civil_from_days algorithms (public domain descriptions). */
+int64_t trl_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+void trl_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = (unsigned)(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+int64_t trl_epoch_from_civil(int64_t y, unsigned mon, unsigned d, unsigned h, unsigned mi,
+                             unsigned s)
+{
+    return trl_days_from_civil(y, mon, d) * 86400 + h * 3600 + mi * 60 + s;
+}
+
+unsigned trl_month_from_abbrev(const char *p)
+{
+    static const char names[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+    char a = (char)tolower((unsigned char)p[0]);
+    char b = a ? (char)tolower((unsigned char)p[1]) : 0;
+    char c = b ? (char)tolower((unsigned char)p[2]) : 0;
+    for (unsigned i = 0; i < 12; i++) {
+        if (names[i * 3] == a && names[i * 3 + 1] == b && names[i * 3 + 2] == c)
+            return i + 1;
+    }
+    return 0;
+}
+
+size_t trl_format_rfc3339(int64_t ns, char *buf)
+{
+    int64_t secs = ns / TRL_NS_PER_SEC;
+    int64_t frac = ns % TRL_NS_PER_SEC;
+    if (frac < 0) {
+        frac += TRL_NS_PER_SEC;
+        secs -= 1;
+    }
+    int64_t days = secs / 86400;
+    int64_t rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days -= 1;
+    }
+    int64_t y;
+    unsigned m, d;
+    trl_civil_from_days(days, &y, &m, &d);
+    if (y < 0 || y > 9999)
+        y = y < 0 ? 0 : 9999;
+    unsigned h = (unsigned)(rem / 3600), mi = (unsigned)(rem % 3600 / 60), s = (unsigned)(rem % 60);
+    char *p = buf;
+    unsigned yy = (unsigned)y;
+    *p++ = (char)('0' + yy / 1000);
+    *p++ = (char)('0' + yy / 100 % 10);
+    *p++ = (char)('0' + yy / 10 % 10);
+    *p++ = (char)('0' + yy % 10);
+    *p++ = '-';
+    *p++ = (char)('0' + m / 10);
+    *p++ = (char)('0' + m % 10);
+    *p++ = '-';
+    *p++ = (char)('0' + d / 10);
+    *p++ = (char)('0' + d % 10);
+    *p++ = 'T';
+    *p++ = (char)('0' + h / 10);
+    *p++ = (char)('0' + h % 10);
+    *p++ = ':';
+    *p++ = (char)('0' + mi / 10);
+    *p++ = (char)('0' + mi % 10);
+    *p++ = ':';
+    *p++ = (char)('0' + s / 10);
+    *p++ = (char)('0' + s % 10);
+    *p++ = '.';
+    for (int64_t div = 100000000; div > 0; div /= 10)
+        *p++ = (char)('0' + (frac / div) % 10);
+    *p++ = 'Z';
+    *p = '\0';
+    return (size_t)(p - buf);
+}
+
+static bool digits(const char *p, size_t len, size_t at, size_t n, unsigned *out)
+{
+    if (at + n > len)
+        return false;
+    unsigned v = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[at + i];
+        if (c < '0' || c > '9')
+            return false;
+        v = v * 10 + (unsigned)(c - '0');
+    }
+    *out = v;
+    return true;
+}
+
+size_t trl_parse_rfc3339(const char *p, size_t len, int64_t *ns)
+{
+    unsigned y, mo, d, h, mi, s;
+    if (!digits(p, len, 0, 4, &y) || len < 19 || p[4] != '-' || !digits(p, len, 5, 2, &mo) ||
+        p[7] != '-' || !digits(p, len, 8, 2, &d) || (p[10] != 'T' && p[10] != 't' && p[10] != ' ') ||
+        !digits(p, len, 11, 2, &h) || p[13] != ':' || !digits(p, len, 14, 2, &mi) ||
+        p[16] != ':' || !digits(p, len, 17, 2, &s))
+        return 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
+        return 0;
+    size_t i = 19;
+    int64_t frac = 0;
+    if (i < len && (p[i] == '.' || p[i] == ',')) {
+        i++;
+        size_t start = i;
+        int64_t scale = 100000000;
+        while (i < len && p[i] >= '0' && p[i] <= '9') {
+            if (scale > 0) {
+                frac += (p[i] - '0') * scale;
+                scale /= 10;
+            }
+            i++;
+        }
+        if (i == start)
+            return 0;
+    }
+    int64_t offset = 0;
+    if (i < len && (p[i] == 'Z' || p[i] == 'z')) {
+        i++;
+    } else if (i < len && (p[i] == '+' || p[i] == '-')) {
+        unsigned oh, om;
+        int sign = p[i] == '-' ? -1 : 1;
+        if (!digits(p, len, i + 1, 2, &oh))
+            return 0;
+        size_t j = i + 3;
+        if (j < len && p[j] == ':')
+            j++;
+        if (!digits(p, len, j, 2, &om))
+            return 0;
+        if (oh > 23 || om > 59)
+            return 0;
+        offset = sign * (int64_t)(oh * 3600 + om * 60);
+        i = j + 2;
+    }
+    int64_t secs = trl_epoch_from_civil(y, mo, d, h, mi, s) - offset;
+    *ns = secs * TRL_NS_PER_SEC + frac;
+    return i;
+}

@@ -1,0 +1,119 @@
+#include "core/util.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
+const char *trl_strerror(int err)
+{
+    switch (err) {
+    case TRL_OK:
+        return "success";
+    case TRL_ENOMATCH:
+        return "input is not in this format";
+    case TRL_EINVAL:
+        return "malformed input";
+    case TRL_ETRUNC:
+        return "input truncated at the size limit";
+    case TRL_EFULL:
+        return "queue full";
+    case TRL_ECONFIG:
+        return "configuration error";
+    default:
+        return err < 0 && err > -1000 ? strerror(-err) : "unknown error";
+    }
+}
+
+static void out_of_memory(size_t n)
+{
+    fprintf(stderr, "trapline: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *trl_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        out_of_memory(n);
+    return p;
+}
+
+void *trl_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        out_of_memory(n * size);
+    return p;
+}
+
+void *trl_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        out_of_memory(n);
+    return q;
+}
+
+char *trl_xstrdup(const char *s)
+{
+    return trl_xstrndup(s, strlen(s));
+}
+
+char *trl_xstrndup(const char *s, size_t n)
+{
+    char *p = trl_xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+bool trl_strcase_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+    return alen == blen && strncasecmp(a, b, alen) == 0;
+}
+
+const char *trl_memstr(const char *hay, size_t hlen, const char *needle)
+{
+    return memmem(hay, hlen, needle, strlen(needle));
+}
+
+bool trl_parse_u64(const char *p, size_t len, uint64_t *out)
+{
+    if (len == 0 || len > 20)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+        uint64_t d = (uint64_t)(p[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+bool trl_parse_i64(const char *p, size_t len, int64_t *out)
+{
+    bool neg = len > 0 && p[0] == '-';
+    uint64_t v;
+    if (!trl_parse_u64(p + neg, len - neg, &v))
+        return false;
+    if (v > (uint64_t)INT64_MAX + neg)
+        return false;
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return true;
+}
+
+bool trl_is_ip(const char *p, size_t len)
+{
+    char buf[INET6_ADDRSTRLEN + 1];
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (len == 0 || len >= sizeof(buf))
+        return false;
+    memcpy(buf, p, len);
+    buf[len] = '\0';
+    return inet_pton(AF_INET, buf, addr) == 1 || inet_pton(AF_INET6, buf, addr) == 1;
+}

@@ -1,0 +1,64 @@
+/*
+ * util: small helpers shared by every module: checked allocation, string slices, case-insensitive
+ * comparison, number parsing without locale or errno surprises.
+ *
+ * All functions are pure or allocate with trl_xmalloc (which aborts on out-of-memory with a
+ * message rather than limping on); callers free what trl_x* returns. Safe from any thread.
+ */
+#ifndef TRL_UTIL_H
+#define TRL_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define TRL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define TRL_MIN(a, b)    ((a) < (b) ? (a) : (b))
+#define TRL_MAX(a, b)    ((a) > (b) ? (a) : (b))
+
+/* Error codes: functions return 0 or one of these negatives (or a negative errno). */
+enum {
+    TRL_OK = 0,
+    TRL_ENOMATCH = -1000, /* input is not in this format: try another parser */
+    TRL_EINVAL = -1001,   /* input claims the format but is malformed */
+    TRL_ETRUNC = -1002,   /* input was cut at a size limit */
+    TRL_EFULL = -1003,    /* a bounded queue or buffer is full */
+    TRL_ECONFIG = -1004,  /* configuration error (already reported with file and line) */
+};
+const char *trl_strerror(int err);
+
+void *trl_xmalloc(size_t n);
+void *trl_xcalloc(size_t n, size_t size);
+void *trl_xrealloc(void *p, size_t n);
+char *trl_xstrdup(const char *s);
+char *trl_xstrndup(const char *s, size_t n);
+
+/* A non-owning view of bytes. */
+struct trl_str {
+    const char *ptr;
+    size_t len;
+};
+#define TRL_STR(lit) ((struct trl_str){(lit), sizeof(lit) - 1})
+
+static inline bool trl_str_eq(struct trl_str s, const char *lit)
+{
+    size_t n = strlen(lit);
+    return s.len == n && memcmp(s.ptr, lit, n) == 0;
+}
+static inline bool trl_starts_with(const char *p, size_t len, const char *lit)
+{
+    size_t n = strlen(lit);
+    return len >= n && memcmp(p, lit, n) == 0;
+}
+bool trl_strcase_eq(const char *a, size_t alen, const char *b, size_t blen);
+/* Finds needle in the first hlen bytes of hay (memmem with a C-string needle). */
+const char *trl_memstr(const char *hay, size_t hlen, const char *needle);
+
+/* Parses an unsigned decimal that fills exactly [p, p+len); returns false on anything else. */
+bool trl_parse_u64(const char *p, size_t len, uint64_t *out);
+bool trl_parse_i64(const char *p, size_t len, int64_t *out);
+/* True when [p, p+len) is a textual IPv4 or IPv6 address. */
+bool trl_is_ip(const char *p, size_t len);
+
+#endif

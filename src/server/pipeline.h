@@ -1,0 +1,109 @@
+/*
+ * pipeline: the hand-off between receivers and the parse/normalise/output workers.
+ *
+ * Receivers (the event-loop thread of `trapline server`, or the file reader of `trapline ingest`)
+ * fill a batch with raw messages and submit it; a worker thread parses every message into an event
+ * (in the batch's arena), then hands the whole batch to the sink (JSON lines file now, the event
+ * store later) and recycles it.
+ *
+ * Ownership: a batch from trl_pipeline_batch_get() belongs to the caller until trl_pipeline_submit(),
+ * then to the pipeline. Message bytes are copied into the batch arena by trl_batch_add().
+ *
+ * Back-pressure: trl_pipeline_submit() never drops: the queue is bounded by `queue_batches` as a
+ * high watermark, and trl_pipeline_congested() turns true above it. Stream receivers must then stop
+ * reading until the drain callback (called from the worker thread when the queue falls to half)
+ * tells them to resume. Datagram receivers, which cannot slow the sender, drop and count instead.
+ *
+ * Threads: batch_get/batch_add/submit/congested from any single producer thread at a time per batch;
+ * the drain callback runs on a worker thread and must only signal (e.g. uv_async_send).
+ */
+#ifndef TRL_PIPELINE_H
+#define TRL_PIPELINE_H
+
+#include "core/arena.h"
+#include "core/event.h"
+#include "formats/parse.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum trl_msg_flag {
+    TRL_MSG_TRUNCATED = 1 << 0, /* cut at the maximum message size */
+};
+
+struct trl_raw_msg {
+    const char *data; /* in the batch arena */
+    uint32_t len;
+    uint32_t flags; /* enum trl_msg_flag */
+    int64_t received_ns;
+    const char *peer; /* "ip:port" or a file path, in the batch arena; may be NULL */
+};
+
+struct trl_batch {
+    struct trl_arena *arena;
+    struct trl_raw_msg *msgs;
+    uint32_t count;
+    uint32_t cap;
+    size_t bytes;              /* sum of message lengths */
+    struct trl_event **events; /* filled by the worker: events[i] comes from msgs[i] */
+    /* Optional completion callback, run on the worker thread after the sink has taken the batch
+     * (the sink's write returned): how `ingest` counts, and later how agents get acknowledgements. */
+    void (*on_done)(struct trl_batch *b, int status, void *ud);
+    void *on_done_ud;
+};
+
+/* The output stage. write() is called on the worker thread with every event of a batch parsed;
+ * it returns 0 when the batch is durable (or written), a negative error otherwise. */
+struct trl_sink {
+    int (*write)(struct trl_sink *s, struct trl_batch *b);
+    int (*flush)(struct trl_sink *s);
+    void (*destroy)(struct trl_sink *s);
+};
+
+struct trl_pipeline_stats {
+    uint64_t batches;
+    uint64_t events;
+    uint64_t bytes;
+    uint64_t unparsed;
+    uint64_t truncated;
+    uint64_t sink_errors;
+    uint64_t per_format[TRL_FORMAT__COUNT];
+    uint32_t queued_batches;
+};
+
+struct trl_pipeline_config {
+    enum trl_format_id format; /* TRL_FORMAT_AUTO to detect per message */
+    uint32_t queue_batches;    /* high watermark of queued batches (default 64) */
+    uint32_t batch_max_msgs;   /* a batch is full at this many messages (default 2048) */
+    size_t batch_max_bytes;    /* ... or this many bytes (default 4 MiB) */
+    struct trl_sink *sink;     /* owned by the pipeline from create() on */
+    void (*on_drain)(void *ud);
+    void *on_drain_ud;
+};
+
+struct trl_pipeline;
+
+/* Starts the worker thread. Returns NULL (and logs why) on failure. */
+struct trl_pipeline *trl_pipeline_create(const struct trl_pipeline_config *cfg);
+/* Processes everything queued, flushes and destroys the sink, joins the worker. NULL-safe. */
+void trl_pipeline_destroy(struct trl_pipeline *p);
+
+struct trl_batch *trl_pipeline_batch_get(struct trl_pipeline *p);
+/* Copies one message into the batch. Returns true when the batch is now full. */
+bool trl_batch_add(struct trl_batch *b, const char *data, size_t len, const char *peer,
+                   int64_t received_ns, uint32_t flags);
+static inline bool trl_batch_full(const struct trl_pipeline_config *cfg, const struct trl_batch *b)
+{
+    return b->count >= cfg->batch_max_msgs || b->bytes >= cfg->batch_max_bytes;
+}
+/* Queues the batch for the worker; an empty batch is simply recycled. */
+void trl_pipeline_submit(struct trl_pipeline *p, struct trl_batch *b);
+bool trl_pipeline_congested(struct trl_pipeline *p);
+/* Blocks until every submitted batch has been written and the sink flushed. */
+void trl_pipeline_sync(struct trl_pipeline *p);
+void trl_pipeline_get_stats(struct trl_pipeline *p, struct trl_pipeline_stats *out);
+
+/* A sink that appends each event as one JSON line to a file (created 0640), or to stdout for "-". */
+struct trl_sink *trl_sink_jsonl_create(const char *path);
+
+#endif

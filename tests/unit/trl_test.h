@@ -1,0 +1,45 @@
+/* Shared includes and helpers for Trapline's cmocka unit tests. */
+#ifndef TRL_TEST_H
+#define TRL_TEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/arena.h"
+#include "core/event.h"
+#include "core/util.h"
+
+/* Asserts that field f of ev equals the C string want (NULL: the field must be absent). */
+#define assert_field(ev, f, want) trl_test_assert_field((ev), (f), (want), #f, __FILE__, __LINE__)
+
+static inline void trl_test_assert_field(const struct trl_event *ev, enum trl_field f,
+                                         const char *want, const char *fname, const char *file,
+                                         int line)
+{
+    size_t len = 0;
+    const char *v = trl_event_get(ev, f, &len);
+    if (!want && !v)
+        return;
+    if (want && v && strlen(want) == len && memcmp(want, v, len) == 0)
+        return;
+    print_error("%s:%d: %s: want %s%s%s, got %s%.*s%s\n", file, line, fname, want ? "'" : "",
+                   want ? want : "(absent)", want ? "'" : "", v ? "'" : "", v ? (int)len : 8,
+                   v ? v : "(absent)", v ? "'" : "");
+    _fail(file, line);
+}
+
+/* The directory of shared test data (../shared), or NULL when it is not there. */
+static inline const char *trl_test_shared_dir(void)
+{
+    const char *d = getenv("TRL_SHARED");
+    return d && *d ? d : NULL;
+}
+
+#endif
