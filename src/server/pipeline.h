@@ -45,6 +45,8 @@ struct trl_batch {
     uint32_t count;
     uint32_t cap;
     size_t bytes;              /* sum of message lengths */
+    uint32_t max_msgs;         /* the batch is full at this many messages ... */
+    size_t max_bytes;          /* ... or this many bytes */
     struct trl_event **events; /* filled by the worker: events[i] comes from msgs[i] */
     /* Optional completion callback, run on the worker thread after the sink has taken the batch
      * (the sink's write returned): how `ingest` counts, and later how agents get acknowledgements. */
@@ -92,9 +94,9 @@ struct trl_batch *trl_pipeline_batch_get(struct trl_pipeline *p);
 /* Copies one message into the batch. Returns true when the batch is now full. */
 bool trl_batch_add(struct trl_batch *b, const char *data, size_t len, const char *peer,
                    int64_t received_ns, uint32_t flags);
-static inline bool trl_batch_full(const struct trl_pipeline_config *cfg, const struct trl_batch *b)
+static inline bool trl_batch_full(const struct trl_batch *b)
 {
-    return b->count >= cfg->batch_max_msgs || b->bytes >= cfg->batch_max_bytes;
+    return b->count >= b->max_msgs || b->bytes >= b->max_bytes;
 }
 /* Queues the batch for the worker; an empty batch is simply recycled. */
 void trl_pipeline_submit(struct trl_pipeline *p, struct trl_batch *b);
