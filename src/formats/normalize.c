@@ -46,7 +46,10 @@ void trl_normalize(struct trl_event *ev)
             break;
         }
     }
-    /* PAM modules log under the name of whatever program loaded them. */
-    if (trl_memstr(msg, TRL_MIN(mlen, 40), "pam_"))
+    /* PAM modules log under the name of whatever program loaded them, either as a message prefix
+     * ("pam_unix(sshd:auth): ...") or, in old syslog tags ("sshd(pam_unix)[42]:"), as log.logger. */
+    size_t llen = 0;
+    const char *logger = trl_event_get(ev, TRL_F_LOG_LOGGER, &llen);
+    if (trl_memstr(msg, TRL_MIN(mlen, 40), "pam_") || (logger && trl_starts_with(logger, llen, "pam_")))
         trl_norm_pam(ev, msg, mlen);
 }
