@@ -1,0 +1,15 @@
+/*
+ * common: helpers shared by the command-line verbs: where the data directory is, creating it.
+ * Called from the main thread only; returned strings are static or owned by the environment.
+ */
+#ifndef TRL_CLI_COMMON_H
+#define TRL_CLI_COMMON_H
+
+/* The default data directory: /var/lib/trapline as root, else ~/.local/share/trapline. */
+const char *trl_cli_default_data_dir(void);
+/* --data DIR when given, else $TRAPLINE_DATA, else the default. */
+const char *trl_cli_data_dir(const char *flag);
+/* mkdir -p with mode 0750; logs and returns a negative errno on failure. */
+int trl_cli_ensure_dir(const char *dir);
+
+#endif
