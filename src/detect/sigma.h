@@ -1,0 +1,69 @@
+/*
+ * sigma: Trapline's native Sigma rule engine (specification v2.1): loads rule files, compiles them
+ * once (wildcards, modifiers, regexes with PCRE2 JIT, CIDR, conditions) and evaluates events against
+ * them in the stream.
+ *
+ * A ruleset owns its rules; trl_sigma_ruleset_destroy() frees everything. Loading is single-threaded
+ * (do it before sharing the ruleset, or build a new one and swap it on reload). Evaluation only reads
+ * the ruleset, so one ruleset may be evaluated from several threads, each with its own
+ * struct trl_sigma_scratch.
+ */
+#ifndef TRL_SIGMA_H
+#define TRL_SIGMA_H
+
+#include "core/event.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct trl_sigma_ruleset;
+struct trl_sigma_scratch;
+
+struct trl_sigma_logsource {
+    char *product;
+    char *category;
+    char *service;
+};
+
+struct trl_sigma_rule_info {
+    const char *id;
+    const char *title;
+    const char *level; /* informational, low, medium, high, critical */
+    const char *status;
+    const char *file;
+    int line;
+    const char *const *tags;
+    size_t ntags;
+    const struct trl_sigma_logsource *logsource;
+};
+
+/* Called once per problem while loading: file, line (0 when unknown), rule title or id when known,
+ * reason. unsupported=true for valid Sigma we deliberately do not evaluate (old syntax...). */
+typedef void (*trl_sigma_report_fn)(void *ud, const char *file, int line, const char *rule,
+                                    const char *reason, bool unsupported);
+
+struct trl_sigma_ruleset *trl_sigma_ruleset_create(void);
+void trl_sigma_ruleset_destroy(struct trl_sigma_ruleset *rs);
+/* Loads a rule file or, recursively, every *.yml / *.yaml file under a directory. Invalid or
+ * unsupported rules are reported and skipped. Returns the number of rules added, or a negative
+ * error when the path cannot be read at all. */
+int trl_sigma_load_path(struct trl_sigma_ruleset *rs, const char *path, trl_sigma_report_fn report,
+                        void *ud);
+/* Loads rules from a YAML buffer; name is used in reports. */
+int trl_sigma_load_buffer(struct trl_sigma_ruleset *rs, const char *name, const char *buf,
+                          size_t len, trl_sigma_report_fn report, void *ud);
+size_t trl_sigma_rule_count(const struct trl_sigma_ruleset *rs);
+void trl_sigma_rule_get_info(const struct trl_sigma_ruleset *rs, size_t index,
+                             struct trl_sigma_rule_info *out);
+
+struct trl_sigma_scratch *trl_sigma_scratch_create(const struct trl_sigma_ruleset *rs);
+void trl_sigma_scratch_destroy(struct trl_sigma_scratch *s);
+
+/* Calls match(ud, rule_index) for every detection rule (not correlation) that matches ev. Returns
+ * the number of matches. */
+size_t trl_sigma_eval(const struct trl_sigma_ruleset *rs, struct trl_sigma_scratch *s,
+                      const struct trl_event *ev, void (*match)(void *ud, size_t rule_index),
+                      void *ud);
+
+#endif

@@ -1,0 +1,453 @@
+/*
+ * Sigma rule loading: YAML documents -> compiled rules in a ruleset, and the evaluator that runs an
+ * event through them. Invalid or unsupported rules are reported (file, line, reason) and skipped;
+ * they never stop the caller.
+ */
+#include "core/util.h"
+#include "detect/sigma_internal.h"
+#include "detect/yaml_doc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+struct trl_sigma_ruleset *trl_sigma_ruleset_create(void)
+{
+    return trl_xcalloc(1, sizeof(struct trl_sigma_ruleset));
+}
+
+static void search_free(struct sigma_search *s)
+{
+    for (size_t i = 0; i < s->nalts; i++) {
+        for (size_t j = 0; j < s->alts[i].ntests; j++)
+            sigma_test_free(&s->alts[i].tests[j]);
+        free(s->alts[i].tests);
+    }
+    free(s->alts);
+    free(s->name);
+}
+
+static void rule_free(struct sigma_rule *r)
+{
+    free(r->id);
+    free(r->title);
+    free(r->level);
+    free(r->status);
+    free(r->file);
+    for (size_t i = 0; i < r->ntags; i++)
+        free(r->tags[i]);
+    free(r->tags);
+    free(r->logsource.product);
+    free(r->logsource.category);
+    free(r->logsource.service);
+    for (size_t i = 0; i < r->nsearches; i++)
+        search_free(&r->searches[i]);
+    free(r->searches);
+    sigma_cond_free(r->cond);
+    memset(r, 0, sizeof(*r));
+}
+
+void trl_sigma_ruleset_destroy(struct trl_sigma_ruleset *rs)
+{
+    if (!rs)
+        return;
+    for (size_t i = 0; i < rs->nrules; i++)
+        rule_free(&rs->rules[i]);
+    free(rs->rules);
+    free(rs);
+}
+
+size_t trl_sigma_rule_count(const struct trl_sigma_ruleset *rs)
+{
+    return rs->nrules;
+}
+
+void trl_sigma_rule_get_info(const struct trl_sigma_ruleset *rs, size_t index,
+                             struct trl_sigma_rule_info *out)
+{
+    const struct sigma_rule *r = &rs->rules[index];
+    out->id = r->id;
+    out->title = r->title;
+    out->level = r->level;
+    out->status = r->status;
+    out->file = r->file;
+    out->line = r->line;
+    out->tags = (const char *const *)r->tags;
+    out->ntags = r->ntags;
+    out->logsource = &r->logsource;
+}
+
+static char *scalar_dup(const struct trl_yaml_node *n)
+{
+    return n && n->kind == TRL_YAML_SCALAR ? trl_xstrdup(n->scalar) : NULL;
+}
+
+struct load_ctx {
+    const char *file;
+    trl_sigma_report_fn report;
+    void *ud;
+    int added;
+};
+
+static void report(struct load_ctx *c, int line, const char *rule, const char *reason,
+                   bool unsupported)
+{
+    if (c->report)
+        c->report(c->ud, c->file, line, rule, reason, unsupported);
+}
+
+/* One map of a search: every key is a test, all must hold. */
+static int compile_conj(struct sigma_conj *cj, const struct trl_yaml_node *map,
+                        const struct trl_sigma_logsource *ls, char *err, size_t errlen,
+                        bool *unsupported)
+{
+    cj->tests = trl_xcalloc(map->len ? map->len : 1, sizeof(*cj->tests));
+    for (size_t i = 0; i < map->len; i++) {
+        const struct trl_yaml_node *k = map->items[i * 2], *v = map->items[i * 2 + 1];
+        if (k->kind != TRL_YAML_SCALAR) {
+            snprintf(err, errlen, "line %d: a field name must be a scalar", k->line);
+            return -1;
+        }
+        if (sigma_test_compile(&cj->tests[cj->ntests], k->scalar, v, ls, err, errlen,
+                               unsupported) != 0)
+            return -1;
+        cj->ntests++;
+    }
+    return 0;
+}
+
+static struct sigma_conj *add_alt(struct sigma_search *s)
+{
+    s->alts = trl_xrealloc(s->alts, (s->nalts + 1) * sizeof(*s->alts));
+    struct sigma_conj *cj = &s->alts[s->nalts++];
+    memset(cj, 0, sizeof(*cj));
+    return cj;
+}
+
+static int compile_search(struct sigma_search *s, const struct trl_yaml_node *n,
+                          const struct trl_sigma_logsource *ls, char *err, size_t errlen,
+                          bool *unsupported)
+{
+    if (n->kind == TRL_YAML_MAP)
+        return compile_conj(add_alt(s), n, ls, err, errlen, unsupported);
+    bool all_maps = n->kind == TRL_YAML_SEQ && n->len > 0;
+    for (size_t i = 0; all_maps && i < n->len; i++)
+        all_maps = n->items[i]->kind == TRL_YAML_MAP;
+    if (all_maps) {
+        for (size_t i = 0; i < n->len; i++) {
+            if (compile_conj(add_alt(s), n->items[i], ls, err, errlen, unsupported) != 0)
+                return -1;
+        }
+        return 0;
+    }
+    /* A list of plain values (or one value) with no field: keywords. */
+    struct sigma_conj *cj = add_alt(s);
+    cj->tests = trl_xcalloc(1, sizeof(*cj->tests));
+    if (sigma_test_compile(&cj->tests[0], NULL, n, ls, err, errlen, unsupported) != 0)
+        return -1;
+    cj->ntests = 1;
+    return 0;
+}
+
+static int compile_detection(struct sigma_rule *r, const struct trl_yaml_node *det, char *err,
+                             size_t errlen, bool *unsupported)
+{
+    const struct trl_yaml_node *cond = NULL;
+    if (!det || det->kind != TRL_YAML_MAP) {
+        snprintf(err, errlen, "missing or invalid 'detection'");
+        return -1;
+    }
+    r->searches = trl_xcalloc(det->len ? det->len : 1, sizeof(*r->searches));
+    for (size_t i = 0; i < det->len; i++) {
+        const struct trl_yaml_node *k = det->items[i * 2], *v = det->items[i * 2 + 1];
+        if (k->kind != TRL_YAML_SCALAR)
+            continue;
+        if (!strcmp(k->scalar, "condition")) {
+            cond = v;
+            continue;
+        }
+        if (!strcmp(k->scalar, "timeframe")) {
+            snprintf(err, errlen, "line %d: 'timeframe' is the old aggregation syntax", k->line);
+            *unsupported = true;
+            return -1;
+        }
+        struct sigma_search *s = &r->searches[r->nsearches++];
+        s->name = trl_xstrdup(k->scalar);
+        if (compile_search(s, v, &r->logsource, err, errlen, unsupported) != 0)
+            return -1;
+    }
+    if (!cond) {
+        snprintf(err, errlen, "line %d: detection has no condition", det->line);
+        return -1;
+    }
+    /* Several conditions in a list: the rule matches when any of them does. */
+    size_t nconds = cond->kind == TRL_YAML_SEQ ? cond->len : 1;
+    struct sigma_cond *any = NULL;
+    for (size_t i = 0; i < nconds; i++) {
+        const struct trl_yaml_node *c = cond->kind == TRL_YAML_SEQ ? cond->items[i] : cond;
+        if (c->kind != TRL_YAML_SCALAR) {
+            snprintf(err, errlen, "line %d: a condition must be a string", c->line);
+            sigma_cond_free(any);
+            return -1;
+        }
+        char cerr[256];
+        struct sigma_cond *sc = sigma_cond_compile(c->scalar, r->searches, r->nsearches, cerr,
+                                                   sizeof(cerr));
+        if (!sc) {
+            snprintf(err, errlen, "line %d: %s", c->line, cerr);
+            *unsupported = strstr(cerr, "old, unsupported") != NULL;
+            sigma_cond_free(any);
+            return -1;
+        }
+        if (nconds == 1) {
+            any = sc;
+        } else {
+            if (!any) {
+                any = trl_xcalloc(1, sizeof(*any));
+                any->kind = COND_OR;
+            }
+            any->kids = trl_xrealloc(any->kids, (any->nkids + 1) * sizeof(*any->kids));
+            any->kids[any->nkids++] = sc;
+        }
+    }
+    r->cond = any;
+    return 0;
+}
+
+static void load_tags(struct sigma_rule *r, const struct trl_yaml_node *tags)
+{
+    if (!tags || tags->kind != TRL_YAML_SEQ)
+        return;
+    r->tags = trl_xcalloc(tags->len ? tags->len : 1, sizeof(*r->tags));
+    for (size_t i = 0; i < tags->len; i++) {
+        if (tags->items[i]->kind == TRL_YAML_SCALAR)
+            r->tags[r->ntags++] = trl_xstrdup(tags->items[i]->scalar);
+    }
+}
+
+static void load_document(struct trl_sigma_ruleset *rs, struct load_ctx *c,
+                          const struct trl_yaml_node *doc)
+{
+    const struct trl_yaml_node *title = trl_yaml_get(doc, "title");
+    const char *name = title && title->kind == TRL_YAML_SCALAR ? title->scalar : "(untitled)";
+    const struct trl_yaml_node *action = trl_yaml_get(doc, "action");
+    if (action) {
+        report(c, action->line, name, "'action: global/reset/repeat' documents are the old syntax",
+               true);
+        return;
+    }
+    if (trl_yaml_get(doc, "correlation")) {
+        report(c, doc->line, name, "correlation rules are evaluated by the correlation engine", true);
+        return;
+    }
+    if (trl_yaml_get(doc, "filter")) {
+        report(c, doc->line, name, "Sigma filters are applied by the filter loader", true);
+        return;
+    }
+    struct sigma_rule r = {0};
+    char err[512] = "";
+    bool unsupported = false;
+    r.title = trl_xstrdup(name);
+    r.id = scalar_dup(trl_yaml_get(doc, "id"));
+    r.level = scalar_dup(trl_yaml_get(doc, "level"));
+    r.status = scalar_dup(trl_yaml_get(doc, "status"));
+    r.file = trl_xstrdup(c->file);
+    r.line = doc->line;
+    load_tags(&r, trl_yaml_get(doc, "tags"));
+    const struct trl_yaml_node *ls = trl_yaml_get(doc, "logsource");
+    if (!ls || ls->kind != TRL_YAML_MAP) {
+        snprintf(err, sizeof(err), "missing or invalid 'logsource'");
+        goto fail;
+    }
+    r.logsource.product = scalar_dup(trl_yaml_get(ls, "product"));
+    r.logsource.category = scalar_dup(trl_yaml_get(ls, "category"));
+    r.logsource.service = scalar_dup(trl_yaml_get(ls, "service"));
+    if (compile_detection(&r, trl_yaml_get(doc, "detection"), err, sizeof(err), &unsupported) != 0)
+        goto fail;
+    if (rs->nrules == rs->cap) {
+        rs->cap = rs->cap ? rs->cap * 2 : 64;
+        rs->rules = trl_xrealloc(rs->rules, rs->cap * sizeof(*rs->rules));
+    }
+    rs->rules[rs->nrules++] = r;
+    c->added++;
+    return;
+fail:
+    report(c, err[0] == 'l' && !strncmp(err, "line ", 5) ? atoi(err + 5) : doc->line, name, err,
+           unsupported);
+    rule_free(&r);
+}
+
+int trl_sigma_load_buffer(struct trl_sigma_ruleset *rs, const char *name, const char *buf,
+                          size_t len, trl_sigma_report_fn report_fn, void *ud)
+{
+    struct load_ctx c = {.file = name, .report = report_fn, .ud = ud};
+    char err[256];
+    struct trl_yaml_file *f = trl_yaml_parse(buf, len, err, sizeof(err));
+    if (!f) {
+        report(&c, err[0] == 'l' ? atoi(err + 5) : 0, NULL, err, false);
+        return 0;
+    }
+    for (size_t i = 0; i < f->ndocs; i++) {
+        if (f->docs[i]->kind != TRL_YAML_MAP) {
+            report(&c, f->docs[i]->line, NULL, "a rule document must be a mapping", false);
+            continue;
+        }
+        load_document(rs, &c, f->docs[i]);
+    }
+    trl_yaml_file_destroy(f);
+    return c.added;
+}
+
+static int load_file(struct trl_sigma_ruleset *rs, const char *path, trl_sigma_report_fn report_fn,
+                     void *ud)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        int err = errno;
+        if (report_fn)
+            report_fn(ud, path, 0, NULL, strerror(err), false);
+        return -err;
+    }
+    struct trl_buf b = {0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+        trl_buf_append(&b, chunk, n);
+    fclose(fp);
+    int added = trl_sigma_load_buffer(rs, path, b.data ? b.data : "", b.len, report_fn, ud);
+    trl_buf_free(&b);
+    return added;
+}
+
+static bool is_rule_file(const char *name)
+{
+    size_t n = strlen(name);
+    return (n > 4 && !strcmp(name + n - 4, ".yml")) || (n > 5 && !strcmp(name + n - 5, ".yaml"));
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int trl_sigma_load_path(struct trl_sigma_ruleset *rs, const char *path,
+                        trl_sigma_report_fn report_fn, void *ud)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        int err = errno;
+        if (report_fn)
+            report_fn(ud, path, 0, NULL, strerror(err), false);
+        return -err;
+    }
+    if (!S_ISDIR(st.st_mode))
+        return load_file(rs, path, report_fn, ud);
+    DIR *d = opendir(path);
+    if (!d)
+        return -errno;
+    /* Sorted, so rule order (and so output order) does not depend on the file system. */
+    char **names = NULL;
+    size_t nnames = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        names = trl_xrealloc(names, (nnames + 1) * sizeof(*names));
+        names[nnames++] = trl_xstrdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, nnames, sizeof(*names), cmp_names);
+    int added = 0;
+    for (size_t i = 0; i < nnames; i++) {
+        char full[4096];
+        snprintf(full, sizeof(full), "%s/%s", path, names[i]);
+        struct stat cs;
+        if (stat(full, &cs) == 0 && (S_ISDIR(cs.st_mode) || is_rule_file(names[i]))) {
+            int n = trl_sigma_load_path(rs, full, report_fn, ud);
+            if (n > 0)
+                added += n;
+        }
+        free(names[i]);
+    }
+    free(names);
+    return added;
+}
+
+/* ---- evaluation ---- */
+
+struct trl_sigma_scratch *trl_sigma_scratch_create(const struct trl_sigma_ruleset *rs)
+{
+    (void)rs;
+    struct trl_sigma_scratch *s = trl_xcalloc(1, sizeof(*s));
+    s->md = pcre2_match_data_create(1, NULL);
+    return s;
+}
+
+void trl_sigma_scratch_destroy(struct trl_sigma_scratch *s)
+{
+    if (!s)
+        return;
+    pcre2_match_data_free(s->md);
+    free(s->lower);
+    free(s);
+}
+
+static bool search_holds(const struct sigma_search *s, const struct trl_event *ev,
+                         struct trl_sigma_scratch *sc)
+{
+    for (size_t a = 0; a < s->nalts; a++) {
+        const struct sigma_conj *cj = &s->alts[a];
+        bool all = true;
+        for (size_t t = 0; t < cj->ntests && all; t++)
+            all = sigma_test_eval(&cj->tests[t], ev, sc);
+        if (all)
+            return true;
+    }
+    return false;
+}
+
+static bool cond_holds(const struct sigma_rule *r, const struct sigma_cond *c,
+                       const struct trl_event *ev, struct trl_sigma_scratch *sc)
+{
+    switch (c->kind) {
+    case COND_SEARCH:
+        return search_holds(&r->searches[c->search], ev, sc);
+    case COND_NOT:
+        return !cond_holds(r, c->kids[0], ev, sc);
+    case COND_AND:
+        for (size_t i = 0; i < c->nkids; i++) {
+            if (!cond_holds(r, c->kids[i], ev, sc))
+                return false;
+        }
+        return true;
+    case COND_OR:
+        for (size_t i = 0; i < c->nkids; i++) {
+            if (cond_holds(r, c->kids[i], ev, sc))
+                return true;
+        }
+        return false;
+    }
+    return false;
+}
+
+size_t trl_sigma_eval(const struct trl_sigma_ruleset *rs, struct trl_sigma_scratch *s,
+                      const struct trl_event *ev, void (*match)(void *ud, size_t rule_index),
+                      void *ud)
+{
+    size_t hits = 0;
+    for (size_t i = 0; i < rs->nrules; i++) {
+        const struct sigma_rule *r = &rs->rules[i];
+        if (!sigma_logsource_matches(&r->logsource, ev))
+            continue;
+        if (cond_holds(r, r->cond, ev, s)) {
+            hits++;
+            if (match)
+                match(ud, i);
+        }
+    }
+    return hits;
+}
