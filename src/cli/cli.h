@@ -11,5 +11,6 @@ int trl_cli_main(int argc, char **argv);
 
 int trl_cmd_server(int argc, char **argv);
 int trl_cmd_ingest(int argc, char **argv);
+int trl_cmd_rules(int argc, char **argv);
 
 #endif
