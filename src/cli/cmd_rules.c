@@ -68,6 +68,7 @@ static int rules_check(int argc, char **argv)
     struct trl_sigma_ruleset *rs = trl_sigma_ruleset_create();
     struct load_tally tally = {0};
     int unreadable = load_rules(rs, argv + 1, argc - 1, &tally);
+    trl_sigma_ruleset_finalize(rs, report_problem, &tally);
     size_t loaded = trl_sigma_rule_count(rs);
     printf("%zu rules loaded, %d unsupported, %d invalid%s\n", loaded, tally.unsupported,
            tally.invalid, unreadable ? ", some paths unreadable" : "");
@@ -99,11 +100,11 @@ struct test_ctx {
     struct trl_buf out;
 };
 
-static void print_match(void *ud, size_t rule_index)
+static void print_match(void *ud, const struct trl_sigma_match *m)
 {
     struct test_ctx *c = ud;
     struct trl_sigma_rule_info info;
-    trl_sigma_rule_get_info(c->rs, rule_index, &info);
+    trl_sigma_rule_get_info(c->rs, m->rule_index, &info);
     struct trl_buf *b = &c->out;
     trl_buf_reset(b);
     trl_buf_puts(b, "{\"rule_id\":");
@@ -120,7 +121,24 @@ static void print_match(void *ud, size_t rule_index)
         trl_buf_puts(b, "null");
     trl_buf_puts(b, ",\"file\":");
     trl_json_append_string(b, c->file, strlen(c->file));
-    trl_buf_printf(b, ",\"event_index\":%zu}\n", c->index);
+    if (!m->correlation) {
+        trl_buf_printf(b, ",\"event_index\":%zu}\n", c->index);
+    } else {
+        trl_buf_puts(b, ",\"correlation\":");
+        trl_json_append_string(b, info.type, strlen(info.type));
+        trl_buf_puts(b, ",\"group_by\":{");
+        for (size_t i = 0; i < m->ngroup; i++) {
+            if (i)
+                trl_buf_putc(b, ',');
+            trl_json_append_string(b, m->group_fields[i], strlen(m->group_fields[i]));
+            trl_buf_putc(b, ':');
+            trl_json_append_string(b, m->group_values[i], strlen(m->group_values[i]));
+        }
+        trl_buf_puts(b, "},\"event_indexes\":[");
+        for (size_t i = 0; i < m->nevents; i++)
+            trl_buf_printf(b, "%s%llu", i ? "," : "", (unsigned long long)m->event_ids[i]);
+        trl_buf_puts(b, "]}\n");
+    }
     fwrite(b->data, 1, b->len, stdout);
     c->matches++;
 }
@@ -132,7 +150,7 @@ static void eval_object(void *ud, size_t index, const char *json, size_t len)
     struct trl_event *ev = trl_event_create(c->arena, json, len, trl_now_ns());
     trl_parse_event(ev, TRL_FORMAT_JSON);
     c->index = index;
-    trl_sigma_eval(c->rs, c->scratch, ev, print_match, c);
+    trl_sigma_eval(c->rs, c->scratch, ev, index, print_match, c);
 }
 
 static int read_file(const char *path, struct trl_buf *b)
@@ -185,6 +203,7 @@ static int rules_test(int argc, char **argv)
     struct test_ctx ctx = {.rs = trl_sigma_ruleset_create(), .arena = trl_arena_create(0)};
     if (load_rules(ctx.rs, paths, npaths, &tally) != 0)
         rc = 1;
+    trl_sigma_ruleset_finalize(ctx.rs, report_problem, &tally);
     ctx.scratch = trl_sigma_scratch_create(ctx.rs);
     for (int i = optind; i < argc; i++) {
         struct trl_buf b = {0};

@@ -27,6 +27,8 @@ struct trl_sigma_logsource {
 };
 
 struct trl_sigma_rule_info {
+    bool correlation; /* a correlation rule (type names which) rather than a detection rule */
+    const char *type; /* event_count, value_count, temporal, temporal_ordered; NULL for detection */
     const char *id;
     const char *title;
     const char *level; /* informational, low, medium, high, critical */
@@ -53,17 +55,39 @@ int trl_sigma_load_path(struct trl_sigma_ruleset *rs, const char *path, trl_sigm
 /* Loads rules from a YAML buffer; name is used in reports. */
 int trl_sigma_load_buffer(struct trl_sigma_ruleset *rs, const char *name, const char *buf,
                           size_t len, trl_sigma_report_fn report, void *ud);
+/* Resolves correlation rules' references (by id or name, across every file loaded so far) and
+ * reports those that cannot be resolved. Call once after the last load; evaluation needs it. */
+void trl_sigma_ruleset_finalize(struct trl_sigma_ruleset *rs, trl_sigma_report_fn report,
+                                void *ud);
+/* Detection rules and correlation rules are numbered together: 0..count-1. */
 size_t trl_sigma_rule_count(const struct trl_sigma_ruleset *rs);
+size_t trl_sigma_correlation_count(const struct trl_sigma_ruleset *rs);
 void trl_sigma_rule_get_info(const struct trl_sigma_ruleset *rs, size_t index,
                              struct trl_sigma_rule_info *out);
 
+/* Evaluation state: regex match data, and the correlation windows of one event stream. Events
+ * given to one scratch must come in time order (timestamps going backwards are taken as they are).
+ * Memory is bounded: each correlation keeps at most max_groups groups (default 100000). */
 struct trl_sigma_scratch *trl_sigma_scratch_create(const struct trl_sigma_ruleset *rs);
 void trl_sigma_scratch_destroy(struct trl_sigma_scratch *s);
 
-/* Calls match(ud, rule_index) for every detection rule (not correlation) that matches ev. Returns
- * the number of matches. */
+struct trl_sigma_match {
+    size_t rule_index;
+    bool correlation;
+    /* Correlation hits: the group-by fields and their values, and the ids (as given to
+     * trl_sigma_eval) of the events that made it fire, oldest first (at most 64). */
+    const char *const *group_fields;
+    const char *const *group_values;
+    size_t ngroup;
+    const uint64_t *event_ids;
+    size_t nevents;
+};
+
+/* Evaluates ev (identified by event_id in correlation hits) against every rule: calls match for
+ * each detection rule that matches and should generate alerts, and for each correlation that
+ * fires. Returns the number of calls. */
 size_t trl_sigma_eval(const struct trl_sigma_ruleset *rs, struct trl_sigma_scratch *s,
-                      const struct trl_event *ev, void (*match)(void *ud, size_t rule_index),
-                      void *ud);
+                      const struct trl_event *ev, uint64_t event_id,
+                      void (*match)(void *ud, const struct trl_sigma_match *m), void *ud);
 
 #endif

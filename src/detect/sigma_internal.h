@@ -13,6 +13,8 @@
 
 #include <pcre2.h>
 
+struct trl_yaml_node;
+
 enum sigma_op {
     SIGMA_EQ,       /* whole value, with no wildcard */
     SIGMA_PREFIX,   /* value* */
@@ -77,8 +79,15 @@ struct sigma_cond {
     size_t nkids;
 };
 
+/* Which correlation consumes a rule's (or a correlation's) hits, and as which of its references. */
+struct sigma_feed {
+    size_t corr;
+    size_t slot;
+};
+
 struct sigma_rule {
     char *id;
+    char *name; /* the optional `name:` correlations refer to */
     char *title;
     char *level;
     char *status;
@@ -90,14 +99,83 @@ struct sigma_rule {
     struct sigma_search *searches;
     size_t nsearches;
     struct sigma_cond *cond; /* several conditions in the rule are ORed into one */
-    bool is_filter_target;   /* reserved for Sigma filters */
+    bool generate;           /* report its own matches (false when only a correlation uses it) */
+    struct sigma_feed *feeds;
+    size_t nfeeds;
+};
+
+enum sigma_corr_type { CORR_EVENT_COUNT, CORR_VALUE_COUNT, CORR_TEMPORAL, CORR_TEMPORAL_ORDERED };
+
+enum sigma_corr_op { CORR_GT, CORR_GTE, CORR_LT, CORR_LTE, CORR_EQ, CORR_NEQ, CORR__OPS };
+
+struct sigma_corr_ref {
+    char *text;   /* id or name as written */
+    bool is_corr; /* resolved to a correlation rather than a detection rule */
+    size_t index;
+};
+
+/* An alias: in events of the rule named `rule`, the group-by name `alias` means field `field`. */
+struct sigma_alias {
+    char *alias;
+    char *rule;
+    char *field;
+};
+
+struct sigma_corr {
+    char *id;
+    char *name;
+    char *title;
+    char *level;
+    char *status;
+    char *file;
+    int line;
+    char **tags;
+    size_t ntags;
+    enum sigma_corr_type type;
+    bool generate;
+    struct sigma_corr_ref *refs;
+    size_t nrefs;
+    char **group_names;
+    size_t ngroup;
+    struct sigma_alias *aliases;
+    size_t naliases;
+    /* group_refs[g * nrefs + r]: where group-by field g is read in events of reference r. */
+    struct sigma_field_ref *group_refs;
+    char *value_field;                 /* value_count */
+    struct sigma_field_ref *value_refs; /* per reference */
+    int64_t timespan_ns;
+    bool has_op[CORR__OPS];
+    double op_value[CORR__OPS];
+    bool has_condition;
+    struct sigma_feed *feeds; /* correlations that chain on this one */
+    size_t nfeeds;
+    bool resolved;
 };
 
 struct trl_sigma_ruleset {
     struct sigma_rule *rules;
     size_t nrules;
     size_t cap;
+    struct sigma_corr *corrs;
+    size_t ncorrs;
+    size_t corr_cap;
+    bool finalized;
 };
+
+/* Parses a correlation document into rs (unresolved until finalize). Returns 0, or -1 with err. */
+int sigma_corr_load(struct trl_sigma_ruleset *rs, const struct trl_yaml_node *doc, const char *file,
+                    char *err, size_t errlen);
+void sigma_corr_free(struct sigma_corr *c);
+void sigma_corr_finalize(struct trl_sigma_ruleset *rs, trl_sigma_report_fn report, void *ud);
+
+struct sigma_corr_state;
+struct sigma_corr_state *sigma_corr_state_create(const struct trl_sigma_ruleset *rs);
+void sigma_corr_state_destroy(struct sigma_corr_state *st);
+/* Feeds a hit of a rule (or correlation) into the correlations listed in feeds. */
+size_t sigma_corr_feed(const struct trl_sigma_ruleset *rs, struct sigma_corr_state *st,
+                       const struct sigma_feed *feeds, size_t nfeeds, const struct trl_event *ev,
+                       uint64_t event_id,
+                       void (*match)(void *ud, const struct trl_sigma_match *m), void *ud);
 
 /* Compiles a condition string against the rule's searches. Returns NULL and writes a message
  * (with the column) into err on failure. */
@@ -114,6 +192,7 @@ void sigma_test_free(struct sigma_test *t);
 /* Per-thread working memory for evaluation. */
 struct trl_sigma_scratch {
     pcre2_match_data *md;
+    struct sigma_corr_state *corr;
     char *lower; /* the current field value, lower-cased */
     size_t lower_cap;
 };

@@ -34,6 +34,8 @@ static void search_free(struct sigma_search *s)
 static void rule_free(struct sigma_rule *r)
 {
     free(r->id);
+    free(r->name);
+    free(r->feeds);
     free(r->title);
     free(r->level);
     free(r->status);
@@ -58,17 +60,51 @@ void trl_sigma_ruleset_destroy(struct trl_sigma_ruleset *rs)
     for (size_t i = 0; i < rs->nrules; i++)
         rule_free(&rs->rules[i]);
     free(rs->rules);
+    for (size_t i = 0; i < rs->ncorrs; i++)
+        sigma_corr_free(&rs->corrs[i]);
+    free(rs->corrs);
     free(rs);
 }
 
 size_t trl_sigma_rule_count(const struct trl_sigma_ruleset *rs)
 {
-    return rs->nrules;
+    return rs->nrules + rs->ncorrs;
+}
+
+size_t trl_sigma_correlation_count(const struct trl_sigma_ruleset *rs)
+{
+    return rs->ncorrs;
+}
+
+void trl_sigma_ruleset_finalize(struct trl_sigma_ruleset *rs, trl_sigma_report_fn report,
+                                void *ud)
+{
+    sigma_corr_finalize(rs, report, ud);
+    rs->finalized = true;
 }
 
 void trl_sigma_rule_get_info(const struct trl_sigma_ruleset *rs, size_t index,
                              struct trl_sigma_rule_info *out)
 {
+    static const char *const types[] = {"event_count", "value_count", "temporal",
+                                        "temporal_ordered"};
+    static const struct trl_sigma_logsource no_logsource = {0};
+    memset(out, 0, sizeof(*out));
+    if (index >= rs->nrules) {
+        const struct sigma_corr *c = &rs->corrs[index - rs->nrules];
+        out->correlation = true;
+        out->type = types[c->type];
+        out->id = c->id;
+        out->title = c->title;
+        out->level = c->level;
+        out->status = c->status;
+        out->file = c->file;
+        out->line = c->line;
+        out->tags = (const char *const *)c->tags;
+        out->ntags = c->ntags;
+        out->logsource = &no_logsource;
+        return;
+    }
     const struct sigma_rule *r = &rs->rules[index];
     out->id = r->id;
     out->title = r->title;
@@ -241,7 +277,11 @@ static void load_document(struct trl_sigma_ruleset *rs, struct load_ctx *c,
         return;
     }
     if (trl_yaml_get(doc, "correlation")) {
-        report(c, doc->line, name, "correlation rules are evaluated by the correlation engine", true);
+        char cerr[512];
+        if (sigma_corr_load(rs, doc, c->file, cerr, sizeof(cerr)) != 0)
+            report(c, !strncmp(cerr, "line ", 5) ? atoi(cerr + 5) : doc->line, name, cerr, false);
+        else
+            c->added++;
         return;
     }
     if (trl_yaml_get(doc, "filter")) {
@@ -253,6 +293,8 @@ static void load_document(struct trl_sigma_ruleset *rs, struct load_ctx *c,
     bool unsupported = false;
     r.title = trl_xstrdup(name);
     r.id = scalar_dup(trl_yaml_get(doc, "id"));
+    r.name = scalar_dup(trl_yaml_get(doc, "name"));
+    r.generate = true;
     r.level = scalar_dup(trl_yaml_get(doc, "level"));
     r.status = scalar_dup(trl_yaml_get(doc, "status"));
     r.file = trl_xstrdup(c->file);
@@ -384,6 +426,7 @@ struct trl_sigma_scratch *trl_sigma_scratch_create(const struct trl_sigma_rulese
     (void)rs;
     struct trl_sigma_scratch *s = trl_xcalloc(1, sizeof(*s));
     s->md = pcre2_match_data_create(1, NULL);
+    s->corr = sigma_corr_state_create(rs);
     return s;
 }
 
@@ -392,6 +435,7 @@ void trl_sigma_scratch_destroy(struct trl_sigma_scratch *s)
     if (!s)
         return;
     pcre2_match_data_free(s->md);
+    sigma_corr_state_destroy(s->corr);
     free(s->lower);
     free(s);
 }
@@ -435,19 +479,23 @@ static bool cond_holds(const struct sigma_rule *r, const struct sigma_cond *c,
 }
 
 size_t trl_sigma_eval(const struct trl_sigma_ruleset *rs, struct trl_sigma_scratch *s,
-                      const struct trl_event *ev, void (*match)(void *ud, size_t rule_index),
-                      void *ud)
+                      const struct trl_event *ev, uint64_t event_id,
+                      void (*match)(void *ud, const struct trl_sigma_match *m), void *ud)
 {
-    size_t hits = 0;
+    size_t calls = 0;
     for (size_t i = 0; i < rs->nrules; i++) {
         const struct sigma_rule *r = &rs->rules[i];
-        if (!sigma_logsource_matches(&r->logsource, ev))
+        if (!sigma_logsource_matches(&r->logsource, ev) || !cond_holds(r, r->cond, ev, s))
             continue;
-        if (cond_holds(r, r->cond, ev, s)) {
-            hits++;
-            if (match)
-                match(ud, i);
+        if (r->generate) {
+            calls++;
+            if (match) {
+                struct trl_sigma_match m = {.rule_index = i};
+                match(ud, &m);
+            }
         }
+        if (r->nfeeds)
+            calls += sigma_corr_feed(rs, s->corr, r->feeds, r->nfeeds, ev, event_id, match, ud);
     }
-    return hits;
+    return calls;
 }

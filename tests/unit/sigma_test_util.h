@@ -29,6 +29,7 @@ static inline struct trl_sigma_ruleset *load_rule(const char *yaml)
     struct trl_sigma_ruleset *rs = trl_sigma_ruleset_create();
     struct load_report rep = {0};
     int n = trl_sigma_load_buffer(rs, "test.yml", yaml, strlen(yaml), collect_report, &rep);
+    trl_sigma_ruleset_finalize(rs, collect_report, &rep);
     if (n != 1)
         print_error("rule did not load: %s\n", rep.last);
     assert_int_equal(n, 1);
@@ -41,6 +42,7 @@ static inline struct load_report reject_reason(const char *yaml)
     struct trl_sigma_ruleset *rs = trl_sigma_ruleset_create();
     struct load_report rep = {0};
     trl_sigma_load_buffer(rs, "test.yml", yaml, strlen(yaml), collect_report, &rep);
+    trl_sigma_ruleset_finalize(rs, collect_report, &rep);
     trl_sigma_ruleset_destroy(rs);
     return rep;
 }
@@ -48,7 +50,7 @@ static inline struct load_report reject_reason(const char *yaml)
 static inline bool matches(const struct trl_sigma_ruleset *rs, const struct trl_event *ev)
 {
     struct trl_sigma_scratch *s = trl_sigma_scratch_create(rs);
-    size_t n = trl_sigma_eval(rs, s, ev, NULL, NULL);
+    size_t n = trl_sigma_eval(rs, s, ev, 0, NULL, NULL);
     trl_sigma_scratch_destroy(s);
     return n > 0;
 }
