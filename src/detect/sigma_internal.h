@@ -102,6 +102,10 @@ struct sigma_rule {
     bool generate;           /* report its own matches (false when only a correlation uses it) */
     struct sigma_feed *feeds;
     size_t nfeeds;
+    size_t *filters; /* indexes of the Sigma filters that apply to this rule */
+    size_t nfilters;
+    char **filter_refs; /* a filter's `rules:` (ids or names), resolved at finalize */
+    size_t nfilter_refs;
 };
 
 enum sigma_corr_type { CORR_EVENT_COUNT, CORR_VALUE_COUNT, CORR_TEMPORAL, CORR_TEMPORAL_ORDERED };
@@ -159,6 +163,9 @@ struct trl_sigma_ruleset {
     struct sigma_corr *corrs;
     size_t ncorrs;
     size_t corr_cap;
+    struct sigma_rule *filters; /* Sigma filters: a rule matches only when none of its filters do */
+    size_t nfilters;
+    size_t filter_cap;
     bool finalized;
 };
 

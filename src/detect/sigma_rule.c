@@ -36,6 +36,10 @@ static void rule_free(struct sigma_rule *r)
     free(r->id);
     free(r->name);
     free(r->feeds);
+    free(r->filters);
+    for (size_t i = 0; i < r->nfilter_refs; i++)
+        free(r->filter_refs[i]);
+    free(r->filter_refs);
     free(r->title);
     free(r->level);
     free(r->status);
@@ -63,6 +67,9 @@ void trl_sigma_ruleset_destroy(struct trl_sigma_ruleset *rs)
     for (size_t i = 0; i < rs->ncorrs; i++)
         sigma_corr_free(&rs->corrs[i]);
     free(rs->corrs);
+    for (size_t i = 0; i < rs->nfilters; i++)
+        rule_free(&rs->filters[i]);
+    free(rs->filters);
     free(rs);
 }
 
@@ -76,9 +83,39 @@ size_t trl_sigma_correlation_count(const struct trl_sigma_ruleset *rs)
     return rs->ncorrs;
 }
 
+static void attach_filters(struct trl_sigma_ruleset *rs, trl_sigma_report_fn report, void *ud)
+{
+    for (size_t i = 0; i < rs->nrules; i++) {
+        free(rs->rules[i].filters);
+        rs->rules[i].filters = NULL;
+        rs->rules[i].nfilters = 0;
+    }
+    for (size_t f = 0; f < rs->nfilters; f++) {
+        const struct sigma_rule *flt = &rs->filters[f];
+        for (size_t k = 0; k < flt->nfilter_refs; k++) {
+            const char *ref = flt->filter_refs[k];
+            bool found = false;
+            for (size_t i = 0; i < rs->nrules; i++) {
+                struct sigma_rule *r = &rs->rules[i];
+                if ((r->id && !strcmp(r->id, ref)) || (r->name && !strcmp(r->name, ref))) {
+                    r->filters = trl_xrealloc(r->filters, (r->nfilters + 1) * sizeof(size_t));
+                    r->filters[r->nfilters++] = f;
+                    found = true;
+                }
+            }
+            if (!found && report) {
+                char reason[300];
+                snprintf(reason, sizeof(reason), "filter refers to unknown rule '%s'", ref);
+                report(ud, flt->file, flt->line, flt->title, reason, false);
+            }
+        }
+    }
+}
+
 void trl_sigma_ruleset_finalize(struct trl_sigma_ruleset *rs, trl_sigma_report_fn report,
                                 void *ud)
 {
+    attach_filters(rs, report, ud);
     sigma_corr_finalize(rs, report, ud);
     rs->finalized = true;
 }
@@ -206,6 +243,8 @@ static int compile_detection(struct sigma_rule *r, const struct trl_yaml_node *d
             cond = v;
             continue;
         }
+        if (!strcmp(k->scalar, "rules") && r->filter_refs)
+            continue; /* a filter's list of the rules it applies to */
         if (!strcmp(k->scalar, "timeframe")) {
             snprintf(err, errlen, "line %d: 'timeframe' is the old aggregation syntax", k->line);
             *unsupported = true;
@@ -284,10 +323,7 @@ static void load_document(struct trl_sigma_ruleset *rs, struct load_ctx *c,
             c->added++;
         return;
     }
-    if (trl_yaml_get(doc, "filter")) {
-        report(c, doc->line, name, "Sigma filters are applied by the filter loader", true);
-        return;
-    }
+    const struct trl_yaml_node *filter = trl_yaml_get(doc, "filter");
     struct sigma_rule r = {0};
     char err[512] = "";
     bool unsupported = false;
@@ -308,6 +344,31 @@ static void load_document(struct trl_sigma_ruleset *rs, struct load_ctx *c,
     r.logsource.product = scalar_dup(trl_yaml_get(ls, "product"));
     r.logsource.category = scalar_dup(trl_yaml_get(ls, "category"));
     r.logsource.service = scalar_dup(trl_yaml_get(ls, "service"));
+    if (filter) {
+        /* A Sigma filter: its selections and condition describe what to exclude from the rules
+         * it lists. */
+        const struct trl_yaml_node *refs = trl_yaml_get(filter, "rules");
+        if (!refs || (refs->kind != TRL_YAML_SEQ && refs->kind != TRL_YAML_SCALAR)) {
+            snprintf(err, sizeof(err), "line %d: filter has no 'rules'", filter->line);
+            goto fail;
+        }
+        size_t n = refs->kind == TRL_YAML_SEQ ? refs->len : 1;
+        r.filter_refs = trl_xcalloc(n + 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++) {
+            const struct trl_yaml_node *x = refs->kind == TRL_YAML_SEQ ? refs->items[i] : refs;
+            if (x->kind == TRL_YAML_SCALAR)
+                r.filter_refs[r.nfilter_refs++] = trl_xstrdup(x->scalar);
+        }
+        if (compile_detection(&r, filter, err, sizeof(err), &unsupported) != 0)
+            goto fail;
+        if (rs->nfilters == rs->filter_cap) {
+            rs->filter_cap = rs->filter_cap ? rs->filter_cap * 2 : 8;
+            rs->filters = trl_xrealloc(rs->filters, rs->filter_cap * sizeof(*rs->filters));
+        }
+        rs->filters[rs->nfilters++] = r;
+        c->added++;
+        return;
+    }
     if (compile_detection(&r, trl_yaml_get(doc, "detection"), err, sizeof(err), &unsupported) != 0)
         goto fail;
     if (rs->nrules == rs->cap) {
@@ -486,6 +547,13 @@ size_t trl_sigma_eval(const struct trl_sigma_ruleset *rs, struct trl_sigma_scrat
     for (size_t i = 0; i < rs->nrules; i++) {
         const struct sigma_rule *r = &rs->rules[i];
         if (!sigma_logsource_matches(&r->logsource, ev) || !cond_holds(r, r->cond, ev, s))
+            continue;
+        bool filtered = false;
+        for (size_t f = 0; f < r->nfilters && !filtered; f++) {
+            const struct sigma_rule *flt = &rs->filters[r->filters[f]];
+            filtered = cond_holds(flt, flt->cond, ev, s);
+        }
+        if (filtered)
             continue;
         if (r->generate) {
             calls++;

@@ -144,6 +144,25 @@ static void test_logsource_limits_which_events_a_rule_sees(void **state)
     trl_sigma_ruleset_destroy(rs);
 }
 
+static void test_sigma_filter_excludes_matching_events_from_its_rules(void **state)
+{
+    (void)state;
+    const char *yaml = PROC_RULE_HEAD "  sel:\n    CommandLine|contains: rar\n  condition: sel\n"
+                       "---\n"
+                       "title: admins may compress\nlogsource:\n  product: windows\n"
+                       "  category: process_creation\nfilter:\n  rules:\n"
+                       "    - 00000000-0000-0000-0000-000000000001\n"
+                       "  selection:\n    User|startswith: 'adm_'\n  condition: selection\n";
+    struct trl_sigma_ruleset *rs = trl_sigma_ruleset_create();
+    struct load_report rep = {0};
+    assert_int_equal(trl_sigma_load_buffer(rs, "f.yml", yaml, strlen(yaml), collect_report, &rep), 2);
+    trl_sigma_ruleset_finalize(rs, collect_report, &rep);
+    assert_int_equal(rep.problems, 0);
+    assert_true(matches(rs, sysmon1(arena, "CommandLine", "rar a x.rar", "User", "bob", NULL)));
+    assert_false(matches(rs, sysmon1(arena, "CommandLine", "rar a x.rar", "User", "adm_bob", NULL)));
+    trl_sigma_ruleset_destroy(rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -156,6 +175,7 @@ int main(void)
         cmocka_unit_test(test_condition_errors_name_the_column),
         cmocka_unit_test(test_list_of_maps_is_or_and_map_is_and),
         cmocka_unit_test(test_logsource_limits_which_events_a_rule_sees),
+        cmocka_unit_test(test_sigma_filter_excludes_matching_events_from_its_rules),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
