@@ -45,6 +45,7 @@ enum trl_field_type {
     X(LOG_SYSLOG_MSGID, "log.syslog.msgid", TRL_FT_KEYWORD)                                        \
     X(LOG_SYSLOG_HOSTNAME, "log.syslog.hostname", TRL_FT_KEYWORD)                                  \
     X(LOG_SYSLOG_VERSION, "log.syslog.version", TRL_FT_KEYWORD)                                    \
+    X(EVENT_ID, "event.id", TRL_FT_KEYWORD)                                                        \
     X(EVENT_ORIGINAL, "event.original", TRL_FT_TEXT)                                               \
     X(EVENT_CREATED, "event.created", TRL_FT_DATE)                                                 \
     X(EVENT_KIND, "event.kind", TRL_FT_KEYWORD)                                                    \

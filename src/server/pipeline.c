@@ -3,6 +3,7 @@
 #include "core/util.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,7 @@ struct trl_pipeline {
     bool busy;           /* the worker is processing a batch */
     bool stopping;
     bool congestion_seen; /* a producer saw congestion: call on_drain when it clears */
+    uint64_t last_id;     /* worker only: the last event.id handed out */
     struct trl_pipeline_stats stats;
 };
 
@@ -96,6 +98,19 @@ bool trl_batch_add(struct trl_batch *b, const char *data, size_t len, const char
     return trl_batch_full(b);
 }
 
+/* event.id: the receive time in ns, bumped past the previous id so ids are unique and sortable
+ * by arrival even when the clock stands still or steps back. 16 hex digits. */
+static void assign_id(struct trl_pipeline *p, struct trl_event *ev)
+{
+    uint64_t id = (uint64_t)ev->received_ns;
+    if (id <= p->last_id)
+        id = p->last_id + 1;
+    p->last_id = id;
+    char hex[17];
+    snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)id);
+    trl_event_set(ev, TRL_F_EVENT_ID, hex, 16);
+}
+
 static void parse_batch(struct trl_pipeline *p, struct trl_batch *b, struct trl_pipeline_stats *st)
 {
     for (uint32_t i = 0; i < b->count; i++) {
@@ -112,6 +127,7 @@ static void parse_batch(struct trl_pipeline *p, struct trl_batch *b, struct trl_
         if (m->peer)
             trl_event_set_ref(ev, TRL_F_LOG_SOURCE_ADDRESS, m->peer, strlen(m->peer));
         trl_parse_event(ev, p->cfg.format);
+        assign_id(p, ev);
         if (ev->flags & TRL_EVF_UNPARSED)
             st->unparsed++;
         int fmt = ev->format ? trl_format_from_name(ev->format) : -1;

@@ -1,0 +1,396 @@
+/*
+ * Trapline's configuration table and the settings that are Trapline's own rather than the loader's:
+ * data_dir's default, the environment, listener addresses and the checks `trapline server` needs.
+ *
+ * Every key here must be documented in docs/configuration.md (a unit test compares them).
+ */
+#include "core/config.h"
+#include "core/util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define OFF(field) offsetof(struct trl_config, field)
+
+#define KIB (INT64_C(1) << 10)
+#define MIB (INT64_C(1) << 20)
+#define GIB (INT64_C(1) << 30)
+#define SEC INT64_C(1000)
+#define DAY (86400 * SEC)
+
+/* The orders below are those of enum trl_log_level, enum trl_tls_client_auth, enum trl_tls_version
+ * and enum trl_format_id, so the stored index is the enum value. */
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const client_auth_modes[] = {"none", "optional", "required", NULL};
+static const char *const tls_versions[] = {"1.2", "1.3", NULL};
+static const char *const ingest_formats[] = {"auto", "rfc3164", "rfc5424", "snare", "cef", "leef",
+                                             "json", "audit",   "access",  "raw",   NULL};
+
+static bool check_listen(const char *value, char *why, size_t whylen)
+{
+    char addr[INET6_ADDRSTRLEN];
+    uint16_t port;
+    if (trl_config_parse_listen(value, addr, sizeof(addr), &port) == 0)
+        return true;
+    snprintf(why, whylen,
+             "expected ADDRESS:PORT such as 0.0.0.0:514 or [::]:514 (IP address, port 1-65535)");
+    return false;
+}
+
+static bool check_not_empty(const char *value, char *why, size_t whylen)
+{
+    if (value[0])
+        return true;
+    snprintf(why, whylen, "expected a directory path");
+    return false;
+}
+
+static const struct trl_cfg_entry keys[] = {
+    {.key = "data_dir",
+     .type = TRL_CFG_STRING,
+     .def = "/var/lib/trapline",
+     .offset = OFF(data_dir),
+     .check = check_not_empty,
+     .help = "Directory for Trapline's state and output; for a user other than root the default is "
+             "$XDG_DATA_HOME/trapline or ~/.local/share/trapline."},
+    {.key = "log.level",
+     .type = TRL_CFG_ENUM,
+     .def = "info",
+     .offset = OFF(log.level),
+     .names = log_levels,
+     .help = "Least severe level of Trapline's own log that is written."},
+    {.key = "log.file",
+     .type = TRL_CFG_STRING,
+     .def = "",
+     .offset = OFF(log.file),
+     .help = "File that Trapline's own log is appended to; empty writes to stderr."},
+    {.key = "server.syslog_udp",
+     .type = TRL_CFG_LIST,
+     .def = "0.0.0.0:514",
+     .offset = OFF(server.syslog_udp),
+     .check = check_listen,
+     .help = "Addresses that receive syslog over UDP, one message per datagram; off for none."},
+    {.key = "server.syslog_tcp",
+     .type = TRL_CFG_LIST,
+     .def = "0.0.0.0:514",
+     .offset = OFF(server.syslog_tcp),
+     .check = check_listen,
+     .help = "Addresses that receive syslog over plain TCP; off for none."},
+    {.key = "server.syslog_tls",
+     .type = TRL_CFG_LIST,
+     .def = "0.0.0.0:6514",
+     .offset = OFF(server.syslog_tls),
+     .check = check_listen,
+     .help = "Addresses that receive syslog over TLS; needs server.tls.cert and "
+             "server.tls.key; off for none."},
+    {.key = "server.tls.cert",
+     .type = TRL_CFG_STRING,
+     .def = "",
+     .offset = OFF(server.tls.cert),
+     .help = "PEM file with the server certificate, followed by any intermediate certificates."},
+    {.key = "server.tls.key",
+     .type = TRL_CFG_STRING,
+     .def = "",
+     .offset = OFF(server.tls.key),
+     .help = "PEM file with the private key of server.tls.cert."},
+    {.key = "server.tls.ca",
+     .type = TRL_CFG_STRING,
+     .def = "",
+     .offset = OFF(server.tls.ca),
+     .help = "PEM file with the certificate authorities that client certificates are checked "
+             "against; empty accepts no client certificate."},
+    {.key = "server.tls.client_auth",
+     .type = TRL_CFG_ENUM,
+     .def = "optional",
+     .offset = OFF(server.tls.client_auth),
+     .names = client_auth_modes,
+     .help = "Whether TLS clients must present a certificate signed by server.tls.ca."},
+    {.key = "server.tls.min_version",
+     .type = TRL_CFG_ENUM,
+     .def = "1.2",
+     .offset = OFF(server.tls.min_version),
+     .names = tls_versions,
+     .help = "Oldest TLS version accepted."},
+    {.key = "server.max_message_size",
+     .type = TRL_CFG_SIZE,
+     .def = "64KiB",
+     .offset = OFF(server.max_message_size),
+     .min = KIB,
+     .max = 16 * MIB,
+     .help = "Longest message kept whole; longer ones are cut and flagged as truncated."},
+    {.key = "server.max_connections",
+     .type = TRL_CFG_INT,
+     .def = "10000",
+     .offset = OFF(server.max_connections),
+     .min = 1,
+     .max = 1000000,
+     .help = "Most TCP and TLS connections open at once; further ones are refused."},
+    {.key = "server.idle_timeout",
+     .type = TRL_CFG_DURATION,
+     .def = "5m",
+     .offset = OFF(server.idle_timeout_ms),
+     .min = SEC,
+     .max = DAY,
+     .help = "A TCP or TLS connection that sends nothing for this long is closed."},
+    {.key = "server.handshake_timeout",
+     .type = TRL_CFG_DURATION,
+     .def = "10s",
+     .offset = OFF(server.handshake_timeout_ms),
+     .min = SEC,
+     .max = 300 * SEC,
+     .help = "A TLS handshake that has not finished after this long is abandoned."},
+    {.key = "server.udp_rcvbuf",
+     .type = TRL_CFG_SIZE,
+     .def = "8MiB",
+     .offset = OFF(server.udp_rcvbuf),
+     .min = 64 * KIB,
+     .max = GIB,
+     .help = "Kernel receive buffer asked for each UDP socket, to ride out bursts."},
+    {.key = "server.stats_interval",
+     .type = TRL_CFG_DURATION,
+     .def = "1m",
+     .offset = OFF(server.stats_interval_ms),
+     .min = SEC,
+     .max = DAY,
+     .help = "How often the server logs its counters."},
+    {.key = "pipeline.queue_batches",
+     .type = TRL_CFG_INT,
+     .def = "64",
+     .offset = OFF(pipeline.queue_batches),
+     .min = 2,
+     .max = 65536,
+     .help = "Batches queued for the workers before receivers are slowed down."},
+    {.key = "pipeline.batch_max_messages",
+     .type = TRL_CFG_INT,
+     .def = "2048",
+     .offset = OFF(pipeline.batch_max_messages),
+     .min = 1,
+     .max = 1048576,
+     .help = "A batch is handed to the workers at this many messages."},
+    {.key = "pipeline.batch_max_bytes",
+     .type = TRL_CFG_SIZE,
+     .def = "4MiB",
+     .offset = OFF(pipeline.batch_max_bytes),
+     .min = 64 * KIB,
+     .max = GIB,
+     .help = "... or at this many bytes of messages."},
+    {.key = "pipeline.output",
+     .type = TRL_CFG_STRING,
+     .def = "",
+     .offset = OFF(pipeline.output),
+     .help = "File that events are appended to as JSON lines; empty means "
+             "<data_dir>/events.jsonl, - means stdout."},
+    {.key = "ingest.format",
+     .type = TRL_CFG_ENUM,
+     .def = "auto",
+     .offset = OFF(ingest.format),
+     .names = ingest_formats,
+     .help = "Format of received messages; auto detects it for each message."},
+};
+
+_Static_assert(TRL_ARRAY_LEN(keys) <= TRL_CFG_MAX_KEYS, "raise TRL_CFG_MAX_KEYS");
+
+static const struct trl_cfg_map map = {
+    .entries = keys,
+    .count = TRL_ARRAY_LEN(keys),
+    .origins_offset = OFF(origins),
+};
+
+const struct trl_cfg_map *trl_config_map(void)
+{
+    return &map;
+}
+
+static char *join_path(const char *dir, const char *rest)
+{
+    size_t n = strlen(dir) + strlen(rest) + 2;
+    char *out = trl_xmalloc(n);
+    snprintf(out, n, "%s/%s", dir, rest);
+    return out;
+}
+
+/* The data directory of a user other than root, following the XDG base directory rules; NULL when
+ * the user has no usable home directory. */
+static char *user_data_dir(void)
+{
+    const char *xdg = getenv("XDG_DATA_HOME");
+    if (xdg && xdg[0] == '/')
+        return join_path(xdg, "trapline");
+    const char *home = getenv("HOME");
+    if (home && home[0] == '/')
+        return join_path(home, ".local/share/trapline");
+    struct passwd pw, *res = NULL;
+    char buf[4096];
+    if (getpwuid_r(geteuid(), &pw, buf, sizeof(buf), &res) == 0 && res && res->pw_dir &&
+        res->pw_dir[0] == '/')
+        return join_path(res->pw_dir, ".local/share/trapline");
+    return NULL;
+}
+
+void trl_config_defaults(struct trl_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    trl_cfgmap_defaults(&map, c);
+    if (geteuid() == 0)
+        return;
+    char *dir = user_data_dir();
+    char why[256];
+    /* Validated like any value: a home directory that is not UTF-8 keeps the root default. */
+    if (dir)
+        trl_cfgmap_set(&map, c, "data_dir", dir, TRL_CFG_SRC_DEFAULT, why, sizeof(why));
+    free(dir);
+}
+
+int trl_config_load_buffer(struct trl_config *c, const char *name, const char *data, size_t len,
+                           char *err, size_t errlen)
+{
+    return trl_cfgmap_load(&map, c, name, data, len, err, errlen);
+}
+
+/* Config files are small; a bigger one is a mistake (the wrong path), not something to parse. */
+#define CONFIG_FILE_MAX (1024 * 1024)
+
+int trl_config_load_file(struct trl_config *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    int rc;
+    if (!f) {
+        snprintf(err, errlen, "config %s: %s", path, strerror(errno));
+        return TRL_ECONFIG;
+    }
+    buf = trl_xmalloc(CONFIG_FILE_MAX + 1);
+    size_t len = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
+    if (ferror(f)) {
+        snprintf(err, errlen, "config %s: %s", path, strerror(errno));
+        rc = TRL_ECONFIG;
+        goto done;
+    }
+    if (len > CONFIG_FILE_MAX) {
+        snprintf(err, errlen, "config %s: larger than %d bytes; is it the right file?", path,
+                 CONFIG_FILE_MAX);
+        rc = TRL_ECONFIG;
+        goto done;
+    }
+    rc = trl_cfgmap_load(&map, c, path, buf, len, err, errlen);
+done:
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+int trl_config_apply_env(struct trl_config *c, char *err, size_t errlen)
+{
+    const char *dir = getenv("TRAPLINE_DATA");
+    if (!dir || !dir[0])
+        return 0;
+    char why[512];
+    if (trl_cfgmap_set(&map, c, "data_dir", dir, TRL_CFG_SRC_ENV, why, sizeof(why)) == 0)
+        return 0;
+    snprintf(err, errlen, "environment TRAPLINE_DATA: %s", why);
+    return TRL_ECONFIG;
+}
+
+int trl_config_set(struct trl_config *c, const char *key, const char *value, char *err,
+                   size_t errlen)
+{
+    return trl_cfgmap_set(&map, c, key, value, TRL_CFG_SRC_FLAG, err, errlen);
+}
+
+/* An address that appears in both a and b (twice in a when a == b), or NULL. */
+static const char *find_repeat(const struct trl_strlist *a, const struct trl_strlist *b)
+{
+    for (size_t i = 0; i < a->count; i++) {
+        for (size_t j = a == b ? i + 1 : 0; j < b->count; j++) {
+            if (strcmp(a->items[i], b->items[j]) == 0)
+                return a->items[i];
+        }
+    }
+    return NULL;
+}
+
+int trl_config_check_server(const struct trl_config *c, char *err, size_t errlen)
+{
+    const struct trl_strlist *udp = &c->server.syslog_udp;
+    const struct trl_strlist *tcp = &c->server.syslog_tcp;
+    const struct trl_strlist *tls = &c->server.syslog_tls;
+    const char *dup;
+    if (tls->count > 0 && (!c->server.tls.cert[0] || !c->server.tls.key[0])) {
+        snprintf(err, errlen,
+                 "server.syslog_tls: a TLS listener needs server.tls.cert and server.tls.key "
+                 "(or set server.syslog_tls: off)");
+        return TRL_ECONFIG;
+    }
+    if (tls->count > 0 && c->server.tls.client_auth == TRL_TLS_CLIENT_AUTH_REQUIRED &&
+        !c->server.tls.ca[0]) {
+        snprintf(err, errlen,
+                 "server.tls.client_auth: required needs server.tls.ca to check client "
+                 "certificates against");
+        return TRL_ECONFIG;
+    }
+    if ((dup = find_repeat(udp, udp)) || (dup = find_repeat(tcp, tcp)) ||
+        (dup = find_repeat(tls, tls)) || (dup = find_repeat(tcp, tls))) {
+        snprintf(err, errlen, "server: %s is given to more than one listener of the same transport",
+                 dup);
+        return TRL_ECONFIG;
+    }
+    return 0;
+}
+
+char *trl_config_output_path(const struct trl_config *c)
+{
+    if (c->pipeline.output[0])
+        return trl_xstrdup(c->pipeline.output);
+    return join_path(c->data_dir, "events.jsonl");
+}
+
+void trl_config_dump(const struct trl_config *c, FILE *out)
+{
+    trl_cfgmap_dump(&map, c, out);
+}
+
+void trl_config_free(struct trl_config *c)
+{
+    if (!c)
+        return;
+    trl_cfgmap_free(&map, c);
+}
+
+int trl_config_parse_listen(const char *s, char *addr, size_t addrlen, uint16_t *port)
+{
+    const char *host = s;
+    const char *colon;
+    size_t hlen;
+    bool v6 = s[0] == '[';
+    if (v6) {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return TRL_EINVAL;
+        host = s + 1;
+        hlen = (size_t)(close - host);
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            return TRL_EINVAL;
+        hlen = (size_t)(colon - s);
+    }
+    uint64_t p;
+    if (!trl_parse_u64(colon + 1, strlen(colon + 1), &p) || p == 0 || p > 65535)
+        return TRL_EINVAL;
+    if (hlen == 0 || hlen >= addrlen || hlen >= INET6_ADDRSTRLEN)
+        return TRL_EINVAL;
+    char buf[INET6_ADDRSTRLEN];
+    unsigned char bin[sizeof(struct in6_addr)];
+    memcpy(buf, host, hlen);
+    buf[hlen] = '\0';
+    if (inet_pton(v6 ? AF_INET6 : AF_INET, buf, bin) != 1)
+        return TRL_EINVAL;
+    memcpy(addr, buf, hlen + 1);
+    *port = (uint16_t)p;
+    return 0;
+}
