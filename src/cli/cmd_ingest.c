@@ -25,6 +25,7 @@ struct ingest_opts {
     const char *output;
     enum trl_format_id format;
     size_t max_message_size;
+    int year;
     bool progress;
 };
 
@@ -42,6 +43,8 @@ static void usage(FILE *out)
             "  --output FILE       write events as JSON lines to FILE (\"-\" for stdout;\n"
             "                      default: DATA/events.jsonl)\n"
             "  --max-message-size N  cut longer lines at N bytes (default 65536)\n"
+            "  --year YYYY         year of timestamps that carry none (RFC 3164 \"Jul  9 22:40:03\");\n"
+            "                      default: the year that puts them nearest to now\n"
             "  --no-progress       no progress bar even on a terminal\n"
             "  -h, --help          this text\n",
             trl_cli_default_data_dir());
@@ -124,6 +127,7 @@ static int parse_args(int argc, char **argv, struct ingest_opts *o)
         {"output", required_argument, NULL, 'o'},
         {"max-message-size", required_argument, NULL, 'm'},
         {"no-progress", no_argument, NULL, 'P'},
+        {"year", required_argument, NULL, 'y'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
@@ -158,6 +162,15 @@ static int parse_args(int argc, char **argv, struct ingest_opts *o)
         case 'P':
             o->progress = false;
             break;
+        case 'y': {
+            uint64_t v;
+            if (!trl_parse_u64(optarg, strlen(optarg), &v) || v < 1970 || v > 2200) {
+                fprintf(stderr, "trapline ingest: --year: a year from 1970 to 2200\n");
+                return 2;
+            }
+            o->year = (int)v;
+            break;
+        }
         case 'h':
             usage(stdout);
             return 1;
@@ -218,7 +231,7 @@ int trl_cmd_ingest(int argc, char **argv)
         free(output);
         return 1;
     }
-    struct trl_pipeline_config pc = {.format = o.format, .sink = sink};
+    struct trl_pipeline_config pc = {.format = o.format, .assume_year = o.year, .sink = sink};
     struct trl_pipeline *p = trl_pipeline_create(&pc);
     if (!p) {
         sink->destroy(sink);

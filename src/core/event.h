@@ -43,6 +43,7 @@ struct trl_event {
     size_t original_len;
     const char *format; /* static name of the parser that understood it ("rfc5424", ...) */
     uint32_t flags;     /* enum trl_event_flag */
+    int assume_year;    /* year for timestamps that carry none (RFC 3164); 0: nearest to received */
     uint32_t nfields;
     uint32_t cap;
     struct trl_kv *fields;

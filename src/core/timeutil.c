@@ -134,6 +134,9 @@ size_t trl_parse_rfc3339(const char *p, size_t len, int64_t *ns)
         return 0;
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
         return 0;
+    /* Outside these years the time in nanoseconds does not fit in 64 bits. */
+    if (y < 1678 || y > 2261)
+        return 0;
     size_t i = 19;
     int64_t frac = 0;
     if (i < len && (p[i] == '.' || p[i] == ',')) {

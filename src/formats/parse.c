@@ -66,9 +66,13 @@ static int parse_auto(struct trl_event *ev, const char *p, size_t len)
     if (has_pri(p, len)) {
         const char *gt = memchr(p, '>', len);
         size_t after = (size_t)(gt - p) + 1;
-        if (after + 1 < len && p[after] >= '1' && p[after] <= '9' && p[after + 1] == ' ' &&
-            trl_parse_rfc5424(ev, p, len) == 0)
-            return 0;
+        if (after + 1 < len && p[after] >= '1' && p[after] <= '9' && p[after + 1] == ' ') {
+            /* A malformed RFC 5424 message keeps what its parser read: running the RFC 3164
+             * parser over the same event would mix the two. */
+            int rc = trl_parse_rfc5424(ev, p, len);
+            if (rc != TRL_ENOMATCH)
+                return rc;
+        }
         return trl_parse_rfc3164(ev, p, len);
     }
     if (len > 0 && p[0] == '{')

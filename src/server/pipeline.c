@@ -120,6 +120,7 @@ static void parse_batch(struct trl_pipeline *p, struct trl_batch *b, struct trl_
         struct trl_event *ev = trl_event_create(b->arena, NULL, 0, m->received_ns);
         ev->original = m->data;
         ev->original_len = m->len;
+        ev->assume_year = p->cfg.assume_year;
         if (m->flags & TRL_MSG_TRUNCATED) {
             ev->flags |= TRL_EVF_TRUNCATED;
             st->truncated++;
@@ -165,6 +166,12 @@ static void *worker_main(void *arg)
         struct trl_batch *b = &n->batch;
         struct trl_pipeline_stats st = {0};
         parse_batch(p, b, &st);
+        if (p->cfg.stage) {
+            int src = p->cfg.stage(p->cfg.stage_ud, b);
+            if (src < 0)
+                trl_error("pipeline", "stage failed events=%u error=\"%s\"", b->count,
+                          trl_strerror(src));
+        }
         int rc = p->cfg.sink->write(p->cfg.sink, b);
         if (rc < 0) {
             st.sink_errors++;

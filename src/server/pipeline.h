@@ -75,10 +75,15 @@ struct trl_pipeline_stats {
 
 struct trl_pipeline_config {
     enum trl_format_id format; /* TRL_FORMAT_AUTO to detect per message */
+    int assume_year;           /* year for timestamps without one; 0: nearest to receive time */
     uint32_t queue_batches;    /* high watermark of queued batches (default 64) */
     uint32_t batch_max_msgs;   /* a batch is full at this many messages (default 2048) */
     size_t batch_max_bytes;    /* ... or this many bytes (default 4 MiB) */
     struct trl_sink *sink;     /* owned by the pipeline from create() on */
+    /* Optional stage run on the worker after parsing and before the sink (detection). A negative
+     * return is logged; the batch still goes to the sink (nothing is lost for a failed stage). */
+    int (*stage)(void *ud, struct trl_batch *b);
+    void *stage_ud;
     void (*on_drain)(void *ud);
     void *on_drain_ud;
 };

@@ -1,0 +1,80 @@
+/*
+ * alerts: the alert store (DATA/alerts.db, SQLite, WAL). Detection adds alerts; analysts list them
+ * and move them through new -> acknowledged -> closed.
+ *
+ * Repeats fold: an alert with the same rule, the same host and the same correlation group-by
+ * values as an open alert (not closed) last seen within the fold window is counted into that alert
+ * (count, last_seen, more event ids) instead of creating a new one.
+ *
+ * Ownership: the store owns its SQLite handle; strings in struct trl_alert are the caller's and are
+ * copied. Threads: one thread per store handle (the pipeline worker writes with its own handle, the
+ * CLI reads with another; SQLite's WAL lets them run at once).
+ */
+#ifndef TRL_ALERTS_H
+#define TRL_ALERTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct trl_alert_store;
+
+struct trl_alert {
+    const char *rule_id;
+    const char *title;
+    const char *level;
+    const char *const *tags;
+    size_t ntags;
+    const char *correlation; /* correlation type, NULL for a single-event detection */
+    const char *const *group_fields;
+    const char *const *group_values;
+    size_t ngroup;
+    const char *const *event_ids;
+    size_t nevents;
+    const char *host;
+    int64_t timestamp_ns; /* when it happened (the event's @timestamp) */
+};
+
+/* Opens (creating if needed) DATA/alerts.db. fold_window_ns: 0 disables folding. */
+struct trl_alert_store *trl_alert_store_open(const char *data_dir, int64_t fold_window_ns,
+                                             bool read_only);
+void trl_alert_store_close(struct trl_alert_store *s);
+/* Adds or folds one alert. Writes are grouped into one transaction until trl_alert_store_commit. */
+int trl_alert_store_add(struct trl_alert_store *s, const struct trl_alert *a);
+int trl_alert_store_commit(struct trl_alert_store *s);
+
+/* A stored alert, as listed. Strings are valid during the callback only. */
+struct trl_alert_row {
+    int64_t id;
+    const char *rule_id;
+    const char *title;
+    const char *level;
+    const char *tags_json;     /* JSON array */
+    const char *correlation;   /* NULL for single-event detections */
+    const char *group_by_json; /* JSON object */
+    const char *host;
+    const char *event_ids_json; /* JSON array of event.id values */
+    const char *status;
+    int64_t first_seen_ns;
+    int64_t last_seen_ns;
+    int64_t count;
+};
+
+struct trl_alert_filter {
+    int64_t from_ns, to_ns; /* on last_seen; 0 = unbounded */
+    const char *level;      /* exact, or NULL */
+    const char *status;     /* exact, or NULL */
+    const char *rule;       /* substring of title or rule id, or NULL */
+    const char *host;       /* exact, or NULL */
+    const char *text;       /* substring of title, group values or host, or NULL */
+    size_t limit;           /* 0 = 1000 */
+};
+
+/* Newest first. Returns the number listed or a negative error. */
+long trl_alert_store_list(struct trl_alert_store *s, const struct trl_alert_filter *f,
+                          void (*each)(void *ud, const struct trl_alert_row *row), void *ud);
+/* "new", "acknowledged", "closed". Returns 0, -ENOENT for an unknown id, TRL_EINVAL for a bad
+ * status. */
+int trl_alert_store_set_status(struct trl_alert_store *s, int64_t id, const char *status);
+
+#endif

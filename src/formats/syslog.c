@@ -1,6 +1,0 @@
-#include "formats/parse.h"
-#include "formats/normalize.h"
-#include "core/util.h"
-
-int trl_parse_rfc5424(struct trl_event *ev, const char *p, size_t len) { (void)ev; (void)p; (void)len; return TRL_ENOMATCH; }
-int trl_parse_rfc3164(struct trl_event *ev, const char *p, size_t len) { (void)ev; (void)p; (void)len; return TRL_ENOMATCH; }

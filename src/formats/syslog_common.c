@@ -1,0 +1,138 @@
+#include "formats/syslog_common.h"
+
+#include "core/timeutil.h"
+#include "core/util.h"
+
+#include <string.h>
+
+struct lit {
+    const char *s;
+    size_t len;
+};
+/* clang-format off */
+#define LIT(x) {x, sizeof(x) - 1}
+/* clang-format on */
+
+/* Facility and severity codes as text, so setting them needs no formatting or allocation. */
+static const struct lit codes[24] = {
+    LIT("0"),  LIT("1"),  LIT("2"),  LIT("3"),  LIT("4"),  LIT("5"),  LIT("6"),  LIT("7"),
+    LIT("8"),  LIT("9"),  LIT("10"), LIT("11"), LIT("12"), LIT("13"), LIT("14"), LIT("15"),
+    LIT("16"), LIT("17"), LIT("18"), LIT("19"), LIT("20"), LIT("21"), LIT("22"), LIT("23"),
+};
+
+static const struct lit facilities[24] = {
+    LIT("kern"),         LIT("user"),   LIT("mail"),   LIT("daemon"),   LIT("auth"),
+    LIT("syslog"),       LIT("lpr"),    LIT("news"),   LIT("uucp"),     LIT("cron"),
+    LIT("authpriv"),     LIT("ftp"),    LIT("ntp"),    LIT("security"), LIT("console"),
+    LIT("solaris-cron"), LIT("local0"), LIT("local1"), LIT("local2"),   LIT("local3"),
+    LIT("local4"),       LIT("local5"), LIT("local6"), LIT("local7"),
+};
+
+static const struct lit severities[8] = {
+    LIT("emerg"),   LIT("alert"),  LIT("crit"), LIT("err"),
+    LIT("warning"), LIT("notice"), LIT("info"), LIT("debug"),
+};
+
+void trl_syslog_scan_pri(const char *p, size_t len, struct trl_syslog_pri *pri)
+{
+    memset(pri, 0, sizeof(*pri));
+    if (len < 3 || p[0] != '<')
+        return;
+    size_t i = 1;
+    unsigned v = 0;
+    while (i < len && i <= 4 && trl_syslog_is_digit(p[i])) {
+        v = v * 10 + (unsigned)(p[i] - '0');
+        i++;
+    }
+    size_t ndigits = i - 1;
+    if (ndigits == 0 || i >= len || p[i] != '>')
+        return;
+    size_t first = 1;
+    while (first < i - 1 && p[first] == '0')
+        first++;
+    pri->end = i + 1;
+    pri->value = v;
+    pri->digits = p + first;
+    pri->ndigits = i - first;
+    pri->leading_zero = ndigits > 1 && p[1] == '0';
+    pri->valid = ndigits <= 3 && v <= TRL_SYSLOG_PRI_MAX;
+}
+
+void trl_syslog_set_pri(struct trl_event *ev, const struct trl_syslog_pri *pri)
+{
+    unsigned fac = pri->value >> 3, sev = pri->value & 7;
+    trl_event_set_ref(ev, TRL_F_LOG_SYSLOG_PRIORITY, pri->digits, pri->ndigits);
+    trl_event_set_ref(ev, TRL_F_LOG_SYSLOG_FACILITY_CODE, codes[fac].s, codes[fac].len);
+    trl_event_set_ref(ev, TRL_F_LOG_SYSLOG_FACILITY_NAME, facilities[fac].s, facilities[fac].len);
+    trl_event_set_ref(ev, TRL_F_LOG_SYSLOG_SEVERITY_CODE, codes[sev].s, codes[sev].len);
+    trl_event_set_ref(ev, TRL_F_LOG_SYSLOG_SEVERITY_NAME, severities[sev].s, severities[sev].len);
+}
+
+const char *trl_syslog_facility_name(unsigned code)
+{
+    return code < TRL_ARRAY_LEN(facilities) ? facilities[code].s : NULL;
+}
+
+const char *trl_syslog_severity_name(unsigned code)
+{
+    return code < TRL_ARRAY_LEN(severities) ? severities[code].s : NULL;
+}
+
+size_t trl_syslog_trim_end(const char *p, size_t len)
+{
+    while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r' || p[len - 1] == '\0'))
+        len--;
+    return len;
+}
+
+size_t trl_syslog_parse_rfc3339(const char *p, size_t len, int64_t *ns)
+{
+    if (len < 4)
+        return 0;
+    unsigned year = 0;
+    for (size_t i = 0; i < 4; i++) {
+        if (!trl_syslog_is_digit(p[i]))
+            return 0;
+        year = year * 10 + (unsigned)(p[i] - '0');
+    }
+    if (year < TRL_SYSLOG_YEAR_MIN || year > TRL_SYSLOG_YEAR_MAX)
+        return 0;
+    return trl_parse_rfc3339(p, len, ns);
+}
+
+void trl_syslog_set_hostname(struct trl_event *ev, const char *p, size_t len)
+{
+    trl_event_set_ref(ev, TRL_F_LOG_SYSLOG_HOSTNAME, p, len);
+    trl_event_set_ref(ev, TRL_F_HOST_NAME, p, len);
+}
+
+void trl_syslog_set_appname(struct trl_event *ev, const char *p, size_t len)
+{
+    trl_event_set_ref(ev, TRL_F_LOG_SYSLOG_APPNAME, p, len);
+    trl_event_set_ref(ev, TRL_F_PROCESS_NAME, p, len);
+}
+
+void trl_syslog_set_procid(struct trl_event *ev, const char *p, size_t len)
+{
+    trl_event_set_ref(ev, TRL_F_LOG_SYSLOG_PROCID, p, len);
+    /* A pid is a number that fits a long; "-", "worker-3" or a 40-digit string stay procid only. */
+    if (len == 0 || len > 18)
+        return;
+    for (size_t i = 0; i < len; i++) {
+        if (!trl_syslog_is_digit(p[i]))
+            return;
+    }
+    trl_event_set_ref(ev, TRL_F_PROCESS_PID, p, len);
+}
+
+void trl_syslog_set_message(struct trl_event *ev, const char *p, size_t len)
+{
+    while (len > 0 && p[0] == ' ') {
+        p++;
+        len--;
+    }
+    while (len > 0 && p[len - 1] == ' ')
+        len--;
+    if (len > 0)
+        trl_event_set_ref(ev, TRL_F_MESSAGE, p, len);
+}
