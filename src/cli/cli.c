@@ -13,6 +13,7 @@ static const struct verb verbs[] = {
     {"server", trl_cmd_server, "receive syslog and agent traffic, normalise, detect, store"},
     {"ingest", trl_cmd_ingest, "import log files through the same pipeline as the server"},
     {"rules", trl_cmd_rules, "check Sigma rules, or test them against events in files"},
+    {"alerts", trl_cmd_alerts, "list alerts and change their status"},
 };
 
 static void usage(FILE *out)

@@ -12,5 +12,6 @@ int trl_cli_main(int argc, char **argv);
 int trl_cmd_server(int argc, char **argv);
 int trl_cmd_ingest(int argc, char **argv);
 int trl_cmd_rules(int argc, char **argv);
+int trl_cmd_alerts(int argc, char **argv);
 
 #endif

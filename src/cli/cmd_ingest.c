@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "core/util.h"
+#include "detect/detector.h"
 #include "server/pipeline.h"
 
 #include <errno.h>
@@ -27,6 +28,8 @@ struct ingest_opts {
     size_t max_message_size;
     int year;
     bool progress;
+    const char **rules; /* Sigma rule paths: detection runs when any is given */
+    size_t nrules;
 };
 
 static void usage(FILE *out)
@@ -45,6 +48,8 @@ static void usage(FILE *out)
             "  --max-message-size N  cut longer lines at N bytes (default 65536)\n"
             "  --year YYYY         year of timestamps that carry none (RFC 3164 \"Jul  9 22:40:03\");\n"
             "                      default: the year that puts them nearest to now\n"
+            "  --rules PATH        evaluate Sigma rules (file or directory; repeatable);\n"
+            "                      alerts go to DATA/alerts.db (see `trapline alerts`)\n"
             "  --no-progress       no progress bar even on a terminal\n"
             "  -h, --help          this text\n",
             trl_cli_default_data_dir());
@@ -128,6 +133,7 @@ static int parse_args(int argc, char **argv, struct ingest_opts *o)
         {"max-message-size", required_argument, NULL, 'm'},
         {"no-progress", no_argument, NULL, 'P'},
         {"year", required_argument, NULL, 'y'},
+        {"rules", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
@@ -161,6 +167,10 @@ static int parse_args(int argc, char **argv, struct ingest_opts *o)
         }
         case 'P':
             o->progress = false;
+            break;
+        case 'r':
+            o->rules = trl_xrealloc(o->rules, (o->nrules + 1) * sizeof(*o->rules));
+            o->rules[o->nrules++] = optarg;
             break;
         case 'y': {
             uint64_t v;
@@ -213,31 +223,48 @@ int trl_cmd_ingest(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc == 1 ? 0 : rc;
+    rc = 1; /* until everything went well */
 
     char *output = NULL;
+    struct trl_sink *sink = NULL;
+    struct trl_detector *det = NULL;
+    struct trl_pipeline *p = NULL;
+    int failed = 0;
+    const char *dir = trl_cli_data_dir(o.data_dir);
+    if ((!o.output || o.nrules) && trl_cli_ensure_dir(dir) != 0)
+        goto out;
     if (o.output) {
         output = trl_xstrdup(o.output);
     } else {
-        const char *dir = trl_cli_data_dir(o.data_dir);
-        if (trl_cli_ensure_dir(dir) != 0)
-            return 1;
         size_t n = strlen(dir) + 16;
         output = trl_xmalloc(n);
         snprintf(output, n, "%s/events.jsonl", dir);
     }
-
-    struct trl_sink *sink = trl_sink_jsonl_create(output);
-    if (!sink) {
-        free(output);
-        return 1;
+    sink = trl_sink_jsonl_create(output);
+    if (!sink)
+        goto out;
+    if (o.nrules) {
+        struct trl_detector_config dc = {
+            .rule_paths = o.rules,
+            .nrule_paths = o.nrules,
+            .data_dir = dir,
+            .fold_window_ns = 3600 * TRL_NS_PER_SEC,
+        };
+        det = trl_detector_create(&dc);
+        if (!det)
+            goto out;
     }
-    struct trl_pipeline_config pc = {.format = o.format, .assume_year = o.year, .sink = sink};
-    struct trl_pipeline *p = trl_pipeline_create(&pc);
-    if (!p) {
-        sink->destroy(sink);
-        free(output);
-        return 1;
-    }
+    struct trl_pipeline_config pc = {
+        .format = o.format,
+        .assume_year = o.year,
+        .sink = sink,
+        .stage = det ? trl_detector_process : NULL,
+        .stage_ud = det,
+    };
+    p = trl_pipeline_create(&pc);
+    if (!p)
+        goto out;
+    sink = NULL; /* the pipeline owns it now */
 
     uint64_t total = 0;
     for (int i = optind; i < argc; i++) {
@@ -247,7 +274,6 @@ int trl_cmd_ingest(int argc, char **argv)
     }
     struct trl_progress *bar = trl_progress_create(o.progress, total);
     int64_t t0 = trl_mono_ns();
-    int failed = 0;
     for (int i = optind; i < argc; i++) {
         bool is_stdin = strcmp(argv[i], "-") == 0;
         int fd = is_stdin ? 0 : open(argv[i], O_RDONLY | O_CLOEXEC);
@@ -267,9 +293,23 @@ int trl_cmd_ingest(int argc, char **argv)
     struct trl_pipeline_stats st;
     trl_pipeline_get_stats(p, &st);
     trl_pipeline_destroy(p);
+    p = NULL;
     print_summary(&st, secs, failed);
+    if (det) {
+        struct trl_detector_stats ds;
+        trl_detector_get_stats(det, &ds);
+        fprintf(stderr, "  rules: %zu loaded (%zu unsupported, %zu invalid), %llu matches\n",
+                ds.rules, ds.unsupported, ds.invalid, (unsigned long long)ds.matches);
+    }
     if (strcmp(output, "-") != 0)
         fprintf(stderr, "  output: %s\n", output);
+    rc = failed || st.sink_errors ? 1 : 0;
+out:
+    trl_pipeline_destroy(p);
+    if (sink)
+        sink->destroy(sink);
+    trl_detector_destroy(det);
     free(output);
-    return failed || st.sink_errors ? 1 : 0;
+    free(o.rules);
+    return rc;
 }
