@@ -156,7 +156,16 @@ struct sigma_corr {
     bool resolved;
 };
 
+/* Rules that share one log source: the log source is checked once per event for all of them. */
+struct sigma_ls_group {
+    const struct trl_sigma_logsource *logsource; /* the first rule's */
+    size_t *rules;
+    size_t nrules;
+};
+
 struct trl_sigma_ruleset {
+    struct sigma_ls_group *groups; /* built by finalize */
+    size_t ngroups;
     struct sigma_rule *rules;
     size_t nrules;
     size_t cap;

@@ -57,6 +57,43 @@ static void rule_free(struct sigma_rule *r)
     memset(r, 0, sizeof(*r));
 }
 
+static void free_groups(struct trl_sigma_ruleset *rs)
+{
+    for (size_t i = 0; i < rs->ngroups; i++)
+        free(rs->groups[i].rules);
+    free(rs->groups);
+    rs->groups = NULL;
+    rs->ngroups = 0;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && !strcasecmp(a, b));
+}
+
+static void build_groups(struct trl_sigma_ruleset *rs)
+{
+    free_groups(rs);
+    for (size_t i = 0; i < rs->nrules; i++) {
+        const struct trl_sigma_logsource *ls = &rs->rules[i].logsource;
+        struct sigma_ls_group *g = NULL;
+        for (size_t k = 0; k < rs->ngroups && !g; k++) {
+            const struct trl_sigma_logsource *o = rs->groups[k].logsource;
+            if (same_str(ls->product, o->product) && same_str(ls->category, o->category) &&
+                same_str(ls->service, o->service))
+                g = &rs->groups[k];
+        }
+        if (!g) {
+            rs->groups = trl_xrealloc(rs->groups, (rs->ngroups + 1) * sizeof(*rs->groups));
+            g = &rs->groups[rs->ngroups++];
+            memset(g, 0, sizeof(*g));
+            g->logsource = ls;
+        }
+        g->rules = trl_xrealloc(g->rules, (g->nrules + 1) * sizeof(*g->rules));
+        g->rules[g->nrules++] = i;
+    }
+}
+
 void trl_sigma_ruleset_destroy(struct trl_sigma_ruleset *rs)
 {
     if (!rs)
@@ -70,6 +107,7 @@ void trl_sigma_ruleset_destroy(struct trl_sigma_ruleset *rs)
     for (size_t i = 0; i < rs->nfilters; i++)
         rule_free(&rs->filters[i]);
     free(rs->filters);
+    free_groups(rs);
     free(rs);
 }
 
@@ -117,6 +155,7 @@ void trl_sigma_ruleset_finalize(struct trl_sigma_ruleset *rs, trl_sigma_report_f
 {
     attach_filters(rs, report, ud);
     sigma_corr_finalize(rs, report, ud);
+    build_groups(rs);
     rs->finalized = true;
 }
 
@@ -539,14 +578,15 @@ static bool cond_holds(const struct sigma_rule *r, const struct sigma_cond *c,
     return false;
 }
 
-size_t trl_sigma_eval(const struct trl_sigma_ruleset *rs, struct trl_sigma_scratch *s,
-                      const struct trl_event *ev, uint64_t event_id,
-                      void (*match)(void *ud, const struct trl_sigma_match *m), void *ud)
+static size_t eval_group(const struct trl_sigma_ruleset *rs, const struct sigma_ls_group *g,
+                         struct trl_sigma_scratch *s, const struct trl_event *ev, uint64_t event_id,
+                         void (*match)(void *ud, const struct trl_sigma_match *m), void *ud)
 {
     size_t calls = 0;
-    for (size_t i = 0; i < rs->nrules; i++) {
+    for (size_t k = 0; k < g->nrules; k++) {
+        size_t i = g->rules[k];
         const struct sigma_rule *r = &rs->rules[i];
-        if (!sigma_logsource_matches(&r->logsource, ev) || !cond_holds(r, r->cond, ev, s))
+        if (!cond_holds(r, r->cond, ev, s))
             continue;
         bool filtered = false;
         for (size_t f = 0; f < r->nfilters && !filtered; f++) {
@@ -564,6 +604,20 @@ size_t trl_sigma_eval(const struct trl_sigma_ruleset *rs, struct trl_sigma_scrat
         }
         if (r->nfeeds)
             calls += sigma_corr_feed(rs, s->corr, r->feeds, r->nfeeds, ev, event_id, match, ud);
+    }
+    return calls;
+}
+
+size_t trl_sigma_eval(const struct trl_sigma_ruleset *rs, struct trl_sigma_scratch *s,
+                      const struct trl_event *ev, uint64_t event_id,
+                      void (*match)(void *ud, const struct trl_sigma_match *m), void *ud)
+{
+    size_t calls = 0;
+    for (size_t gi = 0; gi < rs->ngroups; gi++) {
+        const struct sigma_ls_group *g = &rs->groups[gi];
+        if (!sigma_logsource_matches(g->logsource, ev))
+            continue;
+        calls += eval_group(rs, g, s, ev, event_id, match, ud);
     }
     return calls;
 }
