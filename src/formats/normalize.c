@@ -22,6 +22,8 @@ static const struct program_normalizer by_program[] = {
     {"chage", trl_norm_accounts},    {"systemd-logind", trl_norm_logind},
     {"cron", trl_norm_cron},         {"CRON", trl_norm_cron},
     {"crond", trl_norm_cron},        {"crontab", trl_norm_cron},
+    {"CROND", trl_norm_cron},        {"chfn", trl_norm_accounts},
+    {"chsh", trl_norm_accounts},
     {"kernel", trl_norm_netfilter},
 };
 

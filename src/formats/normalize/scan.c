@@ -1,0 +1,253 @@
+#include "formats/normalize/scan.h"
+
+#include <string.h>
+
+bool trl_scan_lit(struct trl_scan *s, const char *lit)
+{
+    size_t n = strlen(lit);
+    if (trl_scan_left(s) < n || memcmp(s->p, lit, n) != 0)
+        return false;
+    s->p += n;
+    return true;
+}
+
+void trl_scan_skip_space(struct trl_scan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t'))
+        s->p++;
+}
+
+bool trl_scan_word(struct trl_scan *s, struct trl_str *out)
+{
+    const char *q = s->p;
+    while (q < s->end && *q != ' ')
+        q++;
+    if (q == s->p)
+        return false;
+    *out = (struct trl_str){s->p, (size_t)(q - s->p)};
+    s->p = q;
+    return true;
+}
+
+bool trl_scan_digits(struct trl_scan *s, struct trl_str *out)
+{
+    const char *q = s->p;
+    while (q < s->end && *q >= '0' && *q <= '9')
+        q++;
+    if (q == s->p)
+        return false;
+    *out = (struct trl_str){s->p, (size_t)(q - s->p)};
+    s->p = q;
+    return true;
+}
+
+bool trl_scan_until(struct trl_scan *s, const char *lit, struct trl_str *out)
+{
+    const char *hit = trl_memstr(s->p, trl_scan_left(s), lit);
+    if (!hit)
+        return false;
+    *out = (struct trl_str){s->p, (size_t)(hit - s->p)};
+    s->p = hit + strlen(lit);
+    return true;
+}
+
+bool trl_scan_until_last(struct trl_scan *s, const char *lit, struct trl_str *out)
+{
+    const char *hit = trl_scan_rfind(s->p, trl_scan_left(s), lit);
+    if (!hit)
+        return false;
+    *out = (struct trl_str){s->p, (size_t)(hit - s->p)};
+    s->p = hit + strlen(lit);
+    return true;
+}
+
+const char *trl_scan_rfind(const char *p, size_t len, const char *lit)
+{
+    size_t n = strlen(lit);
+    if (n == 0 || n > len)
+        return NULL;
+    for (size_t i = len - n + 1; i-- > 0;) {
+        if (p[i] == lit[0] && memcmp(p + i, lit, n) == 0)
+            return p + i;
+    }
+    return NULL;
+}
+
+struct trl_str trl_scan_trim(const char *p, size_t len)
+{
+    while (len > 0 && (*p == ' ' || *p == '\t')) {
+        p++;
+        len--;
+    }
+    for (;;) {
+        if (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r' ||
+                        p[len - 1] == '\n' || p[len - 1] == '\0'))
+            len--;
+        else if (len >= 4 && memcmp(p + len - 4, "#012", 4) == 0)
+            len -= 4;
+        else
+            break;
+    }
+    return (struct trl_str){p, len};
+}
+
+bool trl_scan_kv(struct trl_str text, const char *key, struct trl_str *out)
+{
+    size_t klen = strlen(key);
+    const char *p = text.ptr, *end = text.ptr + text.len;
+    while (p < end) {
+        const char *hit = memmem(p, (size_t)(end - p), key, klen);
+        if (!hit)
+            return false;
+        const char *eq = hit + klen;
+        if ((hit == text.ptr || hit[-1] == ' ') && eq < end && *eq == '=') {
+            const char *v = eq + 1, *q = v;
+            while (q < end && *q != ' ')
+                q++;
+            *out = (struct trl_str){v, (size_t)(q - v)};
+            return true;
+        }
+        p = hit + 1;
+    }
+    return false;
+}
+
+/* Checks for "<IP> port <digits>" around the " port " at offset at of text. */
+static bool addr_port_at(struct trl_str text, size_t at, struct trl_str *before, struct trl_str *ip,
+                         struct trl_str *port, struct trl_str *after)
+{
+    const char *p = text.ptr;
+    size_t ip_start = at;
+    while (ip_start > 0 && p[ip_start - 1] != ' ')
+        ip_start--;
+    if (ip_start == at || !trl_is_ip(p + ip_start, at - ip_start))
+        return false;
+    size_t d = at + 6, dend = d;
+    while (dend < text.len && p[dend] >= '0' && p[dend] <= '9')
+        dend++;
+    if (dend == d)
+        return false;
+    *before = (struct trl_str){p, ip_start};
+    *ip = (struct trl_str){p + ip_start, at - ip_start};
+    *port = (struct trl_str){p + d, dend - d};
+    *after = (struct trl_str){p + dend, text.len - dend};
+    return true;
+}
+
+bool trl_scan_addr_port(struct trl_str text, bool last, struct trl_str *before, struct trl_str *ip,
+                        struct trl_str *port, struct trl_str *after)
+{
+    static const char needle[] = " port ";
+    const size_t n = sizeof(needle) - 1;
+    if (text.len < n)
+        return false;
+    if (last) {
+        for (size_t i = text.len - n + 1; i-- > 0;) {
+            if (memcmp(text.ptr + i, needle, n) == 0 &&
+                addr_port_at(text, i, before, ip, port, after))
+                return true;
+        }
+        return false;
+    }
+    for (size_t i = 0; i + n <= text.len; i++) {
+        if (memcmp(text.ptr + i, needle, n) == 0 && addr_port_at(text, i, before, ip, port, after))
+            return true;
+    }
+    return false;
+}
+
+bool trl_scan_repeated(struct trl_str msg, struct trl_str *inner, struct trl_str *count)
+{
+    struct trl_scan s = trl_scan_init(msg.ptr, msg.len);
+    struct trl_str n;
+    if (!trl_scan_lit(&s, "message repeated ") || !trl_scan_digits(&s, &n) ||
+        !trl_scan_lit(&s, " times: ["))
+        return false;
+    struct trl_str rest = trl_scan_trim(s.p, trl_scan_left(&s));
+    /* rsyslog closes the bracket even when it shortened the message, but a line cut further on
+     * may have lost it. */
+    if (rest.len > 0 && rest.ptr[rest.len - 1] == ']')
+        rest = trl_scan_trim(rest.ptr, rest.len - 1);
+    *inner = rest;
+    *count = n;
+    return true;
+}
+
+void trl_norm_classify(struct trl_event *ev, const struct trl_norm_class *c)
+{
+    trl_event_set_ref(ev, TRL_F_EVENT_KIND, "event", 5);
+    trl_event_add(ev, TRL_F_EVENT_CATEGORY, c->category, strlen(c->category));
+    trl_event_add(ev, TRL_F_EVENT_TYPE, c->type, strlen(c->type));
+    if (c->type2)
+        trl_event_add(ev, TRL_F_EVENT_TYPE, c->type2, strlen(c->type2));
+    trl_event_set_ref(ev, TRL_F_EVENT_ACTION, c->action, strlen(c->action));
+    if (c->outcome)
+        trl_event_set_ref(ev, TRL_F_EVENT_OUTCOME, c->outcome, strlen(c->outcome));
+}
+
+void trl_norm_user(struct trl_event *ev, enum trl_field f, struct trl_str s)
+{
+    if (s.len == 0)
+        return;
+    trl_event_set(ev, f, s.ptr, s.len);
+    trl_event_add_unique(ev, TRL_F_RELATED_USER, s.ptr, s.len);
+}
+
+bool trl_norm_ip(struct trl_event *ev, enum trl_field f, struct trl_str s)
+{
+    if (!trl_is_ip(s.ptr, s.len))
+        return false;
+    trl_event_set(ev, f, s.ptr, s.len);
+    trl_event_add_unique(ev, TRL_F_RELATED_IP, s.ptr, s.len);
+    return true;
+}
+
+void trl_norm_port(struct trl_event *ev, enum trl_field f, struct trl_str s)
+{
+    uint64_t v;
+    if (trl_parse_u64(s.ptr, s.len, &v) && v <= 65535)
+        trl_event_set_int(ev, f, (int64_t)v);
+}
+
+void trl_norm_set(struct trl_event *ev, enum trl_field f, struct trl_str s)
+{
+    if (s.len > 0)
+        trl_event_set(ev, f, s.ptr, s.len);
+}
+
+void trl_norm_set_named(struct trl_event *ev, const char *name, struct trl_str s)
+{
+    if (s.len > 0)
+        trl_event_set_named(ev, name, strlen(name), s.ptr, s.len);
+}
+
+int trl_norm_run(struct trl_event *ev, const char *msg, size_t len, trl_norm_body_fn fn)
+{
+    if (!msg)
+        return TRL_ENOMATCH;
+    struct trl_str m = trl_scan_trim(msg, len), inner, count;
+    if (!trl_scan_repeated(m, &inner, &count))
+        return m.len > 0 ? fn(ev, m) : TRL_ENOMATCH;
+    if (inner.len == 0 || fn(ev, inner) != 0)
+        return TRL_ENOMATCH;
+    trl_norm_set_named(ev, "trapline.repeat_count", count);
+    return 0;
+}
+
+bool trl_norm_is_pam(struct trl_str msg)
+{
+    if (trl_starts_with(msg.ptr, msg.len, "PAM "))
+        return true;
+    if (!trl_starts_with(msg.ptr, msg.len, "pam_"))
+        return false;
+    /* A module name is a short identifier followed by "(service:type): ". */
+    for (size_t i = 4; i < msg.len && i < 40; i++) {
+        char c = msg.ptr[i];
+        if (c == '(')
+            return true;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return false;
+    }
+    return false;
+}

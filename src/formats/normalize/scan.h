@@ -1,0 +1,113 @@
+/*
+ * scan: small token readers and field setters shared by the Linux program normalisers.
+ *
+ * Messages handed to normalisers are slices that are not NUL-terminated, so every reader here takes
+ * explicit bounds and never looks past them. A struct trl_scan is a cursor over such a slice; the
+ * readers either consume what they matched and return true, or leave the cursor where it was and
+ * return false. The setters write into the event's arena (see event.h). Pure functions: safe from
+ * any thread on distinct events.
+ */
+#ifndef TRL_NORMALIZE_SCAN_H
+#define TRL_NORMALIZE_SCAN_H
+
+#include "core/event.h"
+#include "core/util.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct trl_scan {
+    const char *p;
+    const char *end;
+};
+
+static inline struct trl_scan trl_scan_init(const char *p, size_t len)
+{
+    return (struct trl_scan){p, p + len};
+}
+
+static inline size_t trl_scan_left(const struct trl_scan *s)
+{
+    return (size_t)(s->end - s->p);
+}
+
+static inline struct trl_str trl_scan_rest(const struct trl_scan *s)
+{
+    return (struct trl_str){s->p, trl_scan_left(s)};
+}
+
+/* Consumes lit when the cursor starts with it. */
+bool trl_scan_lit(struct trl_scan *s, const char *lit);
+/* Consumes spaces and tabs. */
+void trl_scan_skip_space(struct trl_scan *s);
+/* Reads up to (not including) the next space or the end; false when that is empty. */
+bool trl_scan_word(struct trl_scan *s, struct trl_str *out);
+/* Reads a run of decimal digits; false when there is none. */
+bool trl_scan_digits(struct trl_scan *s, struct trl_str *out);
+/* Reads the text up to the first occurrence of lit and consumes lit too; false when lit is absent.
+ */
+bool trl_scan_until(struct trl_scan *s, const char *lit, struct trl_str *out);
+/* Like trl_scan_until() but stops at the last occurrence of lit. */
+bool trl_scan_until_last(struct trl_scan *s, const char *lit, struct trl_str *out);
+
+/* The last occurrence of lit in [p, p+len), or NULL. */
+const char *trl_scan_rfind(const char *p, size_t len, const char *lit);
+
+/* Removes leading spaces and trailing spaces, CR/LF and a trailing "#012" (a line feed that the
+ * syslog daemon escaped). */
+struct trl_str trl_scan_trim(const char *p, size_t len);
+
+/* Finds `key=value` where key starts the text or follows a space; the value runs to the next space.
+ * Returns false when the key is absent (an empty value is found and true). */
+bool trl_scan_kv(struct trl_str text, const char *key, struct trl_str *out);
+
+/*
+ * Finds "<IP> port <digits>" in text, where the IP starts the text or follows a space. With last,
+ * the last such occurrence is taken (user names precede the address and are chosen by the peer, so
+ * the real address is the last one); otherwise the first. On success *ip and *port are set and
+ * *before / *after are the text before the IP and after the digits.
+ */
+bool trl_scan_addr_port(struct trl_str text, bool last, struct trl_str *before, struct trl_str *ip,
+                        struct trl_str *port, struct trl_str *after);
+
+/*
+ * rsyslog folds identical lines into "message repeated N times: [ <message>]". When msg is such a
+ * line, *inner is set to the folded message, *count to N, and true is returned.
+ */
+bool trl_scan_repeated(struct trl_str msg, struct trl_str *inner, struct trl_str *count);
+
+/* ECS classification of one recognised message. type2 and outcome may be NULL. */
+struct trl_norm_class {
+    const char *category;
+    const char *type;
+    const char *type2;
+    const char *action;
+    const char *outcome;
+};
+
+/* Sets event.kind=event, event.category, event.type(s), event.action and event.outcome. */
+void trl_norm_classify(struct trl_event *ev, const struct trl_norm_class *c);
+/* Sets field f to s and adds s to related.user; does nothing for an empty s. */
+void trl_norm_user(struct trl_event *ev, enum trl_field f, struct trl_str s);
+/* Sets field f to s and adds it to related.ip when s is an IP address; returns whether it was. */
+bool trl_norm_ip(struct trl_event *ev, enum trl_field f, struct trl_str s);
+/* Sets a port field when s is a number in 0..65535. */
+void trl_norm_port(struct trl_event *ev, enum trl_field f, struct trl_str s);
+/* Sets field f to s unless s is empty. */
+void trl_norm_set(struct trl_event *ev, enum trl_field f, struct trl_str s);
+/* Sets the dynamic field name to s unless s is empty. */
+void trl_norm_set_named(struct trl_event *ev, const char *name, struct trl_str s);
+
+/*
+ * Runs fn over msg after trimming it and unfolding an rsyslog "message repeated N times" wrapper;
+ * when fn recognises the (inner) message and it was folded, sets trapline.repeat_count to N. Every
+ * public Linux normaliser goes through here so folded lines are normalised like single ones.
+ */
+typedef int (*trl_norm_body_fn)(struct trl_event *ev, struct trl_str msg);
+int trl_norm_run(struct trl_event *ev, const char *msg, size_t len, trl_norm_body_fn fn);
+
+/* True when msg starts with a PAM module prefix such as "pam_unix(" or the "PAM " of sshd. */
+bool trl_norm_is_pam(struct trl_str msg);
+
+#endif
