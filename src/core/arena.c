@@ -18,9 +18,14 @@ struct arena_chunk {
 
 struct trl_arena {
     struct arena_chunk *head;
+    struct arena_chunk *spare; /* standard-sized chunks kept across resets for reuse */
     size_t chunk_size;
     size_t total_used;
 };
+
+/* Chunks kept for reuse after a reset: enough for a full batch without going back to the kernel
+ * (returning and refaulting pages on every batch costs more than parsing). */
+#define MAX_SPARE_BYTES (64u << 20)
 
 static struct arena_chunk *chunk_new(size_t size)
 {
@@ -36,6 +41,7 @@ struct trl_arena *trl_arena_create(size_t chunk_size)
     struct trl_arena *a = trl_xmalloc(sizeof(*a));
     a->chunk_size = chunk_size ? chunk_size : 64 * 1024;
     a->head = chunk_new(a->chunk_size);
+    a->spare = NULL;
     a->total_used = 0;
     return a;
 }
@@ -44,22 +50,34 @@ void trl_arena_destroy(struct trl_arena *a)
 {
     if (!a)
         return;
-    struct arena_chunk *c = a->head;
-    while (c) {
-        struct arena_chunk *next = c->next;
-        free(c);
-        c = next;
+    for (int list = 0; list < 2; list++) {
+        struct arena_chunk *c = list ? a->spare : a->head;
+        while (c) {
+            struct arena_chunk *next = c->next;
+            free(c);
+            c = next;
+        }
     }
     free(a);
 }
 
 void trl_arena_reset(struct trl_arena *a)
 {
-    /* Keep the last chunk of the list: it is the original, standard-sized one. */
+    /* Keep the last chunk of the list (the original one) as head; standard-sized chunks go to the
+     * spare list up to MAX_SPARE_BYTES, oversized ones are freed. */
+    size_t kept = 0;
+    for (struct arena_chunk *s = a->spare; s; s = s->next)
+        kept += s->size;
     struct arena_chunk *c = a->head;
     while (c->next) {
         struct arena_chunk *next = c->next;
-        free(c);
+        if (c->size == a->chunk_size && kept + c->size <= MAX_SPARE_BYTES) {
+            c->next = a->spare;
+            a->spare = c;
+            kept += c->size;
+        } else {
+            free(c);
+        }
         c = next;
     }
     c->used = 0;
@@ -73,8 +91,13 @@ void *trl_arena_alloc(struct trl_arena *a, size_t size)
     size = (size + align - 1) & ~(align - 1);
     struct arena_chunk *c = a->head;
     if (c->size - c->used < size) {
-        size_t want = size > a->chunk_size ? size : a->chunk_size;
-        c = chunk_new(want);
+        if (size <= a->chunk_size && a->spare) {
+            c = a->spare;
+            a->spare = c->next;
+            c->used = 0;
+        } else {
+            c = chunk_new(size > a->chunk_size ? size : a->chunk_size);
+        }
         c->next = a->head;
         a->head = c;
     }

@@ -2,6 +2,7 @@
 #include "core/timeutil.h"
 #include "core/util.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 /* Bytes that cannot be copied verbatim into a JSON string: controls, quote, backslash, and every
@@ -38,65 +39,88 @@ static size_t utf8_seq_len(const unsigned char *p, size_t left)
     return n;
 }
 
+/* True when any of the 8 bytes of w needs escaping or UTF-8 checking: a control character, '"',
+ * '\\' or a byte >= 0x80 (the classic "has a byte less than / equal to" bit tricks). */
+static inline bool word_needs_care(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t quote = w ^ (ones * '"');
+    uint64_t bslash = w ^ (ones * '\\');
+    uint64_t lt_space = (w - ones * 0x20) & ~w;
+    uint64_t is_quote = (quote - ones) & ~quote;
+    uint64_t is_bslash = (bslash - ones) & ~bslash;
+    return ((lt_space | is_quote | is_bslash) & highs) | (w & highs);
+}
+
 void trl_json_append_string(struct trl_buf *out, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
-    trl_buf_reserve(out, len + 3);
-    out->data[out->len++] = '"';
+    /* Worst case: every byte becomes \u00XX (6 bytes), plus quotes. */
+    trl_buf_reserve(out, len * 6 + 3);
+    char *o = out->data + out->len;
+    *o++ = '"';
     size_t i = 0;
     while (i < len) {
-        size_t run = i;
-        while (run < len && !needs_care[p[run]])
-            run++;
-        if (run > i) {
-            trl_buf_append(out, p + i, run - i);
-            i = run;
-            if (i == len)
+        while (i + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if (word_needs_care(w))
                 break;
+            memcpy(o, p + i, 8);
+            o += 8;
+            i += 8;
         }
+        if (i == len)
+            break;
         unsigned char c = p[i];
+        if (!needs_care[c]) {
+            *o++ = (char)c;
+            i++;
+            continue;
+        }
         if (c >= 0x80) {
             size_t n = utf8_seq_len(p + i, len - i);
             if (n) {
-                trl_buf_append(out, p + i, n);
+                memcpy(o, p + i, n);
+                o += n;
                 i += n;
             } else {
-                trl_buf_append(out, "\xEF\xBF\xBD", 3);
+                memcpy(o, "\xEF\xBF\xBD", 3);
+                o += 3;
                 i++;
             }
             continue;
         }
-        char esc[6] = {'\\', 0};
-        size_t elen = 2;
+        *o++ = '\\';
         switch (c) {
         case '"':
-            esc[1] = '"';
+            *o++ = '"';
             break;
         case '\\':
-            esc[1] = '\\';
+            *o++ = '\\';
             break;
         case '\n':
-            esc[1] = 'n';
+            *o++ = 'n';
             break;
         case '\r':
-            esc[1] = 'r';
+            *o++ = 'r';
             break;
         case '\t':
-            esc[1] = 't';
+            *o++ = 't';
             break;
         default:
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            elen = 6;
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
         }
-        trl_buf_append(out, esc, elen);
         i++;
     }
-    trl_buf_putc(out, '"');
+    *o++ = '"';
+    out->len = (size_t)(o - out->data);
+    out->data[out->len] = '\0';
 }
 
 struct entry {
@@ -105,29 +129,77 @@ struct entry {
     const char *val;
     size_t val_len;
     enum trl_field_type type;
+    uint32_t rank; /* position in name order: even for known fields, odd between them */
 };
 
-static int name_cmp(const struct entry *a, const struct entry *b)
+static int bytes_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
-    size_t n = a->name_len < b->name_len ? a->name_len : b->name_len;
-    int c = memcmp(a->name, b->name, n);
+    int c = memcmp(a, b, alen < blen ? alen : blen);
     if (c)
         return c;
-    return (a->name_len > b->name_len) - (a->name_len < b->name_len);
+    return (alen > blen) - (alen < blen);
 }
 
-/* Insertion sort: events have a few dozen fields, and the sort must be stable so the values of an
- * array field keep the order in which they were added. */
-static void sort_entries(struct entry *e, size_t n)
+/* Known field names in sorted order, computed once, so sorting an event's fields compares small
+ * integers instead of strings. */
+static uint32_t known_rank[TRL_F__COUNT];
+static enum trl_field sorted_known[TRL_F__COUNT];
+static pthread_once_t ranks_once = PTHREAD_ONCE_INIT;
+
+static int known_cmp(const void *a, const void *b)
 {
+    const struct trl_field_info *x = trl_field_info(*(const enum trl_field *)a);
+    const struct trl_field_info *y = trl_field_info(*(const enum trl_field *)b);
+    return bytes_cmp(x->name, x->name_len, y->name, y->name_len);
+}
+
+static void compute_ranks(void)
+{
+    for (int f = 1; f < TRL_F__COUNT; f++)
+        sorted_known[f - 1] = (enum trl_field)f;
+    qsort(sorted_known, TRL_F__COUNT - 1, sizeof(sorted_known[0]), known_cmp);
+    for (int i = 0; i < TRL_F__COUNT - 1; i++)
+        known_rank[sorted_known[i]] = (uint32_t)(2 * i + 2);
+}
+
+/* The rank of a dynamic name: odd, just after the last known name that sorts before it. */
+static uint32_t dynamic_rank(const char *name, size_t len)
+{
+    size_t lo = 0, hi = TRL_F__COUNT - 1;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const struct trl_field_info *fi = trl_field_info(sorted_known[mid]);
+        if (bytes_cmp(fi->name, fi->name_len, name, len) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (uint32_t)(2 * lo + 1);
+}
+
+static int entry_cmp(const struct entry *a, const struct entry *b)
+{
+    if (a->rank != b->rank)
+        return a->rank < b->rank ? -1 : 1;
+    if (!(a->rank & 1))
+        return 0; /* the same known field */
+    return bytes_cmp(a->name, a->name_len, b->name, b->name_len);
+}
+
+/* Insertion sort of indexes: events have a few dozen fields, and the sort must be stable so the
+ * values of an array field keep the order in which they were added. */
+static void sort_entries(const struct entry *e, uint16_t *idx, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        idx[i] = (uint16_t)i;
     for (size_t i = 1; i < n; i++) {
-        struct entry tmp = e[i];
+        uint16_t tmp = idx[i];
         size_t j = i;
-        while (j > 0 && name_cmp(&e[j - 1], &tmp) > 0) {
-            e[j] = e[j - 1];
+        while (j > 0 && entry_cmp(&e[idx[j - 1]], &e[tmp]) > 0) {
+            idx[j] = idx[j - 1];
             j--;
         }
-        e[j] = tmp;
+        idx[j] = tmp;
     }
 }
 
@@ -141,29 +213,14 @@ static void append_value(struct trl_buf *out, const struct entry *e)
         trl_json_append_string(out, e->val, e->val_len);
 }
 
-/* Number of leading path segments two dotted names share. */
+/* Number of leading path segments two dotted names share: the dots inside their common prefix
+ * each close a segment both names have. */
 static size_t common_segments(const char *a, size_t alen, const char *b, size_t blen)
 {
-    size_t segs = 0, i = 0;
-    for (;;) {
-        size_t sa = i, sb = i;
-        while (sa < alen && a[sa] != '.')
-            sa++;
-        while (sb < blen && b[sb] != '.')
-            sb++;
-        if (sa != sb || memcmp(a + i, b + i, sa - i) != 0 || sa >= alen || sb >= blen)
-            return segs;
-        segs++;
-        i = sa + 1;
-    }
-}
-
-static size_t count_segments(const char *s, size_t len)
-{
-    size_t n = 1;
-    for (size_t i = 0; i < len; i++)
-        n += s[i] == '.';
-    return n;
+    size_t n = alen < blen ? alen : blen, segs = 0;
+    for (size_t i = 0; i < n && a[i] == b[i]; i++)
+        segs += a[i] == '.';
+    return segs;
 }
 
 void trl_json_encode_event(const struct trl_event *ev, struct trl_buf *out)
@@ -172,29 +229,44 @@ void trl_json_encode_event(const struct trl_event *ev, struct trl_buf *out)
     size_t ts_len = trl_format_rfc3339(ev->timestamp_ns ? ev->timestamp_ns : ev->received_ns, ts);
     size_t created_len = trl_format_rfc3339(ev->received_ns, created);
 
+    pthread_once(&ranks_once, compute_ranks);
     size_t cap = ev->nfields + 8;
     struct entry stack_entries[128];
     struct entry *e = cap <= TRL_ARRAY_LEN(stack_entries) ? stack_entries
                                                           : trl_xmalloc(cap * sizeof(*e));
     size_t n = 0;
-    e[n++] = (struct entry){"event.created", 13, created, created_len, TRL_FT_DATE};
-    e[n++] = (struct entry){"event.original", 14, ev->original, ev->original_len, TRL_FT_TEXT};
+    e[n++] = (struct entry){"event.created", 13,          created,
+                            created_len,     TRL_FT_DATE, known_rank[TRL_F_EVENT_CREATED]};
+    e[n++] = (struct entry){"event.original", 14,          ev->original,
+                            ev->original_len, TRL_FT_TEXT, known_rank[TRL_F_EVENT_ORIGINAL]};
     if (ev->format)
-        e[n++] = (struct entry){"trapline.format", 15, ev->format, strlen(ev->format),
-                                TRL_FT_KEYWORD};
+        e[n++] = (struct entry){"trapline.format", 15,
+                                ev->format,        strlen(ev->format),
+                                TRL_FT_KEYWORD,    dynamic_rank("trapline.format", 15)};
     if (ev->flags & TRL_EVF_TRUNCATED)
-        e[n++] = (struct entry){"tags", 4, "trapline.truncated", 18, TRL_FT_ARRAY};
+        e[n++] = (struct entry){
+            "tags", 4, "trapline.truncated", 18, TRL_FT_ARRAY, known_rank[TRL_F_TAGS]};
     if (ev->flags & TRL_EVF_UNPARSED)
-        e[n++] = (struct entry){"tags", 4, "trapline.unparsed", 17, TRL_FT_ARRAY};
+        e[n++] = (struct entry){
+            "tags", 4, "trapline.unparsed", 17, TRL_FT_ARRAY, known_rank[TRL_F_TAGS]};
     for (uint32_t i = 0; i < ev->nfields; i++) {
         const struct trl_kv *kv = &ev->fields[i];
         struct entry *x = &e[n++];
         x->name = trl_kv_name(kv, &x->name_len);
         x->val = kv->val;
         x->val_len = kv->val_len;
-        x->type = kv->field ? trl_field_info((enum trl_field)kv->field)->type : TRL_FT_KEYWORD;
+        if (kv->field) {
+            x->type = trl_field_info((enum trl_field)kv->field)->type;
+            x->rank = known_rank[kv->field];
+        } else {
+            x->type = TRL_FT_KEYWORD;
+            x->rank = dynamic_rank(x->name, x->name_len);
+        }
     }
-    sort_entries(e, n);
+    /* n is bounded by the number of fields an event can carry, well below 65536. */
+    uint16_t stack_idx[128];
+    uint16_t *idx = n <= TRL_ARRAY_LEN(stack_idx) ? stack_idx : trl_xmalloc(n * sizeof(*idx));
+    sort_entries(e, idx, n);
 
     trl_buf_append(out, "{\"@timestamp\":\"", 15);
     trl_buf_append(out, ts, ts_len);
@@ -202,11 +274,11 @@ void trl_json_encode_event(const struct trl_event *ev, struct trl_buf *out)
 
     /* Walk the sorted names keeping the chain of open objects: close the objects the next name
      * does not share, open the ones it adds, then write its last segment as the key. */
-    const char *prev = "";
-    size_t prev_len = 0, open = 0;
+    const struct entry *prev = NULL;
+    size_t open = 0;
     for (size_t i = 0; i < n; i++) {
-        const struct entry *x = &e[i];
-        bool same_as_prev = i > 0 && name_cmp(&e[i - 1], x) == 0;
+        const struct entry *x = &e[idx[i]];
+        bool same_as_prev = prev && entry_cmp(prev, x) == 0;
         if (same_as_prev && x->type == TRL_FT_ARRAY) {
             trl_buf_putc(out, ',');
             append_value(out, x);
@@ -214,41 +286,51 @@ void trl_json_encode_event(const struct trl_event *ev, struct trl_buf *out)
         }
         if (same_as_prev)
             continue; /* a scalar set twice through different paths: first one wins */
-        if (i > 0 && e[i - 1].type == TRL_FT_ARRAY)
+        if (prev && prev->type == TRL_FT_ARRAY)
             trl_buf_putc(out, ']');
-        size_t keep = common_segments(prev, prev_len, x->name, x->name_len);
+        size_t keep = prev ? common_segments(prev->name, prev->name_len, x->name, x->name_len) : 0;
         for (; open > keep; open--)
             trl_buf_putc(out, '}');
-        size_t segs = count_segments(x->name, x->name_len);
-        const char *seg = x->name;
-        const char *end = x->name + x->name_len;
-        for (size_t s = 0; s < segs; s++) {
+        /* Skip the segments already open, then write the rest as nested keys. */
+        const char *seg = x->name, *end = x->name + x->name_len;
+        for (size_t s = 0; s < open; s++)
+            seg = (const char *)memchr(seg, '.', (size_t)(end - seg)) + 1;
+        for (;;) {
             const char *dot = memchr(seg, '.', (size_t)(end - seg));
             const char *seg_end = dot ? dot : end;
-            if (s >= open) {
-                /* A member right after an opening brace needs no separating comma. */
-                if (out->data[out->len - 1] != '{')
-                    trl_buf_putc(out, ',');
-                trl_json_append_string(out, seg, (size_t)(seg_end - seg));
-                trl_buf_putc(out, ':');
-                if (s + 1 < segs) {
-                    trl_buf_putc(out, '{');
-                    open++;
-                }
+            /* A member right after an opening brace needs no separating comma. */
+            size_t slen = (size_t)(seg_end - seg);
+            trl_buf_reserve(out, slen + 8);
+            if (out->data[out->len - 1] != '{')
+                out->data[out->len++] = ',';
+            if (!(x->rank & 1)) {
+                /* Known field names are plain ASCII: no escaping to do. */
+                out->data[out->len++] = '"';
+                memcpy(out->data + out->len, seg, slen);
+                out->len += slen;
+                out->data[out->len++] = '"';
+            } else {
+                trl_json_append_string(out, seg, slen);
             }
-            seg = seg_end + 1;
+            trl_buf_putc(out, ':');
+            if (!dot)
+                break;
+            trl_buf_putc(out, '{');
+            open++;
+            seg = dot + 1;
         }
         if (x->type == TRL_FT_ARRAY)
             trl_buf_putc(out, '[');
         append_value(out, x);
-        prev = x->name;
-        prev_len = x->name_len;
+        prev = x;
     }
-    if (n > 0 && e[n - 1].type == TRL_FT_ARRAY)
+    if (prev && prev->type == TRL_FT_ARRAY)
         trl_buf_putc(out, ']');
     for (; open > 0; open--)
         trl_buf_putc(out, '}');
     trl_buf_putc(out, '}');
+    if (idx != stack_idx)
+        free(idx);
     if (e != stack_entries)
         free(e);
 }
