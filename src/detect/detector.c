@@ -117,14 +117,14 @@ static void on_match(void *ud, const struct trl_sigma_match *m)
 int trl_detector_process(void *detector, struct trl_batch *b)
 {
     struct trl_detector *d = detector;
-    for (uint32_t i = 0; i < b->count; i++) {
+    for (uint32_t i = 0; i < b->nevents; i++) {
         const struct trl_event *ev = b->events[i];
         if (!ev)
             continue;
         d->current = ev;
         trl_sigma_eval(d->rules, d->scratch, ev, event_number(ev), on_match, d);
     }
-    d->stats.events += b->count;
+    d->stats.events += b->nevents;
     return trl_alert_store_commit(d->alerts);
 }
 

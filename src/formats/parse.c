@@ -105,7 +105,8 @@ static void parse_payload(struct trl_event *ev)
         trl_parse_snare(ev, msg, len);
     else if (msg[0] == '{')
         trl_parse_json(ev, msg, len);
-    else if (trl_starts_with(msg, len, "type=") || trl_memstr(msg, TRL_MIN(len, 64), "audit("))
+    else if (trl_starts_with(msg, len, "type=") || trl_starts_with(msg, len, "node=") ||
+             trl_memstr(msg, TRL_MIN(len, 64), "audit("))
         trl_parse_audit(ev, msg, len);
     else if (trl_event_is(ev, TRL_F_LOG_SYSLOG_APPNAME, "nginx") ||
              trl_event_is(ev, TRL_F_LOG_SYSLOG_APPNAME, "apache") ||

@@ -1,9 +1,12 @@
 #include "server/pipeline.h"
 #include "core/log.h"
+#include "core/timeutil.h"
 #include "core/util.h"
+#include "formats/audit_assembler.h"
 
 #include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +33,9 @@ struct trl_pipeline {
     bool busy;           /* the worker is processing a batch */
     bool stopping;
     bool congestion_seen; /* a producer saw congestion: call on_drain when it clears */
+    bool flush_requested; /* sync(): emit audit events still waiting for their last record */
     uint64_t last_id;     /* worker only: the last event.id handed out */
+    struct trl_audit_assembler *audit; /* worker only */
     struct trl_pipeline_stats stats;
 };
 
@@ -43,6 +48,7 @@ static void batch_recycle_locked(struct trl_pipeline *p, struct trl_batch *b)
 {
     trl_arena_reset(b->arena);
     b->count = 0;
+    b->nevents = 0;
     b->bytes = 0;
     b->on_done = NULL;
     b->on_done_ud = NULL;
@@ -75,7 +81,8 @@ struct trl_batch *trl_pipeline_batch_get(struct trl_pipeline *p)
     b->max_bytes = p->cfg.batch_max_bytes;
     b->cap = b->max_msgs;
     b->msgs = trl_xcalloc(b->cap, sizeof(*b->msgs));
-    b->events = trl_xcalloc(b->cap, sizeof(*b->events));
+    b->events_cap = b->cap;
+    b->events = trl_xcalloc(b->events_cap, sizeof(*b->events));
     return b;
 }
 
@@ -86,7 +93,6 @@ bool trl_batch_add(struct trl_batch *b, const char *data, size_t len, const char
         /* Callers check trl_batch_full(); growing keeps a misbehaving caller from losing data. */
         b->cap *= 2;
         b->msgs = trl_xrealloc(b->msgs, b->cap * sizeof(*b->msgs));
-        b->events = trl_xrealloc(b->events, b->cap * sizeof(*b->events));
     }
     struct trl_raw_msg *m = &b->msgs[b->count++];
     m->data = trl_arena_strndup(b->arena, data, len);
@@ -111,8 +117,31 @@ static void assign_id(struct trl_pipeline *p, struct trl_event *ev)
     trl_event_set(ev, TRL_F_EVENT_ID, hex, 16);
 }
 
+static void push_event(struct trl_batch *b, struct trl_event *ev)
+{
+    if (b->nevents == b->events_cap) {
+        b->events_cap = b->events_cap ? b->events_cap * 2 : 64;
+        b->events = trl_xrealloc(b->events, b->events_cap * sizeof(*b->events));
+    }
+    b->events[b->nevents++] = ev;
+}
+
+/* Moves audit events whose records are all in (or that waited too long) into the batch. */
+static void take_audit_events(struct trl_pipeline *p, struct trl_batch *b, bool flush_all)
+{
+    struct trl_event *done[64];
+    size_t n;
+    do {
+        n = trl_audit_assembler_take(p->audit, b->arena, trl_now_ns(), flush_all, done,
+                                     TRL_ARRAY_LEN(done));
+        for (size_t i = 0; i < n; i++)
+            push_event(b, done[i]);
+    } while (n == TRL_ARRAY_LEN(done));
+}
+
 static void parse_batch(struct trl_pipeline *p, struct trl_batch *b, struct trl_pipeline_stats *st)
 {
+    bool audit_seen = false;
     for (uint32_t i = 0; i < b->count; i++) {
         const struct trl_raw_msg *m = &b->msgs[i];
         /* The message bytes already live (NUL-terminated) in this arena: point at them rather
@@ -134,27 +163,86 @@ static void parse_batch(struct trl_pipeline *p, struct trl_batch *b, struct trl_
         int fmt = ev->format ? trl_format_from_name(ev->format) : -1;
         if (fmt >= 0)
             st->per_format[fmt]++;
-        b->events[i] = ev;
+        /* The records of one audit event (SYSCALL, EXECVE, PATH...) become one event; the
+         * assembler keeps its own copy, so the record's slot stays empty. */
+        if (trl_audit_assembler_wants(ev) && trl_audit_assembler_add(p->audit, ev) == 0) {
+            push_event(b, NULL);
+            audit_seen = true;
+            continue;
+        }
+        push_event(b, ev);
     }
+    if (audit_seen || trl_audit_assembler_ready(p->audit, trl_now_ns()))
+        take_audit_events(p, b, false);
     st->events += b->count;
     st->bytes += b->bytes;
     st->batches++;
+}
+
+/* Waits for the next batch to process, with the lock held. Returns NULL when the worker should
+ * exit. When nothing is queued but the audit assembler has events to emit (timed out, or a sync or
+ * stop asks for everything), returns a fresh batch holding just those events. */
+static struct batch_node *next_batch_locked(struct trl_pipeline *p)
+{
+    for (;;) {
+        if (p->head) {
+            struct batch_node *n = p->head;
+            p->head = n->next;
+            if (!p->head)
+                p->tail = NULL;
+            p->queued--;
+            return n;
+        }
+        bool flush_all = p->stopping || p->flush_requested;
+        if (flush_all || trl_audit_assembler_ready(p->audit, trl_now_ns())) {
+            pthread_mutex_unlock(&p->mu);
+            struct trl_batch *ab = trl_pipeline_batch_get(p);
+            take_audit_events(p, ab, flush_all);
+            pthread_mutex_lock(&p->mu);
+            p->flush_requested = false;
+            if (ab->nevents > 0)
+                return node_of(ab);
+            batch_recycle_locked(p, ab);
+            pthread_cond_broadcast(&p->idle);
+            if (p->stopping)
+                return NULL;
+            continue;
+        }
+        /* Wake up now and then: audit events whose last record never came are emitted after
+         * the assembler's timeout even when no new traffic arrives. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&p->has_work, &p->mu, &until);
+    }
+}
+
+static void process_batch(struct trl_pipeline *p, struct trl_batch *b, struct trl_pipeline_stats *st)
+{
+    if (b->count > 0)
+        parse_batch(p, b, st);
+    if (p->cfg.stage) {
+        int rc = p->cfg.stage(p->cfg.stage_ud, b);
+        if (rc < 0)
+            trl_error("pipeline", "stage failed events=%u error=\"%s\"", b->nevents,
+                      trl_strerror(rc));
+    }
+    int rc = p->cfg.sink->write(p->cfg.sink, b);
+    if (rc < 0) {
+        st->sink_errors++;
+        trl_error("pipeline", "sink write failed events=%u error=\"%s\"", b->nevents,
+                  trl_strerror(rc));
+    }
+    if (b->on_done)
+        b->on_done(b, rc, b->on_done_ud);
 }
 
 static void *worker_main(void *arg)
 {
     struct trl_pipeline *p = arg;
     pthread_mutex_lock(&p->mu);
-    for (;;) {
-        while (!p->head && !p->stopping)
-            pthread_cond_wait(&p->has_work, &p->mu);
-        if (!p->head)
-            break; /* stopping and drained */
-        struct batch_node *n = p->head;
-        p->head = n->next;
-        if (!p->head)
-            p->tail = NULL;
-        p->queued--;
+    struct batch_node *n;
+    while ((n = next_batch_locked(p))) {
         p->busy = true;
         bool call_drain = p->congestion_seen && p->queued <= p->cfg.queue_batches / 2;
         if (call_drain)
@@ -163,23 +251,8 @@ static void *worker_main(void *arg)
 
         if (call_drain && p->cfg.on_drain)
             p->cfg.on_drain(p->cfg.on_drain_ud);
-        struct trl_batch *b = &n->batch;
         struct trl_pipeline_stats st = {0};
-        parse_batch(p, b, &st);
-        if (p->cfg.stage) {
-            int src = p->cfg.stage(p->cfg.stage_ud, b);
-            if (src < 0)
-                trl_error("pipeline", "stage failed events=%u error=\"%s\"", b->count,
-                          trl_strerror(src));
-        }
-        int rc = p->cfg.sink->write(p->cfg.sink, b);
-        if (rc < 0) {
-            st.sink_errors++;
-            trl_error("pipeline", "sink write failed events=%u error=\"%s\"", b->count,
-                      trl_strerror(rc));
-        }
-        if (b->on_done)
-            b->on_done(b, rc, b->on_done_ud);
+        process_batch(p, &n->batch, &st);
 
         pthread_mutex_lock(&p->mu);
         p->stats.batches += st.batches;
@@ -190,9 +263,9 @@ static void *worker_main(void *arg)
         p->stats.sink_errors += st.sink_errors;
         for (int f = 0; f < TRL_FORMAT__COUNT; f++)
             p->stats.per_format[f] += st.per_format[f];
-        batch_recycle_locked(p, b);
+        batch_recycle_locked(p, &n->batch);
         p->busy = false;
-        if (!p->head) {
+        if (!p->head && !p->flush_requested) {
             /* Idle: a good moment to push buffered output to the file. */
             pthread_mutex_unlock(&p->mu);
             if (p->cfg.sink->flush)
@@ -216,6 +289,7 @@ struct trl_pipeline *trl_pipeline_create(const struct trl_pipeline_config *cfg)
         p->cfg.batch_max_msgs = 2048;
     if (!p->cfg.batch_max_bytes)
         p->cfg.batch_max_bytes = 4u << 20;
+    p->audit = trl_audit_assembler_create(NULL);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->has_work, NULL);
     pthread_cond_init(&p->idle, NULL);
@@ -229,6 +303,7 @@ fail:
     pthread_cond_destroy(&p->idle);
     pthread_cond_destroy(&p->has_work);
     pthread_mutex_destroy(&p->mu);
+    trl_audit_assembler_destroy(p->audit);
     free(p);
     return NULL;
 }
@@ -268,6 +343,11 @@ void trl_pipeline_sync(struct trl_pipeline *p)
     pthread_mutex_lock(&p->mu);
     while (p->head || p->busy)
         pthread_cond_wait(&p->idle, &p->mu);
+    /* Then let the worker emit the audit events still waiting for records. */
+    p->flush_requested = true;
+    pthread_cond_signal(&p->has_work);
+    while (p->flush_requested || p->head || p->busy)
+        pthread_cond_wait(&p->idle, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -302,5 +382,6 @@ void trl_pipeline_destroy(struct trl_pipeline *p)
     pthread_cond_destroy(&p->idle);
     pthread_cond_destroy(&p->has_work);
     pthread_mutex_destroy(&p->mu);
+    trl_audit_assembler_destroy(p->audit);
     free(p);
 }

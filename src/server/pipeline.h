@@ -47,7 +47,12 @@ struct trl_batch {
     size_t bytes;              /* sum of message lengths */
     uint32_t max_msgs;         /* the batch is full at this many messages ... */
     size_t max_bytes;          /* ... or this many bytes */
-    struct trl_event **events; /* filled by the worker: events[i] comes from msgs[i] */
+    /* Filled by the worker: the events of the batch, in order. Usually events[i] comes from
+     * msgs[i]; an audit record that waits to be assembled with the rest of its event leaves NULL,
+     * and assembled events (from this or earlier batches) are appended after the messages'. */
+    struct trl_event **events;
+    uint32_t nevents;
+    uint32_t events_cap;
     /* Optional completion callback, run on the worker thread after the sink has taken the batch
      * (the sink's write returned): how `ingest` counts, and later how agents get acknowledgements. */
     void (*on_done)(struct trl_batch *b, int status, void *ud);

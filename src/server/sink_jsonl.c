@@ -38,7 +38,7 @@ static int jsonl_write(struct trl_sink *s, struct trl_batch *b)
 {
     struct sink_jsonl *j = (struct sink_jsonl *)s;
     trl_buf_reset(&j->buf);
-    for (uint32_t i = 0; i < b->count; i++) {
+    for (uint32_t i = 0; i < b->nevents; i++) {
         if (!b->events[i])
             continue;
         trl_json_encode_event(b->events[i], &j->buf);

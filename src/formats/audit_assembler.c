@@ -1,0 +1,735 @@
+#include "formats/audit_assembler.h"
+#include "core/util.h"
+#include "formats/audit_ecs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* An event with more records than this is emitted and a new one started: real events have a
+ * SYSCALL, a few PATH items and some EXECVE records, never hundreds. */
+#define MAX_EVENT_RECORDS 512
+#define MAX_EVENT_BYTES   (1024 * 1024)
+
+/* A record copied out of its batch arena: a read-only event whose fields and strings live in the
+ * same heap allocation. */
+struct rec {
+    struct trl_event ev;
+    size_t bytes;
+    const char *type;
+    size_t type_len;
+    struct trl_kv kvs[];
+};
+
+struct host;
+
+struct pending {
+    struct pending *hash_next;
+    struct pending *prev, *next;           /* every pending event, by last arrival; ready FIFO */
+    struct pending *host_prev, *host_next; /* this host's pending events, by last arrival */
+    struct host *host;
+    uint64_t serial;
+    int64_t ts_ns;
+    int64_t last_arrival;
+    struct rec **recs;
+    uint32_t nrecs;
+    uint32_t cap;
+    size_t bytes;
+};
+
+struct host {
+    struct host *hash_next;
+    struct pending *first, *last;
+    size_t npending;
+    size_t len;
+    char name[];
+};
+
+struct trl_audit_assembler {
+    struct trl_audit_assembler_config cfg;
+    struct pending **buckets;
+    struct host **host_buckets;
+    size_t nbuckets; /* a power of two */
+    struct pending *first, *last;
+    struct pending *ready_first, *ready_last;
+    size_t npending;
+    size_t nready;
+    size_t bytes;
+    struct trl_audit_assembler_stats stats;
+};
+
+static uint64_t hash_bytes(const char *p, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static uint64_t mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static size_t event_bucket(const struct trl_audit_assembler *a, const struct host *h,
+                           uint64_t serial, int64_t ts)
+{
+    return (size_t)(mix((uint64_t)(uintptr_t)h ^ mix(serial) ^ (uint64_t)ts) & (a->nbuckets - 1));
+}
+
+struct trl_audit_assembler *trl_audit_assembler_create(const struct trl_audit_assembler_config *cfg)
+{
+    struct trl_audit_assembler *a = trl_xcalloc(1, sizeof(*a));
+    if (cfg)
+        a->cfg = *cfg;
+    if (a->cfg.timeout_ns <= 0)
+        a->cfg.timeout_ns = 2 * 1000000000LL;
+    if (a->cfg.settle_ns <= 0)
+        a->cfg.settle_ns = 100 * 1000000LL;
+    if (a->cfg.settle_ns > a->cfg.timeout_ns)
+        a->cfg.settle_ns = a->cfg.timeout_ns;
+    if (a->cfg.max_pending == 0)
+        a->cfg.max_pending = 4096;
+    if (a->cfg.max_bytes == 0)
+        a->cfg.max_bytes = 64 * 1024 * 1024;
+    a->nbuckets = 64;
+    while (a->nbuckets < a->cfg.max_pending && a->nbuckets < (1u << 20))
+        a->nbuckets <<= 1;
+    a->buckets = trl_xcalloc(a->nbuckets, sizeof(*a->buckets));
+    a->host_buckets = trl_xcalloc(a->nbuckets, sizeof(*a->host_buckets));
+    return a;
+}
+
+static void free_pending(struct pending *pe)
+{
+    for (uint32_t i = 0; i < pe->nrecs; i++)
+        free(pe->recs[i]);
+    free(pe->recs);
+    free(pe);
+}
+
+void trl_audit_assembler_destroy(struct trl_audit_assembler *a)
+{
+    if (!a)
+        return;
+    for (struct pending *pe = a->first, *next; pe; pe = next) {
+        next = pe->next;
+        free_pending(pe);
+    }
+    for (struct pending *pe = a->ready_first, *next; pe; pe = next) {
+        next = pe->next;
+        free_pending(pe);
+    }
+    for (size_t i = 0; i < a->nbuckets; i++) {
+        for (struct host *h = a->host_buckets[i], *next; h; h = next) {
+            next = h->hash_next;
+            free(h);
+        }
+    }
+    free(a->buckets);
+    free(a->host_buckets);
+    free(a);
+}
+
+bool trl_audit_assembler_wants(const struct trl_event *ev)
+{
+    size_t tlen, slen;
+    const char *type = trl_event_get(ev, TRL_F_AUDITD_RECORD_TYPE, &tlen);
+    const char *serial = trl_event_get(ev, TRL_F_AUDITD_SEQUENCE, &slen);
+    uint64_t n;
+    return type && serial && trl_parse_u64(serial, slen, &n) &&
+           !trl_audit_type_is_standalone(type, tlen);
+}
+
+/* --- hosts ------------------------------------------------------------------------------------ */
+
+static struct host **host_slot(struct trl_audit_assembler *a, const char *name, size_t len)
+{
+    struct host **slot = &a->host_buckets[hash_bytes(name, len) & (a->nbuckets - 1)];
+    while (*slot && !((*slot)->len == len && memcmp((*slot)->name, name, len) == 0))
+        slot = &(*slot)->hash_next;
+    return slot;
+}
+
+static struct host *host_get(struct trl_audit_assembler *a, const char *name, size_t len,
+                             bool create)
+{
+    struct host **slot = host_slot(a, name, len);
+    if (*slot || !create)
+        return *slot;
+    struct host *h = trl_xcalloc(1, sizeof(*h) + len + 1);
+    memcpy(h->name, name, len);
+    h->len = len;
+    *slot = h;
+    return h;
+}
+
+static void host_unlink(struct trl_audit_assembler *a, struct pending *pe)
+{
+    struct host *h = pe->host;
+    if (pe->host_prev)
+        pe->host_prev->host_next = pe->host_next;
+    else
+        h->first = pe->host_next;
+    if (pe->host_next)
+        pe->host_next->host_prev = pe->host_prev;
+    else
+        h->last = pe->host_prev;
+    pe->host_prev = pe->host_next = NULL;
+    if (--h->npending == 0) {
+        struct host **slot = host_slot(a, h->name, h->len);
+        *slot = h->hash_next;
+        free(h);
+    }
+    pe->host = NULL;
+}
+
+static void host_append(struct host *h, struct pending *pe)
+{
+    pe->host_next = NULL;
+    pe->host_prev = h->last;
+    if (h->last)
+        h->last->host_next = pe;
+    else
+        h->first = pe;
+    h->last = pe;
+}
+
+/* --- pending events -----------------------------------------------------------------------------
+ */
+
+static void list_unlink(struct trl_audit_assembler *a, struct pending *pe)
+{
+    if (pe->prev)
+        pe->prev->next = pe->next;
+    else
+        a->first = pe->next;
+    if (pe->next)
+        pe->next->prev = pe->prev;
+    else
+        a->last = pe->prev;
+    pe->prev = pe->next = NULL;
+}
+
+static void list_append(struct trl_audit_assembler *a, struct pending *pe)
+{
+    pe->next = NULL;
+    pe->prev = a->last;
+    if (a->last)
+        a->last->next = pe;
+    else
+        a->first = pe;
+    a->last = pe;
+}
+
+static struct pending *lookup(struct trl_audit_assembler *a, const struct host *h, uint64_t serial,
+                              int64_t ts)
+{
+    if (!h)
+        return NULL;
+    struct pending *pe = a->buckets[event_bucket(a, h, serial, ts)];
+    while (pe && !(pe->host == h && pe->serial == serial && pe->ts_ns == ts))
+        pe = pe->hash_next;
+    return pe;
+}
+
+/* Moves a pending event to the ready FIFO: it takes no more records. */
+static void complete(struct trl_audit_assembler *a, struct pending *pe)
+{
+    struct pending **slot = &a->buckets[event_bucket(a, pe->host, pe->serial, pe->ts_ns)];
+    while (*slot && *slot != pe)
+        slot = &(*slot)->hash_next;
+    if (*slot)
+        *slot = pe->hash_next;
+    pe->hash_next = NULL;
+    list_unlink(a, pe);
+    host_unlink(a, pe);
+    a->npending--;
+    if (a->ready_last)
+        a->ready_last->next = pe;
+    else
+        a->ready_first = pe;
+    a->ready_last = pe;
+    a->nready++;
+}
+
+static struct pending *pending_new(struct trl_audit_assembler *a, struct host *h, uint64_t serial,
+                                   int64_t ts)
+{
+    struct pending *pe = trl_xcalloc(1, sizeof(*pe));
+    pe->host = h;
+    pe->serial = serial;
+    pe->ts_ns = ts;
+    size_t b = event_bucket(a, h, serial, ts);
+    pe->hash_next = a->buckets[b];
+    a->buckets[b] = pe;
+    h->npending++;
+    host_append(h, pe);
+    list_append(a, pe);
+    a->npending++;
+    return pe;
+}
+
+/* Copies a record's event into one heap allocation. */
+static struct rec *freeze(const struct trl_event *src)
+{
+    size_t n = src->nfields;
+    size_t size = sizeof(struct rec) + n * sizeof(struct trl_kv) + src->original_len + 1;
+    for (size_t i = 0; i < n; i++) {
+        const struct trl_kv *kv = &src->fields[i];
+        size += kv->val_len + 1 + (kv->field ? 0 : kv->name_len + 1);
+    }
+    struct rec *r = trl_xmalloc(size);
+    memset(r, 0, sizeof(*r));
+    char *s = (char *)(r->kvs + n);
+    r->ev = *src;
+    r->ev.arena = NULL;
+    r->ev.nfields = r->ev.cap = (uint32_t)n;
+    r->ev.fields = r->kvs;
+    memcpy(s, src->original, src->original_len);
+    s[src->original_len] = '\0';
+    r->ev.original = s;
+    s += src->original_len + 1;
+    for (size_t i = 0; i < n; i++) {
+        const struct trl_kv *kv = &src->fields[i];
+        r->kvs[i] = *kv;
+        memcpy(s, kv->val, kv->val_len);
+        s[kv->val_len] = '\0';
+        r->kvs[i].val = s;
+        s += kv->val_len + 1;
+        if (!kv->field) {
+            memcpy(s, kv->name, kv->name_len);
+            s[kv->name_len] = '\0';
+            r->kvs[i].name = s;
+            s += kv->name_len + 1;
+        }
+    }
+    r->bytes = size;
+    r->type = trl_event_get(&r->ev, TRL_F_AUDITD_RECORD_TYPE, &r->type_len);
+    return r;
+}
+
+static bool rec_is(const struct rec *r, const char *type)
+{
+    return r->type && strlen(type) == r->type_len && memcmp(r->type, type, r->type_len) == 0;
+}
+
+static void append_rec(struct trl_audit_assembler *a, struct pending *pe, struct rec *r,
+                       int64_t arrival)
+{
+    if (pe->nrecs == pe->cap) {
+        pe->cap = pe->cap ? pe->cap * 2 : 8;
+        pe->recs = trl_xrealloc(pe->recs, pe->cap * sizeof(*pe->recs));
+    }
+    pe->recs[pe->nrecs++] = r;
+    pe->bytes += r->bytes;
+    a->bytes += r->bytes;
+    pe->last_arrival = arrival;
+    /* Keep both lists ordered by last arrival: the front is always the longest idle. */
+    list_unlink(a, pe);
+    list_append(a, pe);
+    struct host *h = pe->host;
+    if (h->last != pe) {
+        if (pe->host_prev)
+            pe->host_prev->host_next = pe->host_next;
+        else
+            h->first = pe->host_next;
+        pe->host_next->host_prev = pe->host_prev;
+        host_append(h, pe);
+    }
+}
+
+int trl_audit_assembler_add(struct trl_audit_assembler *a, const struct trl_event *record)
+{
+    if (!trl_audit_assembler_wants(record))
+        return TRL_EINVAL;
+    size_t slen, hlen = 0;
+    const char *s = trl_event_get(record, TRL_F_AUDITD_SEQUENCE, &slen);
+    uint64_t serial = 0;
+    trl_parse_u64(s, slen, &serial);
+    const char *hname = trl_event_get(record, TRL_F_HOST_NAME, &hlen);
+    if (!hname)
+        hname = "";
+    int64_t ts = record->timestamp_ns, arrival = record->received_ns;
+    a->stats.records++;
+
+    struct rec *r = freeze(record);
+    struct pending *pe = lookup(a, host_get(a, hname, hlen, false), serial, ts);
+    if (rec_is(r, "EOE") && !pe) {
+        a->stats.orphans++;
+        free(r);
+        return TRL_OK;
+    }
+    if (pe && (pe->nrecs >= MAX_EVENT_RECORDS || pe->bytes + r->bytes > MAX_EVENT_BYTES)) {
+        complete(a, pe);
+        pe = NULL;
+    }
+    if (!pe) {
+        while (a->first &&
+               (a->npending >= a->cfg.max_pending || a->bytes + r->bytes > a->cfg.max_bytes)) {
+            a->stats.evicted++;
+            complete(a, a->first);
+        }
+        pe = pending_new(a, host_get(a, hname, hlen, true), serial, ts);
+    }
+    append_rec(a, pe, r, arrival);
+    /* A record of another event from the same host: events of that host that have been quiet for
+     * settle_ns will get no more records (the kernel writes an event's records together). pe is
+     * the last of its host's list, so the host outlives this loop. */
+    struct host *h = pe->host;
+    while (h->first != pe && arrival - h->first->last_arrival >= a->cfg.settle_ns)
+        complete(a, h->first);
+    if (rec_is(r, "EOE"))
+        complete(a, pe);
+    return TRL_OK;
+}
+
+/* --- building the merged event -----------------------------------------------------------------
+ */
+
+static bool has_prefix(const char *name, size_t len, const char *pfx)
+{
+    return trl_starts_with(name, len, pfx);
+}
+
+/* Fields the audit parser derives from the records are rebuilt from the merged data; everything
+ * else (host, log.*, labels, the syslog header of a forwarded record) is copied from the primary
+ * record. */
+static bool derived_field(const struct trl_kv *kv)
+{
+    static const char *const prefixes[] = {
+        "auditd.",    "process.",     "user.",         "group.",     "file.",
+        "source.",    "destination.", "service.",      "related.",   "event.category",
+        "event.type", "event.action", "event.outcome", "event.kind", "message",
+    };
+    size_t len;
+    const char *name = trl_kv_name(kv, &len);
+    for (size_t i = 0; i < TRL_ARRAY_LEN(prefixes); i++) {
+        if (has_prefix(name, len, prefixes[i]))
+            return true;
+    }
+    return false;
+}
+
+static void copy_field(struct trl_event *ev, const struct trl_kv *kv)
+{
+    if (kv->field) {
+        enum trl_field f = (enum trl_field)kv->field;
+        if (trl_field_info(f)->type == TRL_FT_ARRAY)
+            trl_event_add(ev, f, kv->val, kv->val_len);
+        else
+            trl_event_set(ev, f, kv->val, kv->val_len);
+    } else {
+        trl_event_set_named(ev, kv->name, kv->name_len, kv->val, kv->val_len);
+    }
+}
+
+static bool is_data(const struct trl_kv *kv)
+{
+    return !kv->field && kv->name_len > TRL_AUDIT_DATA_PREFIX_LEN &&
+           memcmp(kv->name, TRL_AUDIT_DATA_PREFIX, TRL_AUDIT_DATA_PREFIX_LEN) == 0;
+}
+
+/* True for auditd.data.aN: SYSCALL's argument registers, or EXECVE's arguments. */
+static bool is_arg_data(const struct trl_kv *kv)
+{
+    const char *k = kv->name + TRL_AUDIT_DATA_PREFIX_LEN;
+    size_t klen = kv->name_len - TRL_AUDIT_DATA_PREFIX_LEN;
+    if (klen < 2 || k[0] != 'a')
+        return false;
+    for (size_t i = 1; i < klen; i++) {
+        if (k[i] < '0' || k[i] > '9')
+            return false;
+    }
+    return true;
+}
+
+/* Copies auditd.data.* of rec; with only_new, keys the event already has are kept; with
+ * skip_args, the aN values are left out. */
+static void copy_data(struct trl_event *ev, const struct trl_event *rec, bool only_new,
+                      bool skip_args)
+{
+    for (uint32_t i = 0; i < rec->nfields; i++) {
+        const struct trl_kv *kv = &rec->fields[i];
+        size_t old;
+        if (!is_data(kv) || (skip_args && is_arg_data(kv)))
+            continue;
+        if (only_new && trl_event_get_named(ev, kv->name, kv->name_len, &old))
+            continue;
+        trl_event_set_named(ev, kv->name, kv->name_len, kv->val, kv->val_len);
+    }
+}
+
+static bool data_is(const struct trl_event *rec, const char *key, const char *lit)
+{
+    size_t len;
+    const char *v = trl_audit_data(rec, key, &len);
+    return v && strlen(lit) == len && memcmp(v, lit, len) == 0;
+}
+
+static bool is_loader(const struct trl_event *rec)
+{
+    size_t len;
+    const char *v = trl_audit_data(rec, "name", &len);
+    if (!v)
+        return false;
+    size_t i = len;
+    while (i > 0 && v[i - 1] != '/')
+        i--;
+    return trl_starts_with(v + i, len - i, "ld-") || trl_starts_with(v + i, len - i, "ld.so");
+}
+
+/* Stores every PATH item as auditd.paths.<item>.<key>. */
+static void store_path_items(struct trl_event *ev, const struct rec *const *paths, size_t n)
+{
+    for (size_t p = 0; p < n; p++) {
+        const struct trl_event *rec = &paths[p]->ev;
+        size_t ilen;
+        const char *item = trl_audit_data(rec, "item", &ilen);
+        uint64_t idx = p;
+        if (item && ilen <= 4)
+            trl_parse_u64(item, ilen, &idx);
+        for (uint32_t i = 0; i < rec->nfields; i++) {
+            const struct trl_kv *kv = &rec->fields[i];
+            if (!is_data(kv))
+                continue;
+            const char *key = kv->name + TRL_AUDIT_DATA_PREFIX_LEN;
+            size_t klen = kv->name_len - TRL_AUDIT_DATA_PREFIX_LEN;
+            if (klen == 4 && !memcmp(key, "item", 4))
+                continue;
+            char name[32 + TRL_AUDIT_KEY_MAX];
+            int nlen =
+                snprintf(name, sizeof(name), "auditd.paths.%u.%.*s", (unsigned)idx, (int)klen, key);
+            if (nlen > 0 && (size_t)nlen < sizeof(name))
+                trl_event_set_named(ev, name, (size_t)nlen, kv->val, kv->val_len);
+        }
+    }
+}
+
+/* The PATH item that is the file the event is about: not a parent directory, not the dynamic
+ * loader. For execve the first item is the program itself and is left out, unless an interpreter
+ * follows it (a script: the script is the file of interest). */
+static const struct trl_event *file_item(const struct trl_event *ev, const struct rec *const *paths,
+                                         size_t n)
+{
+    const struct trl_event *cand[8];
+    size_t nc = 0;
+    for (size_t i = 0; i < n && nc < TRL_ARRAY_LEN(cand); i++) {
+        const struct trl_event *rec = &paths[i]->ev;
+        size_t len;
+        if (!trl_audit_data(rec, "name", &len) || data_is(rec, "nametype", "PARENT") ||
+            is_loader(rec))
+            continue;
+        cand[nc++] = rec;
+    }
+    if (nc == 0)
+        return NULL;
+    bool exec = trl_event_is(ev, TRL_F_AUDITD_SYSCALL, "execve") ||
+                trl_event_is(ev, TRL_F_AUDITD_SYSCALL, "execveat");
+    if (exec && nc < 2)
+        return NULL;
+    return cand[0];
+}
+
+static enum trl_audit_peer sockaddr_peer(const struct trl_event *ev)
+{
+    static const char *const incoming[] = {"accept", "accept4", "recvfrom", "recvmsg"};
+    for (size_t i = 0; i < TRL_ARRAY_LEN(incoming); i++) {
+        if (trl_event_is(ev, TRL_F_AUDITD_SYSCALL, incoming[i]))
+            return TRL_AUDIT_PEER_SOURCE;
+    }
+    if (trl_event_is(ev, TRL_F_AUDITD_SYSCALL, "bind"))
+        return TRL_AUDIT_PEER_NONE;
+    return TRL_AUDIT_PEER_DESTINATION;
+}
+
+/* auditd.log.record_types: the distinct record types of the event in arrival order
+ * ("SYSCALL,EXECVE,CWD,PATH,PROCTITLE,EOE"), so that a rule about one record type finds it. */
+static void set_record_types(struct trl_event *ev, struct rec *const *recs, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += recs[i]->type_len + 1;
+    char *s = trl_arena_alloc(ev->arena, total + 1);
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct rec *r = recs[i];
+        bool seen = !r->type || r->type_len == 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = recs[j]->type_len == r->type_len && !memcmp(recs[j]->type, r->type, r->type_len);
+        if (seen)
+            continue;
+        if (len)
+            s[len++] = ',';
+        memcpy(s + len, r->type, r->type_len);
+        len += r->type_len;
+    }
+    s[len] = '\0';
+    trl_event_set_named(ev, "auditd.log.record_types", 23, s, len);
+}
+
+/* The first arguments again as auditd.data.aN, as the record parser keeps them. */
+static void set_arg_data(struct trl_event *ev)
+{
+    unsigned n = 0;
+    for (uint32_t i = 0; i < ev->nfields && n < 64; i++) {
+        const struct trl_kv *kv = &ev->fields[i];
+        if (kv->field != TRL_F_PROCESS_ARGS)
+            continue;
+        char name[TRL_AUDIT_DATA_PREFIX_LEN + 16];
+        int nlen = snprintf(name, sizeof(name), TRL_AUDIT_DATA_PREFIX "a%u", n++);
+        /* Fields may move while adding: the value is copied before that. */
+        const char *v = kv->val;
+        size_t vlen = kv->val_len;
+        trl_event_set_named(ev, name, (size_t)nlen, v, vlen);
+    }
+}
+
+static size_t trimmed_len(const char *p, size_t len)
+{
+    while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r'))
+        len--;
+    return len;
+}
+
+static struct trl_event *build(struct trl_arena *arena, const struct pending *pe)
+{
+    struct rec *const *recs = pe->recs;
+    size_t n = pe->nrecs, total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += trimmed_len(recs[i]->ev.original, recs[i]->ev.original_len) + 1;
+    char *orig = trl_arena_alloc(arena, total + 1);
+    size_t olen = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = trimmed_len(recs[i]->ev.original, recs[i]->ev.original_len);
+        if (i)
+            orig[olen++] = '\n';
+        memcpy(orig + olen, recs[i]->ev.original, l);
+        olen += l;
+    }
+    orig[olen] = '\0';
+
+    struct trl_event *ev = trl_event_create(arena, NULL, 0, recs[0]->ev.received_ns);
+    ev->original = orig;
+    ev->original_len = olen;
+    ev->timestamp_ns = pe->ts_ns;
+    ev->format = recs[0]->ev.format;
+    for (size_t i = 0; i < n; i++)
+        ev->flags |= recs[i]->ev.flags;
+
+    /* The primary record (SYSCALL when there is one) gives the event its data and process. */
+    const struct rec *primary = NULL;
+    for (size_t i = 0; i < n && !primary; i++) {
+        if (rec_is(recs[i], "SYSCALL"))
+            primary = recs[i];
+    }
+    for (size_t i = 0; i < n && !primary; i++) {
+        if (!rec_is(recs[i], "EOE"))
+            primary = recs[i];
+    }
+    if (!primary)
+        primary = recs[0];
+    const struct trl_event *pev = &primary->ev;
+    for (uint32_t i = 0; i < pev->nfields; i++) {
+        if (!derived_field(&pev->fields[i]))
+            copy_field(ev, &pev->fields[i]);
+    }
+    size_t len;
+    const char *v = trl_event_get(pev, TRL_F_AUDITD_SEQUENCE, &len);
+    if (v)
+        trl_event_set(ev, TRL_F_AUDITD_SEQUENCE, v, len);
+    if (primary->type)
+        trl_event_set(ev, TRL_F_AUDITD_RECORD_TYPE, primary->type, primary->type_len);
+    set_record_types(ev, recs, n);
+    /* In an exec event the argument registers are pointers; auditd.data.aN are the arguments. */
+    bool has_execve = false;
+    for (size_t i = 0; i < n && !has_execve; i++)
+        has_execve = rec_is(recs[i], "EXECVE");
+    copy_data(ev, pev, false, has_execve);
+    trl_audit_ecs_common(ev, pev, primary->type ? primary->type : "", primary->type_len);
+
+    const struct trl_event **execve = trl_arena_alloc(arena, n * sizeof(*execve));
+    const struct rec **paths = trl_arena_alloc(arena, n * sizeof(*paths));
+    size_t nexec = 0, npaths = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct rec *r = recs[i];
+        if (r == primary || rec_is(r, "EOE"))
+            continue;
+        if (rec_is(r, "EXECVE")) {
+            execve[nexec++] = &r->ev;
+            continue;
+        }
+        if (rec_is(r, "PATH")) {
+            paths[npaths++] = r;
+            continue;
+        }
+        copy_data(ev, &r->ev, true, has_execve);
+        trl_audit_ecs_common(ev, &r->ev, r->type ? r->type : "", r->type_len);
+        if (rec_is(r, "PROCTITLE"))
+            trl_audit_ecs_proctitle(ev, &r->ev);
+        else if (rec_is(r, "SOCKADDR"))
+            trl_audit_ecs_sockaddr(ev, &r->ev, sockaddr_peer(ev));
+    }
+    if (nexec) {
+        trl_audit_ecs_execve(ev, execve, nexec);
+        set_arg_data(ev);
+    }
+    if (npaths) {
+        store_path_items(ev, paths, npaths);
+        const struct trl_event *file = file_item(ev, paths, npaths);
+        size_t cwdlen = 0;
+        const char *cwd = trl_event_get(ev, TRL_F_PROCESS_WORKING_DIRECTORY, &cwdlen);
+        if (file)
+            trl_audit_ecs_path(ev, file, cwd, cwdlen);
+    }
+    trl_audit_ecs_classify(ev);
+    trl_audit_ecs_related(ev);
+    return ev;
+}
+
+/* --- taking completed events ------------------------------------------------------------------ */
+
+static void expire(struct trl_audit_assembler *a, int64_t now_ns, bool flush_all)
+{
+    while (a->first && (flush_all || now_ns - a->first->last_arrival >= a->cfg.timeout_ns)) {
+        if (!flush_all)
+            a->stats.timed_out++;
+        complete(a, a->first);
+    }
+}
+
+size_t trl_audit_assembler_take(struct trl_audit_assembler *a, struct trl_arena *arena,
+                                int64_t now_ns, bool flush_all, struct trl_event **out, size_t max)
+{
+    expire(a, now_ns, flush_all);
+    size_t n = 0;
+    while (n < max && a->ready_first) {
+        struct pending *pe = a->ready_first;
+        a->ready_first = pe->next;
+        if (!a->ready_first)
+            a->ready_last = NULL;
+        a->nready--;
+        out[n++] = build(arena, pe);
+        a->bytes -= pe->bytes;
+        free_pending(pe);
+    }
+    a->stats.events += n;
+    return n;
+}
+
+bool trl_audit_assembler_ready(const struct trl_audit_assembler *a, int64_t now_ns)
+{
+    return a->ready_first || (a->first && now_ns - a->first->last_arrival >= a->cfg.timeout_ns);
+}
+
+void trl_audit_assembler_get_stats(const struct trl_audit_assembler *a,
+                                   struct trl_audit_assembler_stats *out)
+{
+    *out = a->stats;
+    out->pending = a->npending;
+}
