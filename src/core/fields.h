@@ -150,6 +150,7 @@ enum trl_field_type {
     X(WINLOG_KEYWORDS, "winlog.keywords", TRL_FT_ARRAY)                                            \
     X(AUDITD_SEQUENCE, "auditd.log.sequence", TRL_FT_LONG)                                         \
     X(AUDITD_RECORD_TYPE, "auditd.log.record_type", TRL_FT_KEYWORD)                                \
+    X(AUDITD_RECORD_TYPES, "auditd.log.record_types", TRL_FT_ARRAY)                                \
     X(AUDITD_KEY, "auditd.log.key", TRL_FT_KEYWORD)                                                \
     X(AUDITD_SYSCALL, "auditd.log.syscall", TRL_FT_KEYWORD)                                        \
     X(AUDITD_AUID, "auditd.log.auid", TRL_FT_KEYWORD)                                              \

@@ -39,8 +39,10 @@ static const struct {
     {"SourceIp", TRL_F_SOURCE_IP},
     {"SourcePort", TRL_F_SOURCE_PORT},
     {"Protocol", TRL_F_NETWORK_TRANSPORT},
-    /* auditd raw names */
+    /* auditd raw names: an assembled event lists every record type it holds */
+    {"type", TRL_F_AUDITD_RECORD_TYPES},
     {"type", TRL_F_AUDITD_RECORD_TYPE},
+    {"name", TRL_F_FILE_PATH},
     {"key", TRL_F_AUDITD_KEY},
     {"exe", TRL_F_PROCESS_EXECUTABLE},
     {"comm", TRL_F_PROCESS_NAME},
@@ -146,6 +148,39 @@ void sigma_field_ref_free(struct sigma_field_ref *ref)
     for (size_t i = 0; i < ref->ncand; i++)
         free(ref->cand[i].name);
     memset(ref, 0, sizeof(*ref));
+}
+
+const struct trl_kv *sigma_field_first(const struct sigma_field_ref *ref,
+                                       const struct trl_event *ev, uint32_t *index)
+{
+    for (size_t c = 0; c < ref->ncand; c++) {
+        const struct sigma_field_candidate *cand = &ref->cand[c];
+        for (uint32_t i = 0; i < ev->nfields; i++) {
+            const struct trl_kv *kv = &ev->fields[i];
+            bool hit = cand->field ? kv->field == cand->field
+                                   : !kv->field && kv->name_len == cand->name_len &&
+                                         memcmp(kv->name, cand->name, cand->name_len) == 0;
+            if (hit) {
+                *index = i;
+                return kv;
+            }
+        }
+    }
+    return NULL;
+}
+
+const struct trl_kv *sigma_field_next(const struct trl_event *ev, const struct trl_kv *prev,
+                                      uint32_t *index)
+{
+    if (!prev->field || trl_field_info((enum trl_field)prev->field)->type != TRL_FT_ARRAY)
+        return NULL;
+    for (uint32_t i = *index + 1; i < ev->nfields; i++) {
+        if (ev->fields[i].field == prev->field) {
+            *index = i;
+            return &ev->fields[i];
+        }
+    }
+    return NULL;
 }
 
 const char *sigma_field_get(const struct sigma_field_ref *ref, const struct trl_event *ev,

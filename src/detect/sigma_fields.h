@@ -43,6 +43,13 @@ void sigma_field_ref_free(struct sigma_field_ref *ref);
 const char *sigma_field_get(const struct sigma_field_ref *ref, const struct trl_event *ev,
                             size_t *len);
 
+/* Every value of a field: the first candidate present, then, for array fields (event.category,
+ * auditd.log.record_types...), its further values. index is the iteration state. */
+const struct trl_kv *sigma_field_first(const struct sigma_field_ref *ref,
+                                       const struct trl_event *ev, uint32_t *index);
+const struct trl_kv *sigma_field_next(const struct trl_event *ev, const struct trl_kv *prev,
+                                      uint32_t *index);
+
 /* Whether a rule with log source ls applies to ev (unknown product/category/service: no). */
 bool sigma_logsource_matches(const struct trl_sigma_logsource *ls, const struct trl_event *ev);
 

@@ -828,17 +828,30 @@ static bool keyword_holds(const struct sigma_value *sv, const struct trl_event *
     return value_holds(sv, ev->original, ev->original_len, ev, s);
 }
 
+/* One rule value against a field that may hold several values (array fields): a positive value
+ * holds when any of them matches, a negated one when none does. */
+static bool field_value_holds(const struct sigma_value *sv, const struct sigma_test *t,
+                              const struct trl_event *ev, struct trl_sigma_scratch *s)
+{
+    uint32_t idx;
+    const struct trl_kv *kv = sigma_field_first(&t->field, ev, &idx);
+    if (!kv)
+        return value_holds(sv, NULL, 0, ev, s);
+    for (; kv; kv = sigma_field_next(ev, kv, &idx)) {
+        bool m = value_holds(sv, kv->val, kv->val_len, ev, s);
+        if (sv->negate ? !m : m)
+            return !sv->negate;
+    }
+    return sv->negate;
+}
+
 bool sigma_test_eval(const struct sigma_test *t, const struct trl_event *ev,
                      struct trl_sigma_scratch *s)
 {
-    size_t len = 0;
-    const char *v = NULL;
     bool keywords = t->field.kind == SIGMA_FIELD_KEYWORDS;
-    if (!keywords)
-        v = sigma_field_get(&t->field, ev, &len);
     for (size_t i = 0; i < t->nvalues; i++) {
         const struct sigma_value *sv = &t->values[i];
-        bool m = keywords ? keyword_holds(sv, ev, s) : value_holds(sv, v, len, ev, s);
+        bool m = keywords ? keyword_holds(sv, ev, s) : field_value_holds(sv, t, ev, s);
         /* neq over a list means "none of these": every value must differ. */
         if (t->all || sv->negate) {
             if (!m)

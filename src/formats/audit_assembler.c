@@ -548,29 +548,16 @@ static enum trl_audit_peer sockaddr_peer(const struct trl_event *ev)
     return TRL_AUDIT_PEER_DESTINATION;
 }
 
-/* auditd.log.record_types: the distinct record types of the event in arrival order
- * ("SYSCALL,EXECVE,CWD,PATH,PROCTITLE,EOE"), so that a rule about one record type finds it. */
+/* auditd.log.record_types: the distinct record types of the event in arrival order (SYSCALL,
+ * EXECVE, CWD, PATH, PROCTITLE, EOE), one array value each, so that a rule about one record type
+ * finds it. */
 static void set_record_types(struct trl_event *ev, struct rec *const *recs, size_t n)
 {
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += recs[i]->type_len + 1;
-    char *s = trl_arena_alloc(ev->arena, total + 1);
-    size_t len = 0;
     for (size_t i = 0; i < n; i++) {
         const struct rec *r = recs[i];
-        bool seen = !r->type || r->type_len == 0;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = recs[j]->type_len == r->type_len && !memcmp(recs[j]->type, r->type, r->type_len);
-        if (seen)
-            continue;
-        if (len)
-            s[len++] = ',';
-        memcpy(s + len, r->type, r->type_len);
-        len += r->type_len;
+        if (r->type && r->type_len)
+            trl_event_add_unique(ev, TRL_F_AUDITD_RECORD_TYPES, r->type, r->type_len);
     }
-    s[len] = '\0';
-    trl_event_set_named(ev, "auditd.log.record_types", 23, s, len);
 }
 
 /* The first arguments again as auditd.data.aN, as the record parser keeps them. */
