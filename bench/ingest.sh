@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Ingest benchmark: events per second that `trapline server` takes over TCP, against rsyslog on the
+# same machine and the same input.
+#
+# Generates 1,000,000 RFC 3164 and 1,000,000 RFC 5424 lines (sshd, sudo, PAM, kernel firewall, cron,
+# systemd, with varying users, addresses and ports), sends each file over one TCP connection, and
+# times from the first byte sent until every event is in the output file. Trapline parses,
+# normalises and writes ECS JSON lines; rsyslog (a private test instance: imptcp -> omfile with its
+# traditional file template) parses and writes plain lines. Not part of `make test`.
+#
+# usage: bench/ingest.sh [LINES]   (TRAPLINE=path of the binary, default build/trapline;
+#                                   a Release/RelWithDebInfo build, not a sanitizer one)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+TRAPLINE=${TRAPLINE:-$root/build/trapline}
+LINES=${1:-1000000}
+[ -x "$TRAPLINE" ] || { echo "build trapline first (make), or set TRAPLINE"; exit 1; }
+command -v python3 >/dev/null || { echo "python3 is needed"; exit 1; }
+RSYSLOGD=$(command -v rsyslogd || echo /usr/sbin/rsyslogd)
+[ -x "$RSYSLOGD" ] || RSYSLOGD=
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "generating $LINES RFC 3164 and $LINES RFC 5424 lines ..."
+python3 - "$WORK" "$LINES" <<'PY'
+import random, sys
+work, n = sys.argv[1], int(sys.argv[2])
+rnd = random.Random(42)
+hosts = [f"web{i:02d}" for i in range(1, 21)] + ["db01", "db02", "bastion", "fw-edge", "ci-runner"]
+users = ["alice", "bob", "carol", "deploy", "root", "admin", "jenkins", "backup", "postgres", "www-data"]
+months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+cmds = ["/usr/bin/apt update", "/usr/bin/systemctl restart nginx", "/bin/cat /etc/shadow",
+        "/usr/bin/journalctl -u ssh", "/usr/sbin/useradd -m tmpuser", "/usr/bin/docker ps"]
+
+def ip():
+    return f"{rnd.choice([10, 172, 192, 203, 198])}.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(1, 255)}"
+
+def body():
+    """(facility, severity, app, pid, message)"""
+    k = rnd.random()
+    u = rnd.choice(users)
+    pid = rnd.randrange(300, 65000)
+    if k < 0.25:
+        return 10, 6, "sshd", pid, f"Accepted publickey for {u} from {ip()} port {rnd.randrange(1024, 65535)} ssh2: ED25519 SHA256:{rnd.getrandbits(128):032x}"
+    if k < 0.45:
+        return 10, 6, "sshd", pid, f"Failed password for invalid user {u}{rnd.randrange(100)} from {ip()} port {rnd.randrange(1024, 65535)} ssh2"
+    if k < 0.55:
+        return 10, 6, "sshd", pid, f"pam_unix(sshd:session): session opened for user {u}(uid={rnd.randrange(1000, 2000)}) by (uid=0)"
+    if k < 0.65:
+        return 10, 5, "sudo", None, f"  {u} : TTY=pts/{rnd.randrange(8)} ; PWD=/home/{u} ; USER=root ; COMMAND={rnd.choice(cmds)}"
+    if k < 0.80:
+        return 0, 4, "kernel", None, (f"[UFW BLOCK] IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 SRC={ip()} DST=10.0.0.5 LEN=60 TOS=0x00 PREC=0x00 TTL=52 ID={rnd.randrange(65535)} DF PROTO=TCP SPT={rnd.randrange(1024, 65535)} DPT={rnd.choice([22, 23, 3389, 445, 8080])} WINDOW=64240 RES=0x00 SYN URGP=0")
+    if k < 0.90:
+        return 9, 6, "CRON", pid, f"({rnd.choice(users)}) CMD (run-parts /etc/cron.hourly)"
+    return 3, 6, "systemd", 1, f"Started Session {rnd.randrange(1, 99999)} of User {u}."
+
+with open(f"{work}/rfc3164.log", "w") as f:
+    for i in range(n):
+        fac, sev, app, pid, msg = body()
+        tag = f"{app}[{pid}]" if pid else app
+        f.write(f"<{fac * 8 + sev}>{rnd.choice(months)} {rnd.randrange(1, 29):2d} {rnd.randrange(24):02d}:{rnd.randrange(60):02d}:{rnd.randrange(60):02d} {rnd.choice(hosts)} {tag}: {msg}\n")
+with open(f"{work}/rfc5424.log", "w") as f:
+    for i in range(n):
+        fac, sev, app, pid, msg = body()
+        sd = "-" if rnd.random() < 0.6 else f'[origin@32473 ip="{ip()}" software="bench"][meta seq="{i}"]'
+        f.write(f"<{fac * 8 + sev}>1 2024-07-{rnd.randrange(1, 29):02d}T{rnd.randrange(24):02d}:{rnd.randrange(60):02d}:{rnd.randrange(60):02d}.{rnd.randrange(10**6):06d}Z {rnd.choice(hosts)} {app} {pid or '-'} - {sd} {msg}\n")
+PY
+
+# send_and_count PORT INPUT OUTPUT LINES: prints events/s.
+send_and_count() {
+    python3 - "$@" <<'PY'
+import os, socket, sys, time
+port, src, out, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+data = open(src, "rb").read()
+t0 = time.monotonic()
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(data)
+s.shutdown(socket.SHUT_WR)
+sent = time.monotonic() - t0
+count, pos, last_change = 0, 0, time.monotonic()
+while count < n:
+    if os.path.exists(out):
+        with open(out, "rb") as f:
+            f.seek(pos)
+            chunk = f.read()
+        if chunk:
+            count += chunk.count(b"\n")
+            pos += len(chunk)
+            last_change = time.monotonic()
+    if time.monotonic() - last_change > 30:
+        print(f"stalled at {count} of {n} lines", file=sys.stderr)
+        sys.exit(1)
+    time.sleep(0.02)
+total = time.monotonic() - t0
+s.close()
+print(f"{n / total:.0f} {total:.2f} {sent:.2f}")
+PY
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+declare -A RESULT
+for fmt in rfc3164 rfc5424; do
+    out="$WORK/trapline-$fmt.jsonl"
+    "$TRAPLINE" server --syslog-tcp 127.0.0.1:0 --output "$out" --data "$WORK" \
+        --stats-interval 0 --log-level warn >"$WORK/trapline.stdout" 2>"$WORK/trapline-$fmt.log" &
+    pid=$!
+    PIDS+=("$pid")
+    for _ in $(seq 100); do grep -q listening "$WORK/trapline.stdout" && break; sleep 0.1; done
+    port=$(grep -o 'tcp=127.0.0.1:[0-9]*' "$WORK/trapline.stdout" | head -1 | sed 's/.*://')
+    read -r eps total sent < <(send_and_count "$port" "$WORK/$fmt.log" "$out" "$LINES")
+    RESULT[trapline-$fmt]=$eps
+    printf 'trapline %-8s %9s events/s  (%s s; sending took %s s)\n' "$fmt" "$eps" "$total" "$sent"
+    kill -TERM "$pid"
+    wait "$pid" || true
+    rm -f "$out"
+done
+
+if [ -n "$RSYSLOGD" ]; then
+    for fmt in rfc3164 rfc5424; do
+        out="$WORK/rsyslog-$fmt.log"
+        port=$(free_port)
+        mkdir -p "$WORK/rs-$fmt"
+        cat >"$WORK/rsyslog-$fmt.conf" <<CONF
+global(workDirectory="$WORK/rs-$fmt")
+module(load="imptcp")
+input(type="imptcp" address="127.0.0.1" port="$port" ruleset="bench")
+ruleset(name="bench") {
+    action(type="omfile" file="$out" template="RSYSLOG_TraditionalFileFormat")
+}
+CONF
+        "$RSYSLOGD" -n -f "$WORK/rsyslog-$fmt.conf" -i "$WORK/rsyslog-$fmt.pid" \
+            >"$WORK/rsyslog-$fmt.stdout" 2>&1 &
+        pid=$!
+        PIDS+=("$pid")
+        for _ in $(seq 100); do
+            python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" \
+                2>/dev/null && break
+            sleep 0.1
+        done
+        read -r eps total sent < <(send_and_count "$port" "$WORK/$fmt.log" "$out" "$LINES")
+        RESULT[rsyslog-$fmt]=$eps
+        printf 'rsyslog  %-8s %9s events/s  (%s s; sending took %s s)\n' "$fmt" "$eps" "$total" "$sent"
+        kill -TERM "$pid"
+        wait "$pid" || true
+        rm -f "$out"
+    done
+    for fmt in rfc3164 rfc5424; do
+        awk -v t="${RESULT[trapline-$fmt]}" -v r="${RESULT[rsyslog-$fmt]}" -v f="$fmt" \
+            'BEGIN { printf "ratio    %-8s trapline/rsyslog = %.2f\n", f, t / r }'
+    done
+else
+    echo "rsyslogd not found: no comparison"
+fi
