@@ -34,11 +34,17 @@ static struct trl_kv *kv_append(struct trl_event *ev)
 
 static struct trl_kv *kv_find(const struct trl_event *ev, enum trl_field f)
 {
-    for (uint32_t i = 0; i < ev->nfields; i++) {
-        if (ev->fields[i].field == f)
-            return &ev->fields[i];
-    }
-    return NULL;
+    uint16_t s = ev->slot[f];
+    return s ? &ev->fields[s - 1] : NULL;
+}
+
+static struct trl_kv *kv_append_known(struct trl_event *ev, enum trl_field f)
+{
+    struct trl_kv *kv = kv_append(ev);
+    kv->field = (uint16_t)f;
+    if (!ev->slot[f] && ev->nfields <= UINT16_MAX)
+        ev->slot[f] = (uint16_t)ev->nfields;
+    return kv;
 }
 
 static struct trl_kv *kv_find_named(const struct trl_event *ev, const char *name, size_t len)
@@ -54,10 +60,8 @@ static struct trl_kv *kv_find_named(const struct trl_event *ev, const char *name
 void trl_event_set_ref(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
 {
     struct trl_kv *kv = kv_find(ev, f);
-    if (!kv) {
-        kv = kv_append(ev);
-        kv->field = (uint16_t)f;
-    }
+    if (!kv)
+        kv = kv_append_known(ev, f);
     kv->val = v;
     kv->val_len = (uint32_t)len;
 }
@@ -74,22 +78,29 @@ void trl_event_set_str(struct trl_event *ev, enum trl_field f, const char *v)
 
 void trl_event_set_int(struct trl_event *ev, enum trl_field f, int64_t v)
 {
+    /* Formatted by hand: snprintf costs more than the rest of a typical normaliser. */
     char buf[24];
-    int n = snprintf(buf, sizeof(buf), "%" PRId64, v);
-    trl_event_set(ev, f, buf, (size_t)n);
+    char *end = buf + sizeof(buf), *p = end;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    trl_event_set(ev, f, p, (size_t)(end - p));
 }
 
 void trl_event_add(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
 {
-    struct trl_kv *kv = kv_append(ev);
-    kv->field = (uint16_t)f;
+    struct trl_kv *kv = kv_append_known(ev, f);
     kv->val = trl_arena_strndup(ev->arena, v, len);
     kv->val_len = (uint32_t)len;
 }
 
 void trl_event_add_unique(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
 {
-    for (uint32_t i = 0; i < ev->nfields; i++) {
+    for (uint32_t i = ev->slot[f] ? ev->slot[f] - 1u : ev->nfields; i < ev->nfields; i++) {
         const struct trl_kv *kv = &ev->fields[i];
         if (kv->field == f && kv->val_len == len && memcmp(kv->val, v, len) == 0)
             return;
@@ -121,9 +132,14 @@ void trl_event_set_named(struct trl_event *ev, const char *name, size_t name_len
 void trl_event_remove(struct trl_event *ev, enum trl_field f)
 {
     uint32_t out = 0;
+    memset(ev->slot, 0, sizeof(ev->slot));
     for (uint32_t i = 0; i < ev->nfields; i++) {
-        if (ev->fields[i].field != f)
-            ev->fields[out++] = ev->fields[i];
+        if (ev->fields[i].field == f)
+            continue;
+        ev->fields[out++] = ev->fields[i];
+        uint16_t k = ev->fields[out - 1].field;
+        if (k && !ev->slot[k] && out <= UINT16_MAX)
+            ev->slot[k] = (uint16_t)out;
     }
     ev->nfields = out;
 }

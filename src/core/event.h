@@ -47,6 +47,9 @@ struct trl_event {
     uint32_t nfields;
     uint32_t cap;
     struct trl_kv *fields;
+    /* Index of the first value of each known field plus one (0: absent), so that setting and
+     * getting a known field does not scan the field list. */
+    uint16_t slot[TRL_F__COUNT];
 };
 
 /* Allocates a zeroed event in the arena. The original bytes are copied into the arena. */

@@ -8,7 +8,10 @@
 /* Bytes that cannot be copied verbatim into a JSON string: controls, quote, backslash, and every
  * non-ASCII byte (checked as UTF-8 on the slow path). */
 static const unsigned char needs_care[256] = {
-    [0 ... 31] = 1, ['"'] = 1, ['\\'] = 1, [128 ... 255] = 1,
+    [0 ... 31] = 1,
+    ['"'] = 1,
+    ['\\'] = 1,
+    [128 ... 255] = 1,
 };
 
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is invalid or cut short. */
@@ -232,8 +235,8 @@ void trl_json_encode_event(const struct trl_event *ev, struct trl_buf *out)
     pthread_once(&ranks_once, compute_ranks);
     size_t cap = ev->nfields + 8;
     struct entry stack_entries[128];
-    struct entry *e = cap <= TRL_ARRAY_LEN(stack_entries) ? stack_entries
-                                                          : trl_xmalloc(cap * sizeof(*e));
+    struct entry *e =
+        cap <= TRL_ARRAY_LEN(stack_entries) ? stack_entries : trl_xmalloc(cap * sizeof(*e));
     size_t n = 0;
     e[n++] = (struct entry){"event.created", 13,          created,
                             created_len,     TRL_FT_DATE, known_rank[TRL_F_EVENT_CREATED]};

@@ -83,8 +83,12 @@ static int parse_auto(struct trl_event *ev, const char *p, size_t len)
         return trl_parse_leef(ev, p, len);
     if (trl_starts_with(p, len, "type=") || trl_starts_with(p, len, "node="))
         return trl_parse_audit(ev, p, len);
-    if (looks_like_snare(p, len) && trl_parse_snare(ev, p, len) == 0)
-        return 0;
+    if (looks_like_snare(p, len)) {
+        /* A malformed Snare record keeps what was read rather than falling to other parsers. */
+        int rc = trl_parse_snare(ev, p, len);
+        if (rc != TRL_ENOMATCH)
+            return rc;
+    }
     if (trl_parse_access_log(ev, p, len) == 0)
         return 0;
     return trl_parse_rfc3164(ev, p, len);

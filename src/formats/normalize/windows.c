@@ -1,5 +1,659 @@
-#include "formats/parse.h"
-#include "formats/normalize.h"
+#include "core/arena.h"
 #include "core/util.h"
+#include "formats/normalize.h"
 
-int trl_norm_windows(struct trl_event *ev) { (void)ev; return TRL_ENOMATCH; }
+#include <stdio.h>
+#include <string.h>
+
+/*
+ * Windows events arrive from two parsers that agree on one shape: winlog.event_id, winlog.channel,
+ * winlog.provider_name and the event's data items as winlog.event_data.<EVTX name> (or
+ * winlog.user_data.<name> for events that carry <UserData>). Everything below reads only that
+ * shape, so an event gives the same ECS fields whether it came as EVTX JSON or as Snare text.
+ *
+ * Values taken as they are from the event's own fields already live in its arena, so they are
+ * stored by reference (trl_event_set_ref) without copying; only converted values (decimal pids,
+ * lower-case hashes) are written anew.
+ */
+
+static struct trl_str field(const struct trl_event *ev, enum trl_field f)
+{
+    size_t len = 0;
+    const char *v = trl_event_get(ev, f, &len);
+    return v ? (struct trl_str){v, len} : (struct trl_str){"", 0};
+}
+
+/* A data item by its EVTX name; Windows writes "-" for an item that has no value. */
+static struct trl_str data(const struct trl_event *ev, const char *name)
+{
+    char full[96];
+    size_t len = 0;
+    int n = snprintf(full, sizeof(full), "winlog.event_data.%s", name);
+    const char *v = trl_event_get_named(ev, full, (size_t)n, &len);
+    if (!v) {
+        n = snprintf(full, sizeof(full), "winlog.user_data.%s", name);
+        v = trl_event_get_named(ev, full, (size_t)n, &len);
+    }
+    if (!v || (len == 1 && v[0] == '-'))
+        return (struct trl_str){"", 0};
+    return (struct trl_str){v, len};
+}
+
+static bool str_case_is(struct trl_str s, const char *lit)
+{
+    return trl_strcase_eq(s.ptr, s.len, lit, strlen(lit));
+}
+
+static void set(struct trl_event *ev, enum trl_field f, struct trl_str s)
+{
+    if (s.len > 0)
+        trl_event_set_ref(ev, f, s.ptr, s.len);
+}
+
+static void set_user(struct trl_event *ev, enum trl_field f, struct trl_str s)
+{
+    if (s.len == 0)
+        return;
+    trl_event_set_ref(ev, f, s.ptr, s.len);
+    trl_event_add_unique(ev, TRL_F_RELATED_USER, s.ptr, s.len);
+}
+
+/* S-1-0-0 is the NULL SID: no account. */
+static void set_sid(struct trl_event *ev, enum trl_field f, struct trl_str s)
+{
+    if (!trl_str_eq(s, "S-1-0-0"))
+        set(ev, f, s);
+}
+
+/* Addresses are written "-" when there is none and "::ffff:a.b.c.d" for IPv4 peers of a dual-stack
+ * socket; ECS wants the plain IPv4 address. */
+static void set_ip(struct trl_event *ev, enum trl_field f, struct trl_str s)
+{
+    if (s.len > 7 && trl_strcase_eq(s.ptr, 7, "::ffff:", 7) && memchr(s.ptr + 7, '.', s.len - 7)) {
+        s.ptr += 7;
+        s.len -= 7;
+    }
+    if (!trl_is_ip(s.ptr, s.len))
+        return;
+    trl_event_set_ref(ev, f, s.ptr, s.len);
+    trl_event_add_unique(ev, TRL_F_RELATED_IP, s.ptr, s.len);
+}
+
+/* Port 0 is what Windows writes when the logon did not come over the network. */
+static void set_port(struct trl_event *ev, enum trl_field f, struct trl_str s)
+{
+    uint64_t port;
+    if (trl_parse_u64(s.ptr, s.len, &port) && port > 0 && port <= 65535)
+        trl_event_set_ref(ev, f, s.ptr, s.len);
+}
+
+/* Process ids are hexadecimal ("0x1a4") in Security events and decimal in Sysmon's. */
+static void set_pid(struct trl_event *ev, enum trl_field f, struct trl_str s)
+{
+    uint64_t pid = 0;
+    if (s.len > 2 && s.ptr[0] == '0' && (s.ptr[1] == 'x' || s.ptr[1] == 'X')) {
+        if (s.len > 2 + 16)
+            return;
+        for (size_t i = 2; i < s.len; i++) {
+            char c = s.ptr[i];
+            unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                         : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                         : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+                                                : 16;
+            if (d == 16)
+                return;
+            pid = pid << 4 | d;
+        }
+    } else if (!trl_parse_u64(s.ptr, s.len, &pid)) {
+        return;
+    }
+    if (pid <= INT64_MAX)
+        trl_event_set_int(ev, f, (int64_t)pid);
+}
+
+/* The last component of a Windows or POSIX path. */
+static struct trl_str base_name(struct trl_str path)
+{
+    size_t i = path.len;
+    while (i > 0 && path.ptr[i - 1] != '\\' && path.ptr[i - 1] != '/')
+        i--;
+    return (struct trl_str){path.ptr + i, path.len - i};
+}
+
+static void set_executable(struct trl_event *ev, enum trl_field exe, enum trl_field name,
+                           struct trl_str path)
+{
+    set(ev, exe, path);
+    set(ev, name, base_name(path));
+}
+
+/* "DOMAIN\user" (Sysmon's User) into user.domain and user.name. */
+static void set_domain_user(struct trl_event *ev, struct trl_str s)
+{
+    const char *bs = s.len ? memchr(s.ptr, '\\', s.len) : NULL;
+    if (!bs) {
+        set_user(ev, TRL_F_USER_NAME, s);
+        return;
+    }
+    set(ev, TRL_F_USER_DOMAIN, (struct trl_str){s.ptr, (size_t)(bs - s.ptr)});
+    set_user(ev, TRL_F_USER_NAME, (struct trl_str){bs + 1, s.len - (size_t)(bs - s.ptr) - 1});
+}
+
+/* The acting account of most Security events. */
+static void set_subject(struct trl_event *ev)
+{
+    set_user(ev, TRL_F_USER_NAME, data(ev, "SubjectUserName"));
+    set(ev, TRL_F_USER_DOMAIN, data(ev, "SubjectDomainName"));
+    set_sid(ev, TRL_F_USER_ID, data(ev, "SubjectUserSid"));
+    set(ev, TRL_F_WINLOG_LOGON_ID, data(ev, "SubjectLogonId"));
+}
+
+static void set_target_user(struct trl_event *ev)
+{
+    set_user(ev, TRL_F_USER_TARGET_NAME, data(ev, "TargetUserName"));
+    set(ev, TRL_F_USER_TARGET_DOMAIN, data(ev, "TargetDomainName"));
+    set_sid(ev, TRL_F_USER_TARGET_ID, data(ev, "TargetSid"));
+}
+
+static void set_source(struct trl_event *ev)
+{
+    set_ip(ev, TRL_F_SOURCE_IP, data(ev, "IpAddress"));
+    set_port(ev, TRL_F_SOURCE_PORT, data(ev, "IpPort"));
+}
+
+/* The executable path inside a service's command line ("C:\x\svc.exe -k netsvcs"). */
+static struct trl_str image_path(struct trl_str cmd)
+{
+    while (cmd.len > 0 && cmd.ptr[0] == ' ') {
+        cmd.ptr++;
+        cmd.len--;
+    }
+    if (cmd.len > 1 && cmd.ptr[0] == '"') {
+        const char *q = memchr(cmd.ptr + 1, '"', cmd.len - 1);
+        if (q)
+            return (struct trl_str){cmd.ptr + 1, (size_t)(q - cmd.ptr - 1)};
+    }
+    static const char *const exts[] = {".exe", ".sys", ".dll"};
+    for (size_t i = 0; i + 4 <= cmd.len; i++) {
+        for (size_t e = 0; e < TRL_ARRAY_LEN(exts); e++) {
+            if (trl_strcase_eq(cmd.ptr + i, 4, exts[e], 4) &&
+                (i + 4 == cmd.len || cmd.ptr[i + 4] == ' '))
+                return (struct trl_str){cmd.ptr, i + 4};
+        }
+    }
+    return cmd;
+}
+
+struct code_text {
+    const char *code;
+    const char *text;
+};
+
+static const char *code_lookup(const struct code_text *t, size_t n, struct trl_str code)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (str_case_is(code, t[i].code))
+            return t[i].text;
+    }
+    return NULL;
+}
+
+static void set_reason(struct trl_event *ev, const char *text)
+{
+    if (text)
+        trl_event_set_ref(ev, TRL_F_EVENT_REASON, text, strlen(text));
+}
+
+static const struct code_text logon_types[] = {
+    {"0", "System"},
+    {"2", "Interactive"},
+    {"3", "Network"},
+    {"4", "Batch"},
+    {"5", "Service"},
+    {"7", "Unlock"},
+    {"8", "NetworkCleartext"},
+    {"9", "NewCredentials"},
+    {"10", "RemoteInteractive"},
+    {"11", "CachedInteractive"},
+    {"12", "CachedRemoteInteractive"},
+    {"13", "CachedUnlock"},
+};
+
+/* NTSTATUS codes of failed logons (4625 Status / SubStatus). */
+static const struct code_text logon_failures[] = {
+    {"0xC0000064", "user name does not exist"},
+    {"0xC000006A", "wrong password"},
+    {"0xC000006D", "bad user name or authentication information"},
+    {"0xC000006E", "account restriction"},
+    {"0xC000006F", "logon outside allowed hours"},
+    {"0xC0000070", "logon from unauthorized workstation"},
+    {"0xC0000071", "password expired"},
+    {"0xC0000072", "account disabled"},
+    {"0xC000015B", "logon type not granted"},
+    {"0xC0000193", "account expired"},
+    {"0xC0000224", "password must change"},
+    {"0xC0000234", "account locked out"},
+    {"0xC0000133", "clock skew"},
+    {"0xC000005E", "no logon servers"},
+    {"0xC0000413", "authentication firewall"},
+};
+
+/* Kerberos result codes (4768, 4769, 4771 Status). */
+static const struct code_text kerberos_failures[] = {
+    {"0x6", "client not found in Kerberos database"},
+    {"0x7", "server not found in Kerberos database"},
+    {"0xC", "policy rejects request"},
+    {"0xE", "encryption type not supported"},
+    {"0x12", "account disabled, expired or locked out"},
+    {"0x17", "password expired"},
+    {"0x18", "pre-authentication failed"},
+    {"0x1F", "integrity check failed"},
+    {"0x20", "ticket expired"},
+    {"0x25", "clock skew too great"},
+};
+
+static void map_logon(struct trl_event *ev)
+{
+    set_user(ev, TRL_F_USER_NAME, data(ev, "TargetUserName"));
+    set(ev, TRL_F_USER_DOMAIN, data(ev, "TargetDomainName"));
+    set_sid(ev, TRL_F_USER_ID, data(ev, "TargetUserSid"));
+    /* The subject is the account that asked for the logon (often the machine itself). */
+    struct trl_str subject = data(ev, "SubjectUserName");
+    if (subject.len)
+        trl_event_add_unique(ev, TRL_F_RELATED_USER, subject.ptr, subject.len);
+    set(ev, TRL_F_WINLOG_LOGON_ID, data(ev, "TargetLogonId"));
+    struct trl_str type = data(ev, "LogonType");
+    const char *name = code_lookup(logon_types, TRL_ARRAY_LEN(logon_types), type);
+    if (name)
+        trl_event_set_ref(ev, TRL_F_WINLOG_LOGON_TYPE, name, strlen(name));
+    else
+        set(ev, TRL_F_WINLOG_LOGON_TYPE, type);
+    set_source(ev);
+    set(ev, TRL_F_SOURCE_DOMAIN, data(ev, "WorkstationName"));
+    set_executable(ev, TRL_F_PROCESS_EXECUTABLE, TRL_F_PROCESS_NAME, data(ev, "ProcessName"));
+    struct trl_str pid = data(ev, "ProcessId");
+    if (!trl_str_eq(pid, "0x0"))
+        set_pid(ev, TRL_F_PROCESS_PID, pid);
+    /* SubStatus is the precise reason when there is one; Status the general one. */
+    struct trl_str status = data(ev, "SubStatus");
+    const char *reason = code_lookup(logon_failures, TRL_ARRAY_LEN(logon_failures), status);
+    if (!reason)
+        reason = code_lookup(logon_failures, TRL_ARRAY_LEN(logon_failures), data(ev, "Status"));
+    set_reason(ev, reason);
+}
+
+static void map_explicit_logon(struct trl_event *ev)
+{
+    set_subject(ev);
+    set_target_user(ev);
+    set(ev, TRL_F_DESTINATION_DOMAIN, data(ev, "TargetServerName"));
+    set_source(ev);
+    set_executable(ev, TRL_F_PROCESS_EXECUTABLE, TRL_F_PROCESS_NAME, data(ev, "ProcessName"));
+    struct trl_str pid = data(ev, "ProcessId");
+    if (!trl_str_eq(pid, "0x0"))
+        set_pid(ev, TRL_F_PROCESS_PID, pid);
+}
+
+static void map_subject(struct trl_event *ev)
+{
+    set_subject(ev);
+}
+
+static void map_process_4688(struct trl_event *ev)
+{
+    set_subject(ev);
+    set_user(ev, TRL_F_USER_EFFECTIVE_NAME, data(ev, "TargetUserName"));
+    set_executable(ev, TRL_F_PROCESS_EXECUTABLE, TRL_F_PROCESS_NAME, data(ev, "NewProcessName"));
+    set_pid(ev, TRL_F_PROCESS_PID, data(ev, "NewProcessId"));
+    set(ev, TRL_F_PROCESS_COMMAND_LINE, data(ev, "CommandLine"));
+    set_executable(ev, TRL_F_PROCESS_PARENT_EXECUTABLE, TRL_F_PROCESS_PARENT_NAME,
+                   data(ev, "ParentProcessName"));
+    /* In 4688, ProcessId is the creator: the parent of the new process. */
+    set_pid(ev, TRL_F_PROCESS_PARENT_PID, data(ev, "ProcessId"));
+}
+
+/* 4697 numeric service types, named as 7045 writes them. */
+static const struct code_text service_types[] = {
+    {"0x1", "kernel mode driver"}, {"0x2", "file system driver"},  {"0x10", "user mode service"},
+    {"0x20", "user mode service"}, {"0x110", "user mode service"}, {"0x120", "user mode service"},
+};
+
+static void map_service(struct trl_event *ev)
+{
+    set_subject(ev);
+    if (!trl_event_has(ev, TRL_F_USER_ID)) {
+        size_t len = 0;
+        const char *sid = trl_event_get_named(ev, "winlog.user.identifier", 22, &len);
+        if (sid)
+            set_sid(ev, TRL_F_USER_ID, (struct trl_str){sid, len});
+    }
+    set(ev, TRL_F_SERVICE_NAME, data(ev, "ServiceName"));
+    struct trl_str type = data(ev, "ServiceType");
+    const char *name = code_lookup(service_types, TRL_ARRAY_LEN(service_types), type);
+    if (name)
+        trl_event_set_ref(ev, TRL_F_SERVICE_TYPE, name, strlen(name));
+    else
+        set(ev, TRL_F_SERVICE_TYPE, type);
+    struct trl_str cmd = data(ev, "ServiceFileName");
+    if (cmd.len == 0)
+        cmd = data(ev, "ImagePath");
+    struct trl_str path = image_path(cmd);
+    set(ev, TRL_F_FILE_PATH, path);
+    set(ev, TRL_F_FILE_NAME, base_name(path));
+}
+
+static void map_user_account(struct trl_event *ev)
+{
+    set_subject(ev);
+    set_target_user(ev);
+}
+
+/* The CN of a distinguished name ("CN=Jane Doe,OU=Staff,DC=corp,DC=example"); commas escaped with
+ * a backslash belong to the name. */
+static struct trl_str dn_common_name(struct trl_str dn)
+{
+    if (dn.len < 3 || !trl_strcase_eq(dn.ptr, 3, "CN=", 3))
+        return (struct trl_str){"", 0};
+    size_t i = 3;
+    while (i < dn.len && !(dn.ptr[i] == ',' && dn.ptr[i - 1] != '\\'))
+        i++;
+    return (struct trl_str){dn.ptr + 3, i - 3};
+}
+
+static void map_group_member(struct trl_event *ev)
+{
+    set_subject(ev);
+    set(ev, TRL_F_GROUP_NAME, data(ev, "TargetUserName"));
+    set_sid(ev, TRL_F_GROUP_ID, data(ev, "TargetSid"));
+    struct trl_str sid = data(ev, "MemberSid");
+    struct trl_str member = dn_common_name(data(ev, "MemberName"));
+    set_user(ev, TRL_F_USER_TARGET_NAME, member.len ? member : sid);
+    set_sid(ev, TRL_F_USER_TARGET_ID, sid);
+}
+
+static void map_kerberos(struct trl_event *ev)
+{
+    /* 4769 names the account "user@REALM". */
+    struct trl_str user = data(ev, "TargetUserName");
+    const char *at = user.len ? memchr(user.ptr, '@', user.len) : NULL;
+    if (at) {
+        set_user(ev, TRL_F_USER_NAME, (struct trl_str){user.ptr, (size_t)(at - user.ptr)});
+        set(ev, TRL_F_USER_DOMAIN,
+            (struct trl_str){at + 1, user.len - (size_t)(at - user.ptr) - 1});
+    } else {
+        set_user(ev, TRL_F_USER_NAME, user);
+        set(ev, TRL_F_USER_DOMAIN, data(ev, "TargetDomainName"));
+    }
+    set_sid(ev, TRL_F_USER_ID, data(ev, "TargetSid"));
+    set(ev, TRL_F_SERVICE_NAME, data(ev, "ServiceName"));
+    set_source(ev);
+    struct trl_str status = data(ev, "Status");
+    if (status.len == 0)
+        return;
+    bool ok = str_case_is(status, "0x0");
+    trl_event_set_str(ev, TRL_F_EVENT_OUTCOME, ok ? "success" : "failure");
+    if (!ok)
+        set_reason(ev, code_lookup(kerberos_failures, TRL_ARRAY_LEN(kerberos_failures), status));
+}
+
+/* Sysmon's Hashes item: "SHA1=..,MD5=..,SHA256=..,IMPHASH=..". */
+static void set_hashes(struct trl_event *ev, enum trl_field sha256, struct trl_str s)
+{
+    size_t i = 0;
+    while (i < s.len) {
+        size_t end = i;
+        while (end < s.len && s.ptr[end] != ',')
+            end++;
+        const char *eq = memchr(s.ptr + i, '=', end - i);
+        if (eq && eq + 1 < s.ptr + end) {
+            size_t klen = (size_t)(eq - s.ptr - i), vlen = (size_t)(s.ptr + end - eq - 1);
+            /* ECS hashes are lower-case hex; Sysmon writes upper case. */
+            char *v = trl_arena_alloc(ev->arena, vlen + 1);
+            for (size_t k = 0; k < vlen; k++) {
+                char c = eq[1 + k];
+                v[k] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+            }
+            v[vlen] = '\0';
+            trl_event_add_unique(ev, TRL_F_RELATED_HASH, v, vlen);
+            if (trl_strcase_eq(s.ptr + i, klen, "SHA256", 6))
+                trl_event_set_ref(ev, sha256, v, vlen);
+        }
+        i = end + 1;
+    }
+}
+
+/* The process fields every Sysmon event has. */
+static void set_sysmon_process(struct trl_event *ev)
+{
+    set_executable(ev, TRL_F_PROCESS_EXECUTABLE, TRL_F_PROCESS_NAME, data(ev, "Image"));
+    set_pid(ev, TRL_F_PROCESS_PID, data(ev, "ProcessId"));
+    set(ev, TRL_F_PROCESS_ENTITY_ID, data(ev, "ProcessGuid"));
+    set_domain_user(ev, data(ev, "User"));
+}
+
+static void map_sysmon_process(struct trl_event *ev)
+{
+    set_sysmon_process(ev);
+    set(ev, TRL_F_PROCESS_COMMAND_LINE, data(ev, "CommandLine"));
+    set(ev, TRL_F_PROCESS_WORKING_DIRECTORY, data(ev, "CurrentDirectory"));
+    set(ev, TRL_F_WINLOG_LOGON_ID, data(ev, "LogonId"));
+    set_hashes(ev, TRL_F_PROCESS_HASH_SHA256, data(ev, "Hashes"));
+    set_executable(ev, TRL_F_PROCESS_PARENT_EXECUTABLE, TRL_F_PROCESS_PARENT_NAME,
+                   data(ev, "ParentImage"));
+    set(ev, TRL_F_PROCESS_PARENT_COMMAND_LINE, data(ev, "ParentCommandLine"));
+    set_pid(ev, TRL_F_PROCESS_PARENT_PID, data(ev, "ParentProcessId"));
+    set(ev, TRL_F_PROCESS_PARENT_ENTITY_ID, data(ev, "ParentProcessGuid"));
+}
+
+static void set_lower(struct trl_event *ev, enum trl_field f, struct trl_str s)
+{
+    if (s.len == 0)
+        return;
+    char *v = trl_arena_alloc(ev->arena, s.len + 1);
+    for (size_t i = 0; i < s.len; i++)
+        v[i] = s.ptr[i] >= 'A' && s.ptr[i] <= 'Z' ? (char)(s.ptr[i] - 'A' + 'a') : s.ptr[i];
+    v[s.len] = '\0';
+    trl_event_set_ref(ev, f, v, s.len);
+}
+
+static void map_sysmon_network(struct trl_event *ev)
+{
+    set_sysmon_process(ev);
+    set_lower(ev, TRL_F_NETWORK_TRANSPORT, data(ev, "Protocol"));
+    set(ev, TRL_F_NETWORK_PROTOCOL, data(ev, "DestinationPortName"));
+    struct trl_str initiated = data(ev, "Initiated");
+    if (str_case_is(initiated, "true"))
+        trl_event_set_str(ev, TRL_F_NETWORK_DIRECTION, "egress");
+    else if (str_case_is(initiated, "false"))
+        trl_event_set_str(ev, TRL_F_NETWORK_DIRECTION, "ingress");
+    struct trl_str v6 = data(ev, "SourceIsIpv6");
+    if (v6.len)
+        trl_event_set_str(ev, TRL_F_NETWORK_TYPE, str_case_is(v6, "true") ? "ipv6" : "ipv4");
+    set_ip(ev, TRL_F_SOURCE_IP, data(ev, "SourceIp"));
+    set_port(ev, TRL_F_SOURCE_PORT, data(ev, "SourcePort"));
+    set(ev, TRL_F_SOURCE_DOMAIN, data(ev, "SourceHostname"));
+    set_ip(ev, TRL_F_DESTINATION_IP, data(ev, "DestinationIp"));
+    set_port(ev, TRL_F_DESTINATION_PORT, data(ev, "DestinationPort"));
+    set(ev, TRL_F_DESTINATION_DOMAIN, data(ev, "DestinationHostname"));
+}
+
+static void map_sysmon_file(struct trl_event *ev)
+{
+    set_sysmon_process(ev);
+    struct trl_str path = data(ev, "TargetFilename");
+    if (path.len == 0)
+        return;
+    set(ev, TRL_F_FILE_PATH, path);
+    struct trl_str name = base_name(path);
+    set(ev, TRL_F_FILE_NAME, name);
+    if (name.len < path.len)
+        set(ev, TRL_F_FILE_DIRECTORY, (struct trl_str){path.ptr, path.len - name.len - 1});
+    const char *dot = NULL;
+    for (size_t i = 0; i < name.len; i++) {
+        if (name.ptr[i] == '.')
+            dot = name.ptr + i;
+    }
+    if (dot && dot > name.ptr)
+        set(ev, TRL_F_FILE_EXTENSION,
+            (struct trl_str){dot + 1, name.len - (size_t)(dot - name.ptr) - 1});
+}
+
+/* Which log an event ID belongs to: the same number means different things in other logs. */
+enum win_source {
+    SRC_SECURITY,
+    SRC_SYSTEM_SCM,
+    SRC_SYSTEM_EVENTLOG,
+    SRC_SYSMON,
+};
+
+struct win_event {
+    unsigned id;
+    enum win_source source;
+    const char *category;
+    const char *type;
+    const char *type2;
+    const char *action;
+    const char *outcome; /* NULL: from the event (Kerberos status, audit keywords) */
+    void (*map)(struct trl_event *ev);
+};
+
+static const struct win_event events[] = {
+    {4624, SRC_SECURITY, "authentication", "start", NULL, "logged-in", "success", map_logon},
+    {4625, SRC_SECURITY, "authentication", "start", NULL, "logon-failed", "failure", map_logon},
+    {4634, SRC_SECURITY, "authentication", "end", NULL, "logged-out", "success", map_logon},
+    {4647, SRC_SECURITY, "authentication", "end", NULL, "logged-out", "success", map_logon},
+    {4648, SRC_SECURITY, "authentication", "start", NULL, "logged-in-explicit", "success",
+     map_explicit_logon},
+    {4672, SRC_SECURITY, "iam", "admin", NULL, "logged-in-special", "success", map_subject},
+    {4688, SRC_SECURITY, "process", "start", NULL, "process-started", "success", map_process_4688},
+    {4697, SRC_SECURITY, "configuration", "creation", NULL, "service-installed", "success",
+     map_service},
+    {7045, SRC_SYSTEM_SCM, "configuration", "creation", NULL, "service-installed", "success",
+     map_service},
+    {4698, SRC_SECURITY, "configuration", "creation", NULL, "scheduled-task-created", "success",
+     map_subject},
+    {4699, SRC_SECURITY, "configuration", "deletion", NULL, "scheduled-task-deleted", "success",
+     map_subject},
+    {4700, SRC_SECURITY, "configuration", "change", NULL, "scheduled-task-enabled", "success",
+     map_subject},
+    {4701, SRC_SECURITY, "configuration", "change", NULL, "scheduled-task-disabled", "success",
+     map_subject},
+    {4702, SRC_SECURITY, "configuration", "change", NULL, "scheduled-task-updated", "success",
+     map_subject},
+    {4720, SRC_SECURITY, "iam", "user", "creation", "user-created", "success", map_user_account},
+    {4722, SRC_SECURITY, "iam", "user", "change", "user-enabled", "success", map_user_account},
+    {4724, SRC_SECURITY, "iam", "user", "change", "password-reset", "success", map_user_account},
+    {4725, SRC_SECURITY, "iam", "user", "change", "user-disabled", "success", map_user_account},
+    {4726, SRC_SECURITY, "iam", "user", "deletion", "user-deleted", "success", map_user_account},
+    {4738, SRC_SECURITY, "iam", "user", "change", "user-changed", "success", map_user_account},
+    {4728, SRC_SECURITY, "iam", "group", "change", "group-member-added", "success",
+     map_group_member},
+    {4732, SRC_SECURITY, "iam", "group", "change", "group-member-added", "success",
+     map_group_member},
+    {4756, SRC_SECURITY, "iam", "group", "change", "group-member-added", "success",
+     map_group_member},
+    {4729, SRC_SECURITY, "iam", "group", "change", "group-member-removed", "success",
+     map_group_member},
+    {4733, SRC_SECURITY, "iam", "group", "change", "group-member-removed", "success",
+     map_group_member},
+    {4757, SRC_SECURITY, "iam", "group", "change", "group-member-removed", "success",
+     map_group_member},
+    {4768, SRC_SECURITY, "authentication", "start", NULL, "kerberos-tgt-requested", NULL,
+     map_kerberos},
+    {4769, SRC_SECURITY, "authentication", "start", NULL, "kerberos-service-ticket-requested", NULL,
+     map_kerberos},
+    {4771, SRC_SECURITY, "authentication", "start", NULL, "kerberos-preauth-failed", "failure",
+     map_kerberos},
+    {1102, SRC_SECURITY, "configuration", "deletion", NULL, "audit-log-cleared", "success",
+     map_subject},
+    {104, SRC_SYSTEM_EVENTLOG, "configuration", "deletion", NULL, "event-log-cleared", "success",
+     map_subject},
+    {1, SRC_SYSMON, "process", "start", NULL, "process-started", NULL, map_sysmon_process},
+    {3, SRC_SYSMON, "network", "connection", "start", "network-connection", NULL,
+     map_sysmon_network},
+    {11, SRC_SYSMON, "file", "creation", NULL, "file-created", NULL, map_sysmon_file},
+};
+
+static bool from_source(const struct trl_event *ev, enum win_source src)
+{
+    struct trl_str channel = field(ev, TRL_F_WINLOG_CHANNEL);
+    struct trl_str provider = field(ev, TRL_F_WINLOG_PROVIDER_NAME);
+    bool unknown = channel.len == 0 && provider.len == 0;
+    switch (src) {
+    case SRC_SECURITY:
+        return unknown || str_case_is(channel, "Security") ||
+               (channel.len == 0 && (str_case_is(provider, "Microsoft-Windows-Security-Auditing") ||
+                                     str_case_is(provider, "Microsoft-Windows-Eventlog")));
+    case SRC_SYSTEM_SCM:
+        return unknown || str_case_is(channel, "System") ||
+               (channel.len == 0 && str_case_is(provider, "Service Control Manager"));
+    case SRC_SYSTEM_EVENTLOG:
+        return str_case_is(channel, "System") ||
+               (channel.len == 0 && str_case_is(provider, "Microsoft-Windows-Eventlog"));
+    case SRC_SYSMON:
+        return str_case_is(channel, "Microsoft-Windows-Sysmon/Operational") ||
+               (channel.len == 0 && str_case_is(provider, "Microsoft-Windows-Sysmon"));
+    }
+    return false;
+}
+
+static void add_type(struct trl_event *ev, enum trl_field f, const char *v)
+{
+    if (v)
+        trl_event_add_unique(ev, f, v, strlen(v));
+}
+
+/* Fields every recognised event gets, derived from winlog.* so both parsers agree. */
+static void set_common(struct trl_event *ev, const struct win_event *w)
+{
+    trl_event_set_ref(ev, TRL_F_EVENT_KIND, "event", 5);
+    add_type(ev, TRL_F_EVENT_CATEGORY, w->category);
+    add_type(ev, TRL_F_EVENT_TYPE, w->type);
+    add_type(ev, TRL_F_EVENT_TYPE, w->type2);
+    trl_event_set_ref(ev, TRL_F_EVENT_ACTION, w->action, strlen(w->action));
+    if (w->outcome)
+        trl_event_set_ref(ev, TRL_F_EVENT_OUTCOME, w->outcome, strlen(w->outcome));
+    struct trl_str id = field(ev, TRL_F_WINLOG_EVENT_ID);
+    if (!trl_event_has(ev, TRL_F_EVENT_CODE))
+        set(ev, TRL_F_EVENT_CODE, id);
+    if (!trl_event_has(ev, TRL_F_EVENT_PROVIDER))
+        set(ev, TRL_F_EVENT_PROVIDER, field(ev, TRL_F_WINLOG_PROVIDER_NAME));
+    if (!trl_event_has(ev, TRL_F_HOST_NAME))
+        set(ev, TRL_F_HOST_NAME, field(ev, TRL_F_WINLOG_COMPUTER_NAME));
+}
+
+/* Events whose table entry leaves the outcome open take it from the audit keywords, when the
+ * event has them. */
+static void outcome_from_keywords(struct trl_event *ev)
+{
+    if (trl_event_has(ev, TRL_F_EVENT_OUTCOME))
+        return;
+    for (uint32_t i = 0; i < ev->nfields; i++) {
+        const struct trl_kv *kv = &ev->fields[i];
+        if (kv->field != TRL_F_WINLOG_KEYWORDS)
+            continue;
+        struct trl_str k = {kv->val, kv->val_len};
+        if (trl_str_eq(k, "Audit Success"))
+            trl_event_set_str(ev, TRL_F_EVENT_OUTCOME, "success");
+        else if (trl_str_eq(k, "Audit Failure"))
+            trl_event_set_str(ev, TRL_F_EVENT_OUTCOME, "failure");
+    }
+}
+
+int trl_norm_windows(struct trl_event *ev)
+{
+    struct trl_str id_text = field(ev, TRL_F_WINLOG_EVENT_ID);
+    uint64_t id;
+    if (!trl_parse_u64(id_text.ptr, id_text.len, &id))
+        return TRL_ENOMATCH;
+    for (size_t i = 0; i < TRL_ARRAY_LEN(events); i++) {
+        const struct win_event *w = &events[i];
+        if (w->id != id || !from_source(ev, w->source))
+            continue;
+        set_common(ev, w);
+        w->map(ev);
+        outcome_from_keywords(ev);
+        return 0;
+    }
+    return TRL_ENOMATCH;
+}
