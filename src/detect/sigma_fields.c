@@ -118,6 +118,7 @@ void sigma_field_ref_init(struct sigma_field_ref *ref, const char *name,
                 add_known(ref, windows_system[i].field);
         }
         add_dynamic(ref, "winlog.event_data.", name);
+        add_dynamic(ref, "winlog.user_data.", name);
         /* Security 4688 names the same things differently from Sysmon 1 (see docs/detection.md). */
         if (!strcmp(name, "Image"))
             add_dynamic(ref, "winlog.event_data.", "NewProcessName");
