@@ -1,25 +1,71 @@
 /*
- * `trapline server`: receives syslog over UDP, TCP and TLS, normalises every message through the
- * pipeline and writes the events (JSON lines). Options come from flags; SIGHUP re-reads them, which
- * with flags alone means the TLS certificate and key are loaded again from the same paths.
+ * `trapline server`: receives syslog over UDP, TCP and TLS, runs every message through the pipeline
+ * (parse, normalise, detect) and writes the events. Settings come from the YAML configuration
+ * (--config), the environment (TRAPLINE_DATA) and flags, in increasing precedence; SIGHUP reads
+ * them all again and applies the listener changes without dropping connections.
  */
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "core/buf.h"
+#include "core/config.h"
 #include "core/log.h"
+#include "core/timeutil.h"
 #include "core/util.h"
+#include "detect/detector.h"
 #include "server/pipeline.h"
+#include "server/pki.h"
 #include "server/server.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A flag and the configuration key it sets. Repeatable flags (listeners, rules) accumulate into a
+ * comma-separated list. */
+struct flag_key {
+    const char *flag;
+    const char *key;
+    bool repeat;
+};
+
+static const struct flag_key flag_keys[] = {
+    {"data", "data_dir", false},
+    {"syslog-udp", "server.syslog_udp", true},
+    {"syslog-tcp", "server.syslog_tcp", true},
+    {"syslog-tls", "server.syslog_tls", true},
+    {"tls-cert", "server.tls.cert", false},
+    {"tls-key", "server.tls.key", false},
+    {"tls-ca", "server.tls.ca", false},
+    {"tls-client-auth", "server.tls.client_auth", false},
+    {"tls-min-version", "server.tls.min_version", false},
+    {"max-message-size", "server.max_message_size", false},
+    {"max-connections", "server.max_connections", false},
+    {"idle-timeout", "server.idle_timeout", false},
+    {"handshake-timeout", "server.handshake_timeout", false},
+    {"udp-rcvbuf", "server.udp_rcvbuf", false},
+    {"stats-interval", "server.stats_interval", false},
+    {"output", "pipeline.output", false},
+    {"format", "ingest.format", false},
+    {"rules", "detection.rules", true},
+    {"log-level", "log.level", false},
+};
+
+#define NFLAGS TRL_ARRAY_LEN(flag_keys)
 
 struct server_cli {
+    const char *config_path;
+    bool print_config;
+    struct trl_buf values[NFLAGS]; /* the value given for each flag ("" when not given) */
+    bool given[NFLAGS];
+    /* Current configuration and the options built from it (the server keeps pointers into the
+     * configuration until the next reload). */
+    struct trl_config cfg;
     struct trl_server_opts opts;
-    const char *data_dir;
-    const char *output;
-    bool udp_given, tcp_given, tls_given;
+    struct trl_pki_paths pki;
 };
 
 static void usage(FILE *out)
@@ -28,214 +74,75 @@ static void usage(FILE *out)
         out,
         "usage: trapline server [options]\n"
         "\n"
-        "Receives syslog (RFC 3164/5424, octet-counted or LF-framed on streams) and writes one\n"
-        "normalised event per message. SIGHUP reloads the TLS certificate; SIGTERM stops after\n"
-        "handing over everything received.\n"
+        "Receives syslog (RFC 3164/5424, Snare, CEF, LEEF, JSON; octet-counted or LF-framed on\n"
+        "streams), normalises every message to ECS, evaluates Sigma rules and writes events.\n"
+        "SIGHUP re-reads the configuration; SIGTERM stops after handing over everything.\n"
         "\n"
-        "options (ADDR:PORT such as 0.0.0.0:514 or [::]:514; flags may repeat; \"off\" = none):\n"
-        "  --syslog-udp ADDR:PORT   UDP listener (default 0.0.0.0:514 when no listener is given)\n"
-        "  --syslog-tcp ADDR:PORT   TCP listener (default 0.0.0.0:514 when no listener is given)\n"
-        "  --syslog-tls ADDR:PORT   TLS listener (RFC 5425); needs --tls-cert and --tls-key\n"
-        "  --tls-cert FILE          PEM certificate chain of the TLS listeners\n"
-        "  --tls-key FILE           PEM private key of --tls-cert\n"
-        "  --tls-ca FILE            PEM CA bundle that client certificates must chain to\n"
-        "  --tls-client-auth MODE   none|optional|required (default none)\n"
-        "  --tls-min-version V      1.2|1.3 (default 1.2)\n"
-        "  --max-message-size N     cut longer messages at N bytes (default 65536)\n"
-        "  --max-connections N      TCP+TLS connections open at once (default 10000)\n"
-        "  --idle-timeout DUR       close a connection with no complete message for DUR\n"
-        "                           (default 5m; 0 = never); DUR is 250ms, 10s, 5m or ms\n"
+        "options (each sets the configuration key in brackets; see docs/configuration.md):\n"
+        "  --config FILE            YAML configuration file\n"
+        "  --print-config           print the effective configuration and exit\n"
+        "  --data DIR               data directory [data_dir] (default: $TRAPLINE_DATA, else "
+        "%s)\n"
+        "  --syslog-udp ADDR:PORT   UDP listener, repeatable, \"off\" for none "
+        "[server.syslog_udp]\n"
+        "  --syslog-tcp ADDR:PORT   TCP listener [server.syslog_tcp]\n"
+        "  --syslog-tls ADDR:PORT   TLS listener, RFC 5425 [server.syslog_tls]\n"
+        "                           defaults: UDP and TCP 0.0.0.0:514, TLS 0.0.0.0:6514; naming\n"
+        "                           any listener turns the kinds not named off; as a non-root\n"
+        "                           user pick ports above 1024 (e.g. 5514 and 6514)\n"
+        "  --tls-cert FILE, --tls-key FILE\n"
+        "                           TLS identity [server.tls.cert/key]; default: the server's\n"
+        "                           own certificate, created in DATA/keys on first start\n"
+        "  --tls-ca FILE            CA bundle for client certificates [server.tls.ca]\n"
+        "  --tls-client-auth MODE   none|optional|required [server.tls.client_auth]\n"
+        "  --tls-min-version V      1.2|1.3 [server.tls.min_version]\n"
+        "  --max-message-size N     cut longer messages at N bytes, e.g. 64KiB\n"
+        "  --max-connections N      TCP+TLS connections open at once\n"
+        "  --idle-timeout DUR       close a connection with no complete message for DUR (5m)\n"
         "  --handshake-timeout DUR  close a TLS connection not through its handshake (10s)\n"
-        "  --udp-rcvbuf N           UDP socket receive buffer in bytes (default 8388608)\n"
-        "  --stats-interval DUR     log the counters this often (default 60s; 0 = at exit)\n"
-        "  --output FILE            events as JSON lines (\"-\" = stdout; default\n"
-        "                           DATA/events.jsonl)\n"
-        "  --data DIR               data directory (default: $TRAPLINE_DATA, else %s)\n"
-        "  --log-level LEVEL        debug|info|warn|error (default info)\n"
+        "  --udp-rcvbuf N           UDP socket receive buffer, e.g. 8MiB\n"
+        "  --stats-interval DUR     log the counters this often (1m)\n"
+        "  --output FILE            events as JSON lines [pipeline.output]\n"
+        "  --format FMT             auto|rfc3164|rfc5424|snare|cef|leef|json|audit|access|raw\n"
+        "  --rules PATH             Sigma rules, repeatable, \"off\" for none "
+        "[detection.rules]\n"
+        "  --log-level LEVEL        debug|info|warn|error [log.level]\n"
         "  -h, --help               this text\n",
         trl_cli_default_data_dir());
 }
 
-/* "250ms", "10s", "5m", "1h" or plain milliseconds. */
-static bool parse_duration_ms(const char *s, uint64_t *out)
-{
-    size_t n = strlen(s);
-    uint64_t mult = 1;
-    if (n > 2 && !strcmp(s + n - 2, "ms")) {
-        n -= 2;
-    } else if (n > 1 && s[n - 1] == 's') {
-        mult = 1000;
-        n--;
-    } else if (n > 1 && s[n - 1] == 'm') {
-        mult = 60000;
-        n--;
-    } else if (n > 1 && s[n - 1] == 'h') {
-        mult = 3600000;
-        n--;
-    }
-    uint64_t v;
-    if (!trl_parse_u64(s, n, &v) || v > UINT64_MAX / mult)
-        return false;
-    *out = v * mult;
-    return true;
-}
-
-static int listen_flag(struct server_cli *c, enum trl_listen_kind kind, bool *given,
-                       const char *arg)
-{
-    if (!*given) {
-        /* The first flag of a kind replaces the defaults of that kind. */
-        trl_server_opts_clear(&c->opts, kind);
-        *given = true;
-    }
-    if (!strcmp(arg, "off")) {
-        trl_server_opts_clear(&c->opts, kind);
-        return 0;
-    }
-    if (trl_server_opts_add(&c->opts, kind, arg) != 0) {
-        fprintf(stderr, "trapline server: at most %d %s listeners\n", TRL_SERVER_MAX_LISTEN,
-                trl_listen_kind_name(kind));
-        return 2;
-    }
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, struct server_cli *c)
 {
-    enum {
-        O_UDP = 256,
-        O_TCP,
-        O_TLS,
-        O_CERT,
-        O_KEY,
-        O_CA,
-        O_AUTH,
-        O_MINVER,
-        O_MAXMSG,
-        O_MAXCONN,
-        O_IDLE,
-        O_HANDSHAKE,
-        O_RCVBUF,
-        O_STATS,
-        O_OUTPUT,
-        O_DATA,
-        O_LOGLEVEL,
-    };
-    static const struct option longopts[] = {
-        {"syslog-udp", required_argument, NULL, O_UDP},
-        {"syslog-tcp", required_argument, NULL, O_TCP},
-        {"syslog-tls", required_argument, NULL, O_TLS},
-        {"tls-cert", required_argument, NULL, O_CERT},
-        {"tls-key", required_argument, NULL, O_KEY},
-        {"tls-ca", required_argument, NULL, O_CA},
-        {"tls-client-auth", required_argument, NULL, O_AUTH},
-        {"tls-min-version", required_argument, NULL, O_MINVER},
-        {"max-message-size", required_argument, NULL, O_MAXMSG},
-        {"max-connections", required_argument, NULL, O_MAXCONN},
-        {"idle-timeout", required_argument, NULL, O_IDLE},
-        {"handshake-timeout", required_argument, NULL, O_HANDSHAKE},
-        {"udp-rcvbuf", required_argument, NULL, O_RCVBUF},
-        {"stats-interval", required_argument, NULL, O_STATS},
-        {"output", required_argument, NULL, O_OUTPUT},
-        {"data", required_argument, NULL, O_DATA},
-        {"log-level", required_argument, NULL, O_LOGLEVEL},
-        {"help", no_argument, NULL, 'h'},
-        {0, 0, 0, 0},
-    };
-    struct trl_server_opts *o = &c->opts;
-    int opt, rc;
-    uint64_t v;
+    struct option longopts[NFLAGS + 4];
+    memset(longopts, 0, sizeof(longopts));
+    for (size_t i = 0; i < NFLAGS; i++)
+        longopts[i] = (struct option){flag_keys[i].flag, required_argument, NULL, 1000 + (int)i};
+    longopts[NFLAGS] = (struct option){"config", required_argument, NULL, 'c'};
+    longopts[NFLAGS + 1] = (struct option){"print-config", no_argument, NULL, 'p'};
+    longopts[NFLAGS + 2] = (struct option){"help", no_argument, NULL, 'h'};
+    int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case O_UDP:
-            if ((rc = listen_flag(c, TRL_LISTEN_UDP, &c->udp_given, optarg)))
-                return rc;
-            break;
-        case O_TCP:
-            if ((rc = listen_flag(c, TRL_LISTEN_TCP, &c->tcp_given, optarg)))
-                return rc;
-            break;
-        case O_TLS:
-            if ((rc = listen_flag(c, TRL_LISTEN_TLS, &c->tls_given, optarg)))
-                return rc;
-            break;
-        case O_CERT:
-            o->tls_cert = optarg;
-            break;
-        case O_KEY:
-            o->tls_key = optarg;
-            break;
-        case O_CA:
-            o->tls_ca = optarg;
-            break;
-        case O_AUTH:
-            if ((rc = trl_client_auth_parse(optarg)) < 0) {
-                fprintf(stderr, "trapline server: --tls-client-auth: none, optional or required\n");
-                return 2;
+        if (opt >= 1000 && opt < 1000 + (int)NFLAGS) {
+            size_t i = (size_t)(opt - 1000);
+            struct trl_buf *v = &c->values[i];
+            /* "off" empties a list; a later listener flag starts it again. */
+            if (flag_keys[i].repeat && c->given[i] && strcmp(optarg, "off") &&
+                strcmp(v->data, "off")) {
+                trl_buf_putc(v, ',');
+            } else {
+                trl_buf_reset(v);
             }
-            o->tls_client_auth = (enum trl_client_auth)rc;
-            break;
-        case O_MINVER:
-            if (strcmp(optarg, "1.2") != 0 && strcmp(optarg, "1.3") != 0) {
-                fprintf(stderr, "trapline server: --tls-min-version: 1.2 or 1.3\n");
-                return 2;
-            }
-            o->tls_min_version = !strcmp(optarg, "1.3") ? TRL_TLS_MIN_1_3 : TRL_TLS_MIN_1_2;
-            break;
-        case O_MAXMSG:
-            if (!trl_parse_u64(optarg, strlen(optarg), &v) || v < 64 || v > (16u << 20)) {
-                fprintf(stderr, "trapline server: --max-message-size: 64..16777216 bytes\n");
-                return 2;
-            }
-            o->max_message_size = (size_t)v;
-            break;
-        case O_MAXCONN:
-            if (!trl_parse_u64(optarg, strlen(optarg), &v) || v < 1 || v > 1000000) {
-                fprintf(stderr, "trapline server: --max-connections: 1..1000000\n");
-                return 2;
-            }
-            o->max_connections = (uint32_t)v;
-            break;
-        case O_IDLE:
-        case O_HANDSHAKE:
-        case O_STATS:
-            if (!parse_duration_ms(optarg, &v)) {
-                fprintf(stderr, "trapline server: %s: a duration such as 250ms, 10s, 5m\n",
-                        argv[optind - 1]);
-                return 2;
-            }
-            if (opt == O_IDLE)
-                o->idle_timeout_ms = v;
-            else if (opt == O_HANDSHAKE)
-                o->handshake_timeout_ms = v;
-            else
-                o->stats_interval_ms = v;
-            break;
-        case O_RCVBUF:
-            if (!trl_parse_u64(optarg, strlen(optarg), &v) || v > (1u << 30)) {
-                fprintf(stderr, "trapline server: --udp-rcvbuf: 0..1073741824 bytes\n");
-                return 2;
-            }
-            o->udp_rcvbuf = (int)v;
-            break;
-        case O_OUTPUT:
-            c->output = optarg;
-            break;
-        case O_DATA:
-            c->data_dir = optarg;
-            break;
-        case O_LOGLEVEL:
-            if ((rc = trl_log_level_parse(optarg)) < 0) {
-                fprintf(stderr, "trapline server: --log-level: debug, info, warn or error\n");
-                return 2;
-            }
-            trl_log_set_level((enum trl_log_level)rc);
-            break;
-        case 'h':
+            trl_buf_puts(v, optarg);
+            c->given[i] = true;
+        } else if (opt == 'c') {
+            c->config_path = optarg;
+        } else if (opt == 'p') {
+            c->print_config = true;
+        } else if (opt == 'h') {
             usage(stdout);
             return 1;
-        default:
+        } else {
             usage(stderr);
             return 2;
         }
@@ -244,17 +151,108 @@ static int parse_args(int argc, char **argv, struct server_cli *c)
         fprintf(stderr, "trapline server: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
+    /* Naming any listener on the command line means "exactly these": the kinds not named are
+     * off rather than at their defaults. */
+    bool any_listener = false;
+    for (size_t i = 0; i < NFLAGS; i++)
+        any_listener |= c->given[i] && !strncmp(flag_keys[i].flag, "syslog-", 7);
+    for (size_t i = 0; any_listener && i < NFLAGS; i++) {
+        if (!c->given[i] && !strncmp(flag_keys[i].flag, "syslog-", 7)) {
+            trl_buf_reset(&c->values[i]);
+            trl_buf_puts(&c->values[i], "off");
+            c->given[i] = true;
+        }
+    }
     return 0;
 }
 
-/* SIGHUP: the flags do not change, but the certificate files may have been renewed; returning the
- * same options makes the server load them again. */
+/* Builds a configuration from file, environment and flags. On error prints why and returns -1. */
+static int load_config(const struct server_cli *c, struct trl_config *cfg)
+{
+    char err[1024];
+    trl_config_defaults(cfg);
+    if (c->config_path && trl_config_load_file(cfg, c->config_path, err, sizeof(err)) != 0)
+        goto fail;
+    if (trl_config_apply_env(cfg, err, sizeof(err)) != 0)
+        goto fail;
+    for (size_t i = 0; i < NFLAGS; i++) {
+        if (c->given[i] &&
+            trl_config_set(cfg, flag_keys[i].key, c->values[i].data, err, sizeof(err)) != 0)
+            goto fail;
+    }
+    if (trl_config_check_server(cfg, err, sizeof(err)) != 0)
+        goto fail;
+    return 0;
+fail:
+    fprintf(stderr, "trapline: %s\n", err);
+    trl_config_free(cfg);
+    return -1;
+}
+
+static int add_listeners(struct trl_server_opts *o, enum trl_listen_kind kind,
+                         const struct trl_strlist *l)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        if (trl_server_opts_add(o, kind, l->items[i]) != 0) {
+            trl_error("server", "too many %s listeners (at most %d)", trl_listen_kind_name(kind),
+                      TRL_SERVER_MAX_LISTEN);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Server options from a configuration; pki supplies the certificate when none is configured. */
+static int build_opts(const struct trl_config *cfg, const struct trl_pki_paths *pki,
+                      struct trl_server_opts *o)
+{
+    trl_server_opts_init(o);
+    if (add_listeners(o, TRL_LISTEN_UDP, &cfg->server.syslog_udp) ||
+        add_listeners(o, TRL_LISTEN_TCP, &cfg->server.syslog_tcp) ||
+        add_listeners(o, TRL_LISTEN_TLS, &cfg->server.syslog_tls))
+        return -1;
+    bool own = !cfg->server.tls.cert[0];
+    o->tls_cert = own ? pki->server_cert : cfg->server.tls.cert;
+    o->tls_key = own ? pki->server_key : cfg->server.tls.key;
+    o->tls_ca = cfg->server.tls.ca[0] ? cfg->server.tls.ca : NULL;
+    o->tls_client_auth = (enum trl_client_auth)cfg->server.tls.client_auth;
+    o->tls_min_version = (enum trl_tls_min_version)cfg->server.tls.min_version;
+    o->max_message_size = (size_t)cfg->server.max_message_size;
+    o->max_connections = (uint32_t)cfg->server.max_connections;
+    o->idle_timeout_ms = (uint64_t)cfg->server.idle_timeout_ms;
+    o->handshake_timeout_ms = (uint64_t)cfg->server.handshake_timeout_ms;
+    o->udp_rcvbuf = (int)cfg->server.udp_rcvbuf;
+    o->stats_interval_ms = (uint64_t)cfg->server.stats_interval_ms;
+    char err[512];
+    if (trl_server_opts_check(o, err, sizeof(err)) != 0) {
+        trl_error("server", "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
 static int reload(void *ud, struct trl_server_opts *out)
 {
-    *out = ((struct server_cli *)ud)->opts;
+    struct server_cli *c = ud;
+    struct trl_config fresh;
+    if (load_config(c, &fresh) != 0)
+        return TRL_ECONFIG;
+    struct trl_server_opts opts;
+    if (build_opts(&fresh, &c->pki, &opts) != 0) {
+        trl_config_free(&fresh);
+        return TRL_ECONFIG;
+    }
+    trl_log_set_level((enum trl_log_level)fresh.log.level);
+    /* The server copied what it keeps from the previous options: the old configuration can go. */
+    trl_config_free(&c->cfg);
+    c->cfg = fresh;
+    c->opts = opts;
+    *out = c->opts;
+    trl_info("server", "configuration reloaded");
     return 0;
 }
 
+/* One line on standard output once every listener is bound (scripts wait for it). */
 static void ready(void *ud, const struct trl_server_bound *bound, size_t count)
 {
     (void)ud;
@@ -265,60 +263,128 @@ static void ready(void *ud, const struct trl_server_bound *bound, size_t count)
     fflush(stdout);
 }
 
+/* The built-in rules: rules/ next to the build directory holding the binary, when it exists. */
+static void builtin_rules(char *out, size_t outlen)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    out[0] = '\0';
+    if (n <= 0)
+        return;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return;
+    *slash = '\0';
+    struct stat st;
+    snprintf(out, outlen, "%s/../rules", exe);
+    if (stat(out, &st) != 0 || !S_ISDIR(st.st_mode))
+        out[0] = '\0';
+}
+
+static struct trl_detector *start_detection(const struct trl_config *cfg)
+{
+    const struct trl_strlist *rules = &cfg->detection.rules;
+    const char *paths[64];
+    size_t n = 0;
+    char builtin[PATH_MAX], local[PATH_MAX];
+    if (rules->count == 0) {
+        struct stat st;
+        builtin_rules(builtin, sizeof(builtin));
+        if (builtin[0])
+            paths[n++] = builtin;
+        snprintf(local, sizeof(local), "%s/rules", cfg->data_dir);
+        if (stat(local, &st) == 0 && S_ISDIR(st.st_mode))
+            paths[n++] = local;
+        if (n == 0) {
+            trl_warn("rules", "no rules configured and no built-in rules found: no detection");
+            return NULL;
+        }
+    }
+    for (size_t i = 0; i < rules->count && n < TRL_ARRAY_LEN(paths); i++)
+        paths[n++] = rules->items[i];
+    struct trl_detector_config dc = {
+        .rule_paths = paths,
+        .nrule_paths = n,
+        .data_dir = cfg->data_dir,
+        .fold_window_ns = cfg->detection.fold_window_ms * 1000000LL,
+    };
+    return trl_detector_create(&dc);
+}
+
+static bool detection_off(const struct trl_config *cfg)
+{
+    const struct trl_strlist *r = &cfg->detection.rules;
+    return r->count == 1 && !strcmp(r->items[0], "off");
+}
+
 int trl_cmd_server(int argc, char **argv)
 {
-    struct server_cli c = {0};
-    trl_server_opts_init(&c.opts);
-    trl_server_opts_add(&c.opts, TRL_LISTEN_UDP, "0.0.0.0:514");
-    trl_server_opts_add(&c.opts, TRL_LISTEN_TCP, "0.0.0.0:514");
+    struct server_cli c;
+    memset(&c, 0, sizeof(c));
+    for (size_t i = 0; i < NFLAGS; i++)
+        trl_buf_puts(&c.values[i], "");
     int rc = parse_args(argc, argv, &c);
-    if (rc)
-        return rc == 1 ? 0 : rc;
-    if ((c.udp_given || c.tcp_given || c.tls_given) && !c.udp_given)
-        trl_server_opts_clear(&c.opts, TRL_LISTEN_UDP);
-    if ((c.udp_given || c.tcp_given || c.tls_given) && !c.tcp_given)
-        trl_server_opts_clear(&c.opts, TRL_LISTEN_TCP);
-    char err[512];
-    if (trl_server_opts_check(&c.opts, err, sizeof(err)) != 0) {
-        fprintf(stderr, "trapline server: %s\n", err);
-        return 2;
+    if (rc) {
+        rc = rc == 1 ? 0 : rc;
+        goto out_args;
     }
-
+    rc = 2;
+    if (load_config(&c, &c.cfg) != 0)
+        goto out_args;
+    if (c.print_config) {
+        trl_config_dump(&c.cfg, stdout);
+        rc = 0;
+        goto out_cfg;
+    }
+    trl_log_set_level((enum trl_log_level)c.cfg.log.level);
+    rc = 1;
+    struct trl_sink *sink = NULL;
+    struct trl_detector *det = NULL;
+    struct trl_server_waker *waker = NULL;
+    struct trl_pipeline *p = NULL;
     char *output = NULL;
-    if (c.output) {
-        output = trl_xstrdup(c.output);
-    } else {
-        const char *dir = trl_cli_data_dir(c.data_dir);
-        if (trl_cli_ensure_dir(dir) != 0)
-            return 1;
-        size_t n = strlen(dir) + 16;
-        output = trl_xmalloc(n);
-        snprintf(output, n, "%s/events.jsonl", dir);
-    }
-    struct trl_sink *sink = trl_sink_jsonl_create(output);
-    if (!sink) {
-        free(output);
-        return 1;
-    }
-    struct trl_server_waker *waker = trl_server_waker_create();
+    if (trl_cli_ensure_dir(c.cfg.data_dir) != 0 || trl_pki_ensure(c.cfg.data_dir, &c.pki) != 0)
+        goto out;
+    if (build_opts(&c.cfg, &c.pki, &c.opts) != 0)
+        goto out;
+    output = trl_config_output_path(&c.cfg);
+    sink = trl_sink_jsonl_create(output);
+    if (!sink)
+        goto out;
+    if (!detection_off(&c.cfg) && !(det = start_detection(&c.cfg)) &&
+        c.cfg.detection.rules.count > 0)
+        goto out;
+    waker = trl_server_waker_create();
     struct trl_pipeline_config pc = {
-        .format = TRL_FORMAT_AUTO,
+        .format = (enum trl_format_id)c.cfg.ingest.format,
+        .queue_batches = (uint32_t)c.cfg.pipeline.queue_batches,
+        .batch_max_msgs = (uint32_t)c.cfg.pipeline.batch_max_messages,
+        .batch_max_bytes = (size_t)c.cfg.pipeline.batch_max_bytes,
         .sink = sink,
+        .stage = det ? trl_detector_process : NULL,
+        .stage_ud = det,
         .on_drain = trl_server_waker_notify,
         .on_drain_ud = waker,
     };
-    struct trl_pipeline *p = trl_pipeline_create(&pc);
-    if (!p) {
-        sink->destroy(sink);
-        trl_server_waker_destroy(waker);
-        free(output);
-        return 1;
-    }
-    trl_info("server", "starting output=%s", output);
+    p = trl_pipeline_create(&pc);
+    if (!p)
+        goto out;
+    sink = NULL; /* owned by the pipeline */
+    trl_info("server", "starting data=%s output=%s", c.cfg.data_dir, output);
     struct trl_server_hooks hooks = {.ud = &c, .reload = reload, .ready = ready, .waker = waker};
-    rc = trl_server_run(&c.opts, p, &hooks);
+    rc = trl_server_run(&c.opts, p, &hooks) == 0 ? 0 : 1;
+out:
     trl_pipeline_destroy(p);
+    if (sink)
+        sink->destroy(sink);
+    trl_detector_destroy(det);
     trl_server_waker_destroy(waker);
     free(output);
-    return rc == 0 ? 0 : 1;
+out_cfg:
+    trl_config_free(&c.cfg);
+out_args:
+    for (size_t i = 0; i < NFLAGS; i++)
+        trl_buf_free(&c.values[i]);
+    return rc;
 }

@@ -151,6 +151,10 @@ struct trl_config {
     struct {
         int format; /* enum trl_format_id */
     } ingest;
+    struct {
+        struct trl_strlist rules; /* Sigma rule files or directories; empty: the built-in rules */
+        int64_t fold_window_ms;
+    } detection;
     struct trl_cfg_origins origins;
 };
 

@@ -37,7 +37,8 @@ static bool check_listen(const char *value, char *why, size_t whylen)
     if (trl_config_parse_listen(value, addr, sizeof(addr), &port) == 0)
         return true;
     snprintf(why, whylen,
-             "expected ADDRESS:PORT such as 0.0.0.0:514 or [::]:514 (IP address, port 1-65535)");
+             "expected ADDRESS:PORT such as 0.0.0.0:514 or [::]:514 (IP address, port 0-65535; 0 "
+             "picks a free port)");
     return false;
 }
 
@@ -133,9 +134,10 @@ static const struct trl_cfg_entry keys[] = {
      .type = TRL_CFG_DURATION,
      .def = "5m",
      .offset = OFF(server.idle_timeout_ms),
-     .min = SEC,
+     .min = 0,
      .max = DAY,
-     .help = "A TCP or TLS connection that sends nothing for this long is closed."},
+     .help = "A TCP or TLS connection that delivers no complete message for this long (idle, or "
+             "too slow) is closed; 0 never closes one."},
     {.key = "server.handshake_timeout",
      .type = TRL_CFG_DURATION,
      .def = "10s",
@@ -154,9 +156,9 @@ static const struct trl_cfg_entry keys[] = {
      .type = TRL_CFG_DURATION,
      .def = "1m",
      .offset = OFF(server.stats_interval_ms),
-     .min = SEC,
+     .min = 0,
      .max = DAY,
-     .help = "How often the server logs its counters."},
+     .help = "How often the server logs its counters; 0 logs them only at exit."},
     {.key = "pipeline.queue_batches",
      .type = TRL_CFG_INT,
      .def = "64",
@@ -190,6 +192,21 @@ static const struct trl_cfg_entry keys[] = {
      .offset = OFF(ingest.format),
      .names = ingest_formats,
      .help = "Format of received messages; auto detects it for each message."},
+    {.key = "detection.rules",
+     .type = TRL_CFG_LIST,
+     .def = "",
+     .offset = OFF(detection.rules),
+     .help = "Sigma rule files or directories to evaluate on every event; empty means the "
+             "built-in rules (the rules/ directory next to the build directory) plus "
+             "<data_dir>/rules when it exists; off means no detection."},
+    {.key = "detection.fold_window",
+     .type = TRL_CFG_DURATION,
+     .def = "1h",
+     .offset = OFF(detection.fold_window_ms),
+     .min = 0,
+     .max = 30LL * 86400 * 1000,
+     .help = "A repeat of an open alert (same rule, host and group-by values) within this window "
+             "is counted into it instead of raising a new alert; 0 turns folding off."},
 };
 
 _Static_assert(TRL_ARRAY_LEN(keys) <= TRL_CFG_MAX_KEYS, "raise TRL_CFG_MAX_KEYS");
@@ -302,9 +319,13 @@ int trl_config_set(struct trl_config *c, const char *key, const char *value, cha
 }
 
 /* An address that appears in both a and b (twice in a when a == b), or NULL. */
+/* An address given twice. Port 0 asks for a free port each time, so it never collides. */
 static const char *find_repeat(const struct trl_strlist *a, const struct trl_strlist *b)
 {
     for (size_t i = 0; i < a->count; i++) {
+        size_t n = strlen(a->items[i]);
+        if (n >= 2 && !strcmp(a->items[i] + n - 2, ":0"))
+            continue;
         for (size_t j = a == b ? i + 1 : 0; j < b->count; j++) {
             if (strcmp(a->items[i], b->items[j]) == 0)
                 return a->items[i];
@@ -319,10 +340,10 @@ int trl_config_check_server(const struct trl_config *c, char *err, size_t errlen
     const struct trl_strlist *tcp = &c->server.syslog_tcp;
     const struct trl_strlist *tls = &c->server.syslog_tls;
     const char *dup;
-    if (tls->count > 0 && (!c->server.tls.cert[0] || !c->server.tls.key[0])) {
+    if (tls->count > 0 && !c->server.tls.cert[0] != !c->server.tls.key[0]) {
         snprintf(err, errlen,
-                 "server.syslog_tls: a TLS listener needs server.tls.cert and server.tls.key "
-                 "(or set server.syslog_tls: off)");
+                 "server.tls: set both server.tls.cert and server.tls.key, or neither (then the "
+                 "server's own certificate in <data_dir>/keys is used)");
         return TRL_ECONFIG;
     }
     if (tls->count > 0 && c->server.tls.client_auth == TRL_TLS_CLIENT_AUTH_REQUIRED &&
@@ -380,7 +401,7 @@ int trl_config_parse_listen(const char *s, char *addr, size_t addrlen, uint16_t 
         hlen = (size_t)(colon - s);
     }
     uint64_t p;
-    if (!trl_parse_u64(colon + 1, strlen(colon + 1), &p) || p == 0 || p > 65535)
+    if (!trl_parse_u64(colon + 1, strlen(colon + 1), &p) || p > 65535)
         return TRL_EINVAL;
     if (hlen == 0 || hlen >= addrlen || hlen >= INET6_ADDRSTRLEN)
         return TRL_EINVAL;
