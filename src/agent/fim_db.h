@@ -1,0 +1,50 @@
+/*
+ * fim_db: the file integrity baseline on disk, an SQLite database (see fim.h for why SQLite).
+ *
+ * Two tables: files (one row per monitored path with its attributes and SHA-256) and roots (the
+ * configured paths whose baseline is complete, so a restart knows to report differences rather
+ * than build the baseline again). Writes are grouped by the caller between trl_fim_db_begin() and
+ * trl_fim_db_commit(). Owned and driven by one fim monitor, on its thread.
+ */
+#ifndef TRL_AGENT_FIM_DB_H
+#define TRL_AGENT_FIM_DB_H
+
+#include <stdint.h>
+
+enum trl_fim_type { TRL_FIM_FILE = 1, TRL_FIM_DIR, TRL_FIM_SYMLINK, TRL_FIM_OTHER };
+
+enum trl_fim_hash_state {
+    TRL_FIM_HASH_NONE = 0,    /* not a regular file */
+    TRL_FIM_HASH_OK = 1,      /* sha256 holds the content hash */
+    TRL_FIM_HASH_TOO_BIG = 2, /* larger than max_hash_bytes */
+    TRL_FIM_HASH_UNREADABLE = 3,
+};
+
+struct trl_fim_entry {
+    uint8_t type;       /* enum trl_fim_type */
+    uint8_t hash_state; /* enum trl_fim_hash_state */
+    uint32_t mode;      /* permission bits (07777) */
+    uint32_t uid, gid;
+    uint64_t size, ino, dev;
+    int64_t mtime_ns, ctime_ns;
+    unsigned char sha256[32];
+};
+
+struct trl_fim_db;
+
+/* Opens or creates the database. Returns 0 or a negative errno / TRL_EINVAL (not a baseline). */
+int trl_fim_db_open(const char *path, struct trl_fim_db **out);
+void trl_fim_db_close(struct trl_fim_db *db);
+
+/* Calls fn for every stored entry, then every completed root. */
+int trl_fim_db_load(struct trl_fim_db *db,
+                    void (*entry)(void *ud, const char *path, const struct trl_fim_entry *e),
+                    void (*root)(void *ud, const char *path), void *ud);
+
+int trl_fim_db_begin(struct trl_fim_db *db);
+int trl_fim_db_commit(struct trl_fim_db *db);
+int trl_fim_db_put(struct trl_fim_db *db, const char *path, const struct trl_fim_entry *e);
+int trl_fim_db_delete(struct trl_fim_db *db, const char *path);
+int trl_fim_db_add_root(struct trl_fim_db *db, const char *path);
+
+#endif

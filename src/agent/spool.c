@@ -1,0 +1,806 @@
+#include "agent/spool.h"
+
+#include "agent/crc32c.h"
+#include "agent/statefile.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "core/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define LOG_COMP        "spool"
+#define REC_HDR         16u
+#define ACK_FILE_LEN    16u
+#define ACK_MAGIC       0x4B434154u /* "TACK" little-endian */
+#define DEFAULT_SEGMENT (8ull << 20)
+#define DEFAULT_MAX     (1ull << 30)
+
+/* A corrupt stretch found when the spool was opened: the reader jumps from start to end without
+ * checking, logging or counting it again. */
+struct hole {
+    uint64_t start;
+    uint64_t end;
+};
+
+struct seg {
+    uint32_t id;
+    uint64_t first_seq; /* 0 while the segment holds no record */
+    uint64_t last_seq;
+    uint64_t nrec;
+    uint64_t size;
+    struct hole *holes;
+    size_t nholes;
+};
+
+struct trl_spool {
+    char *dir;
+    char *ack_path;
+    uint64_t segment_bytes;
+    uint64_t max_bytes;
+    enum trl_spool_full_policy policy;
+    int64_t sync_interval_ns;
+
+    struct seg *segs; /* ascending id; the last one is the write segment while wfd >= 0 */
+    size_t nsegs;
+    size_t segcap;
+    uint32_t next_seg_id;
+    int wfd;
+    uint64_t total_bytes;
+
+    uint64_t next_seq;
+    uint64_t acked;
+    uint64_t ack_on_disk;
+    uint64_t durable;
+    bool dir_dirty;
+    int64_t last_sync_ns;
+
+    /* Read cursor: the segment (by id, since ids survive deletions) and offset of the next record,
+     * and the last sequence handed out. */
+    uint32_t rseg_id;
+    uint64_t roff;
+    uint64_t rlast;
+    uint64_t rseq; /* sequence of the record just before roff (valid when roff > 0) */
+    int rfd;
+    uint32_t rfd_id;
+
+    unsigned char *buf;
+    size_t bufcap;
+
+    uint64_t dropped;
+    uint64_t corrupt_bytes;
+};
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+}
+
+/* The CRC covers the length and sequence fields as well as the payload, so a torn or shifted
+ * header cannot pass for a valid one. */
+static uint32_t rec_crc(const unsigned char *hdr, const void *payload, size_t len)
+{
+    uint32_t c = trl_crc32c(0, hdr, 4);
+    c = trl_crc32c(c, hdr + 8, 8);
+    return trl_crc32c(c, payload, len);
+}
+
+static void buf_reserve(struct trl_spool *s, size_t n)
+{
+    if (s->bufcap >= n)
+        return;
+    size_t cap = s->bufcap ? s->bufcap : 4096;
+    while (cap < n)
+        cap *= 2;
+    free(s->buf);
+    s->buf = trl_xmalloc(cap);
+    s->bufcap = cap;
+}
+
+static char *seg_path(const struct trl_spool *s, uint32_t id)
+{
+    char name[32];
+    snprintf(name, sizeof(name), "%08" PRIu32 ".seg", id);
+    return trl_path_join(s->dir, name);
+}
+
+static ssize_t pread_full(int fd, void *p, size_t n, uint64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (char *)p + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -errno;
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+/*
+ * Reads and checks the record at off of a segment that is size bytes long. Returns 1 when it is
+ * valid (payload in s->buf, *len and *seq set), 0 when it is not, or a negative errno. A record is
+ * valid when its header and payload lie within the segment, its CRC matches and its sequence is
+ * in (lo, hi].
+ */
+static int rec_load(struct trl_spool *s, int fd, uint64_t off, uint64_t size, uint64_t lo,
+                    uint64_t hi, uint32_t *len, uint64_t *seq)
+{
+    unsigned char hdr[REC_HDR];
+    if (size - off < REC_HDR)
+        return 0;
+    ssize_t n = pread_full(fd, hdr, REC_HDR, off);
+    if (n < 0)
+        return (int)n;
+    if ((size_t)n < REC_HDR)
+        return 0;
+    uint32_t l = get_u32(hdr);
+    uint64_t q = get_u64(hdr + 8);
+    if (l == 0 || l > TRL_SPOOL_MAX_RECORD || l > size - off - REC_HDR || q <= lo || q > hi)
+        return 0;
+    buf_reserve(s, l);
+    n = pread_full(fd, s->buf, l, off + REC_HDR);
+    if (n < 0)
+        return (int)n;
+    if ((size_t)n < l || rec_crc(hdr, s->buf, l) != get_u32(hdr + 4))
+        return 0;
+    *len = l;
+    *seq = q;
+    return 1;
+}
+
+/*
+ * After a corrupt record at off, finds the next offset where a valid record starts whose sequence
+ * follows lo. Corruption cannot have swallowed more records than fit in the bytes skipped, which
+ * bounds the sequence a candidate may carry; together with the CRC this makes a false match
+ * practically impossible. The CRC work is capped so a hostile file cannot make opening quadratic.
+ * Returns the offset, size when there is none, or a negative errno.
+ */
+static int64_t rec_resync(int fd, uint64_t off, uint64_t size, uint64_t lo)
+{
+    if (size - off <= REC_HDR)
+        return (int64_t)size;
+    size_t span = (size_t)(size - off);
+    unsigned char *d = trl_xmalloc(span);
+    ssize_t n = pread_full(fd, d, span, off);
+    if (n < 0) {
+        free(d);
+        return n;
+    }
+    span = (size_t)n;
+    uint64_t budget = 2 * (uint64_t)span + (1u << 20);
+    int64_t found = (int64_t)size;
+    for (size_t i = 1; i + REC_HDR <= span; i++) {
+        const unsigned char *h = d + i;
+        uint32_t l = get_u32(h);
+        uint64_t q = get_u64(h + 8);
+        if (l == 0 || l > span - i - REC_HDR || q <= lo || q - lo > i / REC_HDR + 1)
+            continue;
+        if (budget < l)
+            break;
+        budget -= l;
+        if (rec_crc(h, h + REC_HDR, l) == get_u32(h + 4)) {
+            found = (int64_t)(off + i);
+            break;
+        }
+    }
+    free(d);
+    return found;
+}
+
+static int seg_fd_for_read(struct trl_spool *s, uint32_t id)
+{
+    if (s->wfd >= 0 && s->nsegs && s->segs[s->nsegs - 1].id == id)
+        return s->wfd;
+    if (s->rfd >= 0 && s->rfd_id == id)
+        return s->rfd;
+    if (s->rfd >= 0)
+        close(s->rfd);
+    s->rfd = -1;
+    char *path = seg_path(s, id);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int err = errno;
+    free(path);
+    if (fd < 0)
+        return -err;
+    s->rfd = fd;
+    s->rfd_id = id;
+    return fd;
+}
+
+static void close_rfd_if(struct trl_spool *s, uint32_t id)
+{
+    if (s->rfd >= 0 && s->rfd_id == id) {
+        close(s->rfd);
+        s->rfd = -1;
+    }
+}
+
+static int persist_ack(struct trl_spool *s)
+{
+    if (s->ack_on_disk == s->acked)
+        return 0;
+    unsigned char b[ACK_FILE_LEN];
+    put_u64(b, s->acked);
+    put_u32(b + 8, ACK_MAGIC);
+    put_u32(b + 12, trl_crc32c(0, b, 12));
+    int rc = trl_state_write(s->ack_path, b, sizeof(b));
+    if (rc < 0) {
+        trl_error(LOG_COMP, "cannot write ack position path=%s err=\"%s\"", s->ack_path,
+                  strerror(-rc));
+        return rc;
+    }
+    s->ack_on_disk = s->acked;
+    return 0;
+}
+
+static void load_ack(struct trl_spool *s)
+{
+    char *data;
+    size_t len;
+    int rc = trl_state_read(s->ack_path, 4096, &data, &len);
+    if (rc == -ENOENT)
+        return;
+    if (rc < 0) {
+        trl_warn(LOG_COMP, "cannot read ack position path=%s err=\"%s\": resending the spool",
+                 s->ack_path, strerror(-rc));
+        return;
+    }
+    const unsigned char *b = (const unsigned char *)data;
+    if (len == ACK_FILE_LEN && get_u32(b + 8) == ACK_MAGIC &&
+        get_u32(b + 12) == trl_crc32c(0, b, 12)) {
+        s->acked = get_u64(b);
+        s->ack_on_disk = s->acked;
+    } else {
+        trl_warn(LOG_COMP, "damaged ack position path=%s: resending the spool", s->ack_path);
+    }
+    free(data);
+}
+
+/* Removes segs[i] from the table and its file from the disk. */
+static void seg_remove(struct trl_spool *s, size_t i)
+{
+    struct seg g = s->segs[i];
+    if (s->wfd >= 0 && i == s->nsegs - 1) {
+        close(s->wfd);
+        s->wfd = -1;
+    }
+    close_rfd_if(s, g.id);
+    char *path = seg_path(s, g.id);
+    if (unlink(path) != 0 && errno != ENOENT)
+        trl_warn(LOG_COMP, "cannot delete segment path=%s err=\"%s\"", path, strerror(errno));
+    free(path);
+    s->total_bytes -= g.size;
+    free(g.holes);
+    memmove(&s->segs[i], &s->segs[i + 1], (s->nsegs - i - 1) * sizeof(*s->segs));
+    s->nsegs--;
+    s->dir_dirty = true;
+}
+
+static struct seg *seg_append(struct trl_spool *s, uint32_t id)
+{
+    if (s->nsegs == s->segcap) {
+        s->segcap = s->segcap ? s->segcap * 2 : 16;
+        s->segs = trl_xrealloc(s->segs, s->segcap * sizeof(*s->segs));
+    }
+    struct seg *g = &s->segs[s->nsegs++];
+    memset(g, 0, sizeof(*g));
+    g->id = id;
+    return g;
+}
+
+/* Checks one segment file found at open: counts its valid records, skips corrupt stretches and
+ * truncates a torn tail. *prev is the highest sequence seen so far, across segments. */
+static int seg_scan(struct trl_spool *s, struct seg *g, uint64_t *prev)
+{
+    char *path = seg_path(s, g->id);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    int rc = 0;
+    if (fd < 0) {
+        rc = -errno;
+        trl_error(LOG_COMP, "cannot open segment path=%s err=\"%s\"", path, strerror(errno));
+        goto out;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        rc = -errno;
+        goto out;
+    }
+    uint64_t size = (uint64_t)st.st_size, off = 0;
+    while (off < size) {
+        uint32_t len;
+        uint64_t seq;
+        rc = rec_load(s, fd, off, size, *prev, UINT64_MAX, &len, &seq);
+        if (rc < 0)
+            goto out;
+        if (rc == 1) {
+            if (!g->first_seq)
+                g->first_seq = seq;
+            g->last_seq = seq;
+            g->nrec++;
+            *prev = seq;
+            off += REC_HDR + len;
+            continue;
+        }
+        int64_t next = rec_resync(fd, off, size, *prev);
+        if (next < 0) {
+            rc = (int)next;
+            goto out;
+        }
+        if ((uint64_t)next < size) {
+            trl_warn(LOG_COMP, "skipping corrupt records path=%s offset=%" PRIu64 " bytes=%" PRIu64,
+                     path, off, (uint64_t)next - off);
+            s->corrupt_bytes += (uint64_t)next - off;
+            g->holes = trl_xrealloc(g->holes, (g->nholes + 1) * sizeof(*g->holes));
+            g->holes[g->nholes++] = (struct hole){off, (uint64_t)next};
+            off = (uint64_t)next;
+            continue;
+        }
+        trl_warn(LOG_COMP, "truncating torn tail path=%s offset=%" PRIu64 " bytes=%" PRIu64, path,
+                 off, size - off);
+        s->corrupt_bytes += size - off;
+        if (ftruncate(fd, (off_t)off) != 0 || fsync(fd) != 0) {
+            rc = -errno;
+            goto out;
+        }
+        size = off;
+    }
+    rc = 0;
+    g->size = size;
+out:
+    if (fd >= 0)
+        close(fd);
+    free(path);
+    return rc;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Lists the segment ids in the directory, ascending. */
+static int list_segments(struct trl_spool *s, uint32_t **ids, size_t *n)
+{
+    DIR *d = opendir(s->dir);
+    if (!d)
+        return -errno;
+    size_t cap = 0;
+    *ids = NULL;
+    *n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        uint64_t id;
+        if (l < 5 || strcmp(e->d_name + l - 4, ".seg") != 0 ||
+            !trl_parse_u64(e->d_name, l - 4, &id) || id == 0 || id > UINT32_MAX)
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *ids = trl_xrealloc(*ids, cap * sizeof(**ids));
+        }
+        (*ids)[(*n)++] = (uint32_t)id;
+    }
+    closedir(d);
+    if (*n)
+        qsort(*ids, *n, sizeof(**ids), cmp_u32);
+    return 0;
+}
+
+static int spool_load(struct trl_spool *s)
+{
+    load_ack(s);
+    uint32_t *ids;
+    size_t n;
+    int rc = list_segments(s, &ids, &n);
+    if (rc < 0)
+        return rc;
+    uint64_t prev = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct seg *g = seg_append(s, ids[i]);
+        rc = seg_scan(s, g, &prev);
+        if (rc < 0)
+            break;
+        s->total_bytes += g->size;
+        s->next_seg_id = ids[i] + 1;
+    }
+    free(ids);
+    if (rc < 0)
+        return rc;
+    s->next_seq = TRL_MAX(prev, s->acked) + 1;
+    /* Segments left empty by a torn write, or wholly acknowledged before a crash interrupted
+     * their deletion, go now. */
+    for (size_t i = 0; i < s->nsegs;) {
+        const struct seg *g = &s->segs[i];
+        if (g->nrec == 0 || g->last_seq <= s->acked)
+            seg_remove(s, i);
+        else
+            i++;
+    }
+    s->durable = s->next_seq - 1;
+    s->rlast = s->acked;
+    s->rseg_id = s->nsegs ? s->segs[0].id : 0;
+    s->roff = 0;
+    if (s->next_seg_id == 0)
+        s->next_seg_id = 1;
+    return 0;
+}
+
+int trl_spool_create(const struct trl_spool_config *cfg, struct trl_spool **out)
+{
+    *out = NULL;
+    if (!cfg->dir || !*cfg->dir || cfg->sync_interval_ms < 0)
+        return TRL_EINVAL;
+    struct trl_spool *s = trl_xcalloc(1, sizeof(*s));
+    s->dir = trl_xstrdup(cfg->dir);
+    s->ack_path = trl_path_join(cfg->dir, "ack");
+    s->segment_bytes = cfg->segment_bytes ? cfg->segment_bytes : DEFAULT_SEGMENT;
+    s->max_bytes = cfg->max_bytes ? cfg->max_bytes : DEFAULT_MAX;
+    s->policy = cfg->policy;
+    s->sync_interval_ns = (int64_t)cfg->sync_interval_ms * 1000000;
+    s->wfd = -1;
+    s->rfd = -1;
+    s->next_seg_id = 1;
+    int rc = TRL_EINVAL;
+    if (s->max_bytes < s->segment_bytes || s->segment_bytes < 4096 ||
+        (cfg->policy != TRL_SPOOL_BLOCK && cfg->policy != TRL_SPOOL_DROP_OLDEST))
+        goto fail;
+    rc = trl_state_mkdir(s->dir);
+    if (rc < 0) {
+        trl_error(LOG_COMP, "cannot create spool directory path=%s err=\"%s\"", s->dir,
+                  strerror(-rc));
+        goto fail;
+    }
+    rc = spool_load(s);
+    if (rc < 0)
+        goto fail;
+    s->last_sync_ns = trl_mono_ns();
+    trl_info(LOG_COMP,
+             "opened path=%s segments=%zu bytes=%" PRIu64 " next_seq=%" PRIu64 " acked=%" PRIu64,
+             s->dir, s->nsegs, s->total_bytes, s->next_seq, s->acked);
+    *out = s;
+    return 0;
+fail:
+    trl_spool_destroy(s);
+    return rc;
+}
+
+int trl_spool_sync(struct trl_spool *s)
+{
+    if (s->wfd >= 0 && s->durable + 1 < s->next_seq && fdatasync(s->wfd) != 0) {
+        int rc = -errno;
+        trl_error(LOG_COMP, "fdatasync failed path=%s err=\"%s\"", s->dir, strerror(errno));
+        return rc;
+    }
+    if (s->dir_dirty) {
+        int rc = trl_state_sync_dir(s->dir);
+        if (rc < 0)
+            return rc;
+        s->dir_dirty = false;
+    }
+    s->durable = s->next_seq - 1;
+    s->last_sync_ns = trl_mono_ns();
+    return persist_ack(s);
+}
+
+int trl_spool_tick(struct trl_spool *s)
+{
+    bool pending = s->durable + 1 < s->next_seq || s->ack_on_disk != s->acked || s->dir_dirty;
+    if (!pending || trl_mono_ns() - s->last_sync_ns < s->sync_interval_ns)
+        return 0;
+    return trl_spool_sync(s);
+}
+
+void trl_spool_destroy(struct trl_spool *s)
+{
+    if (!s)
+        return;
+    if (s->next_seq)
+        trl_spool_sync(s);
+    if (s->wfd >= 0)
+        close(s->wfd);
+    if (s->rfd >= 0)
+        close(s->rfd);
+    for (size_t i = 0; i < s->nsegs; i++)
+        free(s->segs[i].holes);
+    free(s->segs);
+    free(s->buf);
+    free(s->dir);
+    free(s->ack_path);
+    free(s);
+}
+
+/* Closes the write segment (making it durable first) so the next append starts a new one. */
+static int seg_seal(struct trl_spool *s)
+{
+    if (s->wfd < 0)
+        return 0;
+    int rc = trl_spool_sync(s);
+    if (rc < 0)
+        return rc;
+    close(s->wfd);
+    s->wfd = -1;
+    return 0;
+}
+
+static int seg_start(struct trl_spool *s)
+{
+    int rc = seg_seal(s);
+    if (rc < 0)
+        return rc;
+    uint32_t id = s->next_seg_id;
+    char *path = seg_path(s, id);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = -errno;
+        trl_error(LOG_COMP, "cannot create segment path=%s err=\"%s\"", path, strerror(errno));
+        free(path);
+        return rc;
+    }
+    free(path);
+    seg_append(s, id);
+    s->next_seg_id = id + 1;
+    s->wfd = fd;
+    s->dir_dirty = true;
+    return 0;
+}
+
+/* Deletes the oldest segment to make room (policy drop_oldest). The ack position moves past its
+ * records and reaches the disk before the file goes, so a crash cannot bring the sequence numbers
+ * of the dropped records back into use. */
+static int drop_oldest(struct trl_spool *s)
+{
+    if (s->nsegs == 1 && s->wfd >= 0) {
+        int rc = seg_seal(s);
+        if (rc < 0)
+            return rc;
+    }
+    if (s->nsegs == 0)
+        return TRL_EFULL;
+    const struct seg *g = &s->segs[0];
+    uint64_t lost = 0;
+    if (g->last_seq > s->acked)
+        lost = s->acked < g->first_seq ? g->nrec : g->last_seq - s->acked;
+    s->dropped += lost;
+    if (g->last_seq > s->acked)
+        s->acked = g->last_seq;
+    int rc = persist_ack(s);
+    if (rc < 0)
+        return rc;
+    trl_warn(LOG_COMP,
+             "spool full: dropped oldest segment id=%" PRIu32 " records=%" PRIu64
+             " dropped_total=%" PRIu64,
+             g->id, lost, s->dropped);
+    seg_remove(s, 0);
+    if (s->rlast < s->acked)
+        s->rlast = s->acked;
+    return 0;
+}
+
+static int write_all_v(int fd, struct iovec *iov, int cnt)
+{
+    while (cnt > 0) {
+        ssize_t n = writev(fd, iov, cnt);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            return -EIO;
+        while (cnt > 0 && (size_t)n >= iov->iov_len) {
+            n -= (ssize_t)iov->iov_len;
+            iov++;
+            cnt--;
+        }
+        if (cnt > 0) {
+            iov->iov_base = (char *)iov->iov_base + n;
+            iov->iov_len -= (size_t)n;
+        }
+    }
+    return 0;
+}
+
+int trl_spool_append(struct trl_spool *s, const void *data, size_t len, uint64_t *seq)
+{
+    if (len == 0 || len > TRL_SPOOL_MAX_RECORD || REC_HDR + len > s->max_bytes)
+        return TRL_EINVAL;
+    uint64_t need = REC_HDR + len;
+    while (s->total_bytes + need > s->max_bytes) {
+        if (s->policy == TRL_SPOOL_BLOCK)
+            return TRL_EFULL;
+        int rc = drop_oldest(s);
+        if (rc < 0)
+            return rc;
+    }
+    struct seg *g = s->nsegs ? &s->segs[s->nsegs - 1] : NULL;
+    if (s->wfd < 0 || (g->size > 0 && g->size + need > s->segment_bytes)) {
+        int rc = seg_start(s);
+        if (rc < 0)
+            return rc;
+        g = &s->segs[s->nsegs - 1];
+    }
+    unsigned char hdr[REC_HDR];
+    uint64_t q = s->next_seq;
+    put_u32(hdr, (uint32_t)len);
+    put_u64(hdr + 8, q);
+    put_u32(hdr + 4, rec_crc(hdr, data, len));
+    struct iovec iov[2] = {{hdr, REC_HDR}, {(void *)data, len}};
+    int rc = write_all_v(s->wfd, iov, 2);
+    if (rc < 0) {
+        /* Take a partial record back off so the segment stays well-formed. */
+        trl_error(LOG_COMP, "write failed path=%s err=\"%s\"", s->dir, strerror(-rc));
+        if (ftruncate(s->wfd, (off_t)g->size) != 0)
+            seg_seal(s);
+        return rc;
+    }
+    if (!g->first_seq)
+        g->first_seq = q;
+    g->last_seq = q;
+    g->nrec++;
+    g->size += need;
+    s->total_bytes += need;
+    s->next_seq++;
+    if (seq)
+        *seq = q;
+    if (s->sync_interval_ns == 0)
+        return trl_spool_sync(s);
+    return trl_spool_tick(s);
+}
+
+static size_t seg_index(const struct trl_spool *s, uint32_t id)
+{
+    for (size_t i = 0; i < s->nsegs; i++) {
+        if (s->segs[i].id == id)
+            return i;
+    }
+    return SIZE_MAX;
+}
+
+static const struct hole *seg_hole_at(const struct seg *g, uint64_t off)
+{
+    for (size_t i = 0; i < g->nholes; i++) {
+        if (g->holes[i].start == off)
+            return &g->holes[i];
+    }
+    return NULL;
+}
+
+int trl_spool_read(struct trl_spool *s, struct trl_spool_record *rec)
+{
+    for (;;) {
+        if (s->rlast + 1 >= s->next_seq)
+            return 0;
+        size_t i = seg_index(s, s->rseg_id);
+        if (i == SIZE_MAX) {
+            /* The cursor's segment was deleted (acknowledged or dropped): go on from the oldest. */
+            if (s->nsegs == 0)
+                return 0;
+            i = 0;
+            s->rseg_id = s->segs[0].id;
+            s->roff = 0;
+        }
+        const struct seg *g = &s->segs[i];
+        if (s->roff >= g->size || g->last_seq <= s->rlast) {
+            if (i + 1 >= s->nsegs)
+                return 0;
+            s->rseg_id = s->segs[i + 1].id;
+            s->roff = 0;
+            continue;
+        }
+        const struct hole *h = seg_hole_at(g, s->roff);
+        if (h) {
+            s->roff = h->end;
+            continue;
+        }
+        int fd = seg_fd_for_read(s, g->id);
+        if (fd < 0)
+            return fd;
+        uint32_t len;
+        uint64_t seq;
+        uint64_t lo = s->roff == 0 ? (g->first_seq ? g->first_seq - 1 : 0) : s->rseq;
+        int rc = rec_load(s, fd, s->roff, g->size, lo, g->last_seq, &len, &seq);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            int64_t next = rec_resync(fd, s->roff, g->size, lo);
+            if (next < 0)
+                return (int)next;
+            trl_warn(LOG_COMP,
+                     "skipping corrupt records segment=%" PRIu32 " offset=%" PRIu64
+                     " bytes=%" PRIu64,
+                     g->id, s->roff, (uint64_t)next - s->roff);
+            s->corrupt_bytes += (uint64_t)next - s->roff;
+            s->roff = (uint64_t)next;
+            continue;
+        }
+        s->roff += REC_HDR + len;
+        s->rseq = seq;
+        if (seq <= s->rlast)
+            continue;
+        if (seq > s->durable) {
+            rc = trl_spool_sync(s);
+            if (rc < 0)
+                return rc;
+        }
+        s->rlast = seq;
+        rec->seq = seq;
+        rec->data = s->buf;
+        rec->len = len;
+        return 1;
+    }
+}
+
+void trl_spool_rewind(struct trl_spool *s)
+{
+    s->rlast = s->acked;
+    s->rseg_id = s->nsegs ? s->segs[0].id : 0;
+    s->roff = 0;
+}
+
+int trl_spool_ack(struct trl_spool *s, uint64_t seq)
+{
+    if (seq >= s->next_seq)
+        return TRL_EINVAL;
+    if (seq <= s->acked)
+        return 0;
+    s->acked = seq;
+    if (s->rlast < seq)
+        s->rlast = seq;
+    if (s->nsegs == 0 || s->segs[0].last_seq > seq)
+        return 0;
+    /* Whole segments are delivered: the ack position must be on disk before they go. */
+    int rc = persist_ack(s);
+    if (rc < 0)
+        return rc;
+    while (s->nsegs && s->segs[0].last_seq <= seq)
+        seg_remove(s, 0);
+    return 0;
+}
+
+void trl_spool_stats(const struct trl_spool *s, struct trl_spool_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->bytes = s->total_bytes;
+    st->segments = s->nsegs;
+    st->next_seq = s->next_seq;
+    st->acked_seq = s->acked;
+    st->durable_seq = s->durable;
+    st->read_seq = s->rlast;
+    for (size_t i = 0; i < s->nsegs; i++) {
+        const struct seg *g = &s->segs[i];
+        if (g->last_seq <= s->acked)
+            continue;
+        st->pending += s->acked < g->first_seq ? g->nrec : g->last_seq - s->acked;
+    }
+    st->dropped = s->dropped;
+    st->corrupt_bytes = s->corrupt_bytes;
+}
