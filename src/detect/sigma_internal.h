@@ -47,6 +47,7 @@ struct sigma_value {
     int cidr_family;   /* 4 or 6 */
     int cidr_bits;
     struct sigma_field_ref ref; /* SIGMA_FIELDREF: the other field */
+    int32_t lit_id;             /* SIGMA_CONTAINS: id in the literal prefilter, -1 when none */
 };
 
 /* One `field|modifiers: values` entry; field.kind == SIGMA_FIELD_KEYWORDS for field-less values. */
@@ -175,8 +176,16 @@ struct trl_sigma_ruleset {
     struct sigma_rule *filters; /* Sigma filters: a rule matches only when none of its filters do */
     size_t nfilters;
     size_t filter_cap;
+    struct hs_database *literals; /* the contains prefilter, see sigma_literals.h */
+    uint32_t nliterals;
     bool finalized;
 };
+
+/* Calls fn for every value of every test of every rule and filter. */
+void sigma_each_value(struct trl_sigma_ruleset *rs, void (*fn)(struct sigma_value *v, void *ud),
+                      void *ud);
+/* The lowered form of a field value, cached for the event being evaluated. */
+struct sigma_lower *sigma_lowered(struct trl_sigma_scratch *s, const char *v, size_t len);
 
 /* Parses a correlation document into rs (unresolved until finalize). Returns 0, or -1 with err. */
 int sigma_corr_load(struct trl_sigma_ruleset *rs, const struct trl_yaml_node *doc, const char *file,
@@ -206,11 +215,25 @@ int sigma_test_compile(struct sigma_test *t, const char *key, const struct trl_y
                        bool *unsupported);
 void sigma_test_free(struct sigma_test *t);
 /* Per-thread working memory for evaluation. */
+/* A field value lower-cased, cached during the evaluation of one event, with the literals of the
+ * prefilter found in it. */
+struct sigma_lower {
+    const char *src;
+    size_t len;
+    char *buf;
+    size_t cap;
+    bool scanned;  /* bits holds this value's literals */
+    uint64_t *bits; /* one bit per literal id */
+};
+
 struct trl_sigma_scratch {
+    const struct trl_sigma_ruleset *rs;
+    struct hs_scratch *hs; /* Vectorscan scratch for the ruleset's literal database */
     pcre2_match_data *md;
     struct sigma_corr_state *corr;
-    char *lower; /* the current field value, lower-cased */
-    size_t lower_cap;
+    struct sigma_lower lower[8];
+    size_t nlower;
+    size_t lower_next;
 };
 
 /* True when the test holds for ev. */

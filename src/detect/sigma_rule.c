@@ -3,8 +3,10 @@
  * event through them. Invalid or unsupported rules are reported (file, line, reason) and skipped;
  * they never stop the caller.
  */
+#include "core/log.h"
 #include "core/util.h"
 #include "detect/sigma_internal.h"
+#include "detect/sigma_literals.h"
 #include "detect/yaml_doc.h"
 
 #include <dirent.h>
@@ -108,6 +110,7 @@ void trl_sigma_ruleset_destroy(struct trl_sigma_ruleset *rs)
         rule_free(&rs->filters[i]);
     free(rs->filters);
     free_groups(rs);
+    sigma_literals_free(rs);
     free(rs);
 }
 
@@ -156,6 +159,7 @@ void trl_sigma_ruleset_finalize(struct trl_sigma_ruleset *rs, trl_sigma_report_f
     attach_filters(rs, report, ud);
     sigma_corr_finalize(rs, report, ud);
     build_groups(rs);
+    sigma_literals_build(rs);
     rs->finalized = true;
 }
 
@@ -519,14 +523,41 @@ int trl_sigma_load_path(struct trl_sigma_ruleset *rs, const char *path,
     return added;
 }
 
+static void each_rule_value(struct sigma_rule *r, void (*fn)(struct sigma_value *v, void *ud),
+                            void *ud)
+{
+    for (size_t i = 0; i < r->nsearches; i++) {
+        struct sigma_search *se = &r->searches[i];
+        for (size_t a = 0; a < se->nalts; a++) {
+            for (size_t t = 0; t < se->alts[a].ntests; t++) {
+                struct sigma_test *test = &se->alts[a].tests[t];
+                for (size_t v = 0; v < test->nvalues; v++)
+                    fn(&test->values[v], ud);
+            }
+        }
+    }
+}
+
+void sigma_each_value(struct trl_sigma_ruleset *rs, void (*fn)(struct sigma_value *v, void *ud),
+                      void *ud)
+{
+    for (size_t i = 0; i < rs->nrules; i++)
+        each_rule_value(&rs->rules[i], fn, ud);
+    for (size_t i = 0; i < rs->nfilters; i++)
+        each_rule_value(&rs->filters[i], fn, ud);
+}
+
 /* ---- evaluation ---- */
 
 struct trl_sigma_scratch *trl_sigma_scratch_create(const struct trl_sigma_ruleset *rs)
 {
     (void)rs;
     struct trl_sigma_scratch *s = trl_xcalloc(1, sizeof(*s));
+    s->rs = rs;
     s->md = pcre2_match_data_create(1, NULL);
     s->corr = sigma_corr_state_create(rs);
+    if (sigma_literals_scratch_init(rs, s) != 0)
+        trl_warn("rules", "no scan space for the literal prefilter: using plain search");
     return s;
 }
 
@@ -535,8 +566,10 @@ void trl_sigma_scratch_destroy(struct trl_sigma_scratch *s)
     if (!s)
         return;
     pcre2_match_data_free(s->md);
+    sigma_literals_scratch_free(s);
     sigma_corr_state_destroy(s->corr);
-    free(s->lower);
+    for (size_t i = 0; i < TRL_ARRAY_LEN(s->lower); i++)
+        free(s->lower[i].buf);
     free(s);
 }
 
@@ -613,6 +646,8 @@ size_t trl_sigma_eval(const struct trl_sigma_ruleset *rs, struct trl_sigma_scrat
                       void (*match)(void *ud, const struct trl_sigma_match *m), void *ud)
 {
     size_t calls = 0;
+    s->nlower = 0; /* lowered values belong to the previous event */
+    s->lower_next = 0;
     for (size_t gi = 0; gi < rs->ngroups; gi++) {
         const struct sigma_ls_group *g = &rs->groups[gi];
         if (!sigma_logsource_matches(g->logsource, ev))

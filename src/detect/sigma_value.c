@@ -8,6 +8,7 @@
 #include "core/timeutil.h"
 #include "core/util.h"
 #include "detect/sigma_internal.h"
+#include "detect/sigma_literals.h"
 #include "detect/yaml_doc.h"
 
 #include <arpa/inet.h>
@@ -460,6 +461,7 @@ static struct sigma_value *new_value(struct sigma_test *t)
     t->values = trl_xrealloc(t->values, (t->nvalues + 1) * sizeof(*t->values));
     struct sigma_value *v = &t->values[t->nvalues++];
     memset(v, 0, sizeof(*v));
+    v->lit_id = -1;
     return v;
 }
 
@@ -682,16 +684,45 @@ out:
 
 /* ---- evaluation ---- */
 
-static const char *lowered(struct trl_sigma_scratch *s, const char *v, size_t len)
+/* The value lower-cased, computed once per evaluation of an event: the values of an event do not
+ * move while it is evaluated, so (pointer, length) identifies them (the cache is emptied by
+ * trl_sigma_eval for each event). */
+struct sigma_lower *sigma_lowered(struct trl_sigma_scratch *s, const char *v, size_t len)
 {
-    if (s->lower_cap < len + 1) {
-        s->lower_cap = len + 1 > 256 ? len + 1 : 256;
-        s->lower = trl_xrealloc(s->lower, s->lower_cap);
+    for (size_t i = 0; i < s->nlower; i++) {
+        if (s->lower[i].src == v && s->lower[i].len == len)
+            return &s->lower[i];
+    }
+    struct sigma_lower *l = &s->lower[s->lower_next];
+    s->lower_next = (s->lower_next + 1) % TRL_ARRAY_LEN(s->lower);
+    if (s->nlower < TRL_ARRAY_LEN(s->lower))
+        s->nlower++;
+    if (l->cap < len + 1) {
+        l->cap = len + 1 > 256 ? len + 1 : 256;
+        l->buf = trl_xrealloc(l->buf, l->cap);
     }
     for (size_t i = 0; i < len; i++)
-        s->lower[i] = (char)tolower((unsigned char)v[i]);
-    s->lower[len] = '\0';
-    return s->lower;
+        l->buf[i] = (char)tolower((unsigned char)v[i]);
+    l->buf[len] = '\0';
+    l->src = v;
+    l->len = len;
+    l->scanned = false;
+    return l;
+}
+
+static const char *lowered(struct trl_sigma_scratch *s, const char *v, size_t len)
+{
+    return sigma_lowered(s, v, len)->buf;
+}
+
+/* Compares n bytes of a field value with a lower-cased rule value, ignoring ASCII case. */
+static bool equal_lower(const char *v, const char *lower, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if ((char)tolower((unsigned char)v[i]) != lower[i])
+            return false;
+    }
+    return true;
 }
 
 static bool re_match(const pcre2_code *re, const char *v, size_t len, pcre2_match_data *md)
@@ -745,17 +776,18 @@ static bool value_matches(const struct sigma_value *sv, const char *v, size_t le
     case SIGMA_SUFFIX:
     case SIGMA_CONTAINS:
     case SIGMA_GLOB: {
-        const char *x = sv->cased ? v : lowered(s, v, len);
         if (sv->op == SIGMA_GLOB)
-            return re_match(sv->re, x, len, s->md);
-        if (sv->len > len)
+            return re_match(sv->re, sv->cased ? v : lowered(s, v, len), len, s->md);
+        if (sv->len > len || (sv->op == SIGMA_EQ && sv->len != len))
             return false;
-        if (sv->op == SIGMA_EQ)
-            return sv->len == len && memcmp(x, sv->text, len) == 0;
-        if (sv->op == SIGMA_PREFIX)
-            return memcmp(x, sv->text, sv->len) == 0;
-        if (sv->op == SIGMA_SUFFIX)
-            return memcmp(x + len - sv->len, sv->text, sv->len) == 0;
+        /* Whole, prefix and suffix compare in place; only "contains" needs the value lowered. */
+        const char *at = sv->op == SIGMA_SUFFIX ? v + len - sv->len : v;
+        if (sv->op != SIGMA_CONTAINS)
+            return sv->cased ? memcmp(at, sv->text, sv->len) == 0
+                             : equal_lower(at, sv->text, sv->len);
+        if (sv->lit_id >= 0 && s->hs)
+            return sigma_literals_contains(s->rs, s, sigma_lowered(s, v, len), sv->lit_id);
+        const char *x = sv->cased ? v : lowered(s, v, len);
         return sv->len == 0 || memmem(x, len, sv->text, sv->len) != NULL;
     }
     case SIGMA_RE:
