@@ -156,6 +156,14 @@ const struct trl_kv *sigma_field_first(const struct sigma_field_ref *ref,
 {
     for (size_t c = 0; c < ref->ncand; c++) {
         const struct sigma_field_candidate *cand = &ref->cand[c];
+        if (cand->field) {
+            uint16_t slot = ev->slot[cand->field];
+            if (slot) {
+                *index = slot - 1u;
+                return &ev->fields[slot - 1u];
+            }
+            continue;
+        }
         for (uint32_t i = 0; i < ev->nfields; i++) {
             const struct trl_kv *kv = &ev->fields[i];
             bool hit = cand->field ? kv->field == cand->field

@@ -850,27 +850,46 @@ static bool value_holds(const struct sigma_value *sv, const char *v, size_t len,
     return sv->negate ? !m : m;
 }
 
-static bool keyword_holds(const struct sigma_value *sv, const struct trl_event *ev,
-                          struct trl_sigma_scratch *s)
+/* The values a test looks at, gathered once per test rather than once per rule value: the
+ * message (or the original text) for keywords, else every value of the field (array fields hold
+ * several). */
+#define MAX_TEST_VALUES 32
+
+struct test_input {
+    const char *val[MAX_TEST_VALUES];
+    size_t len[MAX_TEST_VALUES];
+    size_t n;
+};
+
+static void gather(const struct sigma_test *t, const struct trl_event *ev, struct test_input *in)
 {
-    size_t len;
-    const char *msg = trl_event_get(ev, TRL_F_MESSAGE, &len);
-    if (msg && value_holds(sv, msg, len, ev, s))
-        return true;
-    return value_holds(sv, ev->original, ev->original_len, ev, s);
+    in->n = 0;
+    if (t->field.kind == SIGMA_FIELD_KEYWORDS) {
+        size_t len;
+        const char *msg = trl_event_get(ev, TRL_F_MESSAGE, &len);
+        in->val[0] = msg ? msg : ev->original;
+        in->len[0] = msg ? len : ev->original_len;
+        in->n = 1;
+        return;
+    }
+    uint32_t idx;
+    for (const struct trl_kv *kv = sigma_field_first(&t->field, ev, &idx);
+         kv && in->n < MAX_TEST_VALUES; kv = sigma_field_next(ev, kv, &idx)) {
+        in->val[in->n] = kv->val;
+        in->len[in->n] = kv->val_len;
+        in->n++;
+    }
 }
 
-/* One rule value against a field that may hold several values (array fields): a positive value
- * holds when any of them matches, a negated one when none does. */
-static bool field_value_holds(const struct sigma_value *sv, const struct sigma_test *t,
-                              const struct trl_event *ev, struct trl_sigma_scratch *s)
+/* One rule value against the gathered values: a positive value holds when any of them matches, a
+ * negated one when none does; a missing field is judged by value_holds(NULL). */
+static bool input_holds(const struct sigma_value *sv, const struct test_input *in,
+                        const struct trl_event *ev, struct trl_sigma_scratch *s)
 {
-    uint32_t idx;
-    const struct trl_kv *kv = sigma_field_first(&t->field, ev, &idx);
-    if (!kv)
+    if (in->n == 0)
         return value_holds(sv, NULL, 0, ev, s);
-    for (; kv; kv = sigma_field_next(ev, kv, &idx)) {
-        bool m = value_holds(sv, kv->val, kv->val_len, ev, s);
+    for (size_t i = 0; i < in->n; i++) {
+        bool m = value_holds(sv, in->val[i], in->len[i], ev, s);
         if (sv->negate ? !m : m)
             return !sv->negate;
     }
@@ -880,10 +899,11 @@ static bool field_value_holds(const struct sigma_value *sv, const struct sigma_t
 bool sigma_test_eval(const struct sigma_test *t, const struct trl_event *ev,
                      struct trl_sigma_scratch *s)
 {
-    bool keywords = t->field.kind == SIGMA_FIELD_KEYWORDS;
+    struct test_input in;
+    gather(t, ev, &in);
     for (size_t i = 0; i < t->nvalues; i++) {
         const struct sigma_value *sv = &t->values[i];
-        bool m = keywords ? keyword_holds(sv, ev, s) : field_value_holds(sv, t, ev, s);
+        bool m = input_holds(sv, &in, ev, s);
         /* neq over a list means "none of these": every value must differ. */
         if (t->all || sv->negate) {
             if (!m)
