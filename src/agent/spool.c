@@ -419,8 +419,8 @@ static int list_segments(struct trl_spool *s, uint32_t **ids, size_t *n)
 static int spool_load(struct trl_spool *s)
 {
     load_ack(s);
-    uint32_t *ids;
-    size_t n;
+    uint32_t *ids = NULL;
+    size_t n = 0;
     int rc = list_segments(s, &ids, &n);
     if (rc < 0)
         return rc;

@@ -277,8 +277,8 @@ static void builtin_rules(char *out, size_t outlen)
         return;
     *slash = '\0';
     struct stat st;
-    snprintf(out, outlen, "%s/../rules", exe);
-    if (stat(out, &st) != 0 || !S_ISDIR(st.st_mode))
+    if (snprintf(out, outlen, "%.*s/../rules", (int)(outlen - 10), exe) >= (int)outlen ||
+        stat(out, &st) != 0 || !S_ISDIR(st.st_mode))
         out[0] = '\0';
 }
 
