@@ -257,6 +257,7 @@ int trl_cmd_ingest(int argc, char **argv)
     struct trl_pipeline_config pc = {
         .format = o.format,
         .assume_year = o.year,
+        .encode_json = true,
         .sink = sink,
         .stage = det ? trl_detector_process : NULL,
         .stage_ud = det,

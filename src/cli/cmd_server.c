@@ -358,6 +358,7 @@ int trl_cmd_server(int argc, char **argv)
     waker = trl_server_waker_create();
     struct trl_pipeline_config pc = {
         .format = (enum trl_format_id)c.cfg.ingest.format,
+        .encode_json = true,
         .queue_batches = (uint32_t)c.cfg.pipeline.queue_batches,
         .batch_max_msgs = (uint32_t)c.cfg.pipeline.batch_max_messages,
         .batch_max_bytes = (size_t)c.cfg.pipeline.batch_max_bytes,

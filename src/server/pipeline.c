@@ -11,11 +11,13 @@
 #include <string.h>
 
 /*
- * One worker thread takes batches in submission order, so events from one connection keep their
- * order all the way to the sink (which matters for audit record assembly and for the store's
- * sequence). The queue is a linked list through struct batch_node; recycled batches go to a free
- * list so steady state allocates nothing.
+ * The producer parses a batch when it submits it (under prep_mu, which also guards the audit
+ * assembler and event ids), then one worker thread takes batches in submission order, so events
+ * from one connection keep their order all the way to the sink (which matters for correlation and
+ * for the store's sequence). The queue is a linked list through struct batch_node; recycled batches
+ * go to a free list so steady state allocates nothing.
  */
+#include "formats/json_encode.h"
 struct batch_node {
     struct trl_batch batch; /* first member: a struct trl_batch * is a struct batch_node * */
     struct batch_node *next;
@@ -34,8 +36,9 @@ struct trl_pipeline {
     bool stopping;
     bool congestion_seen; /* a producer saw congestion: call on_drain when it clears */
     bool flush_requested; /* sync(): emit audit events still waiting for their last record */
-    uint64_t last_id;     /* worker only: the last event.id handed out */
-    struct trl_audit_assembler *audit; /* worker only */
+    pthread_mutex_t prep_mu;           /* guards last_id and audit */
+    uint64_t last_id;                  /* the last event.id handed out */
+    struct trl_audit_assembler *audit;
     struct trl_pipeline_stats stats;
 };
 
@@ -50,6 +53,8 @@ static void batch_recycle_locked(struct trl_pipeline *p, struct trl_batch *b)
     b->count = 0;
     b->nevents = 0;
     b->bytes = 0;
+    b->json_count = 0;
+    trl_buf_reset(&b->json);
     b->on_done = NULL;
     b->on_done_ud = NULL;
     struct batch_node *n = node_of(b);
@@ -62,6 +67,8 @@ static void batch_free(struct batch_node *n)
     trl_arena_destroy(n->batch.arena);
     free(n->batch.msgs);
     free(n->batch.events);
+    free(n->batch.json_end);
+    trl_buf_free(&n->batch.json);
     free(n);
 }
 
@@ -182,6 +189,42 @@ static void parse_batch(struct trl_pipeline *p, struct trl_batch *b, struct trl_
 /* Waits for the next batch to process, with the lock held. Returns NULL when the worker should
  * exit. When nothing is queued but the audit assembler has events to emit (timed out, or a sync or
  * stop asks for everything), returns a fresh batch holding just those events. */
+static void encode_batch(struct trl_batch *b)
+{
+    if (b->json_cap < b->nevents) {
+        b->json_cap = b->nevents;
+        b->json_end = trl_xrealloc(b->json_end, b->json_cap * sizeof(*b->json_end));
+    }
+    for (uint32_t i = 0; i < b->nevents; i++) {
+        if (b->events[i]) {
+            trl_json_encode_event(b->events[i], &b->json);
+            trl_buf_putc(&b->json, '\n');
+        }
+        b->json_end[i] = (uint32_t)b->json.len;
+    }
+    b->json_count = b->nevents;
+}
+
+/* The producer's share of the work: parse, normalise, assemble audit events, encode. */
+static void prepare_batch(struct trl_pipeline *p, struct trl_batch *b)
+{
+    struct trl_pipeline_stats st = {0};
+    pthread_mutex_lock(&p->prep_mu);
+    parse_batch(p, b, &st);
+    pthread_mutex_unlock(&p->prep_mu);
+    if (p->cfg.encode_json)
+        encode_batch(b);
+    pthread_mutex_lock(&p->mu);
+    p->stats.batches += st.batches;
+    p->stats.events += st.events;
+    p->stats.bytes += st.bytes;
+    p->stats.unparsed += st.unparsed;
+    p->stats.truncated += st.truncated;
+    for (int f = 0; f < TRL_FORMAT__COUNT; f++)
+        p->stats.per_format[f] += st.per_format[f];
+    pthread_mutex_unlock(&p->mu);
+}
+
 static struct batch_node *next_batch_locked(struct trl_pipeline *p)
 {
     for (;;) {
@@ -197,7 +240,9 @@ static struct batch_node *next_batch_locked(struct trl_pipeline *p)
         if (flush_all || trl_audit_assembler_ready(p->audit, trl_now_ns())) {
             pthread_mutex_unlock(&p->mu);
             struct trl_batch *ab = trl_pipeline_batch_get(p);
+            pthread_mutex_lock(&p->prep_mu);
             take_audit_events(p, ab, flush_all);
+            pthread_mutex_unlock(&p->prep_mu);
             pthread_mutex_lock(&p->mu);
             p->flush_requested = false;
             if (ab->nevents > 0)
@@ -219,8 +264,6 @@ static struct batch_node *next_batch_locked(struct trl_pipeline *p)
 
 static void process_batch(struct trl_pipeline *p, struct trl_batch *b, struct trl_pipeline_stats *st)
 {
-    if (b->count > 0)
-        parse_batch(p, b, st);
     if (p->cfg.stage) {
         int rc = p->cfg.stage(p->cfg.stage_ud, b);
         if (rc < 0)
@@ -255,14 +298,7 @@ static void *worker_main(void *arg)
         process_batch(p, &n->batch, &st);
 
         pthread_mutex_lock(&p->mu);
-        p->stats.batches += st.batches;
-        p->stats.events += st.events;
-        p->stats.bytes += st.bytes;
-        p->stats.unparsed += st.unparsed;
-        p->stats.truncated += st.truncated;
         p->stats.sink_errors += st.sink_errors;
-        for (int f = 0; f < TRL_FORMAT__COUNT; f++)
-            p->stats.per_format[f] += st.per_format[f];
         batch_recycle_locked(p, &n->batch);
         p->busy = false;
         if (!p->head && !p->flush_requested) {
@@ -291,6 +327,7 @@ struct trl_pipeline *trl_pipeline_create(const struct trl_pipeline_config *cfg)
         p->cfg.batch_max_bytes = 4u << 20;
     p->audit = trl_audit_assembler_create(NULL);
     pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->prep_mu, NULL);
     pthread_cond_init(&p->has_work, NULL);
     pthread_cond_init(&p->idle, NULL);
     int rc = pthread_create(&p->worker, NULL, worker_main, p);
@@ -311,6 +348,8 @@ fail:
 void trl_pipeline_submit(struct trl_pipeline *p, struct trl_batch *b)
 {
     struct batch_node *n = node_of(b);
+    if (b->count > 0)
+        prepare_batch(p, b);
     pthread_mutex_lock(&p->mu);
     if (b->count == 0) {
         batch_recycle_locked(p, b);
@@ -381,6 +420,7 @@ void trl_pipeline_destroy(struct trl_pipeline *p)
     }
     pthread_cond_destroy(&p->idle);
     pthread_cond_destroy(&p->has_work);
+    pthread_mutex_destroy(&p->prep_mu);
     pthread_mutex_destroy(&p->mu);
     trl_audit_assembler_destroy(p->audit);
     free(p);

@@ -2,9 +2,10 @@
  * pipeline: the hand-off between receivers and the parse/normalise/output workers.
  *
  * Receivers (the event-loop thread of `trapline server`, or the file reader of `trapline ingest`)
- * fill a batch with raw messages and submit it; a worker thread parses every message into an event
- * (in the batch's arena), then hands the whole batch to the sink (JSON lines file now, the event
- * store later) and recycles it.
+ * fill a batch with raw messages and submit it. Submitting parses and normalises every message into
+ * an event (in the batch's arena) on the producer's thread, assembles audit records and, when asked,
+ * encodes the events as JSON; the worker thread then runs the detection stage and the sink and
+ * recycles the batch. Splitting the work this way uses two cores with the order of events kept.
  *
  * Ownership: a batch from trl_pipeline_batch_get() belongs to the caller until trl_pipeline_submit(),
  * then to the pipeline. Message bytes are copied into the batch arena by trl_batch_add().
@@ -14,13 +15,14 @@
  * reading until the drain callback (called from the worker thread when the queue falls to half)
  * tells them to resume. Datagram receivers, which cannot slow the sender, drop and count instead.
  *
- * Threads: batch_get/batch_add/submit/congested from any single producer thread at a time per batch;
- * the drain callback runs on a worker thread and must only signal (e.g. uv_async_send).
+ * Threads: batch_get/batch_add/submit/congested from one producer thread at a time (submit does the
+ * parsing); the drain callback runs on the worker thread and must only signal (e.g. uv_async_send).
  */
 #ifndef TRL_PIPELINE_H
 #define TRL_PIPELINE_H
 
 #include "core/arena.h"
+#include "core/buf.h"
 #include "core/event.h"
 #include "formats/parse.h"
 
@@ -53,6 +55,12 @@ struct trl_batch {
     struct trl_event **events;
     uint32_t nevents;
     uint32_t events_cap;
+    /* The events encoded as JSON by the producer, when the pipeline is configured to: event i is
+     * json.data[json_end[i-1] .. json_end[i]) (empty for a NULL slot), for i < json_count. */
+    struct trl_buf json;
+    uint32_t *json_end;
+    uint32_t json_count;
+    uint32_t json_cap;
     /* Optional completion callback, run on the worker thread after the sink has taken the batch
      * (the sink's write returned): how `ingest` counts, and later how agents get acknowledgements. */
     void (*on_done)(struct trl_batch *b, int status, void *ud);
@@ -80,6 +88,7 @@ struct trl_pipeline_stats {
 
 struct trl_pipeline_config {
     enum trl_format_id format; /* TRL_FORMAT_AUTO to detect per message */
+    bool encode_json;          /* the producer also encodes each event as JSON (trl_batch_json) */
     int assume_year;           /* year for timestamps without one; 0: nearest to receive time */
     uint32_t queue_batches;    /* high watermark of queued batches (default 64) */
     uint32_t batch_max_msgs;   /* a batch is full at this many messages (default 2048) */
@@ -101,6 +110,16 @@ struct trl_pipeline *trl_pipeline_create(const struct trl_pipeline_config *cfg);
 void trl_pipeline_destroy(struct trl_pipeline *p);
 
 struct trl_batch *trl_pipeline_batch_get(struct trl_pipeline *p);
+/* The JSON of event i when the producer encoded it, else NULL. */
+static inline const char *trl_batch_json(const struct trl_batch *b, uint32_t i, size_t *len)
+{
+    if (i >= b->json_count)
+        return NULL;
+    uint32_t start = i ? b->json_end[i - 1] : 0;
+    *len = b->json_end[i] - start;
+    return b->json.data + start;
+}
+
 /* Copies one message into the batch. Returns true when the batch is now full. */
 bool trl_batch_add(struct trl_batch *b, const char *data, size_t len, const char *peer,
                    int64_t received_ns, uint32_t flags);

@@ -37,6 +37,9 @@ static int write_all(int fd, const char *p, size_t len)
 static int jsonl_write(struct trl_sink *s, struct trl_batch *b)
 {
     struct sink_jsonl *j = (struct sink_jsonl *)s;
+    /* Events the producer already encoded go out as they are. */
+    if (b->json_count == b->nevents)
+        return write_all(j->fd, b->json.data ? b->json.data : "", b->json.len);
     trl_buf_reset(&j->buf);
     for (uint32_t i = 0; i < b->nevents; i++) {
         if (!b->events[i])
