@@ -481,7 +481,19 @@ static bool is_loader(const struct trl_event *rec)
     size_t i = len;
     while (i > 0 && v[i - 1] != '/')
         i--;
-    return trl_starts_with(v + i, len - i, "ld-") || trl_starts_with(v + i, len - i, "ld.so");
+    const char *base = v + i;
+    size_t blen = len - i;
+    if (trl_starts_with(base, blen, "ld-"))
+        return true;
+    /* "ld.so" or "ld.so.<version digits>" is the loader; /etc/ld.so.preload, .cache and .conf
+     * are files an attacker may well be writing. */
+    if (!trl_starts_with(base, blen, "ld.so"))
+        return false;
+    for (size_t k = 5; k < blen; k++) {
+        if (!(base[k] == '.' || (base[k] >= '0' && base[k] <= '9')))
+            return false;
+    }
+    return true;
 }
 
 /* Stores every PATH item as auditd.paths.<item>.<key>. */
