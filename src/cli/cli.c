@@ -13,7 +13,9 @@ static const struct verb verbs[] = {
     {"server", trl_cmd_server, "receive syslog and agent traffic, normalise, detect, store"},
     {"ingest", trl_cmd_ingest, "import log files through the same pipeline as the server"},
     {"rules", trl_cmd_rules, "check Sigma rules, or test them against events in files"},
+    {"search", trl_cmd_search, "search stored events, newest first"},
     {"alerts", trl_cmd_alerts, "list alerts and change their status"},
+    {"verify", trl_cmd_verify, "check the event store's hash chains, signatures and ledger"},
 };
 
 static void usage(FILE *out)

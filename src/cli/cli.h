@@ -13,5 +13,7 @@ int trl_cmd_server(int argc, char **argv);
 int trl_cmd_ingest(int argc, char **argv);
 int trl_cmd_rules(int argc, char **argv);
 int trl_cmd_alerts(int argc, char **argv);
+int trl_cmd_search(int argc, char **argv);
+int trl_cmd_verify(int argc, char **argv);
 
 #endif

@@ -257,7 +257,9 @@ int trl_cmd_ingest(int argc, char **argv)
     struct trl_pipeline_config pc = {
         .format = o.format,
         .assume_year = o.year,
-        .encode_json = true,
+        /* Parsing runs on the producer, the sink on the worker; JSON encoding goes to whichever
+         * has less to do: the producer when the worker also runs detection. */
+        .encode_json = det != NULL,
         .sink = sink,
         .stage = det ? trl_detector_process : NULL,
         .stage_ud = det,

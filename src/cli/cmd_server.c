@@ -176,8 +176,16 @@ static int load_config(const struct server_cli *c, struct trl_config *cfg)
     if (trl_config_apply_env(cfg, err, sizeof(err)) != 0)
         goto fail;
     for (size_t i = 0; i < NFLAGS; i++) {
-        if (c->given[i] &&
-            trl_config_set(cfg, flag_keys[i].key, c->values[i].data, err, sizeof(err)) != 0)
+        if (!c->given[i])
+            continue;
+        const char *key = flag_keys[i].key, *value = c->values[i].data;
+        /* `--rules off` turns detection off rather than emptying the list (which means the
+         * built-in rules). */
+        if (!strcmp(key, "detection.rules") && !strcmp(value, "off")) {
+            key = "detection.enabled";
+            value = "false";
+        }
+        if (trl_config_set(cfg, key, value, err, sizeof(err)) != 0)
             goto fail;
     }
     if (trl_config_check_server(cfg, err, sizeof(err)) != 0)
@@ -312,12 +320,6 @@ static struct trl_detector *start_detection(const struct trl_config *cfg)
     return trl_detector_create(&dc);
 }
 
-static bool detection_off(const struct trl_config *cfg)
-{
-    const struct trl_strlist *r = &cfg->detection.rules;
-    return r->count == 1 && !strcmp(r->items[0], "off");
-}
-
 int trl_cmd_server(int argc, char **argv)
 {
     struct server_cli c;
@@ -352,13 +354,15 @@ int trl_cmd_server(int argc, char **argv)
     sink = trl_sink_jsonl_create(output);
     if (!sink)
         goto out;
-    if (!detection_off(&c.cfg) && !(det = start_detection(&c.cfg)) &&
+    if (c.cfg.detection.enabled && !(det = start_detection(&c.cfg)) &&
         c.cfg.detection.rules.count > 0)
         goto out;
     waker = trl_server_waker_create();
     struct trl_pipeline_config pc = {
         .format = (enum trl_format_id)c.cfg.ingest.format,
-        .encode_json = true,
+        /* Parsing runs on the producer, the sink on the worker; JSON encoding goes to whichever
+         * has less to do: the producer when the worker also runs detection. */
+        .encode_json = det != NULL,
         .queue_batches = (uint32_t)c.cfg.pipeline.queue_batches,
         .batch_max_msgs = (uint32_t)c.cfg.pipeline.batch_max_messages,
         .batch_max_bytes = (size_t)c.cfg.pipeline.batch_max_bytes,

@@ -152,6 +152,7 @@ struct trl_config {
         int format; /* enum trl_format_id */
     } ingest;
     struct {
+        bool enabled;
         struct trl_strlist rules; /* Sigma rule files or directories; empty: the built-in rules */
         int64_t fold_window_ms;
     } detection;

@@ -109,6 +109,22 @@ void *trl_strmap_put(struct trl_strmap *m, const char *key, size_t len, void *va
     return NULL;
 }
 
+void *trl_strmap_remove(struct trl_strmap *m, const char *key, size_t len)
+{
+    uint64_t h = trl_hash_bytes(key, len);
+    for (struct entry **pp = &m->buckets[h & (m->nbuckets - 1)]; *pp; pp = &(*pp)->next) {
+        struct entry *e = *pp;
+        if (e->hash == h && e->len == len && memcmp(e->key, key, len) == 0) {
+            void *value = e->value;
+            *pp = e->next;
+            free(e);
+            m->count--;
+            return value;
+        }
+    }
+    return NULL;
+}
+
 size_t trl_strmap_count(const struct trl_strmap *m)
 {
     return m->count;

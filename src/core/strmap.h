@@ -18,6 +18,8 @@ void *trl_strmap_get(const struct trl_strmap *m, const char *key, size_t len);
 /* Inserts or replaces; returns the previous value (or NULL). */
 void *trl_strmap_put(struct trl_strmap *m, const char *key, size_t len, void *value);
 size_t trl_strmap_count(const struct trl_strmap *m);
+/* Removes key and returns its value (NULL when absent). */
+void *trl_strmap_remove(struct trl_strmap *m, const char *key, size_t len);
 /* Removes every entry for which pred returns true, freeing its value with free_value. */
 size_t trl_strmap_remove_if(struct trl_strmap *m, bool (*pred)(void *value, void *ud), void *ud,
                             void (*free_value)(void *value));

@@ -412,6 +412,7 @@ struct group {
     size_t nrefs;
     char **group_values; /* for reports */
     size_t ngroup;
+    struct trl_strmap *distinct; /* value_count: value -> hits in the window holding it */
 };
 
 struct sigma_corr_state {
@@ -420,11 +421,43 @@ struct sigma_corr_state {
     uint64_t dropped_groups;
 };
 
+/* value_count keeps a count per distinct value, so the condition is checked in constant time. */
+static void distinct_add(struct group *g, const char *v)
+{
+    if (!g->distinct)
+        g->distinct = trl_strmap_create();
+    size_t len = strlen(v);
+    uintptr_t n = (uintptr_t)trl_strmap_get(g->distinct, v, len);
+    trl_strmap_put(g->distinct, v, len, (void *)(n + 1));
+}
+
+static void distinct_drop(struct group *g, const char *v)
+{
+    size_t len = strlen(v);
+    uintptr_t n = (uintptr_t)trl_strmap_get(g->distinct, v, len);
+    if (n <= 1)
+        trl_strmap_remove(g->distinct, v, len);
+    else
+        trl_strmap_put(g->distinct, v, len, (void *)(n - 1));
+}
+
+/* Drops the oldest hit of the window. */
+static void hit_pop(struct group *g)
+{
+    struct hit *h = &g->hits[g->head];
+    if (h->value) {
+        distinct_drop(g, h->value);
+        free(h->value);
+    }
+    g->head = (g->head + 1) % g->cap;
+    g->n--;
+}
+
 static void group_clear(struct group *g)
 {
-    for (size_t i = 0; i < g->n; i++)
-        free(g->hits[(g->head + i) % g->cap].value);
-    g->head = g->n = 0;
+    while (g->n > 0)
+        hit_pop(g);
+    g->head = 0;
     memset(g->seen, 0, g->nrefs * sizeof(*g->seen));
 }
 
@@ -434,6 +467,7 @@ static void group_free(void *p)
     if (!g)
         return;
     group_clear(g);
+    trl_strmap_destroy(g->distinct, NULL);
     free(g->hits);
     free(g->seen_ts);
     free(g->seen_id);
@@ -467,11 +501,8 @@ void sigma_corr_state_destroy(struct sigma_corr_state *st)
 static void hit_push(struct group *g, int64_t ts, uint64_t id, const char *value, size_t vlen,
                      size_t slot)
 {
-    if (g->n == MAX_WINDOW) {
-        free(g->hits[g->head].value);
-        g->head = (g->head + 1) % g->cap;
-        g->n--;
-    }
+    if (g->n == MAX_WINDOW)
+        hit_pop(g);
     if (g->n == g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 16;
         struct hit *h = trl_xmalloc(cap * sizeof(*h));
@@ -487,16 +518,15 @@ static void hit_push(struct group *g, int64_t ts, uint64_t id, const char *value
     h->id = id;
     h->slot = slot;
     h->value = value ? trl_xstrndup(value, vlen) : NULL;
+    if (h->value)
+        distinct_add(g, h->value);
     g->n++;
 }
 
 static void window_prune(struct group *g, int64_t now, int64_t span)
 {
-    while (g->n > 0 && g->hits[g->head].ts < now - span) {
-        free(g->hits[g->head].value);
-        g->head = (g->head + 1) % g->cap;
-        g->n--;
-    }
+    while (g->n > 0 && g->hits[g->head].ts < now - span)
+        hit_pop(g);
 }
 
 static bool condition_holds(const struct sigma_corr *c, double v)
@@ -514,30 +544,6 @@ static bool condition_holds(const struct sigma_corr *c, double v)
     if (c->has_op[CORR_NEQ] && !(v != c->op_value[CORR_NEQ]))
         return false;
     return true;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static size_t distinct_values(const struct group *g)
-{
-    if (g->n == 0)
-        return 0;
-    char **v = trl_xmalloc(g->n * sizeof(*v));
-    size_t n = 0;
-    for (size_t i = 0; i < g->n; i++) {
-        const struct hit *h = &g->hits[(g->head + i) % g->cap];
-        if (h->value)
-            v[n++] = h->value;
-    }
-    qsort(v, n, sizeof(*v), cmp_str);
-    size_t d = n ? 1 : 0;
-    for (size_t i = 1; i < n; i++)
-        d += strcmp(v[i], v[i - 1]) != 0;
-    free(v);
-    return d;
 }
 
 struct sweep_ctx {
@@ -644,7 +650,7 @@ static size_t feed_one(const struct trl_sigma_ruleset *rs, struct sigma_corr_sta
         }
         window_prune(g, now, c->timespan_ns);
         hit_push(g, now, event_id, v, vlen, slot);
-        double measure = c->type == CORR_EVENT_COUNT ? (double)g->n : (double)distinct_values(g);
+        double measure = c->type == CORR_EVENT_COUNT ? (double)g->n : (double)(g->distinct ? trl_strmap_count(g->distinct) : 0);
         if (!condition_holds(c, measure))
             return 0;
         size_t first = g->n > MAX_REPORTED ? g->n - MAX_REPORTED : 0;
