@@ -1,0 +1,787 @@
+#include "store/block.h"
+#include "core/buf.h"
+#include "core/fields.h"
+#include "store/json_leaves.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <zstd.h>
+
+/* Data blob: "TRLB", version, column count, 2 reserved bytes, event count (u32), then one
+ * directory entry per column (col, codec, 2 reserved, raw length u32, stored length u32) and the
+ * column payloads in directory order. */
+#define DATA_MAGIC   "TRLB"
+#define DATA_HDR_LEN 12
+#define DATA_DIR_LEN 12
+/* Meta blob: "TRLM", version, term hash version, Bloom k, summary count, event count (u32),
+ * min and max timestamp (i64), Bloom size in bits (u32), the summaries, then the Bloom bits. */
+#define META_MAGIC   "TRLM"
+#define META_HDR_LEN 32
+
+static const char *const col_fields[TRL_COL__COUNT] = {
+    [TRL_COL_HOST_NAME] = "host.name",           [TRL_COL_SOURCE_IP] = "source.ip",
+    [TRL_COL_DESTINATION_IP] = "destination.ip", [TRL_COL_USER_NAME] = "user.name",
+    [TRL_COL_PROCESS_NAME] = "process.name",     [TRL_COL_EVENT_CATEGORY] = "event.category",
+    [TRL_COL_EVENT_ACTION] = "event.action",     [TRL_COL_EVENT_OUTCOME] = "event.outcome",
+    [TRL_COL_EVENT_CODE] = "event.code",
+};
+
+const char *trl_col_field(enum trl_col c)
+{
+    return (unsigned)c < TRL_COL__COUNT ? col_fields[c] : NULL;
+}
+
+int trl_col_for_path(const char *path, size_t len)
+{
+    /* Called for every leaf of every event: reject by length and first letter before comparing. */
+    static const uint8_t col_len[TRL_COL__COUNT] = {
+        [TRL_COL_HOST_NAME] = 9,     [TRL_COL_SOURCE_IP] = 9,      [TRL_COL_DESTINATION_IP] = 14,
+        [TRL_COL_USER_NAME] = 9,     [TRL_COL_PROCESS_NAME] = 12,  [TRL_COL_EVENT_CATEGORY] = 14,
+        [TRL_COL_EVENT_ACTION] = 12, [TRL_COL_EVENT_OUTCOME] = 13, [TRL_COL_EVENT_CODE] = 10,
+    };
+    if (len < 9 || len > 14)
+        return -1;
+    unsigned char first = trl_ascii_lower((unsigned char)path[0]);
+    for (int c = TRL_COL_HOST_NAME; c <= TRL_COL_EVENT_CODE; c++) {
+        if (col_len[c] == len && (unsigned char)col_fields[c][0] == first &&
+            strncasecmp(col_fields[c], path, len) == 0)
+            return c;
+    }
+    return -1;
+}
+
+bool trl_store_is_text_field(const char *path, size_t len)
+{
+#define TRL_TEXT_FIELD(id, name, type)                                                             \
+    if ((type) == TRL_FT_TEXT && len == sizeof(name) - 1 && strncasecmp(path, name, len) == 0)     \
+        return true;
+    TRL_FIELD_LIST(TRL_TEXT_FIELD)
+#undef TRL_TEXT_FIELD
+    return false;
+}
+
+bool trl_store_is_indexed_field(const char *path, size_t len)
+{
+    if (len == 10 && memcmp(path, "@timestamp", 10) == 0)
+        return false;
+    if (len == 13 && strncasecmp(path, "event.created", 13) == 0)
+        return false;
+    return true;
+}
+
+size_t trl_varint_put(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+bool trl_varint_get(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+    const uint8_t *p = *pp;
+    uint64_t r = 0;
+    for (unsigned shift = 0; shift < 70; shift += 7) {
+        if (p >= end)
+            return false;
+        uint8_t b = *p++;
+        if (shift == 63 && b > 1)
+            return false;
+        r |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = r;
+            *pp = p;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void buf_varint(struct trl_buf *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    trl_buf_append(b, tmp, trl_varint_put(tmp, v));
+}
+
+static void buf_u32(struct trl_buf *b, uint32_t v)
+{
+    uint8_t tmp[4];
+    trl_put_u32le(tmp, v);
+    trl_buf_append(b, tmp, 4);
+}
+
+void trl_events_digest_add(struct trl_sha256 *h, int64_t ts, const char *json, size_t len)
+{
+    uint8_t hdr[12];
+    trl_put_u64le(hdr, (uint64_t)ts);
+    trl_put_u32le(hdr + 8, (uint32_t)len);
+    trl_sha256_update(h, hdr, sizeof(hdr));
+    trl_sha256_update(h, json, len);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Building                                                                                    */
+
+struct summary_acc {
+    uint32_t nonempty;
+    uint32_t nset;
+    bool many;         /* more distinct values (or longer ones) than a summary keeps */
+    bool minmax_valid; /* false once a value too long for min/max was seen */
+    bool have_minmax;
+    uint64_t set_hash[TRL_BLOCK_SUMMARY_VALUES];
+    struct trl_buf set; /* nset x (varint len, lower-cased bytes) */
+    struct trl_buf min, max;
+};
+
+struct pending {
+    uint8_t col;
+    uint32_t leaf;
+    uint64_t field_hash;
+};
+
+struct trl_block_builder {
+    int level;
+    unsigned bits_per_term;
+    ZSTD_CCtx *cctx;
+    struct trl_leaves leaves;
+    struct trl_termset terms;
+    struct trl_buf raw[TRL_COL__COUNT];
+    struct summary_acc sum[TRL_COL__COUNT];
+    struct pending *pend;
+    size_t pend_cap;
+    struct trl_buf data, meta, lower;
+    uint8_t *bloom;
+    size_t bloom_cap;
+};
+
+struct trl_block_builder *trl_block_builder_create(int zstd_level, unsigned bloom_bits_per_term)
+{
+    struct trl_block_builder *b = trl_xcalloc(1, sizeof(*b));
+    b->level = zstd_level < 1 ? 1 : zstd_level > 19 ? 19 : zstd_level;
+    b->bits_per_term = bloom_bits_per_term < 4    ? 4
+                       : bloom_bits_per_term > 32 ? 32
+                                                  : bloom_bits_per_term;
+    b->cctx = ZSTD_createCCtx();
+    if (!b->cctx) {
+        free(b);
+        return NULL;
+    }
+    ZSTD_CCtx_setParameter(b->cctx, ZSTD_c_compressionLevel, b->level);
+    /* A content checksum tells damage (bit rot, a truncated copy) from a bad hash at verify
+     * time and stops a damaged column from decoding into garbage. */
+    ZSTD_CCtx_setParameter(b->cctx, ZSTD_c_checksumFlag, 1);
+    trl_leaves_init(&b->leaves);
+    trl_termset_init(&b->terms);
+    return b;
+}
+
+void trl_block_builder_destroy(struct trl_block_builder *b)
+{
+    if (!b)
+        return;
+    ZSTD_freeCCtx(b->cctx);
+    trl_leaves_free(&b->leaves);
+    trl_termset_free(&b->terms);
+    for (int c = 0; c < TRL_COL__COUNT; c++) {
+        trl_buf_free(&b->raw[c]);
+        trl_buf_free(&b->sum[c].set);
+        trl_buf_free(&b->sum[c].min);
+        trl_buf_free(&b->sum[c].max);
+    }
+    trl_buf_free(&b->data);
+    trl_buf_free(&b->meta);
+    trl_buf_free(&b->lower);
+    free(b->pend);
+    free(b->bloom);
+    free(b);
+}
+
+static void add_text_token(void *ud, const char *tok, size_t n)
+{
+    trl_termset_add(ud, trl_term_text_hash(tok, n));
+}
+
+static int lower_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t n = alen < blen ? alen : blen;
+    int c = memcmp(a, b, n);
+    if (c)
+        return c;
+    return (alen > blen) - (alen < blen);
+}
+
+static void summary_add(struct trl_block_builder *b, struct summary_acc *s, const char *v,
+                        size_t len, uint64_t field_hash)
+{
+    trl_buf_reset(&b->lower);
+    trl_buf_reserve(&b->lower, len + 1);
+    for (size_t i = 0; i < len; i++)
+        b->lower.data[i] = (char)trl_ascii_lower((unsigned char)v[i]);
+    b->lower.len = len;
+    const char *lv = b->lower.data;
+
+    if (len > TRL_BLOCK_SUMMARY_MAXLEN) {
+        s->minmax_valid = false;
+        s->many = true;
+        return;
+    }
+    if (!s->have_minmax) {
+        trl_buf_reset(&s->min);
+        trl_buf_reset(&s->max);
+        trl_buf_append(&s->min, lv, len);
+        trl_buf_append(&s->max, lv, len);
+        s->have_minmax = true;
+    } else {
+        if (lower_cmp(lv, len, s->min.data, s->min.len) < 0) {
+            trl_buf_reset(&s->min);
+            trl_buf_append(&s->min, lv, len);
+        }
+        if (lower_cmp(lv, len, s->max.data, s->max.len) > 0) {
+            trl_buf_reset(&s->max);
+            trl_buf_append(&s->max, lv, len);
+        }
+    }
+    if (s->many)
+        return;
+    /* The field hash is already case-insensitive: equal hashes are taken as equal values (a
+     * collision only makes the set incomplete-but-marked-complete for a 2^-64 chance, which
+     * would at worst skip a block for one query; acceptable for a summary). */
+    for (uint32_t i = 0; i < s->nset; i++) {
+        if (s->set_hash[i] == field_hash)
+            return;
+    }
+    if (s->nset == TRL_BLOCK_SUMMARY_VALUES) {
+        s->many = true;
+        return;
+    }
+    s->set_hash[s->nset++] = field_hash;
+    buf_varint(&s->set, len);
+    trl_buf_append(&s->set, lv, len);
+}
+
+static void builder_reset(struct trl_block_builder *b)
+{
+    trl_termset_clear(&b->terms);
+    for (int c = 0; c < TRL_COL__COUNT; c++) {
+        trl_buf_reset(&b->raw[c]);
+        struct summary_acc *s = &b->sum[c];
+        s->nonempty = 0;
+        s->nset = 0;
+        s->many = false;
+        s->minmax_valid = true;
+        s->have_minmax = false;
+        trl_buf_reset(&s->set);
+        trl_buf_reset(&s->min);
+        trl_buf_reset(&s->max);
+    }
+    trl_buf_reset(&b->data);
+    trl_buf_reset(&b->meta);
+}
+
+/* True when needle occurs in hay without splitting a word at either end: its tokens are then
+ * tokens of hay. */
+static bool aligned_in(const char *hay, size_t hlen, const char *needle, size_t nlen)
+{
+    if (nlen == 0 || nlen > hlen)
+        return nlen == 0;
+    const char *p = memmem(hay, hlen, needle, nlen);
+    if (!p)
+        return false;
+    size_t at = (size_t)(p - hay);
+    bool left = at == 0 || !trl_term_is_word((unsigned char)hay[at - 1]) ||
+                !trl_term_is_word((unsigned char)needle[0]);
+    bool right = at + nlen == hlen || !trl_term_is_word((unsigned char)hay[at + nlen]) ||
+                 !trl_term_is_word((unsigned char)needle[nlen - 1]);
+    return left && right;
+}
+
+/* Indexes one event's leaves and appends its keyword column values. Values already tokenized in
+ * this event (related.ip repeating source.ip, a message inside event.original) are not tokenized
+ * twice: the block's term set would not change. */
+static void build_event(struct trl_block_builder *b, const struct trl_block_input *in)
+{
+    struct trl_leaves *l = &b->leaves;
+    trl_leaves_reset(l);
+    /* Malformed JSON still gets the leaves read before the error indexed: the search side reads
+     * the same leaves, so index and matching agree. */
+    (void)trl_json_leaves(in->json, in->len, l);
+    const struct trl_leaf *original = NULL;
+    for (size_t i = 0; i < l->n; i++) {
+        const struct trl_leaf *f = &l->items[i];
+        if (f->path_len == 14 && !memcmp(trl_leaf_path(l, f), "event.original", 14)) {
+            original = f;
+            break;
+        }
+    }
+    uint64_t seen[64];
+    size_t nseen = 0, npend = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        const struct trl_leaf *f = &l->items[i];
+        const char *path = trl_leaf_path(l, f);
+        const char *val = trl_leaf_val(l, f);
+        if (!trl_store_is_indexed_field(path, f->path_len))
+            continue;
+        uint64_t vh = trl_term_value_hash(val, f->val_len);
+        bool dup = false;
+        for (size_t k = 0; k < nseen && !dup; k++)
+            dup = seen[k] == vh;
+        if (!dup) {
+            /* Only long values are worth the search: short ones cost one hash anyway. */
+            bool inside_original =
+                original && f != original && f->val_len >= 32 &&
+                aligned_in(trl_leaf_val(l, original), original->val_len, val, f->val_len);
+            if (!inside_original)
+                trl_term_index_terms(val, f->val_len, add_text_token, &b->terms);
+            if (nseen < TRL_ARRAY_LEN(seen))
+                seen[nseen++] = vh;
+        }
+        if (trl_store_is_text_field(path, f->path_len))
+            continue;
+        uint64_t fh = trl_term_field_combine(trl_term_path_hash(path, f->path_len), vh);
+        trl_termset_add(&b->terms, fh);
+        int c = trl_col_for_path(path, f->path_len);
+        if (c < 0)
+            continue;
+        if (npend == b->pend_cap) {
+            b->pend_cap = b->pend_cap ? b->pend_cap * 2 : 32;
+            b->pend = trl_xrealloc(b->pend, b->pend_cap * sizeof(*b->pend));
+        }
+        b->pend[npend++] = (struct pending){(uint8_t)c, (uint32_t)i, fh};
+    }
+    for (int c = TRL_COL_HOST_NAME; c <= TRL_COL_EVENT_CODE; c++) {
+        uint32_t nv = 0;
+        for (size_t j = 0; j < npend; j++)
+            nv += b->pend[j].col == c;
+        buf_varint(&b->raw[c], nv);
+        if (nv)
+            b->sum[c].nonempty++;
+        for (size_t j = 0; j < npend && nv; j++) {
+            if (b->pend[j].col != c)
+                continue;
+            const struct trl_leaf *f = &l->items[b->pend[j].leaf];
+            const char *val = trl_leaf_val(l, f);
+            buf_varint(&b->raw[c], f->val_len);
+            trl_buf_append(&b->raw[c], val, f->val_len);
+            summary_add(b, &b->sum[c], val, f->val_len, b->pend[j].field_hash);
+        }
+    }
+}
+
+static void add_bloom_term(void *ud, uint64_t h)
+{
+    struct trl_block_builder *b = ud;
+    trl_bloom_add(b->bloom, (uint32_t)(b->bloom_cap * 8), trl_bloom_best_k(b->bits_per_term), h);
+}
+
+static int compress_columns(struct trl_block_builder *b, uint32_t count)
+{
+    uint8_t hdr[DATA_HDR_LEN] = {'T', 'R', 'L', 'B', TRL_BLOCK_VERSION, TRL_COL__COUNT, 0, 0};
+    trl_put_u32le(hdr + 8, count);
+    trl_buf_append(&b->data, hdr, sizeof(hdr));
+    size_t dir_at = b->data.len;
+    trl_buf_reserve(&b->data, DATA_DIR_LEN * TRL_COL__COUNT);
+    memset(b->data.data + dir_at, 0, DATA_DIR_LEN * TRL_COL__COUNT);
+    b->data.len += DATA_DIR_LEN * TRL_COL__COUNT;
+    for (int c = 0; c < TRL_COL__COUNT; c++) {
+        const struct trl_buf *raw = &b->raw[c];
+        if (raw->len > TRL_BLOCK_MAX_COL_BYTES)
+            return -EFBIG;
+        size_t bound = ZSTD_compressBound(raw->len);
+        trl_buf_reserve(&b->data, bound + 1);
+        uint8_t codec = 0;
+        size_t stored = raw->len;
+        if (raw->len > 0) {
+            size_t n =
+                ZSTD_compress2(b->cctx, b->data.data + b->data.len, bound, raw->data, raw->len);
+            if (ZSTD_isError(n))
+                return -EIO;
+            codec = 1;
+            stored = n;
+        }
+        uint8_t *d = (uint8_t *)b->data.data + dir_at + (size_t)c * DATA_DIR_LEN;
+        d[0] = (uint8_t)c;
+        d[1] = codec;
+        trl_put_u32le(d + 4, (uint32_t)raw->len);
+        trl_put_u32le(d + 8, (uint32_t)stored);
+        b->data.len += stored;
+    }
+    return 0;
+}
+
+static void write_meta(struct trl_block_builder *b, uint32_t count, int64_t min_ts, int64_t max_ts)
+{
+    uint32_t nbits = trl_bloom_size_bits(b->terms.count, b->bits_per_term);
+    size_t nbytes = nbits / 8;
+    if (b->bloom_cap < nbytes) {
+        free(b->bloom);
+        b->bloom = trl_xmalloc(nbytes);
+    }
+    b->bloom_cap = nbytes;
+    memset(b->bloom, 0, nbytes);
+    trl_termset_each(&b->terms, add_bloom_term, b);
+
+    uint8_t hdr[META_HDR_LEN] = {'T',
+                                 'R',
+                                 'L',
+                                 'M',
+                                 TRL_BLOCK_VERSION,
+                                 TRL_TERMS_HASH_VERSION,
+                                 trl_bloom_best_k(b->bits_per_term),
+                                 TRL_COL_EVENT_CODE - TRL_COL_HOST_NAME + 1};
+    trl_put_u32le(hdr + 8, count);
+    trl_put_u64le(hdr + 12, (uint64_t)min_ts);
+    trl_put_u64le(hdr + 20, (uint64_t)max_ts);
+    trl_put_u32le(hdr + 28, nbits);
+    trl_buf_append(&b->meta, hdr, sizeof(hdr));
+    for (int c = TRL_COL_HOST_NAME; c <= TRL_COL_EVENT_CODE; c++) {
+        const struct summary_acc *s = &b->sum[c];
+        bool minmax = s->have_minmax && s->minmax_valid;
+        uint8_t flags = (uint8_t)((!s->many ? 1 : 0) | (minmax ? 2 : 0));
+        uint8_t h2[2] = {(uint8_t)c, flags};
+        trl_buf_append(&b->meta, h2, 2);
+        buf_u32(&b->meta, s->nonempty);
+        if (minmax) {
+            buf_varint(&b->meta, s->min.len);
+            trl_buf_append(&b->meta, s->min.data, s->min.len);
+            buf_varint(&b->meta, s->max.len);
+            trl_buf_append(&b->meta, s->max.data, s->max.len);
+        }
+        if (!s->many) {
+            buf_varint(&b->meta, s->nset);
+            if (s->set.len)
+                trl_buf_append(&b->meta, s->set.data, s->set.len);
+        }
+    }
+    trl_buf_append(&b->meta, b->bloom, nbytes);
+}
+
+int trl_block_build(struct trl_block_builder *b, const struct trl_block_input *ev, size_t n,
+                    struct trl_block_out *out)
+{
+    if (n == 0 || n > TRL_BLOCK_MAX_EVENTS)
+        return TRL_EINVAL;
+    builder_reset(b);
+    struct trl_sha256 digest;
+    if (trl_sha256_init(&digest) != 0)
+        return -ENOMEM;
+    int64_t min_ts = ev[0].ts, max_ts = ev[0].ts, prev = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct trl_block_input *in = &ev[i];
+        min_ts = TRL_MIN(min_ts, in->ts);
+        max_ts = TRL_MAX(max_ts, in->ts);
+        /* Timestamps as zig-zag deltas: events of a block are close in time. */
+        uint64_t delta = (uint64_t)in->ts - (uint64_t)prev;
+        int64_t sdelta = (int64_t)delta;
+        buf_varint(&b->raw[TRL_COL_TS], ((uint64_t)sdelta << 1) ^ (uint64_t)(sdelta >> 63));
+        prev = in->ts;
+        buf_varint(&b->raw[TRL_COL_JSON], in->len);
+        trl_buf_append(&b->raw[TRL_COL_JSON], in->json, in->len);
+        trl_events_digest_add(&digest, in->ts, in->json, in->len);
+        build_event(b, in);
+    }
+    trl_sha256_final(&digest, out->events_digest);
+    int rc = compress_columns(b, (uint32_t)n);
+    if (rc != 0)
+        return rc;
+    write_meta(b, (uint32_t)n, min_ts, max_ts);
+    out->data = (const uint8_t *)b->data.data;
+    out->data_len = b->data.len;
+    out->meta = (const uint8_t *)b->meta.data;
+    out->meta_len = b->meta.len;
+    out->count = (uint32_t)n;
+    out->min_ts = min_ts;
+    out->max_ts = max_ts;
+    out->distinct_terms = b->terms.count;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Decoding                                                                                    */
+
+int trl_block_view_init(struct trl_block_view *v, const void *data, size_t len)
+{
+    memset(v, 0, sizeof(*v));
+    const uint8_t *p = data;
+    if (!p || len < DATA_HDR_LEN || memcmp(p, DATA_MAGIC, 4) != 0 || p[4] != TRL_BLOCK_VERSION)
+        return TRL_EINVAL;
+    unsigned ncols = p[5];
+    uint32_t count = trl_get_u32le(p + 8);
+    if (ncols > TRL_COL__COUNT || count == 0 || count > TRL_BLOCK_MAX_EVENTS)
+        return TRL_EINVAL;
+    size_t off = DATA_HDR_LEN + (size_t)ncols * DATA_DIR_LEN;
+    if (off > len)
+        return TRL_EINVAL;
+    for (unsigned i = 0; i < ncols; i++) {
+        const uint8_t *d = p + DATA_HDR_LEN + (size_t)i * DATA_DIR_LEN;
+        unsigned c = d[0];
+        uint8_t codec = d[1];
+        uint32_t raw_len = trl_get_u32le(d + 4), stored = trl_get_u32le(d + 8);
+        if (c >= TRL_COL__COUNT || v->cols[c].present || codec > 1 ||
+            raw_len > TRL_BLOCK_MAX_COL_BYTES || stored > len - off ||
+            (codec == 0 && stored != raw_len))
+            return TRL_EINVAL;
+        v->cols[c].present = true;
+        v->cols[c].codec = codec;
+        v->cols[c].raw_len = raw_len;
+        v->cols[c].off = (uint32_t)off;
+        v->cols[c].stored_len = stored;
+        off += stored;
+    }
+    if (off != len || !v->cols[TRL_COL_TS].present || !v->cols[TRL_COL_JSON].present)
+        return TRL_EINVAL;
+    v->data = p;
+    v->len = len;
+    v->count = count;
+    return 0;
+}
+
+void trl_block_decoder_init(struct trl_block_decoder *d)
+{
+    memset(d, 0, sizeof(*d));
+}
+
+void trl_block_decoder_free(struct trl_block_decoder *d)
+{
+    ZSTD_freeDCtx(d->dctx);
+    for (int c = 0; c < TRL_COL__COUNT; c++) {
+        free(d->raw[c]);
+        free(d->str[c].first);
+        free(d->str[c].vals);
+    }
+    free(d->ts);
+    memset(d, 0, sizeof(*d));
+}
+
+void trl_block_decoder_reset(struct trl_block_decoder *d, const struct trl_block_view *v)
+{
+    memset(d->decoded, 0, sizeof(d->decoded));
+    d->count = v->count;
+}
+
+/* Points *out at the column's decoded bytes (decompressing into the decoder's buffer). */
+static int column_bytes(struct trl_block_decoder *d, const struct trl_block_view *v, enum trl_col c,
+                        const uint8_t **out, size_t *out_len)
+{
+    const uint8_t *src = v->data + v->cols[c].off;
+    size_t stored = v->cols[c].stored_len, raw_len = v->cols[c].raw_len;
+    if (v->cols[c].codec == 0) {
+        *out = src;
+        *out_len = raw_len;
+        return 0;
+    }
+    /* The size the frame claims must match the directory (itself capped at
+     * TRL_BLOCK_MAX_COL_BYTES) before anything is allocated for it. */
+    unsigned long long fsize = ZSTD_getFrameContentSize(src, stored);
+    if (fsize != raw_len || raw_len == 0)
+        return TRL_EINVAL;
+    if (!d->dctx) {
+        d->dctx = ZSTD_createDCtx();
+        if (!d->dctx)
+            return -ENOMEM;
+    }
+    if (d->raw_cap[c] < raw_len) {
+        free(d->raw[c]);
+        d->raw[c] = trl_xmalloc(raw_len);
+        d->raw_cap[c] = raw_len;
+    }
+    size_t n = ZSTD_decompressDCtx(d->dctx, d->raw[c], raw_len, src, stored);
+    if (ZSTD_isError(n) || n != raw_len)
+        return TRL_EINVAL;
+    *out = d->raw[c];
+    *out_len = raw_len;
+    return 0;
+}
+
+static int decode_ts(struct trl_block_decoder *d, const uint8_t *p, size_t len, uint32_t count)
+{
+    if (d->ts_cap < count) {
+        free(d->ts);
+        d->ts = trl_xmalloc(count * sizeof(*d->ts));
+        d->ts_cap = count;
+    }
+    const uint8_t *end = p + len;
+    uint64_t prev = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        uint64_t z;
+        if (!trl_varint_get(&p, end, &z))
+            return TRL_EINVAL;
+        uint64_t delta = (z >> 1) ^ (uint64_t)(-(int64_t)(z & 1));
+        prev += delta;
+        d->ts[i] = (int64_t)prev;
+    }
+    return p == end ? 0 : TRL_EINVAL;
+}
+
+static void strcol_reserve(struct trl_strcol *s, size_t nfirst, size_t nvals)
+{
+    if (s->first_cap < nfirst) {
+        free(s->first);
+        s->first = trl_xmalloc(nfirst * sizeof(*s->first));
+        s->first_cap = nfirst;
+    }
+    if (s->vals_cap < nvals) {
+        size_t cap = s->vals_cap ? s->vals_cap : 256;
+        while (cap < nvals)
+            cap *= 2;
+        s->vals = trl_xrealloc(s->vals, cap * sizeof(*s->vals));
+        s->vals_cap = cap;
+    }
+}
+
+static int decode_strings(struct trl_strcol *s, const uint8_t *p, size_t len, uint32_t count,
+                          bool one_per_event)
+{
+    const uint8_t *end = p + len;
+    strcol_reserve(s, (size_t)count + 1, count);
+    size_t nv = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        s->first[i] = (uint32_t)nv;
+        uint64_t k = 1;
+        if (!one_per_event && !trl_varint_get(&p, end, &k))
+            return TRL_EINVAL;
+        /* Every value takes at least one byte (its length), which bounds k. */
+        if (k > (uint64_t)(end - p))
+            return TRL_EINVAL;
+        strcol_reserve(s, (size_t)count + 1, nv + (size_t)k);
+        for (uint64_t j = 0; j < k; j++) {
+            uint64_t vlen;
+            if (!trl_varint_get(&p, end, &vlen) || vlen > (uint64_t)(end - p))
+                return TRL_EINVAL;
+            s->vals[nv].ptr = (const char *)p;
+            s->vals[nv].len = (size_t)vlen;
+            nv++;
+            p += vlen;
+        }
+    }
+    s->first[count] = (uint32_t)nv;
+    return p == end ? 0 : TRL_EINVAL;
+}
+
+int trl_block_decode(struct trl_block_decoder *d, const struct trl_block_view *v, enum trl_col c)
+{
+    if ((unsigned)c >= TRL_COL__COUNT)
+        return TRL_EINVAL;
+    if (d->decoded[c])
+        return 0;
+    d->count = v->count;
+    const uint8_t *p = NULL;
+    size_t len = 0;
+    if (v->cols[c].present && v->cols[c].raw_len > 0) {
+        int rc = column_bytes(d, v, c, &p, &len);
+        if (rc != 0)
+            return rc;
+    } else if (c == TRL_COL_TS || c == TRL_COL_JSON) {
+        return TRL_EINVAL;
+    }
+    int rc;
+    if (c == TRL_COL_TS) {
+        rc = decode_ts(d, p, len, v->count);
+    } else if (!p) {
+        /* An absent or empty keyword column: no event has a value. */
+        struct trl_strcol *s = &d->str[c];
+        strcol_reserve(s, (size_t)v->count + 1, 1);
+        memset(s->first, 0, ((size_t)v->count + 1) * sizeof(*s->first));
+        rc = 0;
+    } else {
+        rc = decode_strings(&d->str[c], p, len, v->count, c == TRL_COL_JSON);
+    }
+    if (rc == 0)
+        d->decoded[c] = true;
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Meta                                                                                        */
+
+static bool skip_values(const uint8_t **p, const uint8_t *end, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t len;
+        if (!trl_varint_get(p, end, &len) || len > (uint64_t)(end - *p))
+            return false;
+        *p += len;
+    }
+    return true;
+}
+
+static bool read_str(const uint8_t **p, const uint8_t *end, struct trl_str *s)
+{
+    uint64_t len;
+    if (!trl_varint_get(p, end, &len) || len > (uint64_t)(end - *p))
+        return false;
+    s->ptr = (const char *)*p;
+    s->len = (size_t)len;
+    *p += len;
+    return true;
+}
+
+int trl_block_meta_parse(const void *data, size_t len, struct trl_block_meta *m)
+{
+    memset(m, 0, sizeof(*m));
+    const uint8_t *p = data;
+    if (!p || len < META_HDR_LEN || memcmp(p, META_MAGIC, 4) != 0 || p[4] != TRL_BLOCK_VERSION ||
+        p[5] != TRL_TERMS_HASH_VERSION || p[6] < 1 || p[6] > 16)
+        return TRL_EINVAL;
+    m->bloom.k = p[6];
+    unsigned nsum = p[7];
+    m->count = trl_get_u32le(p + 8);
+    m->min_ts = (int64_t)trl_get_u64le(p + 12);
+    m->max_ts = (int64_t)trl_get_u64le(p + 20);
+    uint32_t nbits = trl_get_u32le(p + 28);
+    if (m->count == 0 || m->count > TRL_BLOCK_MAX_EVENTS || m->min_ts > m->max_ts || nbits == 0 ||
+        nbits % 8 != 0)
+        return TRL_EINVAL;
+    const uint8_t *q = p + META_HDR_LEN, *end = p + len;
+    for (unsigned i = 0; i < nsum; i++) {
+        if (end - q < 6)
+            return TRL_EINVAL;
+        unsigned c = q[0], flags = q[1];
+        if (c < TRL_COL_HOST_NAME || c > TRL_COL_EVENT_CODE || m->sum[c].present || flags > 3)
+            return TRL_EINVAL;
+        struct trl_block_summary *s = &m->sum[c];
+        s->present = true;
+        s->nonempty = trl_get_u32le(q + 2);
+        q += 6;
+        if (flags & 2) {
+            s->has_minmax = true;
+            if (!read_str(&q, end, &s->min) || !read_str(&q, end, &s->max))
+                return TRL_EINVAL;
+        }
+        if (flags & 1) {
+            uint64_t n;
+            if (!trl_varint_get(&q, end, &n) || n > TRL_BLOCK_SUMMARY_VALUES)
+                return TRL_EINVAL;
+            const uint8_t *start = q;
+            if (!skip_values(&q, end, n))
+                return TRL_EINVAL;
+            s->set_complete = true;
+            s->nvalues = (uint32_t)n;
+            s->values = start;
+            s->values_len = (size_t)(q - start);
+        }
+    }
+    if ((size_t)(end - q) != nbits / 8)
+        return TRL_EINVAL;
+    m->bloom.bits = q;
+    m->bloom.nbits = nbits;
+    return 0;
+}
+
+bool trl_block_summary_any(const struct trl_block_summary *s,
+                           bool (*fn)(void *ud, const char *v, size_t len), void *ud)
+{
+    const uint8_t *p = s->values, *end = s->values + s->values_len;
+    for (uint32_t i = 0; i < s->nvalues; i++) {
+        struct trl_str v;
+        if (!read_str(&p, end, &v))
+            return false;
+        if (fn(ud, v.ptr, v.len))
+            return true;
+    }
+    return false;
+}

@@ -1,0 +1,167 @@
+/*
+ * block: the event store's immutable unit of storage, built from up to a few thousand events.
+ *
+ * A block is two byte strings. `data` holds column streams, each compressed with zstd on its own
+ * so a reader decompresses only what it needs: the timestamps, ten keyword columns (host.name,
+ * source.ip, destination.ip, user.name, process.name, event.category, event.action,
+ * event.outcome, event.code) and the full JSON of every event. `meta` holds what lets a search
+ * skip the block without touching `data`: the time range, per-column summaries (lower-cased
+ * min/max and the distinct values when there are few) and a Bloom filter of the block's terms
+ * (terms.h). docs/storage.md describes both formats byte by byte.
+ *
+ * Building is done by a builder that owns its scratch memory and zstd context (one thread at a
+ * time); the bytes it returns stay valid until its next build. Decoding is pure and validates
+ * everything, so a damaged or hostile block yields TRL_EINVAL, never a crash; a decoder likewise
+ * owns its buffers, reused across blocks.
+ */
+#ifndef TRL_STORE_BLOCK_H
+#define TRL_STORE_BLOCK_H
+
+#include "core/util.h"
+#include "store/digest.h"
+#include "store/terms.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum trl_col {
+    TRL_COL_TS = 0,
+    TRL_COL_HOST_NAME,
+    TRL_COL_SOURCE_IP,
+    TRL_COL_DESTINATION_IP,
+    TRL_COL_USER_NAME,
+    TRL_COL_PROCESS_NAME,
+    TRL_COL_EVENT_CATEGORY,
+    TRL_COL_EVENT_ACTION,
+    TRL_COL_EVENT_OUTCOME,
+    TRL_COL_EVENT_CODE,
+    TRL_COL_JSON,
+    TRL_COL__COUNT
+};
+
+#define TRL_BLOCK_VERSION    1
+#define TRL_BLOCK_MAX_EVENTS 65536 /* hard limit of the format; blocks are built smaller */
+/* Decoded size limit of one column: room for a block holding one 16 MiB message whose JSON
+ * (message and event.original, every byte escaped) is 12 times larger. */
+#define TRL_BLOCK_MAX_COL_BYTES  (256u << 20)
+#define TRL_BLOCK_SUMMARY_VALUES 32  /* distinct values kept per column summary */
+#define TRL_BLOCK_SUMMARY_MAXLEN 128 /* longest value kept in a summary */
+
+/* Dotted field name of a keyword column (TRL_COL_HOST_NAME..TRL_COL_EVENT_CODE), else NULL. */
+const char *trl_col_field(enum trl_col c);
+/* The keyword column holding the field at this dotted path (case-insensitive), or -1. */
+int trl_col_for_path(const char *path, size_t len);
+/* True for fields searched as text (tokens and phrases) rather than as whole values. */
+bool trl_store_is_text_field(const char *path, size_t len);
+/* False for the fields kept out of the index and out of full-text search (@timestamp and
+ * event.created: every event has a distinct one, and time is searched by range). */
+bool trl_store_is_indexed_field(const char *path, size_t len);
+
+/* One event handed to the builder: its @timestamp and its JSON. */
+struct trl_block_input {
+    int64_t ts;
+    const char *json;
+    size_t len;
+};
+
+struct trl_block_out {
+    const uint8_t *data;
+    size_t data_len;
+    const uint8_t *meta;
+    size_t meta_len;
+    uint32_t count;
+    int64_t min_ts, max_ts;
+    uint8_t events_digest[TRL_SHA256_LEN]; /* see trl_events_digest_add() */
+    size_t distinct_terms;
+};
+
+struct trl_block_builder;
+
+/* zstd_level 1..19; bloom_bits_per_term 4..32. */
+struct trl_block_builder *trl_block_builder_create(int zstd_level, unsigned bloom_bits_per_term);
+void trl_block_builder_destroy(struct trl_block_builder *b);
+/* Builds one block of n (1..TRL_BLOCK_MAX_EVENTS) events. 0 or a negative error. */
+int trl_block_build(struct trl_block_builder *b, const struct trl_block_input *ev, size_t n,
+                    struct trl_block_out *out);
+
+/* The digest of a block's events that the hash chain records and compaction preserves:
+ * SHA-256 over, for each event in order, its timestamp (i64 LE), JSON length (u32 LE) and JSON. */
+void trl_events_digest_add(struct trl_sha256 *h, int64_t ts, const char *json, size_t len);
+
+/* --- decoding --- */
+
+struct trl_block_view {
+    const uint8_t *data;
+    size_t len;
+    uint32_t count;
+    struct {
+        bool present;
+        uint8_t codec; /* 0 stored, 1 zstd */
+        uint32_t raw_len;
+        uint32_t off;
+        uint32_t stored_len;
+    } cols[TRL_COL__COUNT];
+};
+
+/* Checks the header and directory of a data blob (nothing is decompressed). */
+int trl_block_view_init(struct trl_block_view *v, const void *data, size_t len);
+
+/* A decoded string column: the values of event i are vals[first[i]] .. vals[first[i+1]-1].
+ * The JSON column has exactly one value per event. */
+struct trl_strcol {
+    uint32_t *first;
+    struct trl_str *vals;
+    size_t first_cap, vals_cap;
+};
+
+struct trl_block_decoder {
+    void *dctx; /* ZSTD_DCtx */
+    uint8_t *raw[TRL_COL__COUNT];
+    size_t raw_cap[TRL_COL__COUNT];
+    int64_t *ts;
+    size_t ts_cap;
+    struct trl_strcol str[TRL_COL__COUNT];
+    bool decoded[TRL_COL__COUNT];
+    uint32_t count;
+};
+
+void trl_block_decoder_init(struct trl_block_decoder *d);
+void trl_block_decoder_free(struct trl_block_decoder *d);
+/* Forgets what was decoded (keeps the buffers): call before decoding columns of another block. */
+void trl_block_decoder_reset(struct trl_block_decoder *d, const struct trl_block_view *v);
+/* Decodes one column (a no-op when already decoded). 0 or TRL_EINVAL. */
+int trl_block_decode(struct trl_block_decoder *d, const struct trl_block_view *v, enum trl_col c);
+
+/* --- meta --- */
+
+struct trl_block_summary {
+    bool present;
+    bool set_complete; /* values holds every distinct (lower-cased) value of the column */
+    bool has_minmax;
+    uint32_t nonempty; /* events with at least one value */
+    uint32_t nvalues;
+    const uint8_t *values; /* nvalues x (varint length, bytes) */
+    size_t values_len;
+    struct trl_str min, max; /* lower-cased */
+};
+
+struct trl_block_meta {
+    uint32_t count;
+    int64_t min_ts, max_ts;
+    struct trl_bloom bloom;
+    struct trl_block_summary sum[TRL_COL__COUNT];
+};
+
+int trl_block_meta_parse(const void *p, size_t len, struct trl_block_meta *m);
+/* Calls fn(ud, value, len) for each value of a complete summary set; stops when fn returns true
+ * and returns true then. */
+bool trl_block_summary_any(const struct trl_block_summary *s,
+                           bool (*fn)(void *ud, const char *v, size_t len), void *ud);
+
+/* LEB128 helpers shared with the store's other formats. */
+size_t trl_varint_put(uint8_t *p, uint64_t v);
+/* Reads a varint from [*p, end); false when truncated or longer than 10 bytes. */
+bool trl_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *v);
+
+#endif

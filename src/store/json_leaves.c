@@ -1,0 +1,350 @@
+#include "store/json_leaves.h"
+#include "core/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct walker {
+    const char *p;
+    const char *end;
+    struct trl_leaves *out;
+    char path[TRL_LEAVES_MAX_PATH];
+    size_t plen;
+};
+
+void trl_leaves_init(struct trl_leaves *l)
+{
+    memset(l, 0, sizeof(*l));
+}
+
+void trl_leaves_free(struct trl_leaves *l)
+{
+    free(l->buf);
+    free(l->items);
+    memset(l, 0, sizeof(*l));
+}
+
+static void buf_reserve(struct trl_leaves *l, size_t extra)
+{
+    if (l->cap - l->len >= extra)
+        return;
+    size_t ncap = l->cap ? l->cap : 1024;
+    while (ncap - l->len < extra)
+        ncap *= 2;
+    l->buf = trl_xrealloc(l->buf, ncap);
+    l->cap = ncap;
+}
+
+static void buf_put(struct trl_leaves *l, const void *p, size_t n)
+{
+    buf_reserve(l, n + 1);
+    memcpy(l->buf + l->len, p, n);
+    l->len += n;
+}
+
+static void skip_ws(struct walker *w)
+{
+    while (w->p < w->end && (*w->p == ' ' || *w->p == '\t' || *w->p == '\n' || *w->p == '\r'))
+        w->p++;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static bool read_hex4(struct walker *w, unsigned *out)
+{
+    if (w->end - w->p < 4)
+        return false;
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval(w->p[i]);
+        if (h < 0)
+            return false;
+        v = v << 4 | (unsigned)h;
+    }
+    w->p += 4;
+    *out = v;
+    return true;
+}
+
+static size_t utf8_put(unsigned cp, char *o)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | cp >> 6);
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | cp >> 12);
+        o[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | cp >> 18);
+    o[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+    o[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Reads a string (w->p just after the opening quote) and appends its unescaped bytes through
+ * put(ctx, bytes, n). A lone surrogate becomes U+FFFD. */
+static int read_string(struct walker *w, void (*put)(void *ctx, const char *b, size_t n), void *ctx)
+{
+    for (;;) {
+        /* Find the closing quote, then copy up to it at once when no escape comes first. */
+        const char *run = w->p;
+        const char *q = memchr(run, '"', (size_t)(w->end - run));
+        const char *bs = q ? memchr(run, '\\', (size_t)(q - run)) : NULL;
+        w->p = !q ? w->end : bs ? bs : q;
+        if (w->p > run)
+            put(ctx, run, (size_t)(w->p - run));
+        if (w->p >= w->end)
+            return TRL_EINVAL;
+        if (*w->p == '"') {
+            w->p++;
+            return 0;
+        }
+        w->p++; /* backslash */
+        if (w->p >= w->end)
+            return TRL_EINVAL;
+        char c = *w->p++;
+        char one;
+        switch (c) {
+        case '"':
+        case '\\':
+        case '/':
+            one = c;
+            break;
+        case 'b':
+            one = '\b';
+            break;
+        case 'f':
+            one = '\f';
+            break;
+        case 'n':
+            one = '\n';
+            break;
+        case 'r':
+            one = '\r';
+            break;
+        case 't':
+            one = '\t';
+            break;
+        case 'u': {
+            unsigned cp;
+            if (!read_hex4(w, &cp))
+                return TRL_EINVAL;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                unsigned lo;
+                const char *save = w->p;
+                if (w->end - w->p >= 6 && w->p[0] == '\\' && w->p[1] == 'u') {
+                    w->p += 2;
+                    if (read_hex4(w, &lo) && lo >= 0xDC00 && lo <= 0xDFFF)
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    else {
+                        w->p = save;
+                        cp = 0xFFFD;
+                    }
+                } else {
+                    cp = 0xFFFD;
+                }
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                cp = 0xFFFD;
+            }
+            char enc[4];
+            put(ctx, enc, utf8_put(cp, enc));
+            continue;
+        }
+        default:
+            return TRL_EINVAL;
+        }
+        put(ctx, &one, 1);
+    }
+}
+
+static void put_value(void *ctx, const char *b, size_t n)
+{
+    buf_put(ctx, b, n);
+}
+
+struct path_put {
+    struct walker *w;
+    bool overflow;
+};
+
+static void put_path(void *ctx, const char *b, size_t n)
+{
+    struct path_put *pp = ctx;
+    if (pp->w->plen + n > sizeof(pp->w->path)) {
+        pp->overflow = true;
+        return;
+    }
+    memcpy(pp->w->path + pp->w->plen, b, n);
+    pp->w->plen += n;
+}
+
+static struct trl_leaf *leaf_begin(struct walker *w)
+{
+    struct trl_leaves *l = w->out;
+    if (l->n == l->items_cap) {
+        l->items_cap = l->items_cap ? l->items_cap * 2 : 64;
+        l->items = trl_xrealloc(l->items, l->items_cap * sizeof(*l->items));
+    }
+    struct trl_leaf *f = &l->items[l->n];
+    f->path_off = (uint32_t)l->len;
+    f->path_len = (uint32_t)w->plen;
+    buf_put(l, w->path, w->plen);
+    buf_put(l, "", 1);
+    f->val_off = (uint32_t)l->len;
+    return f;
+}
+
+static void leaf_end(struct walker *w, struct trl_leaf *f, bool is_string)
+{
+    struct trl_leaves *l = w->out;
+    f->val_len = (uint32_t)(l->len - f->val_off);
+    f->is_string = is_string;
+    buf_put(l, "", 1);
+    l->n++;
+}
+
+static int parse_value(struct walker *w, int depth);
+
+static int parse_object(struct walker *w, int depth)
+{
+    w->p++; /* '{' */
+    skip_ws(w);
+    if (w->p < w->end && *w->p == '}') {
+        w->p++;
+        return 0;
+    }
+    for (;;) {
+        skip_ws(w);
+        if (w->p >= w->end || *w->p != '"')
+            return TRL_EINVAL;
+        w->p++;
+        size_t saved = w->plen;
+        struct path_put pp = {w, false};
+        if (w->plen > 0)
+            put_path(&pp, ".", 1);
+        int rc = read_string(w, put_path, &pp);
+        if (rc != 0 || pp.overflow)
+            return TRL_EINVAL;
+        skip_ws(w);
+        if (w->p >= w->end || *w->p != ':')
+            return TRL_EINVAL;
+        w->p++;
+        rc = parse_value(w, depth + 1);
+        w->plen = saved;
+        if (rc != 0)
+            return rc;
+        skip_ws(w);
+        if (w->p >= w->end)
+            return TRL_EINVAL;
+        if (*w->p == ',') {
+            w->p++;
+            continue;
+        }
+        if (*w->p == '}') {
+            w->p++;
+            return 0;
+        }
+        return TRL_EINVAL;
+    }
+}
+
+static int parse_array(struct walker *w, int depth)
+{
+    w->p++; /* '[' */
+    skip_ws(w);
+    if (w->p < w->end && *w->p == ']') {
+        w->p++;
+        return 0;
+    }
+    for (;;) {
+        int rc = parse_value(w, depth + 1);
+        if (rc != 0)
+            return rc;
+        skip_ws(w);
+        if (w->p >= w->end)
+            return TRL_EINVAL;
+        if (*w->p == ',') {
+            w->p++;
+            continue;
+        }
+        if (*w->p == ']') {
+            w->p++;
+            return 0;
+        }
+        return TRL_EINVAL;
+    }
+}
+
+static bool is_scalar_byte(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '-' || c == '+' || c == '.' ||
+           (c >= 'A' && c <= 'Z');
+}
+
+static int parse_value(struct walker *w, int depth)
+{
+    if (depth > TRL_LEAVES_MAX_DEPTH)
+        return TRL_EINVAL;
+    skip_ws(w);
+    if (w->p >= w->end)
+        return TRL_EINVAL;
+    char c = *w->p;
+    if (c == '{')
+        return parse_object(w, depth);
+    if (c == '[')
+        return parse_array(w, depth);
+    if (c == '"') {
+        w->p++;
+        struct trl_leaf *f = leaf_begin(w);
+        int rc = read_string(w, put_value, w->out);
+        if (rc != 0) {
+            /* Drop the partial leaf: the buffer keeps the bytes, the item is not counted. */
+            return rc;
+        }
+        leaf_end(w, f, true);
+        return 0;
+    }
+    /* A number or a literal: take the run of plausible bytes and check its shape. */
+    const char *start = w->p;
+    while (w->p < w->end && is_scalar_byte(*w->p))
+        w->p++;
+    size_t n = (size_t)(w->p - start);
+    if (n == 0)
+        return TRL_EINVAL;
+    bool literal = (n == 4 && (!memcmp(start, "true", 4) || !memcmp(start, "null", 4))) ||
+                   (n == 5 && !memcmp(start, "false", 5));
+    if (!literal && !(start[0] == '-' || (start[0] >= '0' && start[0] <= '9')))
+        return TRL_EINVAL;
+    struct trl_leaf *f = leaf_begin(w);
+    buf_put(w->out, start, n);
+    leaf_end(w, f, false);
+    return 0;
+}
+
+int trl_json_leaves(const char *json, size_t len, struct trl_leaves *out)
+{
+    struct walker w = {.p = json, .end = json + len, .out = out, .plen = 0};
+    int rc = parse_value(&w, 0);
+    if (rc != 0)
+        return rc;
+    skip_ws(&w);
+    return w.p == w.end ? 0 : TRL_EINVAL;
+}

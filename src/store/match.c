@@ -1,0 +1,536 @@
+#include "store/match.h"
+#include "core/arena.h"
+#include "core/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct mnode {
+    enum trl_qnode_kind kind;
+    struct mnode **kids;
+    uint32_t nkids;
+    /* TRL_Q_TERM */
+    enum trl_qterm_kind term;
+    const char *field; /* lower-cased, or NULL */
+    size_t field_len;
+    const char *text; /* lower-cased */
+    size_t text_len;
+    int col;         /* keyword column of the field, or -1 */
+    bool text_field; /* the field is searched as text (or there is no field) */
+    bool indexed;    /* the field's values are in the index */
+    bool has_field_hash;
+    uint64_t field_hash;
+    uint64_t *tok_hash; /* text tokens every matching event has */
+    struct trl_str *tok;
+    size_t ntok;
+    bool json_value_check; /* text must appear verbatim in the JSON */
+    struct trl_str *lits;  /* pattern: literal parts that must appear verbatim in the JSON */
+    size_t nlits;
+};
+
+struct trl_match {
+    struct trl_arena *a;
+    struct mnode *root;
+    bool columns_only;
+    bool has_event_check;
+    uint32_t colmask;
+};
+
+struct tok_list {
+    struct trl_arena *a;
+    uint64_t *hash;
+    struct trl_str *tok;
+    size_t n, cap;
+};
+
+static void tok_list_add(struct tok_list *l, const char *t, size_t n)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->tok[i].len == n && memcmp(l->tok[i].ptr, t, n) == 0)
+            return;
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        uint64_t *h = trl_arena_alloc(l->a, cap * sizeof(*h));
+        struct trl_str *s = trl_arena_alloc(l->a, cap * sizeof(*s));
+        if (l->n) {
+            memcpy(h, l->hash, l->n * sizeof(*h));
+            memcpy(s, l->tok, l->n * sizeof(*s));
+        }
+        l->hash = h;
+        l->tok = s;
+        l->cap = cap;
+    }
+    l->hash[l->n] = trl_term_text_hash(t, n);
+    l->tok[l->n].ptr = t;
+    l->tok[l->n].len = n;
+    l->n++;
+}
+
+static void tok_cb(void *ud, const char *t, size_t n)
+{
+    tok_list_add(ud, t, n);
+}
+
+/* Tokens every value matched by a pattern must contain: the tokens of its literal parts that end
+ * at a word break inside the part, or at the pattern's start or end (which the match aligns with
+ * a word start or end). Tokens touching a '*' may be partial and are not required. */
+static void glob_required_tokens(struct tok_list *l, const char *pat, size_t plen)
+{
+    char *lit = trl_arena_alloc(l->a, plen + 1);
+    size_t i = 0;
+    while (i <= plen) {
+        bool at_pattern_start = i == 0;
+        size_t n = 0;
+        while (i < plen && pat[i] != '*') {
+            if (pat[i] == '\\' && i + 1 < plen)
+                i++;
+            lit[n++] = pat[i++];
+        }
+        bool at_pattern_end = i >= plen;
+        /* lit[0..n) is one literal part: its complete tokens, and pairs of complete tokens
+         * joined by one joiner (as the index holds them). */
+        size_t j = 0, prev_s = 0, prev_e = 0;
+        bool prev_complete = false;
+        while (j < n) {
+            while (j < n && !trl_term_is_word((unsigned char)lit[j]))
+                j++;
+            size_t s = j;
+            while (j < n && trl_term_is_word((unsigned char)lit[j]))
+                j++;
+            if (j == s)
+                break;
+            bool left_ok = s > 0 || at_pattern_start;
+            bool right_ok = j < n || at_pattern_end;
+            bool complete = left_ok && right_ok;
+            if (complete)
+                tok_list_add(l, trl_arena_strndup(l->a, lit + s, j - s), j - s);
+            if (complete && prev_complete && s == prev_e + 1 &&
+                trl_term_is_joiner((unsigned char)lit[prev_e]))
+                tok_list_add(l, trl_arena_strndup(l->a, lit + prev_s, j - prev_s), j - prev_s);
+            prev_complete = complete;
+            prev_s = s;
+            prev_e = j;
+        }
+        lit += n;
+        i++; /* the star */
+    }
+}
+
+static bool json_safe(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80)
+            return false;
+    }
+    return true;
+}
+
+/* The literal parts between the stars of a pattern, unescaped, kept when JSON-safe. */
+static void glob_literals(struct trl_match *m, struct mnode *n)
+{
+    n->lits = trl_arena_alloc(m->a, (n->text_len / 2 + 1) * sizeof(*n->lits));
+    char *buf = trl_arena_alloc(m->a, n->text_len + 1);
+    size_t i = 0;
+    while (i < n->text_len) {
+        size_t k = 0;
+        char *lit = buf;
+        while (i < n->text_len && n->text[i] != '*') {
+            if (n->text[i] == '\\' && i + 1 < n->text_len)
+                i++;
+            lit[k++] = n->text[i++];
+        }
+        i++;
+        buf += k;
+        if (k > 0 && json_safe(lit, k))
+            n->lits[n->nlits++] = (struct trl_str){lit, k};
+    }
+}
+
+static struct mnode *compile(struct trl_match *m, const struct trl_qnode *q)
+{
+    struct mnode *n = trl_arena_alloc(m->a, sizeof(*n));
+    memset(n, 0, sizeof(*n));
+    n->kind = q->kind;
+    n->col = -1;
+    if (q->kind != TRL_Q_TERM) {
+        n->nkids = q->nkids;
+        n->kids = trl_arena_alloc(m->a, (q->nkids ? q->nkids : 1) * sizeof(*n->kids));
+        uint32_t i = 0;
+        for (const struct trl_qnode *k = q->kids; k && i < q->nkids; k = k->next)
+            n->kids[i++] = compile(m, k);
+        n->nkids = i;
+        return n;
+    }
+    n->term = q->term;
+    n->field = q->field;
+    n->field_len = q->field ? q->field_len : 0;
+    n->text = q->text ? q->text : "";
+    n->text_len = q->text ? q->text_len : 0;
+    n->text_field = !n->field || trl_store_is_text_field(n->field, n->field_len);
+    n->indexed = !n->field || trl_store_is_indexed_field(n->field, n->field_len);
+    if (n->field) {
+        n->col = trl_col_for_path(n->field, n->field_len);
+        if (n->col >= 0)
+            m->colmask |= 1u << n->col;
+    }
+    if (n->col < 0)
+        m->columns_only = false;
+    struct tok_list l = {.a = m->a};
+    if (n->indexed && n->text_field && n->term == TRL_QT_TEXT)
+        trl_term_index_terms(n->text, n->text_len, tok_cb, &l);
+    else if (n->indexed && n->text_field && n->term == TRL_QT_GLOB)
+        glob_required_tokens(&l, n->text, n->text_len);
+    n->tok_hash = l.hash;
+    n->tok = l.tok;
+    n->ntok = l.n;
+    if (n->ntok)
+        m->has_event_check = true;
+    if (n->indexed && !n->text_field && n->term == TRL_QT_TEXT) {
+        n->has_field_hash = true;
+        n->field_hash = trl_term_field_hash(n->field, n->field_len, n->text, n->text_len);
+    }
+    /* A value holding the text (or a pattern's literal parts) shows it verbatim in the event's
+     * JSON, unless the encoder had to escape it: a cheap test before walking the JSON. */
+    if (n->term == TRL_QT_TEXT)
+        n->json_value_check = n->text_len > 0 && json_safe(n->text, n->text_len);
+    else if (n->term == TRL_QT_GLOB)
+        glob_literals(m, n);
+    if (n->json_value_check || n->nlits)
+        m->has_event_check = true;
+    return n;
+}
+
+struct trl_match *trl_match_compile(const struct trl_query *q)
+{
+    struct trl_match *m = trl_xcalloc(1, sizeof(*m));
+    m->a = trl_arena_create(4096);
+    m->columns_only = true;
+    m->root = compile(m, q->root);
+    return m;
+}
+
+void trl_match_free(struct trl_match *m)
+{
+    if (!m)
+        return;
+    trl_arena_destroy(m->a);
+    free(m);
+}
+
+bool trl_match_columns_only(const struct trl_match *m)
+{
+    return m->columns_only;
+}
+
+uint32_t trl_match_columns(const struct trl_match *m)
+{
+    return m->colmask;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Block pre-check                                                                             */
+
+struct set_probe {
+    const struct mnode *n;
+};
+
+static bool set_has_text(void *ud, const char *v, size_t len)
+{
+    const struct mnode *n = ((struct set_probe *)ud)->n;
+    return len == n->text_len && memcmp(v, n->text, len) == 0;
+}
+
+static bool set_has_glob(void *ud, const char *v, size_t len)
+{
+    const struct mnode *n = ((struct set_probe *)ud)->n;
+    return trl_glob_match(n->text, n->text_len, v, len);
+}
+
+static bool term_block_maybe(const struct mnode *n, const struct trl_block_meta *meta)
+{
+    for (size_t i = 0; i < n->ntok; i++) {
+        if (!trl_bloom_maybe(&meta->bloom, n->tok_hash[i]))
+            return false;
+    }
+    if (n->has_field_hash && !trl_bloom_maybe(&meta->bloom, n->field_hash))
+        return false;
+    if (n->col < 0)
+        return true;
+    const struct trl_block_summary *s = &meta->sum[n->col];
+    if (!s->present)
+        return true;
+    if (s->nonempty == 0)
+        return false; /* no event has the field: no test on it can pass */
+    struct set_probe probe = {n};
+    if (s->set_complete && n->term == TRL_QT_TEXT)
+        return trl_block_summary_any(s, set_has_text, &probe);
+    if (s->set_complete && n->term == TRL_QT_GLOB)
+        return trl_block_summary_any(s, set_has_glob, &probe);
+    return true;
+}
+
+static bool block_maybe(const struct mnode *n, const struct trl_block_meta *meta)
+{
+    switch (n->kind) {
+    case TRL_Q_ALL:
+    case TRL_Q_NOT:
+        return true;
+    case TRL_Q_AND:
+        for (uint32_t i = 0; i < n->nkids; i++) {
+            if (!block_maybe(n->kids[i], meta))
+                return false;
+        }
+        return true;
+    case TRL_Q_OR:
+        for (uint32_t i = 0; i < n->nkids; i++) {
+            if (block_maybe(n->kids[i], meta))
+                return true;
+        }
+        return false;
+    case TRL_Q_TERM:
+        return term_block_maybe(n, meta);
+    }
+    return true;
+}
+
+bool trl_match_block_maybe(const struct trl_match *m, const struct trl_block_meta *meta)
+{
+    return block_maybe(m->root, meta);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Event pre-check on the raw JSON                                                             */
+
+void trl_match_ctx_init(struct trl_match_ctx *c)
+{
+    memset(c, 0, sizeof(*c));
+    trl_leaves_init(&c->leaves);
+}
+
+void trl_match_ctx_free(struct trl_match_ctx *c)
+{
+    trl_leaves_free(&c->leaves);
+    free(c->lower);
+    memset(c, 0, sizeof(*c));
+}
+
+static bool event_maybe(const struct mnode *n, const char *lj, size_t len)
+{
+    switch (n->kind) {
+    case TRL_Q_ALL:
+    case TRL_Q_NOT:
+        return true;
+    case TRL_Q_AND:
+        for (uint32_t i = 0; i < n->nkids; i++) {
+            if (!event_maybe(n->kids[i], lj, len))
+                return false;
+        }
+        return true;
+    case TRL_Q_OR:
+        for (uint32_t i = 0; i < n->nkids; i++) {
+            if (event_maybe(n->kids[i], lj, len))
+                return true;
+        }
+        return false;
+    case TRL_Q_TERM:
+        break;
+    }
+    /* Word characters are never escaped by the encoder, so every token of a matching value
+     * appears in the JSON text as it is (lower-cased here like the tokens). */
+    for (size_t i = 0; i < n->ntok; i++) {
+        if (!memmem(lj, len, n->tok[i].ptr, n->tok[i].len))
+            return false;
+    }
+    if (n->json_value_check && !memmem(lj, len, n->text, n->text_len))
+        return false;
+    for (size_t i = 0; i < n->nlits; i++) {
+        if (!memmem(lj, len, n->lits[i].ptr, n->lits[i].len))
+            return false;
+    }
+    return true;
+}
+
+bool trl_match_event_maybe(const struct trl_match *m, struct trl_match_ctx *c, const char *json,
+                           size_t len)
+{
+    if (!m->has_event_check)
+        return true;
+    if (c->lower_cap < len + 1) {
+        free(c->lower);
+        c->lower_cap = len + 1 > 4096 ? len + 1 : 4096;
+        c->lower = trl_xmalloc(c->lower_cap);
+    }
+    for (size_t i = 0; i < len; i++)
+        c->lower[i] = (char)trl_ascii_lower((unsigned char)json[i]);
+    return event_maybe(m->root, c->lower, len);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Exact evaluation                                                                            */
+
+static bool eq_nocase(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (trl_ascii_lower((unsigned char)a[i]) != (unsigned char)b[i])
+            return false;
+    }
+    return true;
+}
+
+/* The text occurs in v without splitting a word at either end. */
+static bool text_in(const char *v, size_t len, const char *t, size_t tlen)
+{
+    if (tlen == 0)
+        return true;
+    if (tlen > len)
+        return false;
+    bool t_starts_word = trl_term_is_word((unsigned char)t[0]);
+    bool t_ends_word = trl_term_is_word((unsigned char)t[tlen - 1]);
+    unsigned char first = (unsigned char)t[0];
+    for (size_t i = 0; i + tlen <= len; i++) {
+        if (trl_ascii_lower((unsigned char)v[i]) != first)
+            continue;
+        if (t_starts_word && i > 0 && trl_term_is_word((unsigned char)v[i - 1]))
+            continue;
+        if (t_ends_word && i + tlen < len && trl_term_is_word((unsigned char)v[i + tlen]))
+            continue;
+        if (eq_nocase(v + i + 1, t + 1, tlen - 1))
+            return true;
+    }
+    return false;
+}
+
+/* Separators of the coarse words a pattern is tried against: whitespace, control bytes, quotes,
+ * brackets and the usual key=value punctuation. */
+static bool major_break(unsigned char c)
+{
+    return c <= ' ' || c == '"' || c == '\'' || c == '(' || c == ')' || c == '[' || c == ']' ||
+           c == '{' || c == '}' || c == '<' || c == '>' || c == ',' || c == ';' || c == '|' ||
+           c == '=' || c == 0x7f;
+}
+
+static bool glob_any_word(const char *pat, size_t plen, const char *v, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && major_break((unsigned char)v[i]))
+            i++;
+        size_t s = i;
+        while (i < len && !major_break((unsigned char)v[i]))
+            i++;
+        if (i > s && trl_glob_match(pat, plen, v + s, i - s))
+            return true;
+    }
+    i = 0;
+    while (i < len) {
+        while (i < len && !trl_term_is_word((unsigned char)v[i]))
+            i++;
+        size_t s = i;
+        while (i < len && trl_term_is_word((unsigned char)v[i]))
+            i++;
+        if (i > s && trl_glob_match(pat, plen, v + s, i - s))
+            return true;
+    }
+    return false;
+}
+
+static bool value_matches(const struct mnode *n, const char *v, size_t len)
+{
+    switch (n->term) {
+    case TRL_QT_EXISTS:
+        return true;
+    case TRL_QT_TEXT:
+        if (n->text_field)
+            return text_in(v, len, n->text, n->text_len);
+        return len == n->text_len && eq_nocase(v, n->text, len);
+    case TRL_QT_GLOB:
+        if (n->text_field)
+            return glob_any_word(n->text, n->text_len, v, len);
+        return trl_glob_match(n->text, n->text_len, v, len);
+    }
+    return false;
+}
+
+static bool term_on_column(const struct mnode *n, const struct trl_block_decoder *d, uint32_t i)
+{
+    const struct trl_strcol *s = &d->str[n->col];
+    for (uint32_t k = s->first[i]; k < s->first[i + 1]; k++) {
+        if (value_matches(n, s->vals[k].ptr, s->vals[k].len))
+            return true;
+    }
+    return false;
+}
+
+static bool path_is(const char *path, size_t plen, const struct mnode *n)
+{
+    if (plen == n->field_len)
+        return strncasecmp(path, n->field, plen) == 0;
+    /* field:* also holds when the field is an object with something below it. */
+    return n->term == TRL_QT_EXISTS && plen > n->field_len && path[n->field_len] == '.' &&
+           strncasecmp(path, n->field, n->field_len) == 0;
+}
+
+static bool term_on_leaves(const struct mnode *n, const struct trl_leaves *l)
+{
+    for (size_t k = 0; k < l->n; k++) {
+        const struct trl_leaf *f = &l->items[k];
+        const char *path = trl_leaf_path(l, f);
+        if (n->field) {
+            if (!path_is(path, f->path_len, n))
+                continue;
+        } else if (!trl_store_is_indexed_field(path, f->path_len)) {
+            continue;
+        }
+        if (value_matches(n, trl_leaf_val(l, f), f->val_len))
+            return true;
+    }
+    return false;
+}
+
+struct eval {
+    const struct trl_block_decoder *d;
+    uint32_t i;
+    const struct trl_leaves *leaves; /* NULL: use columns */
+};
+
+static bool eval(const struct mnode *n, const struct eval *e)
+{
+    switch (n->kind) {
+    case TRL_Q_ALL:
+        return true;
+    case TRL_Q_NOT:
+        return n->nkids ? !eval(n->kids[0], e) : true;
+    case TRL_Q_AND:
+        for (uint32_t k = 0; k < n->nkids; k++) {
+            if (!eval(n->kids[k], e))
+                return false;
+        }
+        return true;
+    case TRL_Q_OR:
+        for (uint32_t k = 0; k < n->nkids; k++) {
+            if (eval(n->kids[k], e))
+                return true;
+        }
+        return false;
+    case TRL_Q_TERM:
+        break;
+    }
+    if (!e->leaves)
+        return n->col >= 0 && e->d && e->d->decoded[n->col] ? term_on_column(n, e->d, e->i) : false;
+    return term_on_leaves(n, e->leaves);
+}
+
+bool trl_match_event(const struct trl_match *m, struct trl_match_ctx *c,
+                     const struct trl_block_decoder *d, uint32_t i, const char *json, size_t len)
+{
+    struct eval e = {d, i, NULL};
+    if (json) {
+        trl_leaves_reset(&c->leaves);
+        (void)trl_json_leaves(json, len, &c->leaves);
+        e.leaves = &c->leaves;
+    }
+    return eval(m->root, &e);
+}

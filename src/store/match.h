@@ -1,0 +1,69 @@
+/*
+ * match: evaluates a parsed query (query.h) against the event store's blocks and events.
+ *
+ * trl_match_compile() turns the query tree into a plan that knows, for each term, which keyword
+ * column holds its field, whether the field is searched as text, and which index terms every
+ * matching event must have. The plan then answers three questions, cheapest first:
+ *   - trl_match_block_maybe(): can this block hold a match at all? (Bloom filter and column
+ *     summaries; a "no" is certain, a "yes" is only possible);
+ *   - trl_match_event_maybe(): can this event's JSON text hold a match? (a substring pre-check
+ *     before the JSON is walked; again "no" is certain);
+ *   - trl_match_event(): does the event match? (exact).
+ *
+ * Term semantics (all ASCII case-insensitive):
+ *   - text without a field, and text on a text field (message, event.original): the text occurs
+ *     in a value without splitting a word at either end ("pass" does not match "password");
+ *   - text on any other field: the whole value equals the text (each element of an array);
+ *   - a pattern without a field or on a text field: matches some word of a value, either a
+ *     whitespace/punctuation-separated one ("10.0.0.*" on "src=10.0.0.5") or a run of word
+ *     characters ("fail*" on "authentication failure");
+ *   - a pattern on another field: matches the whole value;
+ *   - field:* : the field (or an object below it) exists.
+ * Full-text terms never look at @timestamp or event.created; time is searched by range.
+ *
+ * A plan owns its memory (trl_match_free) and is read-only once compiled: any number of threads
+ * may evaluate it, each with its own struct trl_match_ctx.
+ */
+#ifndef TRL_STORE_MATCH_H
+#define TRL_STORE_MATCH_H
+
+#include "store/block.h"
+#include "store/json_leaves.h"
+#include "store/query.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct trl_match;
+
+struct trl_match *trl_match_compile(const struct trl_query *q);
+void trl_match_free(struct trl_match *m);
+
+/* True when every term can be decided from the keyword columns alone (no JSON needed until an
+ * event is known to match). */
+bool trl_match_columns_only(const struct trl_match *m);
+/* Bit (1 << col) for each keyword column the plan reads. */
+uint32_t trl_match_columns(const struct trl_match *m);
+
+bool trl_match_block_maybe(const struct trl_match *m, const struct trl_block_meta *meta);
+
+/* Per-thread evaluation state: scratch buffers reused across events. */
+struct trl_match_ctx {
+    struct trl_leaves leaves;
+    char *lower;
+    size_t lower_cap;
+};
+
+void trl_match_ctx_init(struct trl_match_ctx *c);
+void trl_match_ctx_free(struct trl_match_ctx *c);
+
+/* Pre-check on the raw JSON of one event; false means it cannot match. */
+bool trl_match_event_maybe(const struct trl_match *m, struct trl_match_ctx *c, const char *json,
+                           size_t len);
+
+/* Exact test of event i of a block. The decoder must hold the columns of trl_match_columns() when
+ * json is NULL (columns-only plans); otherwise json is the event's JSON and is what is tested. */
+bool trl_match_event(const struct trl_match *m, struct trl_match_ctx *c,
+                     const struct trl_block_decoder *d, uint32_t i, const char *json, size_t len);
+
+#endif

@@ -1,0 +1,533 @@
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "formats/json_encode.h"
+#include "store/store_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A block's JSON column stays well under the decoder's limit (TRL_BLOCK_MAX_COL_BYTES). */
+#define BLOCK_MAX_JSON_BYTES (16u << 20)
+
+static void apply_defaults(struct trl_store_opts *o)
+{
+    if (o->block_max_events == 0)
+        o->block_max_events = 4096;
+    if (o->block_max_events < 16)
+        o->block_max_events = 16;
+    if (o->block_max_events > TRL_BLOCK_MAX_EVENTS)
+        o->block_max_events = TRL_BLOCK_MAX_EVENTS;
+    /* Measured (docs/storage.md): level 3 costs as many instructions as level 1 and stores 4%
+     * less; level 6 costs ~3x the compression work, which the merges of compaction can afford
+     * (they run when the writer is idle) for blocks ~15% smaller. */
+    if (o->zstd_level == 0)
+        o->zstd_level = 3;
+    if (o->compact_zstd_level == 0)
+        o->compact_zstd_level = 6;
+    if (o->bloom_bits_per_term == 0)
+        o->bloom_bits_per_term = 10;
+    if (o->max_open_partitions == 0)
+        o->max_open_partitions = 4;
+    if (o->max_open_partitions > TRL_STORE_MAX_SLOTS)
+        o->max_open_partitions = TRL_STORE_MAX_SLOTS;
+}
+
+void trl_store_sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+int trl_store_partition_path(const char *events_dir, const char *day, char *path)
+{
+    if (snprintf(path, PATH_MAX, "%s/%s.db", events_dir, day) >= PATH_MAX)
+        return -ENAMETOOLONG;
+    return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int trl_store_list_days(const char *events_dir, int64_t **days, size_t *n)
+{
+    *days = NULL;
+    *n = 0;
+    DIR *d = opendir(events_dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -errno;
+    size_t cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        int64_t day;
+        if (len != TRL_DAY_LEN + 3 || strcmp(e->d_name + TRL_DAY_LEN, ".db") != 0 ||
+            !trl_day_parse(e->d_name, TRL_DAY_LEN, &day))
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            *days = trl_xrealloc(*days, cap * sizeof(**days));
+        }
+        (*days)[(*n)++] = day;
+    }
+    closedir(d);
+    if (*n)
+        qsort(*days, *n, sizeof(**days), cmp_i64);
+    return 0;
+}
+
+static int mkdirs(const char *dir)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+        return -ENAMETOOLONG;
+    for (char *p = path + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            *p = '\0';
+            if (mkdir(path, 0750) != 0 && errno != EEXIST)
+                return -errno;
+            *p = saved;
+            if (saved == '\0')
+                break;
+        }
+    }
+    return 0;
+}
+
+void trl_store_mark_dirty(struct trl_store *st, int64_t day, int64_t now_ns)
+{
+    for (size_t i = 0; i < st->ndirty; i++) {
+        if (st->dirty[i].day == day) {
+            st->dirty[i].last_write_ns = now_ns;
+            return;
+        }
+    }
+    if (st->ndirty == st->dirty_cap) {
+        st->dirty_cap = st->dirty_cap ? st->dirty_cap * 2 : 8;
+        st->dirty = trl_xrealloc(st->dirty, st->dirty_cap * sizeof(*st->dirty));
+    }
+    st->dirty[st->ndirty++] = (struct dirty_part){day, now_ns};
+}
+
+void trl_store_unmark_dirty(struct trl_store *st, int64_t day)
+{
+    for (size_t i = 0; i < st->ndirty; i++) {
+        if (st->dirty[i].day == day) {
+            st->dirty[i] = st->dirty[--st->ndirty];
+            return;
+        }
+    }
+}
+
+void trl_store_partition_forget(struct trl_store *st, int64_t day)
+{
+    for (uint32_t i = 0; i < st->opts.max_open_partitions; i++) {
+        struct part_slot *s = &st->slots[i];
+        if (s->p && s->day == day) {
+            trl_partition_close(s->p);
+            s->p = NULL;
+        }
+    }
+}
+
+/* A partition file the ledger does not know but that already holds blocks cannot be adopted (it
+ * may have been planted): it is moved aside for `trapline verify` to report, and the day starts a
+ * fresh partition. */
+static int quarantine(struct trl_store *st, const char *path, const char *day)
+{
+    char to[PATH_MAX];
+    if (snprintf(to, sizeof(to), "%s/%s.db.quarantined.%lld", st->events_dir, day,
+                 (long long)trl_now_ns()) >= (int)sizeof(to))
+        return -ENAMETOOLONG;
+    if (rename(path, to) != 0)
+        return -errno;
+    /* The WAL may hold committed blocks of the file: it moves with it. */
+    char side[PATH_MAX + 8], side_to[PATH_MAX + 8];
+    snprintf(side, sizeof(side), "%s-wal", path);
+    snprintf(side_to, sizeof(side_to), "%s-wal", to);
+    rename(side, side_to);
+    snprintf(side, sizeof(side), "%s-shm", path);
+    unlink(side);
+    trl_error("store", "partition not in the ledger moved aside day=%s to=%s", day, to);
+    trl_store_sync_dir(st->events_dir);
+    return 0;
+}
+
+static int open_partition(struct trl_store *st, int64_t day, bool create,
+                          struct trl_partition **out)
+{
+    char name[TRL_DAY_LEN + 1], path[PATH_MAX];
+    trl_day_name(day, name);
+    int rc = trl_store_partition_path(st->events_dir, name, path);
+    if (rc != 0)
+        return rc;
+    bool exists = access(path, F_OK) == 0;
+    if (!exists && !create)
+        return -ENOENT;
+    enum trl_ledger_state state;
+    rc = trl_ledger_state(st->ledger, name, &state);
+    if (rc != 0)
+        return rc;
+    struct trl_partition *p = NULL;
+    bool created = false;
+    rc = trl_partition_open_rw(path, name, st->key, !st->opts.sync_normal, &p, &created);
+    if (rc != 0) {
+        trl_error("store", "cannot open partition path=%s error=\"%s\"", path, trl_strerror(rc));
+        return rc;
+    }
+    if (created)
+        trl_store_sync_dir(st->events_dir);
+    if (state != TRL_LEDGER_OPEN) {
+        struct trl_partition_head h;
+        rc = trl_partition_read_head(p, &h);
+        if (rc == 0 && h.seq > 0) {
+            trl_partition_close(p);
+            p = NULL;
+            rc = quarantine(st, path, name);
+            if (rc == 0)
+                rc =
+                    trl_partition_open_rw(path, name, st->key, !st->opts.sync_normal, &p, &created);
+            if (rc == 0)
+                rc = trl_partition_read_head(p, &h);
+        }
+        /* The ledger entry is committed before the first block, so a partition with blocks
+         * always has one. */
+        if (rc == 0)
+            rc = trl_ledger_append(st->ledger, st->key, "open", name, "", h.seq, h.hash,
+                                   trl_now_ns());
+        if (rc != 0) {
+            trl_partition_close(p);
+            trl_error("store", "cannot record partition in the ledger day=%s error=\"%s\"", name,
+                      trl_strerror(rc));
+            return rc;
+        }
+    }
+    *out = p;
+    return 0;
+}
+
+int trl_store_partition(struct trl_store *st, int64_t day, bool create, struct trl_partition **out)
+{
+    uint32_t nslots = st->opts.max_open_partitions;
+    struct part_slot *victim = &st->slots[0];
+    for (uint32_t i = 0; i < nslots; i++) {
+        struct part_slot *s = &st->slots[i];
+        if (s->p && s->day == day) {
+            s->used = ++st->clock;
+            *out = s->p;
+            return 0;
+        }
+        if (!s->p || (victim->p && s->used < victim->used))
+            victim = s;
+    }
+    struct trl_partition *p = NULL;
+    int rc = open_partition(st, day, create, &p);
+    if (rc != 0)
+        return rc;
+    if (victim->p)
+        trl_partition_close(victim->p);
+    victim->p = p;
+    victim->day = day;
+    trl_day_name(day, victim->name);
+    victim->used = ++st->clock;
+    *out = p;
+    return 0;
+}
+
+/* Finishes what a crash may have interrupted: a removal recorded in the ledger whose file is still
+ * there (the ledger entry is written first), and leftover -wal/-shm of a removed file. */
+static void reconcile(struct trl_store *st)
+{
+    int64_t *days = NULL;
+    size_t n = 0;
+    if (trl_store_list_days(st->events_dir, &days, &n) != 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        char name[TRL_DAY_LEN + 1], path[PATH_MAX];
+        trl_day_name(days[i], name);
+        enum trl_ledger_state state;
+        if (trl_ledger_state(st->ledger, name, &state) != 0 || state != TRL_LEDGER_REMOVED)
+            continue;
+        if (trl_store_partition_path(st->events_dir, name, path) != 0)
+            continue;
+        char side[PATH_MAX + 8];
+        unlink(path);
+        snprintf(side, sizeof(side), "%s-wal", path);
+        unlink(side);
+        snprintf(side, sizeof(side), "%s-shm", path);
+        unlink(side);
+        trl_info("store", "finished an interrupted removal day=%s", name);
+    }
+    /* The newest partitions may hold small blocks from before a restart. */
+    int64_t now = trl_now_ns();
+    for (size_t i = n > 2 ? n - 2 : 0; i < n; i++)
+        trl_store_mark_dirty(st, days[i], now - 3600 * TRL_NS_PER_SEC);
+    free(days);
+    trl_store_sync_dir(st->events_dir);
+}
+
+static int take_lock(struct trl_store *st)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s/LOCK", st->events_dir) >= (int)sizeof(path))
+        return -ENAMETOOLONG;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+        close(fd);
+        return err;
+    }
+    st->lock_fd = fd;
+    return 0;
+}
+
+int trl_store_open(const char *data_dir, const struct trl_store_opts *opts, struct trl_store **out)
+{
+    *out = NULL;
+    struct trl_store *st = trl_xcalloc(1, sizeof(*st));
+    st->lock_fd = -1;
+    if (opts)
+        st->opts = *opts;
+    apply_defaults(&st->opts);
+    st->data_dir = trl_xstrdup(data_dir);
+    size_t n = strlen(data_dir) + 8;
+    st->events_dir = trl_xmalloc(n);
+    snprintf(st->events_dir, n, "%s/events", data_dir);
+
+    int rc = mkdirs(st->events_dir);
+    if (rc != 0) {
+        trl_error("store", "cannot create path=%s error=\"%s\"", st->events_dir, trl_strerror(rc));
+        goto fail;
+    }
+    rc = take_lock(st);
+    if (rc != 0) {
+        if (rc == -EBUSY)
+            trl_error("store", "another trapline process is writing to path=%s", st->events_dir);
+        else
+            trl_error("store", "cannot lock path=%s/LOCK error=\"%s\"", st->events_dir,
+                      trl_strerror(rc));
+        goto fail;
+    }
+    rc = trl_store_key_open(data_dir, &st->key);
+    if (rc != 0)
+        goto fail;
+    rc = trl_ledger_open(st->events_dir, !st->opts.sync_normal, &st->ledger);
+    if (rc != 0) {
+        trl_error("store", "cannot open the ledger path=%s/%s error=\"%s\"", st->events_dir,
+                  TRL_LEDGER_FILE, trl_strerror(rc));
+        goto fail;
+    }
+    st->builder = trl_block_builder_create(st->opts.zstd_level, st->opts.bloom_bits_per_term);
+    st->compact_builder =
+        trl_block_builder_create(st->opts.compact_zstd_level, st->opts.bloom_bits_per_term);
+    if (!st->builder || !st->compact_builder) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    reconcile(st);
+    *out = st;
+    return 0;
+fail:
+    trl_store_close(st);
+    return rc;
+}
+
+void trl_store_close(struct trl_store *st)
+{
+    if (!st)
+        return;
+    for (size_t i = 0; i < TRL_STORE_MAX_SLOTS; i++)
+        trl_partition_close(st->slots[i].p);
+    trl_ledger_close(st->ledger);
+    trl_store_key_free(st->key);
+    trl_block_builder_destroy(st->builder);
+    trl_block_builder_destroy(st->compact_builder);
+    if (st->lock_fd >= 0)
+        close(st->lock_fd);
+    trl_buf_free(&st->json);
+    free(st->refs);
+    free(st->inputs);
+    free(st->dirty);
+    free(st->partial);
+    free(st->data_dir);
+    free(st->events_dir);
+    free(st);
+}
+
+static int cmp_ref(const void *a, const void *b)
+{
+    const struct ev_ref *x = a, *y = b;
+    if (x->day != y->day)
+        return x->day < y->day ? -1 : 1;
+    return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+static int group_digest(const struct ev_ref *r, size_t n, uint8_t out[TRL_SHA256_LEN])
+{
+    struct trl_sha256 h;
+    int rc = trl_sha256_init(&h);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        trl_events_digest_add(&h, r[i].ts, r[i].json, r[i].len);
+    trl_sha256_final(&h, out);
+    return 0;
+}
+
+/* Commits the events of one day in one transaction, as blocks of at most block_max_events. */
+static int commit_day(struct trl_store *st, const struct ev_ref *r, size_t n, int64_t now)
+{
+    struct trl_partition *p;
+    int rc = trl_store_partition(st, r[0].day, true, &p);
+    if (rc != 0)
+        return rc;
+    if (st->inputs_cap < st->opts.block_max_events) {
+        st->inputs_cap = st->opts.block_max_events;
+        st->inputs = trl_xrealloc(st->inputs, st->inputs_cap * sizeof(*st->inputs));
+    }
+    rc = trl_partition_begin(p);
+    if (rc != 0)
+        return rc;
+    size_t i = 0;
+    while (i < n && rc == 0) {
+        size_t k = 0, bytes = 0;
+        while (i < n && k < st->opts.block_max_events &&
+               (k == 0 || bytes + r[i].len <= BLOCK_MAX_JSON_BYTES)) {
+            st->inputs[k++] = (struct trl_block_input){r[i].ts, r[i].json, r[i].len};
+            bytes += r[i].len;
+            i++;
+        }
+        struct trl_block_out out;
+        rc = trl_block_build(st->builder, st->inputs, k, &out);
+        if (rc == 0)
+            rc = trl_partition_add_block(p, &out, TRL_CHAIN_ADD, NULL, 0, now, NULL);
+    }
+    if (rc == 0)
+        rc = trl_partition_commit(p, st->key);
+    else
+        trl_partition_rollback(p);
+    if (rc == 0)
+        trl_store_mark_dirty(st, r[0].day, now);
+    return rc;
+}
+
+/* After a failed append, the days of it that did commit (see store.h). A day of this append whose
+ * events are exactly those of such a day is taken as a retry and skipped. */
+static bool take_partial(struct trl_store *st, int64_t day, const uint8_t *digest)
+{
+    for (size_t i = 0; i < st->npartial; i++) {
+        if (st->partial[i].day == day && !memcmp(st->partial[i].digest, digest, TRL_SHA256_LEN)) {
+            st->partial[i] = st->partial[--st->npartial];
+            return true;
+        }
+    }
+    return false;
+}
+
+int trl_store_append(struct trl_store *st, struct trl_event *const *events, size_t n)
+{
+    return trl_store_append_encoded(st, events, NULL, n);
+}
+
+int trl_store_append_encoded(struct trl_store *st, struct trl_event *const *events,
+                             const struct trl_str *json, size_t n)
+{
+    if (n > st->refs_cap) {
+        st->refs_cap = n;
+        st->refs = trl_xrealloc(st->refs, n * sizeof(*st->refs));
+    }
+    trl_buf_reset(&st->json);
+    size_t k = 0;
+    bool one_day = true;
+    for (size_t i = 0; i < n; i++) {
+        const struct trl_event *ev = events[i];
+        if (!ev)
+            continue;
+        int64_t ts = ev->timestamp_ns ? ev->timestamp_ns : ev->received_ns;
+        struct ev_ref *r = &st->refs[k];
+        *r = (struct ev_ref){.ts = ts, .day = trl_day_of_ns(ts), .idx = (uint32_t)i};
+        if (json && json[i].ptr) {
+            r->json = json[i].ptr;
+            r->len = json[i].len;
+        } else {
+            r->off = st->json.len;
+            trl_json_encode_event(ev, &st->json);
+            r->len = st->json.len - r->off;
+        }
+        one_day &= r->day == st->refs[0].day;
+        k++;
+    }
+    if (k == 0)
+        return 0;
+    for (size_t i = 0; i < k; i++) {
+        if (!st->refs[i].json)
+            st->refs[i].json = st->json.data + st->refs[i].off;
+    }
+    if (!one_day)
+        qsort(st->refs, k, sizeof(*st->refs), cmp_ref);
+
+    /* Days committed by this call, and retried days skipped, in case a later day fails. */
+    struct committed_group *done = NULL;
+    size_t ndone = 0;
+    int64_t now = trl_now_ns();
+    int rc = 0;
+    size_t i = 0;
+    while (i < k) {
+        size_t j = i + 1;
+        while (j < k && st->refs[j].day == st->refs[i].day)
+            j++;
+        uint8_t digest[TRL_SHA256_LEN];
+        bool have_digest = false;
+        if (st->npartial) {
+            rc = group_digest(st->refs + i, j - i, digest);
+            if (rc != 0)
+                break;
+            have_digest = true;
+        }
+        bool skip = have_digest && take_partial(st, st->refs[i].day, digest);
+        if (!skip) {
+            rc = commit_day(st, st->refs + i, j - i, now);
+            if (rc != 0)
+                break;
+        }
+        /* Without its digest a committed day cannot be recognised later, and a retry stores
+         * it again: a duplicate, never a loss. */
+        if (!one_day && (have_digest || group_digest(st->refs + i, j - i, digest) == 0)) {
+            done = trl_xrealloc(done, (ndone + 1) * sizeof(*done));
+            done[ndone].day = st->refs[i].day;
+            memcpy(done[ndone].digest, digest, TRL_SHA256_LEN);
+            ndone++;
+        }
+        i = j;
+    }
+    free(st->partial);
+    st->partial = NULL;
+    st->npartial = 0;
+    if (rc != 0) {
+        char day[TRL_DAY_LEN + 1];
+        trl_day_name(st->refs[i].day, day);
+        trl_error("store", "append failed day=%s events=%zu error=\"%s\"", day, k,
+                  trl_strerror(rc));
+        st->partial = done;
+        st->npartial = ndone;
+        return rc;
+    }
+    free(done);
+    return 0;
+}

@@ -1,0 +1,57 @@
+/*
+ * store_read: searching the event store (for `trapline search` and the web console).
+ *
+ * A reader opens partition files read-only, so it runs alongside the writer (and other readers)
+ * without blocking it. A search visits the partitions overlapping [from, to) newest first; in
+ * each it reads, inside one read transaction (a consistent snapshot even while compaction
+ * replaces blocks), the blocks whose time range overlaps, skips those whose Bloom filter or column
+ * summaries rule the query out before decompressing anything, decompresses only the columns the
+ * query needs, and returns the matching events' JSON newest first (ties: the later-written event
+ * first), stopping early once `limit` events newer than anything left are found.
+ *
+ * A struct trl_store_reader belongs to one thread; open one per thread for parallel searches.
+ */
+#ifndef TRL_STORE_READ_H
+#define TRL_STORE_READ_H
+
+#include "store/query.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct trl_store_reader;
+
+/* 0, or a negative error (-ENOENT when DATA/events does not exist). Not logged. */
+int trl_store_reader_open(const char *data_dir, struct trl_store_reader **out);
+void trl_store_reader_close(struct trl_store_reader *r);
+
+struct trl_store_search_opts {
+    int64_t from_ns; /* inclusive */
+    int64_t to_ns;   /* exclusive */
+    size_t limit;    /* at most this many events (0: all; they are held in memory) */
+};
+
+struct trl_store_search_stats {
+    uint32_t partitions;           /* partition files searched */
+    uint64_t blocks;               /* blocks overlapping the time range that were considered */
+    uint64_t blocks_skipped_index; /* ... ruled out by Bloom filter or summaries */
+    uint64_t blocks_decoded;       /* ... decompressed */
+    uint64_t events_scanned;       /* events tested */
+    uint64_t events_matched;       /* events that matched (may exceed the limit) */
+    uint64_t blocks_unreadable;    /* ... that failed to decode (damaged: see trapline verify) */
+    bool more; /* the limit was reached and older events were not all searched */
+};
+
+/* Called once per result, newest first, with the event's @timestamp and JSON (valid during the
+ * call only). A non-zero return stops the search and becomes its return value. */
+typedef int (*trl_store_hit_fn)(void *ud, int64_t ts_ns, const char *json, size_t len);
+
+/* Runs a query. 0, the callback's non-zero value, or a negative error (a partition that cannot be
+ * opened is an error). A block that does not decode is counted in blocks_unreadable and skipped,
+ * so one damaged block does not hide the rest; callers must report it. stats may be NULL. */
+int trl_store_search(struct trl_store_reader *r, const struct trl_query *q,
+                     const struct trl_store_search_opts *o, trl_store_hit_fn fn, void *ud,
+                     struct trl_store_search_stats *stats);
+
+#endif

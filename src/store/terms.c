@@ -1,0 +1,252 @@
+#include "store/terms.h"
+#include "core/util.h"
+
+#include <endian.h>
+#include <stdlib.h>
+#include <string.h>
+
+const uint8_t trl_term_wordchar[256] = {
+    ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['_'] = 1, [128 ... 255] = 1,
+};
+
+/* Seeds keep text terms and field terms apart: the token "root" and the field term
+ * user.name=root must not share a hash. */
+#define SEED_TEXT  0x5472706c54657874ULL
+#define SEED_FIELD 0x5472706c4669656cULL
+#define SEED_VALUE 0x5472706c56616c75ULL
+
+static inline uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+/* Lower-cases the ASCII capitals of eight bytes at once: a byte gets 0x20 added when it is in
+ * 'A'..'Z'. Bytes >= 0x80 are left alone (their high bit excludes them). */
+static inline uint64_t lower8(uint64_t x)
+{
+    const uint64_t hi = 0x8080808080808080ULL;
+    uint64_t t = x & 0x7f7f7f7f7f7f7f7fULL;
+    uint64_t ge_a = t + 0x3f3f3f3f3f3f3f3fULL; /* high bit set when byte >= 'A' */
+    uint64_t gt_z = t + 0x2525252525252525ULL; /* high bit set when byte > 'Z' */
+    uint64_t upper = ge_a & ~gt_z & ~x & hi;
+    return x | (upper >> 2);
+}
+
+/* The bytes are read as little-endian words whatever the host, so stored indexes are portable. */
+static uint64_t hash_lower(uint64_t seed, const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    uint64_t h = seed ^ ((uint64_t)len * 0x9e3779b97f4a7c15ULL);
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        w = lower8(le64toh(w));
+        h = (h ^ mix64(w)) * 0x9e3779b97f4a7c15ULL;
+        h = (h << 29) | (h >> 35);
+        p += 8;
+        len -= 8;
+    }
+    if (len) {
+        /* The last 1..7 bytes in one word without a byte loop: two overlapping 4-byte reads, or
+         * first/middle/last byte. Not the bytes in order, but a fixed function of them (and
+         * the length is in the seed), which is all a hash needs. */
+        uint64_t w;
+        if (len >= 4) {
+            uint32_t a, b;
+            memcpy(&a, p, 4);
+            memcpy(&b, p + len - 4, 4);
+            w = (uint64_t)le32toh(a) | (uint64_t)le32toh(b) << 32;
+        } else {
+            w = (uint64_t)p[0] | (uint64_t)p[len / 2] << 8 | (uint64_t)p[len - 1] << 16;
+        }
+        w = lower8(w);
+        h = (h ^ mix64(w)) * 0x9e3779b97f4a7c15ULL;
+    }
+    return mix64(h);
+}
+
+uint64_t trl_term_text_hash(const char *tok, size_t len)
+{
+    return hash_lower(SEED_TEXT, tok, len);
+}
+
+uint64_t trl_term_value_hash(const char *val, size_t len)
+{
+    return hash_lower(SEED_VALUE, val, len);
+}
+
+uint64_t trl_term_path_hash(const char *path, size_t len)
+{
+    return hash_lower(SEED_FIELD, path, len);
+}
+
+uint64_t trl_term_field_combine(uint64_t path_hash, uint64_t value_hash)
+{
+    return mix64(path_hash * 0x9e3779b97f4a7c15ULL + value_hash);
+}
+
+uint64_t trl_term_field_hash(const char *path, size_t path_len, const char *val, size_t val_len)
+{
+    return trl_term_field_combine(trl_term_path_hash(path, path_len),
+                                  trl_term_value_hash(val, val_len));
+}
+
+void trl_term_tokens(const char *p, size_t len, void (*fn)(void *ud, const char *tok, size_t n),
+                     void *ud)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && !trl_term_wordchar[u[i]])
+            i++;
+        size_t start = i;
+        while (i < len && trl_term_wordchar[u[i]])
+            i++;
+        if (i > start)
+            fn(ud, p + start, i - start);
+    }
+}
+
+void trl_term_index_terms(const char *p, size_t len,
+                          void (*fn)(void *ud, const char *term, size_t n), void *ud)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    size_t i = 0, prev_start = 0, prev_end = 0;
+    bool have_prev = false;
+    while (i < len) {
+        while (i < len && !trl_term_wordchar[u[i]])
+            i++;
+        size_t start = i;
+        while (i < len && trl_term_wordchar[u[i]])
+            i++;
+        if (i == start)
+            break;
+        fn(ud, p + start, i - start);
+        if (have_prev && start == prev_end + 1 && trl_term_is_joiner(u[prev_end]))
+            fn(ud, p + prev_start, i - prev_start);
+        have_prev = true;
+        prev_start = start;
+        prev_end = i;
+    }
+}
+
+void trl_termset_init(struct trl_termset *s)
+{
+    memset(s, 0, sizeof(*s));
+}
+
+void trl_termset_free(struct trl_termset *s)
+{
+    free(s->slots);
+    memset(s, 0, sizeof(*s));
+}
+
+void trl_termset_clear(struct trl_termset *s)
+{
+    if (s->slots)
+        memset(s->slots, 0, s->cap * sizeof(*s->slots));
+    s->count = 0;
+    s->has_zero = false;
+}
+
+static void termset_grow(struct trl_termset *s)
+{
+    size_t ncap = s->cap ? s->cap * 2 : 4096;
+    uint64_t *n = trl_xcalloc(ncap, sizeof(*n));
+    for (size_t i = 0; i < s->cap; i++) {
+        uint64_t h = s->slots[i];
+        if (!h)
+            continue;
+        size_t j = (size_t)h & (ncap - 1);
+        while (n[j])
+            j = (j + 1) & (ncap - 1);
+        n[j] = h;
+    }
+    free(s->slots);
+    s->slots = n;
+    s->cap = ncap;
+}
+
+void trl_termset_add(struct trl_termset *s, uint64_t h)
+{
+    if (h == 0) {
+        if (!s->has_zero) {
+            s->has_zero = true;
+            s->count++;
+        }
+        return;
+    }
+    /* Keep the load under one half: probes stay short. */
+    if ((s->count + 1) * 2 > s->cap)
+        termset_grow(s);
+    size_t mask = s->cap - 1;
+    size_t j = (size_t)h & mask;
+    while (s->slots[j]) {
+        if (s->slots[j] == h)
+            return;
+        j = (j + 1) & mask;
+    }
+    s->slots[j] = h;
+    s->count++;
+}
+
+void trl_termset_each(const struct trl_termset *s, void (*fn)(void *ud, uint64_t h), void *ud)
+{
+    if (s->has_zero)
+        fn(ud, 0);
+    for (size_t i = 0; i < s->cap; i++) {
+        if (s->slots[i])
+            fn(ud, s->slots[i]);
+    }
+}
+
+uint32_t trl_bloom_size_bits(size_t n, unsigned bits_per_term)
+{
+    uint64_t bits = (uint64_t)n * bits_per_term;
+    if (bits < 64)
+        bits = 64;
+    /* Blocks hold at most a few hundred thousand distinct terms; stay far below 2^32 bits. */
+    if (bits > (1ULL << 31))
+        bits = 1ULL << 31;
+    return (uint32_t)((bits + 7) & ~7ULL);
+}
+
+uint8_t trl_bloom_best_k(unsigned bits_per_term)
+{
+    unsigned k = (bits_per_term * 69 + 50) / 100;
+    return (uint8_t)(k < 1 ? 1 : k > 16 ? 16 : k);
+}
+
+/* Probe i of hash h: double hashing over the two halves, mapped onto [0, nbits) by a multiply
+ * instead of a modulo. */
+static inline uint32_t probe(uint64_t h, unsigned i, uint32_t nbits)
+{
+    uint32_t h1 = (uint32_t)h, h2 = (uint32_t)(h >> 32) | 1;
+    uint32_t x = h1 + i * h2;
+    return (uint32_t)(((uint64_t)x * nbits) >> 32);
+}
+
+void trl_bloom_add(uint8_t *bits, uint32_t nbits, uint8_t k, uint64_t h)
+{
+    for (unsigned i = 0; i < k; i++) {
+        uint32_t b = probe(h, i, nbits);
+        bits[b >> 3] |= (uint8_t)(1u << (b & 7));
+    }
+}
+
+bool trl_bloom_maybe(const struct trl_bloom *b, uint64_t h)
+{
+    if (!b->bits || b->nbits == 0)
+        return true;
+    for (unsigned i = 0; i < b->k; i++) {
+        uint32_t x = probe(h, i, b->nbits);
+        if (!(b->bits[x >> 3] & (1u << (x & 7))))
+            return false;
+    }
+    return true;
+}

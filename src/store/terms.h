@@ -1,0 +1,92 @@
+/*
+ * terms: how the event store turns text into index terms, and the Bloom filter that holds them.
+ *
+ * A token is a maximal run of word bytes (ASCII letters and digits, '_', and every byte >= 0x80);
+ * everything else separates tokens. Tokens are compared case-insensitively (ASCII only): hashing
+ * lowercases as it goes. Two kinds of terms go into a block's index:
+ *   - text terms: every token of every value (except @timestamp and event.created), and every
+ *     pair of adjacent tokens joined by one of . : - / @ \ (see trl_term_index_terms);
+ *   - field terms: the whole lower-cased value of every non-text field, keyed by its dotted path.
+ * The hash is part of the on-disk format (TRL_TERMS_HASH_VERSION): changing it makes every stored
+ * index useless, so it never changes within a version.
+ *
+ * Everything here is pure; a termset is owned by one thread. Safe from any thread otherwise.
+ */
+#ifndef TRL_STORE_TERMS_H
+#define TRL_STORE_TERMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TRL_TERMS_HASH_VERSION 1
+
+extern const uint8_t trl_term_wordchar[256];
+
+static inline bool trl_term_is_word(unsigned char c)
+{
+    return trl_term_wordchar[c] != 0;
+}
+
+static inline unsigned char trl_ascii_lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/* Hash of one token for the text index (lower-cased while hashing). */
+uint64_t trl_term_text_hash(const char *tok, size_t len);
+/* Hash of a field term: dotted path and whole value, both lower-cased while hashing. It is
+ * trl_term_field_combine(trl_term_path_hash(path), trl_term_value_hash(value)), so a writer can
+ * reuse a value's hash (also used to skip values already tokenized). */
+uint64_t trl_term_field_hash(const char *path, size_t path_len, const char *val, size_t val_len);
+uint64_t trl_term_path_hash(const char *path, size_t len);
+uint64_t trl_term_value_hash(const char *val, size_t len);
+uint64_t trl_term_field_combine(uint64_t path_hash, uint64_t value_hash);
+
+/* Calls fn(ud, token, len) for every token of [p, p+len). */
+void trl_term_tokens(const char *p, size_t len, void (*fn)(void *ud, const char *tok, size_t n),
+                     void *ud);
+
+/* True for the separators that join tokens into compound terms: . : - / @ \ (addresses, paths,
+ * host names, times). */
+static inline bool trl_term_is_joiner(unsigned char c)
+{
+    return c == '.' || c == ':' || c == '-' || c == '/' || c == '@' || c == '\\';
+}
+
+/* Like trl_term_tokens(), and also reports every pair of adjacent tokens separated by exactly one
+ * joiner, as the span "tok1<joiner>tok2" ("10.0", "0.5" for 10.0.0.5). These pair terms let a
+ * search for 203.0.113.45 skip blocks that only have the digits apart. */
+void trl_term_index_terms(const char *p, size_t len,
+                          void (*fn)(void *ud, const char *term, size_t n), void *ud);
+
+/* A set of distinct 64-bit term hashes (open addressing). */
+struct trl_termset {
+    uint64_t *slots;
+    size_t cap; /* power of two */
+    size_t count;
+    bool has_zero; /* the hash 0 is kept aside: 0 marks an empty slot */
+};
+
+void trl_termset_init(struct trl_termset *s);
+void trl_termset_free(struct trl_termset *s);
+void trl_termset_clear(struct trl_termset *s);
+void trl_termset_add(struct trl_termset *s, uint64_t h);
+/* Calls fn for every hash in the set, in no particular order. */
+void trl_termset_each(const struct trl_termset *s, void (*fn)(void *ud, uint64_t h), void *ud);
+
+/* Bloom filter over term hashes: nbits bits, k probes derived from one 64-bit hash. */
+struct trl_bloom {
+    const uint8_t *bits;
+    uint32_t nbits;
+    uint8_t k;
+};
+
+/* Bits to allocate for n distinct terms at bits_per_term (rounded up to whole bytes, >= 64). */
+uint32_t trl_bloom_size_bits(size_t n, unsigned bits_per_term);
+/* Probes that minimise false positives at bits_per_term (ln 2 * bits), between 1 and 16. */
+uint8_t trl_bloom_best_k(unsigned bits_per_term);
+void trl_bloom_add(uint8_t *bits, uint32_t nbits, uint8_t k, uint64_t h);
+bool trl_bloom_maybe(const struct trl_bloom *b, uint64_t h);
+
+#endif
