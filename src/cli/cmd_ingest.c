@@ -11,6 +11,7 @@
 #include "core/util.h"
 #include "detect/detector.h"
 #include "server/pipeline.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,8 +44,8 @@ static void usage(FILE *out)
             "  --data DIR          data directory (default: $TRAPLINE_DATA, else %s)\n"
             "  --format FMT        auto|rfc3164|rfc5424|snare|cef|leef|json|audit|access|raw\n"
             "                      (default: auto, detected per line)\n"
-            "  --output FILE       write events as JSON lines to FILE (\"-\" for stdout;\n"
-            "                      default: DATA/events.jsonl)\n"
+            "  --output FILE       write events as JSON lines to FILE (\"-\" for stdout)\n"
+            "                      instead of the event store in DATA/events\n"
             "  --max-message-size N  cut longer lines at N bytes (default 65536)\n"
             "  --year YYYY         year of timestamps that carry none (RFC 3164 \"Jul  9 22:40:03\");\n"
             "                      default: the year that puts them nearest to now\n"
@@ -235,12 +236,15 @@ int trl_cmd_ingest(int argc, char **argv)
         goto out;
     if (o.output) {
         output = trl_xstrdup(o.output);
+        sink = trl_sink_jsonl_create(output);
     } else {
+        /* Imported logs are kept whatever their age: retention is the server's business. */
+        struct trl_store_opts so = {.retention_days = 0};
         size_t n = strlen(dir) + 16;
         output = trl_xmalloc(n);
-        snprintf(output, n, "%s/events.jsonl", dir);
+        snprintf(output, n, "%s/events", dir);
+        sink = trl_store_sink_create(dir, &so);
     }
-    sink = trl_sink_jsonl_create(output);
     if (!sink)
         goto out;
     if (o.nrules) {

@@ -1,6 +1,6 @@
 /*
  * `trapline server`: receives syslog over UDP, TCP and TLS, runs every message through the pipeline
- * (parse, normalise, detect) and writes the events. Settings come from the YAML configuration
+ * (parse, normalise, detect) and keeps the events in the event store (DATA/events). Settings come from the YAML configuration
  * (--config), the environment (TRAPLINE_DATA) and flags, in increasing precedence; SIGHUP reads
  * them all again and applies the listener changes without dropping connections.
  */
@@ -15,6 +15,7 @@
 #include "server/pipeline.h"
 #include "server/pki.h"
 #include "server/server.h"
+#include "store/store.h"
 
 #include <getopt.h>
 #include <limits.h>
@@ -350,10 +351,20 @@ int trl_cmd_server(int argc, char **argv)
         goto out;
     if (build_opts(&c.cfg, &c.pki, &c.opts) != 0)
         goto out;
-    output = trl_config_output_path(&c.cfg);
-    sink = trl_sink_jsonl_create(output);
+    struct trl_store_opts so = {
+        .retention_days = (uint32_t)c.cfg.retention.days,
+        .retention_max_bytes = (uint64_t)c.cfg.retention.max_bytes,
+    };
+    sink = trl_store_sink_create(c.cfg.data_dir, &so);
     if (!sink)
         goto out;
+    output = trl_config_output_path(&c.cfg);
+    if (output) {
+        struct trl_sink *copy = trl_sink_jsonl_create(output);
+        if (!copy)
+            goto out;
+        sink = trl_sink_tee_create(sink, copy);
+    }
     if (c.cfg.detection.enabled && !(det = start_detection(&c.cfg)) &&
         c.cfg.detection.rules.count > 0)
         goto out;
@@ -376,7 +387,8 @@ int trl_cmd_server(int argc, char **argv)
     if (!p)
         goto out;
     sink = NULL; /* owned by the pipeline */
-    trl_info("server", "starting data=%s output=%s", c.cfg.data_dir, output);
+    trl_info("server", "starting data=%s store=%s/events%s%s", c.cfg.data_dir, c.cfg.data_dir,
+             output ? " copy=" : "", output ? output : "");
     struct trl_server_hooks hooks = {.ud = &c, .reload = reload, .ready = ready, .waker = waker};
     rc = trl_server_run(&c.opts, p, &hooks) == 0 ? 0 : 1;
 out:

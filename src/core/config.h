@@ -146,11 +146,15 @@ struct trl_config {
         int64_t queue_batches;
         int64_t batch_max_messages;
         int64_t batch_max_bytes;
-        char *output; /* "" = <data_dir>/events.jsonl, see trl_config_output_path() */
+        char *output; /* "": events go only to the store; see trl_config_output_path() */
     } pipeline;
     struct {
         int format; /* enum trl_format_id */
     } ingest;
+    struct {
+        int64_t days;      /* 0: keep forever */
+        int64_t max_bytes; /* 0: no cap */
+    } retention;
     struct {
         bool enabled;
         struct trl_strlist rules; /* Sigma rule files or directories; empty: the built-in rules */
@@ -178,7 +182,7 @@ int trl_config_set(struct trl_config *c, const char *key, const char *value, cha
 /* Checks what only matters to `trapline server`: a TLS listener needs server.tls.cert and
  * server.tls.key. */
 int trl_config_check_server(const struct trl_config *c, char *err, size_t errlen);
-/* pipeline.output, or <data_dir>/events.jsonl when it is empty. The caller frees the result. */
+/* pipeline.output, or NULL when it is empty (events go only to the store). The caller frees it. */
 char *trl_config_output_path(const struct trl_config *c);
 /* Writes the effective configuration as YAML, each value not at its default followed by a comment
  * naming where it came from. */

@@ -184,14 +184,30 @@ static const struct trl_cfg_entry keys[] = {
      .type = TRL_CFG_STRING,
      .def = "",
      .offset = OFF(pipeline.output),
-     .help = "File that events are appended to as JSON lines; empty means "
-             "<data_dir>/events.jsonl, - means stdout."},
+     .help = "Also append every event as a JSON line to this file (- means stdout); empty means "
+             "events go only to the event store in <data_dir>/events."},
     {.key = "ingest.format",
      .type = TRL_CFG_ENUM,
      .def = "auto",
      .offset = OFF(ingest.format),
      .names = ingest_formats,
      .help = "Format of received messages; auto detects it for each message."},
+    {.key = "retention.days",
+     .type = TRL_CFG_INT,
+     .def = "90",
+     .offset = OFF(retention.days),
+     .min = 0,
+     .max = 36500,
+     .help = "Stored events older than this many days (by @timestamp) are dropped, a whole day "
+             "partition at a time; 0 keeps them forever."},
+    {.key = "retention.max_bytes",
+     .type = TRL_CFG_SIZE,
+     .def = "0",
+     .offset = OFF(retention.max_bytes),
+     .min = 0,
+     .max = 1LL << 50,
+     .help = "Cap on the disk used by stored events: above it the oldest day partitions are "
+             "dropped; 0 means no cap."},
     {.key = "detection.enabled",
      .type = TRL_CFG_BOOL,
      .def = "true",
@@ -369,9 +385,7 @@ int trl_config_check_server(const struct trl_config *c, char *err, size_t errlen
 
 char *trl_config_output_path(const struct trl_config *c)
 {
-    if (c->pipeline.output[0])
-        return trl_xstrdup(c->pipeline.output);
-    return join_path(c->data_dir, "events.jsonl");
+    return c->pipeline.output[0] ? trl_xstrdup(c->pipeline.output) : NULL;
 }
 
 void trl_config_dump(const struct trl_config *c, FILE *out)

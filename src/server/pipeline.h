@@ -136,5 +136,8 @@ void trl_pipeline_get_stats(struct trl_pipeline *p, struct trl_pipeline_stats *o
 
 /* A sink that appends each event as one JSON line to a file (created 0640), or to stdout for "-". */
 struct trl_sink *trl_sink_jsonl_create(const char *path);
+/* A sink that writes to first, then to second; it owns both. The batch counts as written only when
+ * both succeeded (a retried batch may then reach second twice, never first). */
+struct trl_sink *trl_sink_tee_create(struct trl_sink *first, struct trl_sink *second);
 
 #endif

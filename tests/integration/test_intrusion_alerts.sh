@@ -31,6 +31,9 @@ done
     >"$work/ingest.log" 2>&1 || { cat "$work/ingest.log"; echo "FAIL ingest exited with an error"; exit 1; }
 "$TRAPLINE" alerts --data "$work" --output json --limit 100000 >"$work/alerts.jsonl" ||
     { echo "FAIL trapline alerts exited with an error"; exit 1; }
+# The events as the store gives them back.
+"$TRAPLINE" search --data "$work" --from 2024-07-01 --to 2024-08-01 --limit 0 --output json '' \
+    >"$work/events.jsonl" || { echo "FAIL trapline search exited with an error"; exit 1; }
 
 python3 - "$work/events.jsonl" "$work/alerts.jsonl" <<'EOF'
 import json, os, sys

@@ -693,9 +693,9 @@ static void test_config_output_path(void **state)
     struct trl_config c;
     trl_config_defaults(&c);
     assert_int_equal(trl_config_set(&c, "data_dir", "/d", err, sizeof(err)), 0);
+    /* Empty: events go to the store only. */
     char *p = trl_config_output_path(&c);
-    assert_string_equal(p, "/d/events.jsonl");
-    free(p);
+    assert_null(p);
     assert_int_equal(trl_config_set(&c, "pipeline.output", "-", err, sizeof(err)), 0);
     p = trl_config_output_path(&c);
     assert_string_equal(p, "-");
