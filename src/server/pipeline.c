@@ -4,6 +4,7 @@
 #include "core/util.h"
 #include "formats/audit_assembler.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <time.h>
@@ -35,6 +36,7 @@ struct trl_pipeline {
     bool busy;           /* the worker is processing a batch */
     bool stopping;
     bool congestion_seen; /* a producer saw congestion: call on_drain when it clears */
+    bool sink_blocked;    /* the sink cannot write (disk full): receivers must pause */
     bool flush_requested; /* sync(): emit audit events still waiting for their last record */
     pthread_mutex_t prep_mu;           /* guards last_id and audit */
     uint64_t last_id;                  /* the last event.id handed out */
@@ -271,6 +273,32 @@ static void process_batch(struct trl_pipeline *p, struct trl_batch *b, struct tr
                       trl_strerror(rc));
     }
     int rc = p->cfg.sink->write(p->cfg.sink, b);
+    /* A full disk (or a file locked by someone else) passes: keep the batch, pause the receivers
+     * through congestion, and retry with a growing delay. Nothing accepted is dropped. */
+    int64_t delay_ms = 100, last_log = 0;
+    while ((rc == -ENOSPC || rc == -EBUSY) && !p->stopping) {
+        pthread_mutex_lock(&p->mu);
+        p->sink_blocked = true;
+        pthread_mutex_unlock(&p->mu);
+        int64_t now = trl_mono_ns();
+        if (!last_log || now - last_log >= 60 * TRL_NS_PER_SEC) {
+            trl_error("pipeline", "cannot store events, retrying and holding back senders "
+                      "events=%u error=\"%s\"", b->nevents, trl_strerror(rc));
+            last_log = now;
+        }
+        struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
+        rc = p->cfg.sink->write(p->cfg.sink, b);
+    }
+    if (last_log) {
+        pthread_mutex_lock(&p->mu);
+        p->sink_blocked = false;
+        p->congestion_seen = true; /* wake the receivers that paused */
+        pthread_mutex_unlock(&p->mu);
+        if (rc == 0)
+            trl_info("pipeline", "storing events again");
+    }
     if (rc < 0) {
         st->sink_errors++;
         trl_error("pipeline", "sink write failed events=%u error=\"%s\"", b->nevents,
@@ -370,7 +398,7 @@ void trl_pipeline_submit(struct trl_pipeline *p, struct trl_batch *b)
 bool trl_pipeline_congested(struct trl_pipeline *p)
 {
     pthread_mutex_lock(&p->mu);
-    bool congested = p->queued >= p->cfg.queue_batches;
+    bool congested = p->queued >= p->cfg.queue_batches || p->sink_blocked;
     if (congested)
         p->congestion_seen = true;
     pthread_mutex_unlock(&p->mu);
