@@ -16,6 +16,7 @@ static const struct verb verbs[] = {
     {"search", trl_cmd_search, "search stored events, newest first"},
     {"alerts", trl_cmd_alerts, "list alerts and change their status"},
     {"verify", trl_cmd_verify, "check the event store's hash chains, signatures and ledger"},
+    {"ioc", trl_cmd_ioc, "threat-intelligence indicators: import, list, remove, match"},
 };
 
 static void usage(FILE *out)

@@ -15,5 +15,6 @@ int trl_cmd_rules(int argc, char **argv);
 int trl_cmd_alerts(int argc, char **argv);
 int trl_cmd_search(int argc, char **argv);
 int trl_cmd_verify(int argc, char **argv);
+int trl_cmd_ioc(int argc, char **argv);
 
 #endif

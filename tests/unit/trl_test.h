@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -39,7 +40,11 @@ static inline void trl_test_assert_field(const struct trl_event *ev, enum trl_fi
 static inline const char *trl_test_shared_dir(void)
 {
     const char *d = getenv("TRL_SHARED");
-    return d && *d ? d : NULL;
+    char probe[4096];
+    if (!d || !*d)
+        return NULL;
+    snprintf(probe, sizeof(probe), "%s/data", d);
+    return access(probe, F_OK) == 0 ? d : NULL;
 }
 
 #endif
