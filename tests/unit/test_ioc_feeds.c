@@ -6,7 +6,7 @@
 static void parse_shared(const char *rel, enum trl_ioc_format want_fmt, struct collected *c,
                          int want_rc)
 {
-    size_t len;
+    size_t len = 0;
     char *buf = ioc_read_shared(rel, &len);
     if (!buf)
         skip();
@@ -129,7 +129,7 @@ static int copy_uuid(void *ud, const char *uuid)
 static void test_misp_feed_manifest_lists_event_uuids(void **state)
 {
     (void)state;
-    size_t len;
+    size_t len = 0;
     READ_SHARED_OR_SKIP(buf, "misp/feed/manifest.json", &len);
     char why[128];
     assert_int_equal(trl_ioc_detect_format(buf, len, why, sizeof(why)), TRL_IOC_FMT_MISP_FEED);
@@ -307,7 +307,7 @@ static void test_list_detects_the_type_per_line(void **state)
 static void test_malformed_json_is_reported_not_crashed(void **state)
 {
     (void)state;
-    size_t len;
+    size_t len = 0;
     READ_SHARED_OR_SKIP(buf, "stix/bundle-apt40-synthetic.json", &len);
     /* Truncated at every length: never a crash, a whole-input error or a clean parse. */
     for (size_t cut = 0; cut < len; cut += 7) {
