@@ -124,13 +124,16 @@ static int set_status(int argc, char **argv)
 
 int trl_cmd_alerts(int argc, char **argv)
 {
-    if (argc > 1 && (!strcmp(argv[1], "ack") || !strcmp(argv[1], "close") ||
-                     !strcmp(argv[1], "reopen")))
+    if (argc > 1 &&
+        (!strcmp(argv[1], "ack") || !strcmp(argv[1], "close") || !strcmp(argv[1], "reopen")))
         return set_status(argc - 1, argv + 1);
     static const struct option longopts[] = {
-        {"data", required_argument, NULL, 'd'}, {"from", required_argument, NULL, 'f'},
-        {"to", required_argument, NULL, 't'},   {"limit", required_argument, NULL, 'l'},
-        {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
+        {"data", required_argument, NULL, 'd'},
+        {"from", required_argument, NULL, 'f'},
+        {"to", required_argument, NULL, 't'},
+        {"limit", required_argument, NULL, 'l'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
     const char *data = NULL, *output = isatty(1) ? "table" : "json";
@@ -204,8 +207,8 @@ int trl_cmd_alerts(int argc, char **argv)
     struct trl_buf b = {0};
     bool table = !strcmp(output, "table");
     if (table)
-        printf("%-6s %-19s %-13s %-12s %6s  %-16s %s\n", "ID", "LAST SEEN (UTC)", "LEVEL",
-               "STATUS", "COUNT", "HOST", "TITLE");
+        printf("%-6s %-19s %-13s %-12s %6s  %-16s %s\n", "ID", "LAST SEEN (UTC)", "LEVEL", "STATUS",
+               "COUNT", "HOST", "TITLE");
     long n = trl_alert_store_list(s, &f, table ? print_row : print_json, &b);
     trl_alert_store_close(s);
     trl_buf_free(&b);

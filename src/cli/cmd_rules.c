@@ -35,8 +35,9 @@ static void report_problem(void *ud, const char *file, int line, const char *rul
         t->invalid++;
     if (t->quiet)
         return;
-    fprintf(stderr, "%s:%d: %s%s%s%s\n", file, line, unsupported ? "unsupported: " : "error: ",
-            rule ? "rule '" : "", rule ? rule : "", rule ? "': " : "");
+    fprintf(stderr, "%s:%d: %s%s%s%s\n", file, line,
+            unsupported ? "unsupported: " : "error: ", rule ? "rule '" : "", rule ? rule : "",
+            rule ? "': " : "");
     fprintf(stderr, "    %s\n", reason);
 }
 
@@ -53,10 +54,11 @@ static int load_rules(struct trl_sigma_ruleset *rs, char **paths, int npaths,
 
 static void check_usage(FILE *out)
 {
-    fprintf(out, "usage: trapline rules check PATH...\n\n"
-                 "Loads and compiles Sigma rules (files, or directories searched for *.yml),\n"
-                 "reports each invalid or unsupported rule with file, line and reason, then a summary.\n"
-                 "Exit status: 0 when every rule loaded, 1 otherwise.\n");
+    fprintf(out,
+            "usage: trapline rules check PATH...\n\n"
+            "Loads and compiles Sigma rules (files, or directories searched for *.yml),\n"
+            "reports each invalid or unsupported rule with file, line and reason, then a summary.\n"
+            "Exit status: 0 when every rule loaded, 1 otherwise.\n");
 }
 
 static int rules_check(int argc, char **argv)
@@ -233,9 +235,10 @@ static int rules_test(int argc, char **argv)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: trapline rules <check|test> ...\n\n"
-                 "  check PATH...                          load and compile rules, report problems\n"
-                 "  test --rules PATH... EVENTS_FILE...    evaluate rules against events in files\n");
+    fprintf(out,
+            "usage: trapline rules <check|test> ...\n\n"
+            "  check PATH...                          load and compile rules, report problems\n"
+            "  test --rules PATH... EVENTS_FILE...    evaluate rules against events in files\n");
 }
 
 int trl_cmd_rules(int argc, char **argv)

@@ -1,8 +1,8 @@
 /*
  * buf: a growable byte buffer for building output (JSON lines, wire frames).
  *
- * The buffer owns its memory (heap); trl_buf_free() releases it, trl_buf_reset() keeps it for reuse.
- * Not thread-safe: one owner at a time.
+ * The buffer owns its memory (heap); trl_buf_free() releases it, trl_buf_reset() keeps it for
+ * reuse. Not thread-safe: one owner at a time.
  */
 #ifndef TRL_BUF_H
 #define TRL_BUF_H

@@ -6,9 +6,10 @@
  * is done. Values set with trl_event_set() are copied into the arena; trl_event_set_ref() stores a
  * pointer that must live at least as long as the arena (a slice of event.original, or a literal).
  *
- * Fields are either known ECS fields (enum trl_field, see fields.h) or dynamic fields named by their
- * dotted path (winlog.event_data.TargetUserName, labels.env, ...). Array fields (event.category,
- * related.ip, ...) may hold several values; all others hold one and trl_event_set() replaces it.
+ * Fields are either known ECS fields (enum trl_field, see fields.h) or dynamic fields named by
+ * their dotted path (winlog.event_data.TargetUserName, labels.env, ...). Array fields
+ * (event.category, related.ip, ...) may hold several values; all others hold one and
+ * trl_event_set() replaces it.
  *
  * An event is owned by one thread at a time, like its batch.
  */

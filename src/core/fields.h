@@ -2,8 +2,8 @@
  * fields: the closed list of ECS fields Trapline knows by number.
  *
  * Known fields are addressed by enum trl_field (fast, no string compares in the hot path); anything
- * else (winlog.event_data.*, labels.*, log.syslog.structured_data.*, vendor extensions) is a dynamic
- * field addressed by its dotted name. The table is constant data: safe from any thread.
+ * else (winlog.event_data.*, labels.*, log.syslog.structured_data.*, vendor extensions) is a
+ * dynamic field addressed by its dotted name. The table is constant data: safe from any thread.
  */
 #ifndef TRL_FIELDS_H
 #define TRL_FIELDS_H
@@ -19,7 +19,8 @@ enum trl_field_type {
     TRL_FT_ARRAY,   /* keyword array: always serialised as a JSON array (event.category, ...) */
 };
 
-/* X(ENUM_SUFFIX, "ecs.name", TYPE). Keep dotted names unique; a name never both a leaf and a parent. */
+/* X(ENUM_SUFFIX, "ecs.name", TYPE). Keep dotted names unique; a name never both a leaf and a
+ * parent. */
 #define TRL_FIELD_LIST(X)                                                                          \
     X(MESSAGE, "message", TRL_FT_TEXT)                                                             \
     X(TAGS, "tags", TRL_FT_ARRAY)                                                                  \

@@ -56,7 +56,10 @@ void trl_log(enum trl_log_level level, const char *component, const char *fmt, .
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
     va_end(ap);
-    size_t len = (size_t)n + (m < 0 ? 0 : ((size_t)m < sizeof(line) - (size_t)n - 2 ? (size_t)m : sizeof(line) - (size_t)n - 2));
+    size_t len = (size_t)n + (m < 0 ? 0
+                                    : ((size_t)m < sizeof(line) - (size_t)n - 2
+                                           ? (size_t)m
+                                           : sizeof(line) - (size_t)n - 2));
     line[len++] = '\n';
     ssize_t w = write(atomic_load(&log_fd), line, len);
     (void)w;

@@ -1,10 +1,10 @@
 /*
  * log: Trapline's own diagnostic log (not the events it collects).
  *
- * One line per message on stderr (or a file), greppable: an RFC 3339 time, the level, the component,
- * then the text, conventionally with key=value pairs:
- *   2026-11-27T16:53:07.123Z WARN  tcp: closed peer=10.0.0.5:40112 reason="oversize frame"
- * Safe from any thread: each line is written with one write(2).
+ * One line per message on stderr (or a file), greppable: an RFC 3339 time, the level, the
+ * component, then the text, conventionally with key=value pairs: 2026-11-27T16:53:07.123Z WARN tcp:
+ * closed peer=10.0.0.5:40112 reason="oversize frame" Safe from any thread: each line is written
+ * with one write(2).
  */
 #ifndef TRL_LOG_H
 #define TRL_LOG_H

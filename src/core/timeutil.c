@@ -128,9 +128,9 @@ size_t trl_parse_rfc3339(const char *p, size_t len, int64_t *ns)
 {
     unsigned y, mo, d, h, mi, s;
     if (!digits(p, len, 0, 4, &y) || len < 19 || p[4] != '-' || !digits(p, len, 5, 2, &mo) ||
-        p[7] != '-' || !digits(p, len, 8, 2, &d) || (p[10] != 'T' && p[10] != 't' && p[10] != ' ') ||
-        !digits(p, len, 11, 2, &h) || p[13] != ':' || !digits(p, len, 14, 2, &mi) ||
-        p[16] != ':' || !digits(p, len, 17, 2, &s))
+        p[7] != '-' || !digits(p, len, 8, 2, &d) ||
+        (p[10] != 'T' && p[10] != 't' && p[10] != ' ') || !digits(p, len, 11, 2, &h) ||
+        p[13] != ':' || !digits(p, len, 14, 2, &mi) || p[16] != ':' || !digits(p, len, 17, 2, &s))
         return 0;
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
         return 0;

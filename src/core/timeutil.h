@@ -25,7 +25,8 @@ void trl_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
 int64_t trl_epoch_from_civil(int64_t y, unsigned mon, unsigned d, unsigned h, unsigned mi,
                              unsigned s);
 
-/* Month from a three-letter English abbreviation ("Jan" .. "Dec", case-insensitive): 1..12, or 0. */
+/* Month from a three-letter English abbreviation ("Jan" .. "Dec", case-insensitive): 1..12, or 0.
+ */
 unsigned trl_month_from_abbrev(const char *p);
 
 /* Writes RFC 3339 UTC with nanoseconds: "2024-07-09T22:31:02.123456789Z"; returns its length.

@@ -1,12 +1,12 @@
 /*
  * sigma: Trapline's native Sigma rule engine (specification v2.1): loads rule files, compiles them
- * once (wildcards, modifiers, regexes with PCRE2 JIT, CIDR, conditions) and evaluates events against
- * them in the stream.
+ * once (wildcards, modifiers, regexes with PCRE2 JIT, CIDR, conditions) and evaluates events
+ * against them in the stream.
  *
- * A ruleset owns its rules; trl_sigma_ruleset_destroy() frees everything. Loading is single-threaded
- * (do it before sharing the ruleset, or build a new one and swap it on reload). Evaluation only reads
- * the ruleset, so one ruleset may be evaluated from several threads, each with its own
- * struct trl_sigma_scratch.
+ * A ruleset owns its rules; trl_sigma_ruleset_destroy() frees everything. Loading is
+ * single-threaded (do it before sharing the ruleset, or build a new one and swap it on reload).
+ * Evaluation only reads the ruleset, so one ruleset may be evaluated from several threads, each
+ * with its own struct trl_sigma_scratch.
  */
 #ifndef TRL_SIGMA_H
 #define TRL_SIGMA_H
@@ -57,8 +57,7 @@ int trl_sigma_load_buffer(struct trl_sigma_ruleset *rs, const char *name, const 
                           size_t len, trl_sigma_report_fn report, void *ud);
 /* Resolves correlation rules' references (by id or name, across every file loaded so far) and
  * reports those that cannot be resolved. Call once after the last load; evaluation needs it. */
-void trl_sigma_ruleset_finalize(struct trl_sigma_ruleset *rs, trl_sigma_report_fn report,
-                                void *ud);
+void trl_sigma_ruleset_finalize(struct trl_sigma_ruleset *rs, trl_sigma_report_fn report, void *ud);
 /* Detection rules and correlation rules are numbered together: 0..count-1. */
 size_t trl_sigma_rule_count(const struct trl_sigma_ruleset *rs);
 size_t trl_sigma_correlation_count(const struct trl_sigma_ruleset *rs);

@@ -237,7 +237,11 @@ struct sigma_cond *sigma_cond_compile(const char *text, const struct sigma_searc
                                       size_t nsearches, char *err, size_t errlen)
 {
     struct cparser p = {
-        .src = text, .searches = searches, .nsearches = nsearches, .err = err, .errlen = errlen,
+        .src = text,
+        .searches = searches,
+        .nsearches = nsearches,
+        .err = err,
+        .errlen = errlen,
     };
     err[0] = '\0';
     if (strchr(text, '|'))

@@ -406,8 +406,8 @@ struct group {
     int64_t last_ts;
     struct hit *hits; /* ring buffer in arrival order */
     size_t head, n, cap;
-    int64_t *seen_ts;    /* temporal: last hit time per reference; ordered: chain start per step */
-    uint64_t *seen_id;   /* the event of that hit */
+    int64_t *seen_ts;  /* temporal: last hit time per reference; ordered: chain start per step */
+    uint64_t *seen_id; /* the event of that hit */
     bool *seen;
     size_t nrefs;
     char **group_values; /* for reports */
@@ -650,7 +650,9 @@ static size_t feed_one(const struct trl_sigma_ruleset *rs, struct sigma_corr_sta
         }
         window_prune(g, now, c->timespan_ns);
         hit_push(g, now, event_id, v, vlen, slot);
-        double measure = c->type == CORR_EVENT_COUNT ? (double)g->n : (double)(g->distinct ? trl_strmap_count(g->distinct) : 0);
+        double measure = c->type == CORR_EVENT_COUNT
+                             ? (double)g->n
+                             : (double)(g->distinct ? trl_strmap_count(g->distinct) : 0);
         if (!condition_holds(c, measure))
             return 0;
         size_t first = g->n > MAX_REPORTED ? g->n - MAX_REPORTED : 0;
@@ -704,8 +706,8 @@ static size_t feed_one(const struct trl_sigma_ruleset *rs, struct sigma_corr_sta
 
 size_t sigma_corr_feed(const struct trl_sigma_ruleset *rs, struct sigma_corr_state *st,
                        const struct sigma_feed *feeds, size_t nfeeds, const struct trl_event *ev,
-                       uint64_t event_id,
-                       void (*match)(void *ud, const struct trl_sigma_match *m), void *ud)
+                       uint64_t event_id, void (*match)(void *ud, const struct trl_sigma_match *m),
+                       void *ud)
 {
     size_t calls = 0;
     for (size_t i = 0; i < nfeeds; i++)

@@ -11,9 +11,9 @@ static const struct {
     const char *sigma;
     enum trl_field field;
 } windows_system[] = {
-    {"EventID", TRL_F_WINLOG_EVENT_ID},         {"Channel", TRL_F_WINLOG_CHANNEL},
-    {"Computer", TRL_F_WINLOG_COMPUTER_NAME},   {"Provider_Name", TRL_F_WINLOG_PROVIDER_NAME},
-    {"EventRecordID", TRL_F_WINLOG_RECORD_ID},  {"Hostname", TRL_F_HOST_NAME},
+    {"EventID", TRL_F_WINLOG_EVENT_ID},        {"Channel", TRL_F_WINLOG_CHANNEL},
+    {"Computer", TRL_F_WINLOG_COMPUTER_NAME},  {"Provider_Name", TRL_F_WINLOG_PROVIDER_NAME},
+    {"EventRecordID", TRL_F_WINLOG_RECORD_ID}, {"Hostname", TRL_F_HOST_NAME},
 };
 
 /* The Sigma taxonomy (and common raw names) onto ECS, for events that are not Windows events with
@@ -267,16 +267,36 @@ static const struct {
     const char *category;
     long sysmon_id;
 } windows_categories[] = {
-    {"process_creation", 1},     {"network_connection", 3},   {"sysmon_status", 4},
-    {"process_termination", 5},  {"driver_load", 6},          {"image_load", 7},
-    {"create_remote_thread", 8}, {"raw_access_thread", 9},    {"process_access", 10},
-    {"file_event", 11},          {"registry_add", 12},        {"registry_delete", 12},
-    {"registry_set", 13},        {"registry_rename", 14},     {"registry_event", 12},
-    {"registry_event", 13},      {"registry_event", 14},      {"create_stream_hash", 15},
-    {"pipe_created", 17},        {"pipe_created", 18},        {"wmi_event", 19},
-    {"wmi_event", 20},           {"wmi_event", 21},           {"dns_query", 22},
-    {"file_delete", 23},         {"file_delete", 26},         {"clipboard_capture", 24},
-    {"process_tampering", 25},   {"file_block_executable", 27}, {"file_block_shredding", 28},
+    {"process_creation", 1},
+    {"network_connection", 3},
+    {"sysmon_status", 4},
+    {"process_termination", 5},
+    {"driver_load", 6},
+    {"image_load", 7},
+    {"create_remote_thread", 8},
+    {"raw_access_thread", 9},
+    {"process_access", 10},
+    {"file_event", 11},
+    {"registry_add", 12},
+    {"registry_delete", 12},
+    {"registry_set", 13},
+    {"registry_rename", 14},
+    {"registry_event", 12},
+    {"registry_event", 13},
+    {"registry_event", 14},
+    {"create_stream_hash", 15},
+    {"pipe_created", 17},
+    {"pipe_created", 18},
+    {"wmi_event", 19},
+    {"wmi_event", 20},
+    {"wmi_event", 21},
+    {"dns_query", 22},
+    {"file_delete", 23},
+    {"file_delete", 26},
+    {"clipboard_capture", 24},
+    {"process_tampering", 25},
+    {"file_block_executable", 27},
+    {"file_block_shredding", 28},
     {"file_executable_detected", 29},
 };
 
@@ -315,9 +335,11 @@ static bool linux_service_matches(const char *service, const struct trl_event *e
     if (!app)
         app = trl_event_get(ev, TRL_F_PROCESS_NAME, &len);
     if (!strcasecmp(service, "auditd"))
-        return trl_event_has(ev, TRL_F_AUDITD_RECORD_TYPE) || trl_event_has(ev, TRL_F_AUDITD_SEQUENCE);
+        return trl_event_has(ev, TRL_F_AUDITD_RECORD_TYPE) ||
+               trl_event_has(ev, TRL_F_AUDITD_SEQUENCE);
     if (!strcasecmp(service, "syslog"))
-        return trl_event_has(ev, TRL_F_LOG_SYSLOG_PRIORITY) || trl_event_has(ev, TRL_F_LOG_SYSLOG_APPNAME);
+        return trl_event_has(ev, TRL_F_LOG_SYSLOG_PRIORITY) ||
+               trl_event_has(ev, TRL_F_LOG_SYSLOG_APPNAME);
     if (!app)
         return false;
     if (!strcasecmp(service, "sshd"))

@@ -36,15 +36,15 @@ enum sigma_op {
 struct sigma_value {
     enum sigma_op op;
     bool cased;
-    bool negate;       /* neq */
-    char *text;        /* pattern text; lower-cased unless cased */
+    bool negate; /* neq */
+    char *text;  /* pattern text; lower-cased unless cased */
     size_t len;
-    pcre2_code *re;    /* SIGMA_RE, and SIGMA_GLOB compiled to a regex */
-    double num;        /* numeric ops */
-    int time_part;     /* numeric ops on a date: which part (minute...year), 0 for none */
-    bool exists;       /* SIGMA_EXISTS: want present (true) or absent */
+    pcre2_code *re; /* SIGMA_RE, and SIGMA_GLOB compiled to a regex */
+    double num;     /* numeric ops */
+    int time_part;  /* numeric ops on a date: which part (minute...year), 0 for none */
+    bool exists;    /* SIGMA_EXISTS: want present (true) or absent */
     uint8_t cidr_addr[16];
-    int cidr_family;   /* 4 or 6 */
+    int cidr_family; /* 4 or 6 */
     int cidr_bits;
     struct sigma_field_ref ref; /* SIGMA_FIELDREF: the other field */
     int32_t lit_id;             /* SIGMA_CONTAINS: id in the literal prefilter, -1 when none */
@@ -75,8 +75,8 @@ enum sigma_cond_kind { COND_SEARCH, COND_AND, COND_OR, COND_NOT };
 
 struct sigma_cond {
     enum sigma_cond_kind kind;
-    size_t search;               /* COND_SEARCH: index into the rule's searches */
-    struct sigma_cond **kids;    /* AND / OR: operands; NOT: one */
+    size_t search;            /* COND_SEARCH: index into the rule's searches */
+    struct sigma_cond **kids; /* AND / OR: operands; NOT: one */
     size_t nkids;
 };
 
@@ -146,7 +146,7 @@ struct sigma_corr {
     size_t naliases;
     /* group_refs[g * nrefs + r]: where group-by field g is read in events of reference r. */
     struct sigma_field_ref *group_refs;
-    char *value_field;                 /* value_count */
+    char *value_field;                  /* value_count */
     struct sigma_field_ref *value_refs; /* per reference */
     int64_t timespan_ns;
     bool has_op[CORR__OPS];
@@ -199,8 +199,8 @@ void sigma_corr_state_destroy(struct sigma_corr_state *st);
 /* Feeds a hit of a rule (or correlation) into the correlations listed in feeds. */
 size_t sigma_corr_feed(const struct trl_sigma_ruleset *rs, struct sigma_corr_state *st,
                        const struct sigma_feed *feeds, size_t nfeeds, const struct trl_event *ev,
-                       uint64_t event_id,
-                       void (*match)(void *ud, const struct trl_sigma_match *m), void *ud);
+                       uint64_t event_id, void (*match)(void *ud, const struct trl_sigma_match *m),
+                       void *ud);
 
 /* Compiles a condition string against the rule's searches. Returns NULL and writes a message
  * (with the column) into err on failure. */
@@ -222,7 +222,7 @@ struct sigma_lower {
     size_t len;
     char *buf;
     size_t cap;
-    bool scanned;  /* bits holds this value's literals */
+    bool scanned;   /* bits holds this value's literals */
     uint64_t *bits; /* one bit per literal id */
 };
 

@@ -153,8 +153,7 @@ static void attach_filters(struct trl_sigma_ruleset *rs, trl_sigma_report_fn rep
     }
 }
 
-void trl_sigma_ruleset_finalize(struct trl_sigma_ruleset *rs, trl_sigma_report_fn report,
-                                void *ud)
+void trl_sigma_ruleset_finalize(struct trl_sigma_ruleset *rs, trl_sigma_report_fn report, void *ud)
 {
     attach_filters(rs, report, ud);
     sigma_corr_finalize(rs, report, ud);
@@ -313,8 +312,8 @@ static int compile_detection(struct sigma_rule *r, const struct trl_yaml_node *d
             return -1;
         }
         char cerr[256];
-        struct sigma_cond *sc = sigma_cond_compile(c->scalar, r->searches, r->nsearches, cerr,
-                                                   sizeof(cerr));
+        struct sigma_cond *sc =
+            sigma_cond_compile(c->scalar, r->searches, r->nsearches, cerr, sizeof(cerr));
         if (!sc) {
             snprintf(err, errlen, "line %d: %s", c->line, cerr);
             *unsupported = strstr(cerr, "old, unsupported") != NULL;

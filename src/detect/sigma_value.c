@@ -78,8 +78,8 @@ static void base64_encode(const unsigned char *in, size_t len, struct trl_buf *o
             v |= (unsigned)in[i + 1] << 8;
         if (i + 2 < len)
             v |= in[i + 2];
-        char q[4] = {tbl[(v >> 18) & 63], tbl[(v >> 12) & 63], i + 1 < len ? tbl[(v >> 6) & 63] : '=',
-                     i + 2 < len ? tbl[v & 63] : '='};
+        char q[4] = {tbl[(v >> 18) & 63], tbl[(v >> 12) & 63],
+                     i + 1 < len ? tbl[(v >> 6) & 63] : '=', i + 2 < len ? tbl[v & 63] : '='};
         trl_buf_append(out, q, 4);
     }
     if (!out->data)
@@ -381,12 +381,24 @@ static int parse_modifiers(const char *key, char **field, struct mods *m, char *
         const char *name;
         uint32_t bit;
     } simple[] = {
-        {"contains", MOD_CONTAINS}, {"startswith", MOD_STARTSWITH}, {"endswith", MOD_ENDSWITH},
-        {"all", MOD_ALL},           {"re", MOD_RE},                 {"cidr", MOD_CIDR},
-        {"exists", MOD_EXISTS},     {"cased", MOD_CASED},           {"neq", MOD_NEQ},
-        {"fieldref", MOD_FIELDREF}, {"lt", MOD_LT},                 {"lte", MOD_LTE},
-        {"gt", MOD_GT},             {"gte", MOD_GTE},               {"i", MOD_RE_I},
-        {"m", MOD_RE_M},            {"s", MOD_RE_S},                {"expand", MOD_EXPAND},
+        {"contains", MOD_CONTAINS},
+        {"startswith", MOD_STARTSWITH},
+        {"endswith", MOD_ENDSWITH},
+        {"all", MOD_ALL},
+        {"re", MOD_RE},
+        {"cidr", MOD_CIDR},
+        {"exists", MOD_EXISTS},
+        {"cased", MOD_CASED},
+        {"neq", MOD_NEQ},
+        {"fieldref", MOD_FIELDREF},
+        {"lt", MOD_LT},
+        {"lte", MOD_LTE},
+        {"gt", MOD_GT},
+        {"gte", MOD_GTE},
+        {"i", MOD_RE_I},
+        {"m", MOD_RE_M},
+        {"s", MOD_RE_S},
+        {"expand", MOD_EXPAND},
     };
     static const struct {
         const char *name;
@@ -509,8 +521,8 @@ static int compile_string(struct sigma_test *t, const struct mods *m, const char
             lower_ascii(pat.data, pat.len);
         glob_to_regex(pat.data, pat.len, &re);
         v->op = SIGMA_GLOB;
-        v->re = compile_re(re.data, re.len, PCRE2_DOTALL | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF,
-                           err, errlen);
+        v->re = compile_re(re.data, re.len, PCRE2_DOTALL | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, err,
+                           errlen);
         trl_buf_free(&pat);
         trl_buf_free(&re);
         trl_buf_free(&lit);
@@ -522,17 +534,17 @@ static int compile_string(struct sigma_test *t, const struct mods *m, const char
     return 0;
 }
 
-static int compile_scalar(struct sigma_test *t, const struct mods *m,
-                          const struct trl_yaml_node *n, const struct trl_sigma_logsource *ls,
-                          char *err, size_t errlen, bool *unsupported)
+static int compile_scalar(struct sigma_test *t, const struct mods *m, const struct trl_yaml_node *n,
+                          const struct trl_sigma_logsource *ls, char *err, size_t errlen,
+                          bool *unsupported)
 {
     if (n->kind != TRL_YAML_SCALAR) {
         snprintf(err, errlen, "line %d: a value must be a scalar", n->line);
         return -1;
     }
     if (m->bits & MOD_EXPAND) {
-        snprintf(err, errlen, "line %d: 'expand' placeholder '%s' has no configured value",
-                 n->line, n->scalar);
+        snprintf(err, errlen, "line %d: 'expand' placeholder '%s' has no configured value", n->line,
+                 n->scalar);
         *unsupported = true;
         return -1;
     }
@@ -578,8 +590,8 @@ static int compile_scalar(struct sigma_test *t, const struct mods *m,
     bool is_num = !n->quoted && parse_number(n->scalar, n->len, &num);
     if (cmp || m->time) {
         if (!is_num) {
-            snprintf(err, errlen, "line %d: a numeric comparison needs a number, got '%s'",
-                     n->line, n->scalar);
+            snprintf(err, errlen, "line %d: a numeric comparison needs a number, got '%s'", n->line,
+                     n->scalar);
             return -1;
         }
         struct sigma_value *v = new_value(t);

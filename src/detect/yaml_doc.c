@@ -7,7 +7,8 @@
 #include <string.h>
 #include <yaml.h>
 
-/* A rule file deeper than this is not a rule; the limit keeps recursion bounded for fuzzed input. */
+/* A rule file deeper than this is not a rule; the limit keeps recursion bounded for fuzzed input.
+ */
 #define MAX_DEPTH 64
 
 static void node_free(struct trl_yaml_node *n)

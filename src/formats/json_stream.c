@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static void emit(json_t *obj, size_t *index,
-                 void (*each)(void *, size_t, const char *, size_t), void *ud)
+static void emit(json_t *obj, size_t *index, void (*each)(void *, size_t, const char *, size_t),
+                 void *ud)
 {
     char *text = json_dumps(obj, JSON_COMPACT | JSON_ENCODE_ANY);
     if (!text)
@@ -27,8 +27,8 @@ long trl_json_stream_each(const char *buf, size_t len,
         if (pos >= len)
             break;
         json_error_t jerr;
-        json_t *v = json_loadb(buf + pos, len - pos, JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY,
-                               &jerr);
+        json_t *v =
+            json_loadb(buf + pos, len - pos, JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY, &jerr);
         if (!v) {
             snprintf(err, errlen, "offset %zu: %s", pos + (size_t)jerr.position, jerr.text);
             return TRL_EINVAL;

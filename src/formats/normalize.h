@@ -26,9 +26,11 @@ int trl_norm_accounts(struct trl_event *ev, const char *msg, size_t len);
 int trl_norm_logind(struct trl_event *ev, const char *msg, size_t len);
 /* cron, CRON, crond, crontab. */
 int trl_norm_cron(struct trl_event *ev, const char *msg, size_t len);
-/* netfilter LOG lines ("... IN=eth0 OUT= SRC=... DST=... PROTO=TCP SPT=.. DPT=..") from the kernel. */
+/* netfilter LOG lines ("... IN=eth0 OUT= SRC=... DST=... PROTO=TCP SPT=.. DPT=..") from the kernel.
+ */
 int trl_norm_netfilter(struct trl_event *ev, const char *msg, size_t len);
-/* PAM lines of any program: "pam_unix(sshd:auth): authentication failure; ... rhost=... user=...". */
+/* PAM lines of any program: "pam_unix(sshd:auth): authentication failure; ... rhost=... user=...".
+ */
 int trl_norm_pam(struct trl_event *ev, const char *msg, size_t len);
 /* Windows events: maps winlog.event_id + winlog.event_data.* (EVTX names) onto ECS. */
 int trl_norm_windows(struct trl_event *ev);

@@ -6,10 +6,10 @@
 #include <strings.h>
 
 static const char *const format_names[TRL_FORMAT__COUNT] = {
-    [TRL_FORMAT_AUTO] = "auto",        [TRL_FORMAT_RFC3164] = "rfc3164",
-    [TRL_FORMAT_RFC5424] = "rfc5424",  [TRL_FORMAT_SNARE] = "snare",
-    [TRL_FORMAT_CEF] = "cef",          [TRL_FORMAT_LEEF] = "leef",
-    [TRL_FORMAT_JSON] = "json",        [TRL_FORMAT_AUDIT] = "audit",
+    [TRL_FORMAT_AUTO] = "auto",         [TRL_FORMAT_RFC3164] = "rfc3164",
+    [TRL_FORMAT_RFC5424] = "rfc5424",   [TRL_FORMAT_SNARE] = "snare",
+    [TRL_FORMAT_CEF] = "cef",           [TRL_FORMAT_LEEF] = "leef",
+    [TRL_FORMAT_JSON] = "json",         [TRL_FORMAT_AUDIT] = "audit",
     [TRL_FORMAT_ACCESS_LOG] = "access", [TRL_FORMAT_RAW] = "raw",
 };
 
@@ -53,9 +53,9 @@ static bool looks_like_snare(const char *p, size_t len)
     size_t window = len < 160 ? len : 160;
     return trl_memstr(p, window, "MSWinEventLog") || trl_memstr(p, window, "LinuxKAudit") ||
            trl_memstr(p, window, "AgentHeartBeat") ||
-           (trl_memstr(p, window, "\t") && (trl_memstr(p, window, "\tApacheLog\t") ||
-                                            trl_memstr(p, window, "\tAppleBSM\t") ||
-                                            trl_memstr(p, window, "\tGenericLog\t")));
+           (trl_memstr(p, window, "\t") &&
+            (trl_memstr(p, window, "\tApacheLog\t") || trl_memstr(p, window, "\tAppleBSM\t") ||
+             trl_memstr(p, window, "\tGenericLog\t")));
 }
 
 /* Order matters: the cheap, unambiguous prefixes first, the permissive guessers last. */

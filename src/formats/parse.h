@@ -1,11 +1,11 @@
 /*
  * parse: turns the raw bytes of one received message into a normalised event.
  *
- * trl_parse_event() is the single entry point the pipeline calls: it detects the format (or uses the
- * one forced by `ingest --format`), runs that parser over event.original, then looks inside a syslog
- * message for an embedded payload (Snare, CEF, LEEF, JSON, Linux audit, web access log) and finally
- * runs the program-specific normalisers (normalize.h). A message no parser understands is still an
- * event: flagged TRL_EVF_UNPARSED, message = the whole text, @timestamp = receive time.
+ * trl_parse_event() is the single entry point the pipeline calls: it detects the format (or uses
+ * the one forced by `ingest --format`), runs that parser over event.original, then looks inside a
+ * syslog message for an embedded payload (Snare, CEF, LEEF, JSON, Linux audit, web access log) and
+ * finally runs the program-specific normalisers (normalize.h). A message no parser understands is
+ * still an event: flagged TRL_EVF_UNPARSED, message = the whole text, @timestamp = receive time.
  *
  * Every parser below is a pure function over a buffer: no I/O, no globals, allocations only in the
  * event's arena. Each returns 0 when it understood the input (and set ev->format for a top-level

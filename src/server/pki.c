@@ -60,8 +60,8 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 }
 
 /* Builds a certificate for key, signed by issuer_key (self-signed when issuer is NULL). */
-static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
-                       int days, bool is_ca, const char *san)
+static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, int days,
+                       bool is_ca, const char *san)
 {
     X509 *cert = X509_new();
     unsigned char serial[16];
@@ -150,7 +150,8 @@ int trl_pki_ensure(const char *data_dir, struct trl_pki_paths *p)
     int rc = -EIO;
     if (!exists(p->ca_key) || !exists(p->ca_cert)) {
         if (exists(p->ca_key) || exists(p->ca_cert)) {
-            trl_error("pki", "half a CA in path=%s: remove ca.key and ca.crt, or restore both", dir);
+            trl_error("pki", "half a CA in path=%s: remove ca.key and ca.crt, or restore both",
+                      dir);
             goto out;
         }
         ca_key = new_key();
@@ -159,7 +160,8 @@ int trl_pki_ensure(const char *data_dir, struct trl_pki_paths *p)
         gethostname(host, sizeof(host) - 1);
         snprintf(cn, sizeof(cn), "Trapline CA %s", host);
         ca = ca_key ? make_cert(ca_key, cn, NULL, NULL, CA_DAYS, true, NULL) : NULL;
-        if (!ca || (rc = write_key(p->ca_key, ca_key)) != 0 || (rc = write_cert(p->ca_cert, ca)) != 0) {
+        if (!ca || (rc = write_key(p->ca_key, ca_key)) != 0 ||
+            (rc = write_cert(p->ca_cert, ca)) != 0) {
             trl_error("pki", "cannot create the CA in path=%s", dir);
             rc = rc ? rc : -EIO;
             goto out;

@@ -2,9 +2,9 @@
  * pki: the server's own certificate authority, created on first start in DATA/keys/.
  *
  * Files: ca.key / ca.crt (the CA that later signs agent certificates), server.key / server.crt (the
- * TLS identity of the syslog-TLS and agent listeners, signed by the CA, valid for localhost, the loopback
- * addresses and this host's name). Keys are ECDSA P-256 (every TLS peer speaks it), mode 0600.
- * Existing files are never overwritten. Called from the main thread at start-up.
+ * TLS identity of the syslog-TLS and agent listeners, signed by the CA, valid for localhost, the
+ * loopback addresses and this host's name). Keys are ECDSA P-256 (every TLS peer speaks it), mode
+ * 0600. Existing files are never overwritten. Called from the main thread at start-up.
  */
 #ifndef TRL_PKI_H
 #define TRL_PKI_H
@@ -18,9 +18,11 @@ struct trl_pki_paths {
     char server_key[4096];
 };
 
-/* Creates whatever is missing under data_dir/keys and fills paths. 0 or a negative error (logged). */
+/* Creates whatever is missing under data_dir/keys and fills paths. 0 or a negative error (logged).
+ */
 int trl_pki_ensure(const char *data_dir, struct trl_pki_paths *paths);
-/* SHA-256 fingerprint of a PEM certificate file as lower-case hex with colons; 0 or negative error. */
+/* SHA-256 fingerprint of a PEM certificate file as lower-case hex with colons; 0 or negative error.
+ */
 int trl_pki_fingerprint(const char *cert_path, char *out, size_t outlen);
 
 #endif

@@ -77,7 +77,7 @@ static inline struct trl_event *sysmon1(struct trl_arena *a, ...)
 }
 
 #define PROC_RULE_HEAD                                                                             \
-    "title: t\nid: 00000000-0000-0000-0000-000000000001\nlevel: high\n"                             \
+    "title: t\nid: 00000000-0000-0000-0000-000000000001\nlevel: high\n"                            \
     "logsource:\n  product: windows\n  category: process_creation\ndetection:\n"
 
 #endif

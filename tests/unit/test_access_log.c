@@ -223,7 +223,8 @@ static void test_access_rejects_other_formats(void **state)
         "",
         "-",
         "Jul  9 22:10:13 web01 sshd[1234]: Accepted password for root from 10.0.0.5 port 22 ssh2",
-        "<34>Jul  9 22:10:13 web01 nginx: 1.2.3.4 - - [09/Jul/2024:22:10:13 +0000] \"GET / HTTP/1.1\" 200 1",
+        "<34>Jul  9 22:10:13 web01 nginx: 1.2.3.4 - - [09/Jul/2024:22:10:13 +0000] \"GET / "
+        "HTTP/1.1\" 200 1",
         "<165>1 2024-07-09T22:10:13.000Z web01 app 1 ID47 - hello",
         "web01\tMSWinEventLog\t1\tSecurity\t1\tTue Jul 09 22:10:13 2024\t4625",
         "{\"remote_addr\":\"1.2.3.4\",\"status\":200}",

@@ -107,7 +107,8 @@ static void test_condition_errors_name_the_column(void **state)
     snprintf(yaml, sizeof(yaml), PROC_RULE_HEAD "  a:\n    Image: x\n  condition: a b\n");
     r = reject_reason(yaml);
     assert_non_null(strstr(r.last, "unexpected text"));
-    snprintf(yaml, sizeof(yaml), PROC_RULE_HEAD "  a:\n    Image: x\n  condition: a | count() > 3\n");
+    snprintf(yaml, sizeof(yaml),
+             PROC_RULE_HEAD "  a:\n    Image: x\n  condition: a | count() > 3\n");
     r = reject_reason(yaml);
     assert_true(r.unsupported);
 }
@@ -129,7 +130,8 @@ static void test_list_of_maps_is_or_and_map_is_and(void **state)
 static void test_logsource_limits_which_events_a_rule_sees(void **state)
 {
     (void)state;
-    const char *yaml = PROC_RULE_HEAD "  sel:\n    CommandLine|contains: whoami\n  condition: sel\n";
+    const char *yaml =
+        PROC_RULE_HEAD "  sel:\n    CommandLine|contains: whoami\n  condition: sel\n";
     struct trl_sigma_ruleset *rs = load_rule(yaml);
     struct trl_event *ev = sysmon1(arena, "CommandLine", "whoami /all", NULL);
     assert_true(matches(rs, ev));
@@ -147,7 +149,8 @@ static void test_logsource_limits_which_events_a_rule_sees(void **state)
 static void test_sigma_filter_excludes_matching_events_from_its_rules(void **state)
 {
     (void)state;
-    const char *yaml = PROC_RULE_HEAD "  sel:\n    CommandLine|contains: rar\n  condition: sel\n"
+    const char *yaml =
+        PROC_RULE_HEAD "  sel:\n    CommandLine|contains: rar\n  condition: sel\n"
                        "---\n"
                        "title: admins may compress\nlogsource:\n  product: windows\n"
                        "  category: process_creation\nfilter:\n  rules:\n"
@@ -155,11 +158,13 @@ static void test_sigma_filter_excludes_matching_events_from_its_rules(void **sta
                        "  selection:\n    User|startswith: 'adm_'\n  condition: selection\n";
     struct trl_sigma_ruleset *rs = trl_sigma_ruleset_create();
     struct load_report rep = {0};
-    assert_int_equal(trl_sigma_load_buffer(rs, "f.yml", yaml, strlen(yaml), collect_report, &rep), 2);
+    assert_int_equal(trl_sigma_load_buffer(rs, "f.yml", yaml, strlen(yaml), collect_report, &rep),
+                     2);
     trl_sigma_ruleset_finalize(rs, collect_report, &rep);
     assert_int_equal(rep.problems, 0);
     assert_true(matches(rs, sysmon1(arena, "CommandLine", "rar a x.rar", "User", "bob", NULL)));
-    assert_false(matches(rs, sysmon1(arena, "CommandLine", "rar a x.rar", "User", "adm_bob", NULL)));
+    assert_false(
+        matches(rs, sysmon1(arena, "CommandLine", "rar a x.rar", "User", "adm_bob", NULL)));
     trl_sigma_ruleset_destroy(rs);
 }
 

@@ -149,8 +149,8 @@ static void test_value_count_counts_distinct_values(void **state)
     int64_t t0 = 1000 * SEC;
     const char *users[] = {"alice", "alice", "bob", "bob", "carol"};
     for (int i = 0; i < 5; i++)
-        trl_sigma_eval(rs, s, logon(4625, users[i], "2.2.2.2", t0 + i * SEC), (uint64_t)i,
-                       on_match, &h);
+        trl_sigma_eval(rs, s, logon(4625, users[i], "2.2.2.2", t0 + i * SEC), (uint64_t)i, on_match,
+                       &h);
     assert_int_equal(h.correlations, 1);
     assert_string_equal(h.last_group, "IpAddress=2.2.2.2");
     trl_sigma_scratch_destroy(s);
@@ -247,9 +247,9 @@ static void test_aliases_map_different_fields_onto_one_group(void **state)
 static void test_generate_true_keeps_base_rule_alerts(void **state)
 {
     (void)state;
-    struct trl_sigma_ruleset *rs =
-        load_set("title: bf\ncorrelation:\n  type: event_count\n  rules: failed_login\n"
-                 "  group-by: IpAddress\n  timespan: 1m\n  generate: true\n  condition:\n    gte: 2\n");
+    struct trl_sigma_ruleset *rs = load_set(
+        "title: bf\ncorrelation:\n  type: event_count\n  rules: failed_login\n"
+        "  group-by: IpAddress\n  timespan: 1m\n  generate: true\n  condition:\n    gte: 2\n");
     struct trl_sigma_scratch *s = trl_sigma_scratch_create(rs);
     struct hits h = {0};
     trl_sigma_eval(rs, s, logon(4625, "a", "7.7.7.7", 1000 * SEC), 0, on_match, &h);

@@ -31,7 +31,8 @@ static bool rule_matches(const char *selection, const char *image, const char *c
 static void test_plain_value_is_whole_and_case_insensitive(void **state)
 {
     (void)state;
-    assert_true(rule_matches("    Image: 'C:\\Windows\\System32\\cmd.exe'", "c:\\windows\\system32\\CMD.EXE", ""));
+    assert_true(rule_matches("    Image: 'C:\\Windows\\System32\\cmd.exe'",
+                             "c:\\windows\\system32\\CMD.EXE", ""));
     assert_false(rule_matches("    Image: 'cmd.exe'", "C:\\Windows\\System32\\cmd.exe", ""));
 }
 
@@ -49,8 +50,10 @@ static void test_wildcards_and_escapes(void **state)
 static void test_contains_startswith_endswith(void **state)
 {
     (void)state;
-    assert_true(rule_matches("    CommandLine|contains: 'Invoke-Mimikatz'", "", "powershell invoke-mimikatz -x"));
-    assert_true(rule_matches("    Image|endswith: '\\powershell.exe'", "C:\\x\\PowerShell.exe", ""));
+    assert_true(rule_matches("    CommandLine|contains: 'Invoke-Mimikatz'", "",
+                             "powershell invoke-mimikatz -x"));
+    assert_true(
+        rule_matches("    Image|endswith: '\\powershell.exe'", "C:\\x\\PowerShell.exe", ""));
     assert_true(rule_matches("    Image|startswith: 'C:\\Users\\'", "c:\\users\\bob\\a.exe", ""));
     assert_false(rule_matches("    Image|startswith: 'C:\\Users\\'", "D:\\users\\bob\\a.exe", ""));
 }
@@ -73,7 +76,8 @@ static void test_cased_is_case_sensitive(void **state)
 static void test_re_is_unanchored_and_flags_work(void **state)
 {
     (void)state;
-    assert_true(rule_matches("    CommandLine|re: 'curl\\s+-[a-z]*O'", "", "sh -c curl -sO http://x"));
+    assert_true(
+        rule_matches("    CommandLine|re: 'curl\\s+-[a-z]*O'", "", "sh -c curl -sO http://x"));
     assert_false(rule_matches("    CommandLine|re: 'CURL'", "", "curl"));
     assert_true(rule_matches("    CommandLine|re|i: 'CURL'", "", "curl"));
     assert_true(rule_matches("    CommandLine|re|s: 'a.b'", "", "a\nb"));
@@ -87,9 +91,12 @@ static void test_base64_and_base64offset(void **state)
     /* base64("IEX") = "SUVY" */
     assert_true(rule_matches("    CommandLine|base64|contains: 'IEX'", "", "-enc SUVYKG5ldy"));
     /* "IEX" at offsets 1 and 2 inside a larger base64 string */
-    assert_true(rule_matches("    CommandLine|base64offset|contains: 'http://'", "", "x aHR0cDovL y"));
-    assert_true(rule_matches("    CommandLine|base64offset|contains: 'http://'", "", "IGh0dHA6Ly9"));
-    assert_true(rule_matches("    CommandLine|base64offset|contains: 'http://'", "", "ICBodHRwOi8v"));
+    assert_true(
+        rule_matches("    CommandLine|base64offset|contains: 'http://'", "", "x aHR0cDovL y"));
+    assert_true(
+        rule_matches("    CommandLine|base64offset|contains: 'http://'", "", "IGh0dHA6Ly9"));
+    assert_true(
+        rule_matches("    CommandLine|base64offset|contains: 'http://'", "", "ICBodHRwOi8v"));
 }
 
 static void test_wide_then_base64(void **state)
@@ -167,8 +174,10 @@ static void test_fieldref_compares_two_fields(void **state)
     snprintf(yaml, sizeof(yaml),
              PROC_RULE_HEAD "  sel:\n    Image|fieldref: ParentImage\n  condition: sel\n");
     struct trl_sigma_ruleset *rs = load_rule(yaml);
-    assert_true(matches(rs, sysmon1(arena, "Image", "C:\\a.exe", "ParentImage", "c:\\A.exe", NULL)));
-    assert_false(matches(rs, sysmon1(arena, "Image", "C:\\a.exe", "ParentImage", "C:\\b.exe", NULL)));
+    assert_true(
+        matches(rs, sysmon1(arena, "Image", "C:\\a.exe", "ParentImage", "c:\\A.exe", NULL)));
+    assert_false(
+        matches(rs, sysmon1(arena, "Image", "C:\\a.exe", "ParentImage", "C:\\b.exe", NULL)));
     trl_sigma_ruleset_destroy(rs);
 }
 
@@ -187,9 +196,10 @@ static void test_time_modifiers(void **state)
 static void test_keywords_match_the_message(void **state)
 {
     (void)state;
-    const char *yaml = "title: k\nlogsource:\n  product: linux\n  service: sshd\ndetection:\n"
-                       "  keywords:\n    - 'maximum authentication attempts'\n    - 'Bad protocol'\n"
-                       "  condition: keywords\n";
+    const char *yaml =
+        "title: k\nlogsource:\n  product: linux\n  service: sshd\ndetection:\n"
+        "  keywords:\n    - 'maximum authentication attempts'\n    - 'Bad protocol'\n"
+        "  condition: keywords\n";
     struct trl_sigma_ruleset *rs = load_rule(yaml);
     struct trl_event *ev = trl_event_create(arena, "x", 1, 0);
     trl_event_set_str(ev, TRL_F_LOG_SYSLOG_APPNAME, "sshd");
@@ -210,13 +220,15 @@ static void test_rejects_with_reasons(void **state)
     assert_non_null(strstr(r.last, "unknown modifier 'foo'"));
     r = reject_reason(PROC_RULE_HEAD "  sel:\n    Image|contains|all: x\n  condition: sel\n");
     assert_non_null(strstr(r.last, "'all' with a single value"));
-    r = reject_reason(PROC_RULE_HEAD "  sel:\n    Image:\n      - x\n      - null\n  condition: sel\n");
+    r = reject_reason(PROC_RULE_HEAD
+                      "  sel:\n    Image:\n      - x\n      - null\n  condition: sel\n");
     assert_non_null(strstr(r.last, "null inside a list"));
     r = reject_reason(PROC_RULE_HEAD "  sel:\n    Image|expand: '%dc%'\n  condition: sel\n");
     assert_non_null(strstr(r.last, "no configured value"));
     r = reject_reason(PROC_RULE_HEAD "  sel:\n    Image|re: '(unclosed'\n  condition: sel\n");
     assert_non_null(strstr(r.last, "invalid regular expression"));
-    r = reject_reason(PROC_RULE_HEAD "  sel:\n    Image: x\n  timeframe: 5m\n  condition: sel | count() > 5\n");
+    r = reject_reason(PROC_RULE_HEAD
+                      "  sel:\n    Image: x\n  timeframe: 5m\n  condition: sel | count() > 5\n");
     assert_true(r.unsupported);
     r = reject_reason("action: global\ntitle: g\n");
     assert_true(r.unsupported);

@@ -31,8 +31,8 @@ static inline void trl_test_assert_field(const struct trl_event *ev, enum trl_fi
     if (want && v && strlen(want) == len && memcmp(want, v, len) == 0)
         return;
     print_error("%s:%d: %s: want %s%s%s, got %s%.*s%s\n", file, line, fname, want ? "'" : "",
-                   want ? want : "(absent)", want ? "'" : "", v ? "'" : "", v ? (int)len : 8,
-                   v ? v : "(absent)", v ? "'" : "");
+                want ? want : "(absent)", want ? "'" : "", v ? "'" : "", v ? (int)len : 8,
+                v ? v : "(absent)", v ? "'" : "");
     _fail(file, line);
 }
 
