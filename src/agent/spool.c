@@ -336,8 +336,8 @@ static int seg_scan(struct trl_spool *s, struct seg *g, uint64_t *prev)
     }
     uint64_t size = (uint64_t)st.st_size, off = 0;
     while (off < size) {
-        uint32_t len;
-        uint64_t seq;
+        uint32_t len = 0;
+        uint64_t seq = 0;
         rc = rec_load(s, fd, off, size, *prev, UINT64_MAX, &len, &seq);
         if (rc < 0)
             goto out;
@@ -724,8 +724,8 @@ int trl_spool_read(struct trl_spool *s, struct trl_spool_record *rec)
         int fd = seg_fd_for_read(s, g->id);
         if (fd < 0)
             return fd;
-        uint32_t len;
-        uint64_t seq;
+        uint32_t len = 0;
+        uint64_t seq = 0;
         uint64_t lo = s->roff == 0 ? (g->first_seq ? g->first_seq - 1 : 0) : s->rseq;
         int rc = rec_load(s, fd, s->roff, g->size, lo, g->last_seq, &len, &seq);
         if (rc < 0)

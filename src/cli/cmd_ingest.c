@@ -6,10 +6,12 @@
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "cli/progress.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "core/util.h"
 #include "detect/detector.h"
+#include "ioc/ioc_stage.h"
 #include "server/pipeline.h"
 #include "store/store.h"
 
@@ -31,6 +33,8 @@ struct ingest_opts {
     bool progress;
     const char **rules; /* Sigma rule paths: detection runs when any is given */
     size_t nrules;
+    const char *config_path; /* alerts.* (alert outputs) are read from it */
+    bool ioc; /* match against DATA/ioc.db: enrich events and raise alerts */
 };
 
 static void usage(FILE *out)
@@ -51,6 +55,10 @@ static void usage(FILE *out)
             "                      default: the year that puts them nearest to now\n"
             "  --rules PATH        evaluate Sigma rules (file or directory; repeatable);\n"
             "                      alerts go to DATA/alerts.db (see `trapline alerts`)\n"
+            "  --ioc               match events against the indicators in DATA/ioc.db: add\n"
+            "                      threat.indicator.* fields and raise an alert per hit\n"
+            "  --config FILE       read the alert outputs (alerts.* keys) from this\n"
+            "                      configuration file\n"
             "  --no-progress       no progress bar even on a terminal\n"
             "  -h, --help          this text\n",
             trl_cli_default_data_dir());
@@ -135,6 +143,8 @@ static int parse_args(int argc, char **argv, struct ingest_opts *o)
         {"no-progress", no_argument, NULL, 'P'},
         {"year", required_argument, NULL, 'y'},
         {"rules", required_argument, NULL, 'r'},
+        {"config", required_argument, NULL, 'c'},
+        {"ioc", no_argument, NULL, 'i'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
@@ -166,8 +176,14 @@ static int parse_args(int argc, char **argv, struct ingest_opts *o)
             o->max_message_size = (size_t)v;
             break;
         }
+        case 'c':
+            o->config_path = optarg;
+            break;
         case 'P':
             o->progress = false;
+            break;
+        case 'i':
+            o->ioc = true;
             break;
         case 'r':
             o->rules = trl_xrealloc(o->rules, (o->nrules + 1) * sizeof(*o->rules));
@@ -227,12 +243,21 @@ int trl_cmd_ingest(int argc, char **argv)
     rc = 1; /* until everything went well */
 
     char *output = NULL;
+    struct trl_config cfg;
+    trl_config_defaults(&cfg);
     struct trl_sink *sink = NULL;
     struct trl_detector *det = NULL;
+    struct trl_ioc_stage *ioc = NULL;
     struct trl_pipeline *p = NULL;
     int failed = 0;
+    char err[1024];
+    if (o.config_path && trl_config_load_file(&cfg, o.config_path, err, sizeof(err)) != 0) {
+        fprintf(stderr, "trapline ingest: %s\n", err);
+        rc = 2;
+        goto out;
+    }
     const char *dir = trl_cli_data_dir(o.data_dir);
-    if ((!o.output || o.nrules) && trl_cli_ensure_dir(dir) != 0)
+    if ((!o.output || o.nrules || o.ioc) && trl_cli_ensure_dir(dir) != 0)
         goto out;
     if (o.output) {
         output = trl_xstrdup(o.output);
@@ -247,12 +272,25 @@ int trl_cmd_ingest(int argc, char **argv)
     }
     if (!sink)
         goto out;
-    if (o.nrules) {
+    struct trl_outputs_config oc;
+    trl_outputs_config_from(&oc, &cfg);
+    oc.data_dir = dir;
+    if (o.ioc) {
+        /* The file does not change during an import: no need to watch it. */
+        struct trl_ioc_stage_opts io = {.data_dir = dir, .no_reload_thread = true};
+        if (!(ioc = trl_ioc_stage_create(&io)))
+            goto out;
+        if (trl_ioc_stage_indicators(ioc) == 0)
+            fprintf(stderr, "trapline ingest: --ioc: no indicators in %s/ioc.db\n", dir);
+    }
+    if (o.nrules || o.ioc) {
         struct trl_detector_config dc = {
             .rule_paths = o.rules,
             .nrule_paths = o.nrules,
             .data_dir = dir,
             .fold_window_ns = 3600 * TRL_NS_PER_SEC,
+            .outputs = &oc,
+            .outputs_min_level = cfg.alerts.min_level,
         };
         det = trl_detector_create(&dc);
         if (!det)
@@ -261,12 +299,15 @@ int trl_cmd_ingest(int argc, char **argv)
     struct trl_pipeline_config pc = {
         .format = o.format,
         .assume_year = o.year,
-        /* Parsing runs on the producer, the sink on the worker; JSON encoding goes to whichever
-         * has less to do: the producer when the worker also runs detection. */
-        .encode_json = det != NULL,
+        /* Parsing runs on the producer, the store on the worker, which has more to do: the
+         * producer also encodes the events as JSON for it (a JSON-lines output alone gains
+         * nothing either way). */
+        .encode_json = !o.output || det != NULL,
         .sink = sink,
         .stage = det ? trl_detector_process : NULL,
         .stage_ud = det,
+        .enrich = ioc ? trl_ioc_stage_enrich : NULL,
+        .enrich_ud = ioc,
     };
     p = trl_pipeline_create(&pc);
     if (!p)
@@ -307,6 +348,9 @@ int trl_cmd_ingest(int argc, char **argv)
         trl_detector_get_stats(det, &ds);
         fprintf(stderr, "  rules: %zu loaded (%zu unsupported, %zu invalid), %llu matches\n",
                 ds.rules, ds.unsupported, ds.invalid, (unsigned long long)ds.matches);
+        if (ioc)
+            fprintf(stderr, "  threat intel: %zu indicators, %llu alerts\n",
+                    trl_ioc_stage_indicators(ioc), (unsigned long long)ds.ioc_matches);
     }
     if (strcmp(output, "-") != 0)
         fprintf(stderr, "  output: %s\n", output);
@@ -316,6 +360,8 @@ out:
     if (sink)
         sink->destroy(sink);
     trl_detector_destroy(det);
+    trl_config_free(&cfg);
+    trl_ioc_stage_destroy(ioc);
     free(output);
     free(o.rules);
     return rc;

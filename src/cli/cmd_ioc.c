@@ -6,12 +6,14 @@
  *   trapline ioc list [--data DIR] [--output json|table] [--limit N] [--active] [QUERY...]
  *   trapline ioc remove [--data DIR] ID...
  *   trapline ioc match [--data DIR] [--format FMT] [--at TIME] [--enrich] FILE...
+ *   trapline ioc hunt, trapline ioc feeds: see cmd_ioc_hunt.c
  *
  * import reads feeds and exports (format detected by content unless given) into DATA/ioc.db and
  * prints, per file, what was imported and why records were skipped. match runs log lines through
  * the normal parsers and prints every indicator hit as a JSON line (or, with --enrich, the enriched
  * events), which makes it the tool to check a feed against logs.
  */
+#include "cli/cmd_ioc.h"
 #include "cli/common.h"
 #include "core/arena.h"
 #include "core/buf.h"
@@ -44,7 +46,9 @@ static void usage(FILE *out)
             "usage: trapline ioc import [options] FILE...   add indicators from feeds and exports\n"
             "       trapline ioc list [options] [QUERY...]  list indicators\n"
             "       trapline ioc remove [--data DIR] ID...  remove indicators by id\n"
-            "       trapline ioc match [options] FILE...    match log lines, print hits as JSON\n\n"
+            "       trapline ioc match [options] FILE...    match log lines, print hits as JSON\n"
+            "       trapline ioc hunt [options] [VALUE...]  search stored events for indicators\n"
+            "       trapline ioc feeds [--data DIR]         feeds: last import, count, last error\n\n"
             "import options:\n"
             "  --source NAME      feed name stored with each indicator (default: the format's\n"
             "                     name; for lists, the file's name)\n"
@@ -52,6 +56,8 @@ static void usage(FILE *out)
             "                     feodo, urlhaus, threatfox, spamhaus, list\n"
             "  --confidence N     confidence (0-100) for records that state none (default 50)\n"
             "  --valid-for DAYS   expire indicators that carry no end of validity after DAYS\n"
+            "  --hunt[=SINCE]     then search the events stored since SINCE (default -30d) for\n"
+            "                     the indicators imported (see trapline ioc hunt --help)\n"
             "list options:\n"
             "  --output FMT       json (one indicator per line) or table (default on a terminal)\n"
             "  --limit N          at most N indicators (default 1000; 0: all)\n"
@@ -297,10 +303,13 @@ static int cmd_import(int argc, char **argv)
         {"format", required_argument, NULL, 'f'},
         {"confidence", required_argument, NULL, 'c'},
         {"valid-for", required_argument, NULL, 'v'},
+        {"hunt", optional_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
     const char *data = NULL, *source = NULL;
+    bool hunt = false;
+    int64_t hunt_from = 0;
     int format = TRL_IOC_FMT_AUTO, confidence = -1, c;
     uint64_t u;
     struct import im = {.now = trl_now_ns()};
@@ -338,6 +347,15 @@ static int cmd_import(int argc, char **argv)
             }
             im.valid_for_ns = (int64_t)u * 86400 * TRL_NS_PER_SEC;
             break;
+        case 'H':
+            hunt = true;
+            hunt_from = im.now - 30LL * 86400 * TRL_NS_PER_SEC;
+            if (optarg && trl_parse_time_arg(optarg, im.now, false, &hunt_from) != 0) {
+                fprintf(stderr, "trapline ioc import: --hunt=SINCE: a time (RFC 3339, a date, "
+                                "-7d)\n");
+                return 2;
+            }
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -365,6 +383,9 @@ static int cmd_import(int argc, char **argv)
     if (total >= 0)
         printf("%ld indicators in %s/ioc.db\n", total, dir);
     trl_iocdb_close(im.db);
+    /* Every indicator this run imported (new or updated) was stamped with im.now. */
+    if (hunt && trl_ioc_run_hunt(dir, hunt_from, trl_now_ns() + 1, NULL, 0, im.now, 0) != 0)
+        rc = 1;
     return rc;
 }
 
@@ -767,6 +788,10 @@ int trl_cmd_ioc(int argc, char **argv)
         return cmd_remove(argc - 1, argv + 1);
     if (!strcmp(argv[1], "match"))
         return cmd_match(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "hunt"))
+        return trl_cmd_ioc_hunt(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "feeds"))
+        return trl_cmd_ioc_feeds(argc - 1, argv + 1);
     fprintf(stderr, "trapline ioc: unknown subcommand '%s'\n", argv[1]);
     usage(stderr);
     return 2;

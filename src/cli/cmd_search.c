@@ -1,6 +1,7 @@
 /*
  * `trapline search`: runs a query over the event store and prints the matching events newest
- * first, as JSON lines, a table or CSV. Exit status 0 (with or without results), 1 when the store
+ * first, or the rows of its pipeline (stats, top, timechart, fields, sort, head), as JSON lines, a
+ * table or CSV. Exit status 0 (with or without results), 1 when the store
  * cannot be read, 2 for usage and query syntax errors.
  */
 #include "cli/cli.h"
@@ -9,6 +10,7 @@
 #include "core/timeutil.h"
 #include "core/util.h"
 #include "store/json_leaves.h"
+#include "store/pipes.h"
 #include "store/query.h"
 #include "store/store_read.h"
 #include "store/timearg.h"
@@ -36,6 +38,10 @@ struct out_ctx {
     struct trl_leaves leaves;
     struct trl_buf line;
     uint64_t printed;
+    /* A pipeline's rows: their columns (none when the rows are whole events). */
+    const char *cols[TRL_PIPE_MAX_FIELDS + 4];
+    size_t ncols;
+    struct trl_pipe_run *run;
 };
 
 static void usage(FILE *out)
@@ -53,6 +59,13 @@ static void usage(FILE *out)
         "  process.name:ssh*  url.path:*admin*   wildcards; source.ip:* means the field exists\n"
         "  user.name:(root OR admin)    several values of one field\n"
         "  a AND (b OR c) NOT d         operators in capitals; words side by side mean AND\n"
+        "  source.ip:10.0.0.0/8         an address block (IPv4 or IPv6)\n"
+        "  http.response.status_code>=500   comparisons > >= < <= (numbers, RFC 3339 times)\n"
+        "  destination.port:[1 TO 1023] an inclusive range (* leaves an end open)\n"
+        "\n"
+        "pipes (after the query; aggregations read every match in the range, not --limit):\n"
+        "  | stats count [by f1, f2]    | top N field    | timechart span=1h count [by f]\n"
+        "  | fields f1, f2             | sort field [desc]    | head N\n"
         "  quote values holding ':' or spaces: url.original:\"http://x/\"\n"
         "\n"
         "options:\n"
@@ -207,6 +220,92 @@ static int on_hit(void *ud, int64_t ts, const char *json, size_t len)
     return ferror(stdout) ? -EIO : 0;
 }
 
+/* Width of a pipeline column in the table: room for the name, within reason. */
+static size_t row_col_width(const char *name)
+{
+    size_t n = strlen(name) + 2;
+    return n < 16 ? 16 : n > 40 ? 40 : n;
+}
+
+static void print_row_header(const struct out_ctx *o)
+{
+    struct trl_buf b = {0};
+    for (size_t c = 0; c < o->ncols; c++) {
+        if (o->fmt == OUT_CSV) {
+            /* Field names are letters, digits and ._@- only: no quoting needed. */
+            if (c)
+                trl_buf_putc(&b, ',');
+            trl_buf_puts(&b, o->cols[c]);
+            continue;
+        }
+        size_t start = b.len;
+        put_plain(&b, o->cols[c], strlen(o->cols[c]), 0);
+        if (c + 1 < o->ncols)
+            for (size_t k = b.len - start; k < row_col_width(o->cols[c]); k++)
+                trl_buf_putc(&b, ' ');
+    }
+    trl_buf_puts(&b, o->fmt == OUT_CSV ? "\r\n" : "\n");
+    fwrite(b.data, 1, b.len, stdout);
+    trl_buf_free(&b);
+}
+
+/* One row of a pipeline as table or CSV: each column's values (an array's joined by ','). */
+static void print_row(struct out_ctx *o)
+{
+    struct trl_buf *b = &o->line;
+    struct trl_buf v = {0};
+    trl_buf_reset(b);
+    for (size_t c = 0; c < o->ncols; c++) {
+        trl_buf_reset(&v);
+        trl_buf_putc(&v, '\0');
+        v.len = 0;
+        size_t plen = strlen(o->cols[c]);
+        for (size_t i = 0; i < o->leaves.n; i++) {
+            const struct trl_leaf *f = &o->leaves.items[i];
+            if (f->path_len != plen || strncasecmp(trl_leaf_path(&o->leaves, f), o->cols[c], plen))
+                continue;
+            if (v.len)
+                trl_buf_putc(&v, ',');
+            trl_buf_append(&v, trl_leaf_val(&o->leaves, f), f->val_len);
+        }
+        if (o->fmt == OUT_CSV) {
+            if (c)
+                trl_buf_putc(b, ',');
+            put_csv(b, v.data, v.len);
+            continue;
+        }
+        size_t w = row_col_width(o->cols[c]);
+        bool last = c + 1 == o->ncols;
+        size_t start = b->len;
+        put_plain(b, v.len ? v.data : "-", v.len ? v.len : 1, last ? 0 : w - 1);
+        if (!last)
+            for (size_t k = utf8_chars(b->data + start, b->len - start); k < w; k++)
+                trl_buf_putc(b, ' ');
+    }
+    trl_buf_puts(b, o->fmt == OUT_CSV ? "\r\n" : "\n");
+    fwrite(b->data, 1, b->len, stdout);
+    trl_buf_free(&v);
+}
+
+static int on_row(void *ud, int64_t ts, const char *json, size_t len)
+{
+    struct out_ctx *o = ud;
+    if (o->ncols == 0 || o->fmt == OUT_JSON)
+        return on_hit(ud, ts, json, len);
+    trl_leaves_reset(&o->leaves);
+    (void)trl_json_leaves(json, len, &o->leaves);
+    print_row(o);
+    o->printed++;
+    return ferror(stdout) ? -EIO : 0;
+}
+
+/* Feeds a matching event into the pipeline; TRL_PIPE_STOP ends the search early. */
+static int on_piped_hit(void *ud, int64_t ts, const char *json, size_t len)
+{
+    struct out_ctx *o = ud;
+    return trl_pipe_run_push(o->run, ts, json, len);
+}
+
 static void print_syntax_error(const char *query, const struct trl_query_error *e)
 {
     fprintf(stderr, "trapline search: syntax error at column %u: %s\n", e->column, e->message);
@@ -337,7 +436,11 @@ int trl_cmd_search(int argc, char **argv)
     }
     o.width = terminal_width();
     trl_leaves_init(&o.leaves);
-    if (o.fmt == OUT_TABLE)
+    if (q->pipeline)
+        o.ncols = trl_pipeline_columns(q->pipeline, o.cols, sizeof(o.cols) / sizeof(o.cols[0]));
+    if (o.ncols && o.fmt != OUT_JSON)
+        print_row_header(&o);
+    else if (o.fmt == OUT_TABLE)
         print_table_header(&o);
     else if (o.fmt == OUT_CSV)
         printf("%s,%s,%s,%s,%s,%s\r\n", columns[0], columns[1], columns[2], columns[3], columns[4],
@@ -345,7 +448,23 @@ int trl_cmd_search(int argc, char **argv)
     struct trl_store_search_opts so = {from, to, (size_t)limit};
     struct trl_store_search_stats st;
     int64_t t0 = trl_mono_ns();
-    rc = trl_store_search(r, q, &so, on_hit, &o, &st);
+    bool cut = false;
+    if (q->pipeline) {
+        o.run = trl_pipe_run_create(q->pipeline, 0, on_row, &o);
+        bool ts_only = !trl_pipeline_needs_json(q->pipeline);
+        if (trl_pipeline_needs_all(q->pipeline))
+            rc = trl_store_scan(r, q, &so, ts_only, on_piped_hit, &o, &st);
+        else
+            rc = trl_store_search(r, q, &so, on_piped_hit, &o, &st);
+        if (rc == TRL_PIPE_STOP)
+            rc = 0;
+        if (rc == 0)
+            rc = trl_pipe_run_finish(o.run);
+        cut = trl_pipe_run_cut(o.run);
+        trl_pipe_run_destroy(o.run);
+    } else {
+        rc = trl_store_search(r, q, &so, on_hit, &o, &st);
+    }
     double ms = (double)(trl_mono_ns() - t0) / 1e6;
     fflush(stdout);
     if (rc != 0)
@@ -355,8 +474,14 @@ int trl_cmd_search(int argc, char **argv)
                 "trapline search: %llu blocks could not be read and were skipped; run "
                 "`trapline verify`\n",
                 (unsigned long long)st.blocks_unreadable);
+    if (cut)
+        fprintf(stderr,
+                "trapline search: sort kept the first %d rows only; narrow the query or "
+                "the time range\n",
+                TRL_PIPE_SORT_CAP);
     if (stats || (isatty(2) && o.fmt == OUT_TABLE)) {
-        fprintf(stderr, "%llu events%s in %.1f ms", (unsigned long long)o.printed,
+        fprintf(stderr, "%llu %s%s in %.1f ms", (unsigned long long)o.printed,
+                q->pipeline ? "rows" : "events",
                 st.more ? " (limit reached: older events may match; see --limit, --to)" : "", ms);
         if (stats)
             fprintf(stderr,

@@ -12,6 +12,7 @@
 #include "core/timeutil.h"
 #include "core/util.h"
 #include "detect/detector.h"
+#include "ioc/ioc_stage.h"
 #include "server/pipeline.h"
 #include "server/pki.h"
 #include "server/server.h"
@@ -291,13 +292,14 @@ static void builtin_rules(char *out, size_t outlen)
         out[0] = '\0';
 }
 
-static struct trl_detector *start_detection(const struct trl_config *cfg)
+/* with_rules false: a detector without Sigma rules, for the alerts of threat-intelligence hits. */
+static struct trl_detector *start_detection(const struct trl_config *cfg, bool with_rules)
 {
     const struct trl_strlist *rules = &cfg->detection.rules;
     const char *paths[64];
     size_t n = 0;
     char builtin[PATH_MAX], local[PATH_MAX];
-    if (rules->count == 0) {
+    if (with_rules && rules->count == 0) {
         struct stat st;
         builtin_rules(builtin, sizeof(builtin));
         if (builtin[0])
@@ -305,18 +307,20 @@ static struct trl_detector *start_detection(const struct trl_config *cfg)
         snprintf(local, sizeof(local), "%s/rules", cfg->data_dir);
         if (stat(local, &st) == 0 && S_ISDIR(st.st_mode))
             paths[n++] = local;
-        if (n == 0) {
+        if (n == 0)
             trl_warn("rules", "no rules configured and no built-in rules found: no detection");
-            return NULL;
-        }
     }
-    for (size_t i = 0; i < rules->count && n < TRL_ARRAY_LEN(paths); i++)
+    for (size_t i = 0; with_rules && i < rules->count && n < TRL_ARRAY_LEN(paths); i++)
         paths[n++] = rules->items[i];
+    struct trl_outputs_config oc;
+    trl_outputs_config_from(&oc, cfg);
     struct trl_detector_config dc = {
         .rule_paths = paths,
         .nrule_paths = n,
         .data_dir = cfg->data_dir,
         .fold_window_ns = cfg->detection.fold_window_ms * 1000000LL,
+        .outputs = &oc,
+        .outputs_min_level = cfg->alerts.min_level,
     };
     return trl_detector_create(&dc);
 }
@@ -344,6 +348,7 @@ int trl_cmd_server(int argc, char **argv)
     rc = 1;
     struct trl_sink *sink = NULL;
     struct trl_detector *det = NULL;
+    struct trl_ioc_stage *ioc = NULL;
     struct trl_server_waker *waker = NULL;
     struct trl_pipeline *p = NULL;
     char *output = NULL;
@@ -365,21 +370,36 @@ int trl_cmd_server(int argc, char **argv)
             goto out;
         sink = trl_sink_tee_create(sink, copy);
     }
-    if (c.cfg.detection.enabled && !(det = start_detection(&c.cfg)) &&
-        c.cfg.detection.rules.count > 0)
+    /* A detector that cannot start (alert store, an output's settings) stops the server: running
+     * without detection is not what the configuration asked for. */
+    if (c.cfg.detection.enabled && !(det = start_detection(&c.cfg, true)))
         goto out;
+    if (c.cfg.ioc.enabled) {
+        struct trl_ioc_stage_opts io = {
+            .data_dir = c.cfg.data_dir,
+            .reload_interval_ns = c.cfg.ioc.reload_interval_ms * 1000000LL,
+        };
+        if (!(ioc = trl_ioc_stage_create(&io)))
+            goto out;
+        /* Indicator hits become alerts in the detection stage, which then runs even without
+         * Sigma rules. */
+        if (!det && !(det = start_detection(&c.cfg, false)))
+            goto out;
+    }
     waker = trl_server_waker_create();
     struct trl_pipeline_config pc = {
         .format = (enum trl_format_id)c.cfg.ingest.format,
-        /* Parsing runs on the producer, the sink on the worker; JSON encoding goes to whichever
-         * has less to do: the producer when the worker also runs detection. */
-        .encode_json = det != NULL,
+        /* Parsing runs on the producer, the store on the worker, which has more to do: the
+         * producer also encodes the events as JSON for it. */
+        .encode_json = true,
         .queue_batches = (uint32_t)c.cfg.pipeline.queue_batches,
         .batch_max_msgs = (uint32_t)c.cfg.pipeline.batch_max_messages,
         .batch_max_bytes = (size_t)c.cfg.pipeline.batch_max_bytes,
         .sink = sink,
         .stage = det ? trl_detector_process : NULL,
         .stage_ud = det,
+        .enrich = ioc ? trl_ioc_stage_enrich : NULL,
+        .enrich_ud = ioc,
         .on_drain = trl_server_waker_notify,
         .on_drain_ud = waker,
     };
@@ -396,6 +416,7 @@ out:
     if (sink)
         sink->destroy(sink);
     trl_detector_destroy(det);
+    trl_ioc_stage_destroy(ioc);
     trl_server_waker_destroy(waker);
     free(output);
 out_cfg:

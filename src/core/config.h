@@ -160,6 +160,30 @@ struct trl_config {
         struct trl_strlist rules; /* Sigma rule files or directories; empty: the built-in rules */
         int64_t fold_window_ms;
     } detection;
+    struct {
+        int min_level;          /* index into informational, low, medium, high, critical */
+        int64_t max_backoff_ms; /* longest wait between two delivery attempts of one output */
+        struct {
+            char *url; /* "": no webhook */
+            char *secret;
+            char *ca;
+            bool verify_tls;
+            int64_t timeout_ms;
+        } webhook;
+        struct {
+            char *target; /* "udp://HOST:PORT", "tcp://...", "tls://..."; "": no syslog output */
+            int format;   /* 0 = rfc5424, 1 = cef */
+            char *ca;
+        } syslog;
+        struct {
+            struct trl_strlist command; /* argv; empty: no exec output */
+            int64_t timeout_ms;
+        } exec;
+    } alerts;
+    struct {
+        bool enabled;               /* match events against DATA/ioc.db when it exists */
+        int64_t reload_interval_ms; /* how often ioc.db is checked for changes */
+    } ioc;
     struct trl_cfg_origins origins;
 };
 

@@ -30,6 +30,29 @@ static const char *const tls_versions[] = {"1.2", "1.3", NULL};
 static const char *const ingest_formats[] = {"auto", "rfc3164", "rfc5424", "snare", "cef", "leef",
                                              "json", "audit",   "access",  "raw",   NULL};
 
+static const char *const alert_levels[] = {"informational", "low", "medium", "high", "critical",
+                                           NULL};
+static const char *const alert_syslog_formats[] = {"rfc5424", "cef", NULL};
+
+static bool check_alert_target(const char *value, char *why, size_t whylen)
+{
+    if (!value[0] || !strncmp(value, "udp://", 6) || !strncmp(value, "tcp://", 6) ||
+        !strncmp(value, "tls://", 6)) {
+        if (!value[0] || strrchr(value + 6, ':'))
+            return true;
+    }
+    snprintf(why, whylen, "expected udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT");
+    return false;
+}
+
+static bool check_alert_url(const char *value, char *why, size_t whylen)
+{
+    if (!value[0] || !strncmp(value, "http://", 7) || !strncmp(value, "https://", 8))
+        return true;
+    snprintf(why, whylen, "expected an http:// or https:// URL");
+    return false;
+}
+
 static bool check_listen(const char *value, char *why, size_t whylen)
 {
     char addr[INET6_ADDRSTRLEN];
@@ -228,6 +251,94 @@ static const struct trl_cfg_entry keys[] = {
      .max = 30LL * 86400 * 1000,
      .help = "A repeat of an open alert (same rule, host and group-by values) within this window "
              "is counted into it instead of raising a new alert; 0 turns folding off."},
+    {.key = "alerts.min_level",
+     .type = TRL_CFG_ENUM,
+     .def = "informational",
+     .offset = OFF(alerts.min_level),
+     .names = alert_levels,
+     .help = "Alerts of a lower level are stored but not sent to the alert outputs."},
+    {.key = "alerts.max_backoff",
+     .type = TRL_CFG_DURATION,
+     .def = "5m",
+     .offset = OFF(alerts.max_backoff_ms),
+     .min = 1000,
+     .max = 86400 * SEC,
+     .help = "Longest wait between two attempts to deliver an alert to an output that fails."},
+    {.key = "alerts.webhook.url",
+     .type = TRL_CFG_STRING,
+     .def = "",
+     .offset = OFF(alerts.webhook.url),
+     .check = check_alert_url,
+     .help = "http:// or https:// URL that every alert is POSTed to as JSON; empty for none."},
+    {.key = "alerts.webhook.secret",
+     .type = TRL_CFG_STRING,
+     .def = "",
+     .offset = OFF(alerts.webhook.secret),
+     .help = "Key of the HMAC-SHA256 sent in the X-Trapline-Signature header; empty sends none."},
+    {.key = "alerts.webhook.ca",
+     .type = TRL_CFG_STRING,
+     .def = "",
+     .offset = OFF(alerts.webhook.ca),
+     .help = "CA certificates (PEM file) for the webhook's TLS; empty uses the system's."},
+    {.key = "alerts.webhook.verify_tls",
+     .type = TRL_CFG_BOOL,
+     .def = "true",
+     .offset = OFF(alerts.webhook.verify_tls),
+     .help = "Check the webhook server's certificate and name."},
+    {.key = "alerts.webhook.timeout",
+     .type = TRL_CFG_DURATION,
+     .def = "10s",
+     .offset = OFF(alerts.webhook.timeout_ms),
+     .min = 100,
+     .max = 600 * SEC,
+     .help = "A webhook request not answered within this time is retried later."},
+    {.key = "alerts.syslog.target",
+     .type = TRL_CFG_STRING,
+     .def = "",
+     .offset = OFF(alerts.syslog.target),
+     .check = check_alert_target,
+     .help = "Send every alert as a syslog message to udp://HOST:PORT, tcp://HOST:PORT or "
+             "tls://HOST:PORT; empty for none."},
+    {.key = "alerts.syslog.format",
+     .type = TRL_CFG_ENUM,
+     .def = "rfc5424",
+     .offset = OFF(alerts.syslog.format),
+     .names = alert_syslog_formats,
+     .help = "rfc5424 carries the alert as JSON; cef as an ArcSight CEF record."},
+    {.key = "alerts.syslog.ca",
+     .type = TRL_CFG_STRING,
+     .def = "",
+     .offset = OFF(alerts.syslog.ca),
+     .help = "CA certificates (PEM file) that a tls:// syslog target is checked against; empty "
+             "uses the system's."},
+    {.key = "alerts.exec.command",
+     .type = TRL_CFG_LIST,
+     .def = "",
+     .offset = OFF(alerts.exec.command),
+     .help = "Program and arguments run for every alert (no shell), the alert JSON on its "
+             "standard input; empty for none."},
+    {.key = "alerts.exec.timeout",
+     .type = TRL_CFG_DURATION,
+     .def = "30s",
+     .offset = OFF(alerts.exec.timeout_ms),
+     .min = 100,
+     .max = 3600 * SEC,
+     .help = "The program is killed and the alert retried later when it runs longer."},
+    {.key = "ioc.enabled",
+     .type = TRL_CFG_BOOL,
+     .def = "true",
+     .offset = OFF(ioc.enabled),
+     .help = "Match every event against the threat-intelligence indicators of <data_dir>/ioc.db "
+             "(when it exists): enrich it with threat.indicator.* fields and raise an alert per "
+             "hit."},
+    {.key = "ioc.reload_interval",
+     .type = TRL_CFG_DURATION,
+     .def = "5s",
+     .offset = OFF(ioc.reload_interval_ms),
+     .min = SEC,
+     .max = 3600 * SEC,
+     .help = "How often ioc.db is checked for changes; a changed database is loaded and swapped "
+             "in without a restart."},
 };
 
 _Static_assert(TRL_ARRAY_LEN(keys) <= TRL_CFG_MAX_KEYS, "raise TRL_CFG_MAX_KEYS");

@@ -18,6 +18,8 @@ struct trl_alert_store {
     int64_t fold_window_ns;
     bool in_tx;
     sqlite3_stmt *find, *update, *insert;
+    sqlite3_stmt *enqueue; /* NULL while the outbox is off */
+    int outbox_min_rank;
 };
 
 static const char *schema =
@@ -30,7 +32,21 @@ static const char *schema =
     "  event_ids TEXT NOT NULL DEFAULT '[]', status TEXT NOT NULL DEFAULT 'new',"
     "  created INTEGER NOT NULL, updated INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS alerts_fold ON alerts(fold_key, last_seen);"
-    "CREATE INDEX IF NOT EXISTS alerts_last ON alerts(last_seen);";
+    "CREATE INDEX IF NOT EXISTS alerts_last ON alerts(last_seen);"
+    "CREATE TABLE IF NOT EXISTS alert_outbox ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, alert_id INTEGER NOT NULL, body TEXT NOT NULL,"
+    "  created INTEGER NOT NULL);";
+
+/* The alert as the outputs send it: times in RFC 3339 (UTC, milliseconds), JSON columns inline. */
+static const char *enqueue_sql =
+    "INSERT INTO alert_outbox (alert_id, body, created) SELECT id, json_object("
+    "'id', id, 'rule_id', rule_id, 'title', title, 'level', level, 'tags', json(tags),"
+    " 'correlation', correlation, 'group_by', json(group_by), 'host', host,"
+    " 'event_ids', json(event_ids),"
+    " 'first_seen', strftime('%Y-%m-%dT%H:%M:%fZ', first_seen / 1e9, 'unixepoch'),"
+    " 'last_seen', strftime('%Y-%m-%dT%H:%M:%fZ', last_seen / 1e9, 'unixepoch'),"
+    " 'count', count, 'status', status), ?2"
+    " FROM alerts WHERE id = ?1";
 
 static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 {
@@ -94,8 +110,27 @@ void trl_alert_store_close(struct trl_alert_store *s)
     sqlite3_finalize(s->find);
     sqlite3_finalize(s->update);
     sqlite3_finalize(s->insert);
+    sqlite3_finalize(s->enqueue);
     sqlite3_close(s->db);
     free(s);
+}
+
+int trl_alert_level_rank(const char *level)
+{
+    static const char *const names[] = {"informational", "low", "medium", "high", "critical"};
+    for (int i = 0; level && i < (int)TRL_ARRAY_LEN(names); i++) {
+        if (!strcmp(level, names[i]))
+            return i;
+    }
+    return 0;
+}
+
+int trl_alert_store_set_outbox(struct trl_alert_store *s, int min_rank)
+{
+    if (!s->enqueue && prepare(s->db, enqueue_sql, &s->enqueue) != 0)
+        return -EIO;
+    s->outbox_min_rank = min_rank;
+    return 0;
 }
 
 static void json_string_array(struct trl_buf *b, const char *const *v, size_t n)
@@ -145,6 +180,16 @@ static int step_done(struct trl_alert_store *s, sqlite3_stmt *st)
     return 0;
 }
 
+/* Queues the alert's current state for the outputs, inside the caller's transaction. */
+static int enqueue(struct trl_alert_store *s, int64_t id, const char *level, int64_t now)
+{
+    if (!s->enqueue || trl_alert_level_rank(level) < s->outbox_min_rank)
+        return 0;
+    sqlite3_bind_int64(s->enqueue, 1, id);
+    sqlite3_bind_int64(s->enqueue, 2, now);
+    return step_done(s, s->enqueue);
+}
+
 int trl_alert_store_add(struct trl_alert_store *s, const struct trl_alert *a)
 {
     struct trl_buf key = {0}, group = {0}, ids = {0}, tags = {0};
@@ -179,6 +224,8 @@ int trl_alert_store_add(struct trl_alert_store *s, const struct trl_alert *a)
             sqlite3_bind_text(s->update, 3, ids.data, (int)ids.len, SQLITE_STATIC);
             sqlite3_bind_int64(s->update, 4, now);
             rc = step_done(s, s->update);
+            if (rc == 0)
+                rc = enqueue(s, id, a->level, now);
             goto out;
         }
         sqlite3_reset(s->find);
@@ -198,6 +245,8 @@ int trl_alert_store_add(struct trl_alert_store *s, const struct trl_alert *a)
     sqlite3_bind_text(st, 10, ids.data, (int)ids.len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 11, now);
     rc = step_done(s, st);
+    if (rc == 0)
+        rc = enqueue(s, sqlite3_last_insert_rowid(s->db), a->level, now);
 out:
     trl_buf_free(&key);
     trl_buf_free(&group);

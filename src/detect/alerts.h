@@ -6,6 +6,11 @@
  * values as an open alert (not closed) last seen within the fold window is counted into that alert
  * (count, last_seen, more event ids) instead of creating a new one.
  *
+ * Outbox: when enabled with trl_alert_store_set_outbox(), every new or folded alert at or above a
+ * level is also written, as a JSON object, to the table alert_outbox (id INTEGER PRIMARY KEY
+ * AUTOINCREMENT, alert_id, body, created) in the same transaction, so that an alert stored is
+ * never an alert lost to the outputs (detect/outputs.h reads and empties that table).
+ *
  * Ownership: the store owns its SQLite handle; strings in struct trl_alert are the caller's and are
  * copied. Threads: one thread per store handle (the pipeline worker writes with its own handle, the
  * CLI reads with another; SQLite's WAL lets them run at once).
@@ -42,6 +47,12 @@ void trl_alert_store_close(struct trl_alert_store *s);
 /* Adds or folds one alert. Writes are grouped into one transaction until trl_alert_store_commit. */
 int trl_alert_store_add(struct trl_alert_store *s, const struct trl_alert *a);
 int trl_alert_store_commit(struct trl_alert_store *s);
+
+/* Sigma levels in order: informational 0, low 1, medium 2, high 3, critical 4; anything else 0. */
+int trl_alert_level_rank(const char *level);
+/* From now on, queues every added or folded alert whose level ranks at least min_rank into the
+ * outbox. Returns 0 or -EIO. */
+int trl_alert_store_set_outbox(struct trl_alert_store *s, int min_rank);
 
 /* A stored alert, as listed. Strings are valid during the callback only. */
 struct trl_alert_row {

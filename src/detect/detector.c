@@ -3,6 +3,7 @@
 #include "core/util.h"
 #include "detect/alerts.h"
 #include "detect/sigma.h"
+#include "ioc/ioc_stage.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@ struct trl_detector {
     struct trl_sigma_ruleset *rules;
     struct trl_sigma_scratch *scratch;
     struct trl_alert_store *alerts;
+    struct trl_outputs *outputs; /* NULL: alerts are only stored */
     struct trl_detector_stats stats;
     /* The event being evaluated, and the ids of the batch's events for correlation reports. */
     const struct trl_event *current;
@@ -44,6 +46,12 @@ struct trl_detector *trl_detector_create(const struct trl_detector_config *cfg)
         trl_detector_destroy(d);
         return NULL;
     }
+    if (cfg->outputs && trl_outputs_configured(cfg->outputs) &&
+        (trl_alert_store_set_outbox(d->alerts, cfg->outputs_min_level) != 0 ||
+         !(d->outputs = trl_outputs_create(cfg->outputs)))) {
+        trl_detector_destroy(d);
+        return NULL;
+    }
     trl_info("rules", "loaded rules=%zu unsupported=%zu invalid=%zu", d->stats.rules,
              d->stats.unsupported, d->stats.invalid);
     return d;
@@ -53,7 +61,9 @@ void trl_detector_destroy(struct trl_detector *d)
 {
     if (!d)
         return;
+    /* The store commits what is pending first, so that the outputs drain every last alert. */
     trl_alert_store_close(d->alerts);
+    trl_outputs_destroy(d->outputs);
     trl_sigma_scratch_destroy(d->scratch);
     trl_sigma_ruleset_destroy(d->rules);
     free(d);
@@ -124,8 +134,13 @@ int trl_detector_process(void *detector, struct trl_batch *b)
         d->current = ev;
         trl_sigma_eval(d->rules, d->scratch, ev, event_number(ev), on_match, d);
     }
+    /* Threat-intelligence hits found while the batch was parsed: one alert each. */
+    d->stats.alert_errors += trl_ioc_alert_batch(b, d->alerts, &d->stats.ioc_matches);
     d->stats.events += b->nevents;
-    return trl_alert_store_commit(d->alerts);
+    int rc = trl_alert_store_commit(d->alerts);
+    if (rc == 0)
+        trl_outputs_notify(d->outputs);
+    return rc;
 }
 
 void trl_detector_get_stats(const struct trl_detector *d, struct trl_detector_stats *out)

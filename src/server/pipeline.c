@@ -59,6 +59,7 @@ static void batch_recycle_locked(struct trl_pipeline *p, struct trl_batch *b)
     trl_buf_reset(&b->json);
     b->on_done = NULL;
     b->on_done_ud = NULL;
+    b->ioc_hits = NULL;
     struct batch_node *n = node_of(b);
     n->next = p->free_list;
     p->free_list = n;
@@ -207,12 +208,14 @@ static void encode_batch(struct trl_batch *b)
     b->json_count = b->nevents;
 }
 
-/* The producer's share of the work: parse, normalise, assemble audit events, encode. */
+/* The producer's share of the work: parse, normalise, assemble audit events, enrich, encode. */
 static void prepare_batch(struct trl_pipeline *p, struct trl_batch *b)
 {
     struct trl_pipeline_stats st = {0};
     pthread_mutex_lock(&p->prep_mu);
     parse_batch(p, b, &st);
+    if (p->cfg.enrich)
+        p->cfg.enrich(p->cfg.enrich_ud, b);
     pthread_mutex_unlock(&p->prep_mu);
     if (p->cfg.encode_json)
         encode_batch(b);

@@ -65,6 +65,9 @@ struct trl_batch {
      * (the sink's write returned): how `ingest` counts, and later how agents get acknowledgements. */
     void (*on_done)(struct trl_batch *b, int status, void *ud);
     void *on_done_ud;
+    /* Set by the enrich hook (in the batch arena) for the stage to read: the threat-intelligence
+     * hits of the batch (struct trl_ioc_batch_hits, see ioc/ioc_stage.h). NULL: none. */
+    void *ioc_hits;
 };
 
 /* The output stage. write() is called on the worker thread with every event of a batch parsed;
@@ -98,6 +101,11 @@ struct trl_pipeline_config {
      * return is logged; the batch still goes to the sink (nothing is lost for a failed stage). */
     int (*stage)(void *ud, struct trl_batch *b);
     void *stage_ud;
+    /* Optional hook run on the producer right after parsing, before the events are encoded and
+     * stored (threat-intelligence enrichment). Called with the producer's parsing lock held, so
+     * it never runs on two threads at once. */
+    void (*enrich)(void *ud, struct trl_batch *b);
+    void *enrich_ud;
     void (*on_drain)(void *ud);
     void *on_drain_ud;
 };

@@ -2,6 +2,9 @@
 #include "core/arena.h"
 #include "core/util.h"
 
+#include "core/timeutil.h"
+
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -27,6 +30,12 @@ struct mnode {
     bool json_value_check; /* text must appear verbatim in the JSON */
     struct trl_str *lits;  /* pattern: literal parts that must appear verbatim in the JSON */
     size_t nlits;
+    /* TRL_QT_RANGE: how the bounds compare, and their values in that form */
+    enum { RANGE_TEXT, RANGE_NUM, RANGE_TIME } rmode;
+    struct trl_qrange range;
+    double lo_num, hi_num;
+    int64_t lo_ts, hi_ts;
+    struct trl_qcidr cidr; /* TRL_QT_CIDR */
 };
 
 struct trl_match {
@@ -149,6 +158,50 @@ static void glob_literals(struct trl_match *m, struct mnode *n)
     }
 }
 
+/* The whole of [v, v+n) as a finite number. */
+static bool as_number(const char *v, size_t n, double *out)
+{
+    char tmp[64];
+    if (n == 0 || n >= sizeof(tmp) || v[0] == ' ' || v[0] == '\t')
+        return false;
+    memcpy(tmp, v, n);
+    tmp[n] = '\0';
+    char *end;
+    double d = strtod(tmp, &end);
+    if (*end != '\0' || !isfinite(d))
+        return false;
+    *out = d;
+    return true;
+}
+
+/* The whole of [v, v+n) as an RFC 3339 time; the query's bounds are lower-cased, so 't' and 'z'
+ * are accepted too. */
+static bool as_time(const char *v, size_t n, int64_t *out)
+{
+    char tmp[64];
+    if (n < 10 || n >= sizeof(tmp))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        tmp[i] = v[i] == 't' ? 'T' : v[i] == 'z' ? 'Z' : v[i];
+    return trl_parse_rfc3339(tmp, n, out) == n;
+}
+
+static void compile_range(struct mnode *n, const struct trl_qnode *q)
+{
+    const struct trl_qrange *r = &q->range;
+    n->range = *r;
+    bool num = true, time = true;
+    if (r->lo) {
+        num &= as_number(r->lo, r->lo_len, &n->lo_num);
+        time &= as_time(r->lo, r->lo_len, &n->lo_ts);
+    }
+    if (r->hi) {
+        num &= as_number(r->hi, r->hi_len, &n->hi_num);
+        time &= as_time(r->hi, r->hi_len, &n->hi_ts);
+    }
+    n->rmode = num ? RANGE_NUM : time ? RANGE_TIME : RANGE_TEXT;
+}
+
 static struct mnode *compile(struct trl_match *m, const struct trl_qnode *q)
 {
     struct mnode *n = trl_arena_alloc(m->a, sizeof(*n));
@@ -169,6 +222,10 @@ static struct mnode *compile(struct trl_match *m, const struct trl_qnode *q)
     n->field_len = q->field ? q->field_len : 0;
     n->text = q->text ? q->text : "";
     n->text_len = q->text ? q->text_len : 0;
+    if (n->term == TRL_QT_RANGE)
+        compile_range(n, q);
+    if (n->term == TRL_QT_CIDR)
+        n->cidr = q->cidr;
     n->text_field = !n->field || trl_store_is_text_field(n->field, n->field_len);
     n->indexed = !n->field || trl_store_is_indexed_field(n->field, n->field_len);
     if (n->field) {
@@ -249,8 +306,63 @@ static bool set_has_glob(void *ud, const char *v, size_t len)
     return trl_glob_match(n->text, n->text_len, v, len);
 }
 
+static bool value_matches(const struct mnode *n, const char *v, size_t len);
+
+static bool set_has_value(void *ud, const char *v, size_t len)
+{
+    return value_matches(((struct set_probe *)ud)->n, v, len);
+}
+
+/* Lexicographic order of byte strings. */
+static int bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c ? c : an < bn ? -1 : an > bn ? 1 : 0;
+}
+
+/* Can a range or address test hold in this block? The Bloom filter knows nothing of order, so
+ * only the time range and the column summaries can tell. */
+static bool bounded_block_maybe(const struct mnode *n, const struct trl_block_meta *meta)
+{
+    if (n->term == TRL_QT_RANGE && n->rmode == RANGE_TIME && n->field_len == 10 &&
+        !memcmp(n->field, "@timestamp", 10)) {
+        const struct trl_qrange *r = &n->range;
+        if (r->lo && (meta->max_ts < n->lo_ts || (!r->lo_incl && meta->max_ts == n->lo_ts)))
+            return false;
+        if (r->hi && (meta->min_ts > n->hi_ts || (!r->hi_incl && meta->min_ts == n->hi_ts)))
+            return false;
+        return true;
+    }
+    if (n->col < 0)
+        return true;
+    const struct trl_block_summary *s = &meta->sum[n->col];
+    if (!s->present)
+        return true;
+    if (s->nonempty == 0)
+        return false;
+    struct set_probe probe = {n};
+    if (s->set_complete)
+        return trl_block_summary_any(s, set_has_value, &probe);
+    if (n->term == TRL_QT_RANGE && n->rmode == RANGE_TEXT && s->has_minmax) {
+        const struct trl_qrange *r = &n->range;
+        if (r->lo) {
+            int c = bytes_cmp(s->max.ptr, s->max.len, r->lo, r->lo_len);
+            if (c < 0 || (c == 0 && !r->lo_incl))
+                return false;
+        }
+        if (r->hi) {
+            int c = bytes_cmp(s->min.ptr, s->min.len, r->hi, r->hi_len);
+            if (c > 0 || (c == 0 && !r->hi_incl))
+                return false;
+        }
+    }
+    return true;
+}
+
 static bool term_block_maybe(const struct mnode *n, const struct trl_block_meta *meta)
 {
+    if (n->term == TRL_QT_RANGE || n->term == TRL_QT_CIDR)
+        return bounded_block_maybe(n, meta);
     for (size_t i = 0; i < n->ntok; i++) {
         if (!trl_bloom_maybe(&meta->bloom, n->tok_hash[i]))
             return false;
@@ -437,9 +549,57 @@ static bool glob_any_word(const char *pat, size_t plen, const char *v, size_t le
     return false;
 }
 
+static bool range_matches(const struct mnode *n, const char *v, size_t len)
+{
+    const struct trl_qrange *r = &n->range;
+    int lo = 1, hi = -1; /* value against each bound: <0, 0, >0 */
+    if (n->rmode == RANGE_NUM) {
+        double d;
+        if (!as_number(v, len, &d))
+            return false;
+        if (r->lo)
+            lo = d < n->lo_num ? -1 : d > n->lo_num ? 1 : 0;
+        if (r->hi)
+            hi = d < n->hi_num ? -1 : d > n->hi_num ? 1 : 0;
+    } else if (n->rmode == RANGE_TIME) {
+        int64_t t;
+        if (!as_time(v, len, &t))
+            return false;
+        if (r->lo)
+            lo = t < n->lo_ts ? -1 : t > n->lo_ts ? 1 : 0;
+        if (r->hi)
+            hi = t < n->hi_ts ? -1 : t > n->hi_ts ? 1 : 0;
+    } else {
+        /* Text compares lower-cased, byte by byte. */
+        if (r->lo) {
+            size_t k = 0;
+            int c = 0;
+            for (; k < len && k < r->lo_len && !c; k++)
+                c = (int)trl_ascii_lower((unsigned char)v[k]) - (int)(unsigned char)r->lo[k];
+            lo = c ? c : len < r->lo_len ? -1 : len > r->lo_len ? 1 : 0;
+        }
+        if (r->hi) {
+            size_t k = 0;
+            int c = 0;
+            for (; k < len && k < r->hi_len && !c; k++)
+                c = (int)trl_ascii_lower((unsigned char)v[k]) - (int)(unsigned char)r->hi[k];
+            hi = c ? c : len < r->hi_len ? -1 : len > r->hi_len ? 1 : 0;
+        }
+    }
+    if (lo < 0 || (lo == 0 && !r->lo_incl))
+        return false;
+    if (hi > 0 || (hi == 0 && !r->hi_incl))
+        return false;
+    return true;
+}
+
 static bool value_matches(const struct mnode *n, const char *v, size_t len)
 {
     switch (n->term) {
+    case TRL_QT_RANGE:
+        return range_matches(n, v, len);
+    case TRL_QT_CIDR:
+        return trl_cidr_contains(&n->cidr, v, len);
     case TRL_QT_EXISTS:
         return true;
     case TRL_QT_TEXT:

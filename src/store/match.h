@@ -18,7 +18,12 @@
  *     whitespace/punctuation-separated one ("10.0.0.*" on "src=10.0.0.5") or a run of word
  *     characters ("fail*" on "authentication failure");
  *   - a pattern on another field: matches the whole value;
- *   - field:* : the field (or an object below it) exists.
+ *   - field:* : the field (or an object below it) exists;
+ *   - a comparison or range: the value compares as a number when every bound is one, as an
+ *     RFC 3339 time when every bound is one, else as lower-cased text; a value of another kind
+ *     does not match. Such tests have no index terms: blocks are skipped by the column
+ *     summaries (value set, text min/max) and, for @timestamp, by the block's time range;
+ *   - an address block: the value is an IPv4 or IPv6 address inside it.
  * Full-text terms never look at @timestamp or event.created; time is searched by range.
  *
  * A plan owns its memory (trl_match_free) and is read-only once compiled: any number of threads

@@ -1,6 +1,7 @@
 #include "store/query.h"
 #include "core/util.h"
 
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,14 +243,142 @@ static struct trl_qnode *parse_group(struct parser *p, const char *field, size_t
     if (!inner)
         return NULL;
     if (p->cur.kind != TK_RPAREN) {
-        if (p->cur.kind == TK_PIPE)
-            fail(p, p->cur.off, "pipes ('|') are not supported yet");
-        else
-            fail(p, open, "unclosed '(': missing ')'");
+        fail(p, open, "unclosed '(': missing ')'");
         return NULL;
     }
     next_token(p);
     return inner;
+}
+
+/* Characters a range bound may not hold: they would end or change the word it is written in. */
+static bool bad_bound_char(char c)
+{
+    return is_space(c) || c == '(' || c == ')' || c == '"' || c == '|' || c == '\\' || c == '[' ||
+           c == ']';
+}
+
+/* field>N, field>=N, field<N, field<=N: w[0..n) is one bare word, op at w[k]. */
+static struct trl_qnode *parse_comparison(struct parser *p, const struct tok *tk, size_t k)
+{
+    const char *w = p->s + tk->off;
+    size_t n = tk->len;
+    char op = w[k];
+    bool incl = k + 1 < n && w[k + 1] == '=';
+    size_t v = k + (incl ? 2 : 1);
+    if (v >= n) {
+        fail(p, tk->off + n, "missing value after '%.*s'", (int)v, w);
+        return NULL;
+    }
+    for (size_t i = v; i < n; i++) {
+        if (bad_bound_char(w[i]) || w[i] == '<' || w[i] == '>') {
+            fail(p, tk->off + i, "'%c' cannot appear in a compared value", w[i]);
+            return NULL;
+        }
+    }
+    if (n - v == 1 && w[v] == '*') {
+        fail(p, tk->off + v, "a comparison needs a value, not '*'");
+        return NULL;
+    }
+    struct trl_qnode *t = new_node(p, TRL_Q_TERM, tk->off);
+    t->field = lower_dup(p, w, k);
+    t->field_len = k;
+    t->term = TRL_QT_RANGE;
+    const char *val = lower_dup(p, w + v, n - v);
+    t->text = val;
+    t->text_len = n - v;
+    if (op == '>') {
+        t->range.lo = val;
+        t->range.lo_len = n - v;
+        t->range.lo_incl = incl;
+    } else {
+        t->range.hi = val;
+        t->range.hi_len = n - v;
+        t->range.hi_incl = incl;
+    }
+    next_token(p);
+    return t;
+}
+
+/* One bound of [lo TO hi] starting at *i; '*' is an open end (NULL). */
+static bool range_bound(struct parser *p, size_t *i, const char **out, size_t *out_len)
+{
+    size_t s = *i;
+    while (*i < p->len && !bad_bound_char(p->s[*i]))
+        (*i)++;
+    if (*i == s || (*i - s == 2 && !memcmp(p->s + s, "TO", 2))) {
+        fail(p, s, "a range needs a bound here ('*' for none)");
+        return false;
+    }
+    if (*i - s == 1 && p->s[s] == '*') {
+        *out = NULL;
+        *out_len = 0;
+    } else {
+        *out = lower_dup(p, p->s + s, *i - s);
+        *out_len = *i - s;
+    }
+    return true;
+}
+
+static void skip_spaces(const struct parser *p, size_t *i)
+{
+    while (*i < p->len && is_space(p->s[*i]))
+        (*i)++;
+}
+
+/* field:[lo TO hi], read from the raw text from the '[' at offset open (the tokens split it). */
+static struct trl_qnode *parse_range(struct parser *p, const char *fname, size_t flen, size_t start,
+                                     size_t open)
+{
+    struct trl_qnode *t = new_node(p, TRL_Q_TERM, start);
+    t->field = fname;
+    t->field_len = flen;
+    t->term = TRL_QT_RANGE;
+    t->range.bracketed = true;
+    t->range.lo_incl = t->range.hi_incl = true;
+    t->text = "";
+    size_t i = open + 1;
+    skip_spaces(p, &i);
+    if (!range_bound(p, &i, &t->range.lo, &t->range.lo_len))
+        return NULL;
+    size_t to = i;
+    skip_spaces(p, &i);
+    if (i == to || i + 2 > p->len || memcmp(p->s + i, "TO", 2) != 0 ||
+        (i + 2 < p->len && !is_space(p->s[i + 2]))) {
+        fail(p, i, "a range is written [low TO high]");
+        return NULL;
+    }
+    i += 2;
+    skip_spaces(p, &i);
+    if (!range_bound(p, &i, &t->range.hi, &t->range.hi_len))
+        return NULL;
+    skip_spaces(p, &i);
+    if (i >= p->len || p->s[i] != ']') {
+        fail(p, open, "unclosed '[': missing ']'");
+        return NULL;
+    }
+    p->pos = i + 1;
+    next_token(p);
+    return t;
+}
+
+/* A bare field value that reads as an address block is a CIDR test (quoted, it stays text). */
+static void maybe_cidr(struct trl_qnode *t)
+{
+    if (t->term == TRL_QT_TEXT && memchr(t->text, '/', t->text_len) &&
+        trl_cidr_parse(t->text, t->text_len, &t->cidr))
+        t->term = TRL_QT_CIDR;
+}
+
+/* The offset of '<' or '>' in a bare word when what precedes it is a field name, else n. */
+static size_t comparison_at(const char *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (w[i] == '\\' || w[i] == ':' || w[i] == '*')
+            return n;
+        if (w[i] == '<' || w[i] == '>')
+            return valid_field_name(w, i) ? i : n;
+    }
+    return n;
 }
 
 static struct trl_qnode *parse_primary(struct parser *p, const char *field, size_t field_len)
@@ -273,13 +402,35 @@ static struct trl_qnode *parse_primary(struct parser *p, const char *field, size
         if (tk.kind == TK_EOF)
             fail(p, tk.off, "the query ends where a term was expected");
         else if (tk.kind == TK_PIPE)
-            fail(p, tk.off, "pipes ('|') are not supported yet");
+            fail(p, tk.off, "'|' where a term was expected");
         else
             fail(p, tk.off, "unexpected '%.*s' where a term was expected", (int)tk.len,
                  p->s + tk.off);
         return NULL;
     }
     const char *w = p->s + tk.off;
+    size_t cmp = comparison_at(w, tk.len);
+    if (cmp < tk.len) {
+        if (field) {
+            fail(p, tk.off, "a field inside '%.*s:(...)' cannot name another field", (int)field_len,
+                 field);
+            return NULL;
+        }
+        return parse_comparison(p, &tk, cmp);
+    }
+    struct trl_qcidr block;
+    if (field && memchr(w, '/', tk.len) && trl_cidr_parse(w, tk.len, &block)) {
+        /* Inside field:(...), an IPv6 block's colons do not name a field. */
+        struct trl_qnode *t = new_node(p, TRL_Q_TERM, tk.off);
+        t->field = field;
+        t->field_len = field_len;
+        t->term = TRL_QT_CIDR;
+        t->cidr = block;
+        t->text = lower_dup(p, w, tk.len);
+        t->text_len = tk.len;
+        next_token(p);
+        return t;
+    }
     size_t colon = tk.len;
     for (size_t i = 0; i < tk.len; i++) {
         if (w[i] == '\\') {
@@ -299,11 +450,14 @@ static struct trl_qnode *parse_primary(struct parser *p, const char *field, size
         }
         const char *fname = lower_dup(p, w, colon);
         size_t rest = tk.len - colon - 1;
+        if (rest > 0 && w[colon + 1] == '[')
+            return parse_range(p, fname, colon, tk.off, tk.off + colon + 1);
         if (rest > 0) {
             struct trl_qnode *t = new_node(p, TRL_Q_TERM, tk.off);
             t->field = fname;
             t->field_len = colon;
             word_value(p, t, w + colon + 1, rest);
+            maybe_cidr(t);
             next_token(p);
             return t;
         }
@@ -328,6 +482,8 @@ static struct trl_qnode *parse_primary(struct parser *p, const char *field, size
     t->field = field;
     t->field_len = field_len;
     word_value(p, t, w, tk.len);
+    if (field)
+        maybe_cidr(t);
     if (!field && t->term == TRL_QT_EXISTS)
         t->kind = TRL_Q_ALL;
     next_token(p);
@@ -435,14 +591,12 @@ int trl_query_parse(const char *text, size_t len, struct trl_query **out,
     p.a = trl_arena_create(4096);
     next_token(&p);
     struct trl_qnode *root = NULL;
-    if (!p.failed && p.cur.kind == TK_EOF) {
+    if (!p.failed && (p.cur.kind == TK_EOF || p.cur.kind == TK_PIPE)) {
         root = new_node(&p, TRL_Q_ALL, 0);
     } else if (!p.failed) {
         root = parse_or(&p, NULL, 0);
-        if (root && !p.failed && p.cur.kind != TK_EOF) {
-            if (p.cur.kind == TK_PIPE)
-                fail(&p, p.cur.off, "pipes ('|') are not supported yet");
-            else if (p.cur.kind == TK_RPAREN)
+        if (root && !p.failed && p.cur.kind != TK_EOF && p.cur.kind != TK_PIPE) {
+            if (p.cur.kind == TK_RPAREN)
                 fail(&p, p.cur.off, "unexpected ')' without a matching '('");
             else
                 fail(&p, p.cur.off, "unexpected '%.*s'", (int)p.cur.len, p.s + p.cur.off);
@@ -454,9 +608,20 @@ int trl_query_parse(const char *text, size_t len, struct trl_query **out,
         trl_arena_destroy(p.a);
         return TRL_EINVAL;
     }
+    struct trl_pipeline *pl = NULL;
+    if (p.cur.kind == TK_PIPE) {
+        size_t eoff = 0;
+        char msg[sizeof(((struct trl_query_error *)0)->message)];
+        if (trl_pipeline_parse(p.s, p.len, p.cur.off, p.a, &pl, &eoff, msg, sizeof(msg)) != 0) {
+            fail(&p, eoff, "%s", msg);
+            trl_arena_destroy(p.a);
+            return TRL_EINVAL;
+        }
+    }
     struct trl_query *q = trl_arena_alloc(p.a, sizeof(*q));
     q->arena = p.a;
     q->root = root;
+    q->pipeline = pl;
     *out = q;
     return 0;
 }
@@ -487,6 +652,40 @@ static void fmt_put(struct fmt *f, const char *s, size_t n)
 static void fmt_str(struct fmt *f, const char *s)
 {
     fmt_put(f, s, strlen(s));
+}
+
+static void fmt_range(struct fmt *f, const struct trl_qnode *n)
+{
+    const struct trl_qrange *r = &n->range;
+    if (r->bracketed) {
+        fmt_str(f, "[");
+        if (r->lo)
+            fmt_put(f, r->lo, r->lo_len);
+        else
+            fmt_str(f, "*");
+        fmt_str(f, " TO ");
+        if (r->hi)
+            fmt_put(f, r->hi, r->hi_len);
+        else
+            fmt_str(f, "*");
+        fmt_str(f, "]");
+        return;
+    }
+    /* A comparison: the field was written by the caller followed by ':', which a comparison
+     * does not have, so drop it. */
+    f->len--;
+    if (f->cap)
+        f->buf[f->len < f->cap ? f->len : f->cap - 1] = '\0';
+    fmt_str(f, r->lo ? (r->lo_incl ? ">=" : ">") : (r->hi_incl ? "<=" : "<"));
+    if (r->lo)
+        fmt_put(f, r->lo, r->lo_len);
+    else
+        fmt_put(f, r->hi, r->hi_len);
+}
+
+static void fmt_put_cb(void *ud, const char *s)
+{
+    fmt_str(ud, s);
 }
 
 static void fmt_node(struct fmt *f, const struct trl_qnode *n)
@@ -520,6 +719,14 @@ static void fmt_node(struct fmt *f, const struct trl_qnode *n)
         fmt_str(f, "*");
         return;
     }
+    if (n->term == TRL_QT_CIDR) {
+        fmt_put(f, n->text, n->text_len);
+        return;
+    }
+    if (n->term == TRL_QT_RANGE) {
+        fmt_range(f, n);
+        return;
+    }
     if (n->term == TRL_QT_TEXT) {
         fmt_str(f, "\"");
         for (size_t i = 0; i < n->text_len; i++) {
@@ -532,7 +739,7 @@ static void fmt_node(struct fmt *f, const struct trl_qnode *n)
         return;
     }
     /* A pattern is written as a bare word: its escapes stay, and every other character that
-     * would end or split the word gets one. */
+     * would end or split the word, or make it a comparison or a range, gets one. */
     for (size_t i = 0; i < n->text_len; i++) {
         char c = n->text[i];
         if (c == '\\' && i + 1 < n->text_len) {
@@ -540,7 +747,7 @@ static void fmt_node(struct fmt *f, const struct trl_qnode *n)
             i++;
             continue;
         }
-        if (ends_word(c) || c == ':' || c == '\\')
+        if (ends_word(c) || c == ':' || c == '\\' || c == '<' || c == '>' || c == '[')
             fmt_put(f, "\\", 1);
         fmt_put(f, &c, 1);
     }
@@ -553,6 +760,8 @@ size_t trl_query_format(const struct trl_query *q, char *buf, size_t cap)
         buf[0] = '\0';
     if (q && q->root)
         fmt_node(&f, q->root);
+    if (q && q->pipeline)
+        trl_pipeline_format(q->pipeline, fmt_put_cb, &f);
     return f.len;
 }
 
@@ -591,4 +800,60 @@ bool trl_glob_match(const char *pat, size_t plen, const char *s, size_t len)
     while (p < plen && pat[p] == '*')
         p++;
     return p == plen;
+}
+
+bool trl_cidr_parse(const char *s, size_t len, struct trl_qcidr *out)
+{
+    const char *slash = memchr(s, '/', len);
+    if (!slash)
+        return false;
+    size_t alen = (size_t)(slash - s), blen = len - alen - 1;
+    char a[INET6_ADDRSTRLEN + 1];
+    if (alen == 0 || alen >= sizeof(a) || blen == 0 || blen > 3)
+        return false;
+    unsigned bits = 0;
+    for (size_t i = 0; i < blen; i++) {
+        char c = slash[1 + i];
+        if (c < '0' || c > '9')
+            return false;
+        bits = bits * 10 + (unsigned)(c - '0');
+    }
+    memcpy(a, s, alen);
+    a[alen] = '\0';
+    memset(out, 0, sizeof(*out));
+    uint8_t v4[4];
+    if (inet_pton(AF_INET, a, v4) == 1) {
+        if (bits > 32)
+            return false;
+        out->addr[10] = out->addr[11] = 0xff;
+        memcpy(out->addr + 12, v4, 4);
+        bits += 96;
+    } else if (inet_pton(AF_INET6, a, out->addr) != 1 || bits > 128) {
+        return false;
+    }
+    out->bits = bits;
+    for (unsigned i = bits; i < 128; i++)
+        out->addr[i / 8] &= (uint8_t) ~(0x80u >> (i % 8));
+    return true;
+}
+
+bool trl_cidr_contains(const struct trl_qcidr *c, const char *s, size_t len)
+{
+    char a[INET6_ADDRSTRLEN + 1];
+    uint8_t ip[16] = {0};
+    if (len == 0 || len >= sizeof(a))
+        return false;
+    memcpy(a, s, len);
+    a[len] = '\0';
+    if (inet_pton(AF_INET, a, ip + 12) == 1)
+        ip[10] = ip[11] = 0xff;
+    else if (inet_pton(AF_INET6, a, ip) != 1)
+        return false;
+    unsigned full = c->bits / 8, rest = c->bits % 8;
+    if (memcmp(ip, c->addr, full) != 0)
+        return false;
+    if (rest == 0)
+        return true;
+    uint8_t mask = (uint8_t)(0xffu << (8 - rest));
+    return (ip[full] & mask) == c->addr[full];
 }

@@ -181,6 +181,9 @@ struct search {
     const struct trl_store_search_opts *o;
     struct results res;
     struct trl_store_search_stats st;
+    trl_store_hit_fn stream; /* trl_store_scan: each match goes straight to it */
+    bool ts_only;
+    void *stream_ud;
 };
 
 static int search_block(struct search *s, struct trl_partition *p, const struct cand *c)
@@ -236,7 +239,8 @@ static int search_block(struct search *s, struct trl_partition *p, const struct 
         if (cols_only) {
             if (!trl_match_event(s->m, &r->mctx, &r->dec, i, NULL, 0))
                 continue;
-            if (trl_block_decode(&r->dec, &v, TRL_COL_JSON) != 0) {
+            bool want_json = !(s->stream && s->ts_only);
+            if (want_json && trl_block_decode(&r->dec, &v, TRL_COL_JSON) != 0) {
                 s->st.blocks_unreadable++;
                 return 0;
             }
@@ -246,8 +250,16 @@ static int search_block(struct search *s, struct trl_partition *p, const struct 
                 !trl_match_event(s->m, &r->mctx, &r->dec, i, e->ptr, e->len))
                 continue;
         }
-        const struct trl_str *e = &js->vals[js->first[i]];
         s->st.events_matched++;
+        if (s->stream) {
+            /* With ts_only the JSON column may not have been needed at all. */
+            const struct trl_str *e = r->dec.decoded[TRL_COL_JSON] ? &js->vals[js->first[i]] : NULL;
+            rc = s->stream(s->stream_ud, ts, e ? e->ptr : NULL, e ? e->len : 0);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
+        const struct trl_str *e = &js->vals[js->first[i]];
         results_add(&s->res, ts, pos, e->ptr, e->len, &s->st);
     }
     return 0;
@@ -323,6 +335,28 @@ int trl_store_search(struct trl_store_reader *r, const struct trl_query *q,
         free(s.res.h[i].json);
     }
     free(s.res.h);
+    if (stats)
+        *stats = s.st;
+    return rc;
+}
+
+int trl_store_scan(struct trl_store_reader *r, const struct trl_query *q,
+                   const struct trl_store_search_opts *o, bool ts_only, trl_store_hit_fn fn,
+                   void *ud, struct trl_store_search_stats *stats)
+{
+    struct search s = {.r = r, .o = o, .stream = fn, .stream_ud = ud, .ts_only = ts_only};
+    s.m = trl_match_compile(q);
+    int64_t *days = NULL;
+    size_t ndays = 0;
+    int rc = trl_store_list_days(r->events_dir, &days, &ndays);
+    for (size_t k = ndays; rc == 0 && k-- > 0;) {
+        int64_t start = days[k] * TRL_NS_PER_DAY;
+        if (start >= o->to_ns || start + TRL_NS_PER_DAY <= o->from_ns)
+            continue;
+        rc = search_partition(&s, days[k]);
+    }
+    free(days);
+    trl_match_free((struct trl_match *)s.m);
     if (stats)
         *stats = s.st;
     return rc;

@@ -54,4 +54,13 @@ int trl_store_search(struct trl_store_reader *r, const struct trl_query *q,
                      const struct trl_store_search_opts *o, trl_store_hit_fn fn, void *ud,
                      struct trl_store_search_stats *stats);
 
+/* Streams every match in [from, to) to fn as it is found, holding none of them: partitions newest
+ * day first, but within a day in block order, not strictly by time. opts->limit is ignored. For
+ * aggregations (pipes.h). When ts_only, the callback needs the timestamps alone: the JSON column
+ * is not decompressed when the query can be decided without it (json is then NULL, len 0).
+ * Returns like trl_store_search. */
+int trl_store_scan(struct trl_store_reader *r, const struct trl_query *q,
+                   const struct trl_store_search_opts *o, bool ts_only, trl_store_hit_fn fn,
+                   void *ud, struct trl_store_search_stats *stats);
+
 #endif

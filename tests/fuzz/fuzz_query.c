@@ -1,9 +1,11 @@
 /*
  * Fuzzes the search language: any input must parse or fail with an error inside the input; a
  * parsed query's canonical form must parse to the same canonical form; the compiled plan must
- * evaluate against an event without crashing, and its pre-check must never reject a match.
+ * evaluate against an event without crashing, and its pre-check must never reject a match; a
+ * pipeline must run over a few events and produce only rows that are JSON objects.
  */
 #include "store/match.h"
+#include "store/pipes.h"
 #include "store/query.h"
 
 #include <stdint.h>
@@ -16,6 +18,26 @@ static const char EVENT[] =
     "from 203.0.113.45 port 51120 ssh2\"},\"host\":{\"name\":\"web01\"},\"message\":\"Failed "
     "password for invalid user admin from 203.0.113.45\",\"source\":{\"ip\":\"203.0.113.45\"},"
     "\"url\":{\"path\":\"/wp-admin/x.php\"},\"user\":{\"name\":\"admin\"}}";
+
+static int check_row(void *ud, int64_t ts, const char *json, size_t len)
+{
+    (void)ts;
+    (void)ud;
+    if (len < 2 || json[0] != '{' || json[len - 1] != '}')
+        abort();
+    return 0;
+}
+
+static void run_pipeline(const struct trl_pipeline *pl)
+{
+    struct trl_pipe_run *r = trl_pipe_run_create(pl, 2, check_row, NULL);
+    for (int64_t i = 0; i < 3; i++) {
+        if (trl_pipe_run_push(r, i * 1800000000000LL - 1, EVENT, sizeof(EVENT) - 1) != 0)
+            break;
+    }
+    (void)trl_pipe_run_finish(r);
+    trl_pipe_run_destroy(r);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -44,6 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool maybe = trl_match_event_maybe(m, &c, EVENT, sizeof(EVENT) - 1);
     if (exact && !maybe)
         abort();
+    if (q->pipeline)
+        run_pipeline(q->pipeline);
     trl_match_ctx_free(&c);
     trl_match_free(m);
     free(a);

@@ -60,8 +60,27 @@ static void test_query_errors_point_at_the_column(void **state)
     assert_string_equal(canon("a )"), "ERR@3: unexpected ')' without a matching '('");
     assert_string_equal(canon("x \"open"), "ERR@3: unterminated phrase: missing closing '\"'");
     assert_string_equal(canon("user.name: root"), "ERR@11: missing value after 'user.name:'");
-    assert_string_equal(canon("a | stats count by host.name"),
-                        "ERR@3: pipes ('|') are not supported yet");
+    assert_string_equal(canon("a | stats sum by host.name"),
+                        "ERR@11: stats: only 'count' is supported (stats count [by f1, f2])");
+    assert_string_equal(canon("a | frobnicate"),
+                        "ERR@5: unknown stage 'frobnicate' (stats, top, timechart, fields, sort, "
+                        "head)");
+    assert_string_equal(canon("a |"), "ERR@4: a stage name is expected after '|' (stats, top, "
+                                      "timechart, fields, sort, head)");
+    assert_string_equal(canon("| head 0"),
+                        "ERR@8: head: a number from 1 to 1000000000 is expected");
+    assert_string_equal(canon("| timechart span=1w count"),
+                        "ERR@18: timechart: span is a number and s, m, h or d, up to a year (1h, "
+                        "15m)");
+    assert_string_equal(canon("| sort a b"), "ERR@10: unexpected 'b'");
+    assert_string_equal(canon("| fields a,,b"), "ERR@12: fields: a field name is missing");
+    assert_string_equal(canon("(a | head 1)"), "ERR@1: unclosed '(': missing ')'");
+    assert_string_equal(canon("a AND | head 1"), "ERR@3: AND needs a term on both sides");
+    assert_string_equal(canon("port>="), "ERR@7: missing value after 'port>='");
+    assert_string_equal(canon("port>*"), "ERR@6: a comparison needs a value, not '*'");
+    assert_string_equal(canon("port:[1 2]"), "ERR@9: a range is written [low TO high]");
+    assert_string_equal(canon("port:[1 TO 2"), "ERR@6: unclosed '[': missing ']'");
+    assert_string_equal(canon("port:[ TO 2]"), "ERR@8: a range needs a bound here ('*' for none)");
     assert_string_equal(canon("NOT"), "ERR@1: NOT needs a term after it");
     assert_string_equal(canon("()"), "ERR@2: empty parentheses");
     assert_string_equal(canon("\"\""), "ERR@1: empty phrase");
@@ -78,15 +97,76 @@ static void test_query_errors_point_at_the_column(void **state)
 static void test_canonical_form_parses_to_itself(void **state)
 {
     (void)state;
-    const char *qs[] = {"a b OR c",  "user.name:(x OR \"y z\") NOT host.name:web*",
-                        "f:a\\ b*",  "\"q\\\\\"",
-                        "x:\\(*\\)", "NOT (a OR b)",
-                        "a:b:c"};
+    const char *qs[] = {"a b OR c",
+                        "user.name:(x OR \"y z\") NOT host.name:web*",
+                        "f:a\\ b*",
+                        "\"q\\\\\"",
+                        "x:\\(*\\)",
+                        "NOT (a OR b)",
+                        "a:b:c",
+                        "port>=1024 port<2000",
+                        "@timestamp>2024-07-09T22:00:00Z",
+                        "port:[1 TO *]",
+                        "source.ip:10.0.0.0/8",
+                        "a | stats count by x, y | sort count desc | head 3",
+                        "| timechart span=90m count by host.name",
+                        "| top 5 user.name",
+                        "| fields a, b.c | head 1",
+                        "x | timechart count",
+                        "a\\>b*",
+                        "f:([*]x)"};
     for (size_t i = 0; i < TRL_ARRAY_LEN(qs); i++) {
         char once[512];
         snprintf(once, sizeof(once), "%s", canon(qs[i]));
         assert_string_equal(canon(once), once);
     }
+}
+
+static void test_operators_and_pipes_have_a_canonical_form(void **state)
+{
+    (void)state;
+    assert_string_equal(canon("Port>=1024"), "port>=1024");
+    assert_string_equal(canon("port:[1   TO  1023]"), "port:[1 TO 1023]");
+    assert_string_equal(canon("source.ip:10.0.0.0/8"), "source.ip:10.0.0.0/8");
+    assert_string_equal(canon("source.ip:\"10.0.0.0/8\""), "source.ip:\"10.0.0.0/8\"");
+    assert_string_equal(canon("a:1.2.3.4/99"), "a:\"1.2.3.4/99\""); /* not a block: text */
+    assert_string_equal(canon("x\\>y*"), "x\\>y*");     /* an escaped '>' is no comparison */
+    assert_string_equal(canon("f:([*]x)"), "f:\\[*]x"); /* nor an escaped '[' a range */
+    assert_string_equal(canon("| stats count"), "* | stats count");
+    assert_string_equal(canon("x|stats count by a,b|head"),
+                        "\"x\" | stats count by a, b | head 10");
+    assert_string_equal(canon("| timechart span=24h count"), "* | timechart span=1d count");
+    assert_string_equal(canon("| timechart count"), "* | timechart span=1h count");
+    assert_string_equal(canon("| top url.path"), "* | top 10 url.path");
+    assert_string_equal(canon("| sort Count DESC"), "* | sort count desc");
+}
+
+static void test_cidr_blocks_hold_their_addresses(void **state)
+{
+    (void)state;
+    struct trl_qcidr c;
+    assert_true(trl_cidr_parse("10.0.0.0/8", 10, &c));
+    assert_true(trl_cidr_contains(&c, "10.255.1.2", 10));
+    assert_false(trl_cidr_contains(&c, "11.0.0.1", 8));
+    assert_false(trl_cidr_contains(&c, "not-an-ip", 9));
+    assert_true(trl_cidr_contains(&c, "::ffff:10.1.2.3", 15)); /* IPv4-mapped */
+    assert_true(trl_cidr_parse("192.168.1.77/32", 15, &c));
+    assert_true(trl_cidr_contains(&c, "192.168.1.77", 12));
+    assert_false(trl_cidr_contains(&c, "192.168.1.78", 12));
+    assert_true(trl_cidr_parse("0.0.0.0/0", 9, &c));
+    assert_true(trl_cidr_contains(&c, "8.8.8.8", 7));
+    assert_false(trl_cidr_contains(&c, "2001:db8::1", 11)); /* /0 of IPv4 is not all of IPv6 */
+    assert_true(trl_cidr_parse("2001:db8::/32", 13, &c));
+    assert_true(trl_cidr_contains(&c, "2001:DB8:0:1::5", 15));
+    assert_false(trl_cidr_contains(&c, "2001:db9::1", 11));
+    assert_true(trl_cidr_parse("10.0.0.1/20", 11, &c)); /* host bits are ignored */
+    assert_true(trl_cidr_contains(&c, "10.0.15.255", 11));
+    assert_false(trl_cidr_contains(&c, "10.0.16.0", 9));
+    assert_false(trl_cidr_parse("10.0.0.0/33", 11, &c));
+    assert_false(trl_cidr_parse("2001:db8::/129", 14, &c));
+    assert_false(trl_cidr_parse("10.0.0.0/", 9, &c));
+    assert_false(trl_cidr_parse("/8", 2, &c));
+    assert_false(trl_cidr_parse("10.0.0/8", 8, &c));
 }
 
 static void test_glob_matches_stars_and_escapes(void **state)
@@ -179,6 +259,47 @@ static void test_wildcards_and_existence(void **state)
     assert_false(matches("destination.ip:*", EV));
 }
 
+static void test_comparisons_and_ranges_on_numbers_times_and_text(void **state)
+{
+    (void)state;
+    assert_true(matches("process.pid>25000", EV));
+    assert_true(matches("process.pid>=25003", EV));
+    assert_false(matches("process.pid>25003", EV));
+    assert_true(matches("process.pid<=25003", EV));
+    assert_false(matches("process.pid<25003", EV));
+    assert_true(matches("process.pid:[25000 TO 26000]", EV));
+    assert_true(matches("process.pid:[25003 TO 25003]", EV));
+    assert_false(matches("process.pid:[1 TO 1023]", EV));
+    assert_true(matches("process.pid:[* TO 30000]", EV));
+    assert_true(matches("process.pid>2.5e4", EV)); /* numerically, not as text */
+    assert_true(matches("process.pid>9", EV));     /* though "25003" < "9" as text */
+    assert_true(matches("@timestamp>=2024-07-09T22:40:03Z", EV));
+    assert_false(matches("@timestamp>2024-07-09T22:40:03Z", EV));
+    assert_false(matches("@timestamp<2024-07-09T23:00:00+01:00", EV)); /* 22:00Z */
+    assert_true(matches("@timestamp:[2024-07-09T00:00:00Z TO 2024-07-10T00:00:00Z]", EV));
+    assert_true(matches("user.name:[a TO b]", EV)); /* text, case-insensitively */
+    assert_false(matches("user.name:[b TO z]", EV));
+    assert_true(matches("host.name>web", EV));
+    assert_false(matches("message>5", EV)); /* text is not a number */
+    assert_false(matches("nosuch.field>0", EV));
+    assert_true(matches("NOT process.pid<100 AND user.name:admin", EV));
+}
+
+static void test_cidr_terms_match_address_fields(void **state)
+{
+    (void)state;
+    assert_true(matches("source.ip:203.0.113.0/24", EV));
+    assert_true(matches("source.ip:203.0.0.0/8", EV));
+    assert_false(matches("source.ip:10.0.0.0/8", EV));
+    assert_false(matches("source.ip:2001:db8::/32", EV));
+    assert_false(matches("host.name:10.0.0.0/8", EV)); /* not an address: no match */
+    assert_true(matches("NOT source.ip:10.0.0.0/8", EV));
+    assert_true(matches("source.ip:(10.0.0.0/8 OR 203.0.113.0/26)", EV));
+    assert_false(matches("source.ip:203.0.113.0/28", EV)); /* .0 to .15 */
+    assert_string_equal(canon("source.ip:(10.0.0.0/8 OR fd00::/8)"),
+                        "(source.ip:10.0.0.0/8 OR source.ip:fd00::/8)");
+}
+
 static void test_boolean_operators_combine_terms(void **state)
 {
     (void)state;
@@ -228,6 +349,10 @@ int main(void)
         cmocka_unit_test(test_query_fields_phrases_and_wildcards),
         cmocka_unit_test(test_query_errors_point_at_the_column),
         cmocka_unit_test(test_canonical_form_parses_to_itself),
+        cmocka_unit_test(test_operators_and_pipes_have_a_canonical_form),
+        cmocka_unit_test(test_cidr_blocks_hold_their_addresses),
+        cmocka_unit_test(test_comparisons_and_ranges_on_numbers_times_and_text),
+        cmocka_unit_test(test_cidr_terms_match_address_fields),
         cmocka_unit_test(test_glob_matches_stars_and_escapes),
         cmocka_unit_test(test_words_and_phrases_match_whole_words_anywhere),
         cmocka_unit_test(test_fields_compare_whole_values_case_insensitively),
