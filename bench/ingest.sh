@@ -62,16 +62,22 @@ def body():
         return 9, 6, "CRON", pid, f"({rnd.choice(users)}) CMD (run-parts /etc/cron.hourly)"
     return 3, 6, "systemd", 1, f"Started Session {rnd.randrange(1, 99999)} of User {u}."
 
+# Timestamps as a live feed has them: the last hour, in order (a store keeps one partition per day).
+import datetime
+start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+def stamp(i):
+    return start + datetime.timedelta(microseconds=i * 3_600_000_000 // max(n, 1))
 with open(f"{work}/rfc3164.log", "w") as f:
     for i in range(n):
         fac, sev, app, pid, msg = body()
         tag = f"{app}[{pid}]" if pid else app
-        f.write(f"<{fac * 8 + sev}>{rnd.choice(months)} {rnd.randrange(1, 29):2d} {rnd.randrange(24):02d}:{rnd.randrange(60):02d}:{rnd.randrange(60):02d} {rnd.choice(hosts)} {tag}: {msg}\n")
+        t = stamp(i)
+        f.write(f"<{fac * 8 + sev}>{months[t.month - 1]} {t.day:2d} {t:%H:%M:%S} {rnd.choice(hosts)} {tag}: {msg}\n")
 with open(f"{work}/rfc5424.log", "w") as f:
     for i in range(n):
         fac, sev, app, pid, msg = body()
         sd = "-" if rnd.random() < 0.6 else f'[origin@32473 ip="{ip()}" software="bench"][meta seq="{i}"]'
-        f.write(f"<{fac * 8 + sev}>1 2024-07-{rnd.randrange(1, 29):02d}T{rnd.randrange(24):02d}:{rnd.randrange(60):02d}:{rnd.randrange(60):02d}.{rnd.randrange(10**6):06d}Z {rnd.choice(hosts)} {app} {pid or '-'} - {sd} {msg}\n")
+        f.write(f"<{fac * 8 + sev}>1 {stamp(i):%Y-%m-%dT%H:%M:%S.%f}Z {rnd.choice(hosts)} {app} {pid or '-'} - {sd} {msg}\n")
 PY
 
 # send_and_count PORT INPUT OUTPUT LINES: prints events/s.
