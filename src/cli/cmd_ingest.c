@@ -1,7 +1,8 @@
 /*
- * `trapline ingest`: sends log files through exactly the pipeline the server uses (parse, normalise,
- * output), for forensics on copied logs. Lines are split on LF (a CR before it is dropped); a line
- * longer than the maximum message size is cut, flagged, and the rest of it skipped.
+ * `trapline ingest`: sends log files through exactly the pipeline the server uses (parse,
+ * normalise, output), for forensics on copied logs. Lines are split on LF (a CR before it is
+ * dropped); a line longer than the maximum message size is cut, flagged, and the rest of it
+ * skipped.
  */
 #include "cli/cli.h"
 #include "cli/common.h"
@@ -34,39 +35,40 @@ struct ingest_opts {
     const char **rules; /* Sigma rule paths: detection runs when any is given */
     size_t nrules;
     const char *config_path; /* alerts.* (alert outputs) are read from it */
-    bool ioc; /* match against DATA/ioc.db: enrich events and raise alerts */
+    bool ioc;                /* match against DATA/ioc.db: enrich events and raise alerts */
 };
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: trapline ingest [options] FILE...\n"
-            "\n"
-            "Reads log files (\"-\" for standard input) line by line through the server's pipeline.\n"
-            "\n"
-            "options:\n"
-            "  --data DIR          data directory (default: $TRAPLINE_DATA, else %s)\n"
-            "  --format FMT        auto|rfc3164|rfc5424|snare|cef|leef|json|audit|access|raw\n"
-            "                      (default: auto, detected per line)\n"
-            "  --output FILE       write events as JSON lines to FILE (\"-\" for stdout)\n"
-            "                      instead of the event store in DATA/events\n"
-            "  --max-message-size N  cut longer lines at N bytes (default 65536)\n"
-            "  --year YYYY         year of timestamps that carry none (RFC 3164 \"Jul  9 22:40:03\");\n"
-            "                      default: the year that puts them nearest to now\n"
-            "  --rules PATH        evaluate Sigma rules (file or directory; repeatable);\n"
-            "                      alerts go to DATA/alerts.db (see `trapline alerts`)\n"
-            "  --ioc               match events against the indicators in DATA/ioc.db: add\n"
-            "                      threat.indicator.* fields and raise an alert per hit\n"
-            "  --config FILE       read the alert outputs (alerts.* keys) from this\n"
-            "                      configuration file\n"
-            "  --no-progress       no progress bar even on a terminal\n"
-            "  -h, --help          this text\n",
-            trl_cli_default_data_dir());
+    fprintf(
+        out,
+        "usage: trapline ingest [options] FILE...\n"
+        "\n"
+        "Reads log files (\"-\" for standard input) line by line through the server's pipeline.\n"
+        "\n"
+        "options:\n"
+        "  --data DIR          data directory (default: $TRAPLINE_DATA, else %s)\n"
+        "  --format FMT        auto|rfc3164|rfc5424|snare|cef|leef|json|audit|access|raw\n"
+        "                      (default: auto, detected per line)\n"
+        "  --output FILE       write events as JSON lines to FILE (\"-\" for stdout)\n"
+        "                      instead of the event store in DATA/events\n"
+        "  --max-message-size N  cut longer lines at N bytes (default 65536)\n"
+        "  --year YYYY         year of timestamps that carry none (RFC 3164 \"Jul  9 22:40:03\");\n"
+        "                      default: the year that puts them nearest to now\n"
+        "  --rules PATH        evaluate Sigma rules (file or directory; repeatable);\n"
+        "                      alerts go to DATA/alerts.db (see `trapline alerts`)\n"
+        "  --ioc               match events against the indicators in DATA/ioc.db: add\n"
+        "                      threat.indicator.* fields and raise an alert per hit\n"
+        "  --config FILE       read the alert outputs (alerts.* keys) from this\n"
+        "                      configuration file\n"
+        "  --no-progress       no progress bar even on a terminal\n"
+        "  -h, --help          this text\n",
+        trl_cli_default_data_dir());
 }
 
 /* Feeds one open file into the pipeline, splitting lines across read boundaries. */
-static int ingest_fd(struct trl_pipeline *p, int fd, const char *name,
-                     const struct ingest_opts *o, struct trl_progress *bar)
+static int ingest_fd(struct trl_pipeline *p, int fd, const char *name, const struct ingest_opts *o,
+                     struct trl_progress *bar)
 {
     size_t cap = o->max_message_size + (1u << 20);
     char *buf = trl_xmalloc(cap);
@@ -225,7 +227,8 @@ static void print_summary(const struct trl_pipeline_stats *st, double secs, int 
             fprintf(stderr, " %s=%llu", trl_format_name((enum trl_format_id)f),
                     (unsigned long long)st->per_format[f]);
     }
-    fprintf(stderr, "\n  unparsed: %llu  truncated: %llu  output errors: %llu  unreadable files: %d\n",
+    fprintf(stderr,
+            "\n  unparsed: %llu  truncated: %llu  output errors: %llu  unreadable files: %d\n",
             (unsigned long long)st->unparsed, (unsigned long long)st->truncated,
             (unsigned long long)st->sink_errors, files_failed);
 }

@@ -42,37 +42,38 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: trapline ioc import [options] FILE...   add indicators from feeds and exports\n"
-            "       trapline ioc list [options] [QUERY...]  list indicators\n"
-            "       trapline ioc remove [--data DIR] ID...  remove indicators by id\n"
-            "       trapline ioc match [options] FILE...    match log lines, print hits as JSON\n"
-            "       trapline ioc hunt [options] [VALUE...]  search stored events for indicators\n"
-            "       trapline ioc feeds [--data DIR]         feeds: last import, count, last error\n\n"
-            "import options:\n"
-            "  --source NAME      feed name stored with each indicator (default: the format's\n"
-            "                     name; for lists, the file's name)\n"
-            "  --format FMT       auto (default), stix, misp, misp-feed, misp-csv, freetext,\n"
-            "                     feodo, urlhaus, threatfox, spamhaus, list\n"
-            "  --confidence N     confidence (0-100) for records that state none (default 50)\n"
-            "  --valid-for DAYS   expire indicators that carry no end of validity after DAYS\n"
-            "  --hunt[=SINCE]     then search the events stored since SINCE (default -30d) for\n"
-            "                     the indicators imported (see trapline ioc hunt --help)\n"
-            "list options:\n"
-            "  --output FMT       json (one indicator per line) or table (default on a terminal)\n"
-            "  --limit N          at most N indicators (default 1000; 0: all)\n"
-            "  --active           only indicators valid now\n"
-            "  QUERY words: type:ip|hash|ipv4|ipv6|cidr|domain|url|md5|sha1|sha256|email|\n"
-            "               filename|user-agent, source:NAME, id:ID, tag:TEXT; any other word\n"
-            "               must appear in the value\n"
-            "match options:\n"
-            "  --format FMT       log format (auto, rfc3164, rfc5424, json, ...; default auto)\n"
-            "  --at TIME          check validity at TIME (RFC 3339, a date, now, -7d) instead of\n"
-            "                     each event's time\n"
-            "  --enrich           print each matching event with threat.indicator.* fields\n"
-            "common:\n"
-            "  --data DIR         data directory (default: $TRAPLINE_DATA, else %s)\n",
-            trl_cli_default_data_dir());
+    fprintf(
+        out,
+        "usage: trapline ioc import [options] FILE...   add indicators from feeds and exports\n"
+        "       trapline ioc list [options] [QUERY...]  list indicators\n"
+        "       trapline ioc remove [--data DIR] ID...  remove indicators by id\n"
+        "       trapline ioc match [options] FILE...    match log lines, print hits as JSON\n"
+        "       trapline ioc hunt [options] [VALUE...]  search stored events for indicators\n"
+        "       trapline ioc feeds [--data DIR]         feeds: last import, count, last error\n\n"
+        "import options:\n"
+        "  --source NAME      feed name stored with each indicator (default: the format's\n"
+        "                     name; for lists, the file's name)\n"
+        "  --format FMT       auto (default), stix, misp, misp-feed, misp-csv, freetext,\n"
+        "                     feodo, urlhaus, threatfox, spamhaus, list\n"
+        "  --confidence N     confidence (0-100) for records that state none (default 50)\n"
+        "  --valid-for DAYS   expire indicators that carry no end of validity after DAYS\n"
+        "  --hunt[=SINCE]     then search the events stored since SINCE (default -30d) for\n"
+        "                     the indicators imported (see trapline ioc hunt --help)\n"
+        "list options:\n"
+        "  --output FMT       json (one indicator per line) or table (default on a terminal)\n"
+        "  --limit N          at most N indicators (default 1000; 0: all)\n"
+        "  --active           only indicators valid now\n"
+        "  QUERY words: type:ip|hash|ipv4|ipv6|cidr|domain|url|md5|sha1|sha256|email|\n"
+        "               filename|user-agent, source:NAME, id:ID, tag:TEXT; any other word\n"
+        "               must appear in the value\n"
+        "match options:\n"
+        "  --format FMT       log format (auto, rfc3164, rfc5424, json, ...; default auto)\n"
+        "  --at TIME          check validity at TIME (RFC 3339, a date, now, -7d) instead of\n"
+        "                     each event's time\n"
+        "  --enrich           print each matching event with threat.indicator.* fields\n"
+        "common:\n"
+        "  --data DIR         data directory (default: $TRAPLINE_DATA, else %s)\n",
+        trl_cli_default_data_dir());
 }
 
 static int read_input(const char *path, struct trl_buf *b)

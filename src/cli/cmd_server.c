@@ -1,6 +1,7 @@
 /*
  * `trapline server`: receives syslog over UDP, TCP and TLS, runs every message through the pipeline
- * (parse, normalise, detect) and keeps the events in the event store (DATA/events). Settings come from the YAML configuration
+ * (parse, normalise, detect) and keeps the events in the event store (DATA/events). Settings come
+ * from the YAML configuration
  * (--config), the environment (TRAPLINE_DATA) and flags, in increasing precedence; SIGHUP reads
  * them all again and applies the listener changes without dropping connections.
  */

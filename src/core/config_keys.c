@@ -30,8 +30,8 @@ static const char *const tls_versions[] = {"1.2", "1.3", NULL};
 static const char *const ingest_formats[] = {"auto", "rfc3164", "rfc5424", "snare", "cef", "leef",
                                              "json", "audit",   "access",  "raw",   NULL};
 
-static const char *const alert_levels[] = {"informational", "low", "medium", "high", "critical",
-                                           NULL};
+static const char *const alert_levels[] = {"informational", "low",      "medium",
+                                           "high",          "critical", NULL};
 static const char *const alert_syslog_formats[] = {"rfc5424", "cef", NULL};
 
 static bool check_alert_target(const char *value, char *why, size_t whylen)

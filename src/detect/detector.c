@@ -20,8 +20,8 @@ struct trl_detector {
     struct trl_batch *batch;
 };
 
-static void log_problem(void *ud, const char *file, int line, const char *rule,
-                        const char *reason, bool unsupported)
+static void log_problem(void *ud, const char *file, int line, const char *rule, const char *reason,
+                        bool unsupported)
 {
     struct trl_detector *d = ud;
     if (unsupported)

@@ -33,13 +33,13 @@ struct trl_pipeline {
     struct batch_node *head, *tail;
     struct batch_node *free_list;
     uint32_t queued;
-    bool busy;           /* the worker is processing a batch */
+    bool busy; /* the worker is processing a batch */
     bool stopping;
-    bool congestion_seen; /* a producer saw congestion: call on_drain when it clears */
-    bool sink_blocked;    /* the sink cannot write (disk full): receivers must pause */
-    bool flush_requested; /* sync(): emit audit events still waiting for their last record */
-    pthread_mutex_t prep_mu;           /* guards last_id and audit */
-    uint64_t last_id;                  /* the last event.id handed out */
+    bool congestion_seen;    /* a producer saw congestion: call on_drain when it clears */
+    bool sink_blocked;       /* the sink cannot write (disk full): receivers must pause */
+    bool flush_requested;    /* sync(): emit audit events still waiting for their last record */
+    pthread_mutex_t prep_mu; /* guards last_id and audit */
+    uint64_t last_id;        /* the last event.id handed out */
     struct trl_audit_assembler *audit;
     struct trl_pipeline_stats stats;
 };
@@ -267,7 +267,8 @@ static struct batch_node *next_batch_locked(struct trl_pipeline *p)
     }
 }
 
-static void process_batch(struct trl_pipeline *p, struct trl_batch *b, struct trl_pipeline_stats *st)
+static void process_batch(struct trl_pipeline *p, struct trl_batch *b,
+                          struct trl_pipeline_stats *st)
 {
     if (p->cfg.stage) {
         int rc = p->cfg.stage(p->cfg.stage_ud, b);
@@ -285,8 +286,10 @@ static void process_batch(struct trl_pipeline *p, struct trl_batch *b, struct tr
         pthread_mutex_unlock(&p->mu);
         int64_t now = trl_mono_ns();
         if (!last_log || now - last_log >= 60 * TRL_NS_PER_SEC) {
-            trl_error("pipeline", "cannot store events, retrying and holding back senders "
-                      "events=%u error=\"%s\"", b->nevents, trl_strerror(rc));
+            trl_error("pipeline",
+                      "cannot store events, retrying and holding back senders "
+                      "events=%u error=\"%s\"",
+                      b->nevents, trl_strerror(rc));
             last_log = now;
         }
         struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};

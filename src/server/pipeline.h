@@ -3,12 +3,13 @@
  *
  * Receivers (the event-loop thread of `trapline server`, or the file reader of `trapline ingest`)
  * fill a batch with raw messages and submit it. Submitting parses and normalises every message into
- * an event (in the batch's arena) on the producer's thread, assembles audit records and, when asked,
- * encodes the events as JSON; the worker thread then runs the detection stage and the sink and
- * recycles the batch. Splitting the work this way uses two cores with the order of events kept.
+ * an event (in the batch's arena) on the producer's thread, assembles audit records and, when
+ * asked, encodes the events as JSON; the worker thread then runs the detection stage and the sink
+ * and recycles the batch. Splitting the work this way uses two cores with the order of events kept.
  *
- * Ownership: a batch from trl_pipeline_batch_get() belongs to the caller until trl_pipeline_submit(),
- * then to the pipeline. Message bytes are copied into the batch arena by trl_batch_add().
+ * Ownership: a batch from trl_pipeline_batch_get() belongs to the caller until
+ * trl_pipeline_submit(), then to the pipeline. Message bytes are copied into the batch arena by
+ * trl_batch_add().
  *
  * Back-pressure: trl_pipeline_submit() never drops: the queue is bounded by `queue_batches` as a
  * high watermark, and trl_pipeline_congested() turns true above it. Stream receivers must then stop
@@ -46,9 +47,9 @@ struct trl_batch {
     struct trl_raw_msg *msgs;
     uint32_t count;
     uint32_t cap;
-    size_t bytes;              /* sum of message lengths */
-    uint32_t max_msgs;         /* the batch is full at this many messages ... */
-    size_t max_bytes;          /* ... or this many bytes */
+    size_t bytes;      /* sum of message lengths */
+    uint32_t max_msgs; /* the batch is full at this many messages ... */
+    size_t max_bytes;  /* ... or this many bytes */
     /* Filled by the worker: the events of the batch, in order. Usually events[i] comes from
      * msgs[i]; an audit record that waits to be assembled with the rest of its event leaves NULL,
      * and assembled events (from this or earlier batches) are appended after the messages'. */
@@ -62,7 +63,8 @@ struct trl_batch {
     uint32_t json_count;
     uint32_t json_cap;
     /* Optional completion callback, run on the worker thread after the sink has taken the batch
-     * (the sink's write returned): how `ingest` counts, and later how agents get acknowledgements. */
+     * (the sink's write returned): how `ingest` counts, and later how agents get acknowledgements.
+     */
     void (*on_done)(struct trl_batch *b, int status, void *ud);
     void *on_done_ud;
     /* Set by the enrich hook (in the batch arena) for the stage to read: the threat-intelligence
@@ -142,7 +144,8 @@ bool trl_pipeline_congested(struct trl_pipeline *p);
 void trl_pipeline_sync(struct trl_pipeline *p);
 void trl_pipeline_get_stats(struct trl_pipeline *p, struct trl_pipeline_stats *out);
 
-/* A sink that appends each event as one JSON line to a file (created 0640), or to stdout for "-". */
+/* A sink that appends each event as one JSON line to a file (created 0640), or to stdout for "-".
+ */
 struct trl_sink *trl_sink_jsonl_create(const char *path);
 /* A sink that writes to first, then to second; it owns both. The batch counts as written only when
  * both succeeded (a retried batch may then reach second twice, never first). */
