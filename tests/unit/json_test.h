@@ -44,42 +44,7 @@ static inline struct trl_event *json_parsed(const char *line)
     return ev;
 }
 
-/* All values of field f joined with ',' ("" when absent). */
-static inline const char *json_values(const struct trl_event *ev, enum trl_field f)
-{
-    static char buf[2048];
-    size_t n = 0;
-    buf[0] = '\0';
-    for (uint32_t i = 0; i < ev->nfields; i++) {
-        const struct trl_kv *kv = &ev->fields[i];
-        if (kv->field != f)
-            continue;
-        int w =
-            snprintf(buf + n, sizeof(buf) - n, "%s%.*s", n ? "," : "", (int)kv->val_len, kv->val);
-        if (w < 0 || (size_t)w >= sizeof(buf) - n)
-            break;
-        n += (size_t)w;
-    }
-    return buf;
-}
-
-/* Asserts that dynamic (or known) field name has the value want (NULL: absent). */
-#define assert_named(ev, name, want) trl_test_assert_named((ev), (name), (want), __FILE__, __LINE__)
-
-static inline void trl_test_assert_named(const struct trl_event *ev, const char *name,
-                                         const char *want, const char *file, int line)
-{
-    size_t len = 0;
-    const char *v = trl_event_get_named(ev, name, strlen(name), &len);
-    if (!want && !v)
-        return;
-    if (want && v && strlen(want) == len && memcmp(want, v, len) == 0)
-        return;
-    print_error("%s:%d: %s: want %s%s%s, got %s%.*s%s\n", file, line, name, want ? "'" : "",
-                want ? want : "(absent)", want ? "'" : "", v ? "'" : "", v ? (int)len : 8,
-                v ? v : "(absent)", v ? "'" : "");
-    _fail(file, line);
-}
+#define json_values(ev, f) trl_test_values((ev), (f))
 
 /* The event as JSON text (a static buffer reused by the next call). */
 static inline const char *json_encoded(const struct trl_event *ev)

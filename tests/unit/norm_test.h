@@ -45,43 +45,9 @@ static inline struct trl_event *normalized(const char *prog, const char *msg)
     return ev;
 }
 
-/* All values of field f joined with ',' ("" when absent). */
-static inline const char *norm_values(const struct trl_event *ev, enum trl_field f)
-{
-    static char buf[1024];
-    size_t n = 0;
-    buf[0] = '\0';
-    for (uint32_t i = 0; i < ev->nfields; i++) {
-        const struct trl_kv *kv = &ev->fields[i];
-        if (kv->field != f)
-            continue;
-        int w =
-            snprintf(buf + n, sizeof(buf) - n, "%s%.*s", n ? "," : "", (int)kv->val_len, kv->val);
-        if (w < 0 || (size_t)w >= sizeof(buf) - n)
-            break;
-        n += (size_t)w;
-    }
-    return buf;
-}
+#define norm_values(ev, f) trl_test_values((ev), (f))
 
 #define assert_values(ev, f, want) assert_string_equal(norm_values((ev), (f)), (want))
-
-/* Asserts dynamic field name has value want (NULL: absent). */
-#define assert_named(ev, name, want) trl_test_assert_named((ev), (name), (want), __FILE__, __LINE__)
-
-static inline void trl_test_assert_named(const struct trl_event *ev, const char *name,
-                                         const char *want, const char *file, int line)
-{
-    size_t len = 0;
-    const char *v = trl_event_get_named(ev, name, strlen(name), &len);
-    if (!want && !v)
-        return;
-    if (want && v && strlen(want) == len && memcmp(want, v, len) == 0)
-        return;
-    print_error("%s:%d: %s: want %s, got %.*s\n", file, line, name, want ? want : "(absent)",
-                v ? (int)len : 8, v ? v : "(absent)");
-    _fail(file, line);
-}
 
 /* Asserts the classification fields in one line. */
 #define assert_class(ev, category, type, action, outcome)                                          \

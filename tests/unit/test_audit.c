@@ -41,22 +41,6 @@ static struct trl_event *parse(const char *line)
     return ev;
 }
 
-#define assert_named(ev, name, want) trl_test_assert_named((ev), (name), (want), __FILE__, __LINE__)
-
-static void trl_test_assert_named(const struct trl_event *ev, const char *name, const char *want,
-                                  const char *file, int line)
-{
-    size_t len = 0;
-    const char *v = trl_event_get_named(ev, name, strlen(name), &len);
-    if (!want && !v)
-        return;
-    if (want && v && strlen(want) == len && memcmp(want, v, len) == 0)
-        return;
-    print_error("%s:%d: %s: want %s, got %.*s\n", file, line, name, want ? want : "(absent)",
-                v ? (int)len : 8, v ? v : "(absent)");
-    _fail(file, line);
-}
-
 /* The values of an array field joined by '|'. */
 static const char *array(const struct trl_event *ev, enum trl_field f)
 {

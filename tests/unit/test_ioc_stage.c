@@ -70,22 +70,6 @@ static struct trl_event *add_event(struct fixture *f, const char *line, const ch
     return ev;
 }
 
-/* The threat.indicator.* fields are dynamic (set by name). */
-static void assert_named(const struct trl_event *ev, const char *name, const char *want)
-{
-    size_t len = 0;
-    const char *v = trl_event_get_named(ev, name, strlen(name), &len);
-    if (!want) {
-        if (v)
-            fail_msg("%s: want none, got '%.*s'", name, (int)len, v);
-        return;
-    }
-    if (!v)
-        fail_msg("%s: want '%s', got none", name, want);
-    if (len != strlen(want) || memcmp(v, want, len) != 0)
-        fail_msg("%s: want '%s', got '%.*s'", name, want, (int)len, v);
-}
-
 static struct trl_ioc_stage *stage_for(const char *dir)
 {
     struct trl_ioc_stage_opts o = {.data_dir = dir, .no_reload_thread = true};

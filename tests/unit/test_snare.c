@@ -39,29 +39,7 @@ static struct trl_event *parse_ok(const char *line)
     return ev;
 }
 
-#define assert_named(ev, name, want) assert_named_at((ev), (name), (want), __FILE__, __LINE__)
-#define assert_data(ev, name, want)  assert_named(ev, "winlog.event_data." name, want)
-
-static void assert_named_at(const struct trl_event *ev, const char *name, const char *want,
-                            const char *file, int line)
-{
-    size_t len = 0;
-    const char *v = trl_event_get_named(ev, name, strlen(name), &len);
-    if (!want && !v)
-        return;
-    if (want && v && strlen(want) == len && memcmp(want, v, len) == 0)
-        return;
-    print_error("%s:%d: %s: want %s, got %.*s\n", file, line, name, want ? want : "(absent)",
-                v ? (int)len : 8, v ? v : "(absent)");
-    _fail(file, line);
-}
-
-static void assert_time(const struct trl_event *ev, const char *want)
-{
-    char buf[TRL_RFC3339_MAX];
-    trl_format_rfc3339(ev->timestamp_ns, buf);
-    assert_string_equal(buf, want);
-}
+#define assert_data(ev, name, want) assert_named(ev, "winlog.event_data." name, want)
 
 static size_t count_field(const struct trl_event *ev, enum trl_field f)
 {
