@@ -129,22 +129,6 @@ static char *seg_path(const struct trl_spool *s, uint32_t id)
     return trl_path_join(s->dir, name);
 }
 
-static ssize_t pread_full(int fd, void *p, size_t n, uint64_t off)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(fd, (char *)p + got, n - got, (off_t)(off + got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -errno;
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    return (ssize_t)got;
-}
-
 /*
  * Reads and checks the record at off of a segment that is size bytes long. Returns 1 when it is
  * valid (payload in s->buf, *len and *seq set), 0 when it is not, or a negative errno. A record is
@@ -157,7 +141,7 @@ static int rec_load(struct trl_spool *s, int fd, uint64_t off, uint64_t size, ui
     unsigned char hdr[REC_HDR];
     if (size - off < REC_HDR)
         return 0;
-    ssize_t n = pread_full(fd, hdr, REC_HDR, off);
+    ssize_t n = trl_pread_full(fd, hdr, REC_HDR, off);
     if (n < 0)
         return (int)n;
     if ((size_t)n < REC_HDR)
@@ -167,7 +151,7 @@ static int rec_load(struct trl_spool *s, int fd, uint64_t off, uint64_t size, ui
     if (l == 0 || l > TRL_SPOOL_MAX_RECORD || l > size - off - REC_HDR || q <= lo || q > hi)
         return 0;
     buf_reserve(s, l);
-    n = pread_full(fd, s->buf, l, off + REC_HDR);
+    n = trl_pread_full(fd, s->buf, l, off + REC_HDR);
     if (n < 0)
         return (int)n;
     if ((size_t)n < l || rec_crc(hdr, s->buf, l) != get_u32(hdr + 4))
@@ -190,7 +174,7 @@ static int64_t rec_resync(int fd, uint64_t off, uint64_t size, uint64_t lo)
         return (int64_t)size;
     size_t span = (size_t)(size - off);
     unsigned char *d = trl_xmalloc(span);
-    ssize_t n = pread_full(fd, d, span, off);
+    ssize_t n = trl_pread_full(fd, d, span, off);
     if (n < 0) {
         free(d);
         return n;

@@ -60,21 +60,6 @@ int trl_state_sync_dir(const char *dir)
     return rc;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int trl_state_write(const char *path, const void *data, size_t len)
 {
     size_t pl = strlen(path);
@@ -96,7 +81,7 @@ int trl_state_write(const char *path, const void *data, size_t len)
         rc = -errno;
         goto fail;
     }
-    rc = write_all(fd, data, len);
+    rc = trl_write_all(fd, data, len);
     if (rc == 0 && fsync(fd) != 0)
         rc = -errno;
     if (close(fd) != 0 && rc == 0)

@@ -201,29 +201,13 @@ size_t trl_tail_open_files(const struct trl_tail *t)
     return n;
 }
 
-static ssize_t pread_full(int fd, void *p, size_t n, uint64_t off)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(fd, (char *)p + got, n - got, (off_t)(off + got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -errno;
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    return (ssize_t)got;
-}
-
 /* True when the first fp_len bytes of fd still have CRC fp_crc. */
 static bool fp_matches(int fd, uint32_t fp_len, uint32_t fp_crc)
 {
     if (fp_len == 0)
         return true;
     char b[FP_MAX];
-    ssize_t n = pread_full(fd, b, TRL_MIN(fp_len, FP_MAX), 0);
+    ssize_t n = trl_pread_full(fd, b, TRL_MIN(fp_len, FP_MAX), 0);
     return n == (ssize_t)fp_len && trl_crc32c(0, b, fp_len) == fp_crc;
 }
 
@@ -236,7 +220,7 @@ static bool fp_refresh(struct tfile *f)
     if (want <= f->fp_len)
         return fp_matches(f->fd, f->fp_len, f->fp_crc);
     char b[FP_MAX];
-    ssize_t n = pread_full(f->fd, b, want, 0);
+    ssize_t n = trl_pread_full(f->fd, b, want, 0);
     if (n < (ssize_t)f->fp_len)
         return false;
     if (f->fp_len && trl_crc32c(0, b, f->fp_len) != f->fp_crc)

@@ -58,6 +58,23 @@ const char *trl_memstr(const char *hay, size_t hlen, const char *needle);
 /* Parses an unsigned decimal that fills exactly [p, p+len); returns false on anything else. */
 bool trl_parse_u64(const char *p, size_t len, uint64_t *out);
 bool trl_parse_i64(const char *p, size_t len, int64_t *out);
+/* The value of a hexadecimal digit, or -1. */
+static inline int trl_hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* write(2) until every byte is written (EINTR retried). 0 or a negative errno. */
+int trl_write_all(int fd, const void *p, size_t len);
+/* pread(2) until n bytes or end of file (EINTR retried). The bytes read, or a negative errno. */
+long trl_pread_full(int fd, void *p, size_t n, uint64_t off);
+
 /* True when [p, p+len) is a textual IPv4 or IPv6 address. */
 bool trl_is_ip(const char *p, size_t len);
 

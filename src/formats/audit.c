@@ -86,23 +86,12 @@ static bool valid_key(const char *k, size_t len)
     return true;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool is_hex(const char *v, size_t len)
 {
     if (len < 2 || len % 2)
         return false;
     for (size_t i = 0; i < len; i++) {
-        if (hexval(v[i]) < 0)
+        if (trl_hex_value(v[i]) < 0)
             return false;
     }
     return true;
@@ -156,7 +145,7 @@ static char *hex_decode(struct trl_arena *a, const char *v, size_t len, size_t *
     size_t n = len / 2;
     char *out = trl_arena_alloc(a, n + 1);
     for (size_t i = 0; i < n; i++) {
-        char c = (char)(hexval(v[2 * i]) << 4 | hexval(v[2 * i + 1]));
+        char c = (char)(trl_hex_value(v[2 * i]) << 4 | trl_hex_value(v[2 * i + 1]));
         out[i] = c ? c : ' ';
     }
     out[n] = '\0';

@@ -744,17 +744,6 @@ void trl_audit_ecs_path(struct trl_event *ev, const struct trl_event *rec, const
         put(ev, TRL_F_FILE_OWNER, v, len);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 void trl_audit_ecs_sockaddr(struct trl_event *ev, const struct trl_event *rec,
                             enum trl_audit_peer peer)
 {
@@ -765,7 +754,7 @@ void trl_audit_ecs_sockaddr(struct trl_event *ev, const struct trl_event *rec,
     if (!v)
         return;
     for (size_t i = 0; i + 1 < len && n < sizeof(b); i += 2) {
-        int hi = hexval(v[i]), lo = hexval(v[i + 1]);
+        int hi = trl_hex_value(v[i]), lo = trl_hex_value(v[i + 1]);
         if (hi < 0 || lo < 0)
             return;
         b[n++] = (unsigned char)(hi << 4 | lo);
@@ -897,7 +886,7 @@ static void classify_open(struct trl_event *ev, bool at)
     const char *v = trl_audit_data(ev, at ? "a2" : "a1", &len);
     uint64_t flags = 0;
     for (size_t i = 0; v && i < len && i < 16; i++) {
-        int d = hexval(v[i]);
+        int d = trl_hex_value(v[i]);
         if (d < 0)
             break;
         flags = flags << 4 | (uint64_t)d;

@@ -26,17 +26,6 @@ static bool key_is(const struct trl_vendor_kv *kv, const char *lit)
     return trl_strcase_eq(kv->key, kv->key_len, lit, strlen(lit));
 }
 
-static int hexdigit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* "x09", "0x09", "X5E": a delimiter written as its code (one byte). */
 static bool hex_delim(const char *p, size_t len, char *out)
 {
@@ -51,7 +40,7 @@ static bool hex_delim(const char *p, size_t len, char *out)
         return false;
     unsigned v = 0;
     for (; i < len; i++) {
-        int d = hexdigit(p[i]);
+        int d = trl_hex_value(p[i]);
         if (d < 0)
             return false;
         v = v * 16 + (unsigned)d;

@@ -19,27 +19,12 @@ struct sink_jsonl {
     struct trl_buf buf;
 };
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int jsonl_write(struct trl_sink *s, struct trl_batch *b)
 {
     struct sink_jsonl *j = (struct sink_jsonl *)s;
     /* Events the producer already encoded go out as they are. */
     if (b->json_count == b->nevents)
-        return write_all(j->fd, b->json.data ? b->json.data : "", b->json.len);
+        return trl_write_all(j->fd, b->json.data ? b->json.data : "", b->json.len);
     trl_buf_reset(&j->buf);
     for (uint32_t i = 0; i < b->nevents; i++) {
         if (!b->events[i])
@@ -47,7 +32,7 @@ static int jsonl_write(struct trl_sink *s, struct trl_batch *b)
         trl_json_encode_event(b->events[i], &j->buf);
         trl_buf_putc(&j->buf, '\n');
     }
-    int rc = write_all(j->fd, j->buf.data, j->buf.len);
+    int rc = trl_write_all(j->fd, j->buf.data, j->buf.len);
     /* Do not keep a huge buffer around after an unusually large batch. */
     if (j->buf.cap > (64u << 20))
         trl_buf_free(&j->buf);

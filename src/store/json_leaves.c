@@ -48,24 +48,13 @@ static void skip_ws(struct walker *w)
         w->p++;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool read_hex4(struct walker *w, unsigned *out)
 {
     if (w->end - w->p < 4)
         return false;
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hexval(w->p[i]);
+        int h = trl_hex_value(w->p[i]);
         if (h < 0)
             return false;
         v = v << 4 | (unsigned)h;
