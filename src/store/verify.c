@@ -674,7 +674,12 @@ int trl_store_verify(const char *data_dir, const struct trl_verify_opts *opts, t
     struct ledger_view lv = {0};
     struct trl_ledger *l = NULL;
     begin_scope(&v, "ledger");
-    rc = trl_ledger_open_ro(events_dir, &l);
+    /* A writer killed while creating the ledger leaves a file without tables: as good as none. */
+    char ledger_path[PATH_MAX];
+    bool blank = snprintf(ledger_path, sizeof(ledger_path), "%s/%s", events_dir, TRL_LEDGER_FILE) <
+                     (int)sizeof(ledger_path) &&
+                 uninitialised(ledger_path);
+    rc = blank ? -ENOENT : trl_ledger_open_ro(events_dir, &l);
     if (rc == 0) {
         lv.present = true;
         verify_ledger(&v, l, &lv);

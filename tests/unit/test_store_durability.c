@@ -3,7 +3,10 @@
 #include "store_testutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #define BATCH 400
@@ -100,10 +103,40 @@ static void test_sigkill_loses_no_acknowledged_batch(void **state)
     tu_rmrf(dir);
 }
 
+/* A writer killed between creating the ledger file and its tables leaves an empty (or WAL-only)
+ * database: verify treats it as no ledger yet, and the next writer completes it. */
+static void test_a_ledger_killed_before_its_tables_verifies_and_reopens(void **state)
+{
+    (void)state;
+    const char *leftovers[] = {NULL, "PRAGMA journal_mode=WAL"};
+    for (size_t i = 0; i < TRL_ARRAY_LEN(leftovers); i++) {
+        char *dir = tu_mkdtemp(), path[512];
+        snprintf(path, sizeof(path), "%s/events", dir);
+        assert_int_equal(mkdir(path, 0750), 0);
+        snprintf(path, sizeof(path), "%s/events/ledger.db", dir);
+        int fd = open(path, O_WRONLY | O_CREAT, 0640);
+        assert_true(fd >= 0);
+        close(fd);
+        if (leftovers[i]) {
+            sqlite3 *db;
+            assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+            assert_int_equal(sqlite3_exec(db, leftovers[i], NULL, NULL, NULL), SQLITE_OK);
+            sqlite3_close(db);
+        }
+        assert_no_findings(dir);
+        struct trl_store *st;
+        assert_int_equal(trl_store_open(dir, NULL, &st), 0);
+        trl_store_close(st);
+        assert_no_findings(dir);
+        tu_rmrf(dir);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sigkill_loses_no_acknowledged_batch),
+        cmocka_unit_test(test_a_ledger_killed_before_its_tables_verifies_and_reopens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
