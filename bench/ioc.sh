@@ -11,12 +11,9 @@ root=$(dirname "$here")
 BUILD=${BUILD:-$root/build}
 INDICATORS=${1:-1000000}
 EVENTS=${2:-200000}
-[ -f "$BUILD/libtrl.a" ] || { echo "build the library first (make), or set BUILD"; exit 1; }
+[ -f "$BUILD/CMakeCache.txt" ] || { echo "configure a release build first (make), or set BUILD"; exit 1; }
+cmake --build "$BUILD" --target ioc_bench >/dev/null
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-# shellcheck disable=SC2046
-cc -O2 -std=gnu17 -D_GNU_SOURCE -I"$root/src" "$here/ioc_bench.c" "$BUILD/libtrl.a" \
-    $(pkg-config --libs openssl libuv jansson json-c yaml-0.1 libpcre2-8 libzstd sqlite3 libcurl \
-        libsystemd) -lpthread -lm -o "$WORK/ioc_bench"
-"$WORK/ioc_bench" "$INDICATORS" "$EVENTS" "$WORK"
+"$BUILD/bench/ioc_bench" "$INDICATORS" "$EVENTS" "$WORK"

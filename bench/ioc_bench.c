@@ -75,7 +75,7 @@ static void make_indicator(uint32_t i, struct trl_ioc *ioc, char *v, size_t cap)
 static char *line(char *buf, size_t cap, uint32_t n_ioc, bool hit)
 {
     static const char *const users[] = {"alice", "bob", "root", "deploy", "admin", "www-data"};
-    char ip[64], v[128];
+    char ip[128], v[128];
     snprintf(ip, sizeof(ip), "%u.%u.%u.%u", 10 + rnd() % 200, rnd() % 256, rnd() % 256,
              1 + rnd() % 254);
     if (hit) {
