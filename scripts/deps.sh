@@ -8,7 +8,7 @@ PACKAGES=(
     libssl-dev libuv1-dev libjansson-dev libjson-c-dev libyaml-dev libpcre2-dev libzstd-dev
     libsqlite3-dev sqlite3 libcurl4-openssl-dev libsystemd-dev libvectorscan-dev
     libmicrohttpd-dev libsodium-dev libargon2-dev libaudit-dev libcmocka-dev
-    rsyslog rsyslog-openssl bsdutils openssl python3 iproute2 procps systemd-journal-remote chromium
+    rsyslog rsyslog-openssl bsdutils openssl python3 iproute2 nftables procps systemd-journal-remote chromium
 )
 
 missing=()

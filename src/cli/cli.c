@@ -12,11 +12,16 @@ struct verb {
 static const struct verb verbs[] = {
     {"server", trl_cmd_server, "receive syslog and agent traffic, normalise, detect, store"},
     {"ingest", trl_cmd_ingest, "import log files through the same pipeline as the server"},
-    {"rules", trl_cmd_rules, "check Sigma rules, or test them against events in files"},
+    {"rules", trl_cmd_rules, "check or test Sigma rules, turn rules off or on"},
     {"search", trl_cmd_search, "search stored events, newest first"},
     {"alerts", trl_cmd_alerts, "list alerts and change their status"},
     {"verify", trl_cmd_verify, "check the event store's hash chains, signatures and ledger"},
     {"ioc", trl_cmd_ioc, "threat-intelligence indicators: import, list, remove, match"},
+    {"users", trl_cmd_users, "web console and API accounts: add, passwd, remove, list"},
+    {"tokens", trl_cmd_tokens, "REST API tokens: create, list, revoke"},
+    {"token", trl_cmd_token, "print a single-use enrollment token for an agent"},
+    {"agents", trl_cmd_agents, "list enrolled agents and their health, revoke one"},
+    {"agent", trl_cmd_agent, "collect events on this host and deliver them to a server"},
 };
 
 static void usage(FILE *out)

@@ -16,5 +16,10 @@ int trl_cmd_alerts(int argc, char **argv);
 int trl_cmd_search(int argc, char **argv);
 int trl_cmd_verify(int argc, char **argv);
 int trl_cmd_ioc(int argc, char **argv);
+int trl_cmd_users(int argc, char **argv);
+int trl_cmd_tokens(int argc, char **argv);
+int trl_cmd_token(int argc, char **argv);
+int trl_cmd_agents(int argc, char **argv);
+int trl_cmd_agent(int argc, char **argv);
 
 #endif

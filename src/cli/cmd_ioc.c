@@ -7,6 +7,7 @@
  *   trapline ioc remove [--data DIR] ID...
  *   trapline ioc match [--data DIR] [--format FMT] [--at TIME] [--enrich] FILE...
  *   trapline ioc hunt, trapline ioc feeds: see cmd_ioc_hunt.c
+ *   trapline ioc export: see cmd_ioc_export.c
  *
  * import reads feeds and exports (format detected by content unless given) into DATA/ioc.db and
  * prints, per file, what was imported and why records were skipped. match runs log lines through
@@ -49,7 +50,8 @@ static void usage(FILE *out)
         "       trapline ioc remove [--data DIR] ID...  remove indicators by id\n"
         "       trapline ioc match [options] FILE...    match log lines, print hits as JSON\n"
         "       trapline ioc hunt [options] [VALUE...]  search stored events for indicators\n"
-        "       trapline ioc feeds [--data DIR]         feeds: last import, count, last error\n\n"
+        "       trapline ioc feeds [--data DIR]         feeds: last import, count, last error\n"
+        "       trapline ioc export [options]           indicators and sightings as STIX 2.1\n\n"
         "import options:\n"
         "  --source NAME      feed name stored with each indicator (default: the format's\n"
         "                     name; for lists, the file's name)\n"
@@ -793,6 +795,8 @@ int trl_cmd_ioc(int argc, char **argv)
         return trl_cmd_ioc_hunt(argc - 1, argv + 1);
     if (!strcmp(argv[1], "feeds"))
         return trl_cmd_ioc_feeds(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "export"))
+        return trl_cmd_ioc_export(argc - 1, argv + 1);
     fprintf(stderr, "trapline ioc: unknown subcommand '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -1,7 +1,7 @@
 /*
- * cmd_ioc: the `trapline ioc` subcommands that live in their own files (hunt, feeds), and the
- * retro-hunt run shared by `ioc hunt` and `ioc import --hunt`. Main thread only; each returns the
- * process exit status.
+ * cmd_ioc: the `trapline ioc` subcommands that live in their own files (hunt, feeds, export),
+ * and the retro-hunt run shared by `ioc hunt` and `ioc import --hunt`. Main thread only; each
+ * returns the process exit status.
  */
 #ifndef TRL_CLI_CMD_IOC_H
 #define TRL_CLI_CMD_IOC_H
@@ -11,6 +11,7 @@
 
 int trl_cmd_ioc_hunt(int argc, char **argv);
 int trl_cmd_ioc_feeds(int argc, char **argv);
+int trl_cmd_ioc_export(int argc, char **argv);
 
 /* Hunts the values given (or, with none, the indicators of DATA/ioc.db imported since
  * imported_since_ns, all when 0) in the events stored in [from_ns, to_ns) and prints a summary.

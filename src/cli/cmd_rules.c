@@ -1,12 +1,16 @@
 /*
  * `trapline rules check PATH...` and `trapline rules test --rules PATH... EVENTS_FILE...`: load
  * and compile Sigma rules, report every problem with file, line and reason, and evaluate rules
- * against events from files, printing one JSON line per match.
+ * against events from files, printing one JSON line per match. `trapline rules disable|enable ID`
+ * turns a rule off or on in DATA/rules-state.json (detect/rule_state.h), which a running server
+ * reads on SIGHUP.
  */
 #include "cli/cli.h"
+#include "cli/common.h"
 #include "core/buf.h"
 #include "core/timeutil.h"
 #include "core/util.h"
+#include "detect/rule_state.h"
 #include "detect/sigma.h"
 #include "formats/json_encode.h"
 #include "formats/json_stream.h"
@@ -233,12 +237,76 @@ static int rules_test(int argc, char **argv)
     return rc;
 }
 
+static void state_usage(FILE *out, const char *verb)
+{
+    fprintf(out,
+            "usage: trapline rules %s ID [--data DIR]\n\n"
+            "Turns the Sigma rule with this id %s in DATA/rules-state.json. A running server\n"
+            "applies it on SIGHUP (`systemctl reload trapline`); the web API\n"
+            "(PATCH /api/v1/rules/ID) applies it at once.\n",
+            verb, strcmp(verb, "disable") ? "back on" : "off");
+}
+
+/* `rules disable ID` / `rules enable ID`. */
+static int rules_state(int argc, char **argv, bool enabled)
+{
+    const char *verb = argv[0];
+    static const struct option longopts[] = {
+        {"data", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *data_flag = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (c == 'd') {
+            data_flag = optarg;
+        } else if (c == 'h') {
+            state_usage(stdout, verb);
+            return 0;
+        } else {
+            state_usage(stderr, verb);
+            return 2;
+        }
+    }
+    if (optind + 1 != argc) {
+        state_usage(stderr, verb);
+        return 2;
+    }
+    const char *id = argv[optind];
+    size_t len = strlen(id);
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)id[i] < 0x21 || id[i] == 0x7f)
+            len = 0;
+    }
+    if (len == 0 || len > 200) {
+        fprintf(stderr, "trapline rules %s: '%s' is not a rule id\n", verb, id);
+        return 2;
+    }
+    const char *data = trl_cli_data_dir(data_flag);
+    if (trl_cli_ensure_dir(data) != 0)
+        return 1;
+    bool changed = false;
+    int rc = trl_rule_state_set(data, id, enabled, &changed);
+    if (rc != 0) {
+        fprintf(stderr, "trapline rules %s: cannot write %s/%s: %s\n", verb, data,
+                TRL_RULE_STATE_FILE, trl_strerror(rc));
+        return 1;
+    }
+    printf("rule %s %s%s; a running server applies it on SIGHUP\n", id,
+           changed ? "" : "was already ", enabled ? "enabled" : "disabled");
+    return 0;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: trapline rules <check|test> ...\n\n"
+            "usage: trapline rules <check|test|disable|enable> ...\n\n"
             "  check PATH...                          load and compile rules, report problems\n"
-            "  test --rules PATH... EVENTS_FILE...    evaluate rules against events in files\n");
+            "  test --rules PATH... EVENTS_FILE...    evaluate rules against events in files\n"
+            "  disable ID [--data DIR]                turn a rule off (DATA/rules-state.json)\n"
+            "  enable ID [--data DIR]                 turn it back on\n");
 }
 
 int trl_cmd_rules(int argc, char **argv)
@@ -251,6 +319,8 @@ int trl_cmd_rules(int argc, char **argv)
         return rules_check(argc - 1, argv + 1);
     if (!strcmp(argv[1], "test"))
         return rules_test(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "disable") || !strcmp(argv[1], "enable"))
+        return rules_state(argc - 1, argv + 1, !strcmp(argv[1], "enable"));
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(stdout);
         return 0;

@@ -451,9 +451,8 @@ int trl_cmd_search(int argc, char **argv)
     bool cut = false;
     if (q->pipeline) {
         o.run = trl_pipe_run_create(q->pipeline, 0, on_row, &o);
-        bool ts_only = !trl_pipeline_needs_json(q->pipeline);
         if (trl_pipeline_needs_all(q->pipeline))
-            rc = trl_store_scan(r, q, &so, ts_only, on_piped_hit, &o, &st);
+            rc = trl_store_scan_pipe(r, q, &so, o.run, q->pipeline, &st);
         else
             rc = trl_store_search(r, q, &so, on_piped_hit, &o, &st);
         if (rc == TRL_PIPE_STOP)

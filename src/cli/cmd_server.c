@@ -3,7 +3,8 @@
  * (parse, normalise, detect) and keeps the events in the event store (DATA/events). Settings come
  * from the YAML configuration
  * (--config), the environment (TRAPLINE_DATA) and flags, in increasing precedence; SIGHUP reads
- * them all again and applies the listener changes without dropping connections.
+ * them all again and applies the listener changes without dropping connections, and reloads the
+ * Sigma rules (correlation windows of unchanged correlations are kept, see detect/detector.h).
  */
 #include "cli/cli.h"
 #include "cli/common.h"
@@ -14,10 +15,14 @@
 #include "core/util.h"
 #include "detect/detector.h"
 #include "ioc/ioc_stage.h"
+#include "ioc/taxii_feeds.h"
+#include "ioc/taxii_server.h"
+#include "server/agent_listener.h"
 #include "server/pipeline.h"
 #include "server/pki.h"
 #include "server/server.h"
 #include "store/store.h"
+#include "web/http_server.h"
 
 #include <getopt.h>
 #include <limits.h>
@@ -51,6 +56,8 @@ static const struct flag_key flag_keys[] = {
     {"handshake-timeout", "server.handshake_timeout", false},
     {"udp-rcvbuf", "server.udp_rcvbuf", false},
     {"stats-interval", "server.stats_interval", false},
+    {"http", "server.http", false},
+    {"agents", "server.agents", false},
     {"output", "pipeline.output", false},
     {"format", "ingest.format", false},
     {"rules", "detection.rules", true},
@@ -69,6 +76,8 @@ struct server_cli {
     struct trl_config cfg;
     struct trl_server_opts opts;
     struct trl_pki_paths pki;
+    /* The detector, when it evaluates Sigma rules: SIGHUP reloads them. */
+    struct trl_detector *rules_detector;
 };
 
 static void usage(FILE *out)
@@ -79,7 +88,8 @@ static void usage(FILE *out)
         "\n"
         "Receives syslog (RFC 3164/5424, Snare, CEF, LEEF, JSON; octet-counted or LF-framed on\n"
         "streams), normalises every message to ECS, evaluates Sigma rules and writes events.\n"
-        "SIGHUP re-reads the configuration; SIGTERM stops after handing over everything.\n"
+        "SIGHUP re-reads the configuration and the rules; SIGTERM stops after handing over\n"
+        "everything.\n"
         "\n"
         "options (each sets the configuration key in brackets; see docs/configuration.md):\n"
         "  --config FILE            YAML configuration file\n"
@@ -105,6 +115,9 @@ static void usage(FILE *out)
         "  --handshake-timeout DUR  close a TLS connection not through its handshake (10s)\n"
         "  --udp-rcvbuf N           UDP socket receive buffer, e.g. 8MiB\n"
         "  --stats-interval DUR     log the counters this often (1m)\n"
+        "  --http ADDR:PORT         HTTPS web console and REST API, \"\" for none\n"
+        "                           [server.http] (default 127.0.0.1:8443)\n"
+        "  --agents ADDR:PORT       agent listener, TLS 1.3, \"\" for none [server.agents]\n"
         "  --output FILE            events as JSON lines [pipeline.output]\n"
         "  --format FMT             auto|rfc3164|rfc5424|snare|cef|leef|json|audit|access|raw\n"
         "  --rules PATH             Sigma rules, repeatable, \"off\" for none "
@@ -242,38 +255,6 @@ static int build_opts(const struct trl_config *cfg, const struct trl_pki_paths *
     return 0;
 }
 
-static int reload(void *ud, struct trl_server_opts *out)
-{
-    struct server_cli *c = ud;
-    struct trl_config fresh;
-    if (load_config(c, &fresh) != 0)
-        return TRL_ECONFIG;
-    struct trl_server_opts opts;
-    if (build_opts(&fresh, &c->pki, &opts) != 0) {
-        trl_config_free(&fresh);
-        return TRL_ECONFIG;
-    }
-    trl_log_set_level((enum trl_log_level)fresh.log.level);
-    /* The server copied what it keeps from the previous options: the old configuration can go. */
-    trl_config_free(&c->cfg);
-    c->cfg = fresh;
-    c->opts = opts;
-    *out = c->opts;
-    trl_info("server", "configuration reloaded");
-    return 0;
-}
-
-/* One line on standard output once every listener is bound (scripts wait for it). */
-static void ready(void *ud, const struct trl_server_bound *bound, size_t count)
-{
-    (void)ud;
-    printf("trapline server: listening");
-    for (size_t i = 0; i < count; i++)
-        printf(" %s=%s", trl_listen_kind_name(bound[i].kind), bound[i].address);
-    printf("\n");
-    fflush(stdout);
-}
-
 /* The built-in rules: rules/ next to the build directory holding the binary, when it exists. */
 static void builtin_rules(char *out, size_t outlen)
 {
@@ -293,26 +274,108 @@ static void builtin_rules(char *out, size_t outlen)
         out[0] = '\0';
 }
 
-/* with_rules false: a detector without Sigma rules, for the alerts of threat-intelligence hits. */
-static struct trl_detector *start_detection(const struct trl_config *cfg, bool with_rules)
+/* Where the Sigma rules are: detection.rules, or the built-in rules and DATA/rules. */
+struct rule_paths {
+    const char *paths[64];
+    size_t n;
+    char builtin[PATH_MAX], local[PATH_MAX];
+};
+
+static void rule_paths(const struct trl_config *cfg, struct rule_paths *rp)
 {
     const struct trl_strlist *rules = &cfg->detection.rules;
-    const char *paths[64];
-    size_t n = 0;
-    char builtin[PATH_MAX], local[PATH_MAX];
-    if (with_rules && rules->count == 0) {
+    rp->n = 0;
+    if (rules->count == 0) {
         struct stat st;
-        builtin_rules(builtin, sizeof(builtin));
-        if (builtin[0])
-            paths[n++] = builtin;
-        snprintf(local, sizeof(local), "%s/rules", cfg->data_dir);
-        if (stat(local, &st) == 0 && S_ISDIR(st.st_mode))
-            paths[n++] = local;
-        if (n == 0)
+        builtin_rules(rp->builtin, sizeof(rp->builtin));
+        if (rp->builtin[0])
+            rp->paths[rp->n++] = rp->builtin;
+        snprintf(rp->local, sizeof(rp->local), "%s/rules", cfg->data_dir);
+        if (stat(rp->local, &st) == 0 && S_ISDIR(st.st_mode))
+            rp->paths[rp->n++] = rp->local;
+        if (rp->n == 0)
             trl_warn("rules", "no rules configured and no built-in rules found: no detection");
     }
-    for (size_t i = 0; with_rules && i < rules->count && n < TRL_ARRAY_LEN(paths); i++)
-        paths[n++] = rules->items[i];
+    for (size_t i = 0; i < rules->count && rp->n < TRL_ARRAY_LEN(rp->paths); i++)
+        rp->paths[rp->n++] = rules->items[i];
+}
+
+/* The rules are read again even when the new configuration is rejected (with the running
+ * configuration's paths): a rule file edited on its own is picked up either way. */
+static void reload_rules(struct server_cli *c)
+{
+    if (!c->rules_detector)
+        return;
+    if (!c->cfg.detection.enabled) {
+        trl_warn("rules", "detection.enabled changed: takes effect at the next start");
+        return;
+    }
+    struct rule_paths rp;
+    rule_paths(&c->cfg, &rp);
+    trl_detector_reload(c->rules_detector, rp.paths, rp.n);
+}
+
+static int reload(void *ud, struct trl_server_opts *out)
+{
+    struct server_cli *c = ud;
+    struct trl_config fresh;
+    if (load_config(c, &fresh) != 0) {
+        reload_rules(c);
+        return TRL_ECONFIG;
+    }
+    struct trl_server_opts opts;
+    if (build_opts(&fresh, &c->pki, &opts) != 0) {
+        trl_config_free(&fresh);
+        reload_rules(c);
+        return TRL_ECONFIG;
+    }
+    trl_log_set_level((enum trl_log_level)fresh.log.level);
+    /* The server copied what it keeps from the previous options: the old configuration can go. */
+    trl_config_free(&c->cfg);
+    c->cfg = fresh;
+    c->opts = opts;
+    *out = c->opts;
+    trl_info("server", "configuration reloaded");
+    reload_rules(c);
+    return 0;
+}
+
+/* One line on standard output once every listener is bound (scripts wait for it). */
+static void ready(void *ud, const struct trl_server_bound *bound, size_t count)
+{
+    (void)ud;
+    printf("trapline server: listening");
+    for (size_t i = 0; i < count; i++)
+        printf(" %s=%s", trl_listen_kind_name(bound[i].kind), bound[i].address);
+    printf("\n");
+    fflush(stdout);
+}
+
+/* Response events go into the pipeline like received messages (JSON, parsed as ECS). The
+ * pipeline is set once it exists, before any event can raise an alert. */
+struct response_sink {
+    struct trl_pipeline *p;
+};
+
+static void emit_response(void *ud, const char *json, size_t len)
+{
+    struct response_sink *rs = ud;
+    if (!rs->p)
+        return;
+    struct trl_batch *b = trl_pipeline_batch_get(rs->p);
+    trl_batch_add(b, json, len, "trapline-response", trl_now_ns(), 0);
+    trl_pipeline_submit(rs->p, b);
+}
+
+/* with_rules false: a detector without Sigma rules, for the alerts of threat-intelligence hits. */
+static struct trl_detector *start_detection(const struct trl_config *cfg, bool with_rules,
+                                            struct trl_response *response)
+{
+    struct rule_paths rp = {.n = 0};
+    if (with_rules)
+        rule_paths(cfg, &rp);
+    const char **paths = rp.paths;
+    size_t n = rp.n;
     struct trl_outputs_config oc;
     trl_outputs_config_from(&oc, cfg);
     struct trl_detector_config dc = {
@@ -322,6 +385,7 @@ static struct trl_detector *start_detection(const struct trl_config *cfg, bool w
         .fold_window_ns = cfg->detection.fold_window_ms * 1000000LL,
         .outputs = &oc,
         .outputs_min_level = cfg->alerts.min_level,
+        .response = response,
     };
     return trl_detector_create(&dc);
 }
@@ -349,9 +413,16 @@ int trl_cmd_server(int argc, char **argv)
     rc = 1;
     struct trl_sink *sink = NULL;
     struct trl_detector *det = NULL;
+    struct trl_response *response = NULL;
+    struct response_sink response_sink = {NULL};
     struct trl_ioc_stage *ioc = NULL;
+    struct trl_taxii_feeds *feeds = NULL;
+    struct trl_taxii_server *taxii = NULL;
     struct trl_server_waker *waker = NULL;
     struct trl_pipeline *p = NULL;
+    struct trl_agent_listener *agents = NULL;
+    struct trl_http_server *http = NULL;
+    struct trl_server_counters counters = {0};
     char *output = NULL;
     if (trl_cli_ensure_dir(c.cfg.data_dir) != 0 || trl_pki_ensure(c.cfg.data_dir, &c.pki) != 0)
         goto out;
@@ -373,8 +444,16 @@ int trl_cmd_server(int argc, char **argv)
     }
     /* A detector that cannot start (alert store, an output's settings) stops the server: running
      * without detection is not what the configuration asked for. */
-    if (c.cfg.detection.enabled && !(det = start_detection(&c.cfg, true)))
+    struct trl_response_config rc_cfg;
+    trl_response_config_from(&rc_cfg, &c.cfg);
+    rc_cfg.emit = emit_response;
+    rc_cfg.emit_ud = &response_sink;
+    if (c.cfg.detection.enabled && trl_response_configured(&rc_cfg) &&
+        !(response = trl_response_create(&rc_cfg)))
         goto out;
+    if (c.cfg.detection.enabled && !(det = start_detection(&c.cfg, true, response)))
+        goto out;
+    c.rules_detector = det;
     if (c.cfg.ioc.enabled) {
         struct trl_ioc_stage_opts io = {
             .data_dir = c.cfg.data_dir,
@@ -384,7 +463,24 @@ int trl_cmd_server(int argc, char **argv)
             goto out;
         /* Indicator hits become alerts in the detection stage, which then runs even without
          * Sigma rules. */
-        if (!det && !(det = start_detection(&c.cfg, false)))
+        if (!det && !(det = start_detection(&c.cfg, false, NULL)))
+            goto out;
+        bool no_feeds;
+        feeds = trl_taxii_feeds_start(c.cfg.data_dir, c.cfg.ioc.feeds.items, c.cfg.ioc.feeds.count,
+                                      &no_feeds);
+        if (!feeds && !no_feeds)
+            goto out;
+    }
+    if (c.cfg.ioc.taxii_server.listen[0]) {
+        struct trl_taxii_server_opts to = {
+            .data_dir = c.cfg.data_dir,
+            .listen = c.cfg.ioc.taxii_server.listen,
+            .cert_path = c.pki.server_cert,
+            .key_path = c.pki.server_key,
+            .token_hashes = (const char *const *)c.cfg.ioc.taxii_server.tokens.items,
+            .ntokens = c.cfg.ioc.taxii_server.tokens.count,
+        };
+        if (!(taxii = trl_taxii_server_start(&to)))
             goto out;
     }
     waker = trl_server_waker_create();
@@ -407,16 +503,49 @@ int trl_cmd_server(int argc, char **argv)
     p = trl_pipeline_create(&pc);
     if (!p)
         goto out;
+    response_sink.p = p;
     sink = NULL; /* owned by the pipeline */
     trl_info("server", "starting data=%s store=%s/events%s%s", c.cfg.data_dir, c.cfg.data_dir,
              output ? " copy=" : "", output ? output : "");
-    struct trl_server_hooks hooks = {.ud = &c, .reload = reload, .ready = ready, .waker = waker};
+    /* An agent listener that cannot start is logged; syslog reception goes on without it. */
+    struct trl_agent_listener_opts ao = {
+        .address = c.cfg.server.agents, .data_dir = c.cfg.data_dir, .pki = &c.pki, .pipeline = p};
+    if (c.cfg.server.agents[0] && trl_agent_listener_start(&ao, &agents) != 0)
+        agents = NULL;
+    /* The web console and API, likewise: without them the server still receives. */
+    bool own_cert = !c.cfg.server.tls.cert[0];
+    struct rule_paths rp;
+    rule_paths(&c.cfg, &rp);
+    struct trl_http_opts ho = {
+        .rule_paths = rp.paths,
+        .nrule_paths = c.cfg.detection.enabled ? rp.n : 0,
+        .local_rules = c.cfg.detection.enabled && c.cfg.detection.rules.count == 0,
+        .agents_address = c.cfg.server.agents,
+        .listen = c.cfg.server.http,
+        .cert_file = own_cert ? c.pki.server_cert : c.cfg.server.tls.cert,
+        .key_file = own_cert ? c.pki.server_key : c.cfg.server.tls.key,
+        .data_dir = c.cfg.data_dir,
+        .pipeline = p,
+        .detector = det,
+        .listener_counters = &counters,
+    };
+    if (c.cfg.server.http[0])
+        http = trl_http_server_start(&ho);
+    struct trl_server_hooks hooks = {
+        .ud = &c, .reload = reload, .ready = ready, .waker = waker, .counters = &counters};
     rc = trl_server_run(&c.opts, p, &hooks) == 0 ? 0 : 1;
 out:
+    trl_http_server_stop(http);
+    trl_agent_listener_stop(agents);
+    trl_taxii_server_stop(taxii);
+    trl_taxii_feeds_stop(feeds);
+    /* Actions still running when the pipeline stops are logged, not stored. */
+    trl_response_detach(response);
     trl_pipeline_destroy(p);
     if (sink)
         sink->destroy(sink);
     trl_detector_destroy(det);
+    trl_response_destroy(response);
     trl_ioc_stage_destroy(ioc);
     trl_server_waker_destroy(waker);
     free(output);

@@ -28,7 +28,9 @@ static inline void trl_buf_append(struct trl_buf *b, const void *p, size_t n)
 {
     if (b->cap - b->len < n + 1)
         trl_buf_reserve(b, n + 1);
-    memcpy(b->data + b->len, p, n);
+    /* p may be NULL when n is 0 (an empty buffer's data), which memcpy does not allow. */
+    if (n > 0)
+        memcpy(b->data + b->len, p, n);
     b->len += n;
     b->data[b->len] = '\0';
 }

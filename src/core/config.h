@@ -68,7 +68,7 @@ enum trl_cfg_source {
     TRL_CFG_SRC_FLAG,
 };
 
-#define TRL_CFG_MAX_KEYS 64
+#define TRL_CFG_MAX_KEYS 128
 
 /* Where each key's current value came from; lives inside the target struct. */
 struct trl_cfg_origins {
@@ -141,6 +141,8 @@ struct trl_config {
         int64_t handshake_timeout_ms;
         int64_t udp_rcvbuf;
         int64_t stats_interval_ms;
+        char *http;   /* "ADDRESS:PORT" of the HTTPS console and API; "" = off */
+        char *agents; /* "ADDRESS:PORT" of the agent listener (TLS 1.3); "" = off */
     } server;
     struct {
         int64_t queue_batches;
@@ -179,10 +181,33 @@ struct trl_config {
             struct trl_strlist command; /* argv; empty: no exec output */
             int64_t timeout_ms;
         } exec;
+        struct {
+            char *url; /* "smtp://HOST:PORT" or "smtps://HOST:PORT"; "": no email output */
+            char *from;
+            struct trl_strlist to;
+            char *username; /* "": no authentication */
+            char *password;
+            int starttls;  /* 0 = required, 1 = optional, 2 = off */
+            char *subject; /* template: {title}, {level}, {rule_id}, {host}, {id}, {count} */
+            int64_t timeout_ms;
+        } email;
     } alerts;
+    struct {
+        struct trl_strlist rules;     /* "RULE_ID:ACTION[:TIMEOUT]" items */
+        int min_level;                /* 0 = off, 1 informational .. 5 critical */
+        int action;                   /* what min_level triggers: enum trl_response_action */
+        int64_t timeout_ms;           /* how long a block lasts when a rule names none */
+        struct trl_strlist allowlist; /* CIDRs or addresses never blocked */
+        bool lock_system_accounts;    /* allow lock-account on system UIDs (<1000, >=60000) */
+    } response;
     struct {
         bool enabled;               /* match events against DATA/ioc.db when it exists */
         int64_t reload_interval_ms; /* how often ioc.db is checked for changes */
+        struct trl_strlist feeds;   /* "taxii key=value ..." lines, see ioc/taxii_client.h */
+        struct {
+            char *listen;              /* "ADDRESS:PORT" of the TAXII 2.1 server; "" = off */
+            struct trl_strlist tokens; /* SHA-256 (hex) of each accepted bearer token */
+        } taxii_server;
     } ioc;
     struct trl_cfg_origins origins;
 };

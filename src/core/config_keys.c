@@ -6,6 +6,8 @@
  */
 #include "core/config.h"
 #include "core/util.h"
+#include "ioc/taxii_client.h"
+#include "ioc/taxii_server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -53,6 +55,85 @@ static bool check_alert_url(const char *value, char *why, size_t whylen)
     return false;
 }
 
+static bool check_email_url(const char *value, char *why, size_t whylen)
+{
+    if (!value[0] || !strncmp(value, "smtp://", 7) || !strncmp(value, "smtps://", 8))
+        return true;
+    snprintf(why, whylen, "expected an smtp:// or smtps:// URL");
+    return false;
+}
+
+static const char *const email_starttls_modes[] = {"required", "optional", "off", NULL};
+static const char *const response_levels[] = {"off",  "informational", "low", "medium",
+                                              "high", "critical",      NULL};
+static const char *const response_actions[] = {"block-ip", "kill-process", "lock-account", NULL};
+
+static bool is_response_action(const char *s, size_t len)
+{
+    for (size_t i = 0; response_actions[i]; i++) {
+        if (strlen(response_actions[i]) == len && !strncmp(s, response_actions[i], len))
+            return true;
+    }
+    return false;
+}
+
+/* "RULE_ID:ACTION" or "RULE_ID:ACTION:TIMEOUT" with a timeout such as 90s, 30m, 1h or 1d. */
+static bool check_response_rule(const char *value, char *why, size_t whylen)
+{
+    const char *a = strchr(value, ':');
+    if (a && a != value) {
+        const char *t = strchr(a + 1, ':');
+        size_t alen = t ? (size_t)(t - a - 1) : strlen(a + 1);
+        uint64_t n;
+        size_t tlen = t ? strlen(t + 1) : 0;
+        if (is_response_action(a + 1, alen) &&
+            (!t || (tlen >= 2 && t[tlen] && strchr("smhd", t[tlen]) &&
+                    trl_parse_u64(t + 1, tlen - 1, &n) && n > 0)))
+            return true;
+    }
+    snprintf(why, whylen,
+             "expected RULE_ID:ACTION or RULE_ID:ACTION:TIMEOUT with ACTION block-ip, "
+             "kill-process or lock-account and TIMEOUT like 30m");
+    return false;
+}
+
+static bool check_cidr(const char *value, char *why, size_t whylen)
+{
+    char addr[INET6_ADDRSTRLEN + 1];
+    const char *slash = strchr(value, '/');
+    size_t alen = slash ? (size_t)(slash - value) : strlen(value);
+    unsigned char bin[16];
+    uint64_t prefix = 0;
+    if (alen > 0 && alen < sizeof(addr)) {
+        memcpy(addr, value, alen);
+        addr[alen] = '\0';
+        bool v6 = strchr(addr, ':') != NULL;
+        if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) == 1 &&
+            (!slash ||
+             (trl_parse_u64(slash + 1, strlen(slash + 1), &prefix) && prefix <= (v6 ? 128u : 32u))))
+            return true;
+    }
+    snprintf(why, whylen, "expected an IP address or a CIDR such as 192.0.2.0/24");
+    return false;
+}
+
+static bool check_token_hash(const char *value, char *why, size_t whylen)
+{
+    if (trl_taxii_token_hash_valid(value))
+        return true;
+    snprintf(why, whylen, "expected the SHA-256 of a token in hex (64 digits: sha256sum)");
+    return false;
+}
+
+static bool check_ioc_feed(const char *value, char *why, size_t whylen)
+{
+    struct trl_taxii_spec spec;
+    if (trl_taxii_spec_parse(value, &spec, why, whylen) != 0)
+        return false;
+    trl_taxii_spec_free(&spec);
+    return true;
+}
+
 static bool check_listen(const char *value, char *why, size_t whylen)
 {
     char addr[INET6_ADDRSTRLEN];
@@ -63,6 +144,11 @@ static bool check_listen(const char *value, char *why, size_t whylen)
              "expected ADDRESS:PORT such as 0.0.0.0:514 or [::]:514 (IP address, port 0-65535; 0 "
              "picks a free port)");
     return false;
+}
+
+static bool check_optional_listen(const char *value, char *why, size_t whylen)
+{
+    return !value[0] || check_listen(value, why, whylen);
 }
 
 static bool check_not_empty(const char *value, char *why, size_t whylen)
@@ -182,6 +268,17 @@ static const struct trl_cfg_entry keys[] = {
      .min = 0,
      .max = DAY,
      .help = "How often the server logs its counters; 0 logs them only at exit."},
+    {.key = "server.http",
+     .type = TRL_CFG_STRING,
+     .def = "127.0.0.1:8443",
+     .offset = OFF(server.http),
+     .help = "Address of the HTTPS web console and REST API (ADDRESS:PORT); empty turns it off."},
+    {.key = "server.agents",
+     .type = TRL_CFG_STRING,
+     .def = "127.0.0.1:6515",
+     .offset = OFF(server.agents),
+     .help = "Address of the agent listener (ADDRESS:PORT, TLS 1.3 with client certificates); "
+             "empty turns it off."},
     {.key = "pipeline.queue_batches",
      .type = TRL_CFG_INT,
      .def = "64",
@@ -324,6 +421,91 @@ static const struct trl_cfg_entry keys[] = {
      .min = 100,
      .max = 3600 * SEC,
      .help = "The program is killed and the alert retried later when it runs longer."},
+    {.key = "alerts.email.url",
+     .type = TRL_CFG_STRING,
+     .def = "",
+     .offset = OFF(alerts.email.url),
+     .check = check_email_url,
+     .help = "smtp://HOST:PORT or smtps://HOST:PORT of the mail server every alert is sent "
+             "through; empty for none."},
+    {.key = "alerts.email.from",
+     .type = TRL_CFG_STRING,
+     .def = "",
+     .offset = OFF(alerts.email.from),
+     .help = "Sender address of the alert mails (envelope and From header)."},
+    {.key = "alerts.email.to",
+     .type = TRL_CFG_LIST,
+     .def = "",
+     .offset = OFF(alerts.email.to),
+     .help = "Recipient addresses of the alert mails."},
+    {.key = "alerts.email.username",
+     .type = TRL_CFG_STRING,
+     .def = "",
+     .offset = OFF(alerts.email.username),
+     .help = "User name to authenticate to the mail server with; empty: no authentication."},
+    {.key = "alerts.email.password",
+     .type = TRL_CFG_STRING,
+     .def = "",
+     .offset = OFF(alerts.email.password),
+     .help = "Password for alerts.email.username."},
+    {.key = "alerts.email.starttls",
+     .type = TRL_CFG_ENUM,
+     .def = "required",
+     .offset = OFF(alerts.email.starttls),
+     .names = email_starttls_modes,
+     .help = "For smtp:// URLs: required refuses to send without STARTTLS, optional uses it "
+             "when offered, off never does."},
+    {.key = "alerts.email.subject",
+     .type = TRL_CFG_STRING,
+     .def = "[Trapline] {level}: {title}",
+     .offset = OFF(alerts.email.subject),
+     .help = "Subject of the alert mails; {title}, {level}, {rule_id}, {host}, {id} and {count} "
+             "are replaced."},
+    {.key = "alerts.email.timeout",
+     .type = TRL_CFG_DURATION,
+     .def = "30s",
+     .offset = OFF(alerts.email.timeout_ms),
+     .min = 100,
+     .max = 600 * SEC,
+     .help = "A mail not accepted by the server within this time is retried later."},
+    {.key = "response.rules",
+     .type = TRL_CFG_LIST,
+     .def = "",
+     .offset = OFF(response.rules),
+     .check = check_response_rule,
+     .help = "Active responses by rule: RULE_ID:ACTION[:TIMEOUT] items, ACTION one of "
+             "block-ip, kill-process, lock-account."},
+    {.key = "response.min_level",
+     .type = TRL_CFG_ENUM,
+     .def = "off",
+     .offset = OFF(response.min_level),
+     .names = response_levels,
+     .help = "Alerts of at least this level trigger response.action; off for none."},
+    {.key = "response.action",
+     .type = TRL_CFG_ENUM,
+     .def = "block-ip",
+     .offset = OFF(response.action),
+     .names = response_actions,
+     .help = "The action response.min_level triggers."},
+    {.key = "response.timeout",
+     .type = TRL_CFG_DURATION,
+     .def = "1h",
+     .offset = OFF(response.timeout_ms),
+     .min = SEC,
+     .max = 30 * DAY,
+     .help = "How long an IP address stays blocked when its rule names no timeout."},
+    {.key = "response.allowlist",
+     .type = TRL_CFG_LIST,
+     .def = "",
+     .offset = OFF(response.allowlist),
+     .check = check_cidr,
+     .help = "Addresses and CIDRs never blocked, besides loopback and the server's own addresses."},
+    {.key = "response.lock_system_accounts",
+     .type = TRL_CFG_BOOL,
+     .def = "false",
+     .offset = OFF(response.lock_system_accounts),
+     .help = "Allow lock-account on system accounts (UID below 1000 or from 60000); root is "
+             "never locked."},
     {.key = "ioc.enabled",
      .type = TRL_CFG_BOOL,
      .def = "true",
@@ -339,6 +521,28 @@ static const struct trl_cfg_entry keys[] = {
      .max = 3600 * SEC,
      .help = "How often ioc.db is checked for changes; a changed database is loaded and swapped "
              "in without a restart."},
+    {.key = "ioc.feeds",
+     .type = TRL_CFG_LIST,
+     .def = "",
+     .offset = OFF(ioc.feeds),
+     .check = check_ioc_feed,
+     .help = "Threat-intelligence feeds the server polls into ioc.db, one per item: \"taxii "
+             "name=N url=DISCOVERY-URL collection=ID [token_file=F | username=U password_file=F] "
+             "[interval=1h] ...\" (see docs/threat-intel.md)."},
+    {.key = "ioc.taxii_server.listen",
+     .type = TRL_CFG_STRING,
+     .def = "",
+     .offset = OFF(ioc.taxii_server.listen),
+     .check = check_optional_listen,
+     .help = "Address (ADDRESS:PORT) of the read-only TAXII 2.1 server (HTTPS) that shares this "
+             "instance's sightings and indicators with partners; empty turns it off."},
+    {.key = "ioc.taxii_server.tokens",
+     .type = TRL_CFG_LIST,
+     .def = "",
+     .offset = OFF(ioc.taxii_server.tokens),
+     .check = check_token_hash,
+     .help = "SHA-256 (64 hex digits) of each bearer token the TAXII server accepts; the tokens "
+             "themselves are not stored. The server does not start without one."},
 };
 
 _Static_assert(TRL_ARRAY_LEN(keys) <= TRL_CFG_MAX_KEYS, "raise TRL_CFG_MAX_KEYS");

@@ -24,8 +24,9 @@
 #include <stdint.h>
 
 enum trl_event_flag {
-    TRL_EVF_TRUNCATED = 1 << 0, /* the message was cut at the maximum message size */
-    TRL_EVF_UNPARSED = 1 << 1,  /* no parser understood it; kept whole with the receive time */
+    TRL_EVF_TRUNCATED = 1 << 0,  /* the message was cut at the maximum message size */
+    TRL_EVF_UNPARSED = 1 << 1,   /* no parser understood it; kept whole with the receive time */
+    TRL_EVF_FROM_AGENT = 1 << 2, /* parsed and normalised by a Trapline agent, sent as ECS JSON */
 };
 
 struct trl_kv {

@@ -273,13 +273,36 @@ static const char *col(sqlite3_stmt *st, int i)
     return (const char *)sqlite3_column_text(st, i);
 }
 
+#define ROW_COLUMNS                                                                                \
+    "id, rule_id, title, level, tags, correlation, group_by, host, event_ids, status,"             \
+    " first_seen, last_seen, count"
+
+/* The row of a statement that selected ROW_COLUMNS. */
+static struct trl_alert_row row_from(sqlite3_stmt *st)
+{
+    return (struct trl_alert_row){
+        .id = sqlite3_column_int64(st, 0),
+        .rule_id = col(st, 1),
+        .title = col(st, 2),
+        .level = col(st, 3),
+        .tags_json = col(st, 4),
+        .correlation = col(st, 5),
+        .group_by_json = col(st, 6),
+        .host = col(st, 7),
+        .event_ids_json = col(st, 8),
+        .status = col(st, 9),
+        .first_seen_ns = sqlite3_column_int64(st, 10),
+        .last_seen_ns = sqlite3_column_int64(st, 11),
+        .count = sqlite3_column_int64(st, 12),
+    };
+}
+
 long trl_alert_store_list(struct trl_alert_store *s, const struct trl_alert_filter *f,
                           void (*each)(void *ud, const struct trl_alert_row *row), void *ud)
 {
     sqlite3_stmt *st;
     const char *sql =
-        "SELECT id, rule_id, title, level, tags, correlation, group_by, host, event_ids, status,"
-        " first_seen, last_seen, count FROM alerts"
+        "SELECT " ROW_COLUMNS " FROM alerts"
         " WHERE (?1 = 0 OR last_seen >= ?1) AND (?2 = 0 OR last_seen <= ?2)"
         " AND (?3 IS NULL OR level = ?3) AND (?4 IS NULL OR status = ?4)"
         " AND (?5 IS NULL OR instr(lower(title), lower(?5)) > 0 OR rule_id = ?5)"
@@ -300,21 +323,7 @@ long trl_alert_store_list(struct trl_alert_store *s, const struct trl_alert_filt
     long n = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct trl_alert_row row = {
-            .id = sqlite3_column_int64(st, 0),
-            .rule_id = col(st, 1),
-            .title = col(st, 2),
-            .level = col(st, 3),
-            .tags_json = col(st, 4),
-            .correlation = col(st, 5),
-            .group_by_json = col(st, 6),
-            .host = col(st, 7),
-            .event_ids_json = col(st, 8),
-            .status = col(st, 9),
-            .first_seen_ns = sqlite3_column_int64(st, 10),
-            .last_seen_ns = sqlite3_column_int64(st, 11),
-            .count = sqlite3_column_int64(st, 12),
-        };
+        struct trl_alert_row row = row_from(st);
         each(ud, &row);
         n++;
     }
@@ -339,4 +348,127 @@ int trl_alert_store_set_status(struct trl_alert_store *s, int64_t id, const char
         rc = -ENOENT;
     sqlite3_finalize(st);
     return rc;
+}
+
+int trl_alert_store_get(struct trl_alert_store *s, int64_t id,
+                        void (*each)(void *ud, const struct trl_alert_row *row), void *ud)
+{
+    sqlite3_stmt *st;
+    if (prepare(s->db, "SELECT " ROW_COLUMNS " FROM alerts WHERE id = ?1", &st) != 0)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, id);
+    int step = sqlite3_step(st);
+    int rc = step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? -ENOENT : -EIO;
+    if (rc == 0) {
+        struct trl_alert_row row = row_from(st);
+        each(ud, &row);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The tables of what analysts add to alerts, created on first use (stores opened before they
+ * existed, and read-only stores, simply have none). */
+static const char *notes_schema =
+    "CREATE TABLE IF NOT EXISTS alert_assignees ("
+    "  alert_id INTEGER PRIMARY KEY, assignee TEXT NOT NULL, updated INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS alert_comments ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, alert_id INTEGER NOT NULL, at INTEGER NOT NULL,"
+    "  user TEXT NOT NULL, text TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS alert_comments_alert ON alert_comments(alert_id, id);";
+
+static int ensure_notes(struct trl_alert_store *s)
+{
+    if (sqlite3_exec(s->db, notes_schema, NULL, NULL, NULL) != SQLITE_OK) {
+        trl_error("alerts", "cannot create comment tables error=\"%s\"", sqlite3_errmsg(s->db));
+        return -EIO;
+    }
+    return 0;
+}
+
+static bool alert_exists(struct trl_alert_store *s, int64_t id)
+{
+    sqlite3_stmt *st;
+    if (prepare(s->db, "SELECT 1 FROM alerts WHERE id = ?1", &st) != 0)
+        return false;
+    sqlite3_bind_int64(st, 1, id);
+    bool found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return found;
+}
+
+int trl_alert_store_set_assignee(struct trl_alert_store *s, int64_t id, const char *assignee)
+{
+    if (!alert_exists(s, id))
+        return -ENOENT;
+    if (ensure_notes(s) != 0)
+        return -EIO;
+    sqlite3_stmt *st;
+    const char *sql = assignee[0] ? "INSERT OR REPLACE INTO alert_assignees VALUES (?1, ?2, ?3)"
+                                  : "DELETE FROM alert_assignees WHERE alert_id = ?1";
+    if (prepare(s->db, sql, &st) != 0)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, id);
+    if (assignee[0]) {
+        sqlite3_bind_text(st, 2, assignee, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (int64_t)time(NULL) * 1000000000LL);
+    }
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int trl_alert_store_assignee(struct trl_alert_store *s, int64_t id, char *out, size_t cap)
+{
+    out[0] = '\0';
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT assignee FROM alert_assignees WHERE alert_id = ?1", -1,
+                           &st, NULL) != SQLITE_OK)
+        return 0; /* no table yet: nobody is assigned */
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        snprintf(out, cap, "%s", col(st, 0));
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int trl_alert_store_add_comment(struct trl_alert_store *s, int64_t id, const char *user,
+                                const char *text, int64_t at_ns)
+{
+    if (!alert_exists(s, id))
+        return -ENOENT;
+    if (ensure_notes(s) != 0)
+        return -EIO;
+    sqlite3_stmt *st;
+    if (prepare(s->db, "INSERT INTO alert_comments (alert_id, at, user, text) VALUES (?1,?2,?3,?4)",
+                &st) != 0)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, at_ns);
+    sqlite3_bind_text(st, 3, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+long trl_alert_store_comments(struct trl_alert_store *s, int64_t id,
+                              void (*each)(void *ud, int64_t at_ns, const char *user,
+                                           const char *text),
+                              void *ud)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT at, user, text FROM alert_comments WHERE alert_id = ?1 "
+                           "ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return 0; /* no table yet: no comments */
+    sqlite3_bind_int64(st, 1, id);
+    long n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        each(ud, sqlite3_column_int64(st, 0), col(st, 1), col(st, 2));
+        n++;
+    }
+    sqlite3_finalize(st);
+    return n;
 }

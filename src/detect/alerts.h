@@ -87,5 +87,22 @@ long trl_alert_store_list(struct trl_alert_store *s, const struct trl_alert_filt
 /* "new", "acknowledged", "closed". Returns 0, -ENOENT for an unknown id, TRL_EINVAL for a bad
  * status. */
 int trl_alert_store_set_status(struct trl_alert_store *s, int64_t id, const char *status);
+/* One alert by id: each() is called once. 0, -ENOENT for an unknown id, or -EIO. */
+int trl_alert_store_get(struct trl_alert_store *s, int64_t id,
+                        void (*each)(void *ud, const struct trl_alert_row *row), void *ud);
+
+/* Analysts' notes on alerts (tables alert_assignees and alert_comments, created on first write;
+ * need a writable store). An empty assignee clears it. 0, -ENOENT for an unknown alert, -EIO. */
+int trl_alert_store_set_assignee(struct trl_alert_store *s, int64_t id, const char *assignee);
+/* The assignee into out ("" when none). 0. */
+int trl_alert_store_assignee(struct trl_alert_store *s, int64_t id, char *out, size_t cap);
+int trl_alert_store_add_comment(struct trl_alert_store *s, int64_t id, const char *user,
+                                const char *text, int64_t at_ns);
+/* The comments of an alert, oldest first; strings valid during the callback. Returns their
+ * number. */
+long trl_alert_store_comments(struct trl_alert_store *s, int64_t id,
+                              void (*each)(void *ud, int64_t at_ns, const char *user,
+                                           const char *text),
+                              void *ud);
 
 #endif

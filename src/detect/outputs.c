@@ -62,6 +62,15 @@ void trl_outputs_config_from(struct trl_outputs_config *out, const struct trl_co
         .exec_argv = (const char *const *)cfg->alerts.exec.command.items,
         .exec_argc = cfg->alerts.exec.command.count,
         .exec_timeout_ms = cfg->alerts.exec.timeout_ms,
+        .email_url = cfg->alerts.email.url,
+        .email_from = cfg->alerts.email.from,
+        .email_to = (const char *const *)cfg->alerts.email.to.items,
+        .email_nto = cfg->alerts.email.to.count,
+        .email_username = cfg->alerts.email.username,
+        .email_password = cfg->alerts.email.password,
+        .email_starttls = (enum trl_email_starttls)cfg->alerts.email.starttls,
+        .email_subject = cfg->alerts.email.subject,
+        .email_timeout_ms = cfg->alerts.email.timeout_ms,
         .backoff_max_ms = cfg->alerts.max_backoff_ms,
         .drain_timeout_ms = DRAIN_TIMEOUT_MS,
     };
@@ -70,7 +79,7 @@ void trl_outputs_config_from(struct trl_outputs_config *out, const struct trl_co
 bool trl_outputs_configured(const struct trl_outputs_config *c)
 {
     return (c->webhook_url && c->webhook_url[0]) || (c->syslog_target && c->syslog_target[0]) ||
-           c->exec_argc > 0;
+           c->exec_argc > 0 || (c->email_url && c->email_url[0]);
 }
 
 static int64_t now_ms(void)
@@ -354,13 +363,15 @@ fail:
 
 struct trl_outputs *trl_outputs_create(const struct trl_outputs_config *c)
 {
-    struct trl_output *outs[3];
+    struct trl_output *outs[4];
     size_t n = 0;
     if (c->webhook_url && c->webhook_url[0] && !(outs[n++] = trl_output_webhook_create(c)))
         goto fail;
     if (c->syslog_target && c->syslog_target[0] && !(outs[n++] = trl_output_syslog_create(c)))
         goto fail;
     if (c->exec_argc > 0 && !(outs[n++] = trl_output_exec_create(c)))
+        goto fail;
+    if (c->email_url && c->email_url[0] && !(outs[n++] = trl_output_email_create(c)))
         goto fail;
     struct trl_outputs *o = trl_outputs_create_with(c, outs, n, true);
     if (o)

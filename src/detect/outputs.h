@@ -31,6 +31,12 @@ enum trl_syslog_format {
     TRL_SYSLOG_CEF,
 };
 
+enum trl_email_starttls {
+    TRL_EMAIL_STARTTLS_REQUIRED,
+    TRL_EMAIL_STARTTLS_OPTIONAL,
+    TRL_EMAIL_STARTTLS_OFF,
+};
+
 struct trl_outputs_config {
     const char *data_dir; /* where alerts.db lives (the alert store must have created it) */
     const char *webhook_url;
@@ -44,6 +50,15 @@ struct trl_outputs_config {
     const char *const *exec_argv;
     size_t exec_argc;
     int64_t exec_timeout_ms;
+    const char *email_url; /* smtp://HOST:PORT or smtps://HOST:PORT */
+    const char *email_from;
+    const char *const *email_to;
+    size_t email_nto;
+    const char *email_username; /* NULL or "": no SMTP AUTH */
+    const char *email_password;
+    enum trl_email_starttls email_starttls;
+    const char *email_subject; /* template, see trl_email_format_subject() */
+    int64_t email_timeout_ms;
     int64_t backoff_initial_ms; /* 0 = 1000 */
     int64_t backoff_max_ms;     /* 0 = 300000 */
     int64_t drain_timeout_ms;   /* how long destroy keeps delivering what is queued */
@@ -97,6 +112,7 @@ void trl_outputs_destroy(struct trl_outputs *o);
 struct trl_output *trl_output_webhook_create(const struct trl_outputs_config *c);
 struct trl_output *trl_output_syslog_create(const struct trl_outputs_config *c);
 struct trl_output *trl_output_exec_create(const struct trl_outputs_config *c);
+struct trl_output *trl_output_email_create(const struct trl_outputs_config *c);
 
 /* The X-Trapline-Signature value of a webhook body: "sha256=" and the lower-case hex HMAC-SHA256
  * of the body keyed with secret. out must hold TRL_SIGNATURE_MAX bytes. */
@@ -107,5 +123,24 @@ void trl_webhook_signature(const char *secret, const void *body, size_t len, cha
  * framing. hostname is the sender's, now_ns the message time. */
 void trl_syslog_format_alert(struct trl_buf *out, const struct trl_outbox_item *it,
                              enum trl_syslog_format fmt, const char *hostname, int64_t now_ns);
+
+/* A one-line summary of some of the alert's events (time, host, action, source, user and
+ * message), looked up in the event store, by event.id; NULL lines are events not found. */
+#define TRL_EMAIL_MAX_EVENTS 10
+struct trl_email_events {
+    const char *ids[TRL_EMAIL_MAX_EVENTS];
+    char *lines[TRL_EMAIL_MAX_EVENTS];
+    size_t n;
+};
+
+/* Appends the alert mail (RFC 5322 headers, CRLF line ends, a plain-text body) for the alert.
+ * subject_tpl is the subject template ({title}, {level}, {rule_id}, {host}, {id}, {count}); to
+ * lists the recipients; hostname names this host in the Message-ID; now_ns is the Date; events
+ * (may be NULL) summarises events by id. Every value from the alert is cleaned of control
+ * characters, so no header can be injected. */
+void trl_email_format_message(struct trl_buf *out, const struct trl_outbox_item *it,
+                              const char *from, const char *const *to, size_t nto,
+                              const char *subject_tpl, const char *hostname, int64_t now_ns,
+                              const struct trl_email_events *events);
 
 #endif

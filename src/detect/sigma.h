@@ -70,6 +70,20 @@ void trl_sigma_rule_get_info(const struct trl_sigma_ruleset *rs, size_t index,
 struct trl_sigma_scratch *trl_sigma_scratch_create(const struct trl_sigma_ruleset *rs);
 void trl_sigma_scratch_destroy(struct trl_sigma_scratch *s);
 
+/* Reload: hands the correlation windows of from (evaluated against its ruleset) over to to (a
+ * fresh scratch of the new ruleset). A correlation keeps its windows when the new ruleset has one
+ * with the same id and the same document (compared by a hash of its parsed YAML, so comments and
+ * layout do not count); changed, removed and new correlations start empty. from keeps only what
+ * was not handed over. Returns how many correlations kept their windows. Call on the thread that
+ * evaluates with both scratches. */
+size_t trl_sigma_scratch_adopt(struct trl_sigma_scratch *to, struct trl_sigma_scratch *from);
+
+/* Turns one rule (detection or correlation, numbered as for trl_sigma_rule_get_info) off or back
+ * on for the evaluations made with this scratch. A rule that is off is skipped before anything of
+ * it is evaluated: it raises nothing and feeds no correlation; a correlation that is off takes no
+ * hits and fires nothing. Every rule is on in a new scratch. */
+void trl_sigma_scratch_set_enabled(struct trl_sigma_scratch *s, size_t index, bool enabled);
+
 struct trl_sigma_match {
     size_t rule_index;
     bool correlation;

@@ -62,6 +62,32 @@ void sigma_corr_free(struct sigma_corr *c)
     memset(c, 0, sizeof(*c));
 }
 
+/* FNV-1a over the document's structure and text: equal for documents that say the same thing,
+ * whatever their comments, layout or place in the file. */
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static uint64_t hash_node(uint64_t h, const struct trl_yaml_node *n, int depth)
+{
+    unsigned char tag[2] = {(unsigned char)n->kind, (unsigned char)n->quoted};
+    h = hash_bytes(h, tag, sizeof(tag));
+    uint64_t len = n->len;
+    h = hash_bytes(h, &len, sizeof(len));
+    if (n->kind == TRL_YAML_SCALAR)
+        return hash_bytes(h, n->scalar, n->len);
+    size_t items = n->kind == TRL_YAML_MAP ? n->len * 2 : n->len;
+    for (size_t i = 0; i < items && depth < 64; i++)
+        h = hash_node(h, n->items[i], depth + 1);
+    return h;
+}
+
 static char *dup_scalar(const struct trl_yaml_node *n)
 {
     return n && n->kind == TRL_YAML_SCALAR ? trl_xstrdup(n->scalar) : NULL;
@@ -150,6 +176,7 @@ int sigma_corr_load(struct trl_sigma_ruleset *rs, const struct trl_yaml_node *do
     c.status = dup_scalar(trl_yaml_get(doc, "status"));
     c.file = trl_xstrdup(file);
     c.line = doc->line;
+    c.hash = hash_node(0xcbf29ce484222325ULL, doc, 0);
     const struct trl_yaml_node *tags = trl_yaml_get(doc, "tags");
     if (tags && tags->kind == TRL_YAML_SEQ) {
         c.tags = trl_xcalloc(tags->len + 1, sizeof(*c.tags));
@@ -419,6 +446,7 @@ struct sigma_corr_state {
     struct trl_strmap **groups; /* per correlation */
     size_t ncorrs;
     uint64_t dropped_groups;
+    const bool *off; /* rules turned off (the scratch's), or NULL */
 };
 
 /* value_count keeps a count per distinct value, so the condition is checked in constant time. */
@@ -496,6 +524,35 @@ void sigma_corr_state_destroy(struct sigma_corr_state *st)
         trl_strmap_destroy(st->groups[i], group_free);
     free(st->groups);
     free(st);
+}
+
+static bool same_id(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+size_t sigma_corr_state_adopt(const struct trl_sigma_ruleset *rs, struct sigma_corr_state *st,
+                              const struct trl_sigma_ruleset *old_rs,
+                              struct sigma_corr_state *old_st)
+{
+    size_t moved = 0;
+    for (size_t i = 0; i < rs->ncorrs && i < st->ncorrs; i++) {
+        const struct sigma_corr *c = &rs->corrs[i];
+        for (size_t j = 0; j < old_rs->ncorrs && j < old_st->ncorrs; j++) {
+            const struct sigma_corr *o = &old_rs->corrs[j];
+            /* A correlation without an id is known only by its text; one that does not resolve
+             * keeps nothing (it was never fed). */
+            if (o->hash != c->hash || !same_id(o->id, c->id) || !c->resolved || !o->resolved)
+                continue;
+            /* The old map is left empty, so that it is not given to a second correlation. */
+            struct trl_strmap *tmp = st->groups[i];
+            st->groups[i] = old_st->groups[j];
+            old_st->groups[j] = tmp;
+            moved++;
+            break;
+        }
+    }
+    return moved;
 }
 
 static void hit_push(struct group *g, int64_t ts, uint64_t id, const char *value, size_t vlen,
@@ -710,7 +767,15 @@ size_t sigma_corr_feed(const struct trl_sigma_ruleset *rs, struct sigma_corr_sta
                        void *ud)
 {
     size_t calls = 0;
-    for (size_t i = 0; i < nfeeds; i++)
+    for (size_t i = 0; i < nfeeds; i++) {
+        if (st->off && st->off[rs->nrules + feeds[i].corr])
+            continue;
         calls += feed_one(rs, st, feeds[i].corr, feeds[i].slot, ev, event_id, match, ud);
+    }
     return calls;
+}
+
+void sigma_corr_state_set_off(struct sigma_corr_state *st, const bool *off)
+{
+    st->off = off;
 }

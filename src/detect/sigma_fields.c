@@ -207,25 +207,6 @@ const char *sigma_field_get(const struct sigma_field_ref *ref, const struct trl_
 
 /* ---- log sources ---- */
 
-static bool has_value(const struct trl_event *ev, enum trl_field f, const char *want)
-{
-    size_t wl = strlen(want);
-    for (uint32_t i = 0; i < ev->nfields; i++) {
-        const struct trl_kv *kv = &ev->fields[i];
-        if (kv->field == f && kv->val_len == wl && !strncasecmp(kv->val, want, wl))
-            return true;
-    }
-    return false;
-}
-
-static long event_id(const struct trl_event *ev)
-{
-    size_t len;
-    const char *v = trl_event_get(ev, TRL_F_WINLOG_EVENT_ID, &len);
-    int64_t id;
-    return v && trl_parse_i64(v, len, &id) ? (long)id : -1;
-}
-
 static const struct {
     const char *service;
     const char *channel;
@@ -300,105 +281,179 @@ static const struct {
     {"file_executable_detected", 29},
 };
 
-static bool windows_category_matches(const char *category, const struct trl_event *ev)
+static bool is(const char *s, const char *want)
 {
-    long id = event_id(ev);
-    bool sysmon = has_value(ev, TRL_F_WINLOG_CHANNEL, "Microsoft-Windows-Sysmon/Operational");
-    bool security = has_value(ev, TRL_F_WINLOG_CHANNEL, "Security");
-    if (!strcasecmp(category, "process_creation") && security && id == 4688)
+    return s && !strcasecmp(s, want);
+}
+
+void sigma_logsource_compile(const struct trl_sigma_logsource *ls, struct sigma_ls_match *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->webserver = is(ls->category, "webserver");
+    m->product = !ls->product                 ? SIGMA_LS_ANY
+                 : is(ls->product, "windows") ? SIGMA_LS_WINDOWS
+                 : is(ls->product, "linux")   ? SIGMA_LS_LINUX
+                                              : SIGMA_LS_NEVER; /* cisco, macos, aws... */
+    if (ls->service) {
+        m->has_service = true;
+        for (size_t i = 0; i < TRL_ARRAY_LEN(windows_services); i++) {
+            if (is(ls->service, windows_services[i].service))
+                m->win_channel = windows_services[i].channel;
+        }
+        m->lin_service = is(ls->service, "auditd")   ? SIGMA_SVC_AUDITD
+                         : is(ls->service, "syslog") ? SIGMA_SVC_SYSLOG
+                         : is(ls->service, "sshd")   ? SIGMA_SVC_SSHD
+                         : is(ls->service, "cron")   ? SIGMA_SVC_CRON
+                         : is(ls->service, "auth")   ? SIGMA_SVC_AUTH
+                                                     : SIGMA_SVC_PROGRAM;
+        m->service = ls->service;
+        m->service_len = strlen(ls->service);
+    }
+    if (ls->category) {
+        m->has_category = true;
+        const char *c = ls->category;
+        m->lin_category = is(c, "process_creation")                     ? SIGMA_CAT_PROCESS_START
+                          : is(c, "file_event") || is(c, "file_change") ? SIGMA_CAT_FILE
+                          : is(c, "network_connection")                 ? SIGMA_CAT_NETWORK
+                                                                        : SIGMA_CAT_NONE;
+        m->win_security_4688 = is(c, "process_creation");
+        m->win_event_id = is(c, "ps_script")          ? 4104
+                          : is(c, "ps_module")        ? 4103
+                          : is(c, "ps_classic_start") ? 400
+                                                      : -1;
+        for (size_t i = 0; i < TRL_ARRAY_LEN(windows_categories); i++) {
+            if (is(c, windows_categories[i].category) && m->nsysmon < TRL_ARRAY_LEN(m->sysmon_ids))
+                m->sysmon_ids[m->nsysmon++] = windows_categories[i].sysmon_id;
+        }
+    }
+}
+
+static bool value_is(const struct trl_kv *kv, const char *want, size_t wl)
+{
+    return kv->val_len == wl && !strncasecmp(kv->val, want, wl);
+}
+
+#define VALUE_IS(kv, lit) value_is((kv), (lit), sizeof(lit) - 1)
+
+void sigma_logsource_facts(const struct trl_event *ev, struct sigma_ls_facts *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->windows =
+        trl_event_has(ev, TRL_F_WINLOG_EVENT_ID) || trl_event_has(ev, TRL_F_WINLOG_CHANNEL);
+    size_t len;
+    const char *v = trl_event_get(ev, TRL_F_WINLOG_EVENT_ID, &len);
+    int64_t id;
+    f->event_id = v && trl_parse_i64(v, len, &id) ? (long)id : -1;
+    f->app = trl_event_get(ev, TRL_F_LOG_SYSLOG_APPNAME, &f->app_len);
+    if (!f->app)
+        f->app = trl_event_get(ev, TRL_F_PROCESS_NAME, &f->app_len);
+    f->audit =
+        trl_event_has(ev, TRL_F_AUDITD_RECORD_TYPE) || trl_event_has(ev, TRL_F_AUDITD_SEQUENCE);
+    f->syslog =
+        trl_event_has(ev, TRL_F_LOG_SYSLOG_PRIORITY) || trl_event_has(ev, TRL_F_LOG_SYSLOG_APPNAME);
+    /* One pass over the fields for every value test (array fields hold several values). */
+    bool process = false, start = false, network = false, connection = false;
+    for (uint32_t i = 0; i < ev->nfields; i++) {
+        const struct trl_kv *kv = &ev->fields[i];
+        switch (kv->field) {
+        case TRL_F_WINLOG_CHANNEL:
+            f->channel = kv->val;
+            f->channel_len = kv->val_len;
+            f->sysmon = f->sysmon || VALUE_IS(kv, "Microsoft-Windows-Sysmon/Operational");
+            f->security = f->security || VALUE_IS(kv, "Security");
+            break;
+        case TRL_F_LOG_SYSLOG_FACILITY_NAME:
+            f->auth = f->auth || VALUE_IS(kv, "auth") || VALUE_IS(kv, "authpriv");
+            break;
+        case TRL_F_EVENT_CATEGORY:
+            f->auth = f->auth || VALUE_IS(kv, "authentication");
+            f->web = f->web || VALUE_IS(kv, "web");
+            f->file = f->file || VALUE_IS(kv, "file");
+            process = process || VALUE_IS(kv, "process");
+            network = network || VALUE_IS(kv, "network");
+            break;
+        case TRL_F_EVENT_TYPE:
+            start = start || VALUE_IS(kv, "start");
+            connection = connection || VALUE_IS(kv, "connection");
+            break;
+        default:
+            break;
+        }
+    }
+    f->process_start = process && start;
+    f->network_connection = network && connection;
+}
+
+static bool windows_category_matches(const struct sigma_ls_match *m, const struct sigma_ls_facts *f)
+{
+    if (m->win_security_4688 && f->security && f->event_id == 4688)
         return true;
-    if (!strcasecmp(category, "ps_script"))
-        return id == 4104;
-    if (!strcasecmp(category, "ps_module"))
-        return id == 4103;
-    if (!strcasecmp(category, "ps_classic_start"))
-        return id == 400;
-    if (!sysmon)
+    if (m->win_event_id >= 0)
+        return f->event_id == m->win_event_id;
+    if (!f->sysmon)
         return false;
-    for (size_t i = 0; i < TRL_ARRAY_LEN(windows_categories); i++) {
-        if (!strcasecmp(windows_categories[i].category, category) &&
-            windows_categories[i].sysmon_id == id)
+    for (size_t i = 0; i < m->nsysmon; i++) {
+        if (m->sysmon_ids[i] == f->event_id)
             return true;
     }
     return false;
 }
 
-static bool is_windows_event(const struct trl_event *ev)
+static bool linux_service_matches(const struct sigma_ls_match *m, const struct sigma_ls_facts *f)
 {
-    return trl_event_has(ev, TRL_F_WINLOG_EVENT_ID) || trl_event_has(ev, TRL_F_WINLOG_CHANNEL);
-}
-
-static bool linux_service_matches(const char *service, const struct trl_event *ev)
-{
-    size_t len = 0;
-    const char *app = trl_event_get(ev, TRL_F_LOG_SYSLOG_APPNAME, &len);
-    if (!app)
-        app = trl_event_get(ev, TRL_F_PROCESS_NAME, &len);
-    if (!strcasecmp(service, "auditd"))
-        return trl_event_has(ev, TRL_F_AUDITD_RECORD_TYPE) ||
-               trl_event_has(ev, TRL_F_AUDITD_SEQUENCE);
-    if (!strcasecmp(service, "syslog"))
-        return trl_event_has(ev, TRL_F_LOG_SYSLOG_PRIORITY) ||
-               trl_event_has(ev, TRL_F_LOG_SYSLOG_APPNAME);
-    if (!app)
-        return false;
-    if (!strcasecmp(service, "sshd"))
-        return trl_starts_with(app, len, "sshd");
-    if (!strcasecmp(service, "cron"))
-        return trl_strcase_eq(app, len, "cron", 4) || trl_strcase_eq(app, len, "crond", 5) ||
-               trl_strcase_eq(app, len, "crontab", 7);
-    if (!strcasecmp(service, "auth"))
-        return has_value(ev, TRL_F_LOG_SYSLOG_FACILITY_NAME, "auth") ||
-               has_value(ev, TRL_F_LOG_SYSLOG_FACILITY_NAME, "authpriv") ||
-               has_value(ev, TRL_F_EVENT_CATEGORY, "authentication");
-    return trl_strcase_eq(app, len, service, strlen(service));
-}
-
-static bool linux_category_matches(const char *category, const struct trl_event *ev)
-{
-    if (!strcasecmp(category, "process_creation"))
-        return has_value(ev, TRL_F_EVENT_CATEGORY, "process") &&
-               has_value(ev, TRL_F_EVENT_TYPE, "start");
-    if (!strcasecmp(category, "file_event") || !strcasecmp(category, "file_change"))
-        return has_value(ev, TRL_F_EVENT_CATEGORY, "file");
-    if (!strcasecmp(category, "network_connection"))
-        return has_value(ev, TRL_F_EVENT_CATEGORY, "network") &&
-               has_value(ev, TRL_F_EVENT_TYPE, "connection");
-    return false;
-}
-
-bool sigma_logsource_matches(const struct trl_sigma_logsource *ls, const struct trl_event *ev)
-{
-    bool windows = is_windows_event(ev);
-    if (ls->category && !strcasecmp(ls->category, "webserver"))
-        return has_value(ev, TRL_F_EVENT_CATEGORY, "web");
-    if (ls->product) {
-        if (!strcasecmp(ls->product, "windows")) {
-            if (!windows)
-                return false;
-        } else if (!strcasecmp(ls->product, "linux")) {
-            if (windows)
-                return false;
-        } else {
-            return false; /* products we do not receive yet (cisco, macos, aws, ...) */
-        }
+    switch (m->lin_service) {
+    case SIGMA_SVC_AUDITD:
+        return f->audit;
+    case SIGMA_SVC_SYSLOG:
+        return f->syslog;
+    default:
+        break;
     }
-    if (windows) {
-        if (ls->service) {
-            bool found = false;
-            for (size_t i = 0; i < TRL_ARRAY_LEN(windows_services); i++) {
-                if (!strcasecmp(windows_services[i].service, ls->service)) {
-                    found = true;
-                    if (!has_value(ev, TRL_F_WINLOG_CHANNEL, windows_services[i].channel))
-                        return false;
-                }
-            }
-            if (!found)
-                return false;
-        }
-        return !ls->category || windows_category_matches(ls->category, ev);
-    }
-    if (ls->service && !linux_service_matches(ls->service, ev))
+    if (!f->app)
         return false;
-    return !ls->category || linux_category_matches(ls->category, ev);
+    switch (m->lin_service) {
+    case SIGMA_SVC_SSHD:
+        return trl_starts_with(f->app, f->app_len, "sshd");
+    case SIGMA_SVC_CRON:
+        return trl_strcase_eq(f->app, f->app_len, "cron", 4) ||
+               trl_strcase_eq(f->app, f->app_len, "crond", 5) ||
+               trl_strcase_eq(f->app, f->app_len, "crontab", 7);
+    case SIGMA_SVC_AUTH:
+        return f->auth;
+    default:
+        return trl_strcase_eq(f->app, f->app_len, m->service, m->service_len);
+    }
+}
+
+static bool linux_category_matches(const struct sigma_ls_match *m, const struct sigma_ls_facts *f)
+{
+    switch (m->lin_category) {
+    case SIGMA_CAT_PROCESS_START:
+        return f->process_start;
+    case SIGMA_CAT_FILE:
+        return f->file;
+    case SIGMA_CAT_NETWORK:
+        return f->network_connection;
+    default:
+        return false;
+    }
+}
+
+bool sigma_logsource_matches(const struct sigma_ls_match *m, const struct sigma_ls_facts *f)
+{
+    if (m->webserver)
+        return f->web;
+    if ((m->product == SIGMA_LS_WINDOWS && !f->windows) ||
+        (m->product == SIGMA_LS_LINUX && f->windows) || m->product == SIGMA_LS_NEVER)
+        return false;
+    if (f->windows) {
+        if (m->has_service &&
+            (!m->win_channel || !f->channel ||
+             !trl_strcase_eq(f->channel, f->channel_len, m->win_channel, strlen(m->win_channel))))
+            return false;
+        return !m->has_category || windows_category_matches(m, f);
+    }
+    if (m->has_service && !linux_service_matches(m, f))
+        return false;
+    return !m->has_category || linux_category_matches(m, f);
 }

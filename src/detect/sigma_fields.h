@@ -50,7 +50,55 @@ const struct trl_kv *sigma_field_first(const struct sigma_field_ref *ref,
 const struct trl_kv *sigma_field_next(const struct trl_event *ev, const struct trl_kv *prev,
                                       uint32_t *index);
 
-/* Whether a rule with log source ls applies to ev (unknown product/category/service: no). */
-bool sigma_logsource_matches(const struct trl_sigma_logsource *ls, const struct trl_event *ev);
+/* A rule's log source resolved once, so that classifying an event does no string comparison. */
+enum sigma_ls_product { SIGMA_LS_ANY, SIGMA_LS_WINDOWS, SIGMA_LS_LINUX, SIGMA_LS_NEVER };
+enum sigma_ls_service {
+    SIGMA_SVC_AUDITD = 1,
+    SIGMA_SVC_SYSLOG,
+    SIGMA_SVC_SSHD,
+    SIGMA_SVC_CRON,
+    SIGMA_SVC_AUTH,
+    SIGMA_SVC_PROGRAM /* any other service: the program's name */
+};
+enum sigma_ls_category {
+    SIGMA_CAT_NONE,
+    SIGMA_CAT_PROCESS_START,
+    SIGMA_CAT_FILE,
+    SIGMA_CAT_NETWORK
+};
+
+struct sigma_ls_match {
+    int product; /* enum sigma_ls_product */
+    bool webserver;
+    bool has_service;
+    bool has_category;
+    const char *win_channel; /* the Windows channel of the service; NULL: not a Windows service */
+    int lin_service;         /* enum sigma_ls_service */
+    const char *service;     /* points into the rule's logsource */
+    size_t service_len;
+    int lin_category; /* enum sigma_ls_category */
+    bool win_security_4688;
+    long win_event_id; /* PowerShell categories: the one event id; -1: none */
+    long sysmon_ids[4];
+    size_t nsysmon;
+};
+
+/* What the log source tests read of an event, gathered once per event (pointers into it). */
+struct sigma_ls_facts {
+    bool windows, sysmon, security;
+    long event_id;
+    const char *channel;
+    size_t channel_len;
+    const char *app; /* log.syslog.appname, else process.name */
+    size_t app_len;
+    bool audit, syslog, auth, web, file, process_start, network_connection;
+};
+
+/* m points into ls afterwards: ls must outlive it. */
+void sigma_logsource_compile(const struct trl_sigma_logsource *ls, struct sigma_ls_match *m);
+void sigma_logsource_facts(const struct trl_event *ev, struct sigma_ls_facts *f);
+/* Whether a rule with log source m applies to the event of f (unknown product/category/service:
+ * no). */
+bool sigma_logsource_matches(const struct sigma_ls_match *m, const struct sigma_ls_facts *f);
 
 #endif

@@ -48,6 +48,9 @@ struct sigma_value {
     int cidr_bits;
     struct sigma_field_ref ref; /* SIGMA_FIELDREF: the other field */
     int32_t lit_id;             /* SIGMA_CONTAINS: id in the literal prefilter, -1 when none */
+    char *atom; /* SIGMA_GLOB: the longest fixed part of the pattern (lowered unless cased), for
+                   the rule prefilter; NULL when it has none */
+    size_t atom_len;
 };
 
 /* One `field|modifiers: values` entry; field.kind == SIGMA_FIELD_KEYWORDS for field-less values. */
@@ -155,11 +158,13 @@ struct sigma_corr {
     struct sigma_feed *feeds; /* correlations that chain on this one */
     size_t nfeeds;
     bool resolved;
+    uint64_t hash; /* of the rule's document, to recognise it unchanged across a reload */
 };
 
 /* Rules that share one log source: the log source is checked once per event for all of them. */
 struct sigma_ls_group {
     const struct trl_sigma_logsource *logsource; /* the first rule's */
+    struct sigma_ls_match match;                 /* logsource, resolved */
     size_t *rules;
     size_t nrules;
 };
@@ -176,7 +181,8 @@ struct trl_sigma_ruleset {
     struct sigma_rule *filters; /* Sigma filters: a rule matches only when none of its filters do */
     size_t nfilters;
     size_t filter_cap;
-    struct hs_database *literals; /* the contains prefilter, see sigma_literals.h */
+    struct hs_database *literals;      /* the contains prefilter, see sigma_literals.h */
+    struct sigma_prefilter *prefilter; /* which rules may match, see sigma_prefilter.h */
     uint32_t nliterals;
     bool finalized;
 };
@@ -196,7 +202,15 @@ void sigma_corr_finalize(struct trl_sigma_ruleset *rs, trl_sigma_report_fn repor
 struct sigma_corr_state;
 struct sigma_corr_state *sigma_corr_state_create(const struct trl_sigma_ruleset *rs);
 void sigma_corr_state_destroy(struct sigma_corr_state *st);
+/* Moves the windows of every correlation of old_rs whose id and document hash are those of a
+ * correlation of rs from old_st into st (which must be empty). Returns how many moved. */
+size_t sigma_corr_state_adopt(const struct trl_sigma_ruleset *rs, struct sigma_corr_state *st,
+                              const struct trl_sigma_ruleset *old_rs,
+                              struct sigma_corr_state *old_st);
 /* Feeds a hit of a rule (or correlation) into the correlations listed in feeds. */
+/* The rules turned off (indexed like trl_sigma_rule_get_info; NULL: none): correlations that are
+ * off are not fed. The array stays the scratch's. */
+void sigma_corr_state_set_off(struct sigma_corr_state *st, const bool *off);
 size_t sigma_corr_feed(const struct trl_sigma_ruleset *rs, struct sigma_corr_state *st,
                        const struct sigma_feed *feeds, size_t nfeeds, const struct trl_event *ev,
                        uint64_t event_id, void (*match)(void *ud, const struct trl_sigma_match *m),
@@ -234,6 +248,12 @@ struct trl_sigma_scratch {
     struct sigma_lower lower[8];
     size_t nlower;
     size_t lower_next;
+    struct hs_scratch *pf_hs; /* Vectorscan scratch for the rule prefilter's database */
+    uint64_t *pf_bits;        /* rules one of whose atoms the current event has */
+    size_t pf_words;
+    int pf_state;           /* 0: the current event is not scanned yet */
+    struct trl_buf pf_text; /* the current event's values, joined for the scan */
+    bool *off;              /* rules turned off, by index; NULL while every rule is on */
 };
 
 /* True when the test holds for ev. */

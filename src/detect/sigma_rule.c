@@ -7,6 +7,7 @@
 #include "core/util.h"
 #include "detect/sigma_internal.h"
 #include "detect/sigma_literals.h"
+#include "detect/sigma_prefilter.h"
 #include "detect/yaml_doc.h"
 
 #include <dirent.h>
@@ -90,6 +91,7 @@ static void build_groups(struct trl_sigma_ruleset *rs)
             g = &rs->groups[rs->ngroups++];
             memset(g, 0, sizeof(*g));
             g->logsource = ls;
+            sigma_logsource_compile(ls, &g->match);
         }
         g->rules = trl_xrealloc(g->rules, (g->nrules + 1) * sizeof(*g->rules));
         g->rules[g->nrules++] = i;
@@ -111,6 +113,7 @@ void trl_sigma_ruleset_destroy(struct trl_sigma_ruleset *rs)
     free(rs->filters);
     free_groups(rs);
     sigma_literals_free(rs);
+    sigma_prefilter_free(rs);
     free(rs);
 }
 
@@ -159,6 +162,7 @@ void trl_sigma_ruleset_finalize(struct trl_sigma_ruleset *rs, trl_sigma_report_f
     sigma_corr_finalize(rs, report, ud);
     build_groups(rs);
     sigma_literals_build(rs);
+    sigma_prefilter_build(rs);
     rs->finalized = true;
 }
 
@@ -557,7 +561,25 @@ struct trl_sigma_scratch *trl_sigma_scratch_create(const struct trl_sigma_rulese
     s->corr = sigma_corr_state_create(rs);
     if (sigma_literals_scratch_init(rs, s) != 0)
         trl_warn("rules", "no scan space for the literal prefilter: using plain search");
+    sigma_prefilter_scratch_init(rs, s);
     return s;
+}
+
+size_t trl_sigma_scratch_adopt(struct trl_sigma_scratch *to, struct trl_sigma_scratch *from)
+{
+    return sigma_corr_state_adopt(to->rs, to->corr, from->rs, from->corr);
+}
+
+void trl_sigma_scratch_set_enabled(struct trl_sigma_scratch *s, size_t index, bool enabled)
+{
+    size_t n = trl_sigma_rule_count(s->rs);
+    if (index >= n || (!s->off && enabled))
+        return;
+    if (!s->off) {
+        s->off = trl_xcalloc(n, sizeof(*s->off));
+        sigma_corr_state_set_off(s->corr, s->off);
+    }
+    s->off[index] = !enabled;
 }
 
 void trl_sigma_scratch_destroy(struct trl_sigma_scratch *s)
@@ -566,9 +588,11 @@ void trl_sigma_scratch_destroy(struct trl_sigma_scratch *s)
         return;
     pcre2_match_data_free(s->md);
     sigma_literals_scratch_free(s);
+    sigma_prefilter_scratch_free(s);
     sigma_corr_state_destroy(s->corr);
     for (size_t i = 0; i < TRL_ARRAY_LEN(s->lower); i++)
         free(s->lower[i].buf);
+    free(s->off);
     free(s);
 }
 
@@ -618,7 +642,8 @@ static size_t eval_group(const struct trl_sigma_ruleset *rs, const struct sigma_
     for (size_t k = 0; k < g->nrules; k++) {
         size_t i = g->rules[k];
         const struct sigma_rule *r = &rs->rules[i];
-        if (!cond_holds(r, r->cond, ev, s))
+        if ((s->off && s->off[i]) || !sigma_prefilter_may_match(rs, s, ev, i) ||
+            !cond_holds(r, r->cond, ev, s))
             continue;
         bool filtered = false;
         for (size_t f = 0; f < r->nfilters && !filtered; f++) {
@@ -645,11 +670,14 @@ size_t trl_sigma_eval(const struct trl_sigma_ruleset *rs, struct trl_sigma_scrat
                       void (*match)(void *ud, const struct trl_sigma_match *m), void *ud)
 {
     size_t calls = 0;
-    s->nlower = 0; /* lowered values belong to the previous event */
+    s->nlower = 0; /* lowered values and the prefilter's scan belong to the previous event */
     s->lower_next = 0;
+    sigma_prefilter_reset(s);
+    struct sigma_ls_facts facts;
+    sigma_logsource_facts(ev, &facts);
     for (size_t gi = 0; gi < rs->ngroups; gi++) {
         const struct sigma_ls_group *g = &rs->groups[gi];
-        if (!sigma_logsource_matches(g->logsource, ev))
+        if (!sigma_logsource_matches(&g->match, &facts))
             continue;
         calls += eval_group(rs, g, s, ev, event_id, match, ud);
     }

@@ -455,6 +455,7 @@ static int parse_modifiers(const char *key, char **field, struct mods *m, char *
 static void value_free(struct sigma_value *v)
 {
     free(v->text);
+    free(v->atom);
     pcre2_code_free(v->re);
     sigma_field_ref_free(&v->ref);
 }
@@ -466,6 +467,34 @@ void sigma_test_free(struct sigma_test *t)
     free(t->values);
     sigma_field_ref_free(&t->field);
     memset(t, 0, sizeof(*t));
+}
+
+/* The longest run of fixed characters of a glob (escapes resolved), which every match contains. */
+static void glob_atom(struct sigma_value *v, const char *g, size_t len)
+{
+    struct trl_buf run = {0}, best = {0};
+    for (size_t i = 0; i <= len; i++) {
+        bool wild = i == len || g[i] == '*' || g[i] == '?';
+        if (!wild) {
+            /* As glob_to_regex(): a backslash escapes only '*', '?' and itself. */
+            if (g[i] == '\\' && i + 1 < len &&
+                (g[i + 1] == '*' || g[i + 1] == '?' || g[i + 1] == '\\'))
+                i++;
+            trl_buf_putc(&run, g[i]);
+            continue;
+        }
+        if (run.len > best.len) {
+            struct trl_buf tmp = best;
+            best = run;
+            run = tmp;
+        }
+        trl_buf_reset(&run);
+    }
+    trl_buf_free(&run);
+    v->atom = best.len ? best.data : NULL;
+    v->atom_len = best.len;
+    if (!v->atom)
+        trl_buf_free(&best);
 }
 
 static struct sigma_value *new_value(struct sigma_test *t)
@@ -520,6 +549,7 @@ static int compile_string(struct sigma_test *t, const struct mods *m, const char
         if (!v->cased)
             lower_ascii(pat.data, pat.len);
         glob_to_regex(pat.data, pat.len, &re);
+        glob_atom(v, pat.data, pat.len);
         v->op = SIGMA_GLOB;
         v->re = compile_re(re.data, re.len, PCRE2_DOTALL | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, err,
                            errlen);

@@ -142,8 +142,11 @@ bool trl_audit_assembler_wants(const struct trl_event *ev)
     const char *type = trl_event_get(ev, TRL_F_AUDITD_RECORD_TYPE, &tlen);
     const char *serial = trl_event_get(ev, TRL_F_AUDITD_SEQUENCE, &slen);
     uint64_t n;
+    /* record_types marks an event assembled already (by an agent, or Trapline's own JSON read
+     * back): it is whole. */
     return type && serial && trl_parse_u64(serial, slen, &n) &&
-           !trl_audit_type_is_standalone(type, tlen);
+           !trl_audit_type_is_standalone(type, tlen) &&
+           !trl_event_has(ev, TRL_F_AUDITD_RECORD_TYPES);
 }
 
 /* --- hosts ------------------------------------------------------------------------------------ */

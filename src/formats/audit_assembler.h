@@ -54,8 +54,9 @@ trl_audit_assembler_create(const struct trl_audit_assembler_config *cfg);
 void trl_audit_assembler_destroy(struct trl_audit_assembler *a);
 
 /* True when ev is an audit record that belongs to a multi-record event (it has auditd.log.sequence
- * and auditd.log.record_type and is not a user-space message): pass it to add() instead of
- * emitting it. Everything else, single-record audit events included, is emitted as it is. */
+ * and auditd.log.record_type, is not a user-space message, and was not assembled already: no
+ * auditd.log.record_types): pass it to add() instead of emitting it. Everything else, single-record
+ * audit events included, is emitted as it is. */
 bool trl_audit_assembler_wants(const struct trl_event *ev);
 
 /* Copies the record into the event it belongs to. Returns 0, or TRL_EINVAL (nothing kept) when

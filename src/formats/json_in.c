@@ -32,6 +32,21 @@ static bool ecs_leaf(void *arg, const char *name, size_t len, struct json_object
         c->have_timestamp = trl_json_set_timestamp(c->ev, v) || c->have_timestamp;
         return true;
     }
+    /* An agent's event carries the line it collected: that is the event's original text. */
+    if (name_is(name, len, "event.original") && (c->ev->flags & TRL_EVF_FROM_AGENT) &&
+        json_object_is_type(v, json_type_string)) {
+        c->ev->original = trl_arena_strndup(c->ev->arena, json_object_get_string(v),
+                                            json_object_get_string_len(v));
+        c->ev->original_len = (size_t)json_object_get_string_len(v);
+        return true;
+    }
+    /* ... and the name of the agent's parser, kept when it is one of ours. */
+    if (name_is(name, len, "trapline.format") && (c->ev->flags & TRL_EVF_FROM_AGENT) &&
+        json_object_is_type(v, json_type_string)) {
+        int f = trl_format_from_name(json_object_get_string(v));
+        c->ev->format = f >= 0 ? trl_format_name((enum trl_format_id)f) : "agent";
+        return true;
+    }
     /* event.original is the line as received, and event.created the time Trapline received it;
      * values claimed by the input must not replace either. trapline.format names our parser. */
     if (name_is(name, len, "event.original") || name_is(name, len, "event.created") ||

@@ -119,6 +119,24 @@ static void parse_payload(struct trl_event *ev)
         trl_parse_access_log(ev, msg, len);
 }
 
+static void keep_unparsed(struct trl_event *ev, const char *p, size_t len)
+{
+    ev->flags |= TRL_EVF_UNPARSED;
+    ev->format = "raw";
+    while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r'))
+        len--;
+    trl_event_set_ref(ev, TRL_F_MESSAGE, p, len);
+}
+
+void trl_parse_agent_event(struct trl_event *ev)
+{
+    ev->flags |= TRL_EVF_FROM_AGENT;
+    const char *p = ev->original;
+    size_t len = ev->original_len;
+    if (trl_parse_json(ev, p, len) == TRL_ENOMATCH)
+        keep_unparsed(ev, p, len);
+}
+
 void trl_parse_event(struct trl_event *ev, enum trl_format_id fmt)
 {
     const char *p = ev->original;
@@ -132,12 +150,9 @@ void trl_parse_event(struct trl_event *ev, enum trl_format_id fmt)
         rc = parsers[fmt](ev, p, len);
     }
     if (rc == TRL_ENOMATCH) {
-        if (fmt != TRL_FORMAT_RAW)
-            ev->flags |= TRL_EVF_UNPARSED;
-        ev->format = "raw";
-        while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r'))
-            len--;
-        trl_event_set_ref(ev, TRL_F_MESSAGE, p, len);
+        keep_unparsed(ev, p, len);
+        if (fmt == TRL_FORMAT_RAW)
+            ev->flags &= ~(uint32_t)TRL_EVF_UNPARSED;
         return;
     }
     if (ev->format && (!strcmp(ev->format, "rfc3164") || !strcmp(ev->format, "rfc5424")))

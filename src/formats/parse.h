@@ -41,6 +41,10 @@ int trl_format_from_name(const char *name);
 
 /* Parses ev->original as fmt (TRL_FORMAT_AUTO: detect) and normalises. Never fails. */
 void trl_parse_event(struct trl_event *ev, enum trl_format_id fmt);
+/* An event a Trapline agent already parsed and normalised, received as its ECS JSON: the fields
+ * are read back as they are (no normaliser runs twice) and event.original becomes the line the
+ * agent collected. Anything else is kept whole, as unparsed. */
+void trl_parse_agent_event(struct trl_event *ev);
 
 /* Top-level formats: each sees the whole message. */
 int trl_parse_rfc5424(struct trl_event *ev, const char *p, size_t len);

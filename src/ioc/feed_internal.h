@@ -93,6 +93,11 @@ bool feed_json_truthy(const json_t *v);
 /* Parses "2024-07-09 22:30:00" / RFC 3339 into ns; 0 when absent or unreadable. */
 int64_t feed_parse_time(const char *s, size_t len);
 
+/* The indicators of a JSON array of STIX objects (a bundle's or TAXII envelope's "objects", or the
+ * objects of several envelope pages joined), as trl_ioc_parse_stix() reads them. */
+int trl_ioc_parse_stix_objects(const json_t *objects, const struct trl_ioc_parse_opts *opts,
+                               struct trl_ioc_sink *sink);
+
 /* Emits the address part of "ip:port", "[v6]:port" or a bare address. */
 int feed_emit_ip_port(struct feed_ctx *c, const struct feed_rec *r, size_t item, const char *v,
                       size_t len);

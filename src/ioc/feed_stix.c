@@ -261,6 +261,49 @@ static int parse_indicator(struct feed_ctx *c, struct stix_maps *m, const json_t
     return rc < 0 ? rc : 0;
 }
 
+/* The indicators of a list of STIX objects, read together so that relationships and marking
+ * definitions anywhere in the list apply to every indicator in it. */
+static int parse_objects(struct feed_ctx *c, const json_t *objects)
+{
+    struct stix_maps m = {trl_strmap_create(), trl_strmap_create()};
+    index_objects(objects, &m);
+    struct trl_arena *scratch = trl_arena_create(16384);
+    int rc = 0;
+    size_t i;
+    const json_t *o;
+    json_array_foreach(objects, i, o)
+    {
+        const char *type = feed_json_str(o, "type", NULL);
+        if (!type) {
+            feed_problem(c, i + 1, true, "not a STIX object (no \"type\")");
+            continue;
+        }
+        if (strcmp(type, "indicator")) {
+            c->sink->context++;
+            continue;
+        }
+        rc = parse_indicator(c, &m, o, i + 1, scratch);
+        if (rc < 0)
+            break;
+    }
+    trl_arena_destroy(scratch);
+    trl_strmap_destroy(m.names, free);
+    trl_strmap_destroy(m.related, free_related);
+    return rc;
+}
+
+int trl_ioc_parse_stix_objects(const json_t *objects, const struct trl_ioc_parse_opts *opts,
+                               struct trl_ioc_sink *sink)
+{
+    struct feed_ctx c;
+    feed_ctx_init(&c, opts, "stix", sink);
+    if (!json_is_array(objects)) {
+        feed_problem(&c, 0, true, "no STIX objects (expected a list of objects)");
+        return TRL_EINVAL;
+    }
+    return parse_objects(&c, objects);
+}
+
 int trl_ioc_parse_stix(const char *buf, size_t len, const struct trl_ioc_parse_opts *opts,
                        struct trl_ioc_sink *sink)
 {
@@ -284,30 +327,7 @@ int trl_ioc_parse_stix(const char *buf, size_t len, const struct trl_ioc_parse_o
         json_decref(root);
         return TRL_EINVAL;
     }
-    struct stix_maps m = {trl_strmap_create(), trl_strmap_create()};
-    index_objects(objects, &m);
-    struct trl_arena *scratch = trl_arena_create(16384);
-    int rc = 0;
-    size_t i;
-    json_t *o;
-    json_array_foreach(objects, i, o)
-    {
-        const char *type = feed_json_str(o, "type", NULL);
-        if (!type) {
-            feed_problem(&c, i + 1, true, "not a STIX object (no \"type\")");
-            continue;
-        }
-        if (strcmp(type, "indicator")) {
-            sink->context++;
-            continue;
-        }
-        rc = parse_indicator(&c, &m, o, i + 1, scratch);
-        if (rc < 0)
-            break;
-    }
-    trl_arena_destroy(scratch);
-    trl_strmap_destroy(m.names, free);
-    trl_strmap_destroy(m.related, free_related);
+    int rc = parse_objects(&c, objects);
     json_decref(single);
     json_decref(root);
     return rc;

@@ -57,7 +57,8 @@ struct trl_listener {
     bool keep;        /* reload: still configured */
     unsigned refs;    /* the handle plus one per connection */
     struct trl_listener_stats st;
-    struct trl_listener *next; /* in srv->listeners while open */
+    struct trl_listener_stats published; /* what hooks->counters holds of st */
+    struct trl_listener *next;           /* in srv->listeners while open */
     /* The last datagram's sender and its text, since most traffic comes from few senders. */
     struct sockaddr_storage last_peer;
     char last_peer_str[TRL_ADDR_STRLEN];

@@ -166,7 +166,10 @@ static void parse_batch(struct trl_pipeline *p, struct trl_batch *b, struct trl_
         }
         if (m->peer)
             trl_event_set_ref(ev, TRL_F_LOG_SOURCE_ADDRESS, m->peer, strlen(m->peer));
-        trl_parse_event(ev, p->cfg.format);
+        if (m->flags & TRL_MSG_AGENT_EVENT)
+            trl_parse_agent_event(ev);
+        else
+            trl_parse_event(ev, p->cfg.format);
         assign_id(p, ev);
         if (ev->flags & TRL_EVF_UNPARSED)
             st->unparsed++;

@@ -31,7 +31,8 @@
 #include <stdint.h>
 
 enum trl_msg_flag {
-    TRL_MSG_TRUNCATED = 1 << 0, /* cut at the maximum message size */
+    TRL_MSG_TRUNCATED = 1 << 0,   /* cut at the maximum message size */
+    TRL_MSG_AGENT_EVENT = 1 << 1, /* an event a Trapline agent parsed and normalised (ECS JSON) */
 };
 
 struct trl_raw_msg {

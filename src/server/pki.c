@@ -59,9 +59,8 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
     return ok ? 0 : -1;
 }
 
-/* Builds a certificate for key, signed by issuer_key (self-signed when issuer is NULL). */
-static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, int days,
-                       bool is_ca, const char *san)
+X509 *trl_pki_issue_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
+                         int days, enum trl_cert_kind kind, const char *san)
 {
     X509 *cert = X509_new();
     unsigned char serial[16];
@@ -69,32 +68,41 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *is
     if (!cert || RAND_bytes(serial, sizeof(serial)) != 1)
         goto fail;
     serial[0] &= 0x7f; /* a positive serial number */
+    serial[0] |= 0x01; /* and never a short one */
     bn = BN_bin2bn(serial, sizeof(serial), NULL);
     if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)))
         goto fail;
-    X509_set_version(cert, 2);
-    X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(cert), (long)days * 86400);
-    X509_set_pubkey(cert, key);
     X509_NAME *name = X509_get_subject_name(cert);
-    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"Trapline", -1, -1,
-                               0);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-    X509_set_issuer_name(cert, issuer ? X509_get_subject_name(issuer) : name);
+    if (!X509_set_version(cert, 2) || !X509_gmtime_adj(X509_getm_notBefore(cert), -3600) ||
+        !X509_gmtime_adj(X509_getm_notAfter(cert), (long)days * 86400) ||
+        !X509_set_pubkey(cert, key) ||
+        !X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"Trapline", -1,
+                                    -1, 0) ||
+        !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
+                                    0) ||
+        !X509_set_issuer_name(cert, issuer ? X509_get_subject_name(issuer) : name))
+        goto fail;
     X509 *iss = issuer ? issuer : cert;
-    if (is_ca) {
+    switch (kind) {
+    case TRL_CERT_CA:
         if (add_ext(cert, iss, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
             add_ext(cert, iss, NID_key_usage, "critical,keyCertSign,cRLSign") ||
             add_ext(cert, iss, NID_subject_key_identifier, "hash"))
             goto fail;
-    } else {
+        break;
+    case TRL_CERT_SERVER:
+    case TRL_CERT_CLIENT:
         if (add_ext(cert, iss, NID_basic_constraints, "critical,CA:FALSE") ||
-            add_ext(cert, iss, NID_key_usage, "critical,digitalSignature,keyAgreement") ||
-            add_ext(cert, iss, NID_ext_key_usage, "serverAuth,clientAuth") ||
+            add_ext(cert, iss, NID_key_usage,
+                    kind == TRL_CERT_SERVER ? "critical,digitalSignature,keyAgreement"
+                                            : "critical,digitalSignature") ||
+            add_ext(cert, iss, NID_ext_key_usage,
+                    kind == TRL_CERT_SERVER ? "serverAuth,clientAuth" : "clientAuth") ||
             add_ext(cert, iss, NID_subject_key_identifier, "hash") ||
             add_ext(cert, iss, NID_authority_key_identifier, "keyid:always") ||
             (san && add_ext(cert, iss, NID_subject_alt_name, san)))
             goto fail;
+        break;
     }
     if (!X509_sign(cert, issuer_key ? issuer_key : key, EVP_sha256()))
         goto fail;
@@ -159,7 +167,7 @@ int trl_pki_ensure(const char *data_dir, struct trl_pki_paths *p)
         char host[256] = "localhost";
         gethostname(host, sizeof(host) - 1);
         snprintf(cn, sizeof(cn), "Trapline CA %s", host);
-        ca = ca_key ? make_cert(ca_key, cn, NULL, NULL, CA_DAYS, true, NULL) : NULL;
+        ca = ca_key ? trl_pki_issue_cert(ca_key, cn, NULL, NULL, CA_DAYS, TRL_CERT_CA, NULL) : NULL;
         if (!ca || (rc = write_key(p->ca_key, ca_key)) != 0 ||
             (rc = write_cert(p->ca_cert, ca)) != 0) {
             trl_error("pki", "cannot create the CA in path=%s", dir);
@@ -184,7 +192,9 @@ int trl_pki_ensure(const char *data_dir, struct trl_pki_paths *p)
         unlink(p->server_key);
         unlink(p->server_cert);
         srv_key = new_key();
-        srv = srv_key ? make_cert(srv_key, host, ca, ca_key, SERVER_DAYS, false, san) : NULL;
+        srv = srv_key
+                  ? trl_pki_issue_cert(srv_key, host, ca, ca_key, SERVER_DAYS, TRL_CERT_SERVER, san)
+                  : NULL;
         if (!srv || (rc = write_key(p->server_key, srv_key)) != 0 ||
             (rc = write_cert(p->server_cert, srv)) != 0) {
             trl_error("pki", "cannot create the server certificate in path=%s", dir);

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -359,8 +360,22 @@ static void on_listener_closed(uv_handle_t *h)
     trl_listener_unref(h->data);
 }
 
+/* Adds what the listener received since the last call to hooks->counters. */
+static void publish_counters(struct trl_srv *s, struct trl_listener *l)
+{
+    struct trl_server_counters *c = s->hooks ? s->hooks->counters : NULL;
+    if (!c || (unsigned)l->kind >= TRL_ARRAY_LEN(c->msgs))
+        return;
+    struct trl_listener_stats *st = &l->st, *pub = &l->published;
+    atomic_fetch_add_explicit(&c->msgs[l->kind], st->msgs - pub->msgs, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->bytes[l->kind], st->bytes - pub->bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->drops[l->kind], st->drops - pub->drops, memory_order_relaxed);
+    *pub = *st;
+}
+
 static void listener_close(struct trl_srv *s, struct trl_listener *l)
 {
+    publish_counters(s, l);
     struct trl_listener **pp = &s->listeners;
     while (*pp && *pp != l)
         pp = &(*pp)->next;
@@ -510,6 +525,8 @@ static void on_check(uv_check_t *h)
 {
     struct trl_srv *s = h->data;
     trl_ingress_flush(&s->in);
+    for (struct trl_listener *l = s->listeners; l; l = l->next)
+        publish_counters(s, l);
 }
 
 /* ---- timers -----------------------------------------------------------------------------------

@@ -109,6 +109,15 @@ struct trl_server_waker *trl_server_waker_create(void);
 void trl_server_waker_destroy(struct trl_server_waker *w);
 void trl_server_waker_notify(void *waker);
 
+/* Syslog received per listener kind since the start (listeners closed by a reload included), for
+ * GET /metrics. The server's loop publishes its counters here at the end of every loop iteration;
+ * any thread may read them. */
+struct trl_server_counters {
+    _Atomic uint64_t msgs[3]; /* by enum trl_listen_kind */
+    _Atomic uint64_t bytes[3];
+    _Atomic uint64_t drops[3]; /* UDP datagrams dropped under congestion */
+};
+
 struct trl_server_hooks {
     void *ud;
     /* SIGHUP: fill *out with the new options (re-read the configuration). Return 0 to apply them,
@@ -116,7 +125,8 @@ struct trl_server_hooks {
     int (*reload)(void *ud, struct trl_server_opts *out);
     /* Called once, when every listener is bound. May be NULL. */
     void (*ready)(void *ud, const struct trl_server_bound *bound, size_t count);
-    struct trl_server_waker *waker; /* may be NULL */
+    struct trl_server_waker *waker;       /* may be NULL */
+    struct trl_server_counters *counters; /* may be NULL */
 };
 
 /*

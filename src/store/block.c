@@ -144,16 +144,35 @@ struct pending {
     uint64_t field_hash;
 };
 
+/* What the builder needs to know about a leaf's path. Every event of a block repeats the same few
+ * dozen paths, so these facts are cached instead of recomputed per leaf. */
+#define PATH_CACHE_SIZE   1024 /* entries, direct-mapped */
+#define PATH_CACHE_MAXLEN 48   /* longer paths are not cached */
+
+struct path_info {
+    uint8_t len; /* 0: empty entry */
+    int8_t col;  /* keyword column, or -1 */
+    bool text;
+    bool indexed;
+    uint64_t hash; /* trl_term_path_hash */
+    char path[PATH_CACHE_MAXLEN];
+};
+
 struct trl_block_builder {
     int level;
     unsigned bits_per_term;
     ZSTD_CCtx *cctx;
     struct trl_leaves leaves;
     struct trl_termset terms;
+    /* Value hashes whose text terms are already in terms: a value repeated across the block
+     * (host names, actions, outcomes, users) is tokenized once. */
+    struct trl_termset tokenized;
+    struct path_info paths[PATH_CACHE_SIZE];
     struct trl_buf raw[TRL_COL__COUNT];
     struct summary_acc sum[TRL_COL__COUNT];
     struct pending *pend;
     size_t pend_cap;
+    struct trl_shredder *shred;
     struct trl_buf data, meta, lower;
     uint8_t *bloom;
     size_t bloom_cap;
@@ -171,12 +190,14 @@ struct trl_block_builder *trl_block_builder_create(int zstd_level, unsigned bloo
         free(b);
         return NULL;
     }
+    b->shred = trl_shredder_create();
     ZSTD_CCtx_setParameter(b->cctx, ZSTD_c_compressionLevel, b->level);
     /* A content checksum tells damage (bit rot, a truncated copy) from a bad hash at verify
      * time and stops a damaged column from decoding into garbage. */
     ZSTD_CCtx_setParameter(b->cctx, ZSTD_c_checksumFlag, 1);
     trl_leaves_init(&b->leaves);
     trl_termset_init(&b->terms);
+    trl_termset_init(&b->tokenized);
     return b;
 }
 
@@ -185,8 +206,10 @@ void trl_block_builder_destroy(struct trl_block_builder *b)
     if (!b)
         return;
     ZSTD_freeCCtx(b->cctx);
+    trl_shredder_destroy(b->shred);
     trl_leaves_free(&b->leaves);
     trl_termset_free(&b->terms);
+    trl_termset_free(&b->tokenized);
     for (int c = 0; c < TRL_COL__COUNT; c++) {
         trl_buf_free(&b->raw[c]);
         trl_buf_free(&b->sum[c].set);
@@ -267,6 +290,7 @@ static void summary_add(struct trl_block_builder *b, struct summary_acc *s, cons
 static void builder_reset(struct trl_block_builder *b)
 {
     trl_termset_clear(&b->terms);
+    trl_termset_clear(&b->tokenized);
     for (int c = 0; c < TRL_COL__COUNT; c++) {
         trl_buf_reset(&b->raw[c]);
         struct summary_acc *s = &b->sum[c];
@@ -300,16 +324,45 @@ static bool aligned_in(const char *hay, size_t hlen, const char *needle, size_t 
     return left && right;
 }
 
-/* Indexes one event's leaves and appends its keyword column values. Values already tokenized in
- * this event (related.ip repeating source.ip, a message inside event.original) are not tokenized
- * twice: the block's term set would not change. */
-static void build_event(struct trl_block_builder *b, const struct trl_block_input *in)
+static void path_info_fill(struct path_info *pi, const char *path, size_t len)
+{
+    pi->col = (int8_t)trl_col_for_path(path, len);
+    pi->text = trl_store_is_text_field(path, len);
+    pi->indexed = trl_store_is_indexed_field(path, len);
+    pi->hash = trl_term_path_hash(path, len);
+}
+
+/* The facts about a path, from the cache when it holds them (into *tmp otherwise). */
+static const struct path_info *path_lookup(struct trl_block_builder *b, const char *path,
+                                           size_t len, struct path_info *tmp)
+{
+    if (len == 0 || len > PATH_CACHE_MAXLEN) {
+        path_info_fill(tmp, path, len);
+        return tmp;
+    }
+    /* The slot from the length and the first and last (up to) eight bytes. */
+    uint64_t head = 0, tail = 0;
+    size_t k = len < 8 ? len : 8;
+    memcpy(&head, path, k);
+    memcpy(&tail, path + len - k, k);
+    uint64_t x = (head * 0x9e3779b97f4a7c15ULL) ^ (tail * 0xbf58476d1ce4e5b9ULL) ^ len;
+    size_t slot = (size_t)(x >> 40) & (PATH_CACHE_SIZE - 1);
+    struct path_info *pi = &b->paths[slot];
+    if (pi->len == len && memcmp(pi->path, path, len) == 0)
+        return pi;
+    path_info_fill(pi, path, len);
+    pi->len = (uint8_t)len;
+    memcpy(pi->path, path, len);
+    return pi;
+}
+
+/* Indexes one event's leaves (in b->leaves) and appends its keyword column values. A value whose
+ * text terms are already in the block's set (the same value earlier in the block, related.ip
+ * repeating source.ip, a message inside event.original) is not tokenized again: the set would not
+ * change. */
+static void build_event(struct trl_block_builder *b)
 {
     struct trl_leaves *l = &b->leaves;
-    trl_leaves_reset(l);
-    /* Malformed JSON still gets the leaves read before the error indexed: the search side reads
-     * the same leaves, so index and matching agree. */
-    (void)trl_json_leaves(in->json, in->len, l);
     const struct trl_leaf *original = NULL;
     for (size_t i = 0; i < l->n; i++) {
         const struct trl_leaf *f = &l->items[i];
@@ -318,33 +371,29 @@ static void build_event(struct trl_block_builder *b, const struct trl_block_inpu
             break;
         }
     }
-    uint64_t seen[64];
-    size_t nseen = 0, npend = 0;
+    size_t npend = 0;
     for (size_t i = 0; i < l->n; i++) {
         const struct trl_leaf *f = &l->items[i];
         const char *path = trl_leaf_path(l, f);
         const char *val = trl_leaf_val(l, f);
-        if (!trl_store_is_indexed_field(path, f->path_len))
+        struct path_info tmp;
+        const struct path_info *pi = path_lookup(b, path, f->path_len, &tmp);
+        if (!pi->indexed)
             continue;
         uint64_t vh = trl_term_value_hash(val, f->val_len);
-        bool dup = false;
-        for (size_t k = 0; k < nseen && !dup; k++)
-            dup = seen[k] == vh;
-        if (!dup) {
+        if (trl_termset_insert(&b->tokenized, vh)) {
             /* Only long values are worth the search: short ones cost one hash anyway. */
             bool inside_original =
                 original && f != original && f->val_len >= 32 &&
                 aligned_in(trl_leaf_val(l, original), original->val_len, val, f->val_len);
             if (!inside_original)
                 trl_term_index_terms(val, f->val_len, add_text_token, &b->terms);
-            if (nseen < TRL_ARRAY_LEN(seen))
-                seen[nseen++] = vh;
         }
-        if (trl_store_is_text_field(path, f->path_len))
+        if (pi->text)
             continue;
-        uint64_t fh = trl_term_field_combine(trl_term_path_hash(path, f->path_len), vh);
+        uint64_t fh = trl_term_field_combine(pi->hash, vh);
         trl_termset_add(&b->terms, fh);
-        int c = trl_col_for_path(path, f->path_len);
+        int c = pi->col;
         if (c < 0)
             continue;
         if (npend == b->pend_cap) {
@@ -429,7 +478,7 @@ static void write_meta(struct trl_block_builder *b, uint32_t count, int64_t min_
                                  'R',
                                  'L',
                                  'M',
-                                 TRL_BLOCK_VERSION,
+                                 TRL_BLOCK_META_VERSION,
                                  TRL_TERMS_HASH_VERSION,
                                  trl_bloom_best_k(b->bits_per_term),
                                  TRL_COL_EVENT_CODE - TRL_COL_HOST_NAME + 1};
@@ -466,6 +515,7 @@ int trl_block_build(struct trl_block_builder *b, const struct trl_block_input *e
     if (n == 0 || n > TRL_BLOCK_MAX_EVENTS)
         return TRL_EINVAL;
     builder_reset(b);
+    trl_shredder_reset(b->shred);
     struct trl_sha256 digest;
     if (trl_sha256_init(&digest) != 0)
         return -ENOMEM;
@@ -479,12 +529,19 @@ int trl_block_build(struct trl_block_builder *b, const struct trl_block_input *e
         int64_t sdelta = (int64_t)delta;
         buf_varint(&b->raw[TRL_COL_TS], ((uint64_t)sdelta << 1) ^ (uint64_t)(sdelta >> 63));
         prev = in->ts;
-        buf_varint(&b->raw[TRL_COL_JSON], in->len);
-        trl_buf_append(&b->raw[TRL_COL_JSON], in->json, in->len);
+        /* The shredder's walk gives the event's leaves when it can; otherwise json_leaves. Either
+         * way they are what search reads from the same JSON, so index and matching agree, and
+         * malformed JSON still gets the leaves read before the error indexed. */
+        trl_leaves_reset(&b->leaves);
+        if (!trl_shredder_add(b->shred, in->json, in->len, &b->leaves)) {
+            trl_leaves_reset(&b->leaves);
+            (void)trl_json_leaves(in->json, in->len, &b->leaves);
+        }
         trl_events_digest_add(&digest, in->ts, in->json, in->len);
-        build_event(b, in);
+        build_event(b);
     }
     trl_sha256_final(&digest, out->events_digest);
+    trl_shredder_finish(b->shred, &b->raw[TRL_COL_JSON]);
     int rc = compress_columns(b, (uint32_t)n);
     if (rc != 0)
         return rc;
@@ -507,7 +564,8 @@ int trl_block_view_init(struct trl_block_view *v, const void *data, size_t len)
 {
     memset(v, 0, sizeof(*v));
     const uint8_t *p = data;
-    if (!p || len < DATA_HDR_LEN || memcmp(p, DATA_MAGIC, 4) != 0 || p[4] != TRL_BLOCK_VERSION)
+    if (!p || len < DATA_HDR_LEN || memcmp(p, DATA_MAGIC, 4) != 0 ||
+        (p[4] != TRL_BLOCK_VERSION && p[4] != TRL_BLOCK_VERSION_ROWS))
         return TRL_EINVAL;
     unsigned ncols = p[5];
     uint32_t count = trl_get_u32le(p + 8);
@@ -537,6 +595,7 @@ int trl_block_view_init(struct trl_block_view *v, const void *data, size_t len)
     v->data = p;
     v->len = len;
     v->count = count;
+    v->version = p[4];
     return 0;
 }
 
@@ -553,6 +612,8 @@ void trl_block_decoder_free(struct trl_block_decoder *d)
         free(d->str[c].first);
         free(d->str[c].vals);
     }
+    trl_unshred_buf_free(&d->unshred);
+    free(d->json_off);
     free(d->ts);
     memset(d, 0, sizeof(*d));
 }
@@ -662,6 +723,29 @@ static int decode_strings(struct trl_strcol *s, const uint8_t *p, size_t len, ui
     return p == end ? 0 : TRL_EINVAL;
 }
 
+/* The JSON column of a version 2 block: rebuilt into the decoder's buffer, one value per event. */
+static int decode_shredded(struct trl_block_decoder *d, const uint8_t *p, size_t len,
+                           uint32_t count)
+{
+    if (d->json_off_cap < (size_t)count + 1) {
+        free(d->json_off);
+        d->json_off_cap = (size_t)count + 1;
+        d->json_off = trl_xmalloc(d->json_off_cap * sizeof(*d->json_off));
+    }
+    int rc = trl_json_unshred(p, len, count, TRL_BLOCK_MAX_COL_BYTES, &d->unshred, d->json_off);
+    if (rc != 0)
+        return rc;
+    struct trl_strcol *s = &d->str[TRL_COL_JSON];
+    strcol_reserve(s, (size_t)count + 1, count);
+    for (uint32_t i = 0; i < count; i++) {
+        s->first[i] = i;
+        s->vals[i].ptr = d->unshred.json + d->json_off[i];
+        s->vals[i].len = d->json_off[i + 1] - d->json_off[i];
+    }
+    s->first[count] = count;
+    return 0;
+}
+
 int trl_block_decode(struct trl_block_decoder *d, const struct trl_block_view *v, enum trl_col c)
 {
     if ((unsigned)c >= TRL_COL__COUNT)
@@ -687,6 +771,8 @@ int trl_block_decode(struct trl_block_decoder *d, const struct trl_block_view *v
         strcol_reserve(s, (size_t)v->count + 1, 1);
         memset(s->first, 0, ((size_t)v->count + 1) * sizeof(*s->first));
         rc = 0;
+    } else if (c == TRL_COL_JSON && v->version != TRL_BLOCK_VERSION_ROWS) {
+        rc = decode_shredded(d, p, len, v->count);
     } else {
         rc = decode_strings(&d->str[c], p, len, v->count, c == TRL_COL_JSON);
     }
@@ -724,8 +810,8 @@ int trl_block_meta_parse(const void *data, size_t len, struct trl_block_meta *m)
 {
     memset(m, 0, sizeof(*m));
     const uint8_t *p = data;
-    if (!p || len < META_HDR_LEN || memcmp(p, META_MAGIC, 4) != 0 || p[4] != TRL_BLOCK_VERSION ||
-        p[5] != TRL_TERMS_HASH_VERSION || p[6] < 1 || p[6] > 16)
+    if (!p || len < META_HDR_LEN || memcmp(p, META_MAGIC, 4) != 0 ||
+        p[4] != TRL_BLOCK_META_VERSION || p[5] != TRL_TERMS_HASH_VERSION || p[6] < 1 || p[6] > 16)
         return TRL_EINVAL;
     m->bloom.k = p[6];
     unsigned nsum = p[7];

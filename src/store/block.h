@@ -4,7 +4,8 @@
  * A block is two byte strings. `data` holds column streams, each compressed with zstd on its own
  * so a reader decompresses only what it needs: the timestamps, ten keyword columns (host.name,
  * source.ip, destination.ip, user.name, process.name, event.category, event.action,
- * event.outcome, event.code) and the full JSON of every event. `meta` holds what lets a search
+ * event.outcome, event.code) and the full JSON of every event, shredded by field (json_shred.h;
+ * format 2, while format 1 blocks with row JSON stay readable). `meta` holds what lets a search
  * skip the block without touching `data`: the time range, per-column summaries (lower-cased
  * min/max and the distinct values when there are few) and a Bloom filter of the block's terms
  * (terms.h). docs/storage.md describes both formats byte by byte.
@@ -19,6 +20,7 @@
 
 #include "core/util.h"
 #include "store/digest.h"
+#include "store/json_shred.h"
 #include "store/terms.h"
 
 #include <stdbool.h>
@@ -40,8 +42,12 @@ enum trl_col {
     TRL_COL__COUNT
 };
 
-#define TRL_BLOCK_VERSION    1
-#define TRL_BLOCK_MAX_EVENTS 65536 /* hard limit of the format; blocks are built smaller */
+/* Data blob versions: 1 keeps each event's JSON as a row; 2 (written now) shreds the JSON column
+ * by field (json_shred.h). Both are read. The meta blob keeps its own version. */
+#define TRL_BLOCK_VERSION      2
+#define TRL_BLOCK_VERSION_ROWS 1
+#define TRL_BLOCK_META_VERSION 1
+#define TRL_BLOCK_MAX_EVENTS   65536 /* hard limit of the format; blocks are built smaller */
 /* Decoded size limit of one column: room for a block holding one 16 MiB message whose JSON
  * (message and event.original, every byte escaped) is 12 times larger. */
 #define TRL_BLOCK_MAX_COL_BYTES  (256u << 20)
@@ -95,6 +101,7 @@ struct trl_block_view {
     const uint8_t *data;
     size_t len;
     uint32_t count;
+    uint8_t version;
     struct {
         bool present;
         uint8_t codec; /* 0 stored, 1 zstd */
@@ -122,6 +129,9 @@ struct trl_block_decoder {
     int64_t *ts;
     size_t ts_cap;
     struct trl_strcol str[TRL_COL__COUNT];
+    struct trl_unshred_buf unshred; /* the JSON of a version 2 block */
+    uint32_t *json_off;
+    size_t json_off_cap;
     bool decoded[TRL_COL__COUNT];
     uint32_t count;
 };

@@ -337,3 +337,39 @@ int trl_json_leaves(const char *json, size_t len, struct trl_leaves *out)
     skip_ws(&w);
     return w.p == w.end ? 0 : TRL_EINVAL;
 }
+
+void trl_leaves_add(struct trl_leaves *l, const char *path, size_t path_len, const char *val,
+                    size_t val_len, bool is_string)
+{
+    if (l->n == l->items_cap) {
+        l->items_cap = l->items_cap ? l->items_cap * 2 : 64;
+        l->items = trl_xrealloc(l->items, l->items_cap * sizeof(*l->items));
+    }
+    buf_reserve(l, path_len + val_len + 2);
+    struct trl_leaf *f = &l->items[l->n++];
+    f->path_off = (uint32_t)l->len;
+    f->path_len = (uint32_t)path_len;
+    memcpy(l->buf + l->len, path, path_len);
+    l->len += path_len;
+    l->buf[l->len++] = '\0';
+    f->val_off = (uint32_t)l->len;
+    f->val_len = (uint32_t)val_len;
+    memcpy(l->buf + l->len, val, val_len);
+    l->len += val_len;
+    l->buf[l->len++] = '\0';
+    f->is_string = is_string;
+}
+
+bool trl_leaves_add_escaped(struct trl_leaves *l, const char *path, size_t path_len,
+                            const char *raw, size_t len)
+{
+    if (path_len > TRL_LEAVES_MAX_PATH)
+        return false;
+    struct walker w = {.p = raw, .end = raw + len + 1, .out = l, .plen = path_len};
+    memcpy(w.path, path, path_len);
+    struct trl_leaf *f = leaf_begin(&w);
+    if (read_string(&w, put_value, l) != 0 || w.p != raw + len + 1)
+        return false;
+    leaf_end(&w, f, true);
+    return true;
+}

@@ -44,6 +44,15 @@ static inline void trl_leaves_reset(struct trl_leaves *l)
 /* Appends the leaves of one document. 0, or TRL_EINVAL when the JSON is malformed. */
 int trl_json_leaves(const char *json, size_t len, struct trl_leaves *out);
 
+/* Appends one leaf, for a walker that already found it (json_shred.h): the path and value bytes
+ * exactly as trl_json_leaves() would have given them. */
+void trl_leaves_add(struct trl_leaves *l, const char *path, size_t path_len, const char *val,
+                    size_t val_len, bool is_string);
+/* The same for a string value still escaped: raw[0..len) is its content and raw[len] its closing
+ * quote. False (nothing added) when trl_json_leaves() would stop at it as malformed. */
+bool trl_leaves_add_escaped(struct trl_leaves *l, const char *path, size_t path_len,
+                            const char *raw, size_t len);
+
 static inline const char *trl_leaf_path(const struct trl_leaves *l, const struct trl_leaf *f)
 {
     return l->buf + f->path_off;

@@ -3,6 +3,7 @@
 #include "core/timeutil.h"
 #include "core/util.h"
 #include "formats/json_encode.h"
+#include "store/block.h"
 #include "store/json_leaves.h"
 
 #include <math.h>
@@ -359,6 +360,26 @@ bool trl_pipeline_needs_json(const struct trl_pipeline *pl)
     return true;
 }
 
+bool trl_pipeline_column_fields(const struct trl_pipeline *pl, int *cols, size_t *n)
+{
+    *n = 0;
+    if (!pl || pl->n == 0)
+        return false;
+    const struct trl_pipe_stage *st = &pl->stages[0];
+    if ((st->kind != TRL_PIPE_STATS && st->kind != TRL_PIPE_TOP &&
+         st->kind != TRL_PIPE_TIMECHART) ||
+        st->nfields == 0 || st->nfields > TRL_PIPE_MAX_FIELDS)
+        return false;
+    for (size_t k = 0; k < st->nfields; k++) {
+        int c = trl_col_for_path(st->fields[k], strlen(st->fields[k]));
+        if (c < 0)
+            return false;
+        cols[k] = c;
+    }
+    *n = st->nfields;
+    return true;
+}
+
 size_t trl_pipeline_columns(const struct trl_pipeline *pl, const char **cols, size_t cap)
 {
     size_t n = 0;
@@ -587,10 +608,9 @@ static void add_groups(struct trl_pipe_run *r, struct stage_run *s, size_t k, si
     }
 }
 
-static void aggregate(struct trl_pipe_run *r, struct stage_run *s, int64_t ts, const char *json,
-                      size_t len)
+/* Starts an aggregation's group key: the time bucket (timechart) or a marker. */
+static void group_key_start(struct trl_pipe_run *r, const struct trl_pipe_stage *st, int64_t ts)
 {
-    const struct trl_pipe_stage *st = s->st;
     trl_buf_reset(&r->key);
     if (st->kind == TRL_PIPE_TIMECHART) {
         /* Floor division, so buckets before 1970 start at a multiple of the span too. */
@@ -601,6 +621,13 @@ static void aggregate(struct trl_pipe_run *r, struct stage_run *s, int64_t ts, c
     } else {
         trl_buf_putc(&r->key, 'g');
     }
+}
+
+static void aggregate(struct trl_pipe_run *r, struct stage_run *s, int64_t ts, const char *json,
+                      size_t len)
+{
+    const struct trl_pipe_stage *st = s->st;
+    group_key_start(r, st, ts);
     if (st->nfields == 0) {
         s->seen++;
         map_add(&s->map, r->key.data, r->key.len);
@@ -615,6 +642,36 @@ static void aggregate(struct trl_pipe_run *r, struct stage_run *s, int64_t ts, c
     if (has)
         s->seen++;
     add_groups(r, s, 0, r->key.len);
+}
+
+/* add_groups() over values given per field (keyword columns hold string values only). */
+static void add_value_groups(struct trl_pipe_run *r, struct stage_run *s, size_t k, size_t base,
+                             const struct trl_str *const *vals, const uint32_t *nvals)
+{
+    if (k == s->st->nfields) {
+        map_add(&s->map, r->key.data, r->key.len);
+        return;
+    }
+    for (uint32_t j = 0; j < nvals[k]; j++) {
+        const struct trl_str *v = &vals[k][j];
+        r->key.len = base;
+        uint32_t vl = (uint32_t)v->len;
+        trl_buf_putc(&r->key, 's');
+        trl_buf_append(&r->key, &vl, sizeof(vl));
+        trl_buf_append(&r->key, v->ptr, vl);
+        add_value_groups(r, s, k + 1, r->key.len, vals, nvals);
+    }
+}
+
+int trl_pipe_run_push_values(struct trl_pipe_run *r, int64_t ts, const struct trl_str *const *vals,
+                             const uint32_t *nvals)
+{
+    struct stage_run *s = &r->s[0];
+    group_key_start(r, s->st, ts);
+    if (nvals[0])
+        s->seen++;
+    add_value_groups(r, s, 0, r->key.len, vals, nvals);
+    return 0;
 }
 
 static void project(struct stage_run *s, const char *json, size_t len)

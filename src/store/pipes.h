@@ -20,6 +20,7 @@
 #define TRL_STORE_PIPES_H
 
 #include "core/arena.h"
+#include "core/util.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -72,6 +73,12 @@ bool trl_pipeline_needs_all(const struct trl_pipeline *pl);
  * json. */
 bool trl_pipeline_needs_json(const struct trl_pipeline *pl);
 
+/* True when the pipeline's first stage aggregates (stats, top, timechart) by fields that are all
+ * keyword columns of the store (block.h): its input can then be fed with
+ * trl_pipe_run_push_values() from those columns instead of the events' JSON. cols[k] receives the
+ * column (enum trl_col) of by-field k; *n their number (at most TRL_PIPE_MAX_FIELDS). */
+bool trl_pipeline_column_fields(const struct trl_pipeline *pl, int *cols, size_t *n);
+
 /* Names of the columns of the rows the pipeline produces, for table and CSV output; returns their
  * number, or 0 when the rows are whole events. The names live in the pipeline (or are static). */
 size_t trl_pipeline_columns(const struct trl_pipeline *pl, const char **cols, size_t cap);
@@ -91,6 +98,11 @@ struct trl_pipe_run *trl_pipe_run_create(const struct trl_pipeline *pl, size_t s
 void trl_pipe_run_destroy(struct trl_pipe_run *r);
 /* Feeds one event. 0, TRL_PIPE_STOP, or the output callback's non-zero value. */
 int trl_pipe_run_push(struct trl_pipe_run *r, int64_t ts, const char *json, size_t len);
+/* Feeds one event by its values of the first stage's by-fields (trl_pipeline_column_fields):
+ * vals[k][0..nvals[k]) are by-field k's values, strings in the order the event's JSON has them.
+ * Counts exactly as trl_pipe_run_push() of the event's JSON would. 0 or the callback's value. */
+int trl_pipe_run_push_values(struct trl_pipe_run *r, int64_t ts, const struct trl_str *const *vals,
+                             const uint32_t *nvals);
 /* Flushes the aggregations and sorts through the remaining stages. 0 or the callback's value. */
 int trl_pipe_run_finish(struct trl_pipe_run *r);
 /* True when a sort dropped rows beyond its cap. */

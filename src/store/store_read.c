@@ -184,7 +184,24 @@ struct search {
     trl_store_hit_fn stream; /* trl_store_scan: each match goes straight to it */
     bool ts_only;
     void *stream_ud;
+    /* trl_store_scan_pipe from columns: the pipeline run and the columns of its by-fields. */
+    struct trl_pipe_run *run;
+    int cols[TRL_PIPE_MAX_FIELDS];
+    size_t ncols;
 };
+
+/* Pushes event i of the decoded block into the pipeline by its column values. */
+static int push_columns(struct search *s, int64_t ts, uint32_t i)
+{
+    const struct trl_str *vals[TRL_PIPE_MAX_FIELDS];
+    uint32_t nvals[TRL_PIPE_MAX_FIELDS];
+    for (size_t k = 0; k < s->ncols; k++) {
+        const struct trl_strcol *sc = &s->r->dec.str[s->cols[k]];
+        vals[k] = sc->vals + sc->first[i];
+        nvals[k] = sc->first[i + 1] - sc->first[i];
+    }
+    return trl_pipe_run_push_values(s->run, ts, vals, nvals);
+}
 
 static int search_block(struct search *s, struct trl_partition *p, const struct cand *c)
 {
@@ -219,6 +236,8 @@ static int search_block(struct search *s, struct trl_partition *p, const struct 
         if (mask & (1u << col))
             rc = trl_block_decode(&r->dec, &v, (enum trl_col)col);
     }
+    for (size_t k = 0; rc == 0 && k < s->ncols; k++)
+        rc = trl_block_decode(&r->dec, &v, (enum trl_col)s->cols[k]);
     if (rc == 0 && !cols_only)
         rc = trl_block_decode(&r->dec, &v, TRL_COL_JSON);
     if (rc != 0) {
@@ -239,7 +258,7 @@ static int search_block(struct search *s, struct trl_partition *p, const struct 
         if (cols_only) {
             if (!trl_match_event(s->m, &r->mctx, &r->dec, i, NULL, 0))
                 continue;
-            bool want_json = !(s->stream && s->ts_only);
+            bool want_json = !(s->stream && (s->ts_only || s->ncols));
             if (want_json && trl_block_decode(&r->dec, &v, TRL_COL_JSON) != 0) {
                 s->st.blocks_unreadable++;
                 return 0;
@@ -251,6 +270,12 @@ static int search_block(struct search *s, struct trl_partition *p, const struct 
                 continue;
         }
         s->st.events_matched++;
+        if (s->ncols) {
+            rc = push_columns(s, ts, i);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
         if (s->stream) {
             /* With ts_only the JSON column may not have been needed at all. */
             const struct trl_str *e = r->dec.decoded[TRL_COL_JSON] ? &js->vals[js->first[i]] : NULL;
@@ -340,24 +365,50 @@ int trl_store_search(struct trl_store_reader *r, const struct trl_query *q,
     return rc;
 }
 
+/* Visits every partition overlapping the range, newest day first, streaming the matches. */
+static int scan_days(struct search *s, const struct trl_query *q,
+                     struct trl_store_search_stats *stats)
+{
+    s->m = trl_match_compile(q);
+    int64_t *days = NULL;
+    size_t ndays = 0;
+    int rc = trl_store_list_days(s->r->events_dir, &days, &ndays);
+    for (size_t k = ndays; rc == 0 && k-- > 0;) {
+        int64_t start = days[k] * TRL_NS_PER_DAY;
+        if (start >= s->o->to_ns || start + TRL_NS_PER_DAY <= s->o->from_ns)
+            continue;
+        rc = search_partition(s, days[k]);
+    }
+    free(days);
+    trl_match_free((struct trl_match *)s->m);
+    if (stats)
+        *stats = s->st;
+    return rc;
+}
+
 int trl_store_scan(struct trl_store_reader *r, const struct trl_query *q,
                    const struct trl_store_search_opts *o, bool ts_only, trl_store_hit_fn fn,
                    void *ud, struct trl_store_search_stats *stats)
 {
     struct search s = {.r = r, .o = o, .stream = fn, .stream_ud = ud, .ts_only = ts_only};
-    s.m = trl_match_compile(q);
-    int64_t *days = NULL;
-    size_t ndays = 0;
-    int rc = trl_store_list_days(r->events_dir, &days, &ndays);
-    for (size_t k = ndays; rc == 0 && k-- > 0;) {
-        int64_t start = days[k] * TRL_NS_PER_DAY;
-        if (start >= o->to_ns || start + TRL_NS_PER_DAY <= o->from_ns)
-            continue;
-        rc = search_partition(&s, days[k]);
-    }
-    free(days);
-    trl_match_free((struct trl_match *)s.m);
-    if (stats)
-        *stats = s.st;
-    return rc;
+    return scan_days(&s, q, stats);
+}
+
+static int push_json(void *ud, int64_t ts, const char *json, size_t len)
+{
+    return trl_pipe_run_push(ud, ts, json, len);
+}
+
+int trl_store_scan_pipe(struct trl_store_reader *r, const struct trl_query *q,
+                        const struct trl_store_search_opts *o, struct trl_pipe_run *run,
+                        const struct trl_pipeline *pl, struct trl_store_search_stats *stats)
+{
+    int cols[TRL_PIPE_MAX_FIELDS];
+    size_t ncols = 0;
+    if (!trl_pipeline_column_fields(pl, cols, &ncols))
+        return trl_store_scan(r, q, o, !trl_pipeline_needs_json(pl), push_json, run, stats);
+    struct search s = {
+        .r = r, .o = o, .stream = push_json, .stream_ud = run, .run = run, .ncols = ncols};
+    memcpy(s.cols, cols, ncols * sizeof(*cols));
+    return scan_days(&s, q, stats);
 }

@@ -14,6 +14,7 @@
 #ifndef TRL_STORE_READ_H
 #define TRL_STORE_READ_H
 
+#include "store/pipes.h"
 #include "store/query.h"
 
 #include <stdbool.h>
@@ -62,5 +63,14 @@ int trl_store_search(struct trl_store_reader *r, const struct trl_query *q,
 int trl_store_scan(struct trl_store_reader *r, const struct trl_query *q,
                    const struct trl_store_search_opts *o, bool ts_only, trl_store_hit_fn fn,
                    void *ud, struct trl_store_search_stats *stats);
+
+/* trl_store_scan() into a pipeline run: every match is pushed into run. When the pipeline's first
+ * stage aggregates by keyword columns only (trl_pipeline_column_fields), the matches are pushed
+ * with those columns' values (trl_pipe_run_push_values) and the JSON column is not decompressed
+ * unless the query needs it; otherwise the events' JSON is pushed (NULL when the pipeline does
+ * not need it). Returns like trl_store_scan (TRL_PIPE_STOP when the run stopped early). */
+int trl_store_scan_pipe(struct trl_store_reader *r, const struct trl_query *q,
+                        const struct trl_store_search_opts *o, struct trl_pipe_run *run,
+                        const struct trl_pipeline *pl, struct trl_store_search_stats *stats);
 
 #endif

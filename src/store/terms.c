@@ -172,14 +172,14 @@ static void termset_grow(struct trl_termset *s)
     s->cap = ncap;
 }
 
-void trl_termset_add(struct trl_termset *s, uint64_t h)
+bool trl_termset_insert(struct trl_termset *s, uint64_t h)
 {
     if (h == 0) {
-        if (!s->has_zero) {
-            s->has_zero = true;
-            s->count++;
-        }
-        return;
+        if (s->has_zero)
+            return false;
+        s->has_zero = true;
+        s->count++;
+        return true;
     }
     /* Keep the load under one half: probes stay short. */
     if ((s->count + 1) * 2 > s->cap)
@@ -188,11 +188,17 @@ void trl_termset_add(struct trl_termset *s, uint64_t h)
     size_t j = (size_t)h & mask;
     while (s->slots[j]) {
         if (s->slots[j] == h)
-            return;
+            return false;
         j = (j + 1) & mask;
     }
     s->slots[j] = h;
     s->count++;
+    return true;
+}
+
+void trl_termset_add(struct trl_termset *s, uint64_t h)
+{
+    (void)trl_termset_insert(s, h);
 }
 
 void trl_termset_each(const struct trl_termset *s, void (*fn)(void *ud, uint64_t h), void *ud)

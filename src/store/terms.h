@@ -72,6 +72,8 @@ void trl_termset_init(struct trl_termset *s);
 void trl_termset_free(struct trl_termset *s);
 void trl_termset_clear(struct trl_termset *s);
 void trl_termset_add(struct trl_termset *s, uint64_t h);
+/* Like trl_termset_add(); true when h was not in the set yet. */
+bool trl_termset_insert(struct trl_termset *s, uint64_t h);
 /* Calls fn for every hash in the set, in no particular order. */
 void trl_termset_each(const struct trl_termset *s, void (*fn)(void *ud, uint64_t h), void *ud);
 

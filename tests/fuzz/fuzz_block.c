@@ -1,11 +1,13 @@
 /*
  * Fuzzes the event store's block formats. Input starting with 'B': the rest is JSON documents, one
- * per line, built into a block that must decode back to the same bytes and index its terms.
+ * per line, built into a block that must decode back to the same bytes and index its terms (the
+ * shredder's leaves must equal json_leaves').
  * Otherwise: a little-endian u16 meta length, the meta blob, then the data blob, as read from a
  * (possibly damaged) partition: parsing and decoding must fail cleanly or yield bounded values.
  */
 #include "store/block.h"
 #include "store/json_leaves.h"
+#include "store/json_shred.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -52,6 +54,11 @@ static void decode_all(const uint8_t *data, size_t len, const struct trl_str *ex
                     lo = (const char *)d.raw[c];
                     hi = lo + v.cols[c].raw_len;
                 }
+                /* Format 2 rebuilds the JSON column into the decoder's own buffer. */
+                if (c == TRL_COL_JSON && v.version != TRL_BLOCK_VERSION_ROWS) {
+                    lo = d.unshred.json;
+                    hi = lo + d.json_off[v.count];
+                }
                 if (x->len > 0 && (x->ptr < lo || x->ptr + x->len > hi))
                     abort();
                 if (c == TRL_COL_JSON) {
@@ -96,6 +103,31 @@ static void build(const uint8_t *data, size_t size)
             start = i + 1;
         }
     }
+    /* The leaves the shredder hands the index must be those search reads with json_leaves. */
+    struct trl_shredder *sh = trl_shredder_create();
+    struct trl_leaves la, lb;
+    trl_leaves_init(&la);
+    trl_leaves_init(&lb);
+    for (size_t i = 0; i < n; i++) {
+        trl_leaves_reset(&la);
+        trl_leaves_reset(&lb);
+        if (!trl_shredder_add(sh, lines[i].ptr, lines[i].len, &la))
+            continue;
+        (void)trl_json_leaves(lines[i].ptr, lines[i].len, &lb);
+        if (la.n != lb.n)
+            abort();
+        for (size_t k = 0; k < la.n; k++) {
+            const struct trl_leaf *x = &la.items[k], *y = &lb.items[k];
+            if (x->path_len != y->path_len || x->val_len != y->val_len ||
+                x->is_string != y->is_string ||
+                memcmp(trl_leaf_path(&la, x), trl_leaf_path(&lb, y), x->path_len) != 0 ||
+                memcmp(trl_leaf_val(&la, x), trl_leaf_val(&lb, y), x->val_len) != 0)
+                abort();
+        }
+    }
+    trl_leaves_free(&la);
+    trl_leaves_free(&lb);
+    trl_shredder_destroy(sh);
     struct trl_block_builder *b = trl_block_builder_create(1, 10);
     struct trl_block_out out;
     if (trl_block_build(b, in, n, &out) != 0)

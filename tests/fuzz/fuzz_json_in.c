@@ -95,5 +95,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     trl_normalize(sys);
     check_names(sys);
     check_output(sys, &out);
+
+    /* The same bytes as an agent's event: its event.original and parser name are adopted. */
+    struct trl_event *ag = trl_event_create(arena, p, size, RECEIVED_NS);
+    trl_parse_agent_event(ag);
+    check(ag->format && ag->original);
+    check_names(ag);
+    check_output(ag, &out);
     return 0;
 }

@@ -50,7 +50,9 @@ trl_cleanup() {
 
 trl_start_server() {
     TRL_LOG="$WORK/server.log"
-    "$TRAPLINE" server "$@" >"$WORK/server.stdout" 2>"$TRL_LOG" &
+    # The console and agent listeners have fixed default ports that parallel tests would share:
+    # off unless the test names them.
+    "$TRAPLINE" server --http "" --agents "" "$@" >"$WORK/server.stdout" 2>"$TRL_LOG" &
     TRL_PID=$!
     TRL_PIDS+=("$TRL_PID")
     local i

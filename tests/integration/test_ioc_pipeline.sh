@@ -133,7 +133,7 @@ server:
 ioc:
   reload_interval: 1s
 EOF
-"$TRAPLINE" server --config "$work/server.yaml" --rules off >"$work/server.out" \
+"$TRAPLINE" server --config "$work/server.yaml" --rules off --http "" --agents "" >"$work/server.out" \
     2>"$work/server.log" &
 server_pid=$!
 for _ in $(seq 100); do

@@ -48,7 +48,8 @@ class Server:
              "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.cert = cert
-        args = [binary, "server", "--syslog-tcp", "127.0.0.1:0", "--syslog-udp", "127.0.0.1:0",
+        args = [binary, "server", "--http", "", "--agents", "", "--syslog-tcp", "127.0.0.1:0",
+                "--syslog-udp", "127.0.0.1:0",
                 "--syslog-tls", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key,
                 "--idle-timeout", "2s", "--handshake-timeout", "1500ms",
                 "--max-connections", "5000", "--stats-interval", "0",

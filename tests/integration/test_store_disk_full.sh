@@ -23,7 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$TRAPLINE" server --data "$mnt" --syslog-tcp 127.0.0.1:0 --rules off --stats-interval 0 \
+"$TRAPLINE" server --data "$mnt" --syslog-tcp 127.0.0.1:0 --rules off --http "" --agents "" --stats-interval 0 \
     >"$work/stdout" 2>"$work/log" &
 pid=$!
 for _ in $(seq 100); do grep -q listening "$work/stdout" && break; sleep 0.1; done

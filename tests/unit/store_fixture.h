@@ -58,8 +58,8 @@ static const char *const fx_paths[] = {"/",
                                        "/admin/",
                                        "/cgi-bin/test.cgi"};
 static const char *const fx_agents[] = {
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/126.0.0.0 Safari/537.36",
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/126.0.0.0 Safari/537.36"),
     "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0",
     "curl/8.5.0",
     "Go-http-client/1.1",

@@ -394,6 +394,11 @@ static void test_assembler_does_not_want_single_record_events(void **state)
     ev = trl_event_create(in_arena, "hello", 5, 0);
     assert_false(trl_audit_assembler_wants(ev));
     assert_int_equal(trl_audit_assembler_add(a, ev), TRL_EINVAL);
+    /* An event assembled already (an agent's, or Trapline's JSON read back) is whole. */
+    ev = record("type=SYSCALL msg=audit(1.0:9): arch=c000003e syscall=59 pid=7", 0);
+    assert_true(trl_audit_assembler_wants(ev));
+    trl_event_add(ev, TRL_F_AUDITD_RECORD_TYPES, "SYSCALL", 7);
+    assert_false(trl_audit_assembler_wants(ev));
     /* A record whose stamp could not be read has no serial to group by. */
     const char *bad = "type=PATH msg=audit(x): name=\"/a\"";
     ev = trl_event_create(in_arena, bad, strlen(bad), 0);

@@ -493,6 +493,37 @@ static void test_json_long_and_empty_keys_are_skipped(void **state)
     assert_named(ev, "ok.x", "4");
 }
 
+/* An event a Trapline agent parsed and normalised: read back as it is, with the line the agent
+ * collected as event.original and the agent's parser name, and no normaliser run a second time. */
+static void test_json_agent_event_keeps_its_fields_and_original_line(void **state)
+{
+    (void)state;
+    const char *line =
+        "{\"@timestamp\":\"2024-07-09T22:31:02Z\",\"message\":\"Failed password for root from "
+        "10.20.1.15 port 44218 ssh2\",\"event\":{\"original\":\"Jul  9 22:31:02 db01 sshd[4102]: "
+        "Failed password for root from 10.20.1.15 port 44218 "
+        "ssh2\",\"category\":[\"authentication\"],"
+        "\"outcome\":\"failure\"},\"log\":{\"syslog\":{\"appname\":\"sshd\"}},"
+        "\"process\":{\"name\":\"sshd\"},\"source\":{\"ip\":\"10.20.1.15\"},"
+        "\"trapline\":{\"format\":\"rfc3164\"}}";
+    struct trl_arena *a = trl_arena_create(0);
+    struct trl_event *ev = trl_event_create(a, line, strlen(line), 0);
+    trl_parse_agent_event(ev);
+    assert_string_equal(ev->original, "Jul  9 22:31:02 db01 sshd[4102]: Failed password for root "
+                                      "from 10.20.1.15 port 44218 ssh2");
+    assert_string_equal(ev->format, "rfc3164");
+    assert_string_equal(json_values(ev, TRL_F_EVENT_CATEGORY), "authentication");
+    assert_field(ev, TRL_F_SOURCE_IP, "10.20.1.15");
+    assert_true(ev->flags & TRL_EVF_FROM_AGENT);
+
+    /* Not JSON: kept whole, as any unparsed line. */
+    ev = trl_event_create(a, "garbage", 7, 0);
+    trl_parse_agent_event(ev);
+    assert_true(ev->flags & TRL_EVF_UNPARSED);
+    assert_field(ev, TRL_F_MESSAGE, "garbage");
+    trl_arena_destroy(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -522,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_json_64k_line),
         cmocka_unit_test(test_json_odd_dotted_keys_stay_one_segment),
         cmocka_unit_test(test_json_long_and_empty_keys_are_skipped),
+        cmocka_unit_test(test_json_agent_event_keeps_its_fields_and_original_line),
     };
     return cmocka_run_group_tests(tests, json_setup, json_teardown);
 }

@@ -1,0 +1,1117 @@
+/*
+ * agent_main: sources -> parse -> spool -> TLS sender, on one libuv loop (see agent_main.h).
+ *
+ * Exactly-once from file to spool: each line's record starts with the line's position (offset,
+ * end, CRC-32C of the line). The offsets file is committed after the spool is synced, and
+ * tail.seq then records the spool seq from which lines are not covered by it. After a crash the
+ * tailer re-reads from the committed offsets; the lines it delivers again whose positions are in
+ * records at or after tail.seq are skipped once. Records are never deleted (acknowledged) before
+ * the offsets cover them, so those records are always there to be found.
+ */
+#include "agent/agent_main.h"
+
+#include "agent/audit_nl.h"
+#include "agent/crc32c.h"
+#include "agent/fim.h"
+#include "agent/journal.h"
+#include "agent/netconn.h"
+#include "agent/proc.h"
+#include "agent/proto.h"
+#include "agent/spool.h"
+#include "agent/statefile.h"
+#include "agent/tail.h"
+#include "agent/tlsio.h"
+#include "agent/utmp.h"
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/event.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "core/util.h"
+#include "formats/json_encode.h"
+#include "formats/parse.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define COMP       "agent"
+#define MAX_WINDOW 64
+/* Free room the spool must have for the file sources to read on: a few of the longest lines. */
+#define SPOOL_MARGIN (4u << 20)
+/* A connection that gets no ACK for this long while batches are unacknowledged is dead. */
+#define ACK_TIMEOUT_MS 60000
+/* Connecting, TLS and HELLO must be done by then. */
+#define CONNECT_TIMEOUT_MS 15000
+/* Queued but unwritten bytes on the socket above which no more batches are built. */
+#define MAX_WRITE_QUEUE (4u << 20)
+/* Lines read per turn of the loop, so that a large backlog does not starve the sender. */
+#define TAIL_LINES_PER_TURN 2000
+/* First byte of a spool record that starts with the position of its line in its file:
+ * "\x1e<offset> <end> <crc32c of the line>\n" then the event's JSON. */
+#define POS_MARK '\x1e'
+
+static const char *const default_logs[] = {"/var/log/auth.log", "/var/log/syslog",
+                                           "/var/log/secure", "/var/log/messages"};
+static const char *const default_fim[] = {"/etc",     "/bin",      "/sbin",
+                                          "/usr/bin", "/usr/sbin", "/usr/local/bin"};
+
+enum link_state { LINK_CONNECTING, LINK_HELLO, LINK_READY };
+
+struct line_pos {
+    uint64_t offset, end;
+    uint32_t crc;
+    bool used;
+};
+
+/* One connection attempt; freed when its handle is closed. */
+struct link {
+    uv_tcp_t tcp;
+    uv_connect_t creq;
+    struct agent *a;
+    struct trl_tlsio *tls;
+    struct trl_proto_reader rd;
+    enum link_state state;
+    uint64_t started_ms;
+    bool dead;
+};
+
+struct agent {
+    const struct trl_agent_opts *o;
+    uv_loop_t loop;
+    char host[256];
+    char port[16];
+    char hostname[256];
+    char *state_dir;
+    SSL_CTX *ssl;
+
+    struct trl_spool *spool;
+    struct trl_tail *tail;
+    struct trl_fim *fim;
+    struct trl_proc *proc;
+    struct trl_netconn *net;
+    struct trl_utmp *utmp;
+    struct trl_journal *journal;
+    struct trl_audit_nl *audit;
+    uv_poll_t tail_poll, fim_poll, proc_poll, journal_poll, audit_poll;
+    uv_timer_t sources_timer; /* tail/fim timeouts, netconn, utmp */
+    uv_timer_t commit_timer;  /* spool sync, offsets, heartbeat, watchdog */
+    uv_timer_t reconnect_timer;
+    uv_idle_t tail_idle; /* reads on while tail_more, once per loop turn (I/O runs in between) */
+    uv_signal_t sigterm, sigint;
+
+    struct trl_arena *arena;
+    struct trl_buf json;
+
+    struct link *link;
+    uint64_t inflight[MAX_WINDOW]; /* last seq of each unacknowledged batch, oldest first */
+    uint32_t nin;
+    uint64_t last_ack_ms;
+    uint32_t attempt;
+    struct trl_buf raw, frame, held;
+    bool have_held;
+    uint64_t held_seq;
+
+    bool tail_paused;
+    bool tail_more; /* the last tail poll stopped at TAIL_LINES_PER_TURN */
+    uint32_t tail_turn;
+    /* Lines spooled after the last offsets commit, which a restarted tailer delivers again: their
+     * positions, sorted, to skip each once (see load_replay). */
+    struct line_pos *replay;
+    size_t nreplay, replay_left;
+    uint64_t commit_seq; /* spool seq from which lines are not covered by the offsets file */
+    char *commit_path;   /* where commit_seq is kept: <state>/tail.seq */
+    bool stopping;
+    uint64_t sent, dropped, collected;
+    uint32_t source_errors;
+    uint64_t last_hb_ms, hb_sent;
+};
+
+static void link_close(struct agent *a, const char *why);
+static void pump(struct agent *a);
+static void on_sources_timer(uv_timer_t *t);
+
+/* ---- spool intake -----------------------------------------------------------------------------
+ */
+
+static bool spool_has_room(struct agent *a)
+{
+    struct trl_spool_stats st;
+    trl_spool_stats(a->spool, &st);
+    uint64_t max = a->o->spool_max_bytes ? a->o->spool_max_bytes : (1ull << 30);
+    return st.bytes + SPOOL_MARGIN < max;
+}
+
+/* Encodes ev (after the line position pos, when given) and appends it to the spool. Returns 0 or
+ * the spool's error. */
+static int spool_event(struct agent *a, struct trl_event *ev, const struct line_pos *pos)
+{
+    if (!trl_event_has(ev, TRL_F_HOST_NAME))
+        trl_event_set_str(ev, TRL_F_HOST_NAME, a->hostname);
+    trl_buf_reset(&a->json);
+    if (pos)
+        trl_buf_printf(&a->json, "%c%llu %llu %u\n", POS_MARK, (unsigned long long)pos->offset,
+                       (unsigned long long)pos->end, pos->crc);
+    trl_json_encode_event(ev, &a->json);
+    int rc = trl_spool_append(a->spool, a->json.data, a->json.len, NULL);
+    if (rc == 0)
+        a->collected++;
+    return rc;
+}
+
+static int pos_cmp(const void *x, const void *y)
+{
+    const struct line_pos *p = x, *q = y;
+    if (p->offset != q->offset)
+        return p->offset < q->offset ? -1 : 1;
+    if (p->end != q->end)
+        return p->end < q->end ? -1 : 1;
+    return p->crc < q->crc ? -1 : p->crc > q->crc;
+}
+
+/* True (once) when the line is one a previous run spooled after its last offsets commit. */
+static bool replayed(struct agent *a, const struct line_pos *pos)
+{
+    if (!a->replay_left)
+        return false;
+    struct line_pos *hit = bsearch(pos, a->replay, a->nreplay, sizeof(*pos), pos_cmp);
+    if (!hit || hit->used)
+        return false;
+    hit->used = true;
+    a->replay_left--;
+    return true;
+}
+
+/* Counts the line against this turn's budget: non-zero ends the poll. */
+static int turn_done(struct agent *a)
+{
+    if (++a->tail_turn < TAIL_LINES_PER_TURN)
+        return 0;
+    a->tail_more = true;
+    return 1;
+}
+
+static int on_tail_line(void *ud, const struct trl_tail_line *line)
+{
+    struct agent *a = ud;
+    struct line_pos pos = {line->offset, line->end, trl_crc32c(0, line->data, line->len), false};
+    if (replayed(a, &pos)) {
+        trl_tail_ack(a->tail, line->file_id, line->end);
+        return turn_done(a);
+    }
+    trl_arena_reset(a->arena);
+    struct trl_event *ev = trl_event_create(a->arena, line->data, line->len, trl_now_ns());
+    trl_parse_event(ev, TRL_FORMAT_AUTO);
+    if (!trl_event_has(ev, TRL_F_LOG_FILE_PATH))
+        trl_event_set_str(ev, TRL_F_LOG_FILE_PATH, line->path);
+    int rc = spool_event(a, ev, &pos);
+    if (rc == 0) {
+        trl_tail_ack(a->tail, line->file_id, line->end);
+    } else {
+        /* Not acknowledged: the line is read again after a restart. */
+        a->dropped++;
+        trl_error(COMP, "cannot spool a line path=%s error=\"%s\"", line->path, trl_strerror(rc));
+    }
+    if (!spool_has_room(a)) {
+        a->tail_paused = true;
+        return 1;
+    }
+    return turn_done(a);
+}
+
+static void on_host_event(void *ud, struct trl_event *ev)
+{
+    struct agent *a = ud;
+    if (!spool_has_room(a) || spool_event(a, ev, NULL) != 0)
+        a->dropped++;
+}
+
+static int on_utmp_event(void *ud, struct trl_event *ev)
+{
+    on_host_event(ud, ev);
+    return 0;
+}
+
+/* The journal can wait like the files: with the spool full it is not read (its cursor stays). */
+static void run_journal(struct agent *a)
+{
+    if (!a->journal || a->stopping || !spool_has_room(a))
+        return;
+    int n = trl_journal_poll(a->journal, a->arena, 1000, on_utmp_event, a);
+    if (n < 0)
+        a->source_errors++;
+    trl_arena_reset(a->arena);
+    if (n > 0)
+        pump(a);
+}
+
+static void on_journal_readable(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    run_journal(h->data);
+}
+
+static void run_audit(struct agent *a)
+{
+    if (!a->audit || a->stopping)
+        return;
+    int n = trl_audit_nl_poll(a->audit, a->arena, on_utmp_event, a);
+    if (n < 0)
+        a->source_errors++;
+    trl_arena_reset(a->arena);
+    if (n > 0)
+        pump(a);
+}
+
+static void on_audit_readable(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    run_audit(h->data);
+}
+
+static void run_tail(struct agent *a)
+{
+    if (!a->tail || a->stopping)
+        return;
+    if (!spool_has_room(a)) {
+        if (!a->tail_paused)
+            trl_warn(COMP, "spool full: pausing file sources until the server catches up");
+        a->tail_paused = true;
+        return;
+    }
+    if (a->tail_paused) {
+        a->tail_paused = false;
+        trl_info(COMP, "spool has room again: resuming file sources");
+    }
+    a->tail_turn = 0;
+    a->tail_more = false;
+    int n = trl_tail_poll(a->tail, on_tail_line, a);
+    if (n < 0)
+        a->source_errors++;
+    if (n > 0)
+        pump(a);
+}
+
+static void on_tail_idle(uv_idle_t *h);
+
+/* Keeps reading a backlog on the next turns of the loop, or stops doing so. */
+static void tail_continue(struct agent *a)
+{
+    if (a->tail_more && !a->stopping)
+        uv_idle_start(&a->tail_idle, on_tail_idle);
+    else
+        uv_idle_stop(&a->tail_idle);
+}
+
+static void on_tail_idle(uv_idle_t *h)
+{
+    struct agent *a = h->data;
+    run_tail(a);
+    tail_continue(a);
+}
+
+static void on_tail_readable(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    struct agent *a = h->data;
+    run_tail(a);
+    tail_continue(a);
+}
+
+static void on_fim_readable(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    struct agent *a = h->data;
+    if (trl_fim_poll(a->fim, a->arena, on_host_event, a) > 0)
+        pump(a);
+    trl_arena_reset(a->arena);
+}
+
+static void on_proc_readable(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    struct agent *a = h->data;
+    if (trl_proc_poll(a->proc, a->arena, on_host_event, a) > 0)
+        pump(a);
+    trl_arena_reset(a->arena);
+}
+
+/* Sources that need a timeout; reschedules itself for the earliest one due. */
+static void on_sources_timer(uv_timer_t *t)
+{
+    struct agent *a = t->data;
+    if (a->stopping)
+        return;
+    run_tail(a);
+    int next = 1000;
+    if (a->tail)
+        next = TRL_MIN(next, TRL_MAX(trl_tail_timeout_ms(a->tail), 0));
+    if (a->tail_paused)
+        next = TRL_MIN(next, 100);
+    if (a->fim) {
+        if (trl_fim_timeout_ms(a->fim) <= 0) {
+            trl_fim_poll(a->fim, a->arena, on_host_event, a);
+            trl_arena_reset(a->arena);
+        }
+        next = TRL_MIN(next, TRL_MAX(trl_fim_timeout_ms(a->fim), 10));
+    }
+    if (a->net) {
+        if (trl_netconn_timeout_ms(a->net) <= 0) {
+            if (trl_netconn_poll(a->net, a->arena, on_host_event, a) < 0)
+                a->source_errors++;
+            trl_arena_reset(a->arena);
+        }
+        next = TRL_MIN(next, TRL_MAX(trl_netconn_timeout_ms(a->net), 10));
+    }
+    if (a->utmp) {
+        trl_utmp_poll(a->utmp, a->arena, on_utmp_event, a);
+        trl_arena_reset(a->arena);
+    }
+    run_journal(a);
+    if (a->audit) {
+        run_audit(a); /* completes audit events whose last record is overdue */
+        int due = trl_audit_nl_timeout_ms(a->audit);
+        if (due >= 0)
+            next = TRL_MIN(next, TRL_MAX(due, 10));
+    }
+    tail_continue(a);
+    pump(a);
+    uv_timer_start(t, on_sources_timer, (uint64_t)TRL_MAX(next, 1), 0);
+}
+
+/* Makes the spool durable, then the file offsets that point past the lines it holds, then the
+ * spool seq from which lines are not covered by those offsets. Returns 0 or a negative error. */
+static int commit_sources(struct agent *a)
+{
+    int rc = trl_spool_sync(a->spool);
+    if (rc < 0) {
+        trl_error(COMP, "cannot sync the spool: %s", trl_strerror(rc));
+        return rc;
+    }
+    if (a->utmp)
+        trl_utmp_commit(a->utmp);
+    if (a->journal)
+        trl_journal_commit(a->journal);
+    if (!a->tail)
+        return 0;
+    if ((rc = trl_tail_commit(a->tail)) < 0) {
+        trl_warn(COMP, "cannot save file offsets: %s", trl_strerror(rc));
+        return rc;
+    }
+    struct trl_spool_stats st;
+    trl_spool_stats(a->spool, &st);
+    if (st.next_seq == a->commit_seq)
+        return 0;
+    char txt[32];
+    int n = snprintf(txt, sizeof(txt), "%llu\n", (unsigned long long)st.next_seq);
+    if ((rc = trl_state_write(a->commit_path, txt, (size_t)n)) < 0) {
+        trl_warn(COMP, "cannot save %s: %s", a->commit_path, trl_strerror(rc));
+        return rc;
+    }
+    a->commit_seq = st.next_seq;
+    return 0;
+}
+
+/* ---- connection -------------------------------------------------------------------------------
+ */
+
+static void link_flush(struct link *k)
+{
+    if (!k->dead)
+        trl_tlsio_flush(k->tls, (uv_stream_t *)&k->tcp);
+}
+
+static void link_send(struct link *k, const struct trl_buf *frame)
+{
+    if (trl_tlsio_write(k->tls, frame->data, frame->len) == 0)
+        link_flush(k);
+}
+
+static void on_link_closed(uv_handle_t *h)
+{
+    struct link *k = h->data;
+    trl_tlsio_destroy(k->tls);
+    trl_proto_reader_free(&k->rd);
+    free(k);
+}
+
+static void on_reconnect(uv_timer_t *t);
+
+static void schedule_reconnect(struct agent *a)
+{
+    if (a->stopping)
+        return;
+    uint64_t cap = a->o->backoff_max_ms ? a->o->backoff_max_ms : 30000;
+    uint64_t delay = 250;
+    for (uint32_t i = 0; i < a->attempt && delay < cap; i++)
+        delay *= 2;
+    delay = TRL_MIN(delay, cap);
+    /* Jitter: between half and all of the delay, so that agents do not reconnect in step. */
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+        r = (uint32_t)trl_mono_ns();
+    delay = delay / 2 + r % (delay / 2 + 1);
+    a->attempt++;
+    uv_timer_start(&a->reconnect_timer, on_reconnect, delay, 0);
+}
+
+static void link_close(struct agent *a, const char *why)
+{
+    struct link *k = a->link;
+    if (!k)
+        return;
+    if (why)
+        trl_warn(COMP, "connection to %s:%s closed: %s (unacknowledged batches: %u)", a->host,
+                 a->port, why, a->nin);
+    a->link = NULL;
+    k->dead = true;
+    uv_close((uv_handle_t *)&k->tcp, on_link_closed);
+    a->nin = 0;
+    a->have_held = false;
+    trl_spool_rewind(a->spool);
+    schedule_reconnect(a);
+}
+
+static void handle_ack(struct agent *a, uint64_t seq)
+{
+    struct trl_spool_stats st;
+    trl_spool_stats(a->spool, &st);
+    uint64_t top = st.next_seq ? st.next_seq - 1 : 0;
+    if (seq > top)
+        seq = top; /* the server knows of events this spool never had: nothing to trim */
+    /* Acknowledged records may be deleted: the offsets must cover their lines first, or a
+     * restart would read those lines again without the records that say they were spooled. */
+    uint64_t trim = seq;
+    if (a->tail && trim >= a->commit_seq)
+        commit_sources(a);
+    if (a->tail && trim >= a->commit_seq)
+        trim = a->commit_seq - 1;
+    if (trim > st.acked_seq) {
+        int rc = trl_spool_ack(a->spool, trim);
+        if (rc < 0)
+            trl_error(COMP, "cannot record acknowledgement seq=%llu error=\"%s\"",
+                      (unsigned long long)trim, trl_strerror(rc));
+    }
+    uint32_t done = 0;
+    while (done < a->nin && a->inflight[done] <= seq)
+        done++;
+    memmove(a->inflight, a->inflight + done, (a->nin - done) * sizeof(a->inflight[0]));
+    a->nin -= done;
+    a->last_ack_ms = uv_now(&a->loop);
+}
+
+static int handle_frame(struct agent *a, struct link *k, const struct trl_proto_frame *f)
+{
+    if (f->type == TRL_PROTO_ACK) {
+        uint64_t seq;
+        if (trl_proto_parse_ack(f, &seq) != 0) {
+            link_close(a, "malformed ACK from server");
+            return -1;
+        }
+        handle_ack(a, seq);
+        if (k->state == LINK_HELLO) {
+            /* The first ACK answers HELLO: the server's committed position. Resend after it. */
+            k->state = LINK_READY;
+            a->attempt = 0;
+            a->have_held = false;
+            trl_spool_rewind(a->spool);
+            trl_info(COMP, "connected to %s:%s, server has everything up to seq=%llu", a->host,
+                     a->port, (unsigned long long)seq);
+        }
+        pump(a);
+        return 0;
+    }
+    if (f->type == TRL_PROTO_ERROR) {
+        struct trl_proto_error e;
+        char why[TRL_PROTO_MAX_REASON + 64];
+        if (trl_proto_parse_error(f, &e) == 0)
+            snprintf(why, sizeof(why), "server error %u: %s", e.code, e.reason);
+        else
+            snprintf(why, sizeof(why), "malformed ERROR from server");
+        link_close(a, why);
+        return -1;
+    }
+    link_close(a, "unexpected frame from server");
+    return -1;
+}
+
+static void on_link_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    (void)suggested;
+    static char scratch[65536];
+    *buf = uv_buf_init(scratch, sizeof(scratch));
+}
+
+static void on_link_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct link *k = s->data;
+    struct agent *a = k->a;
+    if (k->dead)
+        return;
+    if (nread < 0) {
+        link_close(a, nread == UV_EOF ? "server closed the connection" : uv_strerror((int)nread));
+        return;
+    }
+    trl_tlsio_feed(k->tls, buf->base, (size_t)nread);
+    char plain[16384];
+    for (;;) {
+        int n = trl_tlsio_read(k->tls, plain, sizeof(plain));
+        if (n == 0)
+            break;
+        if (n < 0) {
+            char why[300];
+            snprintf(why, sizeof(why), "TLS: %s",
+                     n == -1 ? "server sent close_notify" : trl_tlsio_error(k->tls));
+            link_flush(k);
+            link_close(a, why);
+            return;
+        }
+        trl_proto_reader_feed(&k->rd, plain, (size_t)n);
+        struct trl_proto_frame f;
+        int r;
+        while ((r = trl_proto_reader_next(&k->rd, &f)) == 1)
+            if (handle_frame(a, k, &f) != 0)
+                return;
+        if (r < 0) {
+            link_close(a, "malformed frame from server");
+            return;
+        }
+    }
+    link_flush(k);
+}
+
+static void send_hello(struct agent *a, struct link *k)
+{
+    struct trl_spool_stats st;
+    trl_spool_stats(a->spool, &st);
+    struct trl_proto_hello h = {.proto = TRL_PROTO_VERSION, .last_ack = st.acked_seq};
+    snprintf(h.version, sizeof(h.version), "%s", TRL_VERSION);
+    snprintf(h.hostname, sizeof(h.hostname), "%s", a->hostname);
+    /* The server takes the id from the certificate; this one is informative. */
+    snprintf(h.agent_id, sizeof(h.agent_id), "%s", "-");
+    trl_buf_reset(&a->frame);
+    trl_proto_put_hello(&a->frame, &h);
+    link_send(k, &a->frame);
+}
+
+static void on_connected(uv_connect_t *req, int status)
+{
+    struct link *k = req->data;
+    struct agent *a = k->a;
+    if (k->dead)
+        return;
+    if (status < 0) {
+        link_close(a, uv_strerror(status));
+        return;
+    }
+    uv_tcp_nodelay(&k->tcp, 1);
+    k->state = LINK_HELLO;
+    if (uv_read_start((uv_stream_t *)&k->tcp, on_link_alloc, on_link_read) != 0) {
+        link_close(a, "cannot read from socket");
+        return;
+    }
+    send_hello(a, k); /* held by TLS until the handshake is done; this starts the handshake */
+}
+
+static void connect_now(struct agent *a)
+{
+    if (a->link || a->stopping)
+        return;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    int g = getaddrinfo(a->host, a->port, &hints, &res);
+    if (g != 0 || !res) {
+        trl_warn(COMP, "cannot resolve %s: %s", a->host, gai_strerror(g));
+        if (res)
+            freeaddrinfo(res);
+        schedule_reconnect(a);
+        return;
+    }
+    struct link *k = trl_xcalloc(1, sizeof(*k));
+    k->a = a;
+    k->tls = trl_tlsio_create(a->ssl, false, a->host);
+    trl_proto_reader_init(&k->rd);
+    uv_tcp_init(&a->loop, &k->tcp);
+    k->tcp.data = k;
+    k->creq.data = k;
+    k->started_ms = uv_now(&a->loop);
+    a->link = k;
+    a->nin = 0;
+    a->have_held = false;
+    trl_spool_rewind(a->spool);
+    int rc = k->tls ? uv_tcp_connect(&k->creq, &k->tcp, res->ai_addr, on_connected) : UV_ENOMEM;
+    freeaddrinfo(res);
+    if (rc != 0)
+        link_close(a, uv_strerror(rc));
+}
+
+static void on_reconnect(uv_timer_t *t)
+{
+    connect_now(t->data);
+}
+
+/* ---- sending ----------------------------------------------------------------------------------
+ */
+
+/* The event's JSON in a spool record: after the line position, when there is one. */
+static void record_payload(const struct trl_spool_record *rec, const char **data, size_t *len)
+{
+    *data = rec->data;
+    *len = rec->len;
+    if (*len > 0 && (*data)[0] == POS_MARK) {
+        const char *nl = memchr(*data, '\n', *len);
+        size_t skip = nl ? (size_t)(nl - *data) + 1 : *len;
+        *data += skip;
+        *len -= skip;
+    }
+}
+
+/* Builds and sends batches while the window and the socket have room. */
+static void pump(struct agent *a)
+{
+    struct link *k = a->link;
+    uint32_t window = a->o->window ? TRL_MIN(a->o->window, MAX_WINDOW) : 8;
+    uint32_t max_events = a->o->batch_max_events ? a->o->batch_max_events : 1000;
+    max_events = TRL_MIN(max_events, TRL_PROTO_MAX_EVENTS);
+    size_t max_bytes = a->o->batch_max_bytes ? a->o->batch_max_bytes : (256u << 10);
+    while (k && k->state == LINK_READY && a->nin < window &&
+           uv_stream_get_write_queue_size((uv_stream_t *)&k->tcp) < MAX_WRITE_QUEUE) {
+        trl_buf_reset(&a->raw);
+        uint32_t count = 0;
+        uint64_t first = 0;
+        for (;;) {
+            struct trl_spool_record rec;
+            if (a->have_held) {
+                rec = (struct trl_spool_record){a->held_seq, a->held.data, a->held.len};
+            } else {
+                int r = trl_spool_read(a->spool, &rec);
+                if (r < 0) {
+                    trl_error(COMP, "cannot read the spool: %s", trl_strerror(r));
+                    break;
+                }
+                if (r == 0)
+                    break;
+            }
+            const char *data;
+            size_t len;
+            record_payload(&rec, &data, &len);
+            bool fits = count == 0 || (rec.seq == first + count && count < max_events &&
+                                       a->raw.len + len + 1 <= max_bytes);
+            if (!fits) {
+                if (!a->have_held) {
+                    trl_buf_reset(&a->held);
+                    trl_buf_append(&a->held, rec.data, rec.len);
+                    a->held_seq = rec.seq;
+                    a->have_held = true;
+                }
+                break;
+            }
+            if (count == 0)
+                first = rec.seq;
+            trl_buf_append(&a->raw, data, len);
+            trl_buf_putc(&a->raw, '\n');
+            count++;
+            /* Last: data may point into held. */
+            a->have_held = false;
+        }
+        if (count == 0)
+            return;
+        trl_buf_reset(&a->frame);
+        int rc = trl_proto_put_batch(&a->frame, first, count, a->raw.data, a->raw.len, 1);
+        if (rc != 0) {
+            trl_error(COMP, "cannot encode a batch seq=%llu count=%u: %s",
+                      (unsigned long long)first, count, trl_strerror(rc));
+            link_close(a, "batch encoding failed");
+            return;
+        }
+        if (a->nin == 0)
+            a->last_ack_ms = uv_now(&a->loop);
+        a->inflight[a->nin++] = first + count - 1;
+        a->sent += count;
+        link_send(k, &a->frame);
+    }
+}
+
+/* ---- housekeeping -----------------------------------------------------------------------------
+ */
+
+static void send_heartbeat(struct agent *a)
+{
+    struct link *k = a->link;
+    uint64_t now = uv_now(&a->loop);
+    if (!k || k->state != LINK_READY)
+        return;
+    struct trl_spool_stats st;
+    trl_spool_stats(a->spool, &st);
+    uint64_t elapsed = now > a->last_hb_ms ? now - a->last_hb_ms : 1;
+    struct trl_proto_heartbeat hb = {
+        .spooled = st.pending,
+        .dropped = a->dropped + st.dropped,
+        .sent = a->sent,
+        .sources_error = a->source_errors,
+        .events_per_sec = (uint32_t)TRL_MIN((a->sent - a->hb_sent) * 1000 / elapsed, UINT32_MAX),
+    };
+    a->last_hb_ms = now;
+    a->hb_sent = a->sent;
+    trl_buf_reset(&a->frame);
+    trl_proto_put_heartbeat(&a->frame, &hb);
+    link_send(k, &a->frame);
+}
+
+/* Every 200 ms: make the spool durable, then the offsets; the heartbeat and the connection
+ * watchdog. */
+static void on_commit_timer(uv_timer_t *t)
+{
+    struct agent *a = t->data;
+    commit_sources(a);
+    uint64_t now = uv_now(&a->loop);
+    uint64_t hb = a->o->heartbeat_ms ? a->o->heartbeat_ms : 30000;
+    if (now - a->last_hb_ms >= hb)
+        send_heartbeat(a);
+    struct link *k = a->link;
+    if (k && k->state != LINK_READY && now - k->started_ms > CONNECT_TIMEOUT_MS)
+        link_close(a, "connection and HELLO timed out");
+    else if (k && a->nin > 0 && now - a->last_ack_ms > ACK_TIMEOUT_MS)
+        link_close(a, "no acknowledgement in time");
+    pump(a);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct agent *a = s->data;
+    trl_info(COMP, "stopping on signal %d", signum);
+    a->stopping = true;
+    uv_stop(&a->loop);
+}
+
+/* ---- start-up ---------------------------------------------------------------------------------
+ */
+
+static int read_server_file(struct agent *a, char *out, size_t outlen)
+{
+    char *path = trl_path_join(a->state_dir, "server");
+    char *data = NULL;
+    size_t len = 0;
+    int rc = trl_state_read(path, 1024, &data, &len);
+    free(path);
+    if (rc < 0)
+        return rc;
+    while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' '))
+        data[--len] = '\0';
+    snprintf(out, outlen, "%s", data);
+    free(data);
+    return 0;
+}
+
+static int setup_server(struct agent *a)
+{
+    char server[300];
+    if (a->o->server && a->o->server[0]) {
+        snprintf(server, sizeof(server), "%s", a->o->server);
+    } else if (read_server_file(a, server, sizeof(server)) != 0) {
+        trl_error(COMP, "no server address: give --server HOST:PORT or enroll first");
+        return TRL_ECONFIG;
+    }
+    uint16_t port;
+    if (trl_config_parse_listen(server, a->host, sizeof(a->host), &port) != 0 || !a->host[0] ||
+        port == 0) {
+        trl_error(COMP, "bad server address \"%s\": expected HOST:PORT", server);
+        return TRL_ECONFIG;
+    }
+    snprintf(a->port, sizeof(a->port), "%u", port);
+    char *ca = trl_path_join(a->state_dir, "ca.crt");
+    char *crt = trl_path_join(a->state_dir, "agent.crt");
+    char *key = trl_path_join(a->state_dir, "agent.key");
+    char err[300];
+    a->ssl = trl_tlsio_client_ctx(ca, crt, key, err, sizeof(err));
+    free(ca);
+    free(crt);
+    free(key);
+    if (!a->ssl) {
+        trl_error(COMP, "cannot load the agent's identity from %s (enroll first): %s", a->state_dir,
+                  err);
+        return TRL_ECONFIG;
+    }
+    return 0;
+}
+
+/* Collects the positions of the lines spooled at or after the seq in tail.seq: the offsets file
+ * may not cover them, and the tailer would deliver them again after a crash. */
+static void load_replay(struct agent *a)
+{
+    a->commit_path = trl_path_join(a->state_dir, "tail.seq");
+    uint64_t from = 1;
+    char *data = NULL;
+    size_t len = 0;
+    if (trl_state_read(a->commit_path, 64, &data, &len) == 0) {
+        from = strtoull(data, NULL, 10);
+        free(data);
+    }
+    a->commit_seq = from ? from : 1;
+    size_t cap = 0;
+    struct trl_spool_record rec;
+    while (trl_spool_read(a->spool, &rec) == 1) {
+        const char *p = rec.data;
+        if (rec.seq < a->commit_seq || rec.len < 2 || p[0] != POS_MARK)
+            continue;
+        char head[80];
+        size_t n = TRL_MIN(rec.len - 1, sizeof(head) - 1);
+        memcpy(head, p + 1, n);
+        head[n] = '\0';
+        unsigned long long off, end;
+        unsigned crc;
+        if (sscanf(head, "%llu %llu %u", &off, &end, &crc) != 3)
+            continue;
+        if (a->nreplay == cap) {
+            cap = cap ? cap * 2 : 256;
+            a->replay = trl_xrealloc(a->replay, cap * sizeof(*a->replay));
+        }
+        a->replay[a->nreplay++] = (struct line_pos){off, end, crc, false};
+    }
+    trl_spool_rewind(a->spool);
+    if (a->nreplay) {
+        qsort(a->replay, a->nreplay, sizeof(*a->replay), pos_cmp);
+        trl_info(COMP, "%zu lines were spooled after the last offsets commit: skipping them once",
+                 a->nreplay);
+    }
+    a->replay_left = a->nreplay;
+}
+
+/* The journal is a default source only where no syslog daemon writes the default log files:
+ * there rsyslog already copies every journal entry into them, and reading both would deliver
+ * each line twice. */
+static void setup_journal(struct agent *a, size_t syslog_files)
+{
+    if (syslog_files > 0) {
+        trl_info(COMP, "journal: not read, the syslog files already carry its entries");
+        return;
+    }
+    char *cursor = trl_path_join(a->state_dir, "journal.cursor");
+    struct trl_journal_config jc = {.state_path = cursor};
+    int rc = trl_journal_create(&jc, &a->journal);
+    free(cursor);
+    if (rc < 0) {
+        a->journal = NULL;
+        trl_warn(COMP, "journal unavailable: %s", trl_strerror(rc));
+    }
+}
+
+static void setup_audit(struct agent *a)
+{
+    struct trl_audit_nl_config ac = {.mode = TRL_AUDIT_AUTO, .objectives = true};
+    int rc = trl_audit_nl_create(&ac, &a->audit);
+    if (rc < 0) {
+        a->audit = NULL;
+        trl_warn(COMP,
+                 "Linux audit unavailable (needs root with CAP_AUDIT_CONTROL and "
+                 "CAP_AUDIT_READ): %s",
+                 trl_strerror(rc));
+        return;
+    }
+    struct trl_audit_nl_stats st;
+    trl_audit_nl_get_stats(a->audit, &st);
+    trl_info(COMP, "audit: %s, %zu preset rules installed",
+             trl_audit_nl_is_multicast(a->audit) ? "alongside auditd" : "as the audit daemon",
+             st.rules);
+}
+
+static int setup_sources(struct agent *a)
+{
+    const struct trl_agent_opts *o = a->o;
+    char *offsets = trl_path_join(a->state_dir, "tail.offsets");
+    struct trl_tail_config tc = {.state_path = offsets};
+    int rc = trl_tail_create(&tc, &a->tail);
+    free(offsets);
+    if (rc < 0) {
+        trl_error(COMP, "cannot start the file tailer: %s", trl_strerror(rc));
+        return rc;
+    }
+    size_t nfiles = 0;
+    for (size_t i = 0; i < o->ntails; i++) {
+        if (trl_tail_add(a->tail, o->tails[i]) != 0) {
+            trl_error(COMP, "cannot follow \"%s\"", o->tails[i]);
+            return TRL_ECONFIG;
+        }
+        nfiles++;
+    }
+    if (o->default_sources) {
+        for (size_t i = 0; i < TRL_ARRAY_LEN(default_logs); i++)
+            if (access(default_logs[i], F_OK) == 0 && trl_tail_add(a->tail, default_logs[i]) == 0)
+                nfiles++;
+        trl_tail_exclude(a->tail, "*.gz");
+
+        char *db = trl_path_join(a->state_dir, "fim.db");
+        struct trl_fim_config fc = {.db_path = db};
+        rc = trl_fim_create(&fc, &a->fim);
+        free(db);
+        if (rc == 0) {
+            for (size_t i = 0; i < TRL_ARRAY_LEN(default_fim); i++)
+                if (access(default_fim[i], F_OK) == 0)
+                    trl_fim_add_path(a->fim, default_fim[i]);
+        } else {
+            a->fim = NULL;
+            a->source_errors++;
+            trl_warn(COMP, "file integrity monitoring unavailable: %s", trl_strerror(rc));
+        }
+        struct trl_proc_config pc = {0};
+        if ((rc = trl_proc_create(&pc, &a->proc)) < 0) {
+            a->proc = NULL;
+            a->source_errors++;
+            trl_warn(COMP, "process monitoring unavailable (needs root): %s", trl_strerror(rc));
+        }
+        struct trl_netconn_config nc = {0};
+        if ((rc = trl_netconn_create(&nc, &a->net)) < 0) {
+            a->net = NULL;
+            a->source_errors++;
+            trl_warn(COMP, "network connection monitoring unavailable: %s", trl_strerror(rc));
+        }
+        char *uo = trl_path_join(a->state_dir, "utmp.offsets");
+        struct trl_utmp_config uc = {.state_path = uo};
+        if (trl_utmp_create(&uc, &a->utmp) != 0)
+            a->utmp = NULL;
+        free(uo);
+        setup_journal(a, nfiles);
+        setup_audit(a);
+    }
+    trl_info(COMP, "sources: %zu log paths%s%s%s%s%s%s", nfiles, a->fim ? ", file integrity" : "",
+             a->proc ? ", processes" : "", a->net ? ", network" : "", a->utmp ? ", logins" : "",
+             a->journal ? ", journal" : "", a->audit ? ", audit" : "");
+    if (trl_tail_fd(a->tail) >= 0) {
+        uv_poll_init(&a->loop, &a->tail_poll, trl_tail_fd(a->tail));
+        a->tail_poll.data = a;
+        uv_poll_start(&a->tail_poll, UV_READABLE, on_tail_readable);
+    }
+    if (a->fim && trl_fim_fd(a->fim) >= 0) {
+        uv_poll_init(&a->loop, &a->fim_poll, trl_fim_fd(a->fim));
+        a->fim_poll.data = a;
+        uv_poll_start(&a->fim_poll, UV_READABLE, on_fim_readable);
+    }
+    if (a->proc) {
+        uv_poll_init(&a->loop, &a->proc_poll, trl_proc_fd(a->proc));
+        a->proc_poll.data = a;
+        uv_poll_start(&a->proc_poll, UV_READABLE, on_proc_readable);
+    }
+    if (a->journal && trl_journal_fd(a->journal) >= 0) {
+        uv_poll_init(&a->loop, &a->journal_poll, trl_journal_fd(a->journal));
+        a->journal_poll.data = a;
+        uv_poll_start(&a->journal_poll, UV_READABLE, on_journal_readable);
+    }
+    if (a->audit) {
+        uv_poll_init(&a->loop, &a->audit_poll, trl_audit_nl_fd(a->audit));
+        a->audit_poll.data = a;
+        uv_poll_start(&a->audit_poll, UV_READABLE, on_audit_readable);
+    }
+    return 0;
+}
+
+int trl_agent_run(const struct trl_agent_opts *o)
+{
+    struct agent *a = trl_xcalloc(1, sizeof(*a));
+    a->o = o;
+    int rc = TRL_ECONFIG;
+    a->state_dir = trl_xstrdup(o->state_dir);
+    if (gethostname(a->hostname, sizeof(a->hostname) - 1) != 0)
+        snprintf(a->hostname, sizeof(a->hostname), "localhost");
+    uv_loop_init(&a->loop);
+    a->arena = trl_arena_create(0);
+    if ((rc = trl_state_mkdir(a->state_dir)) < 0) {
+        trl_error(COMP, "cannot create the state directory %s: %s", a->state_dir, trl_strerror(rc));
+        goto out;
+    }
+    if ((rc = setup_server(a)) < 0)
+        goto out;
+    char *spool_dir = trl_path_join(a->state_dir, "spool");
+    struct trl_spool_config sc = {
+        .dir = spool_dir,
+        .max_bytes = o->spool_max_bytes,
+        .policy = TRL_SPOOL_BLOCK,
+        .sync_interval_ms = 200,
+    };
+    rc = trl_spool_create(&sc, &a->spool);
+    free(spool_dir);
+    if (rc < 0) {
+        a->spool = NULL;
+        trl_error(COMP, "cannot open the spool: %s", trl_strerror(rc));
+        goto out;
+    }
+    load_replay(a);
+    if ((rc = setup_sources(a)) < 0)
+        goto out;
+
+    uv_timer_init(&a->loop, &a->sources_timer);
+    a->sources_timer.data = a;
+    uv_timer_start(&a->sources_timer, on_sources_timer, 0, 0);
+    uv_timer_init(&a->loop, &a->commit_timer);
+    a->commit_timer.data = a;
+    uv_timer_start(&a->commit_timer, on_commit_timer, 200, 200);
+    uv_timer_init(&a->loop, &a->reconnect_timer);
+    a->reconnect_timer.data = a;
+    uv_idle_init(&a->loop, &a->tail_idle);
+    a->tail_idle.data = a;
+    uv_signal_init(&a->loop, &a->sigterm);
+    a->sigterm.data = a;
+    uv_signal_start(&a->sigterm, on_signal, SIGTERM);
+    uv_signal_init(&a->loop, &a->sigint);
+    a->sigint.data = a;
+    uv_signal_start(&a->sigint, on_signal, SIGINT);
+    signal(SIGPIPE, SIG_IGN);
+    a->last_hb_ms = uv_now(&a->loop);
+    struct trl_spool_stats st;
+    trl_spool_stats(a->spool, &st);
+    trl_info(COMP, "started state=%s server=%s:%s spooled=%llu next_seq=%llu", a->state_dir,
+             a->host, a->port, (unsigned long long)st.pending, (unsigned long long)st.next_seq);
+    connect_now(a);
+    uv_run(&a->loop, UV_RUN_DEFAULT);
+    rc = 0;
+out:
+    a->stopping = true;
+    if (a->link) {
+        struct link *k = a->link;
+        a->link = NULL;
+        k->dead = true;
+        uv_close((uv_handle_t *)&k->tcp, on_link_closed);
+    }
+    uv_walk(&a->loop, close_walk, NULL);
+    uv_run(&a->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&a->loop);
+    if (a->spool && a->commit_path)
+        commit_sources(a);
+    trl_tail_destroy(a->tail);
+    trl_fim_destroy(a->fim);
+    trl_proc_destroy(a->proc);
+    trl_netconn_destroy(a->net);
+    trl_utmp_destroy(a->utmp);
+    trl_journal_destroy(a->journal);
+    trl_audit_nl_destroy(a->audit);
+    trl_spool_destroy(a->spool);
+    SSL_CTX_free(a->ssl);
+    trl_arena_destroy(a->arena);
+    trl_buf_free(&a->json);
+    trl_buf_free(&a->raw);
+    trl_buf_free(&a->frame);
+    trl_buf_free(&a->held);
+    free(a->replay);
+    free(a->commit_path);
+    free(a->state_dir);
+    free(a);
+    return rc;
+}

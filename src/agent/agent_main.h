@@ -1,0 +1,45 @@
+/*
+ * agent_main: the main loop of `trapline agent`. Sources (tailed log files, and by default the
+ * host's file integrity, process, network and login sources) produce events, which are parsed and
+ * normalised here with Trapline's own parsers, encoded as ECS JSON, given a sequence number and
+ * appended to the disk spool before anything is sent. A sender reads the spool, sends BATCH frames
+ * over TLS 1.3 (docs/protocol.md) with a bounded window of unacknowledged batches, and on ACK
+ * advances the spool's acknowledged position durably, so a restarted agent resends only what the
+ * server has not committed. Any error closes the connection and reconnects with exponential,
+ * capped and jittered backoff. When the spool reaches its size cap the file sources pause (their
+ * offsets wait) and the host sources' events are counted as dropped.
+ *
+ * The state directory holds agent.key, agent.crt (CN = agent id), ca.crt (the server CA pinned at
+ * enrollment), server (HOST:PORT), the spool and the sources' offsets.
+ *
+ * Ownership: the options' strings stay the caller's. Threads: trl_agent_run() runs the loop on the
+ * calling thread (the main thread: it handles SIGTERM and SIGINT) until it is told to stop.
+ */
+#ifndef TRL_AGENT_MAIN_H
+#define TRL_AGENT_MAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TRL_AGENT_MAX_TAILS 64
+
+struct trl_agent_opts {
+    const char *state_dir;
+    const char *server;                     /* "HOST:PORT"; NULL: read <state_dir>/server */
+    const char *tails[TRL_AGENT_MAX_TAILS]; /* paths or glob patterns */
+    size_t ntails;
+    bool default_sources;      /* system logs that exist, FIM, processes, network, logins */
+    uint64_t spool_max_bytes;  /* 0: 1 GiB */
+    uint64_t heartbeat_ms;     /* 0: 30000 */
+    uint32_t batch_max_events; /* 0: 1000 */
+    size_t batch_max_bytes;    /* 0: 256 KiB of JSON before compression */
+    uint32_t window;           /* unacknowledged batches in flight; 0: 8 */
+    uint64_t backoff_max_ms;   /* 0: 30000 */
+};
+
+/* Runs until SIGTERM or SIGINT. Returns 0 after a clean stop, or a negative error when the agent
+ * cannot start (missing certificate, unusable state directory: logged). */
+int trl_agent_run(const struct trl_agent_opts *o);
+
+#endif

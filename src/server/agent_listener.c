@@ -1,0 +1,803 @@
+/*
+ * agent_listener: TLS connections from agents, BATCH frames into the pipeline, ACK after commit
+ * (see agent_listener.h).
+ */
+#include "server/agent_listener.h"
+
+#include "agent/proto.h"
+#include "agent/tlsio.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "core/util.h"
+#include "server/agent_registry.h"
+#include "server/enroll.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#define COMP       "agents"
+#define READ_CHUNK 65536
+/* How long a connection may take to finish its TLS handshake and send HELLO. */
+#define HELLO_TIMEOUT_MS 10000
+/* The longest the input buffer of one connection may grow before frames are consumed. */
+#define MAX_PENDING_INPUT (TRL_PROTO_MAX_FRAME + 2 * READ_CHUNK)
+
+/* What the listener knows of one agent: its committed and submitted positions. Lives on the loop
+ * thread until the listener stops; batches in the pipeline point to it. */
+struct agent_state {
+    char id[TRL_PROTO_MAX_STR + 1];
+    uint64_t committed; /* highest seq the store committed */
+    uint64_t submitted; /* highest seq handed to the pipeline (or committed) */
+    struct agent_state *next;
+};
+
+struct conn {
+    uv_tcp_t tcp;
+    struct trl_agent_listener *l;
+    struct trl_tlsio *tls;
+    struct trl_proto_reader rd;
+    struct agent_state *agent; /* set by HELLO */
+    char peer[64];
+    uint64_t opened_ms;
+    uint64_t last_frame_ms;
+    uint64_t frames;
+    uint64_t events;
+    uint64_t dups;
+    bool closing;
+    bool reading;
+    struct conn *prev, *next;
+};
+
+/* Carried by each pipeline batch through on_done. */
+struct batch_tag {
+    struct trl_agent_listener *l;
+    struct agent_state *agent;
+    uint64_t last_seq;
+};
+
+/* A completed batch, queued from the worker thread to the loop. */
+struct done_msg {
+    struct agent_state *agent;
+    uint64_t seq;
+    int status;
+    struct done_msg *next;
+};
+
+struct trl_agent_listener {
+    uv_loop_t loop;
+    uv_tcp_t server;
+    uv_async_t done_async;
+    uv_async_t stop_async;
+    uv_timer_t tick;
+    pthread_t thread;
+    bool thread_started;
+    SSL_CTX *ssl_ctx;
+    struct trl_agent_registry *reg;
+    struct trl_pipeline *p;
+    char address[80];
+    uint32_t max_conns;
+    uint64_t idle_ms;
+    struct trl_enroll_ctx enroll;
+
+    struct conn *conns;
+    uint32_t nconns;
+    struct agent_state *agents;
+    bool paused; /* the pipeline is congested: every connection stopped reading */
+
+    struct trl_buf raw;  /* decompressed batch */
+    struct trl_buf line; /* one event with the agent fields added */
+    char plain[READ_CHUNK];
+
+    pthread_mutex_t mu; /* guards done_head/done_tail and stopping (worker thread vs loop) */
+    struct done_msg *done_head, *done_tail;
+    bool stopping;
+};
+
+static void conn_close(struct conn *c, const char *why);
+
+static bool valid_agent_id(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > 128)
+        return false;
+    for (const char *p = id; *p; p++) {
+        char ch = *p;
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_' || ch == '.'))
+            return false;
+    }
+    return true;
+}
+
+static struct agent_state *agent_get(struct trl_agent_listener *l, const char *id)
+{
+    for (struct agent_state *a = l->agents; a; a = a->next)
+        if (!strcmp(a->id, id))
+            return a;
+    struct agent_state *a = trl_xcalloc(1, sizeof(*a));
+    snprintf(a->id, sizeof(a->id), "%s", id);
+    a->next = l->agents;
+    l->agents = a;
+    return a;
+}
+
+/* ---- output -----------------------------------------------------------------------------------
+ */
+
+/* Sends whatever TLS produced (handshake, records of frames written, alerts). */
+static void conn_flush(struct conn *c)
+{
+    if (c->closing && uv_is_closing((uv_handle_t *)&c->tcp))
+        return;
+    trl_tlsio_flush(c->tls, (uv_stream_t *)&c->tcp);
+}
+
+static void conn_send(struct conn *c, const struct trl_buf *frame)
+{
+    if (trl_tlsio_write(c->tls, frame->data, frame->len) == 0)
+        conn_flush(c);
+}
+
+static void send_ack(struct conn *c, uint64_t seq)
+{
+    struct trl_buf f = {0};
+    trl_proto_put_ack(&f, seq);
+    conn_send(c, &f);
+    trl_buf_free(&f);
+}
+
+/* Sends ERROR and closes the connection. */
+static void conn_fail(struct conn *c, uint16_t code, const char *reason)
+{
+    struct trl_buf f = {0};
+    trl_proto_put_error(&f, code, reason);
+    conn_send(c, &f);
+    trl_buf_free(&f);
+    conn_close(c, reason);
+}
+
+/* ---- pipeline completion ----------------------------------------------------------------------
+ */
+
+/* Worker thread: record the commit durably, then tell the loop. */
+static void on_batch_done(struct trl_batch *b, int status, void *ud)
+{
+    (void)b;
+    struct batch_tag *t = ud;
+    struct trl_agent_listener *l = t->l;
+    if (status == 0 && t->last_seq) {
+        int rc = trl_agent_registry_commit_seq(l->reg, t->agent->id, t->last_seq);
+        if (rc < 0)
+            trl_error(COMP, "cannot record delivery agent=%s seq=%llu error=\"%s\"", t->agent->id,
+                      (unsigned long long)t->last_seq, trl_strerror(rc));
+    }
+    struct done_msg *m = trl_xcalloc(1, sizeof(*m));
+    m->agent = t->agent;
+    m->seq = t->last_seq;
+    m->status = status;
+    pthread_mutex_lock(&l->mu);
+    bool stopping = l->stopping;
+    if (!stopping) {
+        if (l->done_tail)
+            l->done_tail->next = m;
+        else
+            l->done_head = m;
+        l->done_tail = m;
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (stopping)
+        free(m);
+    else
+        uv_async_send(&l->done_async);
+    free(t);
+}
+
+static void on_done_async(uv_async_t *a)
+{
+    struct trl_agent_listener *l = a->data;
+    pthread_mutex_lock(&l->mu);
+    struct done_msg *m = l->done_head;
+    l->done_head = l->done_tail = NULL;
+    pthread_mutex_unlock(&l->mu);
+    while (m) {
+        struct done_msg *next = m->next;
+        struct agent_state *ag = m->agent;
+        if (m->status == 0) {
+            if (m->seq > ag->committed)
+                ag->committed = m->seq;
+            for (struct conn *c = l->conns; c; c = c->next)
+                if (c->agent == ag && !c->closing)
+                    send_ack(c, ag->committed);
+        } else {
+            /* The store refused the events: forget they were sent, and make the agent resend
+             * them by dropping its connections. */
+            ag->submitted = ag->committed;
+            struct conn *c = l->conns;
+            while (c) {
+                struct conn *cn = c->next;
+                if (c->agent == ag && !c->closing)
+                    conn_fail(c, TRL_PROTO_ERR_BUSY, "store write failed");
+                c = cn;
+            }
+        }
+        free(m);
+        m = next;
+    }
+}
+
+/* ---- frames -----------------------------------------------------------------------------------
+ */
+
+static void submit(struct trl_agent_listener *l, struct trl_batch *b, struct agent_state *a,
+                   uint64_t last_seq)
+{
+    struct batch_tag *t = trl_xcalloc(1, sizeof(*t));
+    t->l = l;
+    t->agent = a;
+    t->last_seq = last_seq;
+    b->on_done = on_batch_done;
+    b->on_done_ud = t;
+    trl_pipeline_submit(l->p, b);
+}
+
+/* The event line with agent.id / agent.name / agent.type from the certificate and the event's
+ * sequence number (event.sequence) appended as the object's last members (JSON readers keep the
+ * last of duplicate keys, so what the agent may have claimed is overridden). Lines that are not an
+ * object are passed on unchanged. */
+static void with_agent_fields(struct trl_agent_listener *l, const char *id, uint64_t seq,
+                              const char *p, size_t n)
+{
+    struct trl_buf *o = &l->line;
+    trl_buf_reset(o);
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\r' || p[n - 1] == '\t'))
+        n--;
+    if (n < 2 || p[0] != '{' || p[n - 1] != '}') {
+        trl_buf_append(o, p, n);
+        return;
+    }
+    bool empty = true;
+    for (size_t i = 1; i + 1 < n && empty; i++)
+        empty = p[i] == ' ' || p[i] == '\t';
+    trl_buf_append(o, p, n - 1);
+    trl_buf_printf(o,
+                   "%s\"agent\":{\"id\":\"%s\",\"name\":\"%s\",\"type\":\"trapline\"},"
+                   "\"event.sequence\":%llu}",
+                   empty ? "" : ",", id, id, (unsigned long long)seq);
+}
+
+static int handle_batch(struct conn *c, const struct trl_proto_frame *f)
+{
+    struct trl_agent_listener *l = c->l;
+    struct agent_state *a = c->agent;
+    struct trl_proto_batch pb;
+    if (trl_proto_parse_batch(f, &pb) != 0 || trl_proto_batch_decompress(&pb, &l->raw) != 0) {
+        conn_fail(c, TRL_PROTO_ERR_MALFORMED, "malformed batch");
+        return -1;
+    }
+    uint64_t last = pb.first_seq + pb.count - 1;
+    int64_t now = trl_now_ns();
+    struct trl_batch *b = NULL;
+    uint64_t added_seq = 0;
+    const char *p = l->raw.data, *end = l->raw.data + l->raw.len;
+    for (uint64_t seq = pb.first_seq; p < end; seq++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = (size_t)(nl - p);
+        if (seq <= a->submitted) {
+            c->dups++;
+        } else {
+            if (!b)
+                b = trl_pipeline_batch_get(l->p);
+            with_agent_fields(l, a->id, seq, p, n);
+            added_seq = seq;
+            c->events++;
+            if (trl_batch_add(b, l->line.data, l->line.len, c->peer, now, TRL_MSG_AGENT_EVENT)) {
+                submit(l, b, a, seq);
+                b = NULL;
+            }
+        }
+        p = nl + 1;
+    }
+    if (b)
+        submit(l, b, a, last);
+    if (last > a->submitted)
+        a->submitted = last;
+    /* Nothing new: everything was sent before. Acknowledge now if it is already committed;
+     * otherwise the commit in flight will. */
+    if (!added_seq && last <= a->committed)
+        send_ack(c, a->committed);
+    return 0;
+}
+
+static void apply_health(struct conn *c, const struct trl_proto_hello *h,
+                         const struct trl_proto_heartbeat *hb)
+{
+    struct trl_agent_health health = {0};
+    if (h) {
+        health.version = h->version;
+        health.hostname = h->hostname;
+    }
+    if (hb) {
+        health.events_total = hb->sent;
+        health.events_per_sec = hb->events_per_sec;
+        health.spool_depth = hb->spooled;
+        health.dropped = hb->dropped;
+    }
+    int rc = trl_agent_registry_seen(c->l->reg, c->agent->id, &health);
+    if (rc < 0 && rc != -ENOENT)
+        trl_warn(COMP, "cannot update agent record agent=%s error=\"%s\"", c->agent->id,
+                 trl_strerror(rc));
+}
+
+static int handle_hello(struct conn *c, const struct trl_proto_frame *f)
+{
+    struct trl_agent_listener *l = c->l;
+    struct trl_proto_hello h;
+    if (trl_proto_parse_hello(f, &h) != 0) {
+        conn_fail(c, TRL_PROTO_ERR_MALFORMED, "malformed HELLO");
+        return -1;
+    }
+    const char *cn = trl_tlsio_peer_cn(c->tls);
+    if (!cn) {
+        conn_fail(c, TRL_PROTO_ERR_NOT_ALLOWED, "a client certificate is required");
+        return -1;
+    }
+    if (!valid_agent_id(cn)) {
+        conn_fail(c, TRL_PROTO_ERR_NOT_ALLOWED, "invalid agent id in certificate");
+        return -1;
+    }
+    if (trl_agent_registry_is_revoked(l->reg, cn)) {
+        trl_warn(COMP, "refused agent=%s peer=%s reason=\"revoked or not enrolled\"", cn, c->peer);
+        conn_fail(c, TRL_PROTO_ERR_REVOKED, "agent revoked or not enrolled");
+        return -1;
+    }
+    struct agent_state *a = agent_get(l, cn);
+    uint64_t stored = 0;
+    if (trl_agent_registry_last_seq(l->reg, cn, &stored) == 0 && stored > a->committed)
+        a->committed = stored;
+    if (a->committed > a->submitted)
+        a->submitted = a->committed;
+    c->agent = a;
+    apply_health(c, &h, NULL);
+    trl_info(COMP,
+             "agent connected agent=%s peer=%s version=\"%s\" host=\"%s\" agent_acked=%llu "
+             "committed=%llu",
+             cn, c->peer, h.version, h.hostname, (unsigned long long)h.last_ack,
+             (unsigned long long)a->committed);
+    send_ack(c, a->committed);
+    return 0;
+}
+
+static int handle_enroll(struct conn *c, const struct trl_proto_frame *f)
+{
+    struct trl_agent_listener *l = c->l;
+    const char *json;
+    size_t len;
+    if (trl_proto_parse_json(f, &json, &len) != 0) {
+        conn_fail(c, TRL_PROTO_ERR_MALFORMED, "malformed ENROLL_REQ");
+        return -1;
+    }
+    struct trl_buf resp = {0};
+    int rc = trl_enroll_listener_fn(&l->enroll, c->peer, json, len, &resp);
+    struct trl_buf frame = {0};
+    if (rc == 0 && trl_proto_put_json(&frame, TRL_PROTO_ENROLL_RESP, resp.data, resp.len) == 0) {
+        conn_send(c, &frame);
+    } else {
+        trl_buf_putc(&resp, '\0');
+        trl_proto_put_error(&frame, TRL_PROTO_ERR_ENROLL,
+                            rc != 0 && resp.data[0] ? resp.data : "enrollment refused");
+        conn_send(c, &frame);
+        rc = -1;
+    }
+    trl_buf_free(&frame);
+    trl_buf_free(&resp);
+    return rc == 0 ? 0 : -1;
+}
+
+/* Returns 0 to go on, -1 when the connection was closed. */
+static int handle_frame(struct conn *c, const struct trl_proto_frame *f)
+{
+    c->frames++;
+    c->last_frame_ms = uv_now(&c->l->loop);
+    switch (f->type) {
+    case TRL_PROTO_HELLO:
+        if (c->agent) {
+            conn_fail(c, TRL_PROTO_ERR_NOT_ALLOWED, "second HELLO");
+            return -1;
+        }
+        return handle_hello(c, f);
+    case TRL_PROTO_ENROLL_REQ:
+        return handle_enroll(c, f);
+    case TRL_PROTO_BATCH:
+    case TRL_PROTO_HEARTBEAT:
+        if (!c->agent) {
+            conn_fail(c, TRL_PROTO_ERR_NOT_ALLOWED, "HELLO with a client certificate first");
+            return -1;
+        }
+        if (f->type == TRL_PROTO_BATCH)
+            return handle_batch(c, f);
+        struct trl_proto_heartbeat hb;
+        if (trl_proto_parse_heartbeat(f, &hb) != 0) {
+            conn_fail(c, TRL_PROTO_ERR_MALFORMED, "malformed HEARTBEAT");
+            return -1;
+        }
+        apply_health(c, NULL, &hb);
+        return 0;
+    case TRL_PROTO_ERROR: {
+        struct trl_proto_error e;
+        if (trl_proto_parse_error(f, &e) == 0)
+            trl_warn(COMP, "agent reported an error peer=%s code=%u reason=\"%s\"", c->peer, e.code,
+                     e.reason);
+        conn_close(c, "agent sent ERROR");
+        return -1;
+    }
+    default:
+        conn_fail(c, TRL_PROTO_ERR_NOT_ALLOWED, "frame type not accepted by the server");
+        return -1;
+    }
+}
+
+/* ---- connections ------------------------------------------------------------------------------
+ */
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    struct conn *c = h->data;
+    struct trl_agent_listener *l = c->l;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    l->nconns--;
+    trl_tlsio_destroy(c->tls);
+    trl_proto_reader_free(&c->rd);
+    free(c);
+}
+
+static void conn_close(struct conn *c, const char *why)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    if (why)
+        trl_info(COMP,
+                 "connection closed peer=%s agent=%s frames=%llu events=%llu duplicates=%llu "
+                 "reason=\"%s\"",
+                 c->peer, c->agent ? c->agent->id : "-", (unsigned long long)c->frames,
+                 (unsigned long long)c->events, (unsigned long long)c->dups, why);
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    (void)h;
+    static __thread char scratch[READ_CHUNK];
+    *buf = uv_buf_init(scratch, sizeof(scratch));
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct conn *c = s->data;
+    struct trl_agent_listener *l = c->l;
+    if (nread < 0) {
+        conn_close(c, nread == UV_EOF ? "agent disconnected" : uv_strerror((int)nread));
+        return;
+    }
+    if (nread == 0 || c->closing)
+        return;
+    trl_tlsio_feed(c->tls, buf->base, (size_t)nread);
+    for (;;) {
+        int n = trl_tlsio_read(c->tls, l->plain, sizeof(l->plain));
+        if (n == 0)
+            break;
+        if (n < 0) {
+            conn_flush(c);
+            if (n == -1) {
+                conn_close(c, "agent closed TLS");
+            } else {
+                char why[300];
+                snprintf(why, sizeof(why), "TLS: %s", trl_tlsio_error(c->tls));
+                conn_close(c, why);
+            }
+            return;
+        }
+        trl_proto_reader_feed(&c->rd, l->plain, (size_t)n);
+        struct trl_proto_frame f;
+        int r;
+        while ((r = trl_proto_reader_next(&c->rd, &f)) == 1) {
+            if (handle_frame(c, &f) != 0)
+                return;
+        }
+        if (r < 0) {
+            conn_fail(c, r == TRL_ETRUNC ? TRL_PROTO_ERR_TOO_LARGE : TRL_PROTO_ERR_MALFORMED,
+                      r == TRL_ETRUNC ? "frame too large" : "malformed frame");
+            return;
+        }
+        if (trl_proto_reader_pending(&c->rd) > MAX_PENDING_INPUT) {
+            conn_fail(c, TRL_PROTO_ERR_TOO_LARGE, "frame too large");
+            return;
+        }
+    }
+    conn_flush(c);
+    if (!l->paused && trl_pipeline_congested(l->p)) {
+        l->paused = true;
+        for (struct conn *x = l->conns; x; x = x->next)
+            if (!x->closing && x->reading) {
+                uv_read_stop((uv_stream_t *)&x->tcp);
+                x->reading = false;
+            }
+    }
+}
+
+static void conn_start_reading(struct conn *c)
+{
+    if (!c->closing && !c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = true;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct trl_agent_listener *l = server->data;
+    if (status < 0) {
+        trl_warn(COMP, "accept failed error=\"%s\"", uv_strerror(status));
+        return;
+    }
+    struct conn *c = trl_xcalloc(1, sizeof(*c));
+    c->l = l;
+    uv_tcp_init(&l->loop, &c->tcp);
+    c->tcp.data = c;
+    c->next = l->conns;
+    if (l->conns)
+        l->conns->prev = c;
+    l->conns = c;
+    l->nconns++;
+    trl_proto_reader_init(&c->rd);
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+        conn_close(c, NULL);
+        return;
+    }
+    struct sockaddr_storage ss;
+    int sl = sizeof(ss);
+    snprintf(c->peer, sizeof(c->peer), "?");
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0) {
+        char ip[INET6_ADDRSTRLEN] = "";
+        int port = 0;
+        if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+            snprintf(c->peer, sizeof(c->peer), "[%s]:%d", ip, port);
+        } else {
+            uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+            snprintf(c->peer, sizeof(c->peer), "%s:%d", ip, port);
+        }
+    }
+    if (l->nconns > l->max_conns) {
+        trl_warn(COMP, "refused connection peer=%s reason=\"too many connections\"", c->peer);
+        conn_close(c, NULL);
+        return;
+    }
+    c->tls = trl_tlsio_create(l->ssl_ctx, true, NULL);
+    if (!c->tls) {
+        conn_close(c, "out of memory for TLS");
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    c->opened_ms = c->last_frame_ms = uv_now(&l->loop);
+    if (l->paused)
+        return;
+    conn_start_reading(c);
+}
+
+/* ---- timers, stop -----------------------------------------------------------------------------
+ */
+
+/* Every second: revocations, handshake and idle timeouts, resuming after congestion. */
+static void on_tick(uv_timer_t *t)
+{
+    struct trl_agent_listener *l = t->data;
+    uint64_t now = uv_now(&l->loop);
+    struct conn *c = l->conns;
+    while (c) {
+        struct conn *next = c->next;
+        if (c->closing) {
+            c = next;
+            continue;
+        }
+        if (c->agent && trl_agent_registry_is_revoked(l->reg, c->agent->id)) {
+            trl_warn(COMP, "disconnecting revoked agent=%s peer=%s", c->agent->id, c->peer);
+            conn_fail(c, TRL_PROTO_ERR_REVOKED, "agent revoked");
+        } else if (!c->agent && now - c->opened_ms > HELLO_TIMEOUT_MS && !c->frames) {
+            conn_close(c, "no HELLO in time");
+        } else if (now - c->last_frame_ms > l->idle_ms) {
+            conn_close(c, "idle timeout");
+        }
+        c = next;
+    }
+    if (l->paused && !trl_pipeline_congested(l->p)) {
+        l->paused = false;
+        for (c = l->conns; c; c = c->next)
+            conn_start_reading(c);
+    }
+}
+
+/* While paused the tick is too slow to resume: poll the pipeline more often. */
+static void on_fast_tick(uv_timer_t *t)
+{
+    struct trl_agent_listener *l = t->data;
+    if (l->paused)
+        on_tick(t);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (uv_is_closing(h))
+        return;
+    if (h->type == UV_TCP && h->data && h->data != arg) {
+        struct conn *c = h->data;
+        if (c->tls) {
+            trl_tlsio_shutdown(c->tls);
+            conn_flush(c);
+        }
+        conn_close(c, "server stopping");
+        return;
+    }
+    uv_close(h, NULL);
+}
+
+static void on_stop(uv_async_t *a)
+{
+    struct trl_agent_listener *l = a->data;
+    uv_close((uv_handle_t *)&l->server, NULL);
+    l->server.data = NULL;
+    uv_walk(&l->loop, close_walk, l);
+}
+
+static void *thread_main(void *arg)
+{
+    struct trl_agent_listener *l = arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    uv_run(&l->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+static uv_timer_t *fast_timer(struct trl_agent_listener *l)
+{
+    /* The fast timer lives in the listener's allocation right after it, see start(). */
+    return (uv_timer_t *)(l + 1);
+}
+
+int trl_agent_listener_start(const struct trl_agent_listener_opts *o,
+                             struct trl_agent_listener **out)
+{
+    char host[64];
+    uint16_t port;
+    char err[300];
+    if (!o->address || trl_config_parse_listen(o->address, host, sizeof(host), &port) != 0) {
+        trl_error(COMP, "bad agents listen address \"%s\"", o->address ? o->address : "");
+        return TRL_EINVAL;
+    }
+    struct sockaddr_storage ss;
+    if (uv_ip4_addr(host[0] ? host : "0.0.0.0", port, (struct sockaddr_in *)&ss) != 0 &&
+        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0) {
+        trl_error(COMP, "bad agents listen address \"%s\"", o->address);
+        return TRL_EINVAL;
+    }
+    struct trl_agent_listener *l = trl_xcalloc(1, sizeof(*l) + sizeof(uv_timer_t));
+    l->p = o->pipeline;
+    l->max_conns = o->max_connections ? o->max_connections : 4096;
+    l->idle_ms = o->idle_timeout_ms ? o->idle_timeout_ms : 120000;
+    l->enroll.pki = *o->pki;
+    pthread_mutex_init(&l->mu, NULL);
+    int rc = TRL_EINVAL;
+    uv_loop_init(&l->loop);
+    l->ssl_ctx = trl_tlsio_server_ctx(o->pki->server_cert, o->pki->server_key, o->pki->ca_cert, err,
+                                      sizeof(err));
+    if (!l->ssl_ctx) {
+        trl_error(COMP, "cannot load TLS files: %s", err);
+        goto fail;
+    }
+    l->reg = trl_agent_registry_open(o->data_dir);
+    if (!l->reg)
+        goto fail;
+    l->enroll.reg = l->reg;
+    uv_tcp_init(&l->loop, &l->server);
+    l->server.data = l;
+    rc = uv_tcp_bind(&l->server, (struct sockaddr *)&ss, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&l->server, 128, on_connection);
+    if (rc != 0) {
+        trl_error(COMP, "cannot listen agents=%s error=\"%s\"", o->address, uv_strerror(rc));
+        goto fail;
+    }
+    int sl = sizeof(ss);
+    uv_tcp_getsockname(&l->server, (struct sockaddr *)&ss, &sl);
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (ss.ss_family == AF_INET6) {
+        uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+        snprintf(l->address, sizeof(l->address), "[%s]:%d", ip,
+                 ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+    } else {
+        uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+        snprintf(l->address, sizeof(l->address), "%s:%d", ip,
+                 ntohs(((struct sockaddr_in *)&ss)->sin_port));
+    }
+    uv_async_init(&l->loop, &l->done_async, on_done_async);
+    l->done_async.data = l;
+    uv_async_init(&l->loop, &l->stop_async, on_stop);
+    l->stop_async.data = l;
+    uv_timer_init(&l->loop, &l->tick);
+    l->tick.data = l;
+    uv_timer_start(&l->tick, on_tick, 1000, 1000);
+    uv_timer_init(&l->loop, fast_timer(l));
+    fast_timer(l)->data = l;
+    uv_timer_start(fast_timer(l), on_fast_tick, 20, 20);
+    if (pthread_create(&l->thread, NULL, thread_main, l) != 0) {
+        rc = -errno;
+        trl_error(COMP, "cannot start the agents thread");
+        goto fail;
+    }
+    l->thread_started = true;
+    trl_info(COMP, "listening agents=%s", l->address);
+    *out = l;
+    return 0;
+fail:
+    uv_walk(&l->loop, close_walk, l);
+    uv_run(&l->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&l->loop);
+    trl_agent_registry_close(l->reg);
+    SSL_CTX_free(l->ssl_ctx);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+    return rc < 0 ? rc : TRL_EINVAL;
+}
+
+const char *trl_agent_listener_address(const struct trl_agent_listener *l)
+{
+    return l->address;
+}
+
+void trl_agent_listener_stop(struct trl_agent_listener *l)
+{
+    if (!l)
+        return;
+    /* From now on batches that complete only record their commit in the registry: the loop that
+     * would acknowledge them is going away. */
+    pthread_mutex_lock(&l->mu);
+    l->stopping = true;
+    pthread_mutex_unlock(&l->mu);
+    uv_async_send(&l->stop_async);
+    pthread_join(l->thread, NULL);
+    uv_loop_close(&l->loop);
+    /* Wait for the batches still in the pipeline, which call back into the listener. */
+    trl_pipeline_sync(l->p);
+    struct done_msg *m = l->done_head;
+    while (m) {
+        struct done_msg *next = m->next;
+        free(m);
+        m = next;
+    }
+    while (l->agents) {
+        struct agent_state *next = l->agents->next;
+        free(l->agents);
+        l->agents = next;
+    }
+    trl_agent_registry_close(l->reg);
+    SSL_CTX_free(l->ssl_ctx);
+    trl_buf_free(&l->raw);
+    trl_buf_free(&l->line);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+}
