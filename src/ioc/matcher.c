@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define NO_STR UINT32_MAX
 /* Tables with fewer slots than this stay in cache anyway: no Bloom filter in front of them. */
@@ -76,9 +77,14 @@ struct trl_ioc_matcher {
     uint64_t v4_always;  /* lengths every lookup probes: below 16, and 32 (single addresses) */
     uint32_t *v4_by16;   /* per /16: bit L - 16 set when v4[L] (16 <= L < 32) has an entry in it */
     uint64_t *v4_any16;  /* per /16, one bit: v4_by16 has something there (8 KiB, stays cached) */
+    uint64_t *hot;       /* one block holding every filter's words, v4_by16 and v4_any16 */
+    size_t hot_len;      /* its size in bytes */
+    bool hot_mapped;     /* mapped on its own (huge pages), not from malloc */
     uint64_t v6_lens[3]; /* bit L of the 129-bit set */
     size_t by_type[TRL_IOC_TYPE__COUNT];
-    uint32_t kinds;         /* value kinds worth looking up (active_kinds) */
+    uint32_t kinds;                   /* value kinds worth looking up (active_kinds) */
+    uint8_t cand_field[TRL_F__COUNT]; /* 1: this known field carries a kind worth looking up */
+    uint64_t dyn_lengths; /* bit n: a dynamic field of a kind worth looking up has an n-byte name */
     uint64_t domain_labels; /* bit n: some domain indicator has n labels (n < 63, else bit 63) */
     size_t memory;
 };
@@ -204,14 +210,63 @@ static inline bool filter_maybe(const struct filter *f, uint64_t h)
     return (f->words[((h >> 32) * f->nwords) >> 32] & bits) == bits;
 }
 
-static void filter_init(struct filter *f, size_t nslots, size_t nkeys, size_t *memory)
+/* Words of the filter in front of a table of nslots slots holding nkeys keys (0: none), rounded
+ * up to whole cache lines. */
+static size_t filter_words(size_t nslots, size_t nkeys)
 {
-    if (nslots < FILTER_MIN_SLOTS)
+    return nslots < FILTER_MIN_SLOTS ? 0 : (nkeys / 8 + 64 + 7) & ~(size_t)7;
+}
+
+static void filter_init(struct filter *f, size_t nslots, size_t nkeys, uint64_t **hot)
+{
+    size_t words = filter_words(nslots, nkeys);
+    if (!words)
         return;
-    size_t words = nkeys / 8 + 64;
-    f->words = trl_xcalloc(words, sizeof(uint64_t));
+    f->words = *hot;
     f->nwords = words;
-    *memory += words * sizeof(uint64_t);
+    *hot += words;
+}
+
+/* Every lookup reads a filter word (and an IPv4 lookup the per-/16 maps) at random: kept in one
+ * block, mapped on its own and backed by huge pages where the system grants them on request, those
+ * reads cost their cache miss and no TLB miss on top (a million indicators have about a megabyte
+ * of filters: 250 small pages, more than the first-level TLB holds). A small block comes from
+ * malloc. */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+static void hot_alloc(struct trl_ioc_matcher *m, size_t words)
+{
+    m->hot_len = words * sizeof(uint64_t);
+    if (m->hot_len < HUGE_PAGE / 4) {
+        m->hot = words ? trl_xcalloc(words, sizeof(uint64_t)) : NULL;
+        return;
+    }
+    size_t cap = (m->hot_len + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    /* A huge page more than needed, to cut an aligned block out of it. */
+    char *p =
+        mmap(NULL, cap + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        /* As trl_xmalloc() does. */
+        fprintf(stderr, "trapline: out of memory allocating %zu bytes\n", cap);
+        abort();
+    }
+    size_t head = (HUGE_PAGE - (uintptr_t)p % HUGE_PAGE) % HUGE_PAGE;
+    if (head)
+        munmap(p, head);
+    munmap(p + head + cap, HUGE_PAGE - head);
+    /* Advice only: without huge pages the block works the same. A new mapping reads as zeros. */
+    (void)madvise(p + head, cap, MADV_HUGEPAGE);
+    m->hot = (uint64_t *)(void *)(p + head);
+    m->hot_len = cap;
+    m->hot_mapped = true;
+}
+
+static void hot_free(struct trl_ioc_matcher *m)
+{
+    if (m->hot_mapped)
+        munmap(m->hot, m->hot_len);
+    else
+        free(m->hot);
 }
 
 static inline void filter_add(struct filter *f, uint64_t h)
@@ -519,6 +574,7 @@ static bool is_v6_rec(const struct trl_ioc_matcher *m, const struct rec *r)
 }
 
 static uint32_t active_kinds(const struct trl_ioc_matcher *m);
+static void set_candidates(struct trl_ioc_matcher *m);
 
 struct trl_ioc_matcher *trl_ioc_builder_finish(struct trl_ioc_builder *b)
 {
@@ -556,12 +612,25 @@ struct trl_ioc_matcher *trl_ioc_builder_finish(struct trl_ioc_builder *b)
         }
     }
     m->memory = m->nrecs * sizeof(struct rec) + m->pool_len + m->nv6 * 16;
+    size_t hot_words = nstr ? filter_words(table_size(nstr), nstr) : 0;
+    bool by16 = false;
+    for (unsigned l = 1; l <= 32; l++) {
+        hot_words += n4[l] ? filter_words(table_size(n4[l]), n4[l]) : 0;
+        by16 |= l >= 16 && l < 32 && n4[l];
+    }
+    for (unsigned l = 1; l <= 128; l++)
+        hot_words += n6[l] ? filter_words(table_size(n6[l]), n6[l]) : 0;
+    if (by16)
+        hot_words += 65536 * sizeof(uint32_t) / 8 + 65536 / 64;
+    hot_alloc(m, hot_words);
+    m->memory += m->hot_len;
+    uint64_t *hot = m->hot;
     if (nstr) {
         size_t s = table_size(nstr);
         m->str.slots = trl_xcalloc(s, sizeof(struct slot32));
         m->str.mask = s - 1;
         m->memory += s * sizeof(struct slot32);
-        filter_init(&m->str.f, s, nstr, &m->memory);
+        filter_init(&m->str.f, s, nstr, &hot);
     }
     for (unsigned l = 1; l <= 32; l++) {
         if (!n4[l])
@@ -570,7 +639,7 @@ struct trl_ioc_matcher *trl_ioc_builder_finish(struct trl_ioc_builder *b)
         m->v4[l].slots = trl_xcalloc(s, sizeof(struct slot32));
         m->v4[l].mask = s - 1;
         m->memory += s * sizeof(struct slot32);
-        filter_init(&m->v4[l].f, s, n4[l], &m->memory);
+        filter_init(&m->v4[l].f, s, n4[l], &hot);
         m->v4_lens |= 1ULL << l;
     }
     for (unsigned l = 1; l <= 128; l++) {
@@ -580,17 +649,18 @@ struct trl_ioc_matcher *trl_ioc_builder_finish(struct trl_ioc_builder *b)
         m->v6t[l].slots = trl_xcalloc(s, sizeof(struct slot128));
         m->v6t[l].mask = s - 1;
         m->memory += s * sizeof(struct slot128);
-        filter_init(&m->v6t[l].f, s, n6[l], &m->memory);
+        filter_init(&m->v6t[l].f, s, n6[l], &hot);
         m->v6_lens[l / 64] |= 1ULL << (l % 64);
     }
     m->kinds = active_kinds(m);
+    set_candidates(m);
     m->v4_always = m->v4_lens & (0xfffeULL | 1ULL << 32);
-    if (m->v4_lens & 0xffff0000ULL) {
+    if (by16) {
         /* Most /16 blocks hold no network: these maps let a lookup skip the prefix lengths that
          * have nothing there, usually with one read of a small bitmap. */
-        m->v4_by16 = trl_xcalloc(65536, sizeof(uint32_t));
-        m->v4_any16 = trl_xcalloc(65536 / 64, sizeof(uint64_t));
-        m->memory += 65536 * sizeof(uint32_t) + 65536 / 8;
+        m->v4_by16 = (uint32_t *)(void *)hot;
+        hot += 65536 * sizeof(uint32_t) / 8;
+        m->v4_any16 = hot;
     }
     for (size_t i = 0; i < m->nrecs; i++) {
         struct rec *r = &m->recs[i];
@@ -617,18 +687,12 @@ void trl_ioc_matcher_unref(struct trl_ioc_matcher *m)
 {
     if (!m || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
         return;
-    free(m->v4_by16);
-    free(m->v4_any16);
+    hot_free(m);
     free(m->str.slots);
-    free(m->str.f.words);
-    for (unsigned l = 0; l <= 32; l++) {
+    for (unsigned l = 0; l <= 32; l++)
         free(m->v4[l].slots);
-        free(m->v4[l].f.words);
-    }
-    for (unsigned l = 0; l <= 128; l++) {
+    for (unsigned l = 0; l <= 128; l++)
         free(m->v6t[l].slots);
-        free(m->v6t[l].f.words);
-    }
     free(m->recs);
     free(m->pool);
     free(m->v6);
@@ -723,25 +787,36 @@ static inline char lower(char ch)
     return ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
 }
 
+/* Dotted-quad IPv4 only: four decimal parts of 1-3 digits, no leading zeros, each at most 255.
+ * One pass over the bytes: every IP field of every event goes through here. */
 static bool parse_v4(const char *p, size_t len, uint32_t *out)
 {
+    if (len < 7 || len > 15)
+        return false;
+    const unsigned char *s = (const unsigned char *)p, *e = s + len;
     uint32_t addr = 0;
-    size_t i = 0;
     for (int part = 0; part < 4; part++) {
         if (part) {
-            if (i >= len || p[i] != '.')
+            if (s >= e || *s != '.')
                 return false;
-            i++;
+            s++;
         }
-        size_t start = i;
-        unsigned v = 0;
-        while (i < len && p[i] >= '0' && p[i] <= '9' && i - start < 3)
-            v = v * 10 + (unsigned)(p[i++] - '0');
-        if (i == start || v > 255 || (p[start] == '0' && i - start > 1))
+        if (s >= e || (unsigned)(*s - '0') > 9)
             return false;
+        unsigned v = (unsigned)(*s++ - '0');
+        if (s < e && (unsigned)(*s - '0') <= 9) {
+            if (v == 0)
+                return false; /* a leading zero */
+            v = v * 10 + (unsigned)(*s++ - '0');
+            if (s < e && (unsigned)(*s - '0') <= 9) {
+                v = v * 10 + (unsigned)(*s++ - '0');
+                if (v > 255)
+                    return false;
+            }
+        }
         addr = addr << 8 | v;
     }
-    if (i != len)
+    if (s != e)
         return false;
     *out = addr;
     return true;
@@ -1036,17 +1111,6 @@ static const struct {
 };
 #undef DYN
 
-/* Bit n set when some dyn_fields name is n bytes long: most dynamic fields (winlog.event_data.*,
- * labels.*) are ruled out by their length alone. */
-#define DYN_BIT(n) (1ULL << (sizeof(n) - 1))
-static const uint64_t dyn_lengths =
-    DYN_BIT("client.ip") | DYN_BIT("dns.question.name") | DYN_BIT("client.domain") |
-    DYN_BIT("server.domain") | DYN_BIT("url.full") | DYN_BIT("file.hash.md5") |
-    DYN_BIT("file.hash.sha1") | DYN_BIT("process.hash.md5") | DYN_BIT("process.hash.sha1") |
-    DYN_BIT("email.from.address") | DYN_BIT("email.to.address") | DYN_BIT("email.sender.address") |
-    DYN_BIT("email.reply_to.address");
-#undef DYN_BIT
-
 /* The value kinds worth looking up in m (bit per enum trl_ioc_value_kind). */
 static uint32_t active_kinds(const struct trl_ioc_matcher *m)
 {
@@ -1068,6 +1132,22 @@ static uint32_t active_kinds(const struct trl_ioc_matcher *m)
     if (n[TRL_IOC_USER_AGENT])
         k |= 1u << TRL_IOC_V_USER_AGENT;
     return k;
+}
+
+/* Which fields scan_event() keeps as candidates: known fields by number, and dynamic fields by the
+ * length of their name (bit n of dyn_lengths: some dynamic field of an active kind has an n-byte
+ * name), so that most dynamic fields (winlog.event_data.*, labels.*) are ruled out at once. */
+static void set_candidates(struct trl_ioc_matcher *m)
+{
+    for (size_t f = 1; f < TRL_F__COUNT; f++)
+        m->cand_field[f] = field_kind[f] && (m->kinds >> (field_kind[f] - 1) & 1);
+    /* The host of a path-only url.original, for URL indicators (see match_relative_url()). */
+    if (m->kinds >> TRL_IOC_V_URL & 1)
+        m->cand_field[TRL_F_URL_DOMAIN] = m->cand_field[TRL_F_DESTINATION_DOMAIN] = 1;
+    for (size_t k = 0; k < TRL_ARRAY_LEN(dyn_fields); k++) {
+        if (m->kinds >> dyn_fields[k].kind & 1 && dyn_fields[k].len < 64)
+            m->dyn_lengths |= 1ULL << dyn_fields[k].len;
+    }
 }
 
 static void match_field(struct mctx *c, enum trl_ioc_value_kind kind, const char *v, size_t len,
@@ -1129,13 +1209,14 @@ static bool seen_before(struct seen *s, int *n, uint32_t kind, const char *v, ui
     return false;
 }
 
-/* The value kind of a field that may carry an indicator, or -1; *field gets its ECS name. */
+/* The value kind of a field that may carry an indicator, or -1; *field gets its ECS name (NULL
+ * for a known field: looked up only when needed). */
 static int kv_kind(const struct trl_kv *kv, const char **field)
 {
+    *field = NULL;
     if (kv->field) {
         if (kv->field >= TRL_F__COUNT || !field_kind[kv->field])
             return -1;
-        *field = NULL; /* looked up only when needed */
         return field_kind[kv->field] - 1;
     }
     for (size_t k = 0; k < TRL_ARRAY_LEN(dyn_fields); k++) {
@@ -1148,38 +1229,138 @@ static int kv_kind(const struct trl_kv *kv, const char **field)
     return -1;
 }
 
-/* Looks at one field that may carry an indicator. */
-static void match_kv(struct mctx *c, const struct trl_kv *kv, uint32_t active, struct seen *seen,
-                     int *nseen, const struct trl_kv **rel_url, const struct trl_kv **host)
+/* What matching needs to know of one candidate field, worked out before it is matched: its kind
+ * (-1: nothing to look up), its ECS name for a dynamic field, and an IPv4 address already parsed
+ * (the address is needed early, to fetch its filter word ahead). */
+struct cand {
+    const struct trl_kv *kv;
+    const char *name;
+    int8_t kind;
+    bool is_v4;
+    bool host; /* url.domain or destination.domain: the host of a path-only url.original */
+    uint32_t v4;
+};
+
+/* Looks at one candidate field. */
+static void match_cand(struct mctx *c, const struct cand *cd, struct seen *seen, int *nseen,
+                       const struct trl_kv **rel_url, const struct trl_kv **host)
 {
-    const char *field;
-    int kind = kv_kind(kv, &field);
-    if (kind < 0 || !(active >> kind & 1) || !kv->val || kv->val_len == 0)
-        return;
-    if (kv->field == TRL_F_URL_DOMAIN || (kv->field == TRL_F_DESTINATION_DOMAIN && !*host))
+    const struct trl_kv *kv = cd->kv;
+    if (cd->host && (kv->field == TRL_F_URL_DOMAIN || !*host))
         *host = kv;
+    if (cd->kind < 0)
+        return;
     if (kv->field == TRL_F_URL_ORIGINAL && kv->val[0] == '/') {
         *rel_url = kv; /* a path: its host may come in a later field */
         return;
     }
-    if (seen_before(seen, nseen, (uint32_t)kind, kv->val, kv->val_len))
+    if (seen_before(seen, nseen, (uint32_t)cd->kind, kv->val, kv->val_len))
         return;
-    if (!field)
-        field = trl_field_info((enum trl_field)kv->field)->name;
-    match_field(c, (enum trl_ioc_value_kind)kind, kv->val, kv->val_len, field);
+    const char *field = cd->name ? cd->name : trl_field_info((enum trl_field)kv->field)->name;
+    if (cd->is_v4)
+        match_v4(c, cd->v4, field, kv->val, kv->val_len);
+    else
+        match_field(c, (enum trl_ioc_value_kind)cd->kind, kv->val, kv->val_len, field);
 }
 
-/* Whether a field may carry something worth looking up, without a branch: most fields do not, and
- * which do differs from event to event, so a branch per field would often be mispredicted (which
- * costs more than the whole test). */
-static inline unsigned is_candidate(const struct trl_kv *kv, uint32_t active)
+/* Starts reading the word a lookup of (type, p) will read first: its filter word, or without a
+ * filter its first slot. */
+static inline void prefetch_str(const struct trl_ioc_matcher *m, unsigned type, const char *p,
+                                size_t n)
 {
-    unsigned f = kv->field < TRL_F__COUNT ? kv->field : 0;
-    unsigned k = field_kind[f];
-    unsigned known = (active << 1 >> k) & (k != 0);
-    unsigned dyn =
-        (kv->field == 0) & (kv->name_len < 64) & (unsigned)(dyn_lengths >> (kv->name_len & 63));
-    return (known | dyn) & 1;
+    if (!m->by_type[type] || n == 0)
+        return;
+    uint64_t h = hash_str(type, p, n);
+    const struct filter *f = &m->str.f;
+    if (f->words)
+        __builtin_prefetch(&f->words[((h >> 32) * f->nwords) >> 32]);
+    else
+        __builtin_prefetch(&m->str.slots[h & m->str.mask]);
+}
+
+/* Starts reading the filter words of the names match_domain() will look up: the name and those
+ * parents with as many labels as some domain indicator has (not the name alone: in a DNS query
+ * for www.cdn.example.org, the names looked up are often only its parents). */
+static void prefetch_domain(const struct trl_ioc_matcher *m, const char *v, size_t n)
+{
+    const uint64_t want = m->domain_labels;
+    if (n && v[n - 1] == '.')
+        n--;
+    if (!want || n == 0 || n > 253)
+        return;
+    unsigned labels = 1;
+    for (size_t i = 0; i < n; i++)
+        labels += v[i] == '.';
+    for (size_t s = 0; s < n; labels--) {
+        if (want >> (labels < 63 ? labels : 63) & 1)
+            prefetch_str(m, TRL_IOC_DOMAIN, v + s, n - s);
+        const char *dot = memchr(v + s, '.', n - s);
+        if (!dot)
+            break;
+        s = (size_t)(dot - v) + 1;
+    }
+}
+
+/* Works out what matching needs of one candidate field; with prefetch, also starts reading the
+ * table words its lookup will need, so that matching it later finds them in cache. */
+static void resolve_cand(const struct trl_ioc_matcher *m, struct cand *cd, const struct cand *prev,
+                         uint32_t nprev, bool prefetch)
+{
+    const struct trl_kv *kv = cd->kv;
+    int kind = kv_kind(kv, &cd->name);
+    const char *v = kv->val;
+    size_t len = kv->val_len;
+    cd->is_v4 = false;
+    /* Also when no domain indicator makes the name worth looking up itself: URL indicators need
+     * the host of an access log's path. */
+    cd->host = (kv->field == TRL_F_URL_DOMAIN || kv->field == TRL_F_DESTINATION_DOMAIN) && v &&
+               len && (m->kinds >> TRL_IOC_V_URL & 1);
+    if (kind < 0 || !(m->kinds >> kind & 1) || !v || len == 0) {
+        cd->kind = -1;
+        return;
+    }
+    cd->kind = (int8_t)kind;
+    switch (kind) {
+    case TRL_IOC_V_IP:
+        /* related.ip repeats the event's other addresses: an address already parsed is not
+         * parsed (nor fetched) again; matching skips it as seen. */
+        for (uint32_t j = 0; j < nprev; j++) {
+            const struct trl_kv *o = prev[j].kv;
+            if (prev[j].kind == TRL_IOC_V_IP && o->val_len == len && memcmp(o->val, v, len) == 0) {
+                cd->is_v4 = prev[j].is_v4;
+                cd->v4 = prev[j].v4;
+                return;
+            }
+        }
+        cd->is_v4 = parse_v4(v, len, &cd->v4);
+        if (prefetch && cd->is_v4 && m->v4[32].f.words) {
+            const struct filter *f = &m->v4[32].f;
+            __builtin_prefetch(&f->words[((hash_v4(cd->v4) >> 32) * f->nwords) >> 32]);
+        }
+        break;
+    case TRL_IOC_V_DOMAIN:
+        if (prefetch)
+            prefetch_domain(m, v, len);
+        break;
+    case TRL_IOC_V_HASH:
+        if (prefetch)
+            prefetch_str(m,
+                         len == 32   ? TRL_IOC_MD5
+                         : len == 40 ? TRL_IOC_SHA1
+                                     : TRL_IOC_SHA256,
+                         v, len == 32 || len == 40 || len == 64 ? len : 0);
+        break;
+    case TRL_IOC_V_FILENAME:
+        if (prefetch)
+            prefetch_str(m, TRL_IOC_FILENAME, v, len);
+        break;
+    case TRL_IOC_V_USER_AGENT:
+        if (prefetch)
+            prefetch_str(m, TRL_IOC_USER_AGENT, v, len);
+        break;
+    default:
+        break;
+    }
 }
 
 /* The candidate fields of one event. */
@@ -1187,19 +1368,38 @@ static inline unsigned is_candidate(const struct trl_kv *kv, uint32_t active)
 struct staged {
     const struct trl_event *ev;
     uint32_t n; /* more than MAX_CAND: the list is incomplete, walk the fields instead */
-    const struct trl_kv *kv[MAX_CAND];
+    struct cand c[MAX_CAND + 1]; /* the last one takes the stores past MAX_CAND candidates */
 };
 
-static void scan_event(const struct trl_event *ev, uint32_t active, struct staged *st)
+/* Collects the fields of ev that may carry something worth looking up in m. The test is made
+ * without a branch: most fields do not, and which do differs from event to event, so a branch per
+ * field would often be mispredicted (which costs more than the whole test). Known fields are
+ * judged by one byte of m->cand_field; dynamic fields by the length of their name (most dynamic
+ * fields, winlog.event_data.* and labels.*, are ruled out by it). The list may hold a few fields
+ * too many: resolve_cand() has the last word. */
+static void scan_event(const struct trl_ioc_matcher *m, const struct trl_event *ev,
+                       struct staged *st)
 {
+    const struct trl_kv *fields = ev->fields;
+    const uint32_t nfields = ev->nfields;
+    const uint64_t dyn = m->dyn_lengths;
     uint32_t n = 0;
     st->ev = ev;
-    for (uint32_t i = 0; i < ev->nfields; i++) {
-        const struct trl_kv *kv = &ev->fields[i];
-        st->kv[n < MAX_CAND ? n : MAX_CAND - 1] = kv;
-        n += is_candidate(kv, active);
+    for (uint32_t i = 0; i < nfields; i++) {
+        const struct trl_kv *kv = &fields[i];
+        unsigned f = kv->field;
+        st->c[n < MAX_CAND ? n : MAX_CAND].kv = kv;
+        /* A known field's name length is 0 (bit 0 of dyn is never set); a name of 64 bytes or
+         * more may pass as a shorter one and is then ruled out by resolve_cand(). */
+        n += (m->cand_field[f < TRL_F__COUNT ? f : 0] | (unsigned)(dyn >> (kv->name_len & 63))) & 1;
     }
     st->n = n;
+}
+
+static void resolve_staged(const struct trl_ioc_matcher *m, struct staged *st, bool prefetch)
+{
+    for (uint32_t j = 0; j < st->n && j < MAX_CAND; j++)
+        resolve_cand(m, &st->c[j], st->c, j, prefetch);
 }
 
 static int match_staged(const struct trl_ioc_matcher *m, const struct staged *st, trl_ioc_hit_fn fn,
@@ -1215,17 +1415,25 @@ static int match_staged(const struct trl_ioc_matcher *m, const struct staged *st
     c.hits = 0;
     c.stop = false;
     c.nreported = 0;
-    const uint32_t active = m->kinds;
     const struct trl_kv *rel_url = NULL, *host = NULL;
     struct seen seen[MAX_SEEN];
     int nseen = 0;
     if (st->n <= MAX_CAND) {
         for (uint32_t j = 0; j < st->n && !c.stop; j++)
-            match_kv(&c, st->kv[j], active, seen, &nseen, &rel_url, &host);
+            match_cand(&c, &st->c[j], seen, &nseen, &rel_url, &host);
     } else {
+        /* More candidates than the list holds (a JSON event with many addresses): all of the
+         * event's fields, in order. */
+        const uint64_t dyn = m->dyn_lengths;
         for (uint32_t i = 0; i < ev->nfields && !c.stop; i++) {
-            if (is_candidate(&ev->fields[i], active))
-                match_kv(&c, &ev->fields[i], active, seen, &nseen, &rel_url, &host);
+            const struct trl_kv *kv = &ev->fields[i];
+            unsigned f = kv->field;
+            if (!(f < TRL_F__COUNT && m->cand_field[f]) &&
+                !(f == 0 && kv->name_len < 64 && (dyn >> kv->name_len & 1)))
+                continue;
+            struct cand cd = {.kv = kv};
+            resolve_cand(m, &cd, NULL, 0, false);
+            match_cand(&c, &cd, seen, &nseen, &rel_url, &host);
         }
     }
     if (rel_url && host && !c.stop)
@@ -1244,65 +1452,9 @@ int trl_ioc_match_event(const struct trl_ioc_matcher *m, const struct trl_event 
     for (uint32_t i = 0; i < ev->nfields; i += 2)
         __builtin_prefetch(&ev->fields[i]);
     struct staged st;
-    scan_event(ev, m->kinds, &st);
+    scan_event(m, ev, &st);
+    resolve_staged(m, &st, false);
     return match_staged(m, &st, fn, ud);
-}
-
-static inline void prefetch_str(const struct trl_ioc_matcher *m, unsigned type, const char *p,
-                                size_t n)
-{
-    if (!m->by_type[type] || n == 0)
-        return;
-    uint64_t h = hash_str(type, p, n);
-    const struct filter *f = &m->str.f;
-    if (f->words)
-        __builtin_prefetch(&f->words[((h >> 32) * f->nwords) >> 32]);
-    else
-        __builtin_prefetch(&m->str.slots[h & m->str.mask]);
-}
-
-/* Starts reading the table words the candidates of an event will need (their values have been
- * fetched a few events earlier), so that matching it later finds them in cache. */
-static void warm_staged(const struct trl_ioc_matcher *m, const struct staged *st)
-{
-    if (st->n > MAX_CAND)
-        return;
-    for (uint32_t j = 0; j < st->n; j++) {
-        const struct trl_kv *kv = st->kv[j];
-        const char *field;
-        int kind = kv_kind(kv, &field);
-        const char *v = kv->val;
-        size_t len = kv->val_len;
-        if (kind < 0 || !(m->kinds >> kind & 1) || !v || len == 0)
-            continue;
-        switch (kind) {
-        case TRL_IOC_V_IP: {
-            uint32_t a;
-            const struct filter *f = &m->v4[32].f;
-            if (f->words && parse_v4(v, len, &a))
-                __builtin_prefetch(&f->words[((hash_v4(a) >> 32) * f->nwords) >> 32]);
-            break;
-        }
-        case TRL_IOC_V_DOMAIN:
-            prefetch_str(m, TRL_IOC_DOMAIN, v, len - (v[len - 1] == '.'));
-            break;
-        case TRL_IOC_V_HASH:
-            prefetch_str(m,
-                         len == 32   ? TRL_IOC_MD5
-                         : len == 40 ? TRL_IOC_SHA1
-                                     : TRL_IOC_SHA256,
-                         v, len == 32 || len == 40 || len == 64 ? len : 0);
-            break;
-        case TRL_IOC_V_FILENAME:
-            prefetch_str(m, TRL_IOC_FILENAME, v, len);
-            break;
-        case TRL_IOC_V_USER_AGENT:
-            prefetch_str(m, TRL_IOC_USER_AGENT, v, len);
-            break;
-        default:
-            break;
-        }
-    }
 }
 
 struct batch_hit {
@@ -1323,28 +1475,38 @@ size_t trl_ioc_match_batch(const struct trl_ioc_matcher *m, struct trl_event *co
     if (!m || !m->nrecs)
         return 0;
     /* A software pipeline over the batch, so that the cache misses of several events overlap
-     * instead of being taken one after the other: event t's fields are scanned and its values
-     * fetched; event t - WARM's table words are fetched; event t - 2 * WARM is matched. */
+     * instead of being taken one after the other: event t + 2's header and t + 1's field list are
+     * fetched; event t's fields are scanned and its candidates' values fetched; event t - WARM's
+     * candidates are resolved and their table words fetched; event t - 2 * WARM is matched. */
     enum { WARM = 4, RING = 16 };
     struct staged ring[RING];
     size_t hits = 0;
     struct batch_hit b = {.fn = fn, .ud = ud};
     for (size_t t = 0; t < n + 2 * WARM; t++) {
-        if (t + 2 < n)
+        if (t + 2 < n) {
+            /* The event's first line, and the one holding its field count and list (the event
+             * need not start on a line). */
             __builtin_prefetch(evs[t + 2]);
+            __builtin_prefetch(&evs[t + 2]->fields);
+        }
         if (t + 1 < n) {
             const struct trl_event *next = evs[t + 1];
-            for (uint32_t k = 0; k < next->nfields && k < 64; k += 2)
-                __builtin_prefetch(&next->fields[k]);
+            const struct trl_kv *fields = next->fields;
+            uint32_t nf = next->nfields < 64 ? next->nfields : 64;
+            for (uint32_t k = 0; k < nf; k += 2)
+                __builtin_prefetch(&fields[k]);
         }
         if (t < n) {
             struct staged *st = &ring[t % RING];
-            scan_event(evs[t], m->kinds, st);
+            scan_event(m, evs[t], st);
             for (uint32_t j = 0; j < st->n && j < MAX_CAND; j++)
-                __builtin_prefetch(st->kv[j]->val);
+                __builtin_prefetch(st->c[j].kv->val);
         }
-        if (t >= WARM && t - WARM < n)
-            warm_staged(m, &ring[(t - WARM) % RING]);
+        if (t >= WARM && t - WARM < n) {
+            struct staged *st = &ring[(t - WARM) % RING];
+            if (st->n <= MAX_CAND)
+                resolve_staged(m, st, true);
+        }
         if (t >= 2 * WARM) {
             size_t i = t - 2 * WARM;
             b.index = i;

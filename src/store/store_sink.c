@@ -13,12 +13,17 @@
 
 #define COMPACT_BUDGET_NS   (50 * 1000000LL)
 #define RETENTION_PERIOD_NS (60 * TRL_NS_PER_SEC)
+/* A steady stream leaves the worker idle for a moment after nearly every batch: compacting at each
+ * of those moments would merge a few small blocks at a time, again and again. Waiting lets one
+ * pass merge a whole run. */
+#define COMPACT_PERIOD_NS (2 * TRL_NS_PER_SEC)
 
 struct store_sink {
     struct trl_sink base; /* first member */
     struct trl_store *st;
     struct trl_store_opts opts;
     int64_t last_retention; /* monotonic ns; 0 = never */
+    int64_t last_compact;   /* monotonic ns; 0 = never */
     struct trl_str *json;   /* the batch's pre-encoded events, reused */
     size_t json_cap;
 };
@@ -48,9 +53,11 @@ static int sink_flush(struct trl_sink *s)
 {
     struct store_sink *ss = (struct store_sink *)s;
     int rc = 0;
-    if (!ss->opts.no_compaction)
-        rc = trl_store_compact(ss->st, COMPACT_BUDGET_NS, false, NULL);
     int64_t mono = trl_mono_ns();
+    if (!ss->opts.no_compaction && mono - ss->last_compact >= COMPACT_PERIOD_NS) {
+        ss->last_compact = mono;
+        rc = trl_store_compact(ss->st, COMPACT_BUDGET_NS, false, NULL);
+    }
     if ((ss->opts.retention_days || ss->opts.retention_max_bytes) &&
         (ss->last_retention == 0 || mono - ss->last_retention >= RETENTION_PERIOD_NS)) {
         ss->last_retention = mono;

@@ -443,6 +443,185 @@ static void test_batch_matching_reports_the_event_index(void **state)
     trl_ioc_matcher_unref(m);
 }
 
+/* Matches one source.ip value with both entry points (the batch one parses and fetches ahead). */
+static int match_ip_both_ways(const struct trl_ioc_matcher *m, struct trl_arena *a, const char *ip)
+{
+    struct trl_event *ev = event(a);
+    trl_event_set_str(ev, TRL_F_SOURCE_IP, ip);
+    struct hits h;
+    int one = match(m, ev, &h);
+    struct trl_event *evs[1] = {ev};
+    int batch = (int)trl_ioc_match_batch(m, evs, 1, NULL, NULL);
+    assert_int_equal(one, batch);
+    return one;
+}
+
+static void test_ipv4_field_values_are_parsed_strictly(void **state)
+{
+    (void)state;
+    const struct spec s[] = {{TRL_IOC_IPV4, "1.2.3.4", NULL, 0, 0, 0},
+                             {TRL_IOC_IPV4, "0.0.0.0", NULL, 0, 0, 0},
+                             {TRL_IOC_CIDR, "10.0.0.0/8", NULL, 0, 0, 0},
+                             {TRL_IOC_CIDR, "198.51.100.0/24", NULL, 0, 0, 0}};
+    struct trl_ioc_matcher *m = build(s, 4, NULL);
+    struct trl_arena *a = trl_arena_create(0);
+    assert_int_equal(match_ip_both_ways(m, a, "1.2.3.4"), 1);
+    assert_int_equal(match_ip_both_ways(m, a, "0.0.0.0"), 1);
+    assert_int_equal(match_ip_both_ways(m, a, "10.0.0.0"), 1);
+    assert_int_equal(match_ip_both_ways(m, a, "10.255.255.255"), 1);
+    assert_int_equal(match_ip_both_ways(m, a, "198.51.100.255"), 1);
+    assert_int_equal(match_ip_both_ways(m, a, "::ffff:1.2.3.4"), 1);
+    assert_int_equal(match_ip_both_ways(m, a, "::FFFF:10.1.2.3"), 1);
+    assert_int_equal(match_ip_both_ways(m, a, "11.0.0.0"), 0);
+    assert_int_equal(match_ip_both_ways(m, a, "198.51.101.0"), 0);
+    /* Not dotted quads: leading zeros, a fourth digit, a part over 255, a part missing or extra,
+     * a trailing dot, white space, brackets, signs. */
+    static const char *const bad[] = {
+        "01.2.3.4",   "1.02.3.4",  "1.2.3.04", "1.2.3.4444", "1.2.3.256", "256.2.3.4",
+        "1.2.3",      "1.2.3.4.5", "1.2.3.4.", ".1.2.3.4",   "1..2.3.4",  "1.2.3.4 ",
+        " 1.2.3.4",   "[1.2.3.4]", "+1.2.3.4", "1.2.3.-4",   "1.2.3.4/8", "10.0.0.0000",
+        "1.2.3.4:80", "10.0.0.1x", "10.0.0.",  "",
+    };
+    for (size_t i = 0; i < TRL_ARRAY_LEN(bad); i++) {
+        if (match_ip_both_ways(m, a, bad[i]) != 0)
+            fail_msg("'%s' matched", bad[i]);
+    }
+    trl_arena_destroy(a);
+    trl_ioc_matcher_unref(m);
+}
+
+static void test_many_candidate_fields_and_long_dynamic_names(void **state)
+{
+    (void)state;
+    const struct spec s[] = {{TRL_IOC_IPV4, "203.0.113.9", NULL, 0, 0, 0},
+                             {TRL_IOC_DOMAIN, "evil.example", NULL, 0, 0, 0}};
+    struct trl_ioc_matcher *m = build(s, 2, NULL);
+    struct trl_arena *a = trl_arena_create(0);
+    struct hits h;
+
+    /* A dynamic field is reported under its own name when it comes first in the event. */
+    struct trl_event *ev = event(a);
+    trl_event_set_named(ev, "client.ip", 9, "203.0.113.9", 11);
+    trl_event_set_str(ev, TRL_F_SOURCE_IP, "203.0.113.9");
+    assert_int_equal(match(m, ev, &h), 1);
+    assert_string_equal(h.list[0], "client.ip ipv4 203.0.113.9 test");
+
+    /* Names of 64 bytes or more are never indicator fields, even when their length is that of one
+     * modulo 64 (73 = 64 + strlen("client.ip"), 81 = 64 + strlen("dns.question.name")). */
+    ev = event(a);
+    char name[128];
+    memset(name, 'x', sizeof(name));
+    memcpy(name, "labels.", 7);
+    trl_event_set_named(ev, name, 73, "203.0.113.9", 11);
+    trl_event_set_named(ev, name, 81, "www.evil.example", 16);
+    assert_int_equal(match(m, ev, &h), 0);
+
+    /* More candidate fields than the staged list holds: the event's fields are walked instead,
+     * in the same order, with the same result from both entry points. */
+    ev = event(a);
+    char ip[32];
+    for (int i = 0; i < 40; i++) {
+        int n = snprintf(ip, sizeof(ip), "192.0.2.%d", i);
+        trl_event_add(ev, TRL_F_RELATED_IP, ip, (size_t)n);
+    }
+    trl_event_set_named(ev, "dns.question.name", 17, "a.evil.example", 14);
+    trl_event_add(ev, TRL_F_RELATED_IP, "203.0.113.9", 11);
+    assert_int_equal(match(m, ev, &h), 2);
+    assert_string_equal(h.list[0], "dns.question.name domain evil.example test");
+    assert_string_equal(h.list[1], "related.ip ipv4 203.0.113.9 test");
+    struct trl_event *evs[3] = {event(a), ev, event(a)};
+    /* Exactly as many candidates as the staged list holds, the last one the indicator, then
+     * fields that are no candidates. */
+    evs[2] = event(a);
+    for (int i = 0; i < 31; i++) {
+        int n = snprintf(ip, sizeof(ip), "192.0.2.%d", i);
+        trl_event_add(evs[2], TRL_F_RELATED_IP, ip, (size_t)n);
+    }
+    trl_event_add(evs[2], TRL_F_RELATED_IP, "203.0.113.9", 11);
+    trl_event_set_str(evs[2], TRL_F_USER_NAME, "alice");
+    trl_event_set_str(evs[2], TRL_F_EVENT_ACTION, "ssh-login");
+    assert_int_equal(match(m, evs[2], &h), 1);
+    assert_string_equal(h.list[0], "related.ip ipv4 203.0.113.9 test");
+    char out[256] = "";
+    assert_int_equal(trl_ioc_match_batch(m, evs, 3, batch_hit, out), 3);
+    assert_string_equal(out, "1:evil.example 1:203.0.113.9 2:203.0.113.9 ");
+    trl_arena_destroy(a);
+    trl_ioc_matcher_unref(m);
+}
+
+static void test_large_matcher_keeps_its_filters_in_one_block(void **state)
+{
+    (void)state;
+    /* Enough addresses for filters over half a megabyte, which are mapped on their own. */
+    enum { N = 300000 };
+    struct trl_ioc_builder *b = trl_ioc_builder_create(NULL);
+    char v[32];
+    for (uint32_t i = 0; i < N; i++) {
+        snprintf(v, sizeof(v), "10.%u.%u.%u", i >> 16 & 255, i >> 8 & 255, i & 255);
+        struct trl_ioc ioc = {.type = TRL_IOC_IPV4, .value = v, .source = "big", .confidence = 60};
+        assert_int_equal(trl_ioc_builder_add(b, &ioc, NULL), 0);
+    }
+    struct trl_ioc ioc = {.type = TRL_IOC_CIDR, .value = "198.51.100.0/24", .source = "big"};
+    assert_int_equal(trl_ioc_builder_add(b, &ioc, NULL), 0);
+    ioc = (struct trl_ioc){.type = TRL_IOC_DOMAIN, .value = "evil.example", .source = "big"};
+    assert_int_equal(trl_ioc_builder_add(b, &ioc, NULL), 0);
+    struct trl_ioc_matcher *m = trl_ioc_builder_finish(b);
+    assert_int_equal(trl_ioc_matcher_count(m), N + 2);
+    assert_true(trl_ioc_matcher_memory(m) > (size_t)N * 8);
+
+    struct trl_arena *a = trl_arena_create(0);
+    static const struct {
+        const char *ip;
+        int hits;
+    } cases[] = {
+        {"10.0.0.0", 1},     {"10.4.147.223", 1}, {"10.4.147.224", 0}, {"10.5.0.0", 0},
+        {"198.51.100.7", 1}, {"198.51.101.7", 0}, {"11.0.0.0", 0},     {"::ffff:10.1.2.3", 1},
+    };
+    struct trl_event *evs[TRL_ARRAY_LEN(cases)];
+    int want = 0;
+    for (size_t i = 0; i < TRL_ARRAY_LEN(cases); i++) {
+        assert_int_equal(match_ip_both_ways(m, a, cases[i].ip), cases[i].hits);
+        evs[i] = event(a);
+        trl_event_set_str(evs[i], TRL_F_SOURCE_IP, cases[i].ip);
+        trl_event_set_named(evs[i], "dns.question.name", 17, "www.Evil.example", 16);
+        want += cases[i].hits + 1;
+    }
+    assert_int_equal(trl_ioc_match_batch(m, evs, TRL_ARRAY_LEN(cases), NULL, NULL), (size_t)want);
+    trl_arena_destroy(a);
+    trl_ioc_matcher_unref(m);
+}
+
+static void test_url_indicators_alone_match_access_log_paths(void **state)
+{
+    (void)state;
+    /* No domain indicator: the host fields are still read to complete a path-only URL. */
+    const struct spec s[] = {{TRL_IOC_URL, "http://198.51.100.77/f", NULL, 0, 0, 0},
+                             {TRL_IOC_URL, "https://cdn.example.net/p/x.bin", NULL, 0, 0, 0}};
+    struct trl_ioc_matcher *m = build(s, 2, NULL);
+    struct trl_arena *a = trl_arena_create(0);
+    struct hits h;
+    struct trl_event *evs[3];
+    evs[0] = event(a);
+    trl_event_set_str(evs[0], TRL_F_URL_ORIGINAL, "/f");
+    trl_event_set_str(evs[0], TRL_F_URL_DOMAIN, "198.51.100.77");
+    assert_int_equal(match(m, evs[0], &h), 1);
+    assert_string_equal(h.list[0], "url.original url http://198.51.100.77/f test");
+    evs[1] = event(a);
+    trl_event_set_str(evs[1], TRL_F_DESTINATION_DOMAIN, "CDN.example.net");
+    trl_event_set_str(evs[1], TRL_F_URL_ORIGINAL, "/p/x.bin");
+    assert_int_equal(match(m, evs[1], &h), 1);
+    assert_string_equal(h.list[0], "url.original url https://cdn.example.net/p/x.bin test");
+    evs[2] = event(a);
+    trl_event_set_str(evs[2], TRL_F_URL_ORIGINAL, "/p/x.bin");
+    trl_event_set_str(evs[2], TRL_F_URL_DOMAIN, "www.example.net");
+    assert_int_equal(match(m, evs[2], &h), 0);
+    char out[256] = "";
+    assert_int_equal(trl_ioc_match_batch(m, evs, 3, batch_hit, out), 2);
+    assert_string_equal(out, "0:http://198.51.100.77/f 1:https://cdn.example.net/p/x.bin ");
+    trl_arena_destroy(a);
+    trl_ioc_matcher_unref(m);
+}
+
 static void test_builder_refuses_values_that_are_not_addresses(void **state)
 {
     (void)state;
@@ -556,6 +735,10 @@ int main(void)
         cmocka_unit_test(test_enrichment_sets_ecs_threat_indicator_fields),
         cmocka_unit_test(test_handle_swaps_matchers_between_batches),
         cmocka_unit_test(test_batch_matching_reports_the_event_index),
+        cmocka_unit_test(test_ipv4_field_values_are_parsed_strictly),
+        cmocka_unit_test(test_many_candidate_fields_and_long_dynamic_names),
+        cmocka_unit_test(test_large_matcher_keeps_its_filters_in_one_block),
+        cmocka_unit_test(test_url_indicators_alone_match_access_log_paths),
         cmocka_unit_test(test_builder_refuses_values_that_are_not_addresses),
         cmocka_unit_test(test_matching_cost_per_event_is_printed),
     };
