@@ -136,10 +136,29 @@ static double ns_per(int64_t t, size_t n)
     return (double)t / (double)n;
 }
 
+/* The same event lines as the matching measurement, written to a file for an end-to-end run of
+ * `trapline ingest` (1 line in 100 carries one of the first nioc indicators). */
+static int write_lines(uint32_t nioc, size_t nev, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return 1;
+    char buf[1024];
+    for (size_t i = 0; i < nev; i++) {
+        line(buf, sizeof(buf), nioc, i % 100 == 0);
+        fprintf(f, "%s\n", buf);
+    }
+    return fclose(f) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 5 && !strcmp(argv[1], "--lines"))
+        return write_lines((uint32_t)strtoul(argv[2], NULL, 10), strtoul(argv[3], NULL, 10),
+                           argv[4]);
     if (argc != 4) {
-        fprintf(stderr, "usage: ioc_bench INDICATORS EVENTS DIR\n");
+        fprintf(stderr, "usage: ioc_bench INDICATORS EVENTS DIR\n"
+                        "       ioc_bench --lines INDICATORS EVENTS FILE\n");
         return 2;
     }
     uint32_t nioc = (uint32_t)strtoul(argv[1], NULL, 10);

@@ -29,9 +29,11 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "core/util.h"
+#include "detect/response.h"
 #include "formats/json_encode.h"
 #include "formats/parse.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <signal.h>
@@ -106,6 +108,12 @@ struct agent {
     uv_timer_t reconnect_timer;
     uv_idle_t tail_idle; /* reads on while tail_more, once per loop turn (I/O runs in between) */
     uv_signal_t sigterm, sigint;
+    uv_timer_t unblock_timer; /* the next block's end, for its ip-unblocked event */
+
+    /* Active response: requests from the server (ACTION), run with the server's own code. */
+    struct trl_response *response;
+    char **protected_ips; /* the server's addresses, never blocked */
+    size_t nprotected;
 
     struct trl_arena *arena;
     struct trl_buf json;
@@ -512,6 +520,123 @@ static void handle_ack(struct agent *a, uint64_t seq)
     a->last_ack_ms = uv_now(&a->loop);
 }
 
+/* ---- active response --------------------------------------------------------------------------
+ */
+
+/* A response event: spooled and sent like any other, with this host's name. */
+static void on_response_event(void *ud, const char *json, size_t len)
+{
+    struct agent *a = ud;
+    trl_buf_reset(&a->json);
+    if (len >= 2 && json[len - 1] == '}') {
+        trl_buf_append(&a->json, json, len - 1);
+        trl_buf_puts(&a->json, ",\"host\":{\"name\":");
+        trl_json_append_string(&a->json, a->hostname, strlen(a->hostname));
+        trl_buf_puts(&a->json, "}}");
+    } else {
+        trl_buf_append(&a->json, json, len);
+    }
+    int rc = trl_spool_append(a->spool, a->json.data, a->json.len, NULL);
+    if (rc == 0) {
+        a->collected++;
+    } else {
+        a->dropped++;
+        trl_error(COMP, "cannot spool a response event: %s", trl_strerror(rc));
+    }
+}
+
+static void on_unblock_timer(uv_timer_t *t);
+
+/* Arms the timer for the end of the next block. */
+static void schedule_unblock(struct agent *a)
+{
+    int64_t next = trl_response_next_expiry(a->response);
+    if (next == INT64_MAX) {
+        uv_timer_stop(&a->unblock_timer);
+        return;
+    }
+    int64_t ms = (next - trl_now_ns()) / 1000000 + 1;
+    uv_timer_start(&a->unblock_timer, on_unblock_timer, (uint64_t)TRL_MAX(ms, 1), 0);
+}
+
+static void on_unblock_timer(uv_timer_t *t)
+{
+    struct agent *a = t->data;
+    /* nft removed the element by its timeout; this records it. */
+    trl_response_expire(a->response, trl_now_ns());
+    schedule_unblock(a);
+    pump(a);
+}
+
+/* ACTION: checks and runs the request, records it as an event and answers ACTION_RESULT. */
+static void handle_action(struct agent *a, struct link *k, const struct trl_proto_action *act)
+{
+    struct trl_proto_action_result res = {.id = act->id};
+    struct trl_response_request req;
+    if (trl_response_request_parse(act->json, act->len, &req) != 0) {
+        res.outcome = TRL_PROTO_OUTCOME_REFUSED;
+        snprintf(res.action, sizeof(res.action), "action-refused");
+        snprintf(res.reason, sizeof(res.reason), "malformed request");
+        trl_warn(COMP, "refused a malformed action id=%llu", (unsigned long long)act->id);
+    } else {
+        enum trl_response_result r = TRL_RESPONSE_REFUSED;
+        char err[TRL_PROTO_MAX_REASON] = "";
+        if (a->o->active_response) {
+            trl_response_execute_result(a->response, &req, err, sizeof(err), &r);
+        } else {
+            snprintf(err, sizeof(err), "active response is disabled on this agent");
+            trl_response_record(a->response, &req, TRL_RESPONSE_REFUSED, err);
+        }
+        res.outcome = r == TRL_RESPONSE_REFUSED  ? TRL_PROTO_OUTCOME_REFUSED
+                      : r == TRL_RESPONSE_FAILED ? TRL_PROTO_OUTCOME_FAILURE
+                                                 : TRL_PROTO_OUTCOME_SUCCESS;
+        snprintf(res.action, sizeof(res.action), "%s", trl_response_event_action(req.action, r));
+        if (res.outcome != TRL_PROTO_OUTCOME_SUCCESS)
+            snprintf(res.reason, sizeof(res.reason), "%s", err);
+        schedule_unblock(a);
+    }
+    trl_buf_reset(&a->frame);
+    trl_proto_put_action_result(&a->frame, &res);
+    link_send(k, &a->frame);
+    pump(a);
+}
+
+/* The server's addresses are never blocked, whatever a request says: the agent would cut itself
+ * off from the server that could lift the block. */
+static void collect_server_addresses(struct agent *a)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(a->host, a->port, &hints, &res) != 0)
+        return;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        char ip[INET6_ADDRSTRLEN];
+        const void *addr = ai->ai_family == AF_INET
+                               ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+                               : (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+        if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+            !inet_ntop(ai->ai_family, addr, ip, sizeof(ip)))
+            continue;
+        a->protected_ips =
+            trl_xrealloc(a->protected_ips, (a->nprotected + 1) * sizeof(*a->protected_ips));
+        a->protected_ips[a->nprotected++] = trl_xstrdup(ip);
+    }
+    freeaddrinfo(res);
+}
+
+static int setup_response(struct agent *a)
+{
+    collect_server_addresses(a);
+    struct trl_response_config rc = {
+        .allowlist = (const char *const *)a->protected_ips,
+        .nallowlist = a->nprotected,
+        .emit = on_response_event,
+        .emit_ud = a,
+        .synchronous = true,
+    };
+    a->response = trl_response_create(&rc);
+    return a->response ? 0 : TRL_ECONFIG;
+}
+
 static int handle_frame(struct agent *a, struct link *k, const struct trl_proto_frame *f)
 {
     if (f->type == TRL_PROTO_ACK) {
@@ -531,6 +656,15 @@ static int handle_frame(struct agent *a, struct link *k, const struct trl_proto_
                      a->port, (unsigned long long)seq);
         }
         pump(a);
+        return 0;
+    }
+    if (f->type == TRL_PROTO_ACTION && k->state == LINK_READY) {
+        struct trl_proto_action act;
+        if (trl_proto_parse_action(f, &act) != 0) {
+            link_close(a, "malformed ACTION from server");
+            return -1;
+        }
+        handle_action(a, k, &act);
         return 0;
     }
     if (f->type == TRL_PROTO_ERROR) {
@@ -1056,6 +1190,8 @@ int trl_agent_run(const struct trl_agent_opts *o)
     load_replay(a);
     if ((rc = setup_sources(a)) < 0)
         goto out;
+    if ((rc = setup_response(a)) < 0)
+        goto out;
 
     uv_timer_init(&a->loop, &a->sources_timer);
     a->sources_timer.data = a;
@@ -1067,6 +1203,8 @@ int trl_agent_run(const struct trl_agent_opts *o)
     a->reconnect_timer.data = a;
     uv_idle_init(&a->loop, &a->tail_idle);
     a->tail_idle.data = a;
+    uv_timer_init(&a->loop, &a->unblock_timer);
+    a->unblock_timer.data = a;
     uv_signal_init(&a->loop, &a->sigterm);
     a->sigterm.data = a;
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
@@ -1102,6 +1240,10 @@ out:
     trl_utmp_destroy(a->utmp);
     trl_journal_destroy(a->journal);
     trl_audit_nl_destroy(a->audit);
+    trl_response_destroy(a->response);
+    for (size_t i = 0; i < a->nprotected; i++)
+        free(a->protected_ips[i]);
+    free(a->protected_ips);
     trl_spool_destroy(a->spool);
     SSL_CTX_free(a->ssl);
     trl_arena_destroy(a->arena);

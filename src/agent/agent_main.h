@@ -9,6 +9,10 @@
  * capped and jittered backoff. When the spool reaches its size cap the file sources pause (their
  * offsets wait) and the host sources' events are counted as dropped.
  *
+ * Active response: an ACTION from the server is checked and carried out with the server's own
+ * response code (detect/response.h), recorded as an event in the spool and answered with
+ * ACTION_RESULT; the end of a block is recorded by a timer (ip-unblocked).
+ *
  * The state directory holds agent.key, agent.crt (CN = agent id), ca.crt (the server CA pinned at
  * enrollment), server (HOST:PORT), the spool and the sources' offsets.
  *
@@ -30,6 +34,7 @@ struct trl_agent_opts {
     const char *tails[TRL_AGENT_MAX_TAILS]; /* paths or glob patterns */
     size_t ntails;
     bool default_sources;      /* system logs that exist, FIM, processes, network, logins */
+    bool active_response;      /* carry out the server's ACTION requests; false: refuse them */
     uint64_t spool_max_bytes;  /* 0: 1 GiB */
     uint64_t heartbeat_ms;     /* 0: 30000 */
     uint32_t batch_max_events; /* 0: 1000 */

@@ -29,6 +29,10 @@ const char *trl_proto_type_name(int type)
         return "ENROLL_RESP";
     case TRL_PROTO_ERROR:
         return "ERROR";
+    case TRL_PROTO_ACTION:
+        return "ACTION";
+    case TRL_PROTO_ACTION_RESULT:
+        return "ACTION_RESULT";
     default:
         return "unknown";
     }
@@ -155,6 +159,27 @@ void trl_proto_put_error(struct trl_buf *out, uint16_t code, const char *reason)
     end_frame(out, at);
 }
 
+int trl_proto_put_action(struct trl_buf *out, uint64_t id, const char *json, size_t len)
+{
+    if (len == 0 || len > TRL_PROTO_MAX_ACTION)
+        return TRL_EINVAL;
+    size_t at = begin_frame(out, TRL_PROTO_ACTION);
+    put_u64(out, id);
+    trl_buf_append(out, json, len);
+    end_frame(out, at);
+    return 0;
+}
+
+void trl_proto_put_action_result(struct trl_buf *out, const struct trl_proto_action_result *r)
+{
+    size_t at = begin_frame(out, TRL_PROTO_ACTION_RESULT);
+    put_u64(out, r->id);
+    trl_buf_append(out, &r->outcome, 1);
+    put_str(out, r->action);
+    trl_buf_append(out, r->reason, strnlen(r->reason, TRL_PROTO_MAX_REASON));
+    end_frame(out, at);
+}
+
 /* ---- decoding ---------------------------------------------------------------------------------
  */
 
@@ -214,7 +239,7 @@ int trl_proto_reader_next(struct trl_proto_reader *r, struct trl_proto_frame *f)
         return TRL_ETRUNC;
     if (avail < 5)
         return 0;
-    if (p[4] < TRL_PROTO_HELLO || p[4] > TRL_PROTO_ERROR)
+    if (p[4] < TRL_PROTO_HELLO || p[4] > TRL_PROTO_ACTION_RESULT)
         return TRL_EINVAL;
     if (avail - 4 < len)
         return 0;
@@ -359,6 +384,34 @@ int trl_proto_parse_error(const struct trl_proto_frame *f, struct trl_proto_erro
         e->reason[i] = ch == '\0' ? '?' : ch;
     }
     e->reason[n] = '\0';
+    return 0;
+}
+
+int trl_proto_parse_action(const struct trl_proto_frame *f, struct trl_proto_action *a)
+{
+    if (f->type != TRL_PROTO_ACTION || f->len <= 8 || f->len - 8 > TRL_PROTO_MAX_ACTION)
+        return TRL_EINVAL;
+    a->id = get_u64(f->payload);
+    a->json = (const char *)f->payload + 8;
+    a->len = f->len - 8;
+    return 0;
+}
+
+int trl_proto_parse_action_result(const struct trl_proto_frame *f,
+                                  struct trl_proto_action_result *r)
+{
+    if (f->type != TRL_PROTO_ACTION_RESULT)
+        return TRL_EINVAL;
+    struct cur c = cur_of(f);
+    r->id = take_u64(&c);
+    const uint8_t *o = take(&c, 1);
+    r->outcome = o ? *o : 0;
+    take_str(&c, r->action);
+    if (c.bad || r->outcome > TRL_PROTO_OUTCOME_REFUSED || c.left > TRL_PROTO_MAX_REASON)
+        return TRL_EINVAL;
+    for (size_t i = 0; i < c.left; i++)
+        r->reason[i] = c.p[i] == '\0' ? '?' : (char)c.p[i];
+    r->reason[c.left] = '\0';
     return 0;
 }
 

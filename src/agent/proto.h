@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TRL_PROTO_VERSION    1
+#define TRL_PROTO_VERSION    2           /* 2: ACTION and ACTION_RESULT */
 #define TRL_PROTO_HEADER     5           /* u32 length + u8 type */
 #define TRL_PROTO_MAX_FRAME  (4u << 20)  /* cap on length (type + payload) */
 #define TRL_PROTO_MAX_RAW    (16u << 20) /* cap on a batch's uncompressed size */
@@ -29,6 +29,9 @@
 #define TRL_PROTO_MAX_STR    255u        /* cap on a HELLO string */
 #define TRL_PROTO_MAX_JSON   (64u << 10) /* cap on an ENROLL_REQ/RESP payload */
 #define TRL_PROTO_MAX_REASON 1024u       /* cap on an ERROR reason */
+#define TRL_PROTO_MAX_ACTION 4096u       /* cap on an ACTION's JSON request */
+/* The first protocol version whose agents carry out ACTION frames. */
+#define TRL_PROTO_VERSION_ACTIONS 2
 
 enum trl_proto_type {
     TRL_PROTO_HELLO = 1,
@@ -38,6 +41,15 @@ enum trl_proto_type {
     TRL_PROTO_ENROLL_REQ = 5,
     TRL_PROTO_ENROLL_RESP = 6,
     TRL_PROTO_ERROR = 7,
+    TRL_PROTO_ACTION = 8,
+    TRL_PROTO_ACTION_RESULT = 9,
+};
+
+/* The outcome byte of ACTION_RESULT. */
+enum trl_proto_outcome {
+    TRL_PROTO_OUTCOME_SUCCESS = 0,
+    TRL_PROTO_OUTCOME_FAILURE = 1, /* tried, and the command failed */
+    TRL_PROTO_OUTCOME_REFUSED = 2, /* not tried: the agent's checks refused it */
 };
 
 enum trl_proto_error_code {
@@ -82,6 +94,20 @@ struct trl_proto_heartbeat {
     uint32_t events_per_sec;
 };
 
+/* ACTION: a response request (detect/response.h) for the agent to carry out. */
+struct trl_proto_action {
+    uint64_t id;      /* chosen by the server, echoed in ACTION_RESULT */
+    const char *json; /* inside the frame's payload, not NUL-terminated */
+    size_t len;
+};
+
+struct trl_proto_action_result {
+    uint64_t id;
+    uint8_t outcome;                       /* enum trl_proto_outcome */
+    char action[TRL_PROTO_MAX_STR + 1];    /* the event.action recorded, e.g. "ip-blocked" */
+    char reason[TRL_PROTO_MAX_REASON + 1]; /* empty on success; NUL bytes replaced by '?' */
+};
+
 struct trl_proto_error {
     uint16_t code;
     char reason[TRL_PROTO_MAX_REASON + 1]; /* NUL bytes of the input are replaced by '?' */
@@ -101,6 +127,10 @@ void trl_proto_put_heartbeat(struct trl_buf *out, const struct trl_proto_heartbe
 /* type TRL_PROTO_ENROLL_REQ or TRL_PROTO_ENROLL_RESP. Returns 0 or TRL_EINVAL (bad type, too
  * long). */
 int trl_proto_put_json(struct trl_buf *out, enum trl_proto_type type, const char *json, size_t len);
+/* Returns 0 or TRL_EINVAL when json is empty or longer than TRL_PROTO_MAX_ACTION. */
+int trl_proto_put_action(struct trl_buf *out, uint64_t id, const char *json, size_t len);
+/* The action name is cut at TRL_PROTO_MAX_STR bytes, the reason at TRL_PROTO_MAX_REASON. */
+void trl_proto_put_action_result(struct trl_buf *out, const struct trl_proto_action_result *r);
 /* The reason is cut at TRL_PROTO_MAX_REASON bytes. */
 void trl_proto_put_error(struct trl_buf *out, uint16_t code, const char *reason);
 
@@ -131,6 +161,10 @@ int trl_proto_parse_heartbeat(const struct trl_proto_frame *f, struct trl_proto_
 /* ENROLL_REQ or ENROLL_RESP: *json points into the frame (not NUL-terminated). */
 int trl_proto_parse_json(const struct trl_proto_frame *f, const char **json, size_t *len);
 int trl_proto_parse_error(const struct trl_proto_frame *f, struct trl_proto_error *e);
+/* a->json points into the frame. */
+int trl_proto_parse_action(const struct trl_proto_frame *f, struct trl_proto_action *a);
+int trl_proto_parse_action_result(const struct trl_proto_frame *f,
+                                  struct trl_proto_action_result *r);
 
 /* Decompresses a parsed batch into out (replacing its content) and checks it: exactly raw_len
  * bytes, exactly count lines each ending with '\n', none of them empty. Never allocates more than

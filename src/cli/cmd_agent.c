@@ -21,6 +21,7 @@ struct agent_config {
     char *state_dir;
     struct trl_strlist tail;
     bool default_sources;
+    bool active_response;
     int64_t spool_max_bytes;
     int64_t heartbeat_ms;
     int log_level;
@@ -52,6 +53,12 @@ static const struct trl_cfg_entry keys[] = {
      .def = "true",
      .offset = OFF(default_sources),
      .help = "Also collect the system logs, file integrity, processes, network and logins."},
+    {.key = "active_response",
+     .type = TRL_CFG_BOOL,
+     .def = "true",
+     .offset = OFF(active_response),
+     .help = "Carry out the server's response actions (block-ip, kill-process, lock-account) on "
+             "this host; false: refuse and record them."},
     {.key = "spool.max_size",
      .type = TRL_CFG_SIZE,
      .def = "1GiB",
@@ -98,6 +105,7 @@ static void usage(FILE *out)
             "  --server HOST:PORT        the server's agent listener [server]\n"
             "  --tail PATH_OR_GLOB       follow a log file, repeatable [tail]\n"
             "  --no-default-sources      only the sources named by --tail [default_sources]\n"
+            "  --no-active-response      refuse the server's response actions [active_response]\n"
             "  --spool-max-size N        spool cap, e.g. 1GiB [spool.max_size]\n"
             "  --heartbeat DUR           health report interval, e.g. 30s [heartbeat]\n"
             "  --log-level LEVEL         debug|info|warn|error [log.level]\n"
@@ -148,6 +156,7 @@ int trl_cmd_agent(int argc, char **argv)
         {"server", required_argument, NULL, 'S'},
         {"tail", required_argument, NULL, 't'},
         {"no-default-sources", no_argument, NULL, 'n'},
+        {"no-active-response", no_argument, NULL, 'R'},
         {"spool-max-size", required_argument, NULL, 'm'},
         {"heartbeat", required_argument, NULL, 'b'},
         {"log-level", required_argument, NULL, 'l'},
@@ -193,6 +202,9 @@ int trl_cmd_agent(int argc, char **argv)
         case 'n':
             r = set_flag(&c, "default_sources", "false");
             break;
+        case 'R':
+            r = set_flag(&c, "active_response", "false");
+            break;
         case 'm':
             r = set_flag(&c, "spool.max_size", optarg);
             break;
@@ -234,6 +246,7 @@ int trl_cmd_agent(int argc, char **argv)
         o.tails[i] = tails[i];
     o.ntails = ntails;
     o.default_sources = c.default_sources;
+    o.active_response = c.active_response;
     o.spool_max_bytes = (uint64_t)c.spool_max_bytes;
     o.heartbeat_ms = (uint64_t)c.heartbeat_ms;
     rc = trl_agent_run(&o) == 0 ? 0 : 1;

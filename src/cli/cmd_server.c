@@ -26,6 +26,7 @@
 
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,6 +368,48 @@ static void emit_response(void *ud, const char *json, size_t len)
     trl_pipeline_submit(rs->p, b);
 }
 
+/* How long a kill or lock waits for its agent to connect; a block waits its own timeout. */
+#define AGENT_ACTION_TTL_S 600
+
+/* Actions for events from agents go to the agent listener, which sends them to the agent. The
+ * listener starts after the detector and stops before it: the lock keeps the pipeline worker
+ * that routes from using it while it goes away. */
+struct response_route {
+    pthread_mutex_t mu;
+    struct trl_agent_listener *l;
+};
+
+static int route_response(void *ud, const char *agent_id, const struct trl_response_request *req,
+                          char *err, size_t errlen)
+{
+    struct response_route *rr = ud;
+    struct trl_buf json = {0};
+    trl_response_request_json(req, &json);
+    int64_t ttl = req->action == TRL_RESPONSE_BLOCK_IP ? req->timeout_s : AGENT_ACTION_TTL_S;
+    int64_t expires = trl_now_ns() + ttl * TRL_NS_PER_SEC;
+    pthread_mutex_lock(&rr->mu);
+    int rc = rr->l ? trl_agent_listener_action(rr->l, agent_id, json.data, json.len, expires)
+                   : TRL_EINVAL;
+    pthread_mutex_unlock(&rr->mu);
+    if (rc == TRL_EFULL)
+        snprintf(err, errlen, "too many actions waiting for their agents");
+    else if (rc != 0)
+        snprintf(err, errlen, "the agent listener is not running");
+    trl_buf_free(&json);
+    return rc;
+}
+
+/* An action that expired before its agent connected is recorded as failed. */
+static void agent_action_expired(void *ud, const char *agent_id, const char *json, size_t len)
+{
+    struct trl_response_request req;
+    if (trl_response_request_parse(json, len, &req) != 0)
+        return;
+    char why[256];
+    snprintf(why, sizeof(why), "agent %s did not connect before the request expired", agent_id);
+    trl_response_record(ud, &req, TRL_RESPONSE_FAILED, why);
+}
+
 /* with_rules false: a detector without Sigma rules, for the alerts of threat-intelligence hits. */
 static struct trl_detector *start_detection(const struct trl_config *cfg, bool with_rules,
                                             struct trl_response *response)
@@ -415,6 +458,7 @@ int trl_cmd_server(int argc, char **argv)
     struct trl_detector *det = NULL;
     struct trl_response *response = NULL;
     struct response_sink response_sink = {NULL};
+    struct response_route response_route = {PTHREAD_MUTEX_INITIALIZER, NULL};
     struct trl_ioc_stage *ioc = NULL;
     struct trl_taxii_feeds *feeds = NULL;
     struct trl_taxii_server *taxii = NULL;
@@ -448,6 +492,8 @@ int trl_cmd_server(int argc, char **argv)
     trl_response_config_from(&rc_cfg, &c.cfg);
     rc_cfg.emit = emit_response;
     rc_cfg.emit_ud = &response_sink;
+    rc_cfg.route = route_response;
+    rc_cfg.route_ud = &response_route;
     if (c.cfg.detection.enabled && trl_response_configured(&rc_cfg) &&
         !(response = trl_response_create(&rc_cfg)))
         goto out;
@@ -508,10 +554,17 @@ int trl_cmd_server(int argc, char **argv)
     trl_info("server", "starting data=%s store=%s/events%s%s", c.cfg.data_dir, c.cfg.data_dir,
              output ? " copy=" : "", output ? output : "");
     /* An agent listener that cannot start is logged; syslog reception goes on without it. */
-    struct trl_agent_listener_opts ao = {
-        .address = c.cfg.server.agents, .data_dir = c.cfg.data_dir, .pki = &c.pki, .pipeline = p};
+    struct trl_agent_listener_opts ao = {.address = c.cfg.server.agents,
+                                         .data_dir = c.cfg.data_dir,
+                                         .pki = &c.pki,
+                                         .pipeline = p,
+                                         .action_expired = response ? agent_action_expired : NULL,
+                                         .action_ud = response};
     if (c.cfg.server.agents[0] && trl_agent_listener_start(&ao, &agents) != 0)
         agents = NULL;
+    pthread_mutex_lock(&response_route.mu);
+    response_route.l = agents;
+    pthread_mutex_unlock(&response_route.mu);
     /* The web console and API, likewise: without them the server still receives. */
     bool own_cert = !c.cfg.server.tls.cert[0];
     struct rule_paths rp;
@@ -536,6 +589,9 @@ int trl_cmd_server(int argc, char **argv)
     rc = trl_server_run(&c.opts, p, &hooks) == 0 ? 0 : 1;
 out:
     trl_http_server_stop(http);
+    pthread_mutex_lock(&response_route.mu);
+    response_route.l = NULL;
+    pthread_mutex_unlock(&response_route.mu);
     trl_agent_listener_stop(agents);
     trl_taxii_server_stop(taxii);
     trl_taxii_feeds_stop(feeds);

@@ -31,6 +31,8 @@ extern char **environ;
 #define MAX_QUEUE         1024
 #define MAX_BLOCKS        65536
 #define DEFAULT_TIMEOUT_S 3600
+/* Agent ids are at most 128 characters (the listener refuses longer ones). */
+#define AGENT_ID_MAX 160
 /* nft's own limit on element timeouts is far above this; a month bounds a mistake. */
 #define MAX_TIMEOUT_S (30LL * 86400)
 
@@ -80,6 +82,9 @@ struct trl_response {
     bool started;
     void (*emit)(void *ud, const char *json, size_t len);
     void *emit_ud;
+    int (*route)(void *ud, const char *agent_id, const struct trl_response_request *req, char *err,
+                 size_t errlen);
+    void *route_ud;
 };
 
 const char *trl_response_action_name(enum trl_response_action a)
@@ -359,9 +364,14 @@ static void emit_event(struct trl_response *r, const char *action, const char *t
         trl_buf_puts(&b, "}");
     }
     struct trl_buf msg = {0};
-    trl_buf_printf(&msg, "trapline response %s %s %s%s%s", action, req->target,
-                   outcome_err ? "failed" : "done", outcome_err ? ": " : "",
-                   outcome_err ? outcome_err : "");
+    if (!strcmp(action, "action-refused"))
+        trl_buf_printf(&msg, "trapline response %s refused for %s: %s",
+                       trl_response_action_name(req->action), req->target,
+                       outcome_err ? outcome_err : "");
+    else
+        trl_buf_printf(&msg, "trapline response %s %s %s%s%s", action, req->target,
+                       outcome_err ? "failed" : "done", outcome_err ? ": " : "",
+                       outcome_err ? outcome_err : "");
     put_key_str(&b, "message", msg.data);
     trl_buf_free(&msg);
     trl_buf_puts(&b, ",\"observer\":{\"product\":\"trapline\",\"type\":\"ids\"}}");
@@ -610,21 +620,28 @@ static int lock_account(struct trl_response *r, const char *user, char *err, siz
     return rc;
 }
 
-int trl_response_execute(struct trl_response *r, const struct trl_response_request *in, char *err,
-                         size_t errlen)
+const char *trl_response_event_action(enum trl_response_action a, enum trl_response_result res)
+{
+    static const char *const done[] = {"ip-blocked", "process-killed", "account-locked"};
+    if (res == TRL_RESPONSE_REFUSED)
+        return "action-refused";
+    return (size_t)a < TRL_ARRAY_LEN(done) ? done[a] : "unknown";
+}
+
+int trl_response_execute_result(struct trl_response *r, const struct trl_response_request *in,
+                                char *err, size_t errlen, enum trl_response_result *res)
 {
     struct trl_response_request req = *in;
-    const char *done[] = {"ip-blocked", "process-killed", "account-locked"};
     const char *types[] = {"denied", "end", "change"};
-    const char *action = (size_t)req.action < 3 ? done[req.action] : "unknown";
+    enum trl_response_result result = TRL_RESPONSE_DONE;
     int rc = check_request(r, &req, err, errlen);
     int64_t expires = 0;
-    if (rc == 0) {
+    if (rc != 0) {
+        result = TRL_RESPONSE_REFUSED;
+    } else {
         switch (req.action) {
         case TRL_RESPONSE_BLOCK_IP:
             rc = block_ip(r, &req, err, errlen, &expires);
-            if (rc == 1)
-                return 0; /* nothing new: no event */
             break;
         case TRL_RESPONSE_KILL_PROCESS: {
             uint64_t pid = 0;
@@ -636,10 +653,33 @@ int trl_response_execute(struct trl_response *r, const struct trl_response_reque
             rc = lock_account(r, req.target, err, errlen);
             break;
         }
+        if (rc == 1) {
+            rc = 0;
+            result = TRL_RESPONSE_UNCHANGED;
+        } else if (rc != 0) {
+            result = TRL_RESPONSE_FAILED;
+        }
     }
-    emit_event(r, action, rc == 0 && (size_t)req.action < 3 ? types[req.action] : "info", &req,
-               rc == 0 ? NULL : err, rc == 0 ? expires : 0);
+    if (res)
+        *res = result;
+    if (result == TRL_RESPONSE_UNCHANGED)
+        return 0; /* nothing new: no event */
+    emit_event(r, trl_response_event_action(req.action, result),
+               result == TRL_RESPONSE_DONE && (size_t)req.action < 3 ? types[req.action] : "info",
+               &req, rc == 0 ? NULL : err, rc == 0 ? expires : 0);
     return rc;
+}
+
+void trl_response_record(struct trl_response *r, const struct trl_response_request *req,
+                         enum trl_response_result res, const char *why)
+{
+    emit_event(r, trl_response_event_action(req->action, res), "info", req, why, 0);
+}
+
+int trl_response_execute(struct trl_response *r, const struct trl_response_request *req, char *err,
+                         size_t errlen)
+{
+    return trl_response_execute_result(r, req, err, errlen, NULL);
 }
 
 void trl_response_expire(struct trl_response *r, int64_t now_ns)
@@ -661,7 +701,7 @@ void trl_response_expire(struct trl_response *r, int64_t now_ns)
 
 /* ---- the thread ---- */
 
-static int64_t next_expiry(const struct trl_response *r)
+int64_t trl_response_next_expiry(const struct trl_response *r)
 {
     int64_t next = INT64_MAX;
     for (size_t i = 0; i < r->nblocks; i++)
@@ -688,7 +728,7 @@ static void *run(void *arg)
             break;
         pthread_mutex_unlock(&r->lock);
         trl_response_expire(r, trl_now_ns());
-        int64_t next = next_expiry(r);
+        int64_t next = trl_response_next_expiry(r);
         pthread_mutex_lock(&r->lock);
         if (r->qlen > 0 || r->stop)
             continue;
@@ -706,6 +746,29 @@ static void *run(void *arg)
     return NULL;
 }
 
+/* An accepted request for an event from an agent goes to that agent, when a route is set: true
+ * when it was handed over or recorded as failed. The refusals of the checks stay here, where they
+ * are recorded. */
+static bool route_to_agent(struct trl_response *r, const struct trl_response_request *req,
+                           const struct trl_event *ev)
+{
+    /* Only an event received from an agent on the agent listener counts: an agent.id in a syslog
+     * message is whatever its sender wrote. */
+    char agent[AGENT_ID_MAX];
+    if (!r->route || !ev || !(ev->flags & TRL_EVF_FROM_AGENT) ||
+        !event_field(ev, TRL_F_AGENT_ID, agent, sizeof(agent)) || !agent[0])
+        return false;
+    char err[512] = "";
+    if (r->route(r->route_ud, agent, req, err, sizeof(err)) == 0) {
+        trl_info("response", "%s target=%s rule=%s sent to agent=%s",
+                 trl_response_action_name(req->action), req->target, req->rule_id, agent);
+        return true;
+    }
+    emit_event(r, trl_response_event_action(req->action, TRL_RESPONSE_FAILED), "info", req,
+               err[0] ? err : "cannot send the action to the agent", 0);
+    return true;
+}
+
 void trl_response_alert(struct trl_response *r, const char *rule_id, const char *level,
                         const struct trl_event *ev, const char *const *group_fields,
                         const char *const *group_values, size_t ngroup)
@@ -717,6 +780,8 @@ void trl_response_alert(struct trl_response *r, const char *rule_id, const char 
     int rc = trl_response_decide(r, rule_id, level, ev, group_fields, group_values, ngroup, &req,
                                  why, sizeof(why));
     if (rc == 0)
+        return;
+    if (rc > 0 && route_to_agent(r, &req, ev))
         return;
     /* A refused request goes the same way: executing checks it again and records the refusal
      * with its reason, so that an analyst sees what was not done and why. */
@@ -854,6 +919,8 @@ struct trl_response *trl_response_create(const struct trl_response_config *c)
     r->synchronous = c->synchronous;
     r->emit = c->emit;
     r->emit_ud = c->emit_ud;
+    r->route = c->route;
+    r->route_ud = c->route_ud;
     r->rules = trl_xcalloc(c->nrules + 1, sizeof(*r->rules));
     for (size_t i = 0; i < c->nrules; i++) {
         if (!parse_rule(c->rules[i], &r->rules[r->nrules], r->timeout_s)) {

@@ -7,12 +7,15 @@
  *   {"action":"block-ip","ip":"203.0.113.45","timeout":3600,"rule_id":"..."}
  *   {"action":"kill-process","pid":4242,"rule_id":"..."}
  *   {"action":"lock-account","user":"eve","rule_id":"..."}
- * that is then executed on this host; the same object is meant to be sent to an agent later. The
- * safety checks (allowlist, pid, account) are made when deciding and again when executing, so a
- * request from elsewhere gets the same checks. Every action, its refusal and the end of a block
- * becomes an event (event.category intrusion_detection, event.action ip-blocked, ip-unblocked,
- * process-killed or account-locked, rule.id) handed to the emit callback, which puts it into the
- * pipeline like any received event.
+ * that is then executed on this host, or, when the alert's event came from a Trapline agent
+ * (received from the agent listener, with agent.id) and a route is configured, handed to the route,
+ * which sends it to that agent; the agent executes it with the same code
+ * (trl_response_execute_result). The safety checks (allowlist, pid, account) are made when deciding
+ * and again when executing, so a request from elsewhere gets the same checks. Every action, its
+ * refusal and the end of a block becomes an event (event.category intrusion_detection, event.action
+ * ip-blocked, ip-unblocked, process-killed, account-locked or action-refused, rule.id) handed to
+ * the emit callback, which puts it into the pipeline (or, on an agent, the spool) like any received
+ * event.
  *
  * Commands run without a shell (nft, usermod, passwd), with fixed arguments and targets that were
  * parsed and re-formatted first (an address in canonical form, a user name of safe characters).
@@ -20,7 +23,7 @@
  * Ownership: struct trl_response owns its thread, its queue and copies of the configuration's
  * strings. Threads: trl_response_alert() may be called from one thread (the pipeline worker); the
  * actions run on the response thread (or in the caller with synchronous set); emit is called on
- * the thread that runs the action.
+ * the thread that runs the action, route on the thread of trl_response_alert().
  */
 #ifndef TRL_RESPONSE_H
 #define TRL_RESPONSE_H
@@ -73,7 +76,21 @@ struct trl_response_config {
     /* Receives each response event as one ECS JSON object; NULL drops them (after logging). */
     void (*emit)(void *ud, const char *json, size_t len);
     void *emit_ud;
-    bool synchronous; /* run actions in trl_response_alert()'s caller (tests) */
+    /* Hands a decided (and checked) request for an event of agent_id to that agent. Returns 0, or
+     * a negative error with the reason in err, in which case the action is recorded as failed.
+     * NULL: every action runs on this host. */
+    int (*route)(void *ud, const char *agent_id, const struct trl_response_request *req, char *err,
+                 size_t errlen);
+    void *route_ud;
+    bool synchronous; /* run actions in the caller, no thread (tests, the agent) */
+};
+
+/* What trl_response_execute_result() did. */
+enum trl_response_result {
+    TRL_RESPONSE_DONE,      /* the action was carried out */
+    TRL_RESPONSE_UNCHANGED, /* nothing to do: the address is already blocked long enough */
+    TRL_RESPONSE_FAILED,    /* tried, and the command failed */
+    TRL_RESPONSE_REFUSED,   /* not tried: the checks refused it */
 };
 
 struct trl_config;
@@ -107,8 +124,22 @@ int trl_response_decide(struct trl_response *r, const char *rule_id, const char 
 /* Checks and runs one request on this host and emits its event. Returns 0 or a negative error. */
 int trl_response_execute(struct trl_response *r, const struct trl_response_request *req, char *err,
                          size_t errlen);
+/* The same, telling what was done in *res (may be NULL). */
+int trl_response_execute_result(struct trl_response *r, const struct trl_response_request *req,
+                                char *err, size_t errlen, enum trl_response_result *res);
+/* Records req as not done, without checking or running it: refused (event.action
+ * action-refused) or failed (ip-blocked, process-killed or account-locked with outcome failure),
+ * with the reason why. */
+void trl_response_record(struct trl_response *r, const struct trl_response_request *req,
+                         enum trl_response_result res, const char *why);
 /* Emits ip-unblocked for every block whose timeout has passed by now_ns. */
 void trl_response_expire(struct trl_response *r, int64_t now_ns);
+/* When the next block ends (wall clock, ns), INT64_MAX when none: with synchronous set, the
+ * caller schedules trl_response_expire() by it. */
+int64_t trl_response_next_expiry(const struct trl_response *r);
+/* The event.action recorded for a request with that result: "ip-blocked", "process-killed",
+ * "account-locked", or "action-refused". */
+const char *trl_response_event_action(enum trl_response_action a, enum trl_response_result res);
 
 /* True when ip (any textual form) may never be blocked: loopback, unspecified, one of this host's
  * addresses or in the allowlist. Also true for text that is not an address. */

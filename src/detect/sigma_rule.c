@@ -673,6 +673,8 @@ size_t trl_sigma_eval(const struct trl_sigma_ruleset *rs, struct trl_sigma_scrat
     s->nlower = 0; /* lowered values and the prefilter's scan belong to the previous event */
     s->lower_next = 0;
     sigma_prefilter_reset(s);
+    if (rs->ngroups == 0)
+        return 0;
     struct sigma_ls_facts facts;
     sigma_logsource_facts(ev, &facts);
     for (size_t gi = 0; gi < rs->ngroups; gi++) {

@@ -10,10 +10,14 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "core/util.h"
+#include "server/action_queue.h"
 #include "server/agent_registry.h"
 #include "server/enroll.h"
+#include "store/query.h"
+#include "store/store_read.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,6 +38,11 @@ struct agent_state {
     char id[TRL_PROTO_MAX_STR + 1];
     uint64_t committed; /* highest seq the store committed */
     uint64_t submitted; /* highest seq handed to the pipeline (or committed) */
+    /* Above committed: seqs the store holds already (found after a crash, see recover_pending),
+     * sorted; a resend of them is dropped. */
+    uint64_t *stored;
+    size_t nstored;
+    bool recovered; /* recover_pending() ran */
     struct agent_state *next;
 };
 
@@ -43,6 +52,7 @@ struct conn {
     struct trl_tlsio *tls;
     struct trl_proto_reader rd;
     struct agent_state *agent; /* set by HELLO */
+    uint16_t proto;            /* the protocol version the agent said in HELLO */
     char peer[64];
     uint64_t opened_ms;
     uint64_t last_frame_ms;
@@ -58,7 +68,7 @@ struct conn {
 struct batch_tag {
     struct trl_agent_listener *l;
     struct agent_state *agent;
-    uint64_t last_seq;
+    uint64_t first_seq, last_seq;
 };
 
 /* A completed batch, queued from the worker thread to the loop. */
@@ -74,12 +84,14 @@ struct trl_agent_listener {
     uv_tcp_t server;
     uv_async_t done_async;
     uv_async_t stop_async;
+    uv_async_t action_async;
     uv_timer_t tick;
     pthread_t thread;
     bool thread_started;
     SSL_CTX *ssl_ctx;
     struct trl_agent_registry *reg;
     struct trl_pipeline *p;
+    char *data_dir;
     char address[80];
     uint32_t max_conns;
     uint64_t idle_ms;
@@ -94,9 +106,15 @@ struct trl_agent_listener {
     struct trl_buf line; /* one event with the agent fields added */
     char plain[READ_CHUNK];
 
-    pthread_mutex_t mu; /* guards done_head/done_tail and stopping (worker thread vs loop) */
+    /* guards done_head/done_tail, stopping, actions and next_action_id (other threads vs the
+     * loop) */
+    pthread_mutex_t mu;
     struct done_msg *done_head, *done_tail;
     bool stopping;
+    struct trl_action_queue *actions;
+    uint64_t next_action_id;
+    void (*on_action_expired)(void *ud, const char *agent_id, const char *json, size_t len);
+    void *action_ud;
 };
 
 static void conn_close(struct conn *c, const char *why);
@@ -231,18 +249,147 @@ static void on_done_async(uv_async_t *a)
     }
 }
 
+/* ---- actions ----------------------------------------------------------------------------------
+ */
+
+static void action_send(void *ud, const struct trl_queued_action *a)
+{
+    struct conn *c = ud;
+    struct trl_buf f = {0};
+    if (trl_proto_put_action(&f, a->id, a->json, a->len) == 0) {
+        conn_send(c, &f);
+        trl_info(COMP, "action sent agent=%s id=%llu request=%s", a->agent_id,
+                 (unsigned long long)a->id, a->json);
+    }
+    trl_buf_free(&f);
+}
+
+/* Expired actions, collected under the mutex and reported after it is released (reporting
+ * feeds the pipeline, whose worker may be waiting for the mutex to queue another action). Each
+ * entry is "AGENT_ID\0JSON\0". */
+static void action_expired(void *ud, const struct trl_queued_action *a)
+{
+    struct trl_buf *expired = ud;
+    trl_warn(COMP, "action expired before its agent connected agent=%s id=%llu request=%s",
+             a->agent_id, (unsigned long long)a->id, a->json);
+    trl_buf_append(expired, a->agent_id, strlen(a->agent_id) + 1);
+    trl_buf_append(expired, a->json, a->len);
+    trl_buf_putc(expired, '\0');
+}
+
+/* Drops the expired actions and records each. */
+static void expire_actions(struct trl_agent_listener *l)
+{
+    struct trl_buf expired = {0};
+    pthread_mutex_lock(&l->mu);
+    trl_action_queue_expire(l->actions, trl_now_ns(), action_expired, &expired);
+    pthread_mutex_unlock(&l->mu);
+    for (size_t off = 0; off < expired.len && l->on_action_expired;) {
+        const char *agent = expired.data + off;
+        const char *json = agent + strlen(agent) + 1;
+        size_t jlen = strlen(json);
+        l->on_action_expired(l->action_ud, agent, json, jlen);
+        off = (size_t)(json - expired.data) + jlen + 1;
+    }
+    trl_buf_free(&expired);
+}
+
+/* Sends the actions waiting for the connection's agent, if it speaks a version with ACTION. */
+static void deliver_actions(struct conn *c)
+{
+    if (c->closing || !c->agent || c->proto < TRL_PROTO_VERSION_ACTIONS)
+        return;
+    struct trl_agent_listener *l = c->l;
+    expire_actions(l);
+    pthread_mutex_lock(&l->mu);
+    trl_action_queue_take(l->actions, c->agent->id, trl_now_ns(), action_send, NULL, c);
+    pthread_mutex_unlock(&l->mu);
+}
+
+static void on_action_async(uv_async_t *a)
+{
+    struct trl_agent_listener *l = a->data;
+    for (struct conn *c = l->conns; c; c = c->next)
+        deliver_actions(c);
+}
+
+int trl_agent_listener_action(struct trl_agent_listener *l, const char *agent_id, const char *json,
+                              size_t len, int64_t expires_ns)
+{
+    if (!l || !agent_id || !valid_agent_id(agent_id))
+        return TRL_EINVAL;
+    pthread_mutex_lock(&l->mu);
+    int rc = TRL_EINVAL;
+    if (!l->stopping) {
+        rc = trl_action_queue_push(l->actions, agent_id, l->next_action_id + 1, json, len,
+                                   expires_ns);
+        if (rc == 0) {
+            l->next_action_id++;
+            /* Under the lock: the handle is closed only after stopping is set. */
+            uv_async_send(&l->action_async);
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
+
+static int handle_action_result(struct conn *c, const struct trl_proto_frame *f)
+{
+    struct trl_proto_action_result r;
+    if (trl_proto_parse_action_result(f, &r) != 0) {
+        conn_fail(c, TRL_PROTO_ERR_MALFORMED, "malformed ACTION_RESULT");
+        return -1;
+    }
+    /* What the agent says goes into the log: no control characters. */
+    for (char *p = r.action; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == '"')
+            *p = '?';
+    for (char *p = r.reason; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == '"')
+            *p = '?';
+    static const char *const outcomes[] = {"success", "failure", "refused"};
+    if (r.outcome == TRL_PROTO_OUTCOME_SUCCESS)
+        trl_info(COMP, "action done agent=%s id=%llu action=%s", c->agent->id,
+                 (unsigned long long)r.id, r.action);
+    else
+        trl_warn(COMP, "action not done agent=%s id=%llu action=%s outcome=%s reason=\"%s\"",
+                 c->agent->id, (unsigned long long)r.id, r.action, outcomes[r.outcome], r.reason);
+    return 0;
+}
+
 /* ---- frames -----------------------------------------------------------------------------------
  */
 
+/* Worker thread, before the store takes the batch: what is about to be committed, so that a crash
+ * between the store's commit and commit_seq does not store these events twice on resend. */
+static void before_commit(struct trl_batch *b, void *ud)
+{
+    struct batch_tag *t = ud;
+    struct trl_agent_pending p = {t->first_seq, t->last_seq, INT64_MAX, INT64_MIN};
+    for (uint32_t i = 0; i < b->nevents; i++) {
+        const struct trl_event *ev = b->events[i];
+        if (!ev)
+            continue;
+        int64_t ts = ev->timestamp_ns ? ev->timestamp_ns : ev->received_ns;
+        p.from_ns = TRL_MIN(p.from_ns, ts);
+        p.to_ns = TRL_MAX(p.to_ns, ts);
+    }
+    if (p.from_ns <= p.to_ns && trl_agent_registry_set_pending(t->l->reg, t->agent->id, &p) != 0)
+        trl_error(COMP, "cannot record the batch being stored agent=%s seq=%llu", t->agent->id,
+                  (unsigned long long)t->last_seq);
+}
+
 static void submit(struct trl_agent_listener *l, struct trl_batch *b, struct agent_state *a,
-                   uint64_t last_seq)
+                   uint64_t first_seq, uint64_t last_seq)
 {
     struct batch_tag *t = trl_xcalloc(1, sizeof(*t));
     t->l = l;
     t->agent = a;
+    t->first_seq = first_seq;
     t->last_seq = last_seq;
     b->on_done = on_batch_done;
     b->on_done_ud = t;
+    b->before_sink = before_commit;
     trl_pipeline_submit(l->p, b);
 }
 
@@ -271,6 +418,93 @@ static void with_agent_fields(struct trl_agent_listener *l, const char *id, uint
                    empty ? "" : ",", id, id, (unsigned long long)seq);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static bool already_stored(const struct agent_state *a, uint64_t seq)
+{
+    return a->nstored && bsearch(&seq, a->stored, a->nstored, sizeof(seq), cmp_u64);
+}
+
+struct found {
+    uint64_t lo, hi; /* the sequence numbers looked for */
+    uint64_t *seqs;
+    size_t n, cap;
+};
+
+/* One stored event of the agent in the pending batch's time range: its event.sequence. */
+static int found_event(void *ud, int64_t ts, const char *json, size_t len)
+{
+    (void)ts;
+    struct found *f = ud;
+    struct json_tokener *tok = json_tokener_new();
+    struct json_object *o = tok ? json_tokener_parse_ex(tok, json, (int)len) : NULL;
+    struct json_object *ev, *seq;
+    if (o && json_object_object_get_ex(o, "event", &ev) &&
+        json_object_object_get_ex(ev, "sequence", &seq)) {
+        uint64_t s = (uint64_t)json_object_get_int64(seq);
+        if (s >= f->lo && s <= f->hi) {
+            if (f->n == f->cap) {
+                f->cap = f->cap ? f->cap * 2 : 256;
+                f->seqs = trl_xrealloc(f->seqs, f->cap * sizeof(*f->seqs));
+            }
+            f->seqs[f->n++] = s;
+        }
+    }
+    json_object_put(o);
+    json_tokener_free(tok);
+    return 0;
+}
+
+/* After a crash the store may hold the last batch handed to it although commit_seq was not
+ * recorded: look for those events (only in that batch's time range) and treat them as committed,
+ * so the agent's resend does not store them twice. Runs once per agent, at its first HELLO. */
+static void recover_pending(struct trl_agent_listener *l, struct agent_state *a)
+{
+    struct trl_agent_pending p;
+    if (trl_agent_registry_pending(l->reg, a->id, &p) != 0 || p.last_seq <= a->committed)
+        return;
+    struct found f = {.lo = TRL_MAX(a->committed + 1, p.first_seq), .hi = p.last_seq};
+    char text[TRL_PROTO_MAX_STR + 16];
+    snprintf(text, sizeof(text), "agent.id:\"%s\"", a->id);
+    struct trl_store_reader *r = NULL;
+    struct trl_query *q = NULL;
+    struct trl_store_search_opts o = {p.from_ns, p.to_ns + 1, 0};
+    int rc = trl_store_reader_open(l->data_dir, &r);
+    if (rc == 0)
+        rc = trl_query_parse(text, strlen(text), &q, NULL);
+    if (rc == 0)
+        rc = trl_store_search(r, q, &o, found_event, &f, NULL);
+    trl_query_free(q);
+    trl_store_reader_close(r);
+    if (rc != 0 && rc != -ENOENT) {
+        trl_warn(COMP, "cannot check the store for a batch cut short agent=%s error=\"%s\"", a->id,
+                 trl_strerror(rc));
+        free(f.seqs);
+        return;
+    }
+    qsort(f.seqs, f.n, sizeof(*f.seqs), cmp_u64);
+    size_t k = 0;
+    while (k < f.n && f.seqs[k] <= a->committed + 1) {
+        a->committed = TRL_MAX(a->committed, f.seqs[k]);
+        k++;
+    }
+    free(a->stored);
+    a->stored = f.seqs;
+    a->nstored = f.n;
+    if (f.n) {
+        trl_agent_registry_commit_seq(l->reg, a->id, a->committed);
+        trl_info(COMP,
+                 "batch cut short by a stop found in the store agent=%s seqs=%llu..%llu "
+                 "stored=%zu committed=%llu",
+                 a->id, (unsigned long long)f.lo, (unsigned long long)f.hi, f.n,
+                 (unsigned long long)a->committed);
+    }
+}
+
 static int handle_batch(struct conn *c, const struct trl_proto_frame *f)
 {
     struct trl_agent_listener *l = c->l;
@@ -283,28 +517,30 @@ static int handle_batch(struct conn *c, const struct trl_proto_frame *f)
     uint64_t last = pb.first_seq + pb.count - 1;
     int64_t now = trl_now_ns();
     struct trl_batch *b = NULL;
-    uint64_t added_seq = 0;
+    uint64_t added_seq = 0, first = 0;
     const char *p = l->raw.data, *end = l->raw.data + l->raw.len;
     for (uint64_t seq = pb.first_seq; p < end; seq++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = (size_t)(nl - p);
-        if (seq <= a->submitted) {
+        if (seq <= a->submitted || already_stored(a, seq)) {
             c->dups++;
         } else {
-            if (!b)
+            if (!b) {
                 b = trl_pipeline_batch_get(l->p);
+                first = seq;
+            }
             with_agent_fields(l, a->id, seq, p, n);
             added_seq = seq;
             c->events++;
             if (trl_batch_add(b, l->line.data, l->line.len, c->peer, now, TRL_MSG_AGENT_EVENT)) {
-                submit(l, b, a, seq);
+                submit(l, b, a, first, seq);
                 b = NULL;
             }
         }
         p = nl + 1;
     }
     if (b)
-        submit(l, b, a, last);
+        submit(l, b, a, first, last);
     if (last > a->submitted)
         a->submitted = last;
     /* Nothing new: everything was sent before. Acknowledge now if it is already committed;
@@ -360,9 +596,14 @@ static int handle_hello(struct conn *c, const struct trl_proto_frame *f)
     uint64_t stored = 0;
     if (trl_agent_registry_last_seq(l->reg, cn, &stored) == 0 && stored > a->committed)
         a->committed = stored;
+    if (!a->recovered) {
+        a->recovered = true;
+        recover_pending(l, a);
+    }
     if (a->committed > a->submitted)
         a->submitted = a->committed;
     c->agent = a;
+    c->proto = h.proto;
     apply_health(c, &h, NULL);
     trl_info(COMP,
              "agent connected agent=%s peer=%s version=\"%s\" host=\"%s\" agent_acked=%llu "
@@ -370,6 +611,7 @@ static int handle_hello(struct conn *c, const struct trl_proto_frame *f)
              cn, c->peer, h.version, h.hostname, (unsigned long long)h.last_ack,
              (unsigned long long)a->committed);
     send_ack(c, a->committed);
+    deliver_actions(c);
     return 0;
 }
 
@@ -415,12 +657,15 @@ static int handle_frame(struct conn *c, const struct trl_proto_frame *f)
         return handle_enroll(c, f);
     case TRL_PROTO_BATCH:
     case TRL_PROTO_HEARTBEAT:
+    case TRL_PROTO_ACTION_RESULT:
         if (!c->agent) {
             conn_fail(c, TRL_PROTO_ERR_NOT_ALLOWED, "HELLO with a client certificate first");
             return -1;
         }
         if (f->type == TRL_PROTO_BATCH)
             return handle_batch(c, f);
+        if (f->type == TRL_PROTO_ACTION_RESULT)
+            return handle_action_result(c, f);
         struct trl_proto_heartbeat hb;
         if (trl_proto_parse_heartbeat(f, &hb) != 0) {
             conn_fail(c, TRL_PROTO_ERR_MALFORMED, "malformed HEARTBEAT");
@@ -623,6 +868,7 @@ static void on_tick(uv_timer_t *t)
         }
         c = next;
     }
+    expire_actions(l);
     if (l->paused && !trl_pipeline_congested(l->p)) {
         l->paused = false;
         for (c = l->conns; c; c = c->next)
@@ -701,6 +947,9 @@ int trl_agent_listener_start(const struct trl_agent_listener_opts *o,
     l->idle_ms = o->idle_timeout_ms ? o->idle_timeout_ms : 120000;
     l->enroll.pki = *o->pki;
     pthread_mutex_init(&l->mu, NULL);
+    l->actions = trl_action_queue_create(0);
+    l->on_action_expired = o->action_expired;
+    l->action_ud = o->action_ud;
     int rc = TRL_EINVAL;
     uv_loop_init(&l->loop);
     l->ssl_ctx = trl_tlsio_server_ctx(o->pki->server_cert, o->pki->server_key, o->pki->ca_cert, err,
@@ -712,6 +961,7 @@ int trl_agent_listener_start(const struct trl_agent_listener_opts *o,
     l->reg = trl_agent_registry_open(o->data_dir);
     if (!l->reg)
         goto fail;
+    l->data_dir = trl_xstrdup(o->data_dir);
     l->enroll.reg = l->reg;
     uv_tcp_init(&l->loop, &l->server);
     l->server.data = l;
@@ -738,6 +988,8 @@ int trl_agent_listener_start(const struct trl_agent_listener_opts *o,
     l->done_async.data = l;
     uv_async_init(&l->loop, &l->stop_async, on_stop);
     l->stop_async.data = l;
+    uv_async_init(&l->loop, &l->action_async, on_action_async);
+    l->action_async.data = l;
     uv_timer_init(&l->loop, &l->tick);
     l->tick.data = l;
     uv_timer_start(&l->tick, on_tick, 1000, 1000);
@@ -759,6 +1011,7 @@ fail:
     uv_loop_close(&l->loop);
     trl_agent_registry_close(l->reg);
     SSL_CTX_free(l->ssl_ctx);
+    trl_action_queue_destroy(l->actions);
     pthread_mutex_destroy(&l->mu);
     free(l);
     return rc < 0 ? rc : TRL_EINVAL;
@@ -789,8 +1042,10 @@ void trl_agent_listener_stop(struct trl_agent_listener *l)
         free(m);
         m = next;
     }
+    free(l->data_dir);
     while (l->agents) {
         struct agent_state *next = l->agents->next;
+        free(l->agents->stored);
         free(l->agents);
         l->agents = next;
     }
@@ -798,6 +1053,9 @@ void trl_agent_listener_stop(struct trl_agent_listener *l)
     SSL_CTX_free(l->ssl_ctx);
     trl_buf_free(&l->raw);
     trl_buf_free(&l->line);
+    if (trl_action_queue_len(l->actions))
+        trl_warn(COMP, "actions not sent at stop: %zu", trl_action_queue_len(l->actions));
+    trl_action_queue_destroy(l->actions);
     pthread_mutex_destroy(&l->mu);
     free(l);
 }

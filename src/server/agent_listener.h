@@ -9,6 +9,12 @@
  * it, or that are already on their way to the store, are dropped: a retransmission is
  * acknowledged, not stored twice.
  *
+ * Active response: trl_agent_listener_action() queues a response request for an agent (any
+ * thread; the loop is woken with an async handle). It is sent as an ACTION frame on the agent's
+ * live connection, or kept (bounded, until the request's own expiry) and sent when the agent next
+ * connects with a protocol version that knows ACTION. The agent's ACTION_RESULT is logged; the
+ * agent records the action as an event itself.
+ *
  * It runs its own libuv loop on its own thread, next to the syslog listeners: the pipeline takes
  * batches from both producers. trl_agent_listener_start() binds (so a bad address fails at once)
  * and starts the thread; trl_agent_listener_stop() closes every connection, waits until the
@@ -36,6 +42,10 @@ struct trl_agent_listener_opts {
     struct trl_pipeline *pipeline;
     uint32_t max_connections; /* 0: 4096 */
     uint64_t idle_timeout_ms; /* 0: 120000; agents send a heartbeat every 30 s */
+    /* Called on the listener's thread for each action whose request expired before its agent
+     * connected (json: the request, NUL-terminated), so that it is recorded; NULL: only logged. */
+    void (*action_expired)(void *ud, const char *agent_id, const char *json, size_t len);
+    void *action_ud;
 };
 
 struct trl_agent_listener;
@@ -45,6 +55,11 @@ int trl_agent_listener_start(const struct trl_agent_listener_opts *o,
                              struct trl_agent_listener **out);
 /* The bound address with its real port ("127.0.0.1:6515"). */
 const char *trl_agent_listener_address(const struct trl_agent_listener *l);
+/* Queues the response request json (detect/response.h) for agent_id until expires_ns (wall
+ * clock). Any thread, until trl_agent_listener_stop(). Returns 0, TRL_EFULL when 1024 actions
+ * wait already, or TRL_EINVAL (bad arguments, the listener is stopping). */
+int trl_agent_listener_action(struct trl_agent_listener *l, const char *agent_id, const char *json,
+                              size_t len, int64_t expires_ns);
 /* Stops serving, waits for the pipeline to write what was submitted, frees. NULL-safe. */
 void trl_agent_listener_stop(struct trl_agent_listener *l);
 

@@ -36,7 +36,13 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS agents ("
                              " secret_hash BLOB NOT NULL,"
                              " created_at INTEGER NOT NULL,"
                              " expires_at INTEGER NOT NULL,"
-                             " used_at INTEGER);";
+                             " used_at INTEGER);"
+                             "CREATE TABLE IF NOT EXISTS agent_pending ("
+                             " id TEXT PRIMARY KEY,"
+                             " first_seq INTEGER NOT NULL,"
+                             " last_seq INTEGER NOT NULL,"
+                             " from_ns INTEGER NOT NULL,"
+                             " to_ns INTEGER NOT NULL);";
 
 #define AGENT_COLUMNS                                                                              \
     "id, hostname, version, cert_serial, cert_fingerprint, enrolled_at, revoked_at, last_seen, "   \
@@ -606,6 +612,53 @@ unlock:
     durable_end(reg);
     sqlite3_finalize(use);
     sqlite3_finalize(add);
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+int trl_agent_registry_set_pending(struct trl_agent_registry *reg, const char *id,
+                                   const struct trl_agent_pending *p)
+{
+    pthread_mutex_lock(&reg->lock);
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(reg->db,
+                     "INSERT INTO agent_pending(id, first_seq, last_seq, from_ns, to_ns)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO UPDATE SET"
+                     " first_seq = ?2, last_seq = ?3, from_ns = ?4, to_ns = ?5",
+                     &st);
+    if (rc == 0) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)TRL_MIN(p->first_seq, (uint64_t)INT64_MAX));
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)TRL_MIN(p->last_seq, (uint64_t)INT64_MAX));
+        sqlite3_bind_int64(st, 4, p->from_ns);
+        sqlite3_bind_int64(st, 5, p->to_ns);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+int trl_agent_registry_pending(struct trl_agent_registry *reg, const char *id,
+                               struct trl_agent_pending *out)
+{
+    pthread_mutex_lock(&reg->lock);
+    sqlite3_stmt *st = NULL;
+    int rc =
+        prepare(reg->db,
+                "SELECT first_seq, last_seq, from_ns, to_ns FROM agent_pending WHERE id = ?1", &st);
+    if (rc == 0) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            out->first_seq = (uint64_t)sqlite3_column_int64(st, 0);
+            out->last_seq = (uint64_t)sqlite3_column_int64(st, 1);
+            out->from_ns = sqlite3_column_int64(st, 2);
+            out->to_ns = sqlite3_column_int64(st, 3);
+        } else {
+            rc = -ENOENT;
+        }
+    }
+    sqlite3_finalize(st);
     pthread_mutex_unlock(&reg->lock);
     return rc;
 }

@@ -80,6 +80,20 @@ int trl_agent_registry_last_seq(struct trl_agent_registry *reg, const char *id, 
  * durably stored. 0, -ENOENT or -EIO. */
 int trl_agent_registry_commit_seq(struct trl_agent_registry *reg, const char *id, uint64_t seq);
 
+/* The batch the server is about to commit for an agent: its sequence numbers and the range of its
+ * events' @timestamp. Recorded before the store commits it and left in place after, so that after
+ * a crash between the store's commit and commit_seq the server can look in the store (only in that
+ * time range) for which of those events it already holds. */
+struct trl_agent_pending {
+    uint64_t first_seq, last_seq;
+    int64_t from_ns, to_ns;
+};
+int trl_agent_registry_set_pending(struct trl_agent_registry *reg, const char *id,
+                                   const struct trl_agent_pending *p);
+/* 0 and *out, or -ENOENT when nothing was ever pending for the agent. */
+int trl_agent_registry_pending(struct trl_agent_registry *reg, const char *id,
+                               struct trl_agent_pending *out);
+
 /* Calls cb for every agent, ordered by id. 0 or -EIO. */
 int trl_agent_registry_list(struct trl_agent_registry *reg,
                             void (*cb)(void *ud, const struct trl_agent_info *a), void *ud);

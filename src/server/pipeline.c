@@ -59,6 +59,7 @@ static void batch_recycle_locked(struct trl_pipeline *p, struct trl_batch *b)
     trl_buf_reset(&b->json);
     b->on_done = NULL;
     b->on_done_ud = NULL;
+    b->before_sink = NULL;
     b->ioc_hits = NULL;
     struct batch_node *n = node_of(b);
     n->next = p->free_list;
@@ -279,6 +280,8 @@ static void process_batch(struct trl_pipeline *p, struct trl_batch *b,
             trl_error("pipeline", "stage failed events=%u error=\"%s\"", b->nevents,
                       trl_strerror(rc));
     }
+    if (b->before_sink)
+        b->before_sink(b, b->on_done_ud);
     int rc = p->cfg.sink->write(p->cfg.sink, b);
     /* A full disk (or a file locked by someone else) passes: keep the batch, pause the receivers
      * through congestion, and retry with a growing delay. Nothing accepted is dropped. */

@@ -68,6 +68,9 @@ struct trl_batch {
      */
     void (*on_done)(struct trl_batch *b, int status, void *ud);
     void *on_done_ud;
+    /* Optional, run on the worker thread with on_done_ud just before the sink takes the batch
+     * (after the stage): how the agent listener records what it is about to commit. */
+    void (*before_sink)(struct trl_batch *b, void *ud);
     /* Set by the enrich hook (in the batch arena) for the stage to read: the threat-intelligence
      * hits of the batch (struct trl_ioc_batch_hits, see ioc/ioc_stage.h). NULL: none. */
     void *ioc_hits;

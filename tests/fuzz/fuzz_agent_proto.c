@@ -15,12 +15,15 @@
 
 static void check_frame(const struct trl_proto_frame *f, struct trl_buf *raw, struct trl_buf *re)
 {
-    if (f->type < TRL_PROTO_HELLO || f->type > TRL_PROTO_ERROR || f->len >= TRL_PROTO_MAX_FRAME)
+    if (f->type < TRL_PROTO_HELLO || f->type > TRL_PROTO_ACTION_RESULT ||
+        f->len >= TRL_PROTO_MAX_FRAME)
         abort();
     struct trl_proto_hello h;
     struct trl_proto_batch b;
     struct trl_proto_heartbeat hb;
     struct trl_proto_error e;
+    struct trl_proto_action act;
+    struct trl_proto_action_result ar;
     uint64_t seq;
     const char *json;
     size_t len;
@@ -55,6 +58,18 @@ static void check_frame(const struct trl_proto_frame *f, struct trl_buf *raw, st
     case TRL_PROTO_ERROR:
         if (trl_proto_parse_error(f, &e) == 0)
             trl_proto_put_error(re, e.code, e.reason);
+        break;
+    case TRL_PROTO_ACTION:
+        if (trl_proto_parse_action(f, &act) == 0 &&
+            (act.len == 0 || trl_proto_put_action(re, act.id, act.json, act.len) != 0))
+            abort();
+        break;
+    case TRL_PROTO_ACTION_RESULT:
+        if (trl_proto_parse_action_result(f, &ar) == 0) {
+            if (ar.outcome > TRL_PROTO_OUTCOME_REFUSED)
+                abort();
+            trl_proto_put_action_result(re, &ar);
+        }
         break;
     default:
         abort();

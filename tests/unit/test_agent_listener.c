@@ -5,10 +5,13 @@
 #include "agent/proto.h"
 #include "agent/tlsio.h"
 #include "core/log.h"
+#include "core/timeutil.h"
+#include "formats/parse.h"
 #include "server/agent_listener.h"
 #include "server/agent_registry.h"
 #include "server/pipeline.h"
 #include "server/pki.h"
+#include "store/store.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,6 +19,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 
 #define AGENT_ID "agt-00112233aabbccdd"
@@ -30,7 +34,17 @@ struct fixture {
     char out[4200];
     char crt[4200];
     char key[4200];
+    atomic_int expired; /* actions reported expired by the listener */
+    char expired_json[256];
 };
+
+static void on_action_expired(void *ud, const char *agent_id, const char *json, size_t len)
+{
+    struct fixture *f = ud;
+    /* On the listener's thread: only recorded here, checked by the test. */
+    snprintf(f->expired_json, sizeof(f->expired_json), "%s %.*s", agent_id, (int)len, json);
+    atomic_fetch_add(&f->expired, 1);
+}
 
 /* A client certificate for cn, signed by the server's CA. */
 static void issue_cert(const struct trl_pki_paths *pki, const char *cn, const char *crt_path,
@@ -99,8 +113,12 @@ static int setup(void **state)
     };
     f->p = trl_pipeline_create(&pc);
     assert_non_null(f->p);
-    struct trl_agent_listener_opts o = {
-        .address = "127.0.0.1:0", .data_dir = f->dir, .pki = &f->pki, .pipeline = f->p};
+    struct trl_agent_listener_opts o = {.address = "127.0.0.1:0",
+                                        .data_dir = f->dir,
+                                        .pki = &f->pki,
+                                        .pipeline = f->p,
+                                        .action_expired = on_action_expired,
+                                        .action_ud = f};
     assert_int_equal(trl_agent_listener_start(&o, &f->l), 0);
     const char *addr = trl_agent_listener_address(f->l);
     f->port = atoi(strrchr(addr, ':') + 1);
@@ -380,16 +398,154 @@ static void test_listener_disconnects_revoked_agent(void **state)
     client_close(&c);
 }
 
+static const char block_req[] =
+    "{\"action\":\"block-ip\",\"ip\":\"203.0.113.45\",\"timeout\":600,\"rule_id\":\"r1\"}";
+
+static uint64_t expect_action(struct client *c, const char *json)
+{
+    struct trl_proto_frame f;
+    assert_int_equal(client_recv(c, &f, 5000), 1);
+    assert_int_equal(f.type, TRL_PROTO_ACTION);
+    struct trl_proto_action a;
+    assert_int_equal(trl_proto_parse_action(&f, &a), 0);
+    assert_int_equal(a.len, strlen(json));
+    assert_memory_equal(a.json, json, a.len);
+    return a.id;
+}
+
+static void send_hello_version(struct client *c, uint16_t proto)
+{
+    struct trl_proto_hello h = {.proto = proto};
+    snprintf(h.version, sizeof(h.version), "0.1.0");
+    snprintf(h.hostname, sizeof(h.hostname), "web01");
+    struct trl_buf b = {0};
+    trl_proto_put_hello(&b, &h);
+    client_send(c, &b);
+    trl_buf_free(&b);
+}
+
+static void test_listener_sends_queued_action_when_agent_connects(void **state)
+{
+    struct fixture *f = *state;
+    int64_t later = trl_now_ns() + 60 * TRL_NS_PER_SEC;
+    /* Decided while the agent is away: kept until it connects. */
+    assert_int_equal(trl_agent_listener_action(f->l, AGENT_ID, block_req, strlen(block_req), later),
+                     0);
+    struct client c;
+    client_open(&c, f, true);
+    send_hello(&c);
+    assert_true(expect_ack(&c) == 0);
+    uint64_t id = expect_action(&c, block_req);
+    assert_true(id > 0);
+    struct trl_proto_action_result r = {.id = id, .outcome = TRL_PROTO_OUTCOME_SUCCESS};
+    snprintf(r.action, sizeof(r.action), "ip-blocked");
+    struct trl_buf b = {0};
+    trl_proto_put_action_result(&b, &r);
+    client_send(&c, &b);
+    trl_buf_free(&b);
+    /* Decided while it is connected: sent at once, with a new id. */
+    static const char kill_req[] = "{\"action\":\"kill-process\",\"pid\":4242,\"rule_id\":\"r2\"}";
+    assert_int_equal(trl_agent_listener_action(f->l, AGENT_ID, kill_req, strlen(kill_req), later),
+                     0);
+    assert_true(expect_action(&c, kill_req) > id);
+    /* The connection stays usable after the result. */
+    send_batch(&c, 1, 3, events_1_3);
+    assert_true(expect_ack(&c) == 3);
+    client_close(&c);
+}
+
+static void test_listener_holds_actions_for_old_agents_and_drops_expired(void **state)
+{
+    struct fixture *f = *state;
+    int64_t now = trl_now_ns();
+    assert_int_equal(trl_agent_listener_action(f->l, AGENT_ID, block_req, strlen(block_req),
+                                               now + 60 * TRL_NS_PER_SEC),
+                     0);
+    assert_int_equal(trl_agent_listener_action(f->l, "bad id!", block_req, strlen(block_req),
+                                               now + 60 * TRL_NS_PER_SEC),
+                     TRL_EINVAL);
+    /* An agent of protocol 1 knows no ACTION: nothing is sent to it. */
+    struct client c;
+    client_open(&c, f, true);
+    send_hello_version(&c, 1);
+    assert_true(expect_ack(&c) == 0);
+    struct trl_proto_frame fr;
+    assert_int_equal(client_recv(&c, &fr, 300), 0);
+    client_close(&c);
+    /* The same agent updated: the kept action comes; one that expired meanwhile does not. */
+    assert_int_equal(trl_agent_listener_action(f->l, AGENT_ID, "{\"x\":1}", 7, trl_now_ns() - 1),
+                     0);
+    client_open(&c, f, true);
+    send_hello(&c);
+    assert_true(expect_ack(&c) == 0);
+    expect_action(&c, block_req);
+    assert_int_equal(client_recv(&c, &fr, 300), 0);
+    /* The expired one was reported, to be recorded as a failed action. */
+    assert_int_equal(atomic_load(&f->expired), 1);
+    assert_string_equal(f->expired_json, AGENT_ID " {\"x\":1}");
+    client_close(&c);
+}
+
+/* A stop between the store's commit and the record of it (commit_seq) leaves the batch in the
+ * store with the registry one batch behind: at the agent's first HELLO the listener finds those
+ * events in the store (in the pending batch's time range) and drops their resend. */
+static void test_listener_finds_a_batch_stored_before_a_crash(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const lines[] = {
+        "{\"@timestamp\":\"2026-11-27T10:00:04Z\",\"message\":\"tok-r4\",\"agent\":{\"id\":"
+        "\"" AGENT_ID "\"},\"event\":{\"sequence\":4}}",
+        "{\"@timestamp\":\"2026-11-27T10:00:05Z\",\"message\":\"tok-r5\",\"agent\":{\"id\":"
+        "\"" AGENT_ID "\"},\"event\":{\"sequence\":5}}"};
+    struct trl_store *st;
+    assert_int_equal(trl_store_open(f->dir, NULL, &st), 0);
+    struct trl_arena *a = trl_arena_create(0);
+    struct trl_event *ev[2];
+    for (int i = 0; i < 2; i++) {
+        ev[i] = trl_event_create(a, lines[i], strlen(lines[i]), trl_now_ns());
+        trl_parse_agent_event(ev[i]);
+    }
+    assert_int_equal(trl_store_append(st, ev, 2), 0);
+    trl_store_close(st);
+    trl_arena_destroy(a);
+    int64_t t4, t5;
+    assert_true(trl_parse_rfc3339("2026-11-27T10:00:04Z", 20, &t4) > 0);
+    assert_true(trl_parse_rfc3339("2026-11-27T10:00:05Z", 20, &t5) > 0);
+    assert_int_equal(trl_agent_registry_commit_seq(f->reg, AGENT_ID, 3), 0);
+    struct trl_agent_pending p = {4, 5, t4, t5};
+    assert_int_equal(trl_agent_registry_set_pending(f->reg, AGENT_ID, &p), 0);
+
+    struct client c;
+    client_open(&c, f, true);
+    send_hello(&c);
+    assert_true(expect_ack(&c) == 5);
+    send_batch(&c, 4, 3,
+               "{\"message\":\"tok-r4\"}\n{\"message\":\"tok-r5\"}\n{\"message\":\"tok-r6\"}\n");
+    assert_true(expect_ack(&c) == 6);
+    trl_pipeline_sync(f->p);
+    assert_int_equal(count_lines(f->out, "tok-r"), 1);
+    uint64_t last = 0;
+    assert_int_equal(trl_agent_registry_last_seq(f->reg, AGENT_ID, &last), 0);
+    assert_true(last == 6);
+    client_close(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_listener_acks_after_commit_and_drops_resent_events,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listener_finds_a_batch_stored_before_a_crash, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_listener_refuses_data_without_client_cert, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_listener_closes_on_garbage_and_oversize_frames, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_listener_disconnects_revoked_agent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listener_sends_queued_action_when_agent_connects,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_listener_holds_actions_for_old_agents_and_drops_expired, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -358,6 +358,105 @@ static void test_proto_put_batch_rejects_bad_bounds(void **state)
     trl_buf_free(&b);
 }
 
+static void test_proto_action_round_trip(void **state)
+{
+    (void)state;
+    static const char req[] =
+        "{\"action\":\"block-ip\",\"ip\":\"203.0.113.45\",\"timeout\":600,\"rule_id\":\"r1\"}";
+    struct trl_buf b = {0};
+    assert_int_equal(trl_proto_put_action(&b, 42, req, strlen(req)), 0);
+    struct trl_proto_reader r;
+    trl_proto_reader_init(&r);
+    struct trl_proto_frame f;
+    assert_int_equal(one_frame(&r, &b, &f), 1);
+    assert_int_equal(f.type, TRL_PROTO_ACTION);
+    assert_string_equal(trl_proto_type_name(f.type), "ACTION");
+    struct trl_proto_action a;
+    assert_int_equal(trl_proto_parse_action(&f, &a), 0);
+    assert_true(a.id == 42);
+    assert_int_equal(a.len, strlen(req));
+    assert_memory_equal(a.json, req, a.len);
+    trl_proto_reader_free(&r);
+    trl_buf_free(&b);
+}
+
+static void test_proto_action_rejects_empty_and_oversize_request(void **state)
+{
+    (void)state;
+    struct trl_buf b = {0};
+    char *big = calloc(TRL_PROTO_MAX_ACTION + 1, 1);
+    memset(big, 'x', TRL_PROTO_MAX_ACTION + 1);
+    assert_int_equal(trl_proto_put_action(&b, 1, "", 0), TRL_EINVAL);
+    assert_int_equal(trl_proto_put_action(&b, 1, big, TRL_PROTO_MAX_ACTION + 1), TRL_EINVAL);
+    assert_int_equal(b.len, 0);
+    /* Hand-made frames: only the id (no request), and a request above the cap. */
+    static const uint8_t only_id[] = {0, 0, 0, 9, 8, 0, 0, 0, 0, 0, 0, 0, 7};
+    struct trl_proto_frame f = {.type = TRL_PROTO_ACTION, .payload = only_id + 5, .len = 8};
+    struct trl_proto_action a;
+    assert_int_equal(trl_proto_parse_action(&f, &a), TRL_EINVAL);
+    uint8_t *over = calloc(8 + TRL_PROTO_MAX_ACTION + 1, 1);
+    f.payload = over;
+    f.len = 8 + TRL_PROTO_MAX_ACTION + 1;
+    assert_int_equal(trl_proto_parse_action(&f, &a), TRL_EINVAL);
+    f.len = 8 + TRL_PROTO_MAX_ACTION;
+    assert_int_equal(trl_proto_parse_action(&f, &a), 0);
+    f.type = TRL_PROTO_ACK;
+    assert_int_equal(trl_proto_parse_action(&f, &a), TRL_EINVAL);
+    free(over);
+    free(big);
+    trl_buf_free(&b);
+}
+
+static void test_proto_action_result_round_trip(void **state)
+{
+    (void)state;
+    struct trl_proto_action_result in = {.id = 0x0102030405060708ull,
+                                         .outcome = TRL_PROTO_OUTCOME_REFUSED};
+    snprintf(in.action, sizeof(in.action), "action-refused");
+    snprintf(in.reason, sizeof(in.reason), "address is allowlisted");
+    struct trl_buf b = {0};
+    trl_proto_put_action_result(&b, &in);
+    struct trl_proto_reader r;
+    trl_proto_reader_init(&r);
+    struct trl_proto_frame f;
+    assert_int_equal(one_frame(&r, &b, &f), 1);
+    assert_int_equal(f.type, TRL_PROTO_ACTION_RESULT);
+    struct trl_proto_action_result got;
+    assert_int_equal(trl_proto_parse_action_result(&f, &got), 0);
+    assert_true(got.id == in.id);
+    assert_int_equal(got.outcome, TRL_PROTO_OUTCOME_REFUSED);
+    assert_string_equal(got.action, "action-refused");
+    assert_string_equal(got.reason, "address is allowlisted");
+    trl_proto_reader_free(&r);
+    trl_buf_free(&b);
+}
+
+static void test_proto_action_result_rejects_bad_payloads(void **state)
+{
+    (void)state;
+    struct trl_proto_action_result got;
+    /* Outcome 3 is unknown. */
+    static const uint8_t bad_outcome[] = {0, 0, 0, 0, 0, 0, 0, 1, 3, 0, 0};
+    struct trl_proto_frame f = {
+        .type = TRL_PROTO_ACTION_RESULT, .payload = bad_outcome, .len = sizeof(bad_outcome)};
+    assert_int_equal(trl_proto_parse_action_result(&f, &got), TRL_EINVAL);
+    /* The action string claims 5 bytes, 2 are there. */
+    static const uint8_t short_str[] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 5, 'i', 'p'};
+    f.payload = short_str;
+    f.len = sizeof(short_str);
+    assert_int_equal(trl_proto_parse_action_result(&f, &got), TRL_EINVAL);
+    /* Cut inside the id. */
+    f.len = 5;
+    assert_int_equal(trl_proto_parse_action_result(&f, &got), TRL_EINVAL);
+    /* A NUL in the reason becomes '?'. */
+    static const uint8_t nul_reason[] = {0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 'x', 'a', 0, 'b'};
+    f.payload = nul_reason;
+    f.len = sizeof(nul_reason);
+    assert_int_equal(trl_proto_parse_action_result(&f, &got), 0);
+    assert_string_equal(got.action, "x");
+    assert_string_equal(got.reason, "a?b");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -371,6 +470,10 @@ int main(void)
         cmocka_unit_test(test_proto_rejects_decompression_bomb),
         cmocka_unit_test(test_proto_rejects_batch_with_wrong_line_count),
         cmocka_unit_test(test_proto_put_batch_rejects_bad_bounds),
+        cmocka_unit_test(test_proto_action_round_trip),
+        cmocka_unit_test(test_proto_action_rejects_empty_and_oversize_request),
+        cmocka_unit_test(test_proto_action_result_round_trip),
+        cmocka_unit_test(test_proto_action_result_rejects_bad_payloads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -199,7 +199,8 @@ static void test_allowlisted_source_is_never_blocked(void **state)
     assert_int_equal(fake.ncommands, 0);
     /* The refusals are recorded as events. */
     assert_int_equal(fake.nevents, 2);
-    assert_non_null(strstr(fake.events[0], "\"action\":\"ip-blocked\",\"outcome\":\"failure\""));
+    assert_non_null(
+        strstr(fake.events[0], "\"action\":\"action-refused\",\"outcome\":\"failure\""));
     assert_non_null(strstr(fake.events[0], "allowlisted"));
     /* A request from elsewhere (an agent's, later) gets the same check. */
     struct trl_response_request direct = {.action = TRL_RESPONSE_BLOCK_IP, .timeout_s = 60};
