@@ -167,9 +167,9 @@ static void run_pipeline(struct trl_store_reader *r, struct trl_query *q,
     struct rows rw = {.rows = json_array(), .events = json_array()};
     rw.ncols = trl_pipeline_columns(q->pipeline, rw.cols, TRL_ARRAY_LEN(rw.cols));
     struct trl_pipe_run *run = trl_pipe_run_create(q->pipeline, 0, on_row, &rw);
-    bool ts_only = !trl_pipeline_needs_json(q->pipeline);
+    /* Aggregations by keyword columns read those columns rather than every event's JSON. */
     int rc = trl_pipeline_needs_all(q->pipeline)
-                 ? trl_store_scan(r, q, so, ts_only, on_piped, run, NULL)
+                 ? trl_store_scan_pipe(r, q, so, run, q->pipeline, NULL)
                  : trl_store_search(r, q, so, on_piped, run, NULL);
     if (rc == TRL_PIPE_STOP || rc == 1)
         rc = 0;
@@ -402,8 +402,8 @@ static json_t *top_values(struct trl_store_reader *r, const char *field, int64_t
     rw.ncols = trl_pipeline_columns(q->pipeline, rw.cols, TRL_ARRAY_LEN(rw.cols));
     struct trl_pipe_run *run = trl_pipe_run_create(q->pipeline, 0, on_row, &rw);
     struct trl_store_search_opts so = {from, to, 0};
-    if (trl_store_scan(r, q, &so, false, on_piped, run, NULL) == 0 &&
-        trl_pipe_run_finish(run) == 0) {
+    int rc = trl_store_scan_pipe(r, q, &so, run, q->pipeline, NULL);
+    if ((rc == 0 || rc == TRL_PIPE_STOP) && trl_pipe_run_finish(run) == 0) {
         size_t vcol = 0, ccol = 0;
         for (size_t i = 0; i < rw.ncols; i++) {
             if (!strcmp(rw.cols[i], field))
