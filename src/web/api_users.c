@@ -157,7 +157,8 @@ void trl_api_users_remove(struct trl_web_req *rq, struct trl_web_resp *rs)
         return;
     }
     trl_sessions_end_user(rq->web->sessions, name);
-    trl_web_audit(rq, "web-user-deleted", "iam", "deletion", true, name, "web user %s removed", name);
+    trl_web_audit(rq, "web-user-deleted", "iam", "deletion", true, name, "web user %s removed",
+                  name);
     trl_web_no_content(rs);
 }
 
