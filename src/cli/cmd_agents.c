@@ -144,11 +144,8 @@ int trl_cmd_agents(int argc, char **argv)
             data = optarg;
             break;
         case 'o':
-            if (strcmp(optarg, "json") && strcmp(optarg, "table")) {
-                fprintf(stderr, "trapline agents: --output json or table\n");
+            if (trl_cli_output_json("agents", optarg, &json))
                 return 2;
-            }
-            json = !strcmp(optarg, "json");
             break;
         case 'h':
             usage(stdout);

@@ -491,6 +491,7 @@ static int cmd_list(int argc, char **argv)
     enum trl_ioc_type types[TRL_IOC_TYPE__COUNT * 2];
     struct trl_iocdb_filter f = {.types = types, .limit = 1000};
     uint64_t u;
+    bool json;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -499,11 +500,9 @@ static int cmd_list(int argc, char **argv)
             data = optarg;
             break;
         case 'o':
-            if (strcmp(optarg, "json") && strcmp(optarg, "table")) {
-                fprintf(stderr, "trapline ioc list: --output json or table\n");
+            if (trl_cli_output_json("ioc list", optarg, &json))
                 return 2;
-            }
-            ctx.table = !strcmp(optarg, "table");
+            ctx.table = !json;
             break;
         case 'l':
             if (!trl_parse_u64(optarg, strlen(optarg), &u)) {

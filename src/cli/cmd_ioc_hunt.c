@@ -222,11 +222,8 @@ int trl_cmd_ioc_feeds(int argc, char **argv)
             data = optarg;
             break;
         case 'o':
-            if (strcmp(optarg, "json") && strcmp(optarg, "table")) {
-                fprintf(stderr, "trapline ioc feeds: --output json|table\n");
+            if (trl_cli_output_json("ioc feeds", optarg, &o.json))
                 return 2;
-            }
-            o.json = !strcmp(optarg, "json");
             break;
         case 'h':
             printf("usage: trapline ioc feeds [--data DIR] [--output table|json]\n");

@@ -51,3 +51,13 @@ int trl_cli_ensure_dir(const char *dir)
     }
     return 0;
 }
+
+int trl_cli_output_json(const char *verb, const char *arg, bool *json)
+{
+    if (strcmp(arg, "json") && strcmp(arg, "table")) {
+        fprintf(stderr, "trapline %s: --output json or table\n", verb);
+        return 2;
+    }
+    *json = !strcmp(arg, "json");
+    return 0;
+}

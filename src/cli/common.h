@@ -5,11 +5,16 @@
 #ifndef TRL_CLI_COMMON_H
 #define TRL_CLI_COMMON_H
 
+#include <stdbool.h>
+
 /* The default data directory: /var/lib/trapline as root, else ~/.local/share/trapline. */
 const char *trl_cli_default_data_dir(void);
 /* --data DIR when given, else $TRAPLINE_DATA, else the default. */
 const char *trl_cli_data_dir(const char *flag);
 /* mkdir -p with mode 0750; logs and returns a negative errno on failure. */
 int trl_cli_ensure_dir(const char *dir);
+/* Reads an `--output json|table` argument: 0 with *json set, or 2 (the usage exit code) after
+ * saying what verb expects. */
+int trl_cli_output_json(const char *verb, const char *arg, bool *json);
 
 #endif
