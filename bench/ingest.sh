@@ -6,7 +6,12 @@
 # systemd, with varying users, addresses and ports), sends each file over one TCP connection, and
 # times from the first byte sent until every event is in the output file. Trapline parses,
 # normalises and writes ECS JSON lines; rsyslog (a private test instance: imptcp -> omfile with its
-# traditional file template) parses and writes plain lines. Not part of `make test`.
+# traditional file template) parses and writes plain lines. Trapline runs twice per format:
+#   relay   --store off: parse + normalise + hand-off to the output file, what rsyslog does; the
+#           ratio against rsyslog is computed on this run;
+#   store   the default server: the same, plus every event committed to the event store (see
+#           bench/store.sh for the store's own figures).
+# Not part of `make test`.
 #
 # usage: bench/ingest.sh [LINES]   (TRAPLINE=path of the binary, default build/trapline;
 #                                   a Release/RelWithDebInfo build, not a sanitizer one)
@@ -116,20 +121,27 @@ free_port() {
 }
 
 declare -A RESULT
-for fmt in rfc3164 rfc5424; do
-    out="$WORK/trapline-$fmt.jsonl"
-    "$TRAPLINE" server --syslog-tcp 127.0.0.1:0 --output "$out" --data "$WORK" --rules off \
-        --stats-interval 0 --log-level warn >"$WORK/trapline.stdout" 2>"$WORK/trapline-$fmt.log" &
-    pid=$!
-    PIDS+=("$pid")
-    for _ in $(seq 100); do grep -q listening "$WORK/trapline.stdout" && break; sleep 0.1; done
-    port=$(grep -o 'tcp=127.0.0.1:[0-9]*' "$WORK/trapline.stdout" | head -1 | sed 's/.*://')
-    read -r eps total sent < <(send_and_count "$port" "$WORK/$fmt.log" "$out" "$LINES")
-    RESULT[trapline-$fmt]=$eps
-    printf 'trapline %-8s %9s events/s  (%s s; sending took %s s)\n' "$fmt" "$eps" "$total" "$sent"
-    kill -TERM "$pid"
-    wait "$pid" || true
-    rm -f "$out"
+for mode in relay store; do
+    for fmt in rfc3164 rfc5424; do
+        out="$WORK/trapline-$fmt.jsonl"
+        rm -rf "$WORK/data"
+        store=on
+        [ "$mode" = relay ] && store=off
+        "$TRAPLINE" server --syslog-tcp 127.0.0.1:0 --output "$out" --data "$WORK/data" \
+            --store "$store" --rules off --http "" --agents "" --stats-interval 0 \
+            --log-level warn >"$WORK/trapline.stdout" 2>"$WORK/trapline-$fmt.log" &
+        pid=$!
+        PIDS+=("$pid")
+        for _ in $(seq 100); do grep -q listening "$WORK/trapline.stdout" && break; sleep 0.1; done
+        port=$(grep -o 'tcp=127.0.0.1:[0-9]*' "$WORK/trapline.stdout" | head -1 | sed 's/.*://')
+        read -r eps total sent < <(send_and_count "$port" "$WORK/$fmt.log" "$out" "$LINES")
+        RESULT[trapline-$mode-$fmt]=$eps
+        printf 'trapline %-5s %-8s %9s events/s  (%s s; sending took %s s)\n' "$mode" "$fmt" \
+            "$eps" "$total" "$sent"
+        kill -TERM "$pid"
+        wait "$pid" || true
+        rm -f "$out"
+    done
 done
 
 if [ -n "$RSYSLOGD" ]; then
@@ -156,14 +168,17 @@ CONF
         done
         read -r eps total sent < <(send_and_count "$port" "$WORK/$fmt.log" "$out" "$LINES")
         RESULT[rsyslog-$fmt]=$eps
-        printf 'rsyslog  %-8s %9s events/s  (%s s; sending took %s s)\n' "$fmt" "$eps" "$total" "$sent"
+        printf 'rsyslog        %-8s %9s events/s  (%s s; sending took %s s)\n' "$fmt" "$eps" "$total" "$sent"
         kill -TERM "$pid"
         wait "$pid" || true
         rm -f "$out"
     done
-    for fmt in rfc3164 rfc5424; do
-        awk -v t="${RESULT[trapline-$fmt]}" -v r="${RESULT[rsyslog-$fmt]}" -v f="$fmt" \
-            'BEGIN { printf "ratio    %-8s trapline/rsyslog = %.2f\n", f, t / r }'
+    for mode in relay store; do
+        for fmt in rfc3164 rfc5424; do
+            awk -v t="${RESULT[trapline-$mode-$fmt]}" -v r="${RESULT[rsyslog-$fmt]}" \
+                -v f="$fmt" -v m="$mode" \
+                'BEGIN { printf "ratio    %-5s %-8s trapline/rsyslog = %.2f\n", m, f, t / r }'
+        done
     done
 else
     echo "rsyslogd not found: no comparison"

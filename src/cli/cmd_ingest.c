@@ -302,10 +302,9 @@ int trl_cmd_ingest(int argc, char **argv)
     struct trl_pipeline_config pc = {
         .format = o.format,
         .assume_year = o.year,
-        /* Parsing runs on the producer, the store on the worker, which has more to do: the
-         * producer also encodes the events as JSON for it (a JSON-lines output alone gains
-         * nothing either way). */
-        .encode_json = !o.output || det != NULL,
+        /* The parse threads encode the events as JSON side by side; the store or the output
+         * file on the worker thread takes that text as it is. */
+        .encode_json = true,
         .sink = sink,
         .stage = det ? trl_detector_process : NULL,
         .stage_ud = det,

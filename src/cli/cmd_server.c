@@ -60,6 +60,7 @@ static const struct flag_key flag_keys[] = {
     {"http", "server.http", false},
     {"agents", "server.agents", false},
     {"output", "pipeline.output", false},
+    {"store", "store.enabled", false},
     {"format", "ingest.format", false},
     {"rules", "detection.rules", true},
     {"log-level", "log.level", false},
@@ -120,6 +121,8 @@ static void usage(FILE *out)
         "                           [server.http] (default 127.0.0.1:8443)\n"
         "  --agents ADDR:PORT       agent listener, TLS 1.3, \"\" for none [server.agents]\n"
         "  --output FILE            events as JSON lines [pipeline.output]\n"
+        "  --store on|off           keep events in DATA/events; off makes a relay that only\n"
+        "                           detects and writes --output [store.enabled]\n"
         "  --format FMT             auto|rfc3164|rfc5424|snare|cef|leef|json|audit|access|raw\n"
         "  --rules PATH             Sigma rules, repeatable, \"off\" for none "
         "[detection.rules]\n"
@@ -472,19 +475,26 @@ int trl_cmd_server(int argc, char **argv)
         goto out;
     if (build_opts(&c.cfg, &c.pki, &c.opts) != 0)
         goto out;
-    struct trl_store_opts so = {
-        .retention_days = (uint32_t)c.cfg.retention.days,
-        .retention_max_bytes = (uint64_t)c.cfg.retention.max_bytes,
-    };
-    sink = trl_store_sink_create(c.cfg.data_dir, &so);
-    if (!sink)
-        goto out;
     output = trl_config_output_path(&c.cfg);
+    if (!c.cfg.store.enabled && !output) {
+        trl_error("server", "store.enabled is false and there is no pipeline.output: events "
+                            "would go nowhere (set --output FILE, or --store on)");
+        goto out;
+    }
+    if (c.cfg.store.enabled) {
+        struct trl_store_opts so = {
+            .retention_days = (uint32_t)c.cfg.retention.days,
+            .retention_max_bytes = (uint64_t)c.cfg.retention.max_bytes,
+        };
+        sink = trl_store_sink_create(c.cfg.data_dir, &so);
+        if (!sink)
+            goto out;
+    }
     if (output) {
         struct trl_sink *copy = trl_sink_jsonl_create(output);
         if (!copy)
             goto out;
-        sink = trl_sink_tee_create(sink, copy);
+        sink = sink ? trl_sink_tee_create(sink, copy) : copy;
     }
     /* A detector that cannot start (alert store, an output's settings) stops the server: running
      * without detection is not what the configuration asked for. */
@@ -532,9 +542,10 @@ int trl_cmd_server(int argc, char **argv)
     waker = trl_server_waker_create();
     struct trl_pipeline_config pc = {
         .format = (enum trl_format_id)c.cfg.ingest.format,
-        /* Parsing runs on the producer, the store on the worker, which has more to do: the
-         * producer also encodes the events as JSON for it. */
+        /* The parse threads also encode the events as JSON, which the store and the output
+         * file take as it is: the worker thread, which runs both, has the most to do. */
         .encode_json = true,
+        .parse_threads = (uint32_t)c.cfg.pipeline.parse_threads,
         .queue_batches = (uint32_t)c.cfg.pipeline.queue_batches,
         .batch_max_msgs = (uint32_t)c.cfg.pipeline.batch_max_messages,
         .batch_max_bytes = (size_t)c.cfg.pipeline.batch_max_bytes,
@@ -551,7 +562,8 @@ int trl_cmd_server(int argc, char **argv)
         goto out;
     response_sink.p = p;
     sink = NULL; /* owned by the pipeline */
-    trl_info("server", "starting data=%s store=%s/events%s%s", c.cfg.data_dir, c.cfg.data_dir,
+    trl_info("server", "starting data=%s store=%s%s%s%s", c.cfg.data_dir,
+             c.cfg.store.enabled ? c.cfg.data_dir : "off", c.cfg.store.enabled ? "/events" : "",
              output ? " copy=" : "", output ? output : "");
     /* An agent listener that cannot start is logged; syslog reception goes on without it. */
     struct trl_agent_listener_opts ao = {.address = c.cfg.server.agents,

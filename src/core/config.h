@@ -146,6 +146,7 @@ struct trl_config {
     } server;
     struct {
         int64_t queue_batches;
+        int64_t parse_threads; /* 0: one per online CPU */
         int64_t batch_max_messages;
         int64_t batch_max_bytes;
         char *output; /* "": events go only to the store; see trl_config_output_path() */
@@ -153,6 +154,9 @@ struct trl_config {
     struct {
         int format; /* enum trl_format_id */
     } ingest;
+    struct {
+        bool enabled; /* false: events are not stored (a relay to pipeline.output) */
+    } store;
     struct {
         int64_t days;      /* 0: keep forever */
         int64_t max_bytes; /* 0: no cap */

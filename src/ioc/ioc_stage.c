@@ -35,7 +35,7 @@ struct trl_ioc_stage {
     char *wal_path;
     int64_t interval_ns;
     struct trl_ioc_handle *handle;
-    /* The producer's view (only the enrich hook touches it) and its scratch arrays. */
+    /* The enrich hook's view (only it touches it) and its scratch arrays. */
     struct trl_ioc_reader reader;
     struct trl_event **evs;
     uint32_t *idx;
@@ -196,7 +196,7 @@ size_t trl_ioc_stage_indicators(struct trl_ioc_stage *s)
     return atomic_load(&s->indicators);
 }
 
-/* ---- Matching a batch (producer thread) ---- */
+/* ---- Matching a batch (the enrich hook, one batch at a time) ---- */
 
 struct batch_ctx {
     struct trl_ioc_stage *s;

@@ -2,7 +2,7 @@
  * ioc_stage: threat-intelligence matching in the live pipeline.
  *
  * The stage keeps the matcher built from DATA/ioc.db. Its enrich hook (trl_ioc_stage_enrich, for
- * trl_pipeline_config.enrich) runs on the producer right after parsing: it matches every event of
+ * trl_pipeline_config.enrich) runs right after parsing, one batch at a time: it matches every event of
  * the batch, adds the best hit's threat.indicator.* fields to the event (so they are encoded and
  * stored with it) and leaves every hit in the batch (b->ioc_hits, in the batch arena, strings
  * copied) for the worker, whose detector writes one alert per hit with trl_ioc_alert_batch(): the
@@ -13,8 +13,8 @@
  * `trapline ioc import` into a running server's data directory takes effect without a restart.
  *
  * Ownership: the stage owns its matcher handle, reader and reload thread. Threads: create and
- * destroy on one thread (after the pipeline is destroyed); the enrich hook from one producer at a
- * time (the pipeline calls it under its parsing lock); trl_ioc_alert_batch on the worker.
+ * destroy on one thread (after the pipeline is destroyed); the enrich hook from one thread at a
+ * time (the pipeline never runs it on two at once); trl_ioc_alert_batch on the stage's thread.
  */
 #ifndef TRL_IOC_STAGE_H
 #define TRL_IOC_STAGE_H

@@ -3,43 +3,90 @@
 #include "core/timeutil.h"
 #include "core/util.h"
 #include "formats/audit_assembler.h"
+#include "formats/json_encode.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 /*
- * The producer parses a batch when it submits it (under prep_mu, which also guards the audit
- * assembler and event ids), then one worker thread takes batches in submission order, so events
- * from one connection keep their order all the way to the sink (which matters for correlation and
- * for the store's sequence). The queue is a linked list through struct batch_node; recycled batches
- * go to a free list so steady state allocates nothing.
+ * Three kinds of threads share the work, and the events of a connection keep their order from
+ * the receiver to the sink (correlation and the store's sequence depend on it):
+ *
+ *   submit      (any producer)  numbers the batch and gives each message its event.id; cheap.
+ *   parse       (parse_threads) parses, normalises and encodes whole batches side by side.
+ *   prepare     (one at a time) in submission order: assembles audit events across batches,
+ *                               runs the enrich hook, encodes what parsing could not.
+ *   sink prep   (parse_threads) the sink's optional prepare() (e.g. building the store's
+ *                               blocks), batches side by side.
+ *   stage       (one thread)    in submission order: the stage (detection).
+ *   sink worker (one thread)    in submission order: the sink's write() (e.g. the commit).
+ *
+ * All batches sit in one list in submission order, each in a state of enum node_state. A pointer
+ * per step marks the first batch that step has not taken yet: parse_next, prep_next, sinkprep_next,
+ * stage_next; the sink worker takes from the head. Prepare is not a thread of its own: the parse
+ * thread that finishes the batch at prep_next prepares it and every parsed batch after it, so the
+ * serial step runs on whichever core is free. Parse threads take sink-prep work before parsing new
+ * batches, which keeps the oldest batches moving. Recycled batches go to a free list, so the steady
+ * state allocates nothing.
  */
-#include "formats/json_encode.h"
+
+/* Each batch moves through these states in order; the list keeps submission order. */
+enum node_state {
+    NODE_QUEUED,     /* waiting for a parse thread */
+    NODE_PARSING,    /* a parse thread has it */
+    NODE_PARSED,     /* waiting for its turn to be prepared */
+    NODE_PREPARED,   /* waiting for a parse thread to run the sink's prepare() */
+    NODE_SINK_PREP,  /* a parse thread runs the sink's prepare() */
+    NODE_READY,      /* waiting for the stage thread */
+    NODE_STAGING,    /* the stage thread has it */
+    NODE_STAGED,     /* waiting for the sink worker */
+};
+
 struct batch_node {
     struct trl_batch batch; /* first member: a struct trl_batch * is a struct batch_node * */
     struct batch_node *next;
+    enum node_state state;
+    bool audit_flush;       /* no messages: emit the audit events the assembler holds */
+    bool audit_flush_all;   /* ... all of them, complete or not (sync, stop) */
+    uint64_t *ids;          /* event.id of each message, given at submit */
+    uint32_t ids_cap;
+    uint32_t *nfields_seen; /* per event: its field count when parsing encoded it */
+    uint32_t nfields_cap;
+    struct trl_pipeline_stats st; /* what parsing counted, added to the totals once prepared */
 };
 
 struct trl_pipeline {
     struct trl_pipeline_config cfg;
     pthread_t worker;
+    pthread_t stager;
+    bool stager_started;
+    pthread_t *parsers;
+    uint32_t nparsers;
     pthread_mutex_t mu;
-    pthread_cond_t has_work; /* signalled on submit and on stop */
-    pthread_cond_t idle;     /* signalled when the queue empties and the worker is idle */
+    pthread_cond_t parse_work; /* a batch to parse or to sink-prepare, or stop */
+    pthread_cond_t stage_work; /* a batch ready for the stage, or stop */
+    pthread_cond_t has_work;   /* a staged batch at the head, or stop */
+    pthread_cond_t idle;       /* the list emptied and the worker is idle */
     struct batch_node *head, *tail;
+    struct batch_node *parse_next, *prep_next, *sinkprep_next, *stage_next;
+    bool stager_stop;
     struct batch_node *free_list;
     uint32_t queued;
-    bool busy; /* the worker is processing a batch */
-    bool stopping;
-    bool congestion_seen;    /* a producer saw congestion: call on_drain when it clears */
-    bool sink_blocked;       /* the sink cannot write (disk full): receivers must pause */
-    bool flush_requested;    /* sync(): emit audit events still waiting for their last record */
-    pthread_mutex_t prep_mu; /* guards last_id and audit */
-    uint64_t last_id;        /* the last event.id handed out */
+    bool preparing; /* a parse thread is preparing batches */
+    bool busy;      /* the worker is processing a batch */
+    bool stopping;       /* destroy(): the worker drains the list, then exits */
+    bool parsers_stop;   /* the worker has exited: parse threads exit too */
+    bool congestion_seen;  /* a producer saw congestion: call on_drain when it clears */
+    bool sink_blocked;     /* the sink cannot write (disk full): receivers must pause */
+    bool flush_requested;  /* sync(): emit audit events still waiting for their last record */
+    bool flush_queued;     /* an audit flush batch is in the list */
+    uint64_t last_id;      /* the last event.id handed out */
+    pthread_mutex_t audit_mu; /* guards audit (prepare, and the worker's readiness check) */
     struct trl_audit_assembler *audit;
     struct trl_pipeline_stats stats;
 };
@@ -61,7 +108,11 @@ static void batch_recycle_locked(struct trl_pipeline *p, struct trl_batch *b)
     b->on_done_ud = NULL;
     b->before_sink = NULL;
     b->ioc_hits = NULL;
+    b->sink_data = NULL;
     struct batch_node *n = node_of(b);
+    n->audit_flush = false;
+    n->audit_flush_all = false;
+    memset(&n->st, 0, sizeof(n->st));
     n->next = p->free_list;
     p->free_list = n;
 }
@@ -73,6 +124,8 @@ static void batch_free(struct batch_node *n)
     free(n->batch.events);
     free(n->batch.json_end);
     trl_buf_free(&n->batch.json);
+    free(n->ids);
+    free(n->nfields_seen);
     free(n);
 }
 
@@ -116,15 +169,30 @@ bool trl_batch_add(struct trl_batch *b, const char *data, size_t len, const char
 }
 
 /* event.id: the receive time in ns, bumped past the previous id so ids are unique and sortable
- * by arrival even when the clock stands still or steps back. 16 hex digits. */
-static void assign_id(struct trl_pipeline *p, struct trl_event *ev)
+ * by arrival even when the clock stands still or steps back. Given in submission order, with the
+ * lock held, so parsing can run on several threads. */
+static void assign_ids_locked(struct trl_pipeline *p, struct batch_node *n)
 {
-    uint64_t id = (uint64_t)ev->received_ns;
-    if (id <= p->last_id)
-        id = p->last_id + 1;
-    p->last_id = id;
-    char hex[17];
-    snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)id);
+    struct trl_batch *b = &n->batch;
+    if (n->ids_cap < b->count) {
+        n->ids_cap = b->count;
+        n->ids = trl_xrealloc(n->ids, n->ids_cap * sizeof(*n->ids));
+    }
+    for (uint32_t i = 0; i < b->count; i++) {
+        uint64_t id = (uint64_t)b->msgs[i].received_ns;
+        if (id <= p->last_id)
+            id = p->last_id + 1;
+        p->last_id = id;
+        n->ids[i] = id;
+    }
+}
+
+static void set_id(struct trl_event *ev, uint64_t id)
+{
+    static const char hexdigits[] = "0123456789abcdef";
+    char hex[16];
+    for (int i = 15; i >= 0; i--, id >>= 4)
+        hex[i] = hexdigits[id & 15];
     trl_event_set(ev, TRL_F_EVENT_ID, hex, 16);
 }
 
@@ -137,22 +205,34 @@ static void push_event(struct trl_batch *b, struct trl_event *ev)
     b->events[b->nevents++] = ev;
 }
 
-/* Moves audit events whose records are all in (or that waited too long) into the batch. */
-static void take_audit_events(struct trl_pipeline *p, struct trl_batch *b, bool flush_all)
+static void json_reserve(struct trl_batch *b, uint32_t n)
 {
-    struct trl_event *done[64];
-    size_t n;
-    do {
-        n = trl_audit_assembler_take(p->audit, b->arena, trl_now_ns(), flush_all, done,
-                                     TRL_ARRAY_LEN(done));
-        for (size_t i = 0; i < n; i++)
-            push_event(b, done[i]);
-    } while (n == TRL_ARRAY_LEN(done));
+    if (b->json_cap < n) {
+        b->json_cap = n;
+        b->json_end = trl_xrealloc(b->json_end, b->json_cap * sizeof(*b->json_end));
+    }
 }
 
-static void parse_batch(struct trl_pipeline *p, struct trl_batch *b, struct trl_pipeline_stats *st)
+static void encode_one(struct trl_batch *b, const struct trl_event *ev)
 {
-    bool audit_seen = false;
+    trl_json_encode_event(ev, &b->json);
+    trl_buf_putc(&b->json, '\n');
+}
+
+/* ---- Parse (several threads, one batch each) ---- */
+
+static void parse_batch(struct trl_pipeline *p, struct batch_node *n)
+{
+    struct trl_batch *b = &n->batch;
+    struct trl_pipeline_stats *st = &n->st;
+    bool encode = p->cfg.encode_json;
+    if (encode) {
+        json_reserve(b, b->count);
+        if (n->nfields_cap < b->count) {
+            n->nfields_cap = b->count;
+            n->nfields_seen = trl_xrealloc(n->nfields_seen, n->nfields_cap * sizeof(uint32_t));
+        }
+    }
     for (uint32_t i = 0; i < b->count; i++) {
         const struct trl_raw_msg *m = &b->msgs[i];
         /* The message bytes already live (NUL-terminated) in this arena: point at them rather
@@ -171,96 +251,306 @@ static void parse_batch(struct trl_pipeline *p, struct trl_batch *b, struct trl_
             trl_parse_agent_event(ev);
         else
             trl_parse_event(ev, p->cfg.format);
-        assign_id(p, ev);
+        set_id(ev, n->ids[i]);
         if (ev->flags & TRL_EVF_UNPARSED)
             st->unparsed++;
         int fmt = ev->format ? trl_format_from_name(ev->format) : -1;
         if (fmt >= 0)
             st->per_format[fmt]++;
-        /* The records of one audit event (SYSCALL, EXECVE, PATH...) become one event; the
-         * assembler keeps its own copy, so the record's slot stays empty. */
-        if (trl_audit_assembler_wants(ev) && trl_audit_assembler_add(p->audit, ev) == 0) {
-            push_event(b, NULL);
-            audit_seen = true;
-            continue;
-        }
         push_event(b, ev);
+        if (!encode)
+            continue;
+        /* An audit record may yet be merged into an event with the rest of its records:
+         * preparing decides and encodes what remains of it. */
+        if (!trl_audit_assembler_wants(ev))
+            encode_one(b, ev);
+        b->json_end[i] = (uint32_t)b->json.len;
+        n->nfields_seen[i] = ev->nfields;
     }
-    if (audit_seen || trl_audit_assembler_ready(p->audit, trl_now_ns()))
-        take_audit_events(p, b, false);
+    if (encode)
+        b->json_count = b->count;
     st->events += b->count;
     st->bytes += b->bytes;
-    st->batches++;
+    st->batches += b->count > 0;
 }
 
-/* Waits for the next batch to process, with the lock held. Returns NULL when the worker should
- * exit. When nothing is queued but the audit assembler has events to emit (timed out, or a sync or
- * stop asks for everything), returns a fresh batch holding just those events. */
-static void encode_batch(struct trl_batch *b)
+/* ---- Prepare (one batch at a time, in submission order) ---- */
+
+/* Moves audit events whose records are all in (or that waited too long) into the batch. */
+static void take_audit_events(struct trl_pipeline *p, struct trl_batch *b, bool flush_all)
 {
-    if (b->json_cap < b->nevents) {
-        b->json_cap = b->nevents;
-        b->json_end = trl_xrealloc(b->json_end, b->json_cap * sizeof(*b->json_end));
+    struct trl_event *done[64];
+    size_t n;
+    do {
+        n = trl_audit_assembler_take(p->audit, b->arena, trl_now_ns(), flush_all, done,
+                                     TRL_ARRAY_LEN(done));
+        for (size_t i = 0; i < n; i++)
+            push_event(b, done[i]);
+    } while (n == TRL_ARRAY_LEN(done));
+}
+
+/* Brings the batch's JSON in line with its events after assembly and enrichment: an event that
+ * parsing did not encode, or that gained fields since, is encoded; a slot emptied by the
+ * assembler loses its text; events appended by the assembler are encoded after the rest. */
+static void finish_json(struct batch_node *n, uint32_t parsed, struct trl_buf *scratch)
+{
+    struct trl_batch *b = &n->batch;
+    bool stale = false;
+    for (uint32_t i = 0; i < parsed && !stale; i++) {
+        uint32_t start = i ? b->json_end[i - 1] : 0;
+        bool has_text = b->json_end[i] > start;
+        const struct trl_event *ev = b->events[i];
+        stale = ev ? !has_text || ev->nfields != n->nfields_seen[i] : has_text;
     }
-    for (uint32_t i = 0; i < b->nevents; i++) {
-        if (b->events[i]) {
-            trl_json_encode_event(b->events[i], &b->json);
-            trl_buf_putc(&b->json, '\n');
+    if (stale) {
+        trl_buf_reset(scratch);
+        uint32_t start = 0; /* of event i in the old text */
+        for (uint32_t i = 0; i < parsed; i++) {
+            const struct trl_event *ev = b->events[i];
+            uint32_t len = b->json_end[i] - start;
+            start = b->json_end[i];
+            if (ev && len > 0 && ev->nfields == n->nfields_seen[i]) {
+                trl_buf_append(scratch, b->json.data + start - len, len);
+            } else if (ev) {
+                trl_json_encode_event(ev, scratch);
+                trl_buf_putc(scratch, '\n');
+            }
+            b->json_end[i] = (uint32_t)scratch->len;
         }
+        struct trl_buf t = b->json;
+        b->json = *scratch;
+        *scratch = t;
+    }
+    json_reserve(b, b->nevents);
+    for (uint32_t i = parsed; i < b->nevents; i++) {
+        if (b->events[i])
+            encode_one(b, b->events[i]);
         b->json_end[i] = (uint32_t)b->json.len;
     }
     b->json_count = b->nevents;
 }
 
-/* The producer's share of the work: parse, normalise, assemble audit events, enrich, encode. */
-static void prepare_batch(struct trl_pipeline *p, struct trl_batch *b)
+static void prepare_batch(struct trl_pipeline *p, struct batch_node *n, struct trl_buf *scratch)
 {
-    struct trl_pipeline_stats st = {0};
-    pthread_mutex_lock(&p->prep_mu);
-    parse_batch(p, b, &st);
+    struct trl_batch *b = &n->batch;
+    uint32_t parsed = b->nevents;
+    pthread_mutex_lock(&p->audit_mu);
+    bool audit_seen = false;
+    for (uint32_t i = 0; i < parsed; i++) {
+        struct trl_event *ev = b->events[i];
+        /* The records of one audit event (SYSCALL, EXECVE, PATH...) become one event; the
+         * assembler keeps its own copy, so the record's slot stays empty. */
+        if (trl_audit_assembler_wants(ev) && trl_audit_assembler_add(p->audit, ev) == 0) {
+            b->events[i] = NULL;
+            audit_seen = true;
+        }
+    }
+    if (n->audit_flush || audit_seen || trl_audit_assembler_ready(p->audit, trl_now_ns()))
+        take_audit_events(p, b, n->audit_flush_all);
+    pthread_mutex_unlock(&p->audit_mu);
     if (p->cfg.enrich)
         p->cfg.enrich(p->cfg.enrich_ud, b);
-    pthread_mutex_unlock(&p->prep_mu);
     if (p->cfg.encode_json)
-        encode_batch(b);
-    pthread_mutex_lock(&p->mu);
-    p->stats.batches += st.batches;
-    p->stats.events += st.events;
-    p->stats.bytes += st.bytes;
-    p->stats.unparsed += st.unparsed;
-    p->stats.truncated += st.truncated;
-    for (int f = 0; f < TRL_FORMAT__COUNT; f++)
-        p->stats.per_format[f] += st.per_format[f];
-    pthread_mutex_unlock(&p->mu);
+        finish_json(n, parsed, scratch);
 }
 
+/* Records that n finished a step (its new state st), skips the steps this pipeline does not have
+ * (no sink prepare(), no stage) and wakes the thread that takes n next. */
+static void settle_locked(struct trl_pipeline *p, struct batch_node *n, enum node_state st)
+{
+    if (st == NODE_PREPARED && !p->cfg.sink->prepare)
+        st = NODE_READY;
+    if (st == NODE_READY && !p->cfg.stage)
+        st = NODE_STAGED;
+    n->state = st;
+    if (st == NODE_PREPARED)
+        pthread_cond_signal(&p->parse_work);
+    else if (st == NODE_READY && n == p->stage_next)
+        pthread_cond_signal(&p->stage_work);
+    else if (st == NODE_STAGED && n == p->head)
+        pthread_cond_signal(&p->has_work);
+}
+
+/* Called with the lock held by the parse thread that finished batch n; unlocks while working. */
+static void prepare_ready_locked(struct trl_pipeline *p, struct trl_buf *scratch)
+{
+    if (p->preparing)
+        return; /* the thread preparing now will get to it */
+    p->preparing = true;
+    while (p->prep_next && p->prep_next->state == NODE_PARSED) {
+        struct batch_node *n = p->prep_next;
+        pthread_mutex_unlock(&p->mu);
+        prepare_batch(p, n, scratch);
+        pthread_mutex_lock(&p->mu);
+        p->prep_next = n->next;
+        p->stats.batches += n->st.batches;
+        p->stats.events += n->st.events;
+        p->stats.bytes += n->st.bytes;
+        p->stats.unparsed += n->st.unparsed;
+        p->stats.truncated += n->st.truncated;
+        for (int f = 0; f < TRL_FORMAT__COUNT; f++)
+            p->stats.per_format[f] += n->st.per_format[f];
+        settle_locked(p, n, NODE_PREPARED);
+    }
+    p->preparing = false;
+}
+
+static void *parser_main(void *arg)
+{
+    struct trl_pipeline *p = arg;
+    struct trl_sink *sink = p->cfg.sink;
+    struct trl_buf scratch = {0};
+    void *sink_ctx = sink->prepare && sink->thread_ctx_create ? sink->thread_ctx_create(sink) : NULL;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        struct batch_node *n = p->sinkprep_next;
+        if (n && n->state == NODE_PREPARED) {
+            p->sinkprep_next = n->next;
+            n->state = NODE_SINK_PREP;
+            pthread_mutex_unlock(&p->mu);
+            if (n->batch.nevents > 0)
+                sink->prepare(sink, sink_ctx, &n->batch);
+            pthread_mutex_lock(&p->mu);
+            settle_locked(p, n, NODE_READY);
+            continue;
+        }
+        n = p->parse_next;
+        if (n) {
+            p->parse_next = n->next;
+            n->state = NODE_PARSING;
+            pthread_mutex_unlock(&p->mu);
+            parse_batch(p, n);
+            pthread_mutex_lock(&p->mu);
+            n->state = NODE_PARSED;
+            if (n == p->prep_next)
+                prepare_ready_locked(p, &scratch);
+            continue;
+        }
+        if (p->parsers_stop)
+            break;
+        pthread_cond_wait(&p->parse_work, &p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (sink_ctx && sink->thread_ctx_destroy)
+        sink->thread_ctx_destroy(sink, sink_ctx);
+    trl_buf_free(&scratch);
+    return NULL;
+}
+
+/* ---- Stage (one thread, in submission order) ---- */
+
+static void *stager_main(void *arg)
+{
+    struct trl_pipeline *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        struct batch_node *n = p->stage_next;
+        if (n && n->state == NODE_READY) {
+            p->stage_next = n->next;
+            n->state = NODE_STAGING;
+            pthread_mutex_unlock(&p->mu);
+            if (n->batch.nevents > 0) {
+                int rc = p->cfg.stage(p->cfg.stage_ud, &n->batch);
+                if (rc < 0)
+                    trl_error("pipeline", "stage failed events=%u error=\"%s\"",
+                              n->batch.nevents, trl_strerror(rc));
+            }
+            pthread_mutex_lock(&p->mu);
+            settle_locked(p, n, NODE_STAGED);
+            continue;
+        }
+        if (p->stager_stop)
+            break;
+        pthread_cond_wait(&p->stage_work, &p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* ---- The queue ---- */
+
+static void enqueue_locked(struct trl_pipeline *p, struct batch_node *n)
+{
+    n->next = NULL;
+    n->state = NODE_QUEUED;
+    if (p->tail)
+        p->tail->next = n;
+    else
+        p->head = n;
+    p->tail = n;
+    if (!p->parse_next)
+        p->parse_next = n;
+    if (!p->prep_next)
+        p->prep_next = n;
+    /* A step the pipeline does not have never advances its pointer: leave it NULL. */
+    if (!p->sinkprep_next && p->cfg.sink->prepare)
+        p->sinkprep_next = n;
+    if (!p->stage_next && p->cfg.stage)
+        p->stage_next = n;
+    p->queued++;
+    pthread_cond_signal(&p->parse_work);
+}
+
+/* Queues a batch without messages that makes preparing emit the audit events the assembler
+ * holds: those whose last record never came (after its timeout), or all of them. */
+static void enqueue_audit_flush_locked(struct trl_pipeline *p, bool all)
+{
+    pthread_mutex_unlock(&p->mu);
+    struct batch_node *n = node_of(trl_pipeline_batch_get(p));
+    pthread_mutex_lock(&p->mu);
+    n->audit_flush = true;
+    n->audit_flush_all = all;
+    p->flush_queued = true;
+    enqueue_locked(p, n);
+}
+
+static bool audit_ready(struct trl_pipeline *p)
+{
+    pthread_mutex_lock(&p->audit_mu);
+    bool ready = trl_audit_assembler_ready(p->audit, trl_now_ns());
+    pthread_mutex_unlock(&p->audit_mu);
+    return ready;
+}
+
+/* Waits for the next prepared batch, with the lock held. Returns NULL when the worker should
+ * exit: on stop, once everything queued (and a last audit flush) has been processed. */
 static struct batch_node *next_batch_locked(struct trl_pipeline *p)
 {
+    bool final_flush_done = false;
     for (;;) {
-        if (p->head) {
-            struct batch_node *n = p->head;
+        struct batch_node *n = p->head;
+        if (n && n->state == NODE_STAGED) {
             p->head = n->next;
             if (!p->head)
                 p->tail = NULL;
             p->queued--;
-            return n;
-        }
-        bool flush_all = p->stopping || p->flush_requested;
-        if (flush_all || trl_audit_assembler_ready(p->audit, trl_now_ns())) {
-            pthread_mutex_unlock(&p->mu);
-            struct trl_batch *ab = trl_pipeline_batch_get(p);
-            pthread_mutex_lock(&p->prep_mu);
-            take_audit_events(p, ab, flush_all);
-            pthread_mutex_unlock(&p->prep_mu);
-            pthread_mutex_lock(&p->mu);
-            p->flush_requested = false;
-            if (ab->nevents > 0)
-                return node_of(ab);
-            batch_recycle_locked(p, ab);
-            pthread_cond_broadcast(&p->idle);
-            if (p->stopping)
-                return NULL;
+            if (n->audit_flush) {
+                p->flush_queued = false;
+                if (n->audit_flush_all) {
+                    p->flush_requested = false;
+                    final_flush_done = p->stopping;
+                }
+            }
+            if (n->batch.nevents > 0)
+                return n;
+            batch_recycle_locked(p, &n->batch);
+            if (!p->head)
+                pthread_cond_broadcast(&p->idle);
             continue;
+        }
+        if (!n) {
+            if (p->stopping && final_flush_done)
+                return NULL;
+            bool all = p->stopping || p->flush_requested;
+            if (!p->flush_queued) {
+                pthread_mutex_unlock(&p->mu);
+                bool ready = all || audit_ready(p);
+                pthread_mutex_lock(&p->mu);
+                if (ready && !p->head) {
+                    enqueue_audit_flush_locked(p, all || p->stopping || p->flush_requested);
+                    continue;
+                }
+            }
         }
         /* Wake up now and then: audit events whose last record never came are emitted after
          * the assembler's timeout even when no new traffic arrives. */
@@ -274,12 +564,6 @@ static struct batch_node *next_batch_locked(struct trl_pipeline *p)
 static void process_batch(struct trl_pipeline *p, struct trl_batch *b,
                           struct trl_pipeline_stats *st)
 {
-    if (p->cfg.stage) {
-        int rc = p->cfg.stage(p->cfg.stage_ud, b);
-        if (rc < 0)
-            trl_error("pipeline", "stage failed events=%u error=\"%s\"", b->nevents,
-                      trl_strerror(rc));
-    }
     if (b->before_sink)
         b->before_sink(b, b->on_done_ud);
     int rc = p->cfg.sink->write(p->cfg.sink, b);
@@ -351,8 +635,58 @@ static void *worker_main(void *arg)
                 pthread_cond_broadcast(&p->idle);
         }
     }
+    p->busy = false;
+    pthread_cond_broadcast(&p->idle);
     pthread_mutex_unlock(&p->mu);
     return NULL;
+}
+
+static uint32_t default_parse_threads(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus < 1 ? 1 : cpus > 8 ? 8 : (uint32_t)cpus;
+}
+
+static void stop_stager(struct trl_pipeline *p)
+{
+    if (!p->stager_started)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stager_stop = true;
+    pthread_cond_broadcast(&p->stage_work);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->stager, NULL);
+    p->stager_started = false;
+}
+
+static void stop_parsers(struct trl_pipeline *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->parsers_stop = true;
+    pthread_cond_broadcast(&p->parse_work);
+    pthread_mutex_unlock(&p->mu);
+    for (uint32_t i = 0; i < p->nparsers; i++)
+        pthread_join(p->parsers[i], NULL);
+    p->nparsers = 0;
+}
+
+static void pipeline_free(struct trl_pipeline *p)
+{
+    struct batch_node *n = p->free_list;
+    while (n) {
+        struct batch_node *next = n->next;
+        batch_free(n);
+        n = next;
+    }
+    free(p->parsers);
+    pthread_cond_destroy(&p->idle);
+    pthread_cond_destroy(&p->has_work);
+    pthread_cond_destroy(&p->parse_work);
+    pthread_cond_destroy(&p->stage_work);
+    pthread_mutex_destroy(&p->audit_mu);
+    pthread_mutex_destroy(&p->mu);
+    trl_audit_assembler_destroy(p->audit);
+    free(p);
 }
 
 struct trl_pipeline *trl_pipeline_create(const struct trl_pipeline_config *cfg)
@@ -365,11 +699,32 @@ struct trl_pipeline *trl_pipeline_create(const struct trl_pipeline_config *cfg)
         p->cfg.batch_max_msgs = 2048;
     if (!p->cfg.batch_max_bytes)
         p->cfg.batch_max_bytes = 4u << 20;
+    if (!p->cfg.parse_threads)
+        p->cfg.parse_threads = default_parse_threads();
     p->audit = trl_audit_assembler_create(NULL);
     pthread_mutex_init(&p->mu, NULL);
-    pthread_mutex_init(&p->prep_mu, NULL);
+    pthread_mutex_init(&p->audit_mu, NULL);
+    pthread_cond_init(&p->parse_work, NULL);
+    pthread_cond_init(&p->stage_work, NULL);
     pthread_cond_init(&p->has_work, NULL);
     pthread_cond_init(&p->idle, NULL);
+    p->parsers = trl_xcalloc(p->cfg.parse_threads, sizeof(*p->parsers));
+    for (uint32_t i = 0; i < p->cfg.parse_threads; i++) {
+        int rc = pthread_create(&p->parsers[i], NULL, parser_main, p);
+        if (rc != 0) {
+            trl_error("pipeline", "cannot start a parse thread: %s", strerror(rc));
+            goto fail;
+        }
+        p->nparsers++;
+    }
+    if (p->cfg.stage) {
+        int rc = pthread_create(&p->stager, NULL, stager_main, p);
+        if (rc != 0) {
+            trl_error("pipeline", "cannot start the detection thread: %s", strerror(rc));
+            goto fail;
+        }
+        p->stager_started = true;
+    }
     int rc = pthread_create(&p->worker, NULL, worker_main, p);
     if (rc != 0) {
         trl_error("pipeline", "cannot start worker thread: %s", strerror(rc));
@@ -377,33 +732,23 @@ struct trl_pipeline *trl_pipeline_create(const struct trl_pipeline_config *cfg)
     }
     return p;
 fail:
-    pthread_cond_destroy(&p->idle);
-    pthread_cond_destroy(&p->has_work);
-    pthread_mutex_destroy(&p->mu);
-    trl_audit_assembler_destroy(p->audit);
-    free(p);
+    stop_stager(p);
+    stop_parsers(p);
+    pipeline_free(p);
     return NULL;
 }
 
 void trl_pipeline_submit(struct trl_pipeline *p, struct trl_batch *b)
 {
     struct batch_node *n = node_of(b);
-    if (b->count > 0)
-        prepare_batch(p, b);
     pthread_mutex_lock(&p->mu);
     if (b->count == 0) {
         batch_recycle_locked(p, b);
         pthread_mutex_unlock(&p->mu);
         return;
     }
-    n->next = NULL;
-    if (p->tail)
-        p->tail->next = n;
-    else
-        p->head = n;
-    p->tail = n;
-    p->queued++;
-    pthread_cond_signal(&p->has_work);
+    assign_ids_locked(p, n);
+    enqueue_locked(p, n);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -447,21 +792,12 @@ void trl_pipeline_destroy(struct trl_pipeline *p)
     pthread_cond_signal(&p->has_work);
     pthread_mutex_unlock(&p->mu);
     pthread_join(p->worker, NULL);
+    stop_stager(p);
+    stop_parsers(p);
     if (p->cfg.sink) {
         if (p->cfg.sink->flush)
             p->cfg.sink->flush(p->cfg.sink);
         p->cfg.sink->destroy(p->cfg.sink);
     }
-    struct batch_node *n = p->free_list;
-    while (n) {
-        struct batch_node *next = n->next;
-        batch_free(n);
-        n = next;
-    }
-    pthread_cond_destroy(&p->idle);
-    pthread_cond_destroy(&p->has_work);
-    pthread_mutex_destroy(&p->prep_mu);
-    pthread_mutex_destroy(&p->mu);
-    trl_audit_assembler_destroy(p->audit);
-    free(p);
+    pipeline_free(p);
 }

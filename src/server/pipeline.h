@@ -1,11 +1,12 @@
 /*
  * pipeline: the hand-off between receivers and the parse/normalise/output workers.
  *
- * Receivers (the event-loop thread of `trapline server`, or the file reader of `trapline ingest`)
- * fill a batch with raw messages and submit it. Submitting parses and normalises every message into
- * an event (in the batch's arena) on the producer's thread, assembles audit records and, when
- * asked, encodes the events as JSON; the worker thread then runs the detection stage and the sink
- * and recycles the batch. Splitting the work this way uses two cores with the order of events kept.
+ * Receivers (the event-loop thread of `trapline server`, the agent listener, the file reader of
+ * `trapline ingest`) fill a batch with raw messages and submit it. Parse threads then parse,
+ * normalise and (when asked) encode as JSON whole batches side by side; audit records are
+ * assembled into events and the enrich hook runs one batch at a time in submission order; one
+ * worker thread runs the detection stage and the sink, also in submission order, and recycles the
+ * batch. Events thus keep their order from each receiver to the sink while parsing uses every core.
  *
  * Ownership: a batch from trl_pipeline_batch_get() belongs to the caller until
  * trl_pipeline_submit(), then to the pipeline. Message bytes are copied into the batch arena by
@@ -16,8 +17,10 @@
  * reading until the drain callback (called from the worker thread when the queue falls to half)
  * tells them to resume. Datagram receivers, which cannot slow the sender, drop and count instead.
  *
- * Threads: batch_get/batch_add/submit/congested from one producer thread at a time (submit does the
- * parsing); the drain callback runs on the worker thread and must only signal (e.g. uv_async_send).
+ * Threads: batch_get/batch_add/submit/congested from any thread (a batch from one thread at a
+ * time); submit only queues. Parsers and normalisers therefore run on several threads at once and
+ * must stay pure. The drain callback runs on the worker thread and must only signal (e.g.
+ * uv_async_send).
  */
 #ifndef TRL_PIPELINE_H
 #define TRL_PIPELINE_H
@@ -57,7 +60,7 @@ struct trl_batch {
     struct trl_event **events;
     uint32_t nevents;
     uint32_t events_cap;
-    /* The events encoded as JSON by the producer, when the pipeline is configured to: event i is
+    /* The events encoded as JSON by the parse threads, when the pipeline is configured to: event i is
      * json.data[json_end[i-1] .. json_end[i]) (empty for a NULL slot), for i < json_count. */
     struct trl_buf json;
     uint32_t *json_end;
@@ -74,12 +77,21 @@ struct trl_batch {
     /* Set by the enrich hook (in the batch arena) for the stage to read: the threat-intelligence
      * hits of the batch (struct trl_ioc_batch_hits, see ioc/ioc_stage.h). NULL: none. */
     void *ioc_hits;
+    /* Set by the sink's prepare() (in the batch arena, or memory the sink manages) for its
+     * write() to use. NULL: the sink's prepare() did not run or left nothing. */
+    void *sink_data;
 };
 
-/* The output stage. write() is called on the worker thread with every event of a batch parsed;
- * it returns 0 when the batch is durable (or written), a negative error otherwise. */
+/* The output stage. write() is called on the worker thread with every event of a batch parsed,
+ * one batch at a time in submission order; it returns 0 when the batch is durable (or written), a
+ * negative error otherwise. prepare(), when set, runs first on a parse thread, batches side by
+ * side, for work that needs no order (e.g. building the store's blocks); it may leave its result
+ * in b->sink_data. ctx is the calling thread's own, made by thread_ctx_create() (optional). */
 struct trl_sink {
     int (*write)(struct trl_sink *s, struct trl_batch *b);
+    void (*prepare)(struct trl_sink *s, void *ctx, struct trl_batch *b);
+    void *(*thread_ctx_create)(struct trl_sink *s);
+    void (*thread_ctx_destroy)(struct trl_sink *s, void *ctx);
     int (*flush)(struct trl_sink *s);
     void (*destroy)(struct trl_sink *s);
 };
@@ -97,7 +109,8 @@ struct trl_pipeline_stats {
 
 struct trl_pipeline_config {
     enum trl_format_id format; /* TRL_FORMAT_AUTO to detect per message */
-    bool encode_json;          /* the producer also encodes each event as JSON (trl_batch_json) */
+    bool encode_json;          /* the parse threads also encode each event as JSON (trl_batch_json) */
+    uint32_t parse_threads;    /* threads parsing batches side by side; 0: one per online CPU */
     int assume_year;           /* year for timestamps without one; 0: nearest to receive time */
     uint32_t queue_batches;    /* high watermark of queued batches (default 64) */
     uint32_t batch_max_msgs;   /* a batch is full at this many messages (default 2048) */
@@ -107,9 +120,9 @@ struct trl_pipeline_config {
      * return is logged; the batch still goes to the sink (nothing is lost for a failed stage). */
     int (*stage)(void *ud, struct trl_batch *b);
     void *stage_ud;
-    /* Optional hook run on the producer right after parsing, before the events are encoded and
-     * stored (threat-intelligence enrichment). Called with the producer's parsing lock held, so
-     * it never runs on two threads at once. */
+    /* Optional hook run right after parsing and audit assembly, before the events are stored
+     * (threat-intelligence enrichment): one batch at a time, in submission order, never on two
+     * threads at once. Events it adds fields to are encoded again. */
     void (*enrich)(void *ud, struct trl_batch *b);
     void *enrich_ud;
     void (*on_drain)(void *ud);
@@ -124,7 +137,7 @@ struct trl_pipeline *trl_pipeline_create(const struct trl_pipeline_config *cfg);
 void trl_pipeline_destroy(struct trl_pipeline *p);
 
 struct trl_batch *trl_pipeline_batch_get(struct trl_pipeline *p);
-/* The JSON of event i when the producer encoded it, else NULL. */
+/* The JSON of event i when the pipeline encoded it, else NULL. */
 static inline const char *trl_batch_json(const struct trl_batch *b, uint32_t i, size_t *len)
 {
     if (i >= b->json_count)

@@ -22,7 +22,7 @@ struct sink_jsonl {
 static int jsonl_write(struct trl_sink *s, struct trl_batch *b)
 {
     struct sink_jsonl *j = (struct sink_jsonl *)s;
-    /* Events the producer already encoded go out as they are. */
+    /* Events the pipeline already encoded go out as they are. */
     if (b->json_count == b->nevents)
         return trl_write_all(j->fd, b->json.data ? b->json.data : "", b->json.len);
     trl_buf_reset(&j->buf);

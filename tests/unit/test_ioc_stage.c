@@ -1,4 +1,4 @@
-/* Threat-intelligence stage: enrichment on the producer, hits left in the batch, one alert per hit
+/* Threat-intelligence stage: enrichment after parsing, hits left in the batch, one alert per hit
  * with level, tags and group-by, reload of a changed ioc.db, and the hook inside a real pipeline
  * (enriched before encoding). */
 #include "trl_test.h"
