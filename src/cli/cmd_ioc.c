@@ -543,14 +543,7 @@ static int cmd_list(int argc, char **argv)
             f.text = w;
         }
     }
-    const char *dir = trl_cli_data_dir(data);
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/ioc.db", dir);
-    if (access(path, F_OK) != 0) {
-        fprintf(stderr, "trapline ioc list: no indicators yet in %s\n", dir);
-        return 1;
-    }
-    struct trl_iocdb *db = trl_iocdb_open(dir, true);
+    struct trl_iocdb *db = trl_cli_open_existing_iocdb("trapline ioc list", data, true);
     if (!db)
         return 1;
     if (ctx.table)
@@ -595,14 +588,7 @@ static int cmd_remove(int argc, char **argv)
         fprintf(stderr, "trapline ioc remove: no ids given\n");
         return 2;
     }
-    const char *dir = trl_cli_data_dir(data);
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/ioc.db", dir);
-    if (access(path, F_OK) != 0) {
-        fprintf(stderr, "trapline ioc remove: no indicators yet in %s\n", dir);
-        return 1;
-    }
-    struct trl_iocdb *db = trl_iocdb_open(dir, false);
+    struct trl_iocdb *db = trl_cli_open_existing_iocdb("trapline ioc remove", data, false);
     if (!db)
         return 1;
     int rc = 0;
@@ -700,14 +686,7 @@ static int cmd_match(int argc, char **argv)
         fprintf(stderr, "trapline ioc match: no input files\n");
         return 2;
     }
-    const char *dir = trl_cli_data_dir(data);
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/ioc.db", dir);
-    if (access(path, F_OK) != 0) {
-        fprintf(stderr, "trapline ioc match: no indicators yet in %s\n", dir);
-        return 1;
-    }
-    struct trl_iocdb *db = trl_iocdb_open(dir, true);
+    struct trl_iocdb *db = trl_cli_open_existing_iocdb("trapline ioc match", data, true);
     if (!db)
         return 1;
     struct trl_ioc_build_opts bo = {.now_ns = at ? at : now, .at_ns = at};

@@ -233,14 +233,7 @@ int trl_cmd_ioc_feeds(int argc, char **argv)
             return 2;
         }
     }
-    const char *dir = trl_cli_data_dir(data);
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/ioc.db", dir);
-    if (access(path, F_OK) != 0) {
-        fprintf(stderr, "trapline ioc feeds: %s does not exist (see trapline ioc import)\n", path);
-        return 1;
-    }
-    struct trl_iocdb *db = trl_iocdb_open_path(path, true);
+    struct trl_iocdb *db = trl_cli_open_existing_iocdb("trapline ioc feeds", data, true);
     if (!db)
         return 1;
     if (!o.json)
@@ -250,4 +243,16 @@ int trl_cmd_ioc_feeds(int argc, char **argv)
     trl_iocdb_close(db);
     trl_buf_free(&o.line);
     return n < 0 ? 1 : 0;
+}
+
+struct trl_iocdb *trl_cli_open_existing_iocdb(const char *what, const char *data, bool read_only)
+{
+    const char *dir = trl_cli_data_dir(data);
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/ioc.db", dir);
+    if (access(path, F_OK) != 0) {
+        fprintf(stderr, "%s: no indicators yet in %s (see trapline ioc import)\n", what, dir);
+        return NULL;
+    }
+    return trl_iocdb_open(dir, read_only);
 }

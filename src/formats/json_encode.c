@@ -5,14 +5,25 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-/* Bytes that cannot be copied verbatim into a JSON string: controls, quote, backslash, and every
- * non-ASCII byte (checked as UTF-8 on the slow path). */
-static const unsigned char needs_care[256] = {
-    [0 ... 31] = 1,
-    ['"'] = 1,
-    ['\\'] = 1,
-    [128 ... 255] = 1,
-};
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/*
+ * Every event is encoded once on its way to the store, so this is on the pipeline's hot path.
+ * Two things keep it cheap:
+ *
+ * - The output buffer is reserved once per event for the worst case (every value byte escaped as
+ *   \u00XX), so the writers below store through a plain pointer without bounds checks. Some of
+ *   them store 16 bytes at a time past the current end; the reservation includes that slack.
+ * - Known fields are laid out once, at first use: their position in name order and the text that
+ *   opens them ("\"log\":{\"syslog\":{\"appname\":"). Encoding an event then buckets its known
+ *   fields by position (no sorting) and only sorts the few dynamic fields, merging them in.
+ */
+
+/* Room the writers may store past the bytes they account for (a 16-byte block store, a 16-byte
+ * chunked copy of a field's opening text). */
+#define WRITE_SLACK 32
 
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is invalid or cut short. */
 static size_t utf8_seq_len(const unsigned char *p, size_t left)
@@ -42,9 +53,147 @@ static size_t utf8_seq_len(const unsigned char *p, size_t left)
     return n;
 }
 
+#if defined(__SSE2__)
+/* Bit i set when byte i of v needs care. A signed compare with 0x20 catches both the controls and
+ * the bytes >= 0x80, which are negative as signed chars. */
+static inline unsigned block_needs_care(__m128i v)
+{
+    __m128i low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+    __m128i quote = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+    __m128i bslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(low, _mm_or_si128(quote, bslash)));
+}
+#endif
+
+/* Writes the byte at p that needs care: escaped (controls, quote, backslash) or checked as UTF-8
+ * (copied when valid, U+FFFD when not). Returns the bytes written times 16 plus the bytes read,
+ * so that the caller's pointers stay in registers. */
+static __attribute__((noinline)) unsigned put_special(char *o, const unsigned char *p,
+                                                      const unsigned char *end)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char c = *p;
+    if (c >= 0x80) {
+        size_t n = utf8_seq_len(p, (size_t)(end - p));
+        if (n) {
+            memcpy(o, p, n);
+            return (unsigned)(n * 16 + n);
+        }
+        memcpy(o, "\xEF\xBF\xBD", 3);
+        return 3 * 16 + 1;
+    }
+    o[0] = '\\';
+    switch (c) {
+    case '"':
+    case '\\':
+        o[1] = (char)c;
+        return 2 * 16 + 1;
+    case '\n':
+        o[1] = 'n';
+        return 2 * 16 + 1;
+    case '\r':
+        o[1] = 'r';
+        return 2 * 16 + 1;
+    case '\t':
+        o[1] = 't';
+        return 2 * 16 + 1;
+    default:
+        memcpy(o + 1, "u00", 3);
+        o[4] = hex[c >> 4];
+        o[5] = hex[c & 15];
+        return 6 * 16 + 1;
+    }
+}
+
+/* Escapes the byte at p into o, advancing both. */
+#define PUT_SPECIAL(o, p, end)                                                                     \
+    do {                                                                                           \
+        unsigned moved_ = put_special(o, p, end);                                                  \
+        o += moved_ >> 4;                                                                          \
+        p += moved_ & 15;                                                                          \
+    } while (0)
+
+#if defined(__SSE2__)
+/* The r (1..7) bytes at p as the low bytes of a word, the rest zero, without reading past p + r:
+ * two overlapping 4-byte loads, or three single bytes that cover 1..3. x86 is little-endian. */
+static inline uint64_t load_short(const unsigned char *p, size_t r)
+{
+    if (r >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, p, 4);
+        memcpy(&hi, p + r - 4, 4);
+        return (uint64_t)lo | ((uint64_t)hi << (8 * (r - 4)));
+    }
+    return (uint64_t)p[0] | ((uint64_t)p[r >> 1] << (8 * (r >> 1))) |
+           ((uint64_t)p[r - 1] << (8 * (r - 1)));
+}
+
+/* Writes s as a quoted JSON string at o, which has room for 6 * len + 2 + WRITE_SLACK bytes, and
+ * returns the end of what it wrote. Plain bytes are copied 16 at a time; a tail shorter than 16
+ * is checked in one go (two overlapping 8-byte loads, or one short load), so short values cost
+ * no loop at all. Every store copies source bytes verbatim, so storing more than the plain run
+ * is harmless: the next write starts at the first byte that needs care. */
+static inline __attribute__((always_inline)) char *put_string(char *o, const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    *o++ = '"';
+    while (p < end) {
+        size_t r = (size_t)(end - p);
+        unsigned m, k;
+        if (r >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            _mm_storeu_si128((__m128i *)(void *)o, v);
+            m = block_needs_care(v);
+            if (!m) {
+                p += 16;
+                o += 16;
+                continue;
+            }
+            k = (unsigned)__builtin_ctz(m);
+        } else if (r >= 8) {
+            /* Bytes 0..7 of the block are p[0..7], bytes 8..15 are p[r-8..r-1]. */
+            __m128i lo = _mm_loadl_epi64((const __m128i *)(const void *)p);
+            __m128i hi = _mm_loadl_epi64((const __m128i *)(const void *)(end - 8));
+            _mm_storel_epi64((__m128i *)(void *)o, lo);
+            _mm_storel_epi64((__m128i *)(void *)(o + r - 8), hi);
+            m = block_needs_care(_mm_unpacklo_epi64(lo, hi));
+            if (!m) {
+                o += r;
+                break;
+            }
+            k = (m & 0xFF) ? (unsigned)__builtin_ctz(m)
+                           : (unsigned)__builtin_ctz(m >> 8) + (unsigned)r - 8;
+        } else {
+            uint64_t w = load_short(p, r);
+            memcpy(o, &w, 8);
+            /* The zero padding reads as controls: only the r real bytes count. */
+            m = block_needs_care(_mm_set_epi64x(0, (long long)w)) & ((1u << r) - 1);
+            if (!m) {
+                o += r;
+                break;
+            }
+            k = (unsigned)__builtin_ctz(m);
+        }
+        p += k;
+        o += k;
+        PUT_SPECIAL(o, p, end);
+    }
+    *o++ = '"';
+    return o;
+}
+#else
+/* Bytes that cannot be copied verbatim into a JSON string: controls, quote, backslash, and every
+ * non-ASCII byte (checked as UTF-8 on the slow path). */
+static const unsigned char needs_care[256] = {
+    [0 ... 31] = 1,
+    ['"'] = 1,
+    ['\\'] = 1,
+    [128 ... 255] = 1,
+};
+
 /* True when any of the 8 bytes of w needs escaping or UTF-8 checking: a control character, '"',
  * '\\' or a byte >= 0x80 (the classic "has a byte less than / equal to" bit tricks). */
-static inline bool word_needs_care(uint64_t w)
+static inline uint64_t word_needs_care(uint64_t w)
 {
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     uint64_t quote = w ^ (ones * '"');
@@ -55,285 +204,789 @@ static inline bool word_needs_care(uint64_t w)
     return ((lt_space | is_quote | is_bslash) & highs) | (w & highs);
 }
 
-void trl_json_append_string(struct trl_buf *out, const char *s, size_t len)
+/* Writes s as a quoted JSON string at o, which has room for 6 * len + 2 + WRITE_SLACK bytes, and
+ * returns the end of what it wrote. Plain bytes are copied a word at a time. */
+static char *put_string(char *o, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s;
-    /* Worst case: every byte becomes \u00XX (6 bytes), plus quotes. */
-    trl_buf_reserve(out, len * 6 + 3);
-    char *o = out->data + out->len;
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
     *o++ = '"';
-    size_t i = 0;
-    while (i < len) {
-        while (i + 8 <= len) {
+    while (p < end) {
+        while (end - p >= 8) {
             uint64_t w;
-            memcpy(&w, p + i, 8);
+            memcpy(&w, p, 8);
             if (word_needs_care(w))
                 break;
-            memcpy(o, p + i, 8);
+            memcpy(o, &w, 8);
             o += 8;
-            i += 8;
+            p += 8;
         }
-        if (i == len)
-            break;
-        unsigned char c = p[i];
-        if (!needs_care[c]) {
-            *o++ = (char)c;
-            i++;
-            continue;
-        }
-        if (c >= 0x80) {
-            size_t n = utf8_seq_len(p + i, len - i);
-            if (n) {
-                memcpy(o, p + i, n);
-                o += n;
-                i += n;
-            } else {
-                memcpy(o, "\xEF\xBF\xBD", 3);
-                o += 3;
-                i++;
-            }
-            continue;
-        }
-        *o++ = '\\';
-        switch (c) {
-        case '"':
-            *o++ = '"';
-            break;
-        case '\\':
-            *o++ = '\\';
-            break;
-        case '\n':
-            *o++ = 'n';
-            break;
-        case '\r':
-            *o++ = 'r';
-            break;
-        case '\t':
-            *o++ = 't';
-            break;
-        default:
-            *o++ = 'u';
-            *o++ = '0';
-            *o++ = '0';
-            *o++ = hex[c >> 4];
-            *o++ = hex[c & 15];
-        }
-        i++;
+        while (p < end && !needs_care[*p])
+            *o++ = (char)*p++;
+        if (p < end)
+            PUT_SPECIAL(o, p, end);
     }
     *o++ = '"';
+    return o;
+}
+#endif
+
+void trl_json_append_string(struct trl_buf *out, const char *s, size_t len)
+{
+    trl_buf_reserve(out, len * 6 + 3 + WRITE_SLACK);
+    char *o = put_string(out->data + out->len, s, len);
     out->len = (size_t)(o - out->data);
     out->data[out->len] = '\0';
 }
 
-struct entry {
-    const char *name;
-    size_t name_len;
-    const char *val;
-    size_t val_len;
-    enum trl_field_type type;
-    uint32_t rank; /* position in name order: even for known fields, odd between them */
+/* True when a long field's text is written as a bare JSON number: it parses as an int64 and has
+ * no leading zero. Up to 18 digits always fit, so only longer texts take the full parse. */
+static inline bool plain_integer(const char *v, size_t len)
+{
+    size_t i = len > 0 && v[0] == '-';
+    size_t digits = len - i;
+    if (digits == 0)
+        return false;
+    if (len > 1 && v[0] == '0')
+        return false;
+    if (digits > 18) {
+        int64_t num;
+        return trl_parse_i64(v, len, &num);
+    }
+    for (; i < len; i++) {
+        if ((unsigned char)(v[i] - '0') > 9)
+            return false;
+    }
+    return true;
+}
+
+/* Copies a short text (a number, a formatted time) with fixed-size moves. */
+static inline char *put_raw(char *o, const char *v, size_t len)
+{
+    if (len >= 8 && len <= 16) {
+        memcpy(o, v, 8);
+        memcpy(o + len - 8, v + len - 8, 8);
+    } else if (len >= 4 && len < 8) {
+        memcpy(o, v, 4);
+        memcpy(o + len - 4, v + len - 4, 4);
+    } else if (len > 0 && len < 4) {
+        o[0] = v[0];
+        o[len >> 1] = v[len >> 1];
+        o[len - 1] = v[len - 1];
+    } else if (len > 16) {
+        memcpy(o, v, len);
+    }
+    return o + len;
+}
+
+/* Writes a value of the given type at o (room as for put_string). */
+static inline char *put_value(char *o, enum trl_field_type type, const char *v, size_t len)
+{
+    if (type == TRL_FT_LONG && plain_integer(v, len))
+        return put_raw(o, v, len);
+    return put_string(o, v, len);
+}
+
+static const char two_digits[201] = "00010203040506070809101112131415161718192021222324"
+                                    "25262728293031323334353637383940414243444546474849"
+                                    "50515253545556575859606162636465666768697071727374"
+                                    "75767778798081828384858687888990919293949596979899";
+
+static inline char *put2(char *o, unsigned v)
+{
+    memcpy(o, two_digits + 2 * v, 2);
+    return o + 2;
+}
+
+/* The date part of the last time formatted: an event's two timestamps are mostly on one day. */
+struct date_text {
+    int64_t days;
+    bool set;
+    char text[10];
 };
 
-static int bytes_cmp(const char *a, size_t alen, const char *b, size_t blen)
+/* The text trl_format_rfc3339() gives, "2024-07-09T22:14:03.000000001Z", with two digits per
+ * lookup instead of a division per digit: two timestamps per event add up. */
+static size_t format_time(int64_t ns, char *buf, struct date_text *date)
 {
-    int c = memcmp(a, b, alen < blen ? alen : blen);
-    if (c)
-        return c;
+    int64_t secs = ns / TRL_NS_PER_SEC;
+    int64_t frac = ns % TRL_NS_PER_SEC;
+    if (frac < 0) {
+        frac += TRL_NS_PER_SEC;
+        secs -= 1;
+    }
+    int64_t days = secs / 86400;
+    int64_t rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days -= 1;
+    }
+    if (!date->set || date->days != days) {
+        int64_t y;
+        unsigned m, d;
+        trl_civil_from_days(days, &y, &m, &d);
+        if (y < 0 || y > 9999)
+            y = y < 0 ? 0 : 9999;
+        unsigned yy = (unsigned)y;
+        put2(date->text, yy / 100);
+        put2(date->text + 2, yy % 100);
+        date->text[4] = '-';
+        put2(date->text + 5, m);
+        date->text[7] = '-';
+        put2(date->text + 8, d);
+        date->days = days;
+        date->set = true;
+    }
+    unsigned sec = (unsigned)rem, f = (unsigned)frac;
+    char *p = buf;
+    memcpy(p, date->text, 10);
+    p += 10;
+    *p++ = 'T';
+    p = put2(p, sec / 3600);
+    *p++ = ':';
+    p = put2(p, sec % 3600 / 60);
+    *p++ = ':';
+    p = put2(p, sec % 60);
+    *p++ = '.';
+    *p++ = (char)('0' + f / 100000000);
+    f %= 100000000;
+    p = put2(p, f / 1000000);
+    p = put2(p, f / 10000 % 100);
+    p = put2(p, f / 100 % 100);
+    p = put2(p, f % 100);
+    *p++ = 'Z';
+    *p = '\0';
+    return (size_t)(p - buf);
+}
+
+/* ---- Layout of the known fields, built once ---- */
+
+#define NAME_BYTES_OF(id, name, type) +sizeof(name)
+/* Total size of the known names with their NULs: bounds the object paths and opening texts. */
+enum { KNOWN_NAME_BYTES = 0 TRL_FIELD_LIST(NAME_BYTES_OF) + sizeof("trapline.format") };
+#undef NAME_BYTES_OF
+_Static_assert(KNOWN_NAME_BYTES < 65536, "object node ids and text offsets are 16-bit");
+
+/* The members laid out in advance: every known field, plus "trapline.format", which every parsed
+ * event carries (from ev->format). That one is a dynamic name, and keeps a dynamic name's rules:
+ * a dynamic field of the same name comes after it and is dropped. */
+#define FORMAT_SLOT  TRL_F__COUNT
+#define NMEMBERS     TRL_F__COUNT /* TRL_F__COUNT - 1 known fields and "trapline.format" */
+#define MEMBER_WORDS ((NMEMBERS + 63) / 64)
+
+/* An object that members live in ("log", "log.syslog", ...); node 0 is the event itself. */
+struct object_node {
+    uint16_t up;       /* the enclosing object */
+    uint16_t depth;    /* objects from the root: the number of dots in its path plus one */
+    uint16_t skip;     /* bytes of a member's opening text that open this object and above */
+    uint16_t path_len; /* length of the dotted path */
+    const char *path;  /* the dotted path, a prefix of a member's name */
+};
+
+struct member {
+    const char *name;
+    const char *open; /* "\"a\":{\"b\":{\"c\":": the keys from the root down to the member's */
+    uint16_t name_len;
+    uint16_t open_len;
+    uint16_t parent; /* the object node that holds the member */
+    uint8_t depth;   /* objects it sits in below the root: the number of dots in its name */
+    uint8_t type;    /* enum trl_field_type */
+    bool dynamic;    /* "trapline.format": equal dynamic names after it are duplicates */
+};
+
+struct layout {
+    struct member sorted[NMEMBERS];    /* in name order */
+    uint16_t pos_of[TRL_F__COUNT + 1]; /* position in name order of a field, or FORMAT_SLOT */
+    uint16_t first_byte_at[257];       /* first position whose name starts with byte >= c */
+    uint32_t member_max;               /* the most bytes a member takes beyond its value */
+    uint32_t nnodes;
+    uint16_t *shared; /* nnodes x nnodes: the innermost object two objects are both inside */
+    struct object_node nodes[KNOWN_NAME_BYTES];
+    char open_text[4 * KNOWN_NAME_BYTES + WRITE_SLACK];
+};
+
+/* Written once under layout_once, read-only afterwards. */
+static struct layout layout;
+static pthread_once_t layout_once = PTHREAD_ONCE_INIT;
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define LITTLE_ENDIAN_WORDS 1
+#endif
+
+/* Byte order of two names (as memcmp, then the shorter first), 8 bytes at a time: names are
+ * short, and a call to memcmp costs more than the comparison. */
+static inline int bytes_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t n = alen < blen ? alen : blen, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y) {
+#if defined(LITTLE_ENDIAN_WORDS)
+            x = __builtin_bswap64(x);
+            y = __builtin_bswap64(y);
+#endif
+            return x < y ? -1 : 1;
+        }
+    }
+    for (; i < n; i++) {
+        if (a[i] != b[i])
+            return (unsigned char)a[i] < (unsigned char)b[i] ? -1 : 1;
+    }
     return (alen > blen) - (alen < blen);
 }
 
-/* Known field names in sorted order, computed once, so sorting an event's fields compares small
- * integers instead of strings. */
-static uint32_t known_rank[TRL_F__COUNT];
-static enum trl_field sorted_known[TRL_F__COUNT];
-static pthread_once_t ranks_once = PTHREAD_ONCE_INIT;
-
-static int known_cmp(const void *a, const void *b)
+static void slot_name(uint16_t slot, const char **name, size_t *len)
 {
-    const struct trl_field_info *x = trl_field_info(*(const enum trl_field *)a);
-    const struct trl_field_info *y = trl_field_info(*(const enum trl_field *)b);
-    return bytes_cmp(x->name, x->name_len, y->name, y->name_len);
+    if (slot == FORMAT_SLOT) {
+        *name = "trapline.format";
+        *len = 15;
+    } else {
+        const struct trl_field_info *fi = trl_field_info((enum trl_field)slot);
+        *name = fi->name;
+        *len = fi->name_len;
+    }
 }
 
-static void compute_ranks(void)
+/* Name order; "trapline.format" before a known field of the same name, as a dynamic name. */
+static int slot_cmp(const void *a, const void *b)
 {
-    for (int f = 1; f < TRL_F__COUNT; f++)
-        sorted_known[f - 1] = (enum trl_field)f;
-    qsort(sorted_known, TRL_F__COUNT - 1, sizeof(sorted_known[0]), known_cmp);
-    for (int i = 0; i < TRL_F__COUNT - 1; i++)
-        known_rank[sorted_known[i]] = (uint32_t)(2 * i + 2);
+    uint16_t x = *(const uint16_t *)a, y = *(const uint16_t *)b;
+    const char *xn, *yn;
+    size_t xl, yl;
+    slot_name(x, &xn, &xl);
+    slot_name(y, &yn, &yl);
+    int c = bytes_cmp(xn, xl, yn, yl);
+    if (c)
+        return c;
+    return (y == FORMAT_SLOT) - (x == FORMAT_SLOT);
 }
 
-/* The rank of a dynamic name: odd, just after the last known name that sorts before it. */
-static uint32_t dynamic_rank(const char *name, size_t len)
+/* The node for the object path name[0..len), created under parent when new. */
+static uint16_t object_node(uint16_t parent, const char *name, size_t len)
 {
-    size_t lo = 0, hi = TRL_F__COUNT - 1;
+    for (uint32_t i = 1; i < layout.nnodes; i++) {
+        const struct object_node *n = &layout.nodes[i];
+        if (n->up == parent && n->path_len == len && memcmp(n->path, name, len) == 0)
+            return (uint16_t)i;
+    }
+    struct object_node *n = &layout.nodes[layout.nnodes];
+    n->up = parent;
+    n->depth = (uint16_t)(layout.nodes[parent].depth + 1);
+    /* Opening "\"seg\":{" per object: the path's bytes, minus the dots, plus 4 per object. */
+    n->skip = (uint16_t)(len + 1 + 3 * n->depth);
+    n->path = name;
+    n->path_len = (uint16_t)len;
+    return (uint16_t)layout.nnodes++;
+}
+
+static void build_layout(void)
+{
+    layout.nnodes = 1; /* node 0: the root, depth 0, nothing to skip */
+    uint16_t order[NMEMBERS];
+    for (uint16_t i = 0; i < NMEMBERS; i++)
+        order[i] = (uint16_t)(i + 1); /* the known fields 1.., then FORMAT_SLOT */
+    qsort(order, NMEMBERS, sizeof(order[0]), slot_cmp);
+
+    char *text = layout.open_text;
+    for (uint16_t pos = 0; pos < NMEMBERS; pos++) {
+        struct member *k = &layout.sorted[pos];
+        const char *name;
+        size_t name_len;
+        slot_name(order[pos], &name, &name_len);
+        layout.pos_of[order[pos]] = pos;
+        k->name = name;
+        k->name_len = (uint16_t)name_len;
+        k->dynamic = order[pos] == FORMAT_SLOT;
+        k->type = (uint8_t)(k->dynamic ? TRL_FT_KEYWORD
+                                       : trl_field_info((enum trl_field)order[pos])->type);
+        k->open = text;
+        uint16_t parent = 0;
+        const char *seg = name, *end = name + name_len;
+        for (;;) {
+            const char *dot = memchr(seg, '.', (size_t)(end - seg));
+            const char *seg_end = dot ? dot : end;
+            *text++ = '"';
+            memcpy(text, seg, (size_t)(seg_end - seg));
+            text += seg_end - seg;
+            *text++ = '"';
+            *text++ = ':';
+            if (!dot)
+                break;
+            *text++ = '{';
+            parent = object_node(parent, name, (size_t)(dot - name));
+            seg = dot + 1;
+        }
+        k->open_len = (uint16_t)(text - k->open);
+        k->parent = parent;
+        k->depth = (uint8_t)layout.nodes[parent].depth;
+        /* Closing braces, a comma, the opening text, brackets and the quotes of the value. */
+        uint32_t most = (uint32_t)k->open_len + k->depth + 8;
+        if (most > layout.member_max)
+            layout.member_max = most;
+    }
+
+    /* The objects any two objects share, by walking both up to the same depth, then together. */
+    const struct object_node *nodes = layout.nodes;
+    layout.shared = trl_xmalloc(layout.nnodes * layout.nnodes * sizeof(*layout.shared));
+    for (uint32_t i = 0; i < layout.nnodes; i++) {
+        for (uint32_t j = 0; j < layout.nnodes; j++) {
+            uint32_t x = i, y = j;
+            while (nodes[x].depth > nodes[y].depth)
+                x = nodes[x].up;
+            while (nodes[y].depth > nodes[x].depth)
+                y = nodes[y].up;
+            while (x != y) {
+                x = nodes[x].up;
+                y = nodes[y].up;
+            }
+            layout.shared[i * layout.nnodes + j] = (uint16_t)x;
+        }
+    }
+
+    /* first_byte_at[c]: how many members' names start with a byte below c. */
+    uint32_t pos = 0;
+    for (unsigned c = 0; c <= 256; c++) {
+        while (pos < NMEMBERS && (unsigned char)layout.sorted[pos].name[0] < c)
+            pos++;
+        layout.first_byte_at[c] = (uint16_t)pos;
+    }
+}
+
+/* Where a dynamic name goes among the laid-out members: the number of them that sort before it.
+ * A dynamic name equal to a known field's goes first; one equal to "trapline.format" after it. */
+static uint32_t dynamic_pos(const char *name, size_t len)
+{
+    if (len == 0)
+        return 0;
+    unsigned char c = (unsigned char)name[0];
+    uint32_t lo = layout.first_byte_at[c], hi = layout.first_byte_at[c + 1];
     while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        const struct trl_field_info *fi = trl_field_info(sorted_known[mid]);
-        if (bytes_cmp(fi->name, fi->name_len, name, len) < 0)
+        uint32_t mid = (lo + hi) / 2;
+        const struct member *k = &layout.sorted[mid];
+        if (bytes_cmp(k->name, k->name_len, name, len) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return (uint32_t)(2 * lo + 1);
-}
-
-static int entry_cmp(const struct entry *a, const struct entry *b)
-{
-    if (a->rank != b->rank)
-        return a->rank < b->rank ? -1 : 1;
-    if (!(a->rank & 1))
-        return 0; /* the same known field */
-    return bytes_cmp(a->name, a->name_len, b->name, b->name_len);
-}
-
-/* Insertion sort of indexes: events have a few dozen fields, and the sort must be stable so the
- * values of an array field keep the order in which they were added. */
-static void sort_entries(const struct entry *e, uint16_t *idx, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        idx[i] = (uint16_t)i;
-    for (size_t i = 1; i < n; i++) {
-        uint16_t tmp = idx[i];
-        size_t j = i;
-        while (j > 0 && entry_cmp(&e[idx[j - 1]], &e[tmp]) > 0) {
-            idx[j] = idx[j - 1];
-            j--;
-        }
-        idx[j] = tmp;
-    }
-}
-
-static void append_value(struct trl_buf *out, const struct entry *e)
-{
-    int64_t num;
-    if (e->type == TRL_FT_LONG && trl_parse_i64(e->val, e->val_len, &num) &&
-        !(e->val_len > 1 && e->val[0] == '0'))
-        trl_buf_append(out, e->val, e->val_len);
-    else
-        trl_json_append_string(out, e->val, e->val_len);
+    if (lo < NMEMBERS && layout.sorted[lo].dynamic && layout.sorted[lo].name_len == len &&
+        memcmp(layout.sorted[lo].name, name, len) == 0)
+        lo++;
+    return lo;
 }
 
 /* Number of leading path segments two dotted names share: the dots inside their common prefix
- * each close a segment both names have. */
-static size_t common_segments(const char *a, size_t alen, const char *b, size_t blen)
+ * each close a segment both names have. *rest: where b's first segment not shared starts. */
+static size_t common_segments(const char *a, size_t alen, const char *b, size_t blen, size_t *rest)
 {
-    size_t n = alen < blen ? alen : blen, segs = 0;
-    for (size_t i = 0; i < n && a[i] == b[i]; i++)
-        segs += a[i] == '.';
+    size_t n = alen < blen ? alen : blen, segs = 0, after = 0, i = 0;
+#if defined(LITTLE_ENDIAN_WORDS)
+    /* Dynamic names often share long prefixes (log.syslog.structured_data.): whole words first. */
+    const uint64_t ones = 0x0101010101010101ULL, lows = 0x7F7F7F7F7F7F7F7FULL;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            break;
+        /* Exactly the high bit of each byte of x that is a dot. */
+        uint64_t t = x ^ (ones * '.');
+        uint64_t dots = ~(((t & lows) + lows) | t | lows);
+        if (dots) {
+            segs += (size_t)(((dots >> 7) * ones) >> 56);
+            after = i + (size_t)(63 - __builtin_clzll(dots)) / 8 + 1;
+        }
+    }
+#endif
+    for (; i < n && a[i] == b[i]; i++) {
+        if (a[i] == '.') {
+            segs++;
+            after = i + 1;
+        }
+    }
+    *rest = after;
     return segs;
+}
+
+/* The innermost object two members share: a lookup in the table of shared objects. */
+static inline const struct object_node *shared_object(const struct member *a,
+                                                      const struct member *b)
+{
+    if (a->parent == b->parent)
+        return &layout.nodes[b->parent];
+    return &layout.nodes[layout.shared[a->parent * layout.nnodes + b->parent]];
+}
+
+/* The enclosing object of member k at the given depth (at most k's own depth). */
+static const struct object_node *object_at(const struct member *k, size_t depth)
+{
+    uint32_t x = k->parent;
+    while (layout.nodes[x].depth > depth)
+        x = layout.nodes[x].up;
+    return &layout.nodes[x];
+}
+
+/* ---- Encoding one event ---- */
+
+#define NO_NEXT UINT32_MAX
+
+/* A value of a laid-out member; array fields chain further values in insertion order. */
+struct member_value {
+    const char *val;
+    uint32_t len;
+    uint32_t next; /* index in collect.more */
+};
+
+struct dynamic_value {
+    const char *name;
+    const char *val;
+    uint32_t name_len;
+    uint32_t val_len;
+    uint32_t pos; /* dynamic_pos() of the name */
+};
+
+struct collect {
+    uint64_t present[MEMBER_WORDS];      /* positions of the members the event has */
+    struct member_value first[NMEMBERS]; /* the first value at each present position */
+    uint32_t last[NMEMBERS];             /* the last value in more, or NO_NEXT: first */
+    struct member_value *more;           /* further values of array fields */
+    uint32_t nmore, more_cap;
+    struct dynamic_value *dyn;
+    uint32_t ndyn, dyn_cap;
+    size_t most;        /* values an event can have: its fields and two tags */
+    size_t value_bytes; /* of the members' values */
+    size_t need;        /* output bytes the dynamic fields can take at most */
+};
+
+/* The arrays on the stack hold what a typical event has; a larger event moves them to the heap,
+ * sized for its whole field list, once. */
+static __attribute__((noinline)) void *spill(const void *from, size_t n, size_t size, size_t most)
+{
+    void *to = trl_xmalloc(most * size);
+    memcpy(to, from, n * size);
+    return to;
+}
+
+static inline void add_member(struct collect *c, uint32_t pos, const char *val, size_t len)
+{
+    uint64_t bit = 1ULL << (pos & 63);
+    c->value_bytes += len;
+    if (!(c->present[pos >> 6] & bit)) {
+        c->present[pos >> 6] |= bit;
+        c->first[pos] = (struct member_value){val, (uint32_t)len, NO_NEXT};
+        c->last[pos] = NO_NEXT;
+    } else if (layout.sorted[pos].type == TRL_FT_ARRAY) {
+        if (c->nmore == c->more_cap) {
+            c->more = spill(c->more, c->nmore, sizeof(*c->more), c->most);
+            c->more_cap = (uint32_t)c->most;
+        }
+        uint32_t i = c->nmore++;
+        c->more[i] = (struct member_value){val, (uint32_t)len, NO_NEXT};
+        if (c->last[pos] == NO_NEXT)
+            c->first[pos].next = i;
+        else
+            c->more[c->last[pos]].next = i;
+        c->last[pos] = i;
+    }
+    /* Otherwise a scalar set twice through different paths: the first one wins. */
+}
+
+static inline void add_dynamic(struct collect *c, const char *name, size_t name_len,
+                               const char *val, size_t val_len)
+{
+    if (c->ndyn == c->dyn_cap) {
+        c->dyn = spill(c->dyn, c->ndyn, sizeof(*c->dyn), c->most);
+        c->dyn_cap = (uint32_t)c->most;
+    }
+    c->dyn[c->ndyn++] = (struct dynamic_value){name, val, (uint32_t)name_len, (uint32_t)val_len,
+                                               dynamic_pos(name, name_len)};
+    /* Every byte of the name escaped, each segment quoted with ':' and '{', then the closing
+     * braces, a comma and the quoted, escaped value. */
+    c->need += 11 * name_len + 6 * val_len + 8;
+}
+
+/* Stable insertion sort by name: dynamic fields are few, and the first of two equal names wins. */
+static void sort_dynamic(struct dynamic_value *d, uint32_t n)
+{
+    for (uint32_t i = 1; i < n; i++) {
+        struct dynamic_value tmp = d[i];
+        uint32_t j = i;
+        while (j > 0 && (d[j - 1].pos > tmp.pos ||
+                         (d[j - 1].pos == tmp.pos && bytes_cmp(d[j - 1].name, d[j - 1].name_len,
+                                                               tmp.name, tmp.name_len) > 0))) {
+            d[j] = d[j - 1];
+            j--;
+        }
+        d[j] = tmp;
+    }
+}
+
+/* The previous member written: its name, and its layout when it was laid out. */
+struct writer {
+    char *o;
+    const struct member *prev_member;
+    const char *prev_name;
+    size_t prev_len;
+    bool prev_dynamic;
+    size_t open; /* objects open below the root */
+};
+
+/* Closes the objects open beyond keep and starts the next member. Names are rarely more than a
+ * few levels deep: braces go out 8 at a time, into the output's slack. */
+static inline char *close_objects(char *o, size_t open, size_t keep)
+{
+    size_t n = open - keep;
+    memcpy(o, "}}}}}}}}", 8);
+    for (size_t i = 8; i < n; i += 8)
+        memcpy(o + i, "}}}}}}}}", 8);
+    o += n;
+    *o++ = ',';
+    return o;
+}
+
+static inline char *copy_open_text(char *o, const char *src, size_t len)
+{
+    /* The layout's text has WRITE_SLACK bytes after its end, and so has the output. */
+    memcpy(o, src, 16);
+    memcpy(o + 16, src + 16, 16);
+    for (size_t i = 32; i < len; i += 16)
+        memcpy(o + i, src + i, 16);
+    return o + len;
+}
+
+static inline void write_member(struct writer *w, const struct collect *c, uint32_t pos)
+{
+    const struct member *k = &layout.sorted[pos];
+    const struct object_node *keep;
+    size_t rest;
+    if (w->prev_member)
+        keep = shared_object(w->prev_member, k);
+    else if (w->prev_name)
+        keep =
+            object_at(k, common_segments(w->prev_name, w->prev_len, k->name, k->name_len, &rest));
+    else
+        keep = layout.nodes;
+    char *o = close_objects(w->o, w->open, keep->depth);
+    o = copy_open_text(o, k->open + keep->skip, k->open_len - keep->skip);
+    const struct member_value *v = &c->first[pos];
+    if (k->type == TRL_FT_ARRAY) {
+        *o++ = '[';
+        o = put_string(o, v->val, v->len);
+        while (v->next != NO_NEXT) {
+            v = &c->more[v->next];
+            *o++ = ',';
+            o = put_string(o, v->val, v->len);
+        }
+        *o++ = ']';
+    } else {
+        o = put_value(o, (enum trl_field_type)k->type, v->val, v->len);
+    }
+    w->o = o;
+    w->open = k->depth;
+    w->prev_member = k;
+    w->prev_name = k->name;
+    w->prev_len = k->name_len;
+    w->prev_dynamic = k->dynamic;
+}
+
+/* A name with bytes to escape, written a segment at a time through put_string. */
+static char *put_escaped_key(char *o, const char *seg, const char *end, size_t *opened)
+{
+    size_t dots = 0;
+    for (;;) {
+        const char *dot = seg < end ? memchr(seg, '.', (size_t)(end - seg)) : NULL;
+        const char *seg_end = dot ? dot : end;
+        o = put_string(o, seg, (size_t)(seg_end - seg));
+        *o++ = ':';
+        if (!dot)
+            break;
+        *o++ = '{';
+        dots++;
+        seg = dot + 1;
+    }
+    *opened = dots;
+    return o;
+}
+
+#if defined(__SSE2__)
+/* Writes the segments of [seg, end) as nested keys, "a":{"b":{"c":, and returns the end of the
+ * output; *opened counts the objects it opened. A name with nothing to escape is copied 8 bytes
+ * at a time, each dot becoming "\":{\"". */
+static char *put_dynamic_key(char *o, const char *seg, const char *end, size_t *opened)
+{
+    const unsigned char *p = (const unsigned char *)seg, *e = (const unsigned char *)end;
+    char *start = o;
+    size_t dots = 0;
+    *o++ = '"';
+    while (p < e) {
+        size_t r = (size_t)(e - p);
+        uint64_t w;
+        unsigned valid = 0xFF;
+        if (r >= 8) {
+            memcpy(&w, p, 8);
+            r = 8;
+        } else {
+            w = load_short(p, r);
+            valid = (1u << r) - 1;
+        }
+        __m128i v = _mm_set_epi64x(0, (long long)w);
+        if (block_needs_care(v) & valid)
+            return put_escaped_key(start, seg, end, opened);
+        unsigned dot = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('.'))) & valid;
+        memcpy(o, &w, 8);
+        if (!dot) {
+            o += r;
+            p += r;
+            continue;
+        }
+        unsigned k = (unsigned)__builtin_ctz(dot);
+        memcpy(o + k, "\":{\"", 4);
+        o += k + 4;
+        p += k + 1;
+        dots++;
+    }
+    *o++ = '"';
+    *o++ = ':';
+    *opened = dots;
+    return o;
+}
+#else
+/* Character classes of dynamic names, for writing them as nested keys in one pass. */
+enum { NAME_PLAIN, NAME_DOT, NAME_CARE };
+static const unsigned char name_class[256] = {
+    [0 ... 31] = NAME_CARE, ['"'] = NAME_CARE,         ['\\'] = NAME_CARE,
+    ['.'] = NAME_DOT,       [128 ... 255] = NAME_CARE,
+};
+
+/* Writes the segments of [seg, end) as nested keys, "a":{"b":{"c":, and returns the end of the
+ * output; *opened counts the objects it opened. A name with nothing to escape is copied in one
+ * pass, each dot becoming "\":{\"". */
+static char *put_dynamic_key(char *o, const char *seg, const char *end, size_t *opened)
+{
+    char *start = o;
+    size_t dots = 0;
+    *o++ = '"';
+    for (const char *p = seg; p < end; p++) {
+        unsigned cls = name_class[(unsigned char)*p];
+        if (cls == NAME_PLAIN) {
+            *o++ = *p;
+        } else if (cls == NAME_DOT) {
+            memcpy(o, "\":{\"", 4);
+            o += 4;
+            dots++;
+        } else {
+            return put_escaped_key(start, seg, end, opened);
+        }
+    }
+    *o++ = '"';
+    *o++ = ':';
+    *opened = dots;
+    return o;
+}
+#endif
+
+static inline __attribute__((always_inline)) void write_dynamic(struct writer *w,
+                                                                const struct dynamic_value *d)
+{
+    size_t keep = 0, rest = 0;
+    if (w->prev_name) {
+        if (w->prev_dynamic && w->prev_len == d->name_len &&
+            memcmp(w->prev_name, d->name, d->name_len) == 0)
+            return; /* the same name twice: the first one wins */
+        keep = common_segments(w->prev_name, w->prev_len, d->name, d->name_len, &rest);
+    }
+    char *o = close_objects(w->o, w->open, keep);
+    /* The segments already open are skipped; the rest become nested keys. */
+    size_t opened;
+    o = put_dynamic_key(o, d->name + rest, d->name + d->name_len, &opened);
+    w->o = put_string(o, d->val, d->val_len);
+    w->open = keep + opened;
+    w->prev_member = NULL;
+    w->prev_name = d->name;
+    w->prev_len = d->name_len;
+    w->prev_dynamic = true;
 }
 
 void trl_json_encode_event(const struct trl_event *ev, struct trl_buf *out)
 {
-    char ts[TRL_RFC3339_MAX], created[TRL_RFC3339_MAX];
-    size_t ts_len = trl_format_rfc3339(ev->timestamp_ns ? ev->timestamp_ns : ev->received_ns, ts);
-    size_t created_len = trl_format_rfc3339(ev->received_ns, created);
+    pthread_once(&layout_once, build_layout);
 
-    pthread_once(&ranks_once, compute_ranks);
-    size_t cap = ev->nfields + 8;
-    struct entry stack_entries[128];
-    struct entry *e =
-        cap <= TRL_ARRAY_LEN(stack_entries) ? stack_entries : trl_xmalloc(cap * sizeof(*e));
-    size_t n = 0;
-    e[n++] = (struct entry){"event.created", 13,          created,
-                            created_len,     TRL_FT_DATE, known_rank[TRL_F_EVENT_CREATED]};
-    e[n++] = (struct entry){"event.original", 14,          ev->original,
-                            ev->original_len, TRL_FT_TEXT, known_rank[TRL_F_EVENT_ORIGINAL]};
+    char ts[TRL_RFC3339_MAX], created[TRL_RFC3339_MAX];
+    struct date_text date = {.set = false};
+    size_t created_len = format_time(ev->received_ns, created, &date);
+    size_t ts_len = created_len;
+    if (ev->timestamp_ns && ev->timestamp_ns != ev->received_ns)
+        ts_len = format_time(ev->timestamp_ns, ts, &date);
+    else
+        memcpy(ts, created, created_len);
+
+    struct collect c;
+    memset(c.present, 0, sizeof(c.present));
+    c.nmore = c.ndyn = 0;
+    c.need = c.value_bytes = 0;
+    struct member_value stack_more[32];
+    struct dynamic_value stack_dyn[32];
+    c.more = stack_more;
+    c.dyn = stack_dyn;
+    c.more_cap = c.dyn_cap = 32;
+    c.most = (size_t)ev->nfields + 2;
+
+    /* The values the event carries outside its field list come first, so they win over fields
+     * of the same name. */
+    add_member(&c, layout.pos_of[TRL_F_EVENT_CREATED], created, created_len);
+    add_member(&c, layout.pos_of[TRL_F_EVENT_ORIGINAL], ev->original, ev->original_len);
     if (ev->format)
-        e[n++] = (struct entry){"trapline.format", 15,
-                                ev->format,        strlen(ev->format),
-                                TRL_FT_KEYWORD,    dynamic_rank("trapline.format", 15)};
+        add_member(&c, layout.pos_of[FORMAT_SLOT], ev->format, strlen(ev->format));
     if (ev->flags & TRL_EVF_TRUNCATED)
-        e[n++] = (struct entry){
-            "tags", 4, "trapline.truncated", 18, TRL_FT_ARRAY, known_rank[TRL_F_TAGS]};
+        add_member(&c, layout.pos_of[TRL_F_TAGS], "trapline.truncated", 18);
     if (ev->flags & TRL_EVF_UNPARSED)
-        e[n++] = (struct entry){
-            "tags", 4, "trapline.unparsed", 17, TRL_FT_ARRAY, known_rank[TRL_F_TAGS]};
+        add_member(&c, layout.pos_of[TRL_F_TAGS], "trapline.unparsed", 17);
     for (uint32_t i = 0; i < ev->nfields; i++) {
         const struct trl_kv *kv = &ev->fields[i];
-        struct entry *x = &e[n++];
-        x->name = trl_kv_name(kv, &x->name_len);
-        x->val = kv->val;
-        x->val_len = kv->val_len;
-        if (kv->field) {
-            x->type = trl_field_info((enum trl_field)kv->field)->type;
-            x->rank = known_rank[kv->field];
-        } else {
-            x->type = TRL_FT_KEYWORD;
-            x->rank = dynamic_rank(x->name, x->name_len);
-        }
+        if (kv->field)
+            add_member(&c, layout.pos_of[kv->field], kv->val, kv->val_len);
+        else
+            add_dynamic(&c, kv->name, kv->name_len, kv->val, kv->val_len);
     }
-    /* n is bounded by the number of fields an event can carry, well below 65536. */
-    uint16_t stack_idx[128];
-    uint16_t *idx = n <= TRL_ARRAY_LEN(stack_idx) ? stack_idx : trl_xmalloc(n * sizeof(*idx));
-    sort_entries(e, idx, n);
+    sort_dynamic(c.dyn, c.ndyn);
 
-    trl_buf_append(out, "{\"@timestamp\":\"", 15);
-    trl_buf_append(out, ts, ts_len);
-    trl_buf_putc(out, '"');
+    /* The header, the closing braces of the deepest name and the final brace. */
+    size_t values = 5 + (size_t)ev->nfields - c.ndyn;
+    size_t need =
+        c.need + 6 * c.value_bytes + values * layout.member_max + ts_len + 64 + WRITE_SLACK;
+    if (out->cap - out->len < need)
+        trl_buf_reserve(out, need);
+    struct writer w = {.o = out->data + out->len};
+    memcpy(w.o, "{\"@timestamp\":\"", 15);
+    w.o = put_raw(w.o + 15, ts, ts_len);
+    *w.o++ = '"';
 
-    /* Walk the sorted names keeping the chain of open objects: close the objects the next name
-     * does not share, open the ones it adds, then write its last segment as the key. */
-    const struct entry *prev = NULL;
-    size_t open = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct entry *x = &e[idx[i]];
-        bool same_as_prev = prev && entry_cmp(prev, x) == 0;
-        if (same_as_prev && x->type == TRL_FT_ARRAY) {
-            trl_buf_putc(out, ',');
-            append_value(out, x);
-            continue;
-        }
-        if (same_as_prev)
-            continue; /* a scalar set twice through different paths: first one wins */
-        if (prev && prev->type == TRL_FT_ARRAY)
-            trl_buf_putc(out, ']');
-        size_t keep = prev ? common_segments(prev->name, prev->name_len, x->name, x->name_len) : 0;
-        for (; open > keep; open--)
-            trl_buf_putc(out, '}');
-        /* Skip the segments already open, then write the rest as nested keys. */
-        const char *seg = x->name, *end = x->name + x->name_len;
-        for (size_t s = 0; s < open; s++)
-            seg = (const char *)memchr(seg, '.', (size_t)(end - seg)) + 1;
-        for (;;) {
-            const char *dot = memchr(seg, '.', (size_t)(end - seg));
-            const char *seg_end = dot ? dot : end;
-            /* A member right after an opening brace needs no separating comma. */
-            size_t slen = (size_t)(seg_end - seg);
-            trl_buf_reserve(out, slen + 8);
-            if (out->data[out->len - 1] != '{')
-                out->data[out->len++] = ',';
-            if (!(x->rank & 1)) {
-                /* Known field names are plain ASCII: no escaping to do. */
-                out->data[out->len++] = '"';
-                memcpy(out->data + out->len, seg, slen);
-                out->len += slen;
-                out->data[out->len++] = '"';
-            } else {
-                trl_json_append_string(out, seg, slen);
+    /* Walk the members in name order, letting in each dynamic name before the first member
+     * whose name does not sort before it. */
+    uint32_t d = 0, next_dyn = c.ndyn ? c.dyn[0].pos : UINT32_MAX;
+    for (uint32_t word = 0; word < MEMBER_WORDS; word++) {
+        for (uint64_t bits = c.present[word]; bits; bits &= bits - 1) {
+            uint32_t pos = word * 64 + (uint32_t)__builtin_ctzll(bits);
+            if (next_dyn <= pos) {
+                do
+                    write_dynamic(&w, &c.dyn[d++]);
+                while (d < c.ndyn && c.dyn[d].pos <= pos);
+                next_dyn = d < c.ndyn ? c.dyn[d].pos : UINT32_MAX;
             }
-            trl_buf_putc(out, ':');
-            if (!dot)
-                break;
-            trl_buf_putc(out, '{');
-            open++;
-            seg = dot + 1;
+            write_member(&w, &c, pos);
         }
-        if (x->type == TRL_FT_ARRAY)
-            trl_buf_putc(out, '[');
-        append_value(out, x);
-        prev = x;
     }
-    if (prev && prev->type == TRL_FT_ARRAY)
-        trl_buf_putc(out, ']');
-    for (; open > 0; open--)
-        trl_buf_putc(out, '}');
-    trl_buf_putc(out, '}');
-    if (idx != stack_idx)
-        free(idx);
-    if (e != stack_entries)
-        free(e);
+    while (d < c.ndyn)
+        write_dynamic(&w, &c.dyn[d++]);
+    char *o = w.o;
+    for (size_t i = 0; i < w.open; i++)
+        *o++ = '}';
+    *o++ = '}';
+    out->len = (size_t)(o - out->data);
+    out->data[out->len] = '\0';
+
+    if (c.dyn != stack_dyn)
+        free(c.dyn);
+    if (c.more != stack_more)
+        free(c.more);
 }

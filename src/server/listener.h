@@ -16,6 +16,7 @@
 #include "server/server.h"
 #include "server/tls.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -58,6 +59,8 @@ struct trl_listener {
     unsigned refs;    /* the handle plus one per connection */
     struct trl_listener_stats st;
     struct trl_listener_stats published; /* what hooks->counters holds of st */
+    struct trl_listener_counters *slot;  /* this address's counters in hooks->counters, or NULL */
+    struct trl_listener_stats slot_pub;  /* what slot holds of st */
     struct trl_listener *next;           /* in srv->listeners while open */
     /* The last datagram's sender and its text, since most traffic comes from few senders. */
     struct sockaddr_storage last_peer;
@@ -120,6 +123,30 @@ struct trl_srv {
     uint64_t accept_err_log_ms; /* rate limit of "accept failed" lines */
     uint64_t accept_errs_unlogged;
 };
+
+/* Claims the listener's slot in hooks->counters once it is bound (l->bound has the real port). */
+static inline void trl_listener_claim_slot(struct trl_listener *l)
+{
+    struct trl_server_counters *c = l->srv->hooks ? l->srv->hooks->counters : NULL;
+    l->slot = trl_server_counters_slot(c, trl_listen_kind_name(l->kind), l->bound);
+}
+
+/* Adds what the listener received since the last call to its slot. Receivers call it after each
+ * read and when a connection opens or closes, so GET /metrics lags by one read at most. */
+static inline void trl_listener_publish(struct trl_listener *l)
+{
+    struct trl_listener_counters *c = l->slot;
+    struct trl_listener_stats *st = &l->st, *pub = &l->slot_pub;
+    if (!c)
+        return;
+    atomic_fetch_add_explicit(&c->msgs, st->msgs - pub->msgs, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->bytes, st->bytes - pub->bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->drops, st->drops - pub->drops, memory_order_relaxed);
+    /* Unsigned wrap-around adds a negative difference when connections closed. */
+    atomic_fetch_add_explicit(&c->conns, (uint64_t)st->active - (uint64_t)pub->active,
+                              memory_order_relaxed);
+    *pub = *st;
+}
 
 /* Formats "ip:port" ("[ip]:port" for IPv6). */
 void trl_sockaddr_str(const struct sockaddr *sa, char *buf, size_t len);

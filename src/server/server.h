@@ -109,14 +109,38 @@ struct trl_server_waker *trl_server_waker_create(void);
 void trl_server_waker_destroy(struct trl_server_waker *w);
 void trl_server_waker_notify(void *waker);
 
+/* What one listener (a syslog UDP, TCP or TLS address, or the agent listener) received since the
+ * start, for GET /metrics. The receiver adds to its own slot as it goes (one writer per slot); any
+ * thread may read. kind and address are written once, before state turns TRL_COUNTERS_USED. */
+#define TRL_SERVER_COUNTER_SLOTS 64
+
+enum { TRL_COUNTERS_FREE, TRL_COUNTERS_CLAIMING, TRL_COUNTERS_USED };
+
+struct trl_listener_counters {
+    _Atomic int state;
+    char kind[8];           /* "udp", "tcp", "tls", "agent" */
+    char address[56];       /* as bound, with the real port */
+    _Atomic uint64_t msgs;  /* messages received (agent listener: events) */
+    _Atomic uint64_t bytes; /* bytes received (TLS: as on the wire) */
+    _Atomic uint64_t drops; /* UDP datagrams dropped under congestion */
+    _Atomic uint64_t conns; /* connections open now */
+};
+
 /* Syslog received per listener kind since the start (listeners closed by a reload included), for
  * GET /metrics. The server's loop publishes its counters here at the end of every loop iteration;
- * any thread may read them. */
+ * any thread may read them. listeners[] holds the same per listener address. */
 struct trl_server_counters {
     _Atomic uint64_t msgs[3]; /* by enum trl_listen_kind */
     _Atomic uint64_t bytes[3];
     _Atomic uint64_t drops[3]; /* UDP datagrams dropped under congestion */
+    struct trl_listener_counters listeners[TRL_SERVER_COUNTER_SLOTS];
 };
+
+/* The slot of the listener of this kind and address, claimed at its first use: a listener closed
+ * by a reload and opened again on the same address counts on in the same slot. NULL when c is
+ * NULL or every slot is taken. Any thread. */
+struct trl_listener_counters *trl_server_counters_slot(struct trl_server_counters *c,
+                                                       const char *kind, const char *address);
 
 struct trl_server_hooks {
     void *ud;

@@ -89,6 +89,7 @@ static void conn_close(struct trl_conn *c, enum close_kind kind, enum trl_log_le
     c->prev = c->next = NULL;
     s->nconns--;
     c->l->st.active--;
+    trl_listener_publish(c->l);
     uv_close((uv_handle_t *)&c->h, on_conn_closed);
 }
 
@@ -209,6 +210,7 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     struct trl_conn *c = h->data;
     if (nread > 0) {
         conn_input(c, buf->base, (size_t)nread);
+        trl_listener_publish(c->l);
         return;
     }
     if (nread == 0)
@@ -365,6 +367,7 @@ static void on_connection(uv_stream_t *server, int status)
         s->conns->prev = c;
     s->conns = c;
     s->nconns++;
+    trl_listener_publish(l);
     /* Keepalive finds peers that vanished without a FIN long before the idle timeout would. */
     uv_tcp_keepalive(&c->h, 1, 60);
     trl_debug(comp(c), "accepted peer=%s listener=%s", c->peer, l->bound);
@@ -393,5 +396,6 @@ int trl_tcp_open(struct trl_listener *l)
     int namelen = sizeof(name);
     if (uv_tcp_getsockname(&l->h.tcp, (struct sockaddr *)&name, &namelen) == 0)
         trl_sockaddr_str((struct sockaddr *)&name, l->bound, sizeof(l->bound));
+    trl_listener_claim_slot(l);
     return 0;
 }

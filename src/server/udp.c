@@ -80,8 +80,11 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
                     unsigned flags)
 {
     struct trl_listener *l = h->data;
-    if (flags & UV_UDP_MMSG_FREE)
-        return; /* the buffer is the loop's own, nothing to free */
+    if (flags & UV_UDP_MMSG_FREE) {
+        /* The end of a recvmmsg() batch; the buffer is the loop's own, nothing to free. */
+        trl_listener_publish(l);
+        return;
+    }
     if (nread < 0) {
         l->st.errors++;
         trl_warn("udp", "receive failed listener=%s error=\"%s\"", l->bound,
@@ -91,6 +94,8 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
     if (nread == 0 || !addr)
         return;
     datagram(l, buf->base, (size_t)nread, addr, (flags & UV_UDP_PARTIAL) != 0);
+    if (!(flags & UV_UDP_MMSG_CHUNK))
+        trl_listener_publish(l);
 }
 
 void trl_udp_apply_rcvbuf(struct trl_listener *l)
@@ -130,6 +135,7 @@ int trl_udp_open(struct trl_listener *l)
     int namelen = sizeof(name);
     if (uv_udp_getsockname(&l->h.udp, (struct sockaddr *)&name, &namelen) == 0)
         trl_sockaddr_str((struct sockaddr *)&name, l->bound, sizeof(l->bound));
+    trl_listener_claim_slot(l);
     trl_udp_apply_rcvbuf(l);
     return uv_udp_recv_start(&l->h.udp, on_alloc, on_recv);
 }
@@ -153,4 +159,5 @@ void trl_udp_drain(struct trl_listener *l)
         datagram(l, l->srv->udpbuf, partial ? TRL_UDP_DGRAM_MAX : (size_t)n,
                  (struct sockaddr *)&from, partial);
     }
+    trl_listener_publish(l);
 }

@@ -88,6 +88,62 @@ static void listener_metric(struct trl_buf *b, const char *name, const char *hel
     }
 }
 
+/* A Prometheus label value: backslash, double quote and line feed escaped. */
+static void label_value(struct trl_buf *b, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            trl_buf_putc(b, '\\');
+        if (*v == '\n')
+            trl_buf_puts(b, "\\n");
+        else
+            trl_buf_putc(b, *v);
+    }
+}
+
+enum slot_value { SLOT_MSGS, SLOT_BYTES, SLOT_DROPS, SLOT_CONNS };
+
+/* One metric with a sample per listener address (kind and address labels); only listeners of
+ * kind only_kind when that is not NULL, only connection-oriented ones for SLOT_CONNS. */
+static void address_metric(struct trl_buf *b, const struct trl_server_counters *c, const char *name,
+                           const char *type, const char *help, enum slot_value which,
+                           const char *only_kind)
+{
+    trl_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    for (size_t i = 0; i < TRL_SERVER_COUNTER_SLOTS; i++) {
+        const struct trl_listener_counters *s = &c->listeners[i];
+        if (atomic_load_explicit(&s->state, memory_order_acquire) != TRL_COUNTERS_USED)
+            continue;
+        if ((only_kind && strcmp(s->kind, only_kind)) ||
+            (which == SLOT_CONNS && !strcmp(s->kind, "udp")))
+            continue;
+        const _Atomic uint64_t *v = which == SLOT_MSGS    ? &s->msgs
+                                    : which == SLOT_BYTES ? &s->bytes
+                                    : which == SLOT_DROPS ? &s->drops
+                                                          : &s->conns;
+        trl_buf_printf(b, "%s{kind=\"", name);
+        label_value(b, s->kind);
+        trl_buf_puts(b, "\",address=\"");
+        label_value(b, s->address);
+        trl_buf_printf(b, "\"} %llu\n",
+                       (unsigned long long)atomic_load_explicit(v, memory_order_relaxed));
+    }
+}
+
+static void address_metrics(struct trl_buf *b, const struct trl_server_counters *c)
+{
+    address_metric(b, c, "trapline_input_messages_total", "counter",
+                   "Messages received per listener (syslog messages; agent listener: events).",
+                   SLOT_MSGS, NULL);
+    address_metric(b, c, "trapline_input_bytes_total", "counter",
+                   "Bytes received per listener (TLS: as on the wire).", SLOT_BYTES, NULL);
+    address_metric(b, c, "trapline_input_drops_total", "counter",
+                   "Datagrams dropped per UDP listener while the pipeline was congested.",
+                   SLOT_DROPS, "udp");
+    address_metric(b, c, "trapline_input_connections", "gauge",
+                   "Connections open per TCP, TLS and agent listener.", SLOT_CONNS, NULL);
+}
+
 static void count_rule(void *ud, const char *id, bool enabled, uint64_t hits)
 {
     (void)id;
@@ -212,6 +268,7 @@ void trl_api_metrics(struct trl_web_req *rq, struct trl_web_resp *rs)
                         "Datagrams dropped while the pipeline was congested (streams are slowed, "
                         "never dropped).",
                         lc->drops, true);
+        address_metrics(&b, lc);
     }
     agent_metrics(&b, rq->web->data_dir);
     if (rq->web->detector)

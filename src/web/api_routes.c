@@ -16,6 +16,7 @@ const struct trl_route trl_web_routes[] = {
     {"POST", V1 "/logout", trl_api_logout, TRL_ROLE_VIEWER, 0},
     {"GET", V1 "/me", trl_api_me, TRL_ROLE_VIEWER, 0},
     {"GET", V1 "/search", trl_api_search, TRL_ROLE_VIEWER, 0},
+    {"GET", V1 "/search/tail", trl_api_search_tail, TRL_ROLE_VIEWER, 0},
     {"GET", V1 "/events/{id}", trl_api_event, TRL_ROLE_VIEWER, 0},
     {"GET", V1 "/histogram", trl_api_histogram, TRL_ROLE_VIEWER, 0},
     {"GET", V1 "/overview", trl_api_overview, TRL_ROLE_VIEWER, 0},

@@ -1,11 +1,10 @@
 /*
  * api_search: GET /api/v1/search (events with cursor paging, or the rows of a pipeline),
- * GET /api/v1/events/{id}, GET /api/v1/histogram and GET /api/v1/overview. The store, query
+ * GET /api/v1/events/{id} and GET /api/v1/histogram. The store, query
  * language and pipes do the work (store/store_read.h, store/query.h, store/pipes.h).
  */
 #include "core/timeutil.h"
 #include "core/util.h"
-#include "detect/alerts.h"
 #include "store/pipes.h"
 #include "store/query.h"
 #include "store/store_read.h"
@@ -38,8 +37,7 @@ static bool open_store(struct trl_web_req *rq, struct trl_web_resp *rs, struct t
     return true;
 }
 
-/* Parses a query; false with a 400 carrying the position of the fault. */
-static bool parse_query(const char *q, struct trl_web_resp *rs, struct trl_query **out)
+bool trl_web_parse_query(const char *q, struct trl_web_resp *rs, struct trl_query **out)
 {
     struct trl_query_error e;
     if (trl_query_parse(q, strlen(q), out, &e) == 0)
@@ -48,10 +46,13 @@ static bool parse_query(const char *q, struct trl_web_resp *rs, struct trl_query
     return false;
 }
 
-/* {"id","@timestamp","event"} for a stored event's JSON; NULL when it does not parse. */
 static json_t *event_item(int64_t ts, const char *json, size_t len)
 {
-    json_t *ev = json_loadb(json, len, 0, NULL);
+    return trl_web_event_item(ts, json_loadb(json, len, 0, NULL));
+}
+
+json_t *trl_web_event_item(int64_t ts, json_t *ev)
+{
     if (!json_is_object(ev)) {
         json_decref(ev);
         return NULL;
@@ -224,7 +225,7 @@ void trl_api_search(struct trl_web_req *rq, struct trl_web_resp *rs)
     }
     const char *text = trl_web_arg(rq, "q");
     struct trl_query *q = NULL;
-    if (!parse_query(text ? text : "", rs, &q))
+    if (!trl_web_parse_query(text ? text : "", rs, &q))
         return;
     struct trl_store_reader *r = NULL;
     if (!open_store(rq, rs, &r,
@@ -289,7 +290,7 @@ void trl_api_event(struct trl_web_req *rq, struct trl_web_resp *rs)
     char text[96];
     snprintf(text, sizeof(text), "event.id:%s", id);
     struct trl_query *q = NULL;
-    if (!parse_query(text, rs, &q))
+    if (!trl_web_parse_query(text, rs, &q))
         return;
     struct trl_store_reader *r = NULL;
     json_t *item = NULL;
@@ -309,7 +310,7 @@ void trl_api_event(struct trl_web_req *rq, struct trl_web_resp *rs)
         trl_web_error(rs, 500, "cannot read the event store: %s", trl_strerror(rc));
 }
 
-/* ---- histogram and overview -------------------------------------------------------------------
+/* ---- histogram ---------------------------------------------------------------------------------
  */
 
 struct hist {
@@ -366,7 +367,7 @@ void trl_api_histogram(struct trl_web_req *rq, struct trl_web_resp *rs)
         return;
     const char *text = trl_web_arg(rq, "q");
     struct trl_query *q = NULL;
-    if (!parse_query(text ? text : "", rs, &q))
+    if (!trl_web_parse_query(text ? text : "", rs, &q))
         return;
     if (q->pipeline) {
         trl_query_free(q);
@@ -387,88 +388,4 @@ void trl_api_histogram(struct trl_web_req *rq, struct trl_web_resp *rs)
                                "buckets", arr));
     trl_store_reader_close(r);
     trl_query_free(q);
-}
-
-/* The ten most frequent values of a field, as [{"value","count"}], through `| top`. */
-static json_t *top_values(struct trl_store_reader *r, const char *field, int64_t from, int64_t to)
-{
-    json_t *out = json_array();
-    char text[128];
-    snprintf(text, sizeof(text), "* | top 10 %s", field);
-    struct trl_query *q = NULL;
-    if (!r || trl_query_parse(text, strlen(text), &q, NULL) != 0)
-        return out;
-    struct rows rw = {.rows = json_array(), .events = json_array()};
-    rw.ncols = trl_pipeline_columns(q->pipeline, rw.cols, TRL_ARRAY_LEN(rw.cols));
-    struct trl_pipe_run *run = trl_pipe_run_create(q->pipeline, 0, on_row, &rw);
-    struct trl_store_search_opts so = {from, to, 0};
-    int rc = trl_store_scan_pipe(r, q, &so, run, q->pipeline, NULL);
-    if ((rc == 0 || rc == TRL_PIPE_STOP) && trl_pipe_run_finish(run) == 0) {
-        size_t vcol = 0, ccol = 0;
-        for (size_t i = 0; i < rw.ncols; i++) {
-            if (!strcmp(rw.cols[i], field))
-                vcol = i;
-            else if (!strcmp(rw.cols[i], "count"))
-                ccol = i;
-        }
-        size_t i;
-        json_t *row;
-        json_array_foreach(rw.rows, i, row)
-        {
-            json_array_append_new(out, json_pack("{s:O, s:O}", "value", json_array_get(row, vcol),
-                                                 "count", json_array_get(row, ccol)));
-        }
-    }
-    trl_pipe_run_destroy(run);
-    json_decref(rw.rows);
-    json_decref(rw.events);
-    trl_query_free(q);
-    return out;
-}
-
-static void count_level(void *ud, const struct trl_alert_row *row)
-{
-    json_t *levels = ud;
-    const char *names[] = {"informational", "low", "medium", "high", "critical"};
-    const char *name = names[trl_alert_level_rank(row->level)];
-    json_object_set_new(levels, name,
-                        json_integer(json_integer_value(json_object_get(levels, name)) + 1));
-}
-
-void trl_api_overview(struct trl_web_req *rq, struct trl_web_resp *rs)
-{
-    int64_t from, to, interval;
-    if (!trl_web_arg_range(rq, rs, "-1h", &from, &to))
-        return;
-    struct trl_store_reader *r = NULL;
-    int rc = trl_store_reader_open(rq->web->data_dir, &r);
-    if (rc != 0 && rc != -ENOENT) {
-        trl_web_error(rs, 500, "cannot read the event store: %s", trl_strerror(rc));
-        return;
-    }
-    struct trl_query *all = NULL;
-    (void)trl_query_parse("", 0, &all, NULL);
-    /* One bucket a minute, coarser for long ranges (at most 1440 buckets). */
-    int64_t minutes = (to - from + 59999999999LL) / 60000000000LL;
-    size_t buckets = (size_t)TRL_MAX(1, TRL_MIN(minutes, 1440));
-    json_t *epm = histogram(r, all, from, to, buckets, &interval, rs);
-    trl_query_free(all);
-    if (!epm) {
-        trl_store_reader_close(r);
-        return;
-    }
-    json_t *levels = json_pack("{s:i, s:i, s:i, s:i, s:i}", "critical", 0, "high", 0, "medium", 0,
-                               "low", 0, "informational", 0);
-    struct trl_alert_store *as = trl_alert_store_open(rq->web->data_dir, 0, true);
-    if (as) {
-        struct trl_alert_filter f = {.from_ns = from, .to_ns = to, .limit = 1000000};
-        (void)trl_alert_store_list(as, &f, count_level, levels);
-        trl_alert_store_close(as);
-    }
-    trl_web_json(rs, 200,
-                 json_pack("{s:o, s:o, s:o, s:o, s:o}", "events_per_minute", epm, "by_host",
-                           top_values(r, "host.name", from, to), "by_source",
-                           top_values(r, "event.module", from, to), "alerts_by_level", levels,
-                           "agents_silent", trl_web_agents(rq->web, true)));
-    trl_store_reader_close(r);
 }

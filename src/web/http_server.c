@@ -359,6 +359,7 @@ static void web_free(struct trl_web *w)
     trl_users_close(w->users);
     trl_sessions_destroy(w->sessions);
     trl_throttle_destroy(w->throttle);
+    trl_overview_cache_destroy(w->overview);
     for (size_t i = 0; i < w->nrule_paths; i++)
         free(w->rule_paths[i]);
     free(w->rule_paths);
@@ -388,6 +389,7 @@ struct trl_http_server *trl_http_server_start(const struct trl_http_opts *o)
         s->web.rule_paths[i] = trl_xstrdup(o->rule_paths[i]);
     s->web.sessions = trl_sessions_create(MAX_SESSIONS, TRL_SESSION_IDLE_NS);
     s->web.throttle = trl_throttle_create(MAX_THROTTLE);
+    s->web.overview = trl_overview_cache_create();
     if (!(s->cert_pem = read_pem(o->cert_file)) || !(s->key_pem = read_pem(o->key_file)))
         goto fail;
     if (trl_users_open(o->data_dir, &s->web.users) != 0 ||

@@ -15,6 +15,7 @@
 #include "server/pipeline.h"
 #include "server/server.h"
 #include "web/http_parse.h"
+#include "web/overview.h"
 #include "web/sessions.h"
 #include "web/users.h"
 
@@ -41,6 +42,7 @@ struct trl_web {
     char *agents_address;          /* the agent listener's address, for enrollment commands */
     struct trl_detector *detector; /* the running detector, or NULL (not owned) */
     const struct trl_server_counters *listener_counters; /* or NULL (not owned) */
+    struct trl_overview_cache *overview;                 /* counts of GET /overview */
 };
 
 struct trl_web_req {
@@ -133,6 +135,13 @@ void trl_web_audit(struct trl_web_req *rq, const char *action, const char *categ
 /* The enrolled agents as the API shows them (all, or only the silent ones). */
 json_t *trl_web_agents(const struct trl_web *w, bool silent_only);
 
+/* Parses a search query; false with a 400 in rs carrying the position of the fault. */
+struct trl_query;
+bool trl_web_parse_query(const char *q, struct trl_web_resp *rs, struct trl_query **out);
+/* {"id","@timestamp","event"} for a stored event's parsed JSON (the reference to ev is taken);
+ * NULL when ev is not an object. ts is used when the event has no @timestamp. */
+json_t *trl_web_event_item(int64_t ts, json_t *ev);
+
 /* RFC 3339 text (UTC, milliseconds) of a nanosecond time into a JSON string. */
 json_t *trl_web_time(int64_t ns);
 
@@ -144,6 +153,7 @@ void trl_api_login(struct trl_web_req *rq, struct trl_web_resp *rs);
 void trl_api_logout(struct trl_web_req *rq, struct trl_web_resp *rs);
 void trl_api_me(struct trl_web_req *rq, struct trl_web_resp *rs);
 void trl_api_search(struct trl_web_req *rq, struct trl_web_resp *rs);
+void trl_api_search_tail(struct trl_web_req *rq, struct trl_web_resp *rs);
 void trl_api_event(struct trl_web_req *rq, struct trl_web_resp *rs);
 void trl_api_histogram(struct trl_web_req *rq, struct trl_web_resp *rs);
 void trl_api_overview(struct trl_web_req *rq, struct trl_web_resp *rs);

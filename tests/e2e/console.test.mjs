@@ -8,11 +8,11 @@
 //   SCREENSHOT_DIR   where the PNG of every page goes (default <repo>/build/screenshots)
 //   CHROMIUM         the browser binary (default /usr/bin/chromium)
 //   TRL_SEARCH_FROM, TRL_SEARCH_TO  a custom range holding the events (default: the last 24 hours)
-//   TRL_UDP_PORT     the server's syslog UDP port on 127.0.0.1, for the live tail step (skipped without)
+//   TRL_TCP_PORT     the server's syslog TCP port on 127.0.0.1, for the live tail step (skipped without)
 // Prints one "ok"/"not ok" line per step and "N passed, N failed" at the end; exits 1 on a failure.
 
 import { chromium } from 'playwright-core';
-import dgram from 'node:dgram';
+import net from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -197,26 +197,53 @@ await step('results export as CSV', async () => {
     check(csv.split('\r\n').length > 2, 'CSV has no rows');
 });
 
-await step('live tail shows an event sent after it was turned on', async () => {
-    const port = Number(process.env.TRL_UDP_PORT || 0);
+// One RFC 5424 line over a new TCP connection to the server's syslog listener.
+function sendTcp(port, text) {
+    return new Promise((resolve, reject) => {
+        const sock = net.createConnection({ host: '127.0.0.1', port }, () => {
+            sock.end(`<38>1 ${new Date().toISOString()} web01 sshd 999 - - ${text}\n`, resolve);
+        });
+        sock.on('error', reject);
+    });
+}
+
+await step('live tail shows new events on top, pauses and resumes', async () => {
+    const port = Number(process.env.TRL_TCP_PORT || 0);
     if (!port) {
-        console.log('# live tail: TRL_UDP_PORT not set, not checked');
+        console.log('# live tail: TRL_TCP_PORT not set, not checked');
         return;
     }
     const marker = 'consolelive' + Date.now();
     await go('/search?range=15m&q=' + encodeURIComponent(marker));
     await page.locator('main .empty').waitFor();
+    const tailed = page.waitForResponse((r) => r.url().includes('/api/v1/search/tail') && r.status() === 200);
     await page.click('#live-tail');
     check((await page.getAttribute('#live-tail', 'aria-pressed')) === 'true', 'live tail did not turn on');
-    const stamp = new Date().toUTCString().slice(8, 11) + ' ' + String(new Date().getUTCDate()).padStart(2, ' ') + ' ' +
-        new Date().toISOString().slice(11, 19);
-    const sock = dgram.createSocket('udp4');
-    await new Promise((res, rej) => sock.send(`<38>${stamp} web01 sshd[999]: ${marker} Connection closed by 192.0.2.7`,
-        port, '127.0.0.1', (e) => (e ? rej(e) : res())));
-    sock.close();
-    await page.locator('#results tbody tr', { hasText: marker }).waitFor({ timeout: 12000 });
+    await page.locator('#tail-state', { hasText: 'live' }).waitFor();
+    await tailed;   // the tail's cursor is set: what is sent now is new
+    await sendTcp(port, `${marker} first Connection closed by 192.0.2.7`);
+    await page.locator('#results tbody tr', { hasText: `${marker} first` }).waitFor({ timeout: 12000 });
+    await sendTcp(port, `${marker} second Connection closed by 192.0.2.8`);
+    await page.locator('#results tbody tr', { hasText: `${marker} second` }).waitFor({ timeout: 12000 });
+    const order = await page.locator('#results tbody tr.clickable td.summary').allTextContents();
+    check(order.length === 2 && /second/.test(order[0]) && /first/.test(order[1]),
+        'the newest event is not on top: ' + order.join(' | '));
     await shot('06-search-live');
+
+    await page.click('#tail-pause');
+    check((await page.getAttribute('#tail-pause', 'aria-pressed')) === 'true', 'pause did not take');
+    await page.locator('#tail-state', { hasText: 'paused' }).waitFor();
+    await sendTcp(port, `${marker} third Connection closed by 192.0.2.9`);
+    await page.waitForTimeout(4500);
+    check(await page.locator('#results tbody tr', { hasText: `${marker} third` }).count() === 0,
+        'a paused tail added an event');
+    await shot('06b-search-live-paused');
+    await page.click('#tail-pause');
+    await page.locator('#results tbody tr', { hasText: `${marker} third` }).waitFor({ timeout: 12000 });
+    check((await page.locator('#results tbody tr.clickable').count()) === 3, 'resuming did not add exactly the event sent meanwhile');
     await page.click('#live-tail');
+    check((await page.getAttribute('#live-tail', 'aria-pressed')) === 'false', 'live tail did not turn off');
+    check(await page.locator('#tail-pause').isHidden(), 'the pause button stays after the tail is off');
 });
 
 await step('query helpers: caret offsets, pipes, quoting and ATT&CK links', async () => {

@@ -5,9 +5,10 @@ Starts a server on free loopback ports with a fresh data directory, sends SSH lo
 syslog TCP (enough for the built-in brute-force rule to raise an alert), then exercises every
 endpoint through TLS verified against the server's own CA (DATA/keys/ca.crt): sessions and CSRF,
 roles, API tokens, login throttling, search with cursor paging and pipes, events, histogram,
-overview, alerts with status/assignee/comments, users, tokens, metrics, agents, static files with
-gzip, path traversal, malformed and oversized bodies, and the security headers. Also the CLI verbs
-`users` and `tokens`, and a clean stop on SIGTERM. Only loopback addresses are used.
+overview, live tail, alerts with status/assignee/comments, users, tokens, metrics (also per
+listener, after syslog over TCP and UDP), agents, static files with gzip, path traversal, malformed
+and oversized bodies, and the security headers. Also the CLI verbs `users` and `tokens`, and a
+clean stop on SIGTERM. Only loopback addresses are used.
 """
 import gzip
 import http.client
@@ -167,6 +168,7 @@ def test_public(c):
 
 def test_unauthenticated(c):
     for method, path in [("GET", "/api/v1/me"), ("GET", "/api/v1/search?q=x"),
+                         ("GET", "/api/v1/search/tail?q=x"),
                          ("GET", "/api/v1/alerts"), ("GET", "/metrics"),
                          ("GET", "/api/v1/users"), ("POST", "/api/v1/logout"),
                          ("PATCH", "/api/v1/alerts/1")]:
@@ -315,6 +317,25 @@ def test_search(c, expected_failed):
     check(s == 200 and set(d.get("alerts_by_level", {})) ==
           {"critical", "high", "medium", "low", "informational"}, "overview alert levels")
     check(s == 200 and d.get("agents_silent") == [], "overview agents_silent")
+    programs = {h["value"]: h["count"] for h in d.get("by_source", [])} if s == 200 else {}
+    check(programs.get("sshd") == expected_failed + 1, "overview by_source (%r)" % programs)
+    check(s == 200 and all(b["t"].endswith(":00.000Z") for b in d["events_per_minute"]),
+          "overview buckets start on whole minutes")
+    check(s == 200 and sum(b["count"] for b in d["events_per_minute"]) >= expected_failed + 1,
+          "overview counts the events per minute")
+    s2, _, d2 = c.call("GET", "/api/v1/overview?from=-1h")
+    check(s2 == 200 and d2.get("by_host") == d.get("by_host"), "overview asked again (cached)")
+    # Past a day the buckets widen: 7 days in 7-minute buckets (cached minutes), 30 days in
+    # 30-minute ones (counted from the store); the same events either way.
+    for rng, minutes in (("-7d", 7), ("-30d", 30)):
+        s2, _, d2 = c.call("GET", "/api/v1/overview?from=" + rng)
+        b = d2.get("events_per_minute", []) if s2 == 200 else []
+        check(len(b) == 1440, "overview %s: 1440 buckets (%d)" % (rng, len(b)))
+        if len(b) > 1:
+            t0, t1 = (time.mktime(time.strptime(x["t"][:19], "%Y-%m-%dT%H:%M:%S")) for x in b[:2])
+            check(t1 - t0 == minutes * 60, "overview %s: %d-minute buckets" % (rng, minutes))
+        hosts = {h["value"]: h["count"] for h in d2.get("by_host", [])}
+        check(hosts.get("web01") == expected_failed, "overview %s by_host (%r)" % (rng, hosts))
     return eid
 
 
@@ -627,6 +648,111 @@ def test_rule_toggle(admin, viewer, port, tcp_port):
           "no datagram dropped")
 
 
+def test_tail(c, viewer, tcp_port):
+    """GET /search/tail: the events received after a cursor, newest arrival first."""
+    token = "tailtok%d" % os.getpid()
+    s, _, d = c.call("GET", "/api/v1/search/tail?q=" + token)
+    if not check(s == 200 and d.get("events") == [] and re.fullmatch(r"[0-9a-f]{16}", d.get(
+            "cursor", "")) and d.get("truncated") is False, "tail without a cursor (%r)" % d):
+        return
+    start = d["cursor"]
+    # The cursor is an event id: only events received after it are tailed.
+    s, _, d = c.call("GET", "/api/v1/search?q=%22Failed+password%22&from=-1h&limit=1000")
+    newest = max(e["id"] for e in d["events"]) if s == 200 and d["events"] else None
+    if check(newest, "search for the tail's cursor"):
+        s, _, d = c.call("GET", "/api/v1/search/tail?q=%22Failed+password%22&after=" + newest)
+        check(s == 200 and d.get("events") == [], "events up to the cursor are not tailed")
+        before = "%016x" % (int(newest, 16) - 1)
+        s, _, d = c.call("GET", "/api/v1/search/tail?q=%22Failed+password%22&after=" + before)
+        check(s == 200 and [e["id"] for e in d.get("events", [])] == [newest],
+              "the event just after the cursor is tailed")
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    with socket.create_connection(("127.0.0.1", tcp_port)) as conn:
+        for i in range(3):
+            # The last one is stamped ten minutes ago: arrival order counts, not @timestamp.
+            t = now if i < 2 else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 600))
+            conn.sendall(("<38>1 %s web09 sshd 77 - - %s line %d\n" % (t, token, i)).encode())
+
+    def tailed():
+        s, _, d = c.call("GET", "/api/v1/search/tail?q=%s&after=%s" % (token, start))
+        return s == 200 and len(d["events"]) >= 3 and d
+    d = wait_for(tailed)
+    if not check(d, "events sent after the cursor are tailed"):
+        return
+    msgs = [e["event"].get("message", "") for e in d["events"]]
+    check(msgs == ["%s line %d" % (token, i) for i in (2, 1, 0)],
+          "tail gives each new event once, newest arrival first (%r)" % msgs)
+    ids = [e["id"] for e in d["events"]]
+    check(all(i > start for i in ids) and d["cursor"] >= max(ids),
+          "the next cursor is past the tailed events")
+    check(set(d["events"][0]) == {"id", "@timestamp", "event"}, "tail event shape")
+    s, _, d2 = c.call("GET", "/api/v1/search/tail?q=%s&after=%s" % (token, d["cursor"]))
+    check(s == 200 and d2["events"] == [], "nothing new past the new cursor")
+    s, _, d2 = c.call("GET", "/api/v1/search/tail?q=%s&limit=2&after=%s" % (token, start))
+    check(s == 200 and [e["event"]["message"] for e in d2["events"]] ==
+          ["%s line 2" % token, "%s line 1" % token] and d2["truncated"] is True,
+          "limit keeps the newest and says so")
+    check(viewer.call("GET", "/api/v1/search/tail?q=%s&after=%s" % (token, start))[0] == 200,
+          "viewers may tail")
+    # A cursor of decimal digits only (compared by the handler, not in the query), long ago.
+    s, _, d2 = c.call("GET", "/api/v1/search/tail?q=%s&after=1000000000000000" % token)
+    check(s == 200 and len(d2["events"]) == 3, "an old all-digit cursor tails the last hour")
+    for bad in ["zzzz", "123", "0" * 17, "g" * 16, "ffffffffffffffff"]:
+        s, _, d = c.call("GET", "/api/v1/search/tail?after=" + bad)
+        check(s == 400 and d.get("field") == "after", "bad cursor %s -> 400" % bad)
+    s, _, d = c.call("GET", "/api/v1/search/tail?q=user.name%3A(root+OR")
+    check(s == 400 and isinstance(d.get("position"), int), "tail: bad query -> 400")
+    s, _, d = c.call("GET", "/api/v1/search/tail?q=x+%7C+stats+count")
+    check(s == 400, "tail: a query with pipes -> 400")
+    s, _, d = c.call("GET", "/api/v1/search/tail?limit=0")
+    check(s == 400 and d.get("field") == "limit", "tail: limit=0 -> 400")
+
+
+def metric_value(c, name, labels):
+    text = c.raw("GET", "/metrics")[2].decode(errors="replace")
+    m = re.search(r"^%s\{%s\} (\d+)$" % (re.escape(name), re.escape(labels)), text, re.M)
+    return int(m.group(1)) if m else None
+
+
+def test_listener_metrics(c, tcp_port, udp_port):
+    """Per-listener counters: messages, bytes, drops and open connections by kind and address."""
+    tcp = 'kind="tcp",address="127.0.0.1:%d"' % tcp_port
+    udp = 'kind="udp",address="127.0.0.1:%d"' % udp_port
+    before = {(n, l): metric_value(c, n, l) for n in ["trapline_input_messages_total",
+                                                      "trapline_input_bytes_total"]
+              for l in (tcp, udp)}
+    if not check(all(v is not None for v in before.values()),
+                 "per-listener metrics for the TCP and UDP listeners (%r)" % before):
+        return
+    check(metric_value(c, "trapline_input_drops_total", udp) == 0, "no datagram dropped")
+    conns = metric_value(c, "trapline_input_connections", tcp)
+    check(conns is not None, "open connections of the TCP listener")
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    tcp_lines = ["<38>1 %s web05 sshd 5 - - metrics tcp %d\n" % (now, i) for i in range(7)]
+    udp_lines = ["<38>1 %s web06 sshd 6 - - metrics udp %d" % (now, i) for i in range(5)]
+    conn = socket.create_connection(("127.0.0.1", tcp_port))
+    conn.sendall("".join(tcp_lines).encode())
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        for line in udp_lines:
+            u.sendto(line.encode(), ("127.0.0.1", udp_port))
+    want = {("trapline_input_messages_total", tcp): 7,
+            ("trapline_input_messages_total", udp): 5,
+            ("trapline_input_bytes_total", tcp): sum(len(x) for x in tcp_lines),
+            ("trapline_input_bytes_total", udp): sum(len(x) for x in udp_lines)}
+
+    def counted():
+        return all((metric_value(c, n, l) or 0) - before[(n, l)] >= v for (n, l), v in want.items())
+    wait_for(counted)
+    for (n, l), v in want.items():
+        got = (metric_value(c, n, l) or 0) - before[(n, l)]
+        check(got == v, "%s{%s} grew by %d (got %d)" % (n, l, v, got))
+    check(metric_value(c, "trapline_input_connections", tcp) == conns + 1,
+          "an open TCP connection is counted")
+    conn.close()
+    check(wait_for(lambda: metric_value(c, "trapline_input_connections", tcp) == conns),
+          "a closed TCP connection is no longer counted")
+
+
 def test_concurrency(admin, port):
     """Idle and half-open connections do not starve the workers; parallel requests all answer."""
     s, _, d = admin.call("POST", "/api/v1/tokens", {"name": "load", "role": "viewer"})
@@ -769,14 +895,16 @@ def main():
                 return f.read().decode(errors="replace")
 
         proc = SERVER = subprocess.Popen(
-            [TRAPLINE, "server", "--data", data, "--syslog-tcp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--agents", "",
+            [TRAPLINE, "server", "--data", data, "--syslog-tcp", "127.0.0.1:0", "--syslog-udp", "127.0.0.1:0",
+             "--http", "127.0.0.1:0", "--agents", "",
              "--stats-interval", "0"],
             stdout=subprocess.PIPE, stderr=logf)
         try:
             line = proc.stdout.readline().decode()
             m = re.search(r"tcp=127\.0\.0\.1:(\d+)", line)
+            um = re.search(r"udp=127\.0\.0\.1:(\d+)", line)
             hm = re.search(r"https=127\.0\.0\.1:(\d+)", log_text())
-            if not m or not hm:
+            if not m or not um or not hm:
                 print("server did not start:", line, log_text())
                 return 1
             port = int(hm.group(1))
@@ -831,6 +959,8 @@ def main():
             viewer = Client(port, CA)
             check(viewer.login("vera", "vera-password")[0] == 200, "viewer login")
             test_alerts(c, analyst, viewer)
+            test_tail(c, viewer, int(m.group(1)))
+            test_listener_metrics(c, int(m.group(1)), int(um.group(1)))
             test_tokens(c, port)
             test_viewer(viewer)
             test_agents(c, viewer)

@@ -3,7 +3,7 @@
 # loopback port, feeds it sshd and sudo lines over UDP (with the auth.log samples of the shared
 # data when present) so that rules raise alerts, then runs
 # tests/e2e/console.test.mjs (Playwright driving Debian's Chromium): sign in, search and open an
-# event, close an alert, upload a rule, enrol an agent, manage users. A screenshot of every page
+# event, live tail a line sent over TCP, close an alert, upload a rule, enrol an agent, manage users. A screenshot of every page
 # goes to $SCREENSHOT_DIR (default: $TRL_BUILD/screenshots, else <repo>/build/screenshots).
 #
 # Skipped (77) when node, Chromium or the npm package playwright-core cannot be had.
@@ -36,7 +36,7 @@ rules=()
 [ -d "$(dirname "$TRAPLINE")/../rules" ] || rules=(--rules "$src/rules")
 http_port=$(trl_free_port)
 trl_start_server --data "$data" --http "127.0.0.1:$http_port" --syslog-udp 127.0.0.1:0 \
-    --syslog-tcp off --agents "127.0.0.1:$(trl_free_port)" "${rules[@]}"
+    --syslog-tcp 127.0.0.1:0 --agents "127.0.0.1:$(trl_free_port)" "${rules[@]}"
 base=https://127.0.0.1:$http_port
 for _ in $(seq 100); do
     grep -q 'listening https=' "$TRL_LOG" && break
@@ -92,7 +92,7 @@ mkdir -p "$shots"
 
 rc=0
 (cd "$e2e" && TRL_URL=$base TRL_USER=admin TRL_PASSWORD=$password SCREENSHOT_DIR=$shots \
-    TRL_UDP_PORT=$TRL_UDP_PORT CHROMIUM=$chromium timeout 420 node console.test.mjs) || rc=$?
+    TRL_TCP_PORT=$TRL_TCP_PORT CHROMIUM=$chromium timeout 420 node console.test.mjs) || rc=$?
 [ $rc -eq 0 ] || trl_fail "console end-to-end test failed (status $rc; screenshots in $shots)"
 trl_stop_server
 echo "PASS console end to end (screenshots in $shots)"

@@ -1,4 +1,4 @@
-// Overview (GET /overview): events per minute, top hosts and sources, alerts by level, and the
+// Overview (GET /overview): events per minute, top hosts and programs, alerts by level, and the
 // agents that have gone silent. Refreshes itself every 30 seconds while shown.
 
 import { get } from './api.js';
@@ -64,8 +64,9 @@ export function render(root, route) {
                     (data.by_host || []).length ? rankList(data.by_host, (v) => searchLink('host.name', v))
                         : empty('No events from any host in this range.')),
                 h('section', { class: 'panel', 'aria-labelledby': 'ov-sources' },
-                    h('h2', { id: 'ov-sources' }, 'Top sources'),
-                    (data.by_source || []).length ? rankList(data.by_source, null) : empty('No sources in this range.')),
+                    h('h2', { id: 'ov-sources', title: 'The programs that logged the most (process.name)' }, 'Top programs'),
+                    (data.by_source || []).length ? rankList(data.by_source, (v) => searchLink('process.name', v))
+                        : empty('No program named in this range.')),
                 h('section', { class: 'panel', 'aria-labelledby': 'ov-silent' },
                     h('h2', { id: 'ov-silent' }, 'Agents not seen recently'),
                     silent.length

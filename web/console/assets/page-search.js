@@ -1,7 +1,8 @@
 // Search (GET /search, GET /histogram) and the event page (GET /events/{id}).
 // The query, range and custom times live in the URL (#/search?q=..&range=..), so a search can be
 // bookmarked or shared. Results grow with "Load more" (next_cursor) or, with live tail on, by
-// polling every 2 seconds for events newer than the newest shown.
+// asking GET /search/tail every 2 seconds for the matching events received since its last answer:
+// they go on top, the oldest rows go once TAIL_MAX_ROWS are shown, and the tail can be paused.
 
 import { get } from './api.js';
 import { h, clear, errorBox, empty, fmtNum, download, loading, toast, table } from './ui.js';
@@ -11,7 +12,7 @@ import { eventRows, fieldOf, hostOf, summaryOf, quoteValue, jsonView } from './e
 
 const PAGE = 100;
 const TAIL_MS = 2000;
-const TAIL_SLACK_MS = 30000;
+const TAIL_MAX_ROWS = 500;
 
 // The search expression before the first unquoted '|' (the histogram counts matches, not rows).
 export function searchPart(q) {
@@ -76,7 +77,7 @@ export function render(root, route) {
     let tabular = null;   // {columns, rows} for piped queries
     let cursor = null;
     let truncated = false; // the server stopped scanning at its limit
-    let tailTimer = 0;
+    let tail = null;      // live tail: {cursor, paused, timer, ctrl, failing}
     let seq = 0;
     let ctrl = null;
 
@@ -89,8 +90,10 @@ export function render(root, route) {
     const results = h('div', { id: 'results-box' });
     const more = h('button', { type: 'button', hidden: true, id: 'load-more' }, 'Load more');
     const liveBtn = h('button', { type: 'button', 'aria-pressed': 'false', id: 'live-tail',
-        title: 'Poll every 2 seconds for newer events' }, 'Live tail');
-    const liveMark = h('span', { class: 'live-on', hidden: true }, '● live');
+        title: 'Show new matching events on top as they arrive (checked every 2 seconds)' }, 'Live tail');
+    const pauseBtn = h('button', { type: 'button', 'aria-pressed': 'false', id: 'tail-pause', hidden: true,
+        title: 'Stop adding events for now; resuming adds what arrived meanwhile' }, 'Pause');
+    const liveMark = h('span', { class: 'live-on', id: 'tail-state', hidden: true }, '● live');
     const csvBtn = h('button', { type: 'button', disabled: true }, 'Export CSV');
     const jsonBtn = h('button', { type: 'button', disabled: true }, 'Export JSON');
     const tbody = h('tbody', null);
@@ -125,6 +128,7 @@ export function render(root, route) {
             : `${fmtNum(n)} events shown` + (cursor ? ' (more available)' : '') +
               (took !== undefined ? ` · ${fmtNum(took)} ms` : '');
         if (truncated) status.textContent += ' · cut at the server limit: narrow the time range';
+        if (tail) status.textContent += ` · live tail keeps the newest ${fmtNum(TAIL_MAX_ROWS)}`;
         csvBtn.disabled = jsonBtn.disabled = n === 0;
     };
 
@@ -244,48 +248,93 @@ export function render(root, route) {
         }
     });
 
-    // Live tail asks for events from a little before the newest one shown (senders' clocks and
-    // whole-second syslog stamps lag) up to now, and keeps those not yet seen.
-    let tailFrom = null;
-    const tick = async () => {
-        const mine = seq;
-        const newest = Math.min(shown.length ? Date.parse(shown[0]['@timestamp']) || tailFrom : tailFrom, Date.now());
-        try {
-            const r = await get('/search', { q: state.q, from: new Date(newest - TAIL_SLACK_MS).toISOString(), to: 'now',
-                limit: PAGE });
-            if (mine !== seq || !tailTimer) return;
-            const seen = new Set(shown.map((e) => e.id));
-            const fresh = (r.events || []).filter((e) => !seen.has(e.id));
-            if (fresh.length) {
-                if (!shown.length) {
-                    shown = fresh;
-                    showEvents();
-                } else {
-                    shown.unshift(...fresh);
-                    tbody.prepend(...eventRows(fresh, { onValue: addTerm }));
-                }
-                setStatus();
-            }
-        } catch (e) {
-            if (e.status === 401) return stopTail();
-            toast('Live tail: ' + e.message);
+    // Live tail: new events go on top (newest first), marked for a moment; past TAIL_MAX_ROWS the
+    // oldest rows go, and with them the "Load more" cursor, which no longer follows the last row.
+    const addTailed = (events) => {
+        const seen = new Set(shown.map((e) => e.id));
+        const fresh = events.filter((e) => !e.id || !seen.has(e.id));
+        if (!fresh.length) return;
+        if (!shown.length) {
+            shown = fresh.slice(0, TAIL_MAX_ROWS);
+            showEvents();
+        } else {
+            shown.unshift(...fresh);
+            const rows = eventRows(fresh, { onValue: addTerm });
+            for (const r of rows) if (!r.classList.contains('detail-row')) r.classList.add('tail-new');
+            tbody.prepend(...rows);
         }
-        if (tailTimer) tailTimer = setTimeout(tick, TAIL_MS);
+        if (shown.length > TAIL_MAX_ROWS) {
+            shown.length = TAIL_MAX_ROWS;
+            while (tbody.children.length > TAIL_MAX_ROWS * 2) tbody.lastElementChild.remove();
+            cursor = null;
+            more.hidden = true;
+        }
+        setStatus();
+    };
+    const tailUi = () => {
+        liveBtn.setAttribute('aria-pressed', String(!!tail));
+        pauseBtn.hidden = !tail;
+        liveMark.hidden = !tail;
+        if (!tail) return;
+        pauseBtn.textContent = tail.paused ? 'Resume' : 'Pause';
+        pauseBtn.setAttribute('aria-pressed', String(tail.paused));
+        liveMark.textContent = tail.paused ? '❚❚ paused' : '● live';
+        liveMark.classList.toggle('live-paused', tail.paused);
+    };
+    const tailPoll = async () => {
+        const t = tail;
+        if (!t || t.paused) return;
+        const mine = seq;
+        try {
+            const r = await get('/search/tail', { q: state.q, after: t.cursor, limit: PAGE }, { signal: t.ctrl.signal });
+            if (tail !== t || mine !== seq) return;
+            t.cursor = r.cursor;
+            t.failing = false;
+            addTailed(r.events || []);
+            if (r.truncated) toast('Live tail: more events arrived than it shows at once; the newest are shown');
+        } catch (e) {
+            if (e.name === 'AbortError' || tail !== t) return;
+            if (e.status === 400 || e.status === 401 || e.status === 403) {
+                if (e.status !== 401) toast('Live tail stopped: ' + e.message);
+                stopTail();
+                return;
+            }
+            // Say it once; keep trying (the server may be restarting).
+            if (!t.failing) toast('Live tail: ' + e.message);
+            t.failing = true;
+        }
+        if (tail === t && !t.paused) t.timer = setTimeout(tailPoll, TAIL_MS);
     };
     function startTail() {
-        if (tabular) return;
-        tailFrom = Date.now();
-        liveBtn.setAttribute('aria-pressed', 'true');
-        liveMark.hidden = false;
-        tailTimer = setTimeout(tick, TAIL_MS);
+        if (tabular || tail) return;
+        tail = { cursor: null, paused: false, timer: 0, ctrl: new AbortController(), failing: false };
+        tailUi();
+        setStatus();
+        tailPoll();
     }
     function stopTail() {
-        clearTimeout(tailTimer);
-        tailTimer = 0;
-        liveBtn.setAttribute('aria-pressed', 'false');
-        liveMark.hidden = true;
+        if (!tail) return;
+        clearTimeout(tail.timer);
+        tail.ctrl.abort();
+        tail = null;
+        tailUi();
+        setStatus();
     }
-    liveBtn.addEventListener('click', () => (tailTimer ? stopTail() : startTail()));
+    function pauseTail() {
+        if (!tail) return;
+        if (tail.paused) {
+            tail.paused = false;
+            tail.ctrl = new AbortController();
+            tailPoll();
+        } else {
+            tail.paused = true;
+            clearTimeout(tail.timer);
+            tail.ctrl.abort();
+        }
+        tailUi();
+    }
+    liveBtn.addEventListener('click', () => (tail ? stopTail() : startTail()));
+    pauseBtn.addEventListener('click', pauseTail);
 
     csvBtn.addEventListener('click', () => {
         const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -319,7 +368,7 @@ export function render(root, route) {
                 h('code', null, '| stats count by host.name')))),
         h('section', { class: 'panel' }, histBox),
         h('section', { class: 'panel' },
-            h('div', { class: 'status-line' }, status, liveMark, h('span', { class: 'spacer' }), liveBtn, csvBtn, jsonBtn),
+            h('div', { class: 'status-line' }, status, liveMark, h('span', { class: 'spacer' }), liveBtn, pauseBtn, csvBtn, jsonBtn),
             results,
             h('div', { class: 'row' }, more)));
     run();

@@ -1,0 +1,561 @@
+/*
+ * The event encoder lays the known fields out once and merges the dynamic ones in: these tests
+ * pin the order, nesting, duplicates and escaping at the seams between the two, and compare the
+ * encoder with a plain reference encoder (sort every member by name, then nest) on many random
+ * events built from tricky names and values.
+ */
+#include "trl_test.h"
+
+#include "core/buf.h"
+#include "formats/json_encode.h"
+
+static struct trl_arena *arena;
+
+static int setup(void **state)
+{
+    (void)state;
+    arena = trl_arena_create(0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    trl_arena_destroy(arena);
+    return 0;
+}
+
+static struct trl_buf out;
+
+static const char *encode(const struct trl_event *ev)
+{
+    trl_buf_reset(&out);
+    trl_json_encode_event(ev, &out);
+    return out.data;
+}
+
+/* An event with fixed times and no event.original, so expected texts stay short. */
+static struct trl_event *new_event(void)
+{
+    trl_arena_reset(arena);
+    struct trl_event *ev = trl_event_create(arena, "", 0, 1720563243412000000LL);
+    ev->timestamp_ns = 1720563243000000001LL;
+    return ev;
+}
+
+#define HEAD                                                                                       \
+    "{\"@timestamp\":\"2024-07-09T22:14:03.000000001Z\",\"event\":{\"created\":\"2024-07-09T22:"   \
+    "14:03.412000000Z\",\"original\":\"\"}"
+
+/* Adds a dynamic field whose name may equal a known one, which trl_event_set_named() would store
+ * as the known field: the encoder must still cope with such an event. */
+static void add_raw_dynamic(struct trl_event *ev, const char *name, const char *val)
+{
+    trl_event_set_named(ev, "x.placeholder", 13, val, strlen(val));
+    struct trl_kv *kv = &ev->fields[ev->nfields - 1];
+    kv->name = trl_arena_strndup(ev->arena, name, strlen(name));
+    kv->name_len = (uint32_t)strlen(name);
+}
+
+static void test_json_dynamic_names_interleave_with_known_ones(void **state)
+{
+    (void)state;
+    struct trl_event *ev = new_event();
+    trl_event_set_named(ev, "zz.last", 7, "z", 1);
+    trl_event_set_str(ev, TRL_F_HOST_NAME, "web01");
+    trl_event_set_named(ev, "host.arch", 9, "x86", 3);
+    trl_event_set_named(ev, "host.os.name", 12, "linux", 5);
+    trl_event_set_str(ev, TRL_F_HOST_OS_TYPE, "linux");
+    trl_event_set_named(ev, "aa.first", 8, "a", 1);
+    trl_event_set_named(ev, "event.zzz", 9, "e", 1);
+    assert_string_equal(
+        encode(ev), "{\"@timestamp\":\"2024-07-09T22:14:03.000000001Z\",\"aa\":{\"first\":\"a\"},"
+                    "\"event\":{\"created\":\"2024-07-09T22:14:03.412000000Z\",\"original\":\"\","
+                    "\"zzz\":\"e\"},\"host\":{\"arch\":\"x86\",\"name\":\"web01\",\"os\":{\"name\":"
+                    "\"linux\",\"type\":\"linux\"}},\"zz\":{\"last\":\"z\"}}");
+}
+
+static void test_json_structured_data_nests_under_known_syslog_fields(void **state)
+{
+    (void)state;
+    struct trl_event *ev = new_event();
+    trl_event_set_str(ev, TRL_F_LOG_SYSLOG_APPNAME, "app");
+    trl_event_set_named(ev, "log.syslog.structured_data.origin.ip", 36, "10.0.0.1", 8);
+    trl_event_set_named(ev, "log.syslog.structured_data.meta.seq", 35, "1", 1);
+    trl_event_set_str(ev, TRL_F_LOG_SYSLOG_VERSION, "1");
+    trl_event_set_str(ev, TRL_F_LOG_SYSLOG_SEVERITY_CODE, "6");
+    assert_string_equal(encode(ev),
+                        HEAD ",\"log\":{\"syslog\":{\"appname\":\"app\",\"severity\":{\"code\":6},"
+                             "\"structured_data\":{\"meta\":{\"seq\":\"1\"},\"origin\":{\"ip\":"
+                             "\"10.0.0.1\"}},\"version\":\"1\"}}}");
+}
+
+static void test_json_dynamic_name_equal_to_known_name_comes_first(void **state)
+{
+    (void)state;
+    struct trl_event *ev = new_event();
+    trl_event_set_str(ev, TRL_F_HOST_NAME, "known");
+    add_raw_dynamic(ev, "host.name", "dynamic");
+    assert_string_equal(encode(ev), HEAD ",\"host\":{\"name\":\"dynamic\",\"name\":\"known\"}}");
+}
+
+static void test_json_format_wins_over_dynamic_field_of_the_same_name(void **state)
+{
+    (void)state;
+    struct trl_event *ev = new_event();
+    ev->format = "rfc5424";
+    trl_event_set_named(ev, "trapline.format", 15, "spoofed", 7);
+    trl_event_set_named(ev, "trapline.a", 10, "a", 1);
+    trl_event_set_named(ev, "trapline.z", 10, "z", 1);
+    assert_string_equal(encode(ev), HEAD ",\"trapline\":{\"a\":\"a\",\"format\":\"rfc5424\","
+                                         "\"z\":\"z\"}}");
+}
+
+static void test_json_dynamic_format_field_without_parser_format_is_kept(void **state)
+{
+    (void)state;
+    struct trl_event *ev = new_event();
+    trl_event_set_named(ev, "trapline.format", 15, "first", 5);
+    add_raw_dynamic(ev, "trapline.format", "second");
+    assert_string_equal(encode(ev), HEAD ",\"trapline\":{\"format\":\"first\"}}");
+}
+
+static void test_json_array_values_from_flags_and_fields_keep_order(void **state)
+{
+    (void)state;
+    struct trl_event *ev = new_event();
+    ev->flags = TRL_EVF_TRUNCATED | TRL_EVF_UNPARSED;
+    trl_event_add(ev, TRL_F_TAGS, "mine", 4);
+    trl_event_add(ev, TRL_F_EVENT_CATEGORY, "a\"b", 3);
+    trl_event_add(ev, TRL_F_EVENT_CATEGORY, "", 0);
+    trl_event_add(ev, TRL_F_EVENT_CATEGORY, "c", 1);
+    assert_string_equal(encode(ev), "{\"@timestamp\":\"2024-07-09T22:14:03.000000001Z\","
+                                    "\"event\":{\"category\":[\"a\\\"b\",\"\",\"c\"],"
+                                    "\"created\":\"2024-07-09T22:14:03.412000000Z\","
+                                    "\"original\":\"\"},"
+                                    "\"tags\":[\"trapline.truncated\",\"trapline.unparsed\","
+                                    "\"mine\"]}");
+}
+
+static void test_json_scalar_added_twice_keeps_the_first_value(void **state)
+{
+    (void)state;
+    struct trl_event *ev = new_event();
+    trl_event_add(ev, TRL_F_USER_NAME, "alice", 5);
+    trl_event_add(ev, TRL_F_USER_NAME, "bob", 3);
+    trl_event_add(ev, TRL_F_EVENT_ORIGINAL, "not the original", 16);
+    assert_string_equal(encode(ev), HEAD ",\"user\":{\"name\":\"alice\"}}");
+}
+
+static void test_json_odd_dynamic_names_are_escaped_and_nested_as_given(void **state)
+{
+    (void)state;
+    struct trl_event *ev = new_event();
+    add_raw_dynamic(ev, "", "empty");
+    add_raw_dynamic(ev, "q.\"x\"", "quote");
+    add_raw_dynamic(ev, "q.a..b", "gap");
+    add_raw_dynamic(ev, "q.end.", "dot");
+    add_raw_dynamic(ev, "u.\xc3\xa9\xff", "utf8");
+    assert_string_equal(
+        encode(ev), "{\"@timestamp\":\"2024-07-09T22:14:03.000000001Z\",\"\":\"empty\","
+                    "\"event\":{\"created\":\"2024-07-09T22:14:03.412000000Z\",\"original\":\"\"},"
+                    "\"q\":{\"\\\"x\\\"\":\"quote\",\"a\":{\"\":{\"b\":\"gap\"}},\"end\":{\"\":"
+                    "\"dot\"}},\"u\":{\"\xc3\xa9\xEF\xBF\xBD\":\"utf8\"}}");
+}
+
+static void test_json_long_fields_are_numbers_only_when_plain_int64(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        const char *want;
+    } cases[] = {
+        {"0", "0"},
+        {"-0", "-0"},
+        {"007", "\"007\""},
+        {"-", "\"-\""},
+        {"", "\"\""},
+        {"12a", "\"12a\""},
+        {"+5", "\"+5\""},
+        {"123456789012345678", "123456789012345678"},
+        {"9223372036854775807", "9223372036854775807"},
+        {"9223372036854775808", "\"9223372036854775808\""},
+        {"-9223372036854775808", "-9223372036854775808"},
+        {"-9223372036854775809", "\"-9223372036854775809\""},
+        {"123456789012345678901", "\"123456789012345678901\""},
+    };
+    for (size_t i = 0; i < TRL_ARRAY_LEN(cases); i++) {
+        struct trl_event *ev = new_event();
+        trl_event_set_str(ev, TRL_F_SOURCE_PORT, cases[i].text);
+        char want[256];
+        snprintf(want, sizeof(want), HEAD ",\"source\":{\"port\":%s}}", cases[i].want);
+        assert_string_equal(encode(ev), want);
+    }
+}
+
+static void test_json_times_match_rfc3339_formatting(void **state)
+{
+    (void)state;
+    static const int64_t times[] = {
+        1,
+        -1,
+        -1000000000LL * 86400 * 365,
+        INT64_MAX,
+        INT64_MIN,
+        INT64_MIN + 1,
+        1720563243999999999LL,
+    };
+    for (size_t i = 0; i < TRL_ARRAY_LEN(times); i++) {
+        trl_arena_reset(arena);
+        struct trl_event *ev = trl_event_create(arena, "", 0, times[i]);
+        ev->timestamp_ns = times[(i + 1) % TRL_ARRAY_LEN(times)];
+        char ts[TRL_RFC3339_MAX], created[TRL_RFC3339_MAX], want[256];
+        trl_format_rfc3339(ev->timestamp_ns, ts);
+        trl_format_rfc3339(ev->received_ns, created);
+        snprintf(want, sizeof(want),
+                 "{\"@timestamp\":\"%s\",\"event\":{\"created\":\"%s\",\"original\":\"\"}}", ts,
+                 created);
+        assert_string_equal(encode(ev), want);
+    }
+}
+
+static void test_json_many_dynamic_and_array_values_spill_to_the_heap(void **state)
+{
+    (void)state;
+    struct trl_event *ev = new_event();
+    char name[32], val[32];
+    for (int i = 99; i >= 0; i--) {
+        snprintf(name, sizeof(name), "labels.k%02d", i);
+        snprintf(val, sizeof(val), "v%d", i);
+        trl_event_set_named(ev, name, strlen(name), val, strlen(val));
+        trl_event_add(ev, TRL_F_RELATED_USER, val, strlen(val));
+    }
+    const char *json = encode(ev);
+    assert_non_null(strstr(json, "\"labels\":{\"k00\":\"v0\",\"k01\":\"v1\","));
+    assert_non_null(strstr(json, "\"k99\":\"v99\"},\"related\":{\"user\":[\"v99\",\"v98\","));
+    assert_non_null(strstr(json, "\"v1\",\"v0\"]}}"));
+}
+
+/* ---- A reference encoder: every member sorted by name, then nested ---- */
+
+struct ref_member {
+    const char *name;
+    size_t name_len;
+    const char *val;
+    size_t val_len;
+    enum trl_field_type type;
+    bool known;
+    size_t seq;
+};
+
+static int name_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    return c ? c : (alen > blen) - (alen < blen);
+}
+
+/* Name order; a dynamic name before an equal known one; otherwise insertion order. */
+static int ref_cmp(const void *pa, const void *pb)
+{
+    const struct ref_member *a = pa, *b = pb;
+    int c = name_cmp(a->name, a->name_len, b->name, b->name_len);
+    if (c)
+        return c;
+    if (a->known != b->known)
+        return a->known ? 1 : -1;
+    return (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+static size_t ref_utf8_len(const unsigned char *p, size_t left)
+{
+    unsigned cp;
+    size_t n;
+    if (p[0] >= 0xC2 && p[0] <= 0xDF)
+        n = 2, cp = p[0] & 0x1Fu;
+    else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+        n = 3, cp = p[0] & 0x0Fu;
+    else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+        n = 4, cp = p[0] & 0x07u;
+    else
+        return 0;
+    if (left < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3Fu);
+    }
+    unsigned min = n == 2 ? 0x80 : n == 3 ? 0x800 : 0x10000;
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+static void ref_string(struct trl_buf *b, const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    trl_buf_putc(b, '"');
+    for (size_t i = 0; i < len;) {
+        unsigned char c = p[i];
+        if (c >= 0x80) {
+            size_t n = ref_utf8_len(p + i, len - i);
+            if (n) {
+                trl_buf_append(b, p + i, n);
+                i += n;
+            } else {
+                trl_buf_append(b, "\xEF\xBF\xBD", 3);
+                i++;
+            }
+            continue;
+        }
+        if (c == '"' || c == '\\')
+            trl_buf_printf(b, "\\%c", c);
+        else if (c == '\n')
+            trl_buf_append(b, "\\n", 2);
+        else if (c == '\r')
+            trl_buf_append(b, "\\r", 2);
+        else if (c == '\t')
+            trl_buf_append(b, "\\t", 2);
+        else if (c < 0x20)
+            trl_buf_printf(b, "\\u%04x", c);
+        else
+            trl_buf_putc(b, (char)c);
+        i++;
+    }
+    trl_buf_putc(b, '"');
+}
+
+static void ref_value(struct trl_buf *b, const struct ref_member *m)
+{
+    int64_t num;
+    if (m->type == TRL_FT_LONG && trl_parse_i64(m->val, m->val_len, &num) &&
+        !(m->val_len > 1 && m->val[0] == '0'))
+        trl_buf_append(b, m->val, m->val_len);
+    else
+        ref_string(b, m->val, m->val_len);
+}
+
+static void ref_encode(const struct trl_event *ev, struct trl_buf *b)
+{
+    char ts[TRL_RFC3339_MAX], created[TRL_RFC3339_MAX];
+    size_t ts_len = trl_format_rfc3339(ev->timestamp_ns ? ev->timestamp_ns : ev->received_ns, ts);
+    size_t created_len = trl_format_rfc3339(ev->received_ns, created);
+    size_t n = 0, cap = ev->nfields + 5;
+    struct ref_member *m = calloc(cap, sizeof(*m));
+    m[n] = (struct ref_member){"event.created", 13, created, created_len, TRL_FT_DATE, true, n};
+    n++;
+    m[n] = (struct ref_member){
+        "event.original", 14, ev->original, ev->original_len, TRL_FT_TEXT, true, n};
+    n++;
+    if (ev->format) {
+        m[n] = (struct ref_member){"trapline.format", 15,    ev->format, strlen(ev->format),
+                                   TRL_FT_KEYWORD,    false, n};
+        n++;
+    }
+    if (ev->flags & TRL_EVF_TRUNCATED) {
+        m[n] = (struct ref_member){"tags", 4, "trapline.truncated", 18, TRL_FT_ARRAY, true, n};
+        n++;
+    }
+    if (ev->flags & TRL_EVF_UNPARSED) {
+        m[n] = (struct ref_member){"tags", 4, "trapline.unparsed", 17, TRL_FT_ARRAY, true, n};
+        n++;
+    }
+    for (uint32_t i = 0; i < ev->nfields; i++) {
+        const struct trl_kv *kv = &ev->fields[i];
+        struct ref_member *x = &m[n];
+        x->name = trl_kv_name(kv, &x->name_len);
+        x->val = kv->val;
+        x->val_len = kv->val_len;
+        x->known = kv->field != TRL_F_NONE;
+        x->type = x->known ? trl_field_info((enum trl_field)kv->field)->type : TRL_FT_KEYWORD;
+        x->seq = n++;
+    }
+    qsort(m, n, sizeof(*m), ref_cmp);
+
+    trl_buf_printf(b, "{\"@timestamp\":\"%.*s\"", (int)ts_len, ts);
+    const struct ref_member *prev = NULL;
+    size_t open = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct ref_member *x = &m[i];
+        bool same = prev && prev->known == x->known &&
+                    name_cmp(prev->name, prev->name_len, x->name, x->name_len) == 0;
+        if (same) {
+            if (x->type == TRL_FT_ARRAY) {
+                trl_buf_putc(b, ',');
+                ref_value(b, x);
+            }
+            continue;
+        }
+        if (prev && prev->type == TRL_FT_ARRAY)
+            trl_buf_putc(b, ']');
+        size_t keep = 0;
+        for (size_t j = 0; prev && j < prev->name_len && j < x->name_len; j++) {
+            if (prev->name[j] != x->name[j])
+                break;
+            keep += prev->name[j] == '.';
+        }
+        for (; open > keep; open--)
+            trl_buf_putc(b, '}');
+        trl_buf_putc(b, ',');
+        const char *seg = x->name, *end = x->name + x->name_len;
+        for (size_t s = 0; s < open; s++)
+            seg = memchr(seg, '.', (size_t)(end - seg)) + 1;
+        /* One comma before the member's first new key: the next ones follow an opening brace. */
+        for (;;) {
+            const char *dot = seg < end ? memchr(seg, '.', (size_t)(end - seg)) : NULL;
+            const char *seg_end = dot ? dot : end;
+            ref_string(b, seg, (size_t)(seg_end - seg));
+            trl_buf_putc(b, ':');
+            if (!dot)
+                break;
+            trl_buf_putc(b, '{');
+            open++;
+            seg = dot + 1;
+        }
+        if (x->type == TRL_FT_ARRAY)
+            trl_buf_putc(b, '[');
+        ref_value(b, x);
+        prev = x;
+    }
+    if (prev && prev->type == TRL_FT_ARRAY)
+        trl_buf_putc(b, ']');
+    for (; open > 0; open--)
+        trl_buf_putc(b, '}');
+    trl_buf_putc(b, '}');
+    free(m);
+}
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+
+static uint32_t rnd(uint32_t n)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state % n);
+}
+
+static void test_json_matches_reference_encoder_on_random_events(void **state)
+{
+    (void)state;
+    static const char *const names[] = {
+        "labels.env",
+        "host.arch",
+        "host.name",
+        "host",
+        "a",
+        "a.b",
+        "a.b.c",
+        "ab.c",
+        "log.syslog.structured_data.meta.seq",
+        "log.syslog.structured_data.origin@32473.ip",
+        "log.syslog.structured_data.origin@32473.software",
+        "log.syslog.zzz",
+        "event.aaa",
+        "event.created",
+        "trapline.format",
+        "trapline.other",
+        "winlog.event_data.TargetUserName",
+        "winlog.event_data.SubjectUserName",
+        "zz",
+        "",
+        ".",
+        "x..y",
+        "q\"uote.k",
+        "bs\\.k",
+        "ctl\x01.k",
+        "utf.\xc3\xa9t\xc3\xa9",
+        "bad.\xff\xfe",
+        "observer.ingress.interface.name",
+        "observer.ingress.zone",
+        "user.target.group.name",
+    };
+    static const char *const values[] = {
+        "",
+        "x",
+        "42",
+        "-7",
+        "007",
+        "9223372036854775808",
+        "a\"b",
+        "back\\slash",
+        "tab\there",
+        "line\nbreak\r",
+        "\x01\x1f\x7f",
+        "caf\xc3\xa9",
+        "\xe2\x82\xac euro",
+        "\xf0\x9f\x98\x80 smile",
+        "bad \xc3\x28 seq",
+        "cut \xe2\x82",
+        "overlong \xc0\xaf",
+        "surrogate \xed\xa0\x80",
+        "0123456789abcdef",
+        "0123456789abcdef0",
+        "a long value with \"quotes\" in the middle and more text after them, well past 16",
+        "\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"",
+        "exactly8",
+        "seven77",
+        "nine99999",
+    };
+    struct trl_buf want = {0};
+    for (int round = 0; round < 20000; round++) {
+        trl_arena_reset(arena);
+        const char *orig = values[rnd(TRL_ARRAY_LEN(values))];
+        int64_t received = (int64_t)rnd(2000000000) * 1000000000 + rnd(1000000000);
+        struct trl_event *ev = trl_event_create(arena, orig, strlen(orig), received);
+        ev->timestamp_ns = rnd(3) == 0 ? 0 : rnd(2) ? received : received - rnd(100000) * 1000;
+        ev->format = rnd(4) ? "rfc5424" : NULL;
+        ev->flags = rnd(8) == 0 ? rnd(4) : 0;
+        uint32_t nfields = rnd(rnd(8) == 0 ? 120 : 30);
+        for (uint32_t i = 0; i < nfields; i++) {
+            const char *v = values[rnd(TRL_ARRAY_LEN(values))];
+            uint32_t pick = rnd(10);
+            if (pick < 5) {
+                enum trl_field f = (enum trl_field)(1 + rnd(TRL_F__COUNT - 1));
+                if (trl_field_info(f)->type == TRL_FT_ARRAY || rnd(8) == 0)
+                    trl_event_add(ev, f, v, strlen(v));
+                else
+                    trl_event_set(ev, f, v, strlen(v));
+            } else if (pick < 9) {
+                const char *name = names[rnd(TRL_ARRAY_LEN(names))];
+                trl_event_set_named(ev, name, strlen(name), v, strlen(v));
+            } else {
+                add_raw_dynamic(ev, names[rnd(TRL_ARRAY_LEN(names))], v);
+            }
+        }
+        trl_buf_reset(&want);
+        ref_encode(ev, &want);
+        const char *got = encode(ev);
+        if (strcmp(got, want.data) != 0) {
+            print_error("round %d:\n got  %s\n want %s\n", round, got, want.data);
+            fail();
+        }
+    }
+    trl_buf_free(&want);
+}
+
+static int free_out(void **state)
+{
+    (void)state;
+    trl_buf_free(&out);
+    return teardown(state);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_dynamic_names_interleave_with_known_ones),
+        cmocka_unit_test(test_json_structured_data_nests_under_known_syslog_fields),
+        cmocka_unit_test(test_json_dynamic_name_equal_to_known_name_comes_first),
+        cmocka_unit_test(test_json_format_wins_over_dynamic_field_of_the_same_name),
+        cmocka_unit_test(test_json_dynamic_format_field_without_parser_format_is_kept),
+        cmocka_unit_test(test_json_array_values_from_flags_and_fields_keep_order),
+        cmocka_unit_test(test_json_scalar_added_twice_keeps_the_first_value),
+        cmocka_unit_test(test_json_odd_dynamic_names_are_escaped_and_nested_as_given),
+        cmocka_unit_test(test_json_long_fields_are_numbers_only_when_plain_int64),
+        cmocka_unit_test(test_json_times_match_rfc3339_formatting),
+        cmocka_unit_test(test_json_many_dynamic_and_array_values_spill_to_the_heap),
+        cmocka_unit_test(test_json_matches_reference_encoder_on_random_events),
+    };
+    return cmocka_run_group_tests(tests, setup, free_out);
+}
