@@ -223,6 +223,8 @@ t_srv_cpu=$(cpu_s "$spid")
 stop "$apid"
 printf '  %s events in %s s: %s events/s; agent peak RSS %s MB, CPU %s s; server CPU %s s\n' \
     "$LINES" "$t_s" "$t_eps" "$t_rss" "$t_cpu" "$t_srv_cpu"
+awk -v n="$LINES" -v a="$t_cpu" -v s="$t_srv_cpu" \
+    'BEGIN { printf "  CPU per event: agent %.1f us, server %.1f us\n", a * 1e6 / n, s * 1e6 / n }'
 # Each token stored exactly once? (Outside the timing; the server is still running.)
 t_check=$("$TRAPLINE" search --data "$DATA" --from 2000-01-01 --to now --limit 0 --output json \
     '| fields event.original' 2>/dev/null |
@@ -285,6 +287,8 @@ r_sink_cpu=$(cpu_s "$kpid")
 stop "$rpid"
 printf '  %s events in %s s: %s events/s; sender peak RSS %s MB, CPU %s s; sink CPU %s s\n' \
     "$LINES" "$r_s" "$r_eps" "$r_rss" "$r_cpu" "$r_sink_cpu"
+awk -v n="$LINES" -v a="$r_cpu" -v s="$r_sink_cpu" \
+    'BEGIN { printf "  CPU per event: sender %.1f us, sink %.1f us\n", a * 1e6 / n, s * 1e6 / n }'
 sleep 0.5
 r_check=$(python3 -c '
 import re, sys

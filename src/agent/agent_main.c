@@ -10,11 +10,15 @@
  */
 #include "agent/agent_main.h"
 
+#include "agent/agent_event.h"
 #include "agent/audit_nl.h"
 #include "agent/crc32c.h"
 #include "agent/fim.h"
+#include "agent/forward.h"
 #include "agent/journal.h"
 #include "agent/netconn.h"
+#include "agent/privsep.h"
+#include "agent/privsep_net.h"
 #include "agent/proc.h"
 #include "agent/proto.h"
 #include "agent/spool.h"
@@ -32,6 +36,7 @@
 #include "detect/response.h"
 #include "formats/json_encode.h"
 #include "formats/parse.h"
+#include "formats/syslog_encode.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -59,6 +64,10 @@
 /* First byte of a spool record that starts with the position of its line in its file:
  * "\x1e<offset> <end> <crc32c of the line>\n" then the event's JSON. */
 #define POS_MARK '\x1e'
+/* File lines are appended to the spool in groups of up to this many (one write for all), or
+ * fewer when they hold PEND_BYTES, and at the end of every tail poll. */
+#define PEND_MAX   64
+#define PEND_BYTES (1u << 20)
 
 static const char *const default_logs[] = {"/var/log/auth.log", "/var/log/syslog",
                                            "/var/log/secure", "/var/log/messages"};
@@ -73,12 +82,17 @@ struct line_pos {
     bool used;
 };
 
-/* One connection attempt; freed when its handle is closed. */
+/* A file line encoded and waiting in pend for the next group append. */
+struct pend_line {
+    size_t off, len; /* of its record in pend */
+    uint64_t file_id, end;
+};
+
+/* One connection attempt; freed when its handle is closed. The pipe is the agent's end of a
+ * socket pair whose other end the network process relays to the server over TLS. */
 struct link {
-    uv_tcp_t tcp;
-    uv_connect_t creq;
+    uv_pipe_t pipe;
     struct agent *a;
-    struct trl_tlsio *tls;
     struct trl_proto_reader rd;
     enum link_state state;
     uint64_t started_ms;
@@ -110,6 +124,21 @@ struct agent {
     uv_signal_t sigterm, sigint;
     uv_timer_t unblock_timer; /* the next block's end, for its ip-unblocked event */
 
+    /* The unprivileged network process: the server connection and the forwarders. */
+    struct trl_privsep_user user;
+    struct trl_netproc *np;
+    uv_poll_t np_poll;
+    uv_timer_t np_timer; /* restarts a network process that died */
+    bool np_polling;
+    bool fwd_known; /* fwd[] holds a report of the network process */
+    SSL_CTX *fwd_ssl[TRL_FWD_MAX];
+    struct trl_forward_stats fwd[TRL_FWD_MAX]; /* as the network process last said */
+    uint64_t fwd_local_drops[TRL_FWD_MAX];     /* control socket full; earlier processes' drops */
+    uint64_t fwd_sent_base[TRL_FWD_MAX];       /* sent by earlier network processes */
+    uint64_t fwd_reported_drops[TRL_FWD_MAX];  /* in the last health event */
+    bool fwd_reported_up[TRL_FWD_MAX], fwd_reported[TRL_FWD_MAX];
+    struct trl_buf fwd_msg;
+
     /* Active response: requests from the server (ACTION), run with the server's own code. */
     struct trl_response *response;
     char **protected_ips; /* the server's addresses, never blocked */
@@ -117,6 +146,10 @@ struct agent {
 
     struct trl_arena *arena;
     struct trl_buf json;
+    struct trl_buf pend; /* records of the file lines waiting to be appended */
+    struct pend_line pend_lines[PEND_MAX];
+    size_t npend;
+    struct trl_proto_zctx *zctx; /* zstd state kept across batches */
 
     struct link *link;
     uint64_t inflight[MAX_WINDOW]; /* last seq of each unacknowledged batch, oldest first */
@@ -139,11 +172,18 @@ struct agent {
     bool stopping;
     uint64_t sent, dropped, collected;
     uint32_t source_errors;
-    uint64_t last_hb_ms, hb_sent;
+    uint64_t last_hb_ms, hb_sent, last_fwd_report_ms;
+    /* Coalescing, so that a trickle of events does not cost a sync, a batch, an acknowledgement
+     * and its durable record per event: */
+    uint32_t unsent;  /* events appended since the last pump */
+    uint64_t ack_seq; /* highest seq the server acknowledged, applied to the spool each second */
+    uint64_t lines_pending; /* lines spooled since tail.seq was last written */
+    uint64_t last_commit_ms;
 };
 
 static void link_close(struct agent *a, const char *why);
 static void pump(struct agent *a);
+static void pump_soon(struct agent *a);
 static void on_sources_timer(uv_timer_t *t);
 
 /* ---- spool intake -----------------------------------------------------------------------------
@@ -157,21 +197,92 @@ static bool spool_has_room(struct agent *a)
     return st.bytes + SPOOL_MARGIN < max;
 }
 
+/* Hands the event, in each forwarder's format, to the network process. Never waits: a message
+ * the control socket has no room for is counted as dropped for that forwarder. */
+static void forward_event(struct agent *a, const struct trl_event *ev, const char *json,
+                          size_t json_len)
+{
+    if (!a->np)
+        return;
+    int64_t now = trl_now_ns();
+    for (size_t i = 0; i < a->o->nforwarders; i++) {
+        trl_buf_reset(&a->fwd_msg);
+        trl_syslog_encode_event(&a->fwd_msg, ev, a->o->forwarders[i].format, a->hostname, json,
+                                json_len, now);
+        if (trl_netproc_forward(a->np, i, a->fwd_msg.data, a->fwd_msg.len) != 0)
+            a->fwd_local_drops[i]++;
+    }
+}
+
+static void put_decimal(struct trl_buf *out, uint64_t v)
+{
+    char digits[20], *d = digits + sizeof(digits);
+    do {
+        *--d = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    trl_buf_append(out, d, (size_t)(digits + sizeof(digits) - d));
+}
+
+/* Appends ev's spool record to out: "\x1e<offset> <end> <crc>\n" when pos is given (by hand:
+ * printf costs as much as the rest of the record), then the event's JSON, whose offset in out is
+ * returned. */
+static size_t encode_record(struct agent *a, struct trl_event *ev, const struct line_pos *pos,
+                            struct trl_buf *out)
+{
+    if (!trl_event_has(ev, TRL_F_HOST_NAME))
+        trl_event_set_str(ev, TRL_F_HOST_NAME, a->hostname);
+    if (pos) {
+        trl_buf_putc(out, POS_MARK);
+        put_decimal(out, pos->offset);
+        trl_buf_putc(out, ' ');
+        put_decimal(out, pos->end);
+        trl_buf_putc(out, ' ');
+        put_decimal(out, pos->crc);
+        trl_buf_putc(out, '\n');
+    }
+    size_t json_at = out->len;
+    trl_json_encode_event(ev, out);
+    return json_at;
+}
+
 /* Encodes ev (after the line position pos, when given) and appends it to the spool. Returns 0 or
  * the spool's error. */
 static int spool_event(struct agent *a, struct trl_event *ev, const struct line_pos *pos)
 {
-    if (!trl_event_has(ev, TRL_F_HOST_NAME))
-        trl_event_set_str(ev, TRL_F_HOST_NAME, a->hostname);
     trl_buf_reset(&a->json);
-    if (pos)
-        trl_buf_printf(&a->json, "%c%llu %llu %u\n", POS_MARK, (unsigned long long)pos->offset,
-                       (unsigned long long)pos->end, pos->crc);
-    trl_json_encode_event(ev, &a->json);
+    size_t json_at = encode_record(a, ev, pos, &a->json);
     int rc = trl_spool_append(a->spool, a->json.data, a->json.len, NULL);
-    if (rc == 0)
+    if (rc == 0) {
         a->collected++;
+        a->unsent++;
+        if (pos)
+            a->lines_pending++;
+        forward_event(a, ev, a->json.data + json_at, a->json.len - json_at);
+    }
     return rc;
+}
+
+/* Appends the waiting file lines to the spool and acknowledges those appended to the tailer. */
+static void flush_lines(struct agent *a)
+{
+    if (!a->npend)
+        return;
+    struct iovec iov[PEND_MAX];
+    for (size_t i = 0; i < a->npend; i++)
+        iov[i] = (struct iovec){a->pend.data + a->pend_lines[i].off, a->pend_lines[i].len};
+    size_t done = 0;
+    int rc = trl_spool_append_many(a->spool, iov, a->npend, NULL, &done);
+    for (size_t i = 0; i < done; i++)
+        trl_tail_ack(a->tail, a->pend_lines[i].file_id, a->pend_lines[i].end);
+    a->collected += done;
+    if (rc != 0) {
+        /* Not acknowledged: these lines are read again after a restart. */
+        a->dropped += a->npend - done;
+        trl_error(COMP, "cannot spool %zu lines error=\"%s\"", a->npend - done, trl_strerror(rc));
+    }
+    a->npend = 0;
+    trl_buf_reset(&a->pend);
 }
 
 static int pos_cmp(const void *x, const void *y)
@@ -211,6 +322,8 @@ static int on_tail_line(void *ud, const struct trl_tail_line *line)
     struct agent *a = ud;
     struct line_pos pos = {line->offset, line->end, trl_crc32c(0, line->data, line->len), false};
     if (replayed(a, &pos)) {
+        /* An acknowledgement covers every line before it: those must be in the spool first. */
+        flush_lines(a);
         trl_tail_ack(a->tail, line->file_id, line->end);
         return turn_done(a);
     }
@@ -219,14 +332,14 @@ static int on_tail_line(void *ud, const struct trl_tail_line *line)
     trl_parse_event(ev, TRL_FORMAT_AUTO);
     if (!trl_event_has(ev, TRL_F_LOG_FILE_PATH))
         trl_event_set_str(ev, TRL_F_LOG_FILE_PATH, line->path);
-    int rc = spool_event(a, ev, &pos);
-    if (rc == 0) {
-        trl_tail_ack(a->tail, line->file_id, line->end);
-    } else {
-        /* Not acknowledged: the line is read again after a restart. */
-        a->dropped++;
-        trl_error(COMP, "cannot spool a line path=%s error=\"%s\"", line->path, trl_strerror(rc));
-    }
+    size_t off = a->pend.len;
+    size_t json_at = encode_record(a, ev, &pos, &a->pend);
+    /* Forwarded now, while the event exists (forwarding is best effort, never waits). */
+    forward_event(a, ev, a->pend.data + json_at, a->pend.len - json_at);
+    a->pend_lines[a->npend++] =
+        (struct pend_line){off, a->pend.len - off, line->file_id, line->end};
+    if (a->npend == PEND_MAX || a->pend.len >= PEND_BYTES)
+        flush_lines(a);
     if (!spool_has_room(a)) {
         a->tail_paused = true;
         return 1;
@@ -257,7 +370,7 @@ static void run_journal(struct agent *a)
         a->source_errors++;
     trl_arena_reset(a->arena);
     if (n > 0)
-        pump(a);
+        pump_soon(a);
 }
 
 static void on_journal_readable(uv_poll_t *h, int status, int events)
@@ -276,7 +389,7 @@ static void run_audit(struct agent *a)
         a->source_errors++;
     trl_arena_reset(a->arena);
     if (n > 0)
-        pump(a);
+        pump_soon(a);
 }
 
 static void on_audit_readable(uv_poll_t *h, int status, int events)
@@ -303,10 +416,11 @@ static void run_tail(struct agent *a)
     a->tail_turn = 0;
     a->tail_more = false;
     int n = trl_tail_poll(a->tail, on_tail_line, a);
+    flush_lines(a);
     if (n < 0)
         a->source_errors++;
     if (n > 0)
-        pump(a);
+        pump_soon(a);
 }
 
 static void on_tail_idle(uv_idle_t *h);
@@ -342,7 +456,7 @@ static void on_fim_readable(uv_poll_t *h, int status, int events)
     (void)events;
     struct agent *a = h->data;
     if (trl_fim_poll(a->fim, a->arena, on_host_event, a) > 0)
-        pump(a);
+        pump_soon(a);
     trl_arena_reset(a->arena);
 }
 
@@ -352,7 +466,7 @@ static void on_proc_readable(uv_poll_t *h, int status, int events)
     (void)events;
     struct agent *a = h->data;
     if (trl_proc_poll(a->proc, a->arena, on_host_event, a) > 0)
-        pump(a);
+        pump_soon(a);
     trl_arena_reset(a->arena);
 }
 
@@ -395,7 +509,7 @@ static void on_sources_timer(uv_timer_t *t)
             next = TRL_MIN(next, TRL_MAX(due, 10));
     }
     tail_continue(a);
-    pump(a);
+    pump_soon(a);
     uv_timer_start(t, on_sources_timer, (uint64_t)TRL_MAX(next, 1), 0);
 }
 
@@ -422,6 +536,12 @@ static int commit_sources(struct agent *a)
     trl_spool_stats(a->spool, &st);
     if (st.next_seq == a->commit_seq)
         return 0;
+    if (a->lines_pending == 0) {
+        /* Only host events since the value on disk: the records between it and next_seq hold no
+         * line, so the older value still says where replayed lines may be found. */
+        a->commit_seq = st.next_seq;
+        return 0;
+    }
     char txt[32];
     int n = snprintf(txt, sizeof(txt), "%llu\n", (unsigned long long)st.next_seq);
     if ((rc = trl_state_write(a->commit_path, txt, (size_t)n)) < 0) {
@@ -429,28 +549,39 @@ static int commit_sources(struct agent *a)
         return rc;
     }
     a->commit_seq = st.next_seq;
+    a->lines_pending = 0;
     return 0;
 }
 
 /* ---- connection -------------------------------------------------------------------------------
  */
 
-static void link_flush(struct link *k)
+/* One write to the network process: the bytes follow the request. */
+struct link_write {
+    uv_write_t req;
+    char data[];
+};
+
+static void on_link_written(uv_write_t *req, int status)
 {
-    if (!k->dead)
-        trl_tlsio_flush(k->tls, (uv_stream_t *)&k->tcp);
+    (void)status; /* a failed write shows up as an error or EOF on the read side */
+    free(req);
 }
 
 static void link_send(struct link *k, const struct trl_buf *frame)
 {
-    if (trl_tlsio_write(k->tls, frame->data, frame->len) == 0)
-        link_flush(k);
+    if (k->dead)
+        return;
+    struct link_write *w = trl_xmalloc(sizeof(*w) + frame->len);
+    memcpy(w->data, frame->data, frame->len);
+    uv_buf_t b = uv_buf_init(w->data, (unsigned)frame->len);
+    if (uv_write(&w->req, (uv_stream_t *)&k->pipe, &b, 1, on_link_written) != 0)
+        free(w);
 }
 
 static void on_link_closed(uv_handle_t *h)
 {
     struct link *k = h->data;
-    trl_tlsio_destroy(k->tls);
     trl_proto_reader_free(&k->rd);
     free(k);
 }
@@ -485,23 +616,25 @@ static void link_close(struct agent *a, const char *why)
                  a->port, why, a->nin);
     a->link = NULL;
     k->dead = true;
-    uv_close((uv_handle_t *)&k->tcp, on_link_closed);
+    uv_close((uv_handle_t *)&k->pipe, on_link_closed);
     a->nin = 0;
     a->have_held = false;
     trl_spool_rewind(a->spool);
     schedule_reconnect(a);
 }
 
-static void handle_ack(struct agent *a, uint64_t seq)
+/* Records the server's acknowledgements in the spool (which deletes what they cover). Called
+ * once a second, and at once when the spool is short of room: each call writes the ack file
+ * durably, and the server drops whatever a restart resends anyway. */
+static void apply_ack(struct agent *a)
 {
     struct trl_spool_stats st;
     trl_spool_stats(a->spool, &st);
-    uint64_t top = st.next_seq ? st.next_seq - 1 : 0;
-    if (seq > top)
-        seq = top; /* the server knows of events this spool never had: nothing to trim */
+    uint64_t trim = a->ack_seq;
+    if (trim <= st.acked_seq)
+        return;
     /* Acknowledged records may be deleted: the offsets must cover their lines first, or a
      * restart would read those lines again without the records that say they were spooled. */
-    uint64_t trim = seq;
     if (a->tail && trim >= a->commit_seq)
         commit_sources(a);
     if (a->tail && trim >= a->commit_seq)
@@ -512,6 +645,19 @@ static void handle_ack(struct agent *a, uint64_t seq)
             trl_error(COMP, "cannot record acknowledgement seq=%llu error=\"%s\"",
                       (unsigned long long)trim, trl_strerror(rc));
     }
+}
+
+static void handle_ack(struct agent *a, uint64_t seq)
+{
+    struct trl_spool_stats st;
+    trl_spool_stats(a->spool, &st);
+    uint64_t top = st.next_seq ? st.next_seq - 1 : 0;
+    if (seq > top)
+        seq = top; /* the server knows of events this spool never had: nothing to trim */
+    if (seq > a->ack_seq)
+        a->ack_seq = seq;
+    if (!spool_has_room(a))
+        apply_ack(a);
     uint32_t done = 0;
     while (done < a->nin && a->inflight[done] <= seq)
         done++;
@@ -539,6 +685,10 @@ static void on_response_event(void *ud, const char *json, size_t len)
     int rc = trl_spool_append(a->spool, a->json.data, a->json.len, NULL);
     if (rc == 0) {
         a->collected++;
+        /* The forwarders get it with the JSON as its text (the JSON format: as it is). */
+        struct trl_event *ev = trl_event_create(a->arena, NULL, 0, trl_now_ns());
+        trl_event_set_ref(ev, TRL_F_EVENT_DATASET, "agent.response", 14);
+        forward_event(a, ev, a->json.data, a->json.len);
     } else {
         a->dropped++;
         trl_error(COMP, "cannot spool a response event: %s", trl_strerror(rc));
@@ -693,38 +843,22 @@ static void on_link_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct link *k = s->data;
     struct agent *a = k->a;
-    if (k->dead)
+    if (k->dead || nread == 0)
         return;
     if (nread < 0) {
-        link_close(a, nread == UV_EOF ? "server closed the connection" : uv_strerror((int)nread));
+        /* The network process logged why (TLS, refused connection, the server closing). */
+        link_close(a, nread == UV_EOF ? "the connection to the server ended"
+                                      : uv_strerror((int)nread));
         return;
     }
-    trl_tlsio_feed(k->tls, buf->base, (size_t)nread);
-    char plain[16384];
-    for (;;) {
-        int n = trl_tlsio_read(k->tls, plain, sizeof(plain));
-        if (n == 0)
-            break;
-        if (n < 0) {
-            char why[300];
-            snprintf(why, sizeof(why), "TLS: %s",
-                     n == -1 ? "server sent close_notify" : trl_tlsio_error(k->tls));
-            link_flush(k);
-            link_close(a, why);
+    trl_proto_reader_feed(&k->rd, buf->base, (size_t)nread);
+    struct trl_proto_frame f;
+    int r;
+    while ((r = trl_proto_reader_next(&k->rd, &f)) == 1)
+        if (handle_frame(a, k, &f) != 0)
             return;
-        }
-        trl_proto_reader_feed(&k->rd, plain, (size_t)n);
-        struct trl_proto_frame f;
-        int r;
-        while ((r = trl_proto_reader_next(&k->rd, &f)) == 1)
-            if (handle_frame(a, k, &f) != 0)
-                return;
-        if (r < 0) {
-            link_close(a, "malformed frame from server");
-            return;
-        }
-    }
-    link_flush(k);
+    if (r < 0)
+        link_close(a, "malformed frame from server");
 }
 
 static void send_hello(struct agent *a, struct link *k)
@@ -741,54 +875,39 @@ static void send_hello(struct agent *a, struct link *k)
     link_send(k, &a->frame);
 }
 
-static void on_connected(uv_connect_t *req, int status)
-{
-    struct link *k = req->data;
-    struct agent *a = k->a;
-    if (k->dead)
-        return;
-    if (status < 0) {
-        link_close(a, uv_strerror(status));
-        return;
-    }
-    uv_tcp_nodelay(&k->tcp, 1);
-    k->state = LINK_HELLO;
-    if (uv_read_start((uv_stream_t *)&k->tcp, on_link_alloc, on_link_read) != 0) {
-        link_close(a, "cannot read from socket");
-        return;
-    }
-    send_hello(a, k); /* held by TLS until the handshake is done; this starts the handshake */
-}
-
 static void connect_now(struct agent *a)
 {
     if (a->link || a->stopping)
         return;
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-    int g = getaddrinfo(a->host, a->port, &hints, &res);
-    if (g != 0 || !res) {
-        trl_warn(COMP, "cannot resolve %s: %s", a->host, gai_strerror(g));
-        if (res)
-            freeaddrinfo(res);
+    int fd = -1;
+    int rc = a->np ? trl_netproc_connect(a->np, &fd) : -EPIPE;
+    if (rc < 0) {
+        trl_warn(COMP, "cannot reach the network process: %s", strerror(-rc));
         schedule_reconnect(a);
         return;
     }
     struct link *k = trl_xcalloc(1, sizeof(*k));
     k->a = a;
-    k->tls = trl_tlsio_create(a->ssl, false, a->host);
     trl_proto_reader_init(&k->rd);
-    uv_tcp_init(&a->loop, &k->tcp);
-    k->tcp.data = k;
-    k->creq.data = k;
+    uv_pipe_init(&a->loop, &k->pipe, 0);
+    k->pipe.data = k;
     k->started_ms = uv_now(&a->loop);
+    k->state = LINK_HELLO;
     a->link = k;
     a->nin = 0;
     a->have_held = false;
     trl_spool_rewind(a->spool);
-    int rc = k->tls ? uv_tcp_connect(&k->creq, &k->tcp, res->ai_addr, on_connected) : UV_ENOMEM;
-    freeaddrinfo(res);
-    if (rc != 0)
-        link_close(a, uv_strerror(rc));
+    if (uv_pipe_open(&k->pipe, fd) != 0) {
+        close(fd);
+        link_close(a, "cannot use the socket to the network process");
+        return;
+    }
+    if (uv_read_start((uv_stream_t *)&k->pipe, on_link_alloc, on_link_read) != 0) {
+        link_close(a, "cannot read from the network process");
+        return;
+    }
+    /* The network process holds it until its TLS handshake with the server is done. */
+    send_hello(a, k);
 }
 
 static void on_reconnect(uv_timer_t *t)
@@ -812,16 +931,26 @@ static void record_payload(const struct trl_spool_record *rec, const char **data
     }
 }
 
+/* Sends at once when a full batch waits; otherwise the commit timer sends within 200 ms, so that
+ * events arriving one by one share a sync of the spool, a batch and its acknowledgement. */
+static void pump_soon(struct agent *a)
+{
+    uint32_t max_events = a->o->batch_max_events ? a->o->batch_max_events : 1000;
+    if (a->unsent >= max_events)
+        pump(a);
+}
+
 /* Builds and sends batches while the window and the socket have room. */
 static void pump(struct agent *a)
 {
+    a->unsent = 0;
     struct link *k = a->link;
     uint32_t window = a->o->window ? TRL_MIN(a->o->window, MAX_WINDOW) : 8;
     uint32_t max_events = a->o->batch_max_events ? a->o->batch_max_events : 1000;
     max_events = TRL_MIN(max_events, TRL_PROTO_MAX_EVENTS);
     size_t max_bytes = a->o->batch_max_bytes ? a->o->batch_max_bytes : (256u << 10);
     while (k && k->state == LINK_READY && a->nin < window &&
-           uv_stream_get_write_queue_size((uv_stream_t *)&k->tcp) < MAX_WRITE_QUEUE) {
+           uv_stream_get_write_queue_size((uv_stream_t *)&k->pipe) < MAX_WRITE_QUEUE) {
         trl_buf_reset(&a->raw);
         uint32_t count = 0;
         uint64_t first = 0;
@@ -863,7 +992,8 @@ static void pump(struct agent *a)
         if (count == 0)
             return;
         trl_buf_reset(&a->frame);
-        int rc = trl_proto_put_batch(&a->frame, first, count, a->raw.data, a->raw.len, 1);
+        int rc =
+            trl_proto_put_batch_z(a->zctx, &a->frame, first, count, a->raw.data, a->raw.len, 1);
         if (rc != 0) {
             trl_error(COMP, "cannot encode a batch seq=%llu count=%u: %s",
                       (unsigned long long)first, count, trl_strerror(rc));
@@ -880,6 +1010,171 @@ static void pump(struct agent *a)
 
 /* ---- housekeeping -----------------------------------------------------------------------------
  */
+
+/* A health event per forwarder whose state changed since the last one: messages dropped, or
+ * connected / disconnected. Spooled for the server, not forwarded. */
+static void report_forwarders(struct agent *a)
+{
+    if (!a->fwd_known)
+        return; /* the network process has not reported yet */
+    for (size_t i = 0; i < a->o->nforwarders; i++) {
+        const struct trl_forward_config *fc = &a->o->forwarders[i];
+        const struct trl_forward_stats *st = &a->fwd[i];
+        uint64_t drops = st->dropped + a->fwd_local_drops[i];
+        bool up = st->connected;
+        uint64_t delta = drops - a->fwd_reported_drops[i];
+        bool first = !a->fwd_reported[i];
+        if (!first && delta == 0 && up == a->fwd_reported_up[i])
+            continue;
+        a->fwd_reported[i] = true;
+        a->fwd_reported_drops[i] = drops;
+        a->fwd_reported_up[i] = up;
+        if (first && up && delta == 0)
+            continue; /* started and well: nothing to say */
+        const char *action = delta ? "forwarder-dropped"
+                             : up  ? "forwarder-connected"
+                                   : "forwarder-disconnected";
+        static const char *const transports[] = {"udp", "tcp", "tls"};
+        char addr[300], msg[600];
+        snprintf(addr, sizeof(addr), "%s:%u", fc->host, (unsigned)fc->port);
+        snprintf(msg, sizeof(msg),
+                 "forwarder %s (%s %s): %llu messages dropped since the last report (%llu in "
+                 "total), %s, %u queued",
+                 fc->name, transports[fc->transport], addr, (unsigned long long)delta,
+                 (unsigned long long)drops, up ? "connected" : "not connected", st->queued);
+        if (delta || !up)
+            trl_warn(COMP, "%s", msg);
+        else
+            trl_info(COMP, "%s", msg);
+        trl_arena_reset(a->arena);
+        struct trl_event *ev = trl_agent_event(a->arena, "agent.health", trl_now_ns());
+        trl_event_set_str(ev, TRL_F_EVENT_ACTION, action);
+        trl_event_add(ev, TRL_F_EVENT_CATEGORY, "host", 4);
+        trl_event_add(ev, TRL_F_EVENT_TYPE, delta || !up ? "error" : "info", delta || !up ? 5 : 4);
+        trl_event_set_str(ev, TRL_F_EVENT_OUTCOME, delta || !up ? "failure" : "success");
+        trl_event_set_str(ev, TRL_F_MESSAGE, msg);
+        trl_event_set_str(ev, TRL_F_HOST_NAME, a->hostname);
+        trl_agent_set_named_str(ev, "forwarder.name", fc->name);
+        trl_agent_set_named_str(ev, "forwarder.address", addr);
+        trl_agent_set_named_str(ev, "forwarder.transport", transports[fc->transport]);
+        trl_agent_set_named_str(ev, "forwarder.format", trl_syslog_encoding_names[fc->format]);
+        trl_agent_set_named_str(ev, "forwarder.connected", up ? "true" : "false");
+        trl_agent_set_named_u64(ev, "forwarder.sent", st->sent + a->fwd_sent_base[i]);
+        trl_agent_set_named_u64(ev, "forwarder.dropped", drops);
+        trl_agent_set_named_u64(ev, "forwarder.dropped_since_last", delta);
+        trl_agent_set_named_u64(ev, "forwarder.queued", st->queued);
+        trl_buf_reset(&a->json);
+        trl_json_encode_event(ev, &a->json);
+        if (spool_has_room(a) && trl_spool_append(a->spool, a->json.data, a->json.len, NULL) == 0)
+            a->collected++;
+        else
+            a->dropped++;
+        trl_arena_reset(a->arena);
+    }
+}
+
+static void start_np_poll(struct agent *a);
+
+static void on_np_timer(uv_timer_t *t)
+{
+    struct agent *a = t->data;
+    if (a->stopping)
+        return;
+    int rc = trl_netproc_restart(a->np);
+    if (rc < 0) {
+        trl_error(COMP, "cannot start the network process: %s; retrying in 5 s", strerror(-rc));
+        uv_timer_start(&a->np_timer, on_np_timer, 5000, 0);
+        return;
+    }
+    trl_info(COMP, "network process restarted pid=%ld", (long)trl_netproc_pid(a->np));
+    start_np_poll(a);
+}
+
+static void on_np_poll_closed(uv_handle_t *h)
+{
+    struct agent *a = h->data;
+    a->np_polling = false;
+    if (!a->stopping)
+        uv_timer_start(&a->np_timer, on_np_timer, 1000, 0);
+}
+
+static void on_np_readable(uv_poll_t *h, int status, int events)
+{
+    (void)events;
+    struct agent *a = h->data;
+    int rc = status < 0 ? status : trl_netproc_poll(a->np, a->fwd);
+    if (rc == 1)
+        a->fwd_known = true;
+    if (rc >= 0)
+        return;
+    if (a->stopping)
+        return;
+    trl_error(COMP, "the network process (pid %ld) is gone; starting another in 1 s",
+              (long)trl_netproc_pid(a->np));
+    /* The next process counts from zero: keep what this one counted. */
+    for (size_t i = 0; i < a->o->nforwarders; i++) {
+        a->fwd_local_drops[i] += a->fwd[i].dropped + a->fwd[i].queued;
+        a->fwd_sent_base[i] += a->fwd[i].sent;
+        memset(&a->fwd[i], 0, sizeof(a->fwd[i]));
+    }
+    a->fwd_known = false;
+    uv_poll_stop(h);
+    uv_close((uv_handle_t *)h, on_np_poll_closed);
+}
+
+static void start_np_poll(struct agent *a)
+{
+    uv_poll_init(&a->loop, &a->np_poll, trl_netproc_fd(a->np));
+    a->np_poll.data = a;
+    uv_poll_start(&a->np_poll, UV_READABLE | UV_DISCONNECT, on_np_readable);
+    a->np_polling = true;
+}
+
+/* Loads the forwarders' TLS files and forks the network process, which gives up every privilege
+ * before it opens a socket. */
+static int setup_network(struct agent *a)
+{
+    const struct trl_agent_opts *o = a->o;
+    if (o->nforwarders > TRL_FWD_MAX) {
+        trl_error(COMP, "at most %d forwarders", TRL_FWD_MAX);
+        return TRL_ECONFIG;
+    }
+    for (size_t i = 0; i < o->nforwarders; i++) {
+        char err[400];
+        if (trl_forward_ssl_ctx(&o->forwarders[i], &a->fwd_ssl[i], err, sizeof(err)) != 0) {
+            trl_error(COMP, "%s", err);
+            return TRL_ECONFIG;
+        }
+    }
+    const char *user = o->network_user ? o->network_user : "nobody";
+    if (trl_privsep_lookup(user, &a->user) != 0) {
+        trl_error(COMP, "network_user \"%s\": the network process needs an unprivileged user",
+                  user);
+        return TRL_ECONFIG;
+    }
+    struct trl_netproc_config nc = {
+        .server_host = a->host,
+        .server_port = a->port,
+        .server_ssl = a->ssl,
+        .fwd = o->forwarders,
+        .nfwd = o->nforwarders,
+        .fwd_ssl = a->fwd_ssl,
+        .user = &a->user,
+    };
+    int rc = trl_netproc_start(&nc, &a->np);
+    if (rc < 0) {
+        a->np = NULL;
+        trl_error(COMP, "cannot start the network process: %s", strerror(-rc));
+        return rc;
+    }
+    for (size_t i = 0; i < o->nforwarders; i++) {
+        static const char *const transports[] = {"udp", "tcp", "tls"};
+        const struct trl_forward_config *f = &o->forwarders[i];
+        trl_info(COMP, "forwarder %s: %s %s:%u format=%s", f->name, transports[f->transport],
+                 f->host, (unsigned)f->port, trl_syslog_encoding_names[f->format]);
+    }
+    return 0;
+}
 
 static void send_heartbeat(struct agent *a)
 {
@@ -904,16 +1199,31 @@ static void send_heartbeat(struct agent *a)
     link_send(k, &a->frame);
 }
 
-/* Every 200 ms: make the spool durable, then the offsets; the heartbeat and the connection
- * watchdog. */
+/* Every 200 ms: make the spool durable (each second also the offsets and the acknowledgements);
+ * the heartbeat, the forwarders' health, the connection watchdog, and sending what waits. */
 static void on_commit_timer(uv_timer_t *t)
 {
     struct agent *a = t->data;
-    commit_sources(a);
+    /* Events are on disk within 200 ms; the file offsets (two fsyncs each, and as many for
+     * tail.seq) are saved once a second, which only bounds how many lines a crash makes the
+     * tailer read again, and skip. */
     uint64_t now = uv_now(&a->loop);
+    if (now - a->last_commit_ms >= 1000) {
+        a->last_commit_ms = now;
+        commit_sources(a);
+        apply_ack(a);
+    } else {
+        int rc = trl_spool_sync(a->spool);
+        if (rc < 0)
+            trl_error(COMP, "cannot sync the spool: %s", trl_strerror(rc));
+    }
     uint64_t hb = a->o->heartbeat_ms ? a->o->heartbeat_ms : 30000;
     if (now - a->last_hb_ms >= hb)
         send_heartbeat(a);
+    if (now - a->last_fwd_report_ms >= hb) {
+        a->last_fwd_report_ms = now;
+        report_forwarders(a);
+    }
     struct link *k = a->link;
     if (k && k->state != LINK_READY && now - k->started_ms > CONNECT_TIMEOUT_MS)
         link_close(a, "connection and HELLO timed out");
@@ -1092,32 +1402,42 @@ static int setup_sources(struct agent *a)
             if (access(default_logs[i], F_OK) == 0 && trl_tail_add(a->tail, default_logs[i]) == 0)
                 nfiles++;
         trl_tail_exclude(a->tail, "*.gz");
-
+    }
+    if (o->default_sources || o->nfim > 0) {
         char *db = trl_path_join(a->state_dir, "fim.db");
         struct trl_fim_config fc = {.db_path = db};
         rc = trl_fim_create(&fc, &a->fim);
         free(db);
         if (rc == 0) {
-            for (size_t i = 0; i < TRL_ARRAY_LEN(default_fim); i++)
+            for (size_t i = 0; o->default_sources && i < TRL_ARRAY_LEN(default_fim); i++)
                 if (access(default_fim[i], F_OK) == 0)
                     trl_fim_add_path(a->fim, default_fim[i]);
+            for (size_t i = 0; i < o->nfim; i++)
+                if (trl_fim_add_path(a->fim, o->fim[i]) != 0)
+                    trl_warn(COMP, "file integrity: cannot monitor \"%s\"", o->fim[i]);
         } else {
             a->fim = NULL;
             a->source_errors++;
             trl_warn(COMP, "file integrity monitoring unavailable: %s", trl_strerror(rc));
         }
+    }
+    if (o->default_sources || o->processes) {
         struct trl_proc_config pc = {0};
         if ((rc = trl_proc_create(&pc, &a->proc)) < 0) {
             a->proc = NULL;
             a->source_errors++;
             trl_warn(COMP, "process monitoring unavailable (needs root): %s", trl_strerror(rc));
         }
+    }
+    if (o->default_sources || o->network) {
         struct trl_netconn_config nc = {0};
         if ((rc = trl_netconn_create(&nc, &a->net)) < 0) {
             a->net = NULL;
             a->source_errors++;
             trl_warn(COMP, "network connection monitoring unavailable: %s", trl_strerror(rc));
         }
+    }
+    if (o->default_sources) {
         char *uo = trl_path_join(a->state_dir, "utmp.offsets");
         struct trl_utmp_config uc = {.state_path = uo};
         if (trl_utmp_create(&uc, &a->utmp) != 0)
@@ -1167,11 +1487,15 @@ int trl_agent_run(const struct trl_agent_opts *o)
         snprintf(a->hostname, sizeof(a->hostname), "localhost");
     uv_loop_init(&a->loop);
     a->arena = trl_arena_create(0);
+    a->zctx = trl_proto_zctx_create();
     if ((rc = trl_state_mkdir(a->state_dir)) < 0) {
         trl_error(COMP, "cannot create the state directory %s: %s", a->state_dir, trl_strerror(rc));
         goto out;
     }
     if ((rc = setup_server(a)) < 0)
+        goto out;
+    /* Forked now, while the agent is small and has opened nothing else. */
+    if ((rc = setup_network(a)) < 0)
         goto out;
     char *spool_dir = trl_path_join(a->state_dir, "spool");
     struct trl_spool_config sc = {
@@ -1205,6 +1529,9 @@ int trl_agent_run(const struct trl_agent_opts *o)
     a->tail_idle.data = a;
     uv_timer_init(&a->loop, &a->unblock_timer);
     a->unblock_timer.data = a;
+    uv_timer_init(&a->loop, &a->np_timer);
+    a->np_timer.data = a;
+    start_np_poll(a);
     uv_signal_init(&a->loop, &a->sigterm);
     a->sigterm.data = a;
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
@@ -1212,7 +1539,7 @@ int trl_agent_run(const struct trl_agent_opts *o)
     a->sigint.data = a;
     uv_signal_start(&a->sigint, on_signal, SIGINT);
     signal(SIGPIPE, SIG_IGN);
-    a->last_hb_ms = uv_now(&a->loop);
+    a->last_hb_ms = a->last_fwd_report_ms = uv_now(&a->loop);
     struct trl_spool_stats st;
     trl_spool_stats(a->spool, &st);
     trl_info(COMP, "started state=%s server=%s:%s spooled=%llu next_seq=%llu", a->state_dir,
@@ -1226,13 +1553,19 @@ out:
         struct link *k = a->link;
         a->link = NULL;
         k->dead = true;
-        uv_close((uv_handle_t *)&k->tcp, on_link_closed);
+        uv_close((uv_handle_t *)&k->pipe, on_link_closed);
     }
     uv_walk(&a->loop, close_walk, NULL);
     uv_run(&a->loop, UV_RUN_DEFAULT);
     uv_loop_close(&a->loop);
-    if (a->spool && a->commit_path)
+    if (a->spool && a->commit_path) {
         commit_sources(a);
+        apply_ack(a);
+    }
+    trl_netproc_destroy(a->np);
+    for (size_t i = 0; i < TRL_FWD_MAX; i++)
+        SSL_CTX_free(a->fwd_ssl[i]);
+    trl_buf_free(&a->fwd_msg);
     trl_tail_destroy(a->tail);
     trl_fim_destroy(a->fim);
     trl_proc_destroy(a->proc);
@@ -1247,7 +1580,9 @@ out:
     trl_spool_destroy(a->spool);
     SSL_CTX_free(a->ssl);
     trl_arena_destroy(a->arena);
+    trl_proto_zctx_destroy(a->zctx);
     trl_buf_free(&a->json);
+    trl_buf_free(&a->pend);
     trl_buf_free(&a->raw);
     trl_buf_free(&a->frame);
     trl_buf_free(&a->held);

@@ -19,8 +19,9 @@
 
 #define LOG_COMP "audit"
 /* The kernel never sends a record longer than this (MAX_AUDIT_MESSAGE_LENGTH is 8970). */
-#define RECV_MAX (64 * 1024)
-#define TAKE_MAX 64
+#define RECV_MAX         (64 * 1024)
+#define TAKE_MAX         64
+#define RECORDS_PER_POLL 512
 
 struct trl_audit_nl {
     int fd;     /* records arrive here */
@@ -243,7 +244,9 @@ static int take(struct trl_audit_nl *a, struct trl_arena *arena, trl_audit_nl_cb
 int trl_audit_nl_poll(struct trl_audit_nl *a, struct trl_arena *arena, trl_audit_nl_cb cb, void *ud)
 {
     int delivered = 0;
-    for (;;) {
+    /* At most RECORDS_PER_POLL records per call: each one lives in the caller's arena until the
+     * call returns, so a backlog is taken a slice at a time (the socket stays readable). */
+    for (int reads = 0; reads < RECORDS_PER_POLL; reads++) {
         ssize_t n = recv(a->fd, a->buf, RECV_MAX, MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
             continue;

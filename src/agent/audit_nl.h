@@ -64,7 +64,8 @@ bool trl_audit_nl_is_multicast(const struct trl_audit_nl *a);
  * -1. */
 int trl_audit_nl_timeout_ms(const struct trl_audit_nl *a);
 
-/* Reads every record waiting on the socket (never blocks) and delivers the events completed.
+/* Reads the records waiting on the socket, at most 512 per call (never blocks; poll again while
+ * the socket is readable), and delivers the events completed.
  * Returns the number of events delivered or a negative errno. */
 int trl_audit_nl_poll(struct trl_audit_nl *a, struct trl_arena *arena, trl_audit_nl_cb cb,
                       void *ud);

@@ -1,5 +1,7 @@
 #include "agent/crc32c.h"
 
+#include <string.h>
+
 /* Slicing-by-8 tables for the reflected Castagnoli polynomial 0x82F63B78: table[0] is the classic
  * byte-at-a-time table, table[k][b] is the CRC of byte b followed by k zero bytes. */
 static const uint32_t crc32c_table[8][256] = {
@@ -317,10 +319,8 @@ static const uint32_t crc32c_table[8][256] = {
     },
 };
 
-uint32_t trl_crc32c(uint32_t crc, const void *p, size_t n)
+static uint32_t crc32c_sw(uint32_t crc, const unsigned char *b, size_t n)
 {
-    const unsigned char *b = p;
-    crc = ~crc;
     while (n >= 8) {
         uint32_t lo = crc ^ ((uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
                              (uint32_t)b[3] << 24);
@@ -333,5 +333,43 @@ uint32_t trl_crc32c(uint32_t crc, const void *p, size_t n)
     }
     while (n--)
         crc = crc32c_table[0][(crc ^ *b++) & 0xff] ^ (crc >> 8);
-    return ~crc;
+    return crc;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TRL_CRC32C_HW 1
+
+/* SSE 4.2's crc32 instruction computes exactly this polynomial, eight bytes at a time: about ten
+ * times the table's speed, and every x86-64 processor of the last fifteen years has it. */
+__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const unsigned char *b,
+                                                            size_t n)
+{
+    uint64_t c = crc;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, b, 8);
+        c = __builtin_ia32_crc32di(c, w);
+        b += 8;
+        n -= 8;
+    }
+    uint32_t c32 = (uint32_t)c;
+    while (n--)
+        c32 = __builtin_ia32_crc32qi(c32, *b++);
+    return c32;
+}
+#endif
+
+uint32_t trl_crc32c(uint32_t crc, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+#ifdef TRL_CRC32C_HW
+    if (__builtin_cpu_supports("sse4.2"))
+        return ~crc32c_hw(~crc, b, n);
+#endif
+    return ~crc32c_sw(~crc, b, n);
+}
+
+uint32_t trl_crc32c_portable(uint32_t crc, const void *p, size_t n)
+{
+    return ~crc32c_sw(~crc, p, n);
 }

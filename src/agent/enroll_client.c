@@ -1,4 +1,5 @@
 #include "agent/enroll_client.h"
+#include "agent/privsep.h"
 #include "agent/proto.h"
 #include "agent/statefile.h"
 #include "core/buf.h"
@@ -13,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -26,7 +29,9 @@
 #include <openssl/x509v3.h>
 
 #define IO_TIMEOUT_S 30
-#define PREFIX       "trapline agent enroll: "
+/* Bound on the answer the network child hands back (three PEM or id strings). */
+#define ANSWER_MAX (1u << 20)
+#define PREFIX     "trapline agent enroll: "
 
 /* What the certificate check found, for a message that says why the server was refused. */
 enum pin_result { PIN_NOT_RUN, PIN_OK, PIN_NO_CA, PIN_MISMATCH, PIN_BAD_CHAIN };
@@ -408,6 +413,135 @@ static bool already_enrolled(const char *state, char **id)
     return true;
 }
 
+/* The network side of enrollment: connect, TLS with the token's pin, ENROLL_REQ / ENROLL_RESP.
+ * Runs in the child. Returns 0 with ans filled, or -1 (reported on stderr). */
+static int talk_to_server(SSL_CTX *ctx, const char *host, const char *port, const char *server,
+                          struct pin *pin, const char *req, struct answer *ans)
+{
+    int rc = -1;
+    SSL *ssl = NULL;
+    int fd = connect_to(host, port);
+    if (fd < 0)
+        return -1;
+    ssl = SSL_new(ctx);
+    if (!ssl || SSL_set_fd(ssl, fd) != 1) {
+        fprintf(stderr, PREFIX "out of memory\n");
+        goto out;
+    }
+    /* SNI carries names only, never addresses. */
+    if (!trl_is_ip(host, strlen(host)))
+        SSL_set_tlsext_host_name(ssl, host);
+    if (SSL_connect(ssl) != 1) {
+        if (pin->result != PIN_NOT_RUN && pin->result != PIN_OK) {
+            print_pin_failure(pin, server);
+        } else {
+            unsigned long e = ERR_get_error();
+            char why[256] = "connection closed";
+            if (e)
+                ERR_error_string_n(e, why, sizeof(why));
+            fprintf(stderr, PREFIX "TLS handshake with %s failed: %s\n", server, why);
+        }
+        goto out;
+    }
+    rc = exchange(ssl, req, ans);
+out:
+    SSL_free(ssl);
+    close(fd);
+    return rc;
+}
+
+static int put_string(int fd, const char *s)
+{
+    uint32_t n = (uint32_t)strlen(s);
+    return write(fd, &n, sizeof(n)) == (ssize_t)sizeof(n) && write(fd, s, n) == (ssize_t)n ? 0 : -1;
+}
+
+static char *take_string(const char **p, const char *end)
+{
+    uint32_t n;
+    if ((size_t)(end - *p) < sizeof(n))
+        return NULL;
+    memcpy(&n, *p, sizeof(n));
+    *p += sizeof(n);
+    if ((size_t)(end - *p) < n)
+        return NULL;
+    char *s = trl_xmalloc((size_t)n + 1);
+    memcpy(s, *p, n);
+    s[n] = '\0';
+    *p += n;
+    return s;
+}
+
+/* Privilege separation: the exchange with the server runs in a child that has given up every
+ * privilege (agent/privsep.h) and never sees the agent's private key; it hands the answer back
+ * over a pipe, and this process, which alone may write the state directory, checks and saves
+ * it. Returns 0 with ans filled, or -1 (reported). */
+static int enroll_separated(SSL_CTX *ctx, const char *host, const char *port, const char *server,
+                            struct pin *pin, const char *req, char *key_pem, EVP_PKEY *key,
+                            struct answer *ans)
+{
+    struct trl_privsep_user user;
+    if (trl_privsep_lookup("nobody", &user) != 0) {
+        fprintf(stderr, PREFIX "no unprivileged user to run the network exchange as\n");
+        return -1;
+    }
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        fprintf(stderr, PREFIX "pipe: %s\n", strerror(errno));
+        return -1;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, PREFIX "fork: %s\n", strerror(errno));
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(p[0]);
+        /* The key stays with the parent: wipe this copy before talking to anyone. */
+        OPENSSL_cleanse(key_pem, strlen(key_pem));
+        EVP_PKEY_free(key);
+        char err[300];
+        if (trl_privsep_drop(&user, err, sizeof(err)) != 0) {
+            fprintf(stderr, PREFIX "cannot give up privileges: %s\n", err);
+            _exit(1);
+        }
+        struct answer a = {0};
+        if (talk_to_server(ctx, host, port, server, pin, req, &a) != 0)
+            _exit(1);
+        _exit(put_string(p[1], a.id) || put_string(p[1], a.cert) || put_string(p[1], a.ca) ? 1 : 0);
+    }
+    close(p[1]);
+    char *buf = trl_xmalloc(ANSWER_MAX);
+    size_t len = 0;
+    ssize_t n;
+    while (len < ANSWER_MAX &&
+           ((n = read(p[0], buf + len, ANSWER_MAX - len)) > 0 || (n < 0 && errno == EINTR)))
+        len += n > 0 ? (size_t)n : 0;
+    close(p[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    int rc = -1;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        const char *q = buf, *end = buf + len;
+        ans->id = take_string(&q, end);
+        ans->cert = ans->id ? take_string(&q, end) : NULL;
+        ans->ca = ans->cert ? take_string(&q, end) : NULL;
+        if (ans->ca && q == end)
+            rc = 0;
+        else
+            fprintf(stderr, PREFIX "the network exchange returned a malformed answer\n");
+    } else if (!WIFEXITED(status)) {
+        fprintf(stderr, PREFIX "the network exchange ended on signal %d\n",
+                WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    }
+    free(buf);
+    return rc;
+}
+
 int trl_cmd_agent_enroll(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -488,7 +622,7 @@ int trl_cmd_agent_enroll(int argc, char **argv)
 
     /* A server that closes the connection mid-write must give an error, not kill the process. */
     signal(SIGPIPE, SIG_IGN);
-    int status = 1, fd = -1;
+    int status = 1;
     struct pin pin = {.result = PIN_NOT_RUN};
     memcpy(pin.fp, tok.ca_fp, sizeof(pin.fp));
     char hostname[256] = "localhost";
@@ -498,7 +632,6 @@ int trl_cmd_agent_enroll(int argc, char **argv)
     char *csr = key ? make_csr(key, hostname) : NULL;
     char *req = NULL;
     SSL_CTX *ctx = NULL;
-    SSL *ssl = NULL;
     struct answer ans = {0};
     if (!key_pem || !csr) {
         fprintf(stderr, PREFIX "cannot generate the agent key\n");
@@ -518,30 +651,8 @@ int trl_cmd_agent_enroll(int argc, char **argv)
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     SSL_CTX_set_cert_verify_callback(ctx, pin_verify, &pin);
-    fd = connect_to(host, port);
-    if (fd < 0)
-        goto out;
-    ssl = SSL_new(ctx);
-    if (!ssl || SSL_set_fd(ssl, fd) != 1) {
-        fprintf(stderr, PREFIX "out of memory\n");
-        goto out;
-    }
-    /* SNI carries names only, never addresses. */
-    if (!trl_is_ip(host, strlen(host)))
-        SSL_set_tlsext_host_name(ssl, host);
-    if (SSL_connect(ssl) != 1) {
-        if (pin.result != PIN_NOT_RUN && pin.result != PIN_OK) {
-            print_pin_failure(&pin, server);
-        } else {
-            unsigned long e = ERR_get_error();
-            char why[256] = "connection closed";
-            if (e)
-                ERR_error_string_n(e, why, sizeof(why));
-            fprintf(stderr, PREFIX "TLS handshake with %s failed: %s\n", server, why);
-        }
-        goto out;
-    }
-    if (exchange(ssl, req, &ans) != 0 || check_response(&pin, key, ans.id, ans.cert, ans.ca) != 0)
+    if (enroll_separated(ctx, host, port, server, &pin, req, key_pem, key, &ans) != 0 ||
+        check_response(&pin, key, ans.id, ans.cert, ans.ca) != 0)
         goto out;
     /* agent.id last: its presence says the rest is complete. */
     char server_line[300];
@@ -557,10 +668,7 @@ int trl_cmd_agent_enroll(int argc, char **argv)
     status = 0;
 out:
     ERR_clear_error();
-    SSL_free(ssl);
     SSL_CTX_free(ctx);
-    if (fd >= 0)
-        close(fd);
     EVP_PKEY_free(key);
     if (key_pem)
         OPENSSL_cleanse(key_pem, strlen(key_pem));

@@ -270,7 +270,10 @@ int trl_proc_poll(struct trl_proc *p, struct trl_arena *arena, trl_agent_event_f
     int64_t clock_off = trl_now_ns() - trl_mono_ns();
     char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
     int count = 0;
-    for (;;) {
+    /* A bounded number of datagrams per call: the events live in the caller's arena until it is
+     * reset after the call, so a backlog of thousands of executions is taken a slice at a time
+     * (the descriptor stays readable) instead of growing the arena to hold them all. */
+    for (int reads = 0; reads < TRL_PROC_READS_PER_POLL; reads++) {
         struct sockaddr_nl from;
         socklen_t fl = sizeof(from);
         ssize_t n = recvfrom(p->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
@@ -294,4 +297,5 @@ int trl_proc_poll(struct trl_proc *p, struct trl_arena *arena, trl_agent_event_f
             continue;
         count += handle(p, buf, (size_t)n, clock_off, arena, cb, ud);
     }
+    return count;
 }

@@ -49,8 +49,10 @@ void trl_proc_destroy(struct trl_proc *p);
 
 /* The socket to poll for readability. */
 int trl_proc_fd(const struct trl_proc *p);
-/* Reads every pending announcement and delivers an event per exec. Returns the number of events
+/* Reads pending announcements, at most TRL_PROC_READS_PER_POLL datagrams (poll again while the
+ * descriptor is readable), and delivers an event per exec. Returns the number of events
  * delivered, or a negative errno when the socket failed. */
+#define TRL_PROC_READS_PER_POLL 256
 int trl_proc_poll(struct trl_proc *p, struct trl_arena *arena, trl_agent_event_fn cb, void *ud);
 
 void trl_proc_stats(const struct trl_proc *p, struct trl_proc_stats *st);

@@ -6,6 +6,7 @@
 #include "core/util.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
@@ -97,29 +98,64 @@ void trl_proto_put_hello(struct trl_buf *out, const struct trl_proto_hello *h)
     end_frame(out, at);
 }
 
-int trl_proto_put_batch(struct trl_buf *out, uint64_t first_seq, uint32_t count, const void *raw,
-                        size_t raw_len, int level)
+struct trl_proto_zctx {
+    ZSTD_CCtx *c;
+    ZSTD_DCtx *d;
+};
+
+struct trl_proto_zctx *trl_proto_zctx_create(void)
+{
+    return trl_xcalloc(1, sizeof(struct trl_proto_zctx));
+}
+
+void trl_proto_zctx_destroy(struct trl_proto_zctx *z)
+{
+    if (!z)
+        return;
+    ZSTD_freeCCtx(z->c);
+    ZSTD_freeDCtx(z->d);
+    free(z);
+}
+
+int trl_proto_put_batch_z(struct trl_proto_zctx *z, struct trl_buf *out, uint64_t first_seq,
+                          uint32_t count, const void *raw, size_t raw_len, int level)
 {
     if (count == 0 || count > TRL_PROTO_MAX_EVENTS || raw_len == 0 || raw_len > TRL_PROTO_MAX_RAW)
         return TRL_EINVAL;
+    ZSTD_CCtx *cctx = z ? z->c : NULL;
+    if (!cctx) {
+        cctx = ZSTD_createCCtx();
+        if (!cctx)
+            return TRL_EINVAL;
+        if (z)
+            z->c = cctx;
+    }
     size_t bound = ZSTD_compressBound(raw_len);
     size_t at = begin_frame(out, TRL_PROTO_BATCH);
     put_u64(out, first_seq);
     put_u32(out, count);
     put_u32(out, (uint32_t)raw_len);
     trl_buf_reserve(out, bound);
-    size_t z = ZSTD_compress(out->data + out->len, bound, raw, raw_len, level);
-    if (ZSTD_isError(z)) {
+    size_t zn = ZSTD_compressCCtx(cctx, out->data + out->len, bound, raw, raw_len, level);
+    if (!z)
+        ZSTD_freeCCtx(cctx);
+    if (ZSTD_isError(zn)) {
         out->len = at;
         return TRL_EINVAL;
     }
-    out->len += z;
+    out->len += zn;
     if (out->len - at - 4 > TRL_PROTO_MAX_FRAME) {
         out->len = at;
         return TRL_EFULL;
     }
     end_frame(out, at);
     return 0;
+}
+
+int trl_proto_put_batch(struct trl_buf *out, uint64_t first_seq, uint32_t count, const void *raw,
+                        size_t raw_len, int level)
+{
+    return trl_proto_put_batch_z(NULL, out, first_seq, count, raw, raw_len, level);
 }
 
 void trl_proto_put_ack(struct trl_buf *out, uint64_t seq)
@@ -417,6 +453,12 @@ int trl_proto_parse_action_result(const struct trl_proto_frame *f,
 
 int trl_proto_batch_decompress(const struct trl_proto_batch *b, struct trl_buf *out)
 {
+    return trl_proto_batch_decompress_z(NULL, b, out);
+}
+
+int trl_proto_batch_decompress_z(struct trl_proto_zctx *z, const struct trl_proto_batch *b,
+                                 struct trl_buf *out)
+{
     trl_buf_reset(out);
     if (b->raw_len == 0 || b->raw_len > TRL_PROTO_MAX_RAW || b->count == 0 || !b->zdata)
         return TRL_EINVAL;
@@ -426,12 +468,23 @@ int trl_proto_batch_decompress(const struct trl_proto_batch *b, struct trl_buf *
     if (declared == ZSTD_CONTENTSIZE_ERROR ||
         (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != b->raw_len))
         return TRL_EINVAL;
-    ZSTD_DCtx *dctx = ZSTD_createDCtx();
-    if (!dctx)
-        return TRL_EINVAL;
+    ZSTD_DCtx *dctx = z ? z->d : NULL;
+    if (!dctx) {
+        dctx = ZSTD_createDCtx();
+        if (!dctx)
+            return TRL_EINVAL;
+        if (ZSTD_isError(ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, PROTO_WINDOW_LOG_MAX))) {
+            ZSTD_freeDCtx(dctx);
+            return TRL_EINVAL;
+        }
+        if (z)
+            z->d = dctx;
+    } else {
+        /* A kept context may stop in the middle of a frame that was refused: start afresh (the
+         * window limit is a parameter, which a session reset keeps). */
+        ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only);
+    }
     int rc = TRL_EINVAL;
-    if (ZSTD_isError(ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, PROTO_WINDOW_LOG_MAX)))
-        goto out;
     trl_buf_reserve(out, (size_t)b->raw_len + 1);
     ZSTD_inBuffer in = {b->zdata, b->zlen, 0};
     /* One spare byte past raw_len reveals a frame that holds more than it said. */
@@ -465,7 +518,8 @@ int trl_proto_batch_decompress(const struct trl_proto_batch *b, struct trl_buf *
         goto out;
     rc = 0;
 out:
-    ZSTD_freeDCtx(dctx);
+    if (!z)
+        ZSTD_freeDCtx(dctx);
     if (rc)
         trl_buf_reset(out);
     return rc;

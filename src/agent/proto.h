@@ -171,4 +171,18 @@ int trl_proto_parse_action_result(const struct trl_proto_frame *f,
  * raw_len + 1 bytes. Returns 0 or TRL_EINVAL. */
 int trl_proto_batch_decompress(const struct trl_proto_batch *b, struct trl_buf *out);
 
+/* zstd state kept from one batch to the next by a sender or a receiver: setting a context up costs
+ * more than compressing or decompressing a small batch. Owned by the caller; one thread at a
+ * time. */
+struct trl_proto_zctx;
+struct trl_proto_zctx *trl_proto_zctx_create(void);
+/* NULL-safe. */
+void trl_proto_zctx_destroy(struct trl_proto_zctx *z);
+/* trl_proto_put_batch() and trl_proto_batch_decompress() with the context z (NULL: a temporary
+ * one). */
+int trl_proto_put_batch_z(struct trl_proto_zctx *z, struct trl_buf *out, uint64_t first_seq,
+                          uint32_t count, const void *raw, size_t raw_len, int level);
+int trl_proto_batch_decompress_z(struct trl_proto_zctx *z, const struct trl_proto_batch *b,
+                                 struct trl_buf *out);
+
 #endif

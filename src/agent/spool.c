@@ -23,6 +23,9 @@
 #define ACK_MAGIC       0x4B434154u /* "TACK" little-endian */
 #define DEFAULT_SEGMENT (8ull << 20)
 #define DEFAULT_MAX     (1ull << 30)
+#define READ_AHEAD      (256u << 10)
+/* Records written by one writev() in trl_spool_append_many() (two iovecs each, under IOV_MAX). */
+#define APPEND_GROUP 64
 
 /* A corrupt stretch found when the spool was opened: the reader jumps from start to end without
  * checking, logging or counting it again. */
@@ -72,8 +75,15 @@ struct trl_spool {
     int rfd;
     uint32_t rfd_id;
 
+    /* Read-ahead window: bytes [win_off, win_off + win_len) of segment win_id (0: none), so that
+     * reading records one after the other costs one pread per READ_AHEAD bytes instead of two
+     * per record. It never holds bytes past the segment's size when it was read, and is dropped
+     * whenever a segment is truncated or deleted. */
     unsigned char *buf;
     size_t bufcap;
+    size_t win_len;
+    uint64_t win_off;
+    uint32_t win_id;
 
     uint64_t dropped;
     uint64_t corrupt_bytes;
@@ -129,33 +139,67 @@ static char *seg_path(const struct trl_spool *s, uint32_t id)
     return trl_path_join(s->dir, name);
 }
 
+/* Makes bytes [off, off + n) of segment id (open as fd, size bytes long) available in the
+ * read-ahead window: returns 1 and sets *out, 0 when the file holds fewer bytes, or a negative
+ * errno. */
+static int win_get(struct trl_spool *s, int fd, uint32_t id, uint64_t off, size_t n, uint64_t size,
+                   const unsigned char **out)
+{
+    if (s->win_id == id && off >= s->win_off && off + n <= s->win_off + s->win_len) {
+        *out = s->buf + (off - s->win_off);
+        return 1;
+    }
+    if (n > size - off)
+        return 0;
+    size_t want = (size_t)TRL_MIN((uint64_t)TRL_MAX(n, (size_t)READ_AHEAD), size - off);
+    s->win_id = 0;
+    buf_reserve(s, want);
+    ssize_t got = trl_pread_full(fd, s->buf, want, off);
+    if (got < 0)
+        return (int)got;
+    s->win_id = id;
+    s->win_off = off;
+    s->win_len = (size_t)got;
+    if ((size_t)got < n)
+        return 0;
+    *out = s->buf;
+    return 1;
+}
+
+static void win_drop(struct trl_spool *s, uint32_t id)
+{
+    if (s->win_id == id)
+        s->win_id = 0;
+}
+
 /*
- * Reads and checks the record at off of a segment that is size bytes long. Returns 1 when it is
- * valid (payload in s->buf, *len and *seq set), 0 when it is not, or a negative errno. A record is
- * valid when its header and payload lie within the segment, its CRC matches and its sequence is
- * in (lo, hi].
+ * Reads and checks the record at off of segment id (open as fd), which is size bytes long.
+ * Returns 1 when it is valid (*payload, *len and *seq set; the payload is valid until the next
+ * read), 0 when it is not, or a negative errno. A record is valid when its header and payload lie
+ * within the segment, its CRC matches and its sequence is in (lo, hi].
  */
-static int rec_load(struct trl_spool *s, int fd, uint64_t off, uint64_t size, uint64_t lo,
-                    uint64_t hi, uint32_t *len, uint64_t *seq)
+static int rec_load(struct trl_spool *s, int fd, uint32_t id, uint64_t off, uint64_t size,
+                    uint64_t lo, uint64_t hi, const unsigned char **payload, uint32_t *len,
+                    uint64_t *seq)
 {
     unsigned char hdr[REC_HDR];
+    const unsigned char *p;
     if (size - off < REC_HDR)
         return 0;
-    ssize_t n = trl_pread_full(fd, hdr, REC_HDR, off);
-    if (n < 0)
-        return (int)n;
-    if ((size_t)n < REC_HDR)
-        return 0;
+    int rc = win_get(s, fd, id, off, REC_HDR, size, &p);
+    if (rc <= 0)
+        return rc;
+    memcpy(hdr, p, REC_HDR);
     uint32_t l = get_u32(hdr);
     uint64_t q = get_u64(hdr + 8);
     if (l == 0 || l > TRL_SPOOL_MAX_RECORD || l > size - off - REC_HDR || q <= lo || q > hi)
         return 0;
-    buf_reserve(s, l);
-    n = trl_pread_full(fd, s->buf, l, off + REC_HDR);
-    if (n < 0)
-        return (int)n;
-    if ((size_t)n < l || rec_crc(hdr, s->buf, l) != get_u32(hdr + 4))
+    rc = win_get(s, fd, id, off + REC_HDR, l, size, &p);
+    if (rc <= 0)
+        return rc;
+    if (rec_crc(hdr, p, l) != get_u32(hdr + 4))
         return 0;
+    *payload = p;
     *len = l;
     *seq = q;
     return 1;
@@ -278,6 +322,7 @@ static void seg_remove(struct trl_spool *s, size_t i)
         s->wfd = -1;
     }
     close_rfd_if(s, g.id);
+    win_drop(s, g.id);
     char *path = seg_path(s, g.id);
     if (unlink(path) != 0 && errno != ENOENT)
         trl_warn(LOG_COMP, "cannot delete segment path=%s err=\"%s\"", path, strerror(errno));
@@ -322,7 +367,8 @@ static int seg_scan(struct trl_spool *s, struct seg *g, uint64_t *prev)
     while (off < size) {
         uint32_t len = 0;
         uint64_t seq = 0;
-        rc = rec_load(s, fd, off, size, *prev, UINT64_MAX, &len, &seq);
+        const unsigned char *payload;
+        rc = rec_load(s, fd, g->id, off, size, *prev, UINT64_MAX, &payload, &len, &seq);
         if (rc < 0)
             goto out;
         if (rc == 1) {
@@ -360,6 +406,8 @@ static int seg_scan(struct trl_spool *s, struct seg *g, uint64_t *prev)
     rc = 0;
     g->size = size;
 out:
+    /* The window was read through this descriptor, maybe before a truncation. */
+    win_drop(s, g->id);
     if (fd >= 0)
         close(fd);
     free(path);
@@ -613,11 +661,14 @@ static int write_all_v(int fd, struct iovec *iov, int cnt)
     return 0;
 }
 
-int trl_spool_append(struct trl_spool *s, const void *data, size_t len, uint64_t *seq)
+static bool rec_len_ok(const struct trl_spool *s, size_t len)
 {
-    if (len == 0 || len > TRL_SPOOL_MAX_RECORD || REC_HDR + len > s->max_bytes)
-        return TRL_EINVAL;
-    uint64_t need = REC_HDR + len;
+    return len > 0 && len <= TRL_SPOOL_MAX_RECORD && REC_HDR + len <= s->max_bytes;
+}
+
+/* Makes room for a record of need bytes (cap, segment): the checks one append starts with. */
+static int make_room(struct trl_spool *s, uint64_t need)
+{
     while (s->total_bytes + need > s->max_bytes) {
         if (s->policy == TRL_SPOOL_BLOCK)
             return TRL_EFULL;
@@ -625,39 +676,92 @@ int trl_spool_append(struct trl_spool *s, const void *data, size_t len, uint64_t
         if (rc < 0)
             return rc;
     }
-    struct seg *g = s->nsegs ? &s->segs[s->nsegs - 1] : NULL;
-    if (s->wfd < 0 || (g->size > 0 && g->size + need > s->segment_bytes)) {
-        int rc = seg_start(s);
-        if (rc < 0)
-            return rc;
-        g = &s->segs[s->nsegs - 1];
+    const struct seg *g = s->nsegs ? &s->segs[s->nsegs - 1] : NULL;
+    if (s->wfd < 0 || (g->size > 0 && g->size + need > s->segment_bytes))
+        return seg_start(s);
+    return 0;
+}
+
+/*
+ * Writes records recs[0..n) (lengths checked) into the write segment with one writev: the first
+ * has room (make_room), the rest are those that fit the segment and the cap after it. Returns how
+ * many were written, or a negative errno (none was).
+ */
+static long write_group(struct trl_spool *s, const struct iovec *recs, size_t n)
+{
+    unsigned char hdrs[APPEND_GROUP][REC_HDR];
+    struct iovec iov[2 * APPEND_GROUP];
+    struct seg *g = &s->segs[s->nsegs - 1];
+    uint64_t size = g->size, total = s->total_bytes;
+    size_t m = 0;
+    for (; m < n && m < APPEND_GROUP; m++) {
+        size_t len = recs[m].iov_len;
+        uint64_t need = REC_HDR + len;
+        if (m > 0 &&
+            (!rec_len_ok(s, len) || size + need > s->segment_bytes || total + need > s->max_bytes))
+            break;
+        unsigned char *hdr = hdrs[m];
+        put_u32(hdr, (uint32_t)len);
+        put_u64(hdr + 8, s->next_seq + m);
+        put_u32(hdr + 4, rec_crc(hdr, recs[m].iov_base, len));
+        iov[2 * m] = (struct iovec){hdr, REC_HDR};
+        iov[2 * m + 1] = recs[m];
+        size += need;
+        total += need;
     }
-    unsigned char hdr[REC_HDR];
-    uint64_t q = s->next_seq;
-    put_u32(hdr, (uint32_t)len);
-    put_u64(hdr + 8, q);
-    put_u32(hdr + 4, rec_crc(hdr, data, len));
-    struct iovec iov[2] = {{hdr, REC_HDR}, {(void *)data, len}};
-    int rc = write_all_v(s->wfd, iov, 2);
+    int rc = write_all_v(s->wfd, iov, (int)(2 * m));
     if (rc < 0) {
         /* Take a partial record back off so the segment stays well-formed. */
         trl_error(LOG_COMP, "write failed path=%s err=\"%s\"", s->dir, strerror(-rc));
+        win_drop(s, g->id);
         if (ftruncate(s->wfd, (off_t)g->size) != 0)
             seg_seal(s);
         return rc;
     }
     if (!g->first_seq)
-        g->first_seq = q;
-    g->last_seq = q;
-    g->nrec++;
-    g->size += need;
-    s->total_bytes += need;
-    s->next_seq++;
-    if (seq)
-        *seq = q;
-    if (s->sync_interval_ns == 0)
-        return trl_spool_sync(s);
-    return trl_spool_tick(s);
+        g->first_seq = s->next_seq;
+    g->last_seq = s->next_seq + m - 1;
+    g->nrec += m;
+    s->total_bytes += size - g->size;
+    g->size = size;
+    s->next_seq += m;
+    return (long)m;
+}
+
+int trl_spool_append_many(struct trl_spool *s, const struct iovec *recs, size_t n,
+                          uint64_t *first_seq, size_t *done)
+{
+    if (first_seq)
+        *first_seq = s->next_seq;
+    size_t k = 0;
+    int rc = 0;
+    while (k < n) {
+        if (!rec_len_ok(s, recs[k].iov_len)) {
+            rc = TRL_EINVAL;
+            break;
+        }
+        rc = make_room(s, REC_HDR + recs[k].iov_len);
+        if (rc < 0)
+            break;
+        long w = write_group(s, recs + k, n - k);
+        if (w < 0) {
+            rc = (int)w;
+            break;
+        }
+        k += (size_t)w;
+    }
+    if (done)
+        *done = k;
+    if (k == 0)
+        return rc;
+    int sync_rc = s->sync_interval_ns == 0 ? trl_spool_sync(s) : trl_spool_tick(s);
+    return rc < 0 ? rc : sync_rc;
+}
+
+int trl_spool_append(struct trl_spool *s, const void *data, size_t len, uint64_t *seq)
+{
+    struct iovec rec = {(void *)data, len};
+    return trl_spool_append_many(s, &rec, 1, seq, NULL);
 }
 
 static size_t seg_index(const struct trl_spool *s, uint32_t id)
@@ -711,7 +815,8 @@ int trl_spool_read(struct trl_spool *s, struct trl_spool_record *rec)
         uint32_t len = 0;
         uint64_t seq = 0;
         uint64_t lo = s->roff == 0 ? (g->first_seq ? g->first_seq - 1 : 0) : s->rseq;
-        int rc = rec_load(s, fd, s->roff, g->size, lo, g->last_seq, &len, &seq);
+        const unsigned char *payload = NULL;
+        int rc = rec_load(s, fd, g->id, s->roff, g->size, lo, g->last_seq, &payload, &len, &seq);
         if (rc < 0)
             return rc;
         if (rc == 0) {
@@ -737,7 +842,7 @@ int trl_spool_read(struct trl_spool *s, struct trl_spool_record *rec)
         }
         s->rlast = seq;
         rec->seq = seq;
-        rec->data = s->buf;
+        rec->data = payload;
         rec->len = len;
         return 1;
     }

@@ -34,6 +34,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 /* The largest payload one record may carry. */
 #define TRL_SPOOL_MAX_RECORD (16u << 20)
@@ -81,6 +82,13 @@ void trl_spool_destroy(struct trl_spool *s);
  * Returns 0, TRL_EFULL (policy block, spool full), TRL_EINVAL (record too large) or a negative
  * errno (the record was not written). */
 int trl_spool_append(struct trl_spool *s, const void *data, size_t len, uint64_t *seq);
+/* Appends recs[0..n) in order as n calls of trl_spool_append() would, with one write for up to 64
+ * records (a syscall per record is most of what spooling a short line costs). *first_seq (may be
+ * NULL) is the sequence of the first; the others follow it. Returns 0 when every record was
+ * appended, else the error that stopped the appends, with *done (may be NULL) set to how many were
+ * appended before it (those are in the spool as if appended one by one). */
+int trl_spool_append_many(struct trl_spool *s, const struct iovec *recs, size_t n,
+                          uint64_t *first_seq, size_t *done);
 /* fdatasyncs appended records and persists the ack position now. Returns 0 or a negative errno. */
 int trl_spool_sync(struct trl_spool *s);
 /* Syncs when the group-commit interval has passed since the last sync and something is unsynced;

@@ -5,6 +5,7 @@
  */
 #include "agent/agent_main.h"
 #include "agent/enroll_client.h"
+#include "agent/forward.h"
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -20,12 +21,19 @@ struct agent_config {
     char *server;
     char *state_dir;
     struct trl_strlist tail;
+    struct trl_strlist fim;
+    bool processes;
+    bool network;
     bool default_sources;
     bool active_response;
     int64_t spool_max_bytes;
     int64_t heartbeat_ms;
     int log_level;
+    char *network_user;
     struct trl_cfg_origins origins;
+    /* The `forwarders` list, which the table below cannot describe (agent/forward_config.c). */
+    struct trl_forward_config *fwd;
+    size_t nfwd;
 };
 
 #define OFF(f) offsetof(struct agent_config, f)
@@ -48,6 +56,22 @@ static const struct trl_cfg_entry keys[] = {
      .def = "",
      .offset = OFF(tail),
      .help = "Log files to follow: paths or glob patterns."},
+    {.key = "fim",
+     .type = TRL_CFG_LIST,
+     .def = "",
+     .offset = OFF(fim),
+     .help = "File integrity monitoring of these files and directories (besides /etc and the "
+             "system binaries with the default sources)."},
+    {.key = "processes",
+     .type = TRL_CFG_BOOL,
+     .def = "false",
+     .offset = OFF(processes),
+     .help = "Report process executions even without the default sources (needs root)."},
+    {.key = "network",
+     .type = TRL_CFG_BOOL,
+     .def = "false",
+     .offset = OFF(network),
+     .help = "Report TCP listeners and connections even without the default sources."},
     {.key = "default_sources",
      .type = TRL_CFG_BOOL,
      .def = "true",
@@ -74,6 +98,11 @@ static const struct trl_cfg_entry keys[] = {
      .min = 1000,
      .max = 3600000,
      .help = "How often the agent reports its health to the server."},
+    {.key = "network_user",
+     .type = TRL_CFG_STRING,
+     .def = "nobody",
+     .offset = OFF(network_user),
+     .help = "User the unprivileged network process runs as when the agent runs as root."},
     {.key = "log.level",
      .type = TRL_CFG_ENUM,
      .def = "info",
@@ -90,26 +119,35 @@ static const struct trl_cfg_map agent_map = {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: trapline agent [options]\n"
-            "       trapline agent enroll [options]   (see `trapline agent enroll --help`)\n"
-            "\n"
-            "Collects events on this host (log files, and by default file integrity, processes,\n"
-            "network connections and logins), parses and normalises them, keeps them in a disk\n"
-            "spool and delivers them to the server over TLS 1.3 until it acknowledges them.\n"
-            "\n"
-            "options:\n"
-            "  --config FILE             YAML file with the keys below\n"
-            "  --state DIR               identity, spool and offsets [state_dir]\n"
-            "                            (default: " TRL_AGENT_DEFAULT_STATE ")\n"
-            "  --server HOST:PORT        the server's agent listener [server]\n"
-            "  --tail PATH_OR_GLOB       follow a log file, repeatable [tail]\n"
-            "  --no-default-sources      only the sources named by --tail [default_sources]\n"
-            "  --no-active-response      refuse the server's response actions [active_response]\n"
-            "  --spool-max-size N        spool cap, e.g. 1GiB [spool.max_size]\n"
-            "  --heartbeat DUR           health report interval, e.g. 30s [heartbeat]\n"
-            "  --log-level LEVEL         debug|info|warn|error [log.level]\n"
-            "  -h, --help                this text\n");
+    fprintf(
+        out,
+        "usage: trapline agent [options]\n"
+        "       trapline agent enroll [options]   (see `trapline agent enroll --help`)\n"
+        "\n"
+        "Collects events on this host (log files, and by default file integrity, processes,\n"
+        "network connections and logins), parses and normalises them, keeps them in a disk\n"
+        "spool and delivers them to the server over TLS 1.3 until it acknowledges them.\n"
+        "The configuration file may also list `forwarders`: syslog collectors (UDP, TCP,\n"
+        "TLS; RFC 5424, RFC 3164, Snare, CEF or JSON) that get every event as well.\n"
+        "All network I/O runs in a separate process without privileges [network_user].\n"
+        "\n"
+        "options:\n"
+        "  --config FILE             YAML file with the keys below\n"
+        "  --state DIR               identity, spool and offsets [state_dir]\n"
+        "                            (default: " TRL_AGENT_DEFAULT_STATE ")\n"
+        "  --server HOST:PORT        the server's agent listener [server]\n"
+        "  --tail PATH_OR_GLOB       follow a log file, repeatable [tail]\n"
+        "  --fim PATH                file integrity of a file or directory, repeatable [fim]\n"
+        "  --processes               process executions, also with --no-default-sources\n"
+        "                            [processes]\n"
+        "  --network                 TCP connections, also with --no-default-sources [network]\n"
+        "  --no-default-sources      only the sources named by the options above\n"
+        "                            [default_sources]\n"
+        "  --no-active-response      refuse the server's response actions [active_response]\n"
+        "  --spool-max-size N        spool cap, e.g. 1GiB [spool.max_size]\n"
+        "  --heartbeat DUR           health report interval, e.g. 30s [heartbeat]\n"
+        "  --log-level LEVEL         debug|info|warn|error [log.level]\n"
+        "  -h, --help                this text\n");
 }
 
 static int load_file(struct agent_config *c, const char *path)
@@ -127,6 +165,8 @@ static int load_file(struct agent_config *c, const char *path)
     int rc = -1;
     if (too_big)
         fprintf(stderr, "trapline agent: %s is larger than 1 MiB\n", path);
+    else if (trl_forward_config_extract(path, data, len, &c->fwd, &c->nfwd, err, sizeof(err)) != 0)
+        fprintf(stderr, "trapline agent: %s\n", err);
     else if (trl_cfgmap_load(&agent_map, c, path, data, len, err, sizeof(err)) != 0)
         fprintf(stderr, "trapline agent: %s\n", err);
     else
@@ -156,6 +196,9 @@ int trl_cmd_agent(int argc, char **argv)
         {"server", required_argument, NULL, 'S'},
         {"tail", required_argument, NULL, 't'},
         {"no-default-sources", no_argument, NULL, 'n'},
+        {"fim", required_argument, NULL, 'F'},
+        {"processes", no_argument, NULL, 'P'},
+        {"network", no_argument, NULL, 'N'},
         {"no-active-response", no_argument, NULL, 'R'},
         {"spool-max-size", required_argument, NULL, 'm'},
         {"heartbeat", required_argument, NULL, 'b'},
@@ -171,6 +214,8 @@ int trl_cmd_agent(int argc, char **argv)
     const char *config_path = NULL;
     const char *tails[TRL_AGENT_MAX_TAILS];
     size_t ntails = 0;
+    const char *fims[TRL_AGENT_MAX_TAILS];
+    size_t nfims = 0;
     char *state = NULL;
     int rc = 2;
     /* The file is read first so that flags override it, wherever --config appears. */
@@ -201,6 +246,19 @@ int trl_cmd_agent(int argc, char **argv)
             break;
         case 'n':
             r = set_flag(&c, "default_sources", "false");
+            break;
+        case 'F':
+            if (nfims == TRL_AGENT_MAX_TAILS) {
+                fprintf(stderr, "trapline agent: at most %d --fim\n", TRL_AGENT_MAX_TAILS);
+                goto out;
+            }
+            fims[nfims++] = optarg;
+            break;
+        case 'P':
+            r = set_flag(&c, "processes", "true");
+            break;
+        case 'N':
+            r = set_flag(&c, "network", "true");
             break;
         case 'R':
             r = set_flag(&c, "active_response", "false");
@@ -234,7 +292,11 @@ int trl_cmd_agent(int argc, char **argv)
         for (size_t i = 0; i < c.tail.count && ntails < TRL_AGENT_MAX_TAILS; i++)
             tails[ntails++] = c.tail.items[i];
     }
-    if (ntails == 0 && !c.default_sources) {
+    if (nfims == 0) {
+        for (size_t i = 0; i < c.fim.count && nfims < TRL_AGENT_MAX_TAILS; i++)
+            fims[nfims++] = c.fim.items[i];
+    }
+    if (ntails == 0 && nfims == 0 && !c.processes && !c.network && !c.default_sources) {
         fprintf(stderr, "trapline agent: no sources: give --tail or allow the default sources\n");
         goto out;
     }
@@ -245,13 +307,22 @@ int trl_cmd_agent(int argc, char **argv)
     for (size_t i = 0; i < ntails; i++)
         o.tails[i] = tails[i];
     o.ntails = ntails;
+    for (size_t i = 0; i < nfims; i++)
+        o.fim[i] = fims[i];
+    o.nfim = nfims;
+    o.processes = c.processes;
+    o.network = c.network;
     o.default_sources = c.default_sources;
     o.active_response = c.active_response;
     o.spool_max_bytes = (uint64_t)c.spool_max_bytes;
     o.heartbeat_ms = (uint64_t)c.heartbeat_ms;
+    o.forwarders = c.fwd;
+    o.nforwarders = c.nfwd;
+    o.network_user = c.network_user;
     rc = trl_agent_run(&o) == 0 ? 0 : 1;
 out:
     free(state);
     trl_cfgmap_free(&agent_map, &c);
+    trl_forward_config_free(c.fwd, c.nfwd);
     return rc;
 }

@@ -571,7 +571,8 @@ int trl_cmd_server(int argc, char **argv)
                                          .pki = &c.pki,
                                          .pipeline = p,
                                          .action_expired = response ? agent_action_expired : NULL,
-                                         .action_ud = response};
+                                         .action_ud = response,
+                                         .counters = &counters};
     if (c.cfg.server.agents[0] && trl_agent_listener_start(&ao, &agents) != 0)
         agents = NULL;
     pthread_mutex_lock(&response_route.mu);

@@ -17,19 +17,21 @@ struct trl_event *trl_event_create(struct trl_arena *a, const char *original, si
     return ev;
 }
 
+static void kv_grow(struct trl_event *ev)
+{
+    uint32_t cap = ev->cap ? ev->cap * 2 : 24;
+    struct trl_kv *fields = trl_arena_alloc(ev->arena, cap * sizeof(*fields));
+    if (ev->nfields)
+        memcpy(fields, ev->fields, ev->nfields * sizeof(*fields));
+    ev->fields = fields;
+    ev->cap = cap;
+}
+
 static struct trl_kv *kv_append(struct trl_event *ev)
 {
-    if (ev->nfields == ev->cap) {
-        uint32_t cap = ev->cap ? ev->cap * 2 : 24;
-        struct trl_kv *fields = trl_arena_alloc(ev->arena, cap * sizeof(*fields));
-        if (ev->nfields)
-            memcpy(fields, ev->fields, ev->nfields * sizeof(*fields));
-        ev->fields = fields;
-        ev->cap = cap;
-    }
-    struct trl_kv *kv = &ev->fields[ev->nfields++];
-    memset(kv, 0, sizeof(*kv));
-    return kv;
+    if (ev->nfields == ev->cap)
+        kv_grow(ev);
+    return &ev->fields[ev->nfields++];
 }
 
 static struct trl_kv *kv_find(const struct trl_event *ev, enum trl_field f)
@@ -38,18 +40,26 @@ static struct trl_kv *kv_find(const struct trl_event *ev, enum trl_field f)
     return s ? &ev->fields[s - 1] : NULL;
 }
 
-static struct trl_kv *kv_append_known(struct trl_event *ev, enum trl_field f)
+/* Appends a known field's entry with its value. */
+static inline void kv_append_known(struct trl_event *ev, enum trl_field f, const char *v,
+                                   size_t len)
 {
     struct trl_kv *kv = kv_append(ev);
+    kv->name = NULL;
+    kv->val = v;
+    kv->name_len = 0;
+    kv->val_len = (uint32_t)len;
     kv->field = (uint16_t)f;
     if (!ev->slot[f] && ev->nfields <= UINT16_MAX)
         ev->slot[f] = (uint16_t)ev->nfields;
-    return kv;
 }
 
+/* Dynamic fields only ever follow the first one, so the known fields before it are skipped. */
 static struct trl_kv *kv_find_named(const struct trl_event *ev, const char *name, size_t len)
 {
-    for (uint32_t i = 0; i < ev->nfields; i++) {
+    if (!ev->first_named)
+        return NULL;
+    for (uint32_t i = ev->first_named - 1; i < ev->nfields; i++) {
         const struct trl_kv *kv = &ev->fields[i];
         if (!kv->field && kv->name_len == len && memcmp(kv->name, name, len) == 0)
             return &ev->fields[i];
@@ -60,8 +70,10 @@ static struct trl_kv *kv_find_named(const struct trl_event *ev, const char *name
 void trl_event_set_ref(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
 {
     struct trl_kv *kv = kv_find(ev, f);
-    if (!kv)
-        kv = kv_append_known(ev, f);
+    if (!kv) {
+        kv_append_known(ev, f, v, len);
+        return;
+    }
     kv->val = v;
     kv->val_len = (uint32_t)len;
 }
@@ -93,46 +105,82 @@ void trl_event_set_int(struct trl_event *ev, enum trl_field f, int64_t v)
 
 void trl_event_add(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
 {
-    struct trl_kv *kv = kv_append_known(ev, f);
-    kv->val = trl_arena_strndup(ev->arena, v, len);
-    kv->val_len = (uint32_t)len;
+    kv_append_known(ev, f, trl_arena_strndup(ev->arena, v, len), len);
 }
 
-void trl_event_add_unique(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
+void trl_event_add_ref(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
+{
+    kv_append_known(ev, f, v, len);
+}
+
+/* Whether array field f already holds the value. */
+static bool has_value(const struct trl_event *ev, enum trl_field f, const char *v, size_t len)
 {
     for (uint32_t i = ev->slot[f] ? ev->slot[f] - 1u : ev->nfields; i < ev->nfields; i++) {
         const struct trl_kv *kv = &ev->fields[i];
         if (kv->field == f && kv->val_len == len && memcmp(kv->val, v, len) == 0)
-            return;
+            return true;
     }
-    trl_event_add(ev, f, v, len);
+    return false;
 }
 
-void trl_event_set_named(struct trl_event *ev, const char *name, size_t name_len, const char *v,
-                         size_t len)
+void trl_event_add_unique(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
+{
+    if (!has_value(ev, f, v, len))
+        trl_event_add(ev, f, v, len);
+}
+
+void trl_event_add_unique_ref(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
+{
+    if (!has_value(ev, f, v, len))
+        kv_append_known(ev, f, v, len);
+}
+
+/* Stores by reference what must outlive the arena anyway (a literal name, a slice of
+ * event.original), copies the rest. */
+static void set_named(struct trl_event *ev, const char *name, size_t name_len, bool copy_name,
+                      const char *v, size_t len, bool copy_value)
 {
     enum trl_field f = trl_field_lookup(name, name_len);
+    if (copy_value)
+        v = trl_arena_strndup(ev->arena, v, len);
     if (f != TRL_F_NONE) {
         if (trl_field_info(f)->type == TRL_FT_ARRAY)
-            trl_event_add(ev, f, v, len);
+            kv_append_known(ev, f, v, len);
         else
-            trl_event_set(ev, f, v, len);
+            trl_event_set_ref(ev, f, v, len);
         return;
     }
     struct trl_kv *kv = kv_find_named(ev, name, name_len);
     if (!kv) {
         kv = kv_append(ev);
-        kv->name = trl_arena_strndup(ev->arena, name, name_len);
+        kv->name = copy_name ? trl_arena_strndup(ev->arena, name, name_len) : name;
         kv->name_len = (uint32_t)name_len;
+        kv->field = TRL_F_NONE;
+        if (!ev->first_named)
+            ev->first_named = ev->nfields;
     }
-    kv->val = trl_arena_strndup(ev->arena, v, len);
+    kv->val = v;
     kv->val_len = (uint32_t)len;
+}
+
+void trl_event_set_named(struct trl_event *ev, const char *name, size_t name_len, const char *v,
+                         size_t len)
+{
+    set_named(ev, name, name_len, true, v, len, true);
+}
+
+void trl_event_set_named_ex(struct trl_event *ev, const char *name, size_t name_len, const char *v,
+                            size_t len, unsigned refs)
+{
+    set_named(ev, name, name_len, !(refs & TRL_REF_NAME), v, len, !(refs & TRL_REF_VALUE));
 }
 
 void trl_event_remove(struct trl_event *ev, enum trl_field f)
 {
     uint32_t out = 0;
     memset(ev->slot, 0, sizeof(ev->slot));
+    ev->first_named = 0;
     for (uint32_t i = 0; i < ev->nfields; i++) {
         if (ev->fields[i].field == f)
             continue;
@@ -140,6 +188,8 @@ void trl_event_remove(struct trl_event *ev, enum trl_field f)
         uint16_t k = ev->fields[out - 1].field;
         if (k && !ev->slot[k] && out <= UINT16_MAX)
             ev->slot[k] = (uint16_t)out;
+        else if (!k && !ev->first_named)
+            ev->first_named = out;
     }
     ev->nfields = out;
 }

@@ -49,6 +49,9 @@ struct trl_event {
     uint32_t nfields;
     uint32_t cap;
     struct trl_kv *fields;
+    /* Index of the first dynamic field plus one (0: none yet): looking a dynamic field up by name
+     * starts there instead of scanning the header fields every parser sets first. */
+    uint32_t first_named;
     /* Index of the first value of each known field plus one (0: absent), so that setting and
      * getting a known field does not scan the field list. */
     uint16_t slot[TRL_F__COUNT];
@@ -62,12 +65,25 @@ void trl_event_set(struct trl_event *ev, enum trl_field f, const char *v, size_t
 void trl_event_set_str(struct trl_event *ev, enum trl_field f, const char *v);
 void trl_event_set_ref(struct trl_event *ev, enum trl_field f, const char *v, size_t len);
 void trl_event_set_int(struct trl_event *ev, enum trl_field f, int64_t v);
-/* Appends a value to an array field; trl_event_add_unique() skips a value already present. */
+/* Appends a value to an array field; trl_event_add_unique() skips a value already present.
+ * trl_event_add_ref() stores the pointer like trl_event_set_ref() (a literal, or a slice that lives
+ * as long as the arena). */
 void trl_event_add(struct trl_event *ev, enum trl_field f, const char *v, size_t len);
+void trl_event_add_ref(struct trl_event *ev, enum trl_field f, const char *v, size_t len);
 void trl_event_add_unique(struct trl_event *ev, enum trl_field f, const char *v, size_t len);
+void trl_event_add_unique_ref(struct trl_event *ev, enum trl_field f, const char *v, size_t len);
 /* Sets a dynamic field by dotted name. A name that is a known field is stored as that field. */
 void trl_event_set_named(struct trl_event *ev, const char *name, size_t name_len, const char *v,
                          size_t len);
+/* What trl_event_set_named_ex() stores by reference rather than copying; whatever is stored so
+ * must live as long as the arena (a string literal, a slice of event.original). */
+enum trl_set_ref {
+    TRL_REF_NAME = 1 << 0,
+    TRL_REF_VALUE = 1 << 1,
+};
+/* trl_event_set_named() with copies saved: refs is a set of enum trl_set_ref. */
+void trl_event_set_named_ex(struct trl_event *ev, const char *name, size_t name_len, const char *v,
+                            size_t len, unsigned refs);
 void trl_event_remove(struct trl_event *ev, enum trl_field f);
 
 /* The first value of a field, or NULL (len untouched) when absent. A value set with
@@ -79,6 +95,13 @@ static inline bool trl_event_has(const struct trl_event *ev, enum trl_field f)
 {
     size_t len;
     return trl_event_get(ev, f, &len) != NULL;
+}
+/* Whether [p, p+len) lies inside event.original. event.original lives in the event's arena, so
+ * such a slice may be stored with trl_event_set_ref() instead of being copied. */
+static inline bool trl_event_in_original(const struct trl_event *ev, const char *p, size_t len)
+{
+    uintptr_t o = (uintptr_t)ev->original, q = (uintptr_t)p;
+    return ev->original && q >= o && q - o <= ev->original_len && len <= ev->original_len - (q - o);
 }
 /* True when field f has exactly the value lit. */
 bool trl_event_is(const struct trl_event *ev, enum trl_field f, const char *lit);

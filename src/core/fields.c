@@ -1,7 +1,9 @@
 #include "core/fields.h"
 
 #include <pthread.h>
-#include <stdlib.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 static const struct trl_field_info field_table[TRL_F__COUNT] = {
@@ -16,45 +18,55 @@ const struct trl_field_info *trl_field_info(enum trl_field f)
     return &field_table[f];
 }
 
-/* Known fields sorted by name, built once, for binary search: dynamic fields are set by name on
- * the hot path (structured data, JSON input, normalisers' extra fields). */
-static enum trl_field by_name[TRL_F__COUNT - 1];
+/* Known fields by name in an open-addressing hash table, built once: dynamic fields are set by
+ * name on the hot path (structured data, JSON input, normalisers' extra fields), and most of those
+ * names are not known fields, so a miss must be cheap too. The hash samples the length and a few
+ * bytes rather than reading the whole name. */
+#define BY_NAME_SLOTS 1024u /* a power of two, several times the number of fields */
+
+static uint16_t by_name[BY_NAME_SLOTS]; /* enum trl_field, TRL_F_NONE: empty */
+static size_t max_name_len;
 static pthread_once_t by_name_once = PTHREAD_ONCE_INIT;
+static atomic_bool by_name_built;
 
-static int name_cmp(const char *a, size_t alen, const char *b, size_t blen)
+static inline size_t name_hash(const char *name, size_t len)
 {
-    int c = memcmp(a, b, alen < blen ? alen : blen);
-    return c ? c : (alen > blen) - (alen < blen);
+    size_t h = len * 0x9E3779B1u;
+    h ^= (unsigned char)name[0] * 0x85EBCA77u;
+    h ^= (unsigned char)name[len - 1] * 0xC2B2AE3Du;
+    h ^= (unsigned char)name[len / 2] * 0x27D4EB2Fu;
+    h ^= (unsigned char)name[len / 3] * 0x165667B1u;
+    return (h ^ (h >> 15)) & (BY_NAME_SLOTS - 1);
 }
 
-static int field_cmp(const void *a, const void *b)
+static void build_by_name(void)
 {
-    const struct trl_field_info *x = &field_table[*(const enum trl_field *)a];
-    const struct trl_field_info *y = &field_table[*(const enum trl_field *)b];
-    return name_cmp(x->name, x->name_len, y->name, y->name_len);
-}
-
-static void sort_by_name(void)
-{
-    for (int f = 1; f < TRL_F__COUNT; f++)
-        by_name[f - 1] = (enum trl_field)f;
-    qsort(by_name, TRL_F__COUNT - 1, sizeof(by_name[0]), field_cmp);
+    for (int f = 1; f < TRL_F__COUNT; f++) {
+        const struct trl_field_info *fi = &field_table[f];
+        size_t i = name_hash(fi->name, fi->name_len);
+        while (by_name[i] != TRL_F_NONE)
+            i = (i + 1) & (BY_NAME_SLOTS - 1);
+        by_name[i] = (uint16_t)f;
+        if (fi->name_len > max_name_len)
+            max_name_len = fi->name_len;
+    }
 }
 
 enum trl_field trl_field_lookup(const char *name, size_t len)
 {
-    pthread_once(&by_name_once, sort_by_name);
-    size_t lo = 0, hi = TRL_F__COUNT - 1;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        const struct trl_field_info *fi = &field_table[by_name[mid]];
-        int c = name_cmp(fi->name, fi->name_len, name, len);
-        if (c == 0)
-            return by_name[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
+    /* pthread_once() is a library call: skip it once the table is known to be built. */
+    if (!atomic_load_explicit(&by_name_built, memory_order_acquire)) {
+        pthread_once(&by_name_once, build_by_name);
+        atomic_store_explicit(&by_name_built, true, memory_order_release);
     }
-    return TRL_F_NONE;
+    if (len == 0 || len > max_name_len)
+        return TRL_F_NONE;
+    for (size_t i = name_hash(name, len);; i = (i + 1) & (BY_NAME_SLOTS - 1)) {
+        enum trl_field f = (enum trl_field)by_name[i];
+        if (f == TRL_F_NONE)
+            return TRL_F_NONE;
+        const struct trl_field_info *fi = &field_table[f];
+        if (fi->name_len == len && memcmp(fi->name, name, len) == 0)
+            return f;
+    }
 }

@@ -1,6 +1,7 @@
 #include "core/timeutil.h"
 
 #include <ctype.h>
+#include <string.h>
 #include <time.h>
 
 int64_t trl_now_ns(void)
@@ -60,6 +61,19 @@ unsigned trl_month_from_abbrev(const char *p)
     return 0;
 }
 
+/* "00" .. "99": two digits per table lookup instead of a division and a remainder each. */
+static const char two_digit_text[201] =
+    "00010203040506070809101112131415161718192021222324252627282930"
+    "31323334353637383940414243444546474849505152535455565758596061"
+    "62636465666768697071727374757677787980818283848586878889909192"
+    "93949596979899";
+
+static inline char *put2(char *p, unsigned v)
+{
+    memcpy(p, two_digit_text + 2 * v, 2);
+    return p + 2;
+}
+
 size_t trl_format_rfc3339(int64_t ns, char *buf)
 {
     int64_t secs = ns / TRL_NS_PER_SEC;
@@ -79,31 +93,32 @@ size_t trl_format_rfc3339(int64_t ns, char *buf)
     trl_civil_from_days(days, &y, &m, &d);
     if (y < 0 || y > 9999)
         y = y < 0 ? 0 : 9999;
-    unsigned h = (unsigned)(rem / 3600), mi = (unsigned)(rem % 3600 / 60), s = (unsigned)(rem % 60);
-    char *p = buf;
+    unsigned r = (unsigned)rem, h = r / 3600, mi = r % 3600 / 60, s = r % 60;
     unsigned yy = (unsigned)y;
-    *p++ = (char)('0' + yy / 1000);
-    *p++ = (char)('0' + yy / 100 % 10);
-    *p++ = (char)('0' + yy / 10 % 10);
-    *p++ = (char)('0' + yy % 10);
+    char *p = buf;
+    p = put2(p, yy / 100);
+    p = put2(p, yy % 100);
     *p++ = '-';
-    *p++ = (char)('0' + m / 10);
-    *p++ = (char)('0' + m % 10);
+    p = put2(p, m);
     *p++ = '-';
-    *p++ = (char)('0' + d / 10);
-    *p++ = (char)('0' + d % 10);
+    p = put2(p, d);
     *p++ = 'T';
-    *p++ = (char)('0' + h / 10);
-    *p++ = (char)('0' + h % 10);
+    p = put2(p, h);
     *p++ = ':';
-    *p++ = (char)('0' + mi / 10);
-    *p++ = (char)('0' + mi % 10);
+    p = put2(p, mi);
     *p++ = ':';
-    *p++ = (char)('0' + s / 10);
-    *p++ = (char)('0' + s % 10);
+    p = put2(p, s);
     *p++ = '.';
-    for (int64_t div = 100000000; div > 0; div /= 10)
-        *p++ = (char)('0' + (frac / div) % 10);
+    /* Nine digits by constant divisions: a division by a variable costs tens of cycles. */
+    uint32_t f = (uint32_t)frac;
+    *p++ = (char)('0' + f / 100000000);
+    f %= 100000000;
+    p = put2(p, f / 1000000);
+    f %= 1000000;
+    p = put2(p, f / 10000);
+    f %= 10000;
+    p = put2(p, f / 100);
+    p = put2(p, f % 100);
     *p++ = 'Z';
     *p = '\0';
     return (size_t)(p - buf);
@@ -124,14 +139,25 @@ static bool digits(const char *p, size_t len, size_t at, size_t n, unsigned *out
     return true;
 }
 
+/* Two decimal digits at p (readable), or -1. */
+static inline int two_digits(const char *p)
+{
+    unsigned a = (unsigned)(unsigned char)p[0] - '0', b = (unsigned)(unsigned char)p[1] - '0';
+    return a <= 9 && b <= 9 ? (int)(a * 10 + b) : -1;
+}
+
 size_t trl_parse_rfc3339(const char *p, size_t len, int64_t *ns)
 {
-    unsigned y, mo, d, h, mi, s;
-    if (!digits(p, len, 0, 4, &y) || len < 19 || p[4] != '-' || !digits(p, len, 5, 2, &mo) ||
-        p[7] != '-' || !digits(p, len, 8, 2, &d) ||
-        (p[10] != 'T' && p[10] != 't' && p[10] != ' ') || !digits(p, len, 11, 2, &h) ||
-        p[13] != ':' || !digits(p, len, 14, 2, &mi) || p[16] != ':' || !digits(p, len, 17, 2, &s))
+    /* The fixed part "YYYY-MM-DDTHH:MM:SS" is 19 bytes: read it at known offsets. */
+    if (len < 19)
         return 0;
+    int yh = two_digits(p), yl = two_digits(p + 2), mo = two_digits(p + 5), d = two_digits(p + 8);
+    int h = two_digits(p + 11), mi = two_digits(p + 14), s = two_digits(p + 17);
+    if (yh < 0 || yl < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || s < 0 || p[4] != '-' ||
+        p[7] != '-' || (p[10] != 'T' && p[10] != 't' && p[10] != ' ') || p[13] != ':' ||
+        p[16] != ':')
+        return 0;
+    unsigned y = (unsigned)(yh * 100 + yl);
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
         return 0;
     /* Outside these years the time in nanoseconds does not fit in 64 bits. */
@@ -141,13 +167,13 @@ size_t trl_parse_rfc3339(const char *p, size_t len, int64_t *ns)
     int64_t frac = 0;
     if (i < len && (p[i] == '.' || p[i] == ',')) {
         i++;
+        static const int32_t scale[9] = {100000000, 10000000, 1000000, 100000, 10000,
+                                         1000,      100,      10,      1};
         size_t start = i;
-        int64_t scale = 100000000;
+        /* Digits past the ninth (below a nanosecond) are read and dropped. */
         while (i < len && p[i] >= '0' && p[i] <= '9') {
-            if (scale > 0) {
-                frac += (p[i] - '0') * scale;
-                scale /= 10;
-            }
+            if (i - start < 9)
+                frac += (int64_t)(p[i] - '0') * scale[i - start];
             i++;
         }
         if (i == start)
@@ -171,7 +197,9 @@ size_t trl_parse_rfc3339(const char *p, size_t len, int64_t *ns)
         offset = sign * (int64_t)(oh * 3600 + om * 60);
         i = j + 2;
     }
-    int64_t secs = trl_epoch_from_civil(y, mo, d, h, mi, s) - offset;
+    int64_t secs =
+        trl_epoch_from_civil(y, (unsigned)mo, (unsigned)d, (unsigned)h, (unsigned)mi, (unsigned)s) -
+        offset;
     *ns = secs * TRL_NS_PER_SEC + frac;
     return i;
 }

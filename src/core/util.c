@@ -75,9 +75,49 @@ bool trl_strcase_eq(const char *a, size_t alen, const char *b, size_t blen)
     return alen == blen && strncasecmp(a, b, alen) == 0;
 }
 
-const char *trl_memstr(const char *hay, size_t hlen, const char *needle)
+/* Candidates found by memchr(3) on the needle's first byte are checked with memcmp(3): fastest on
+ * text, where that byte is usually rare. Text built to defeat this (many near misses) is handed to
+ * memmem(3), whose time stays linear, once the misses outnumber what honest text produces. */
+#define MEMMEM_MAX_MISSES 16
+
+const char *trl_memmem(const char *hay, size_t hlen, const char *needle, size_t n)
 {
-    return memmem(hay, hlen, needle, strlen(needle));
+    if (n == 0)
+        return hay;
+    if (n > hlen)
+        return NULL;
+    const char *p = hay, *last = hay + (hlen - n);
+    for (unsigned misses = 0; misses < MEMMEM_MAX_MISSES; misses++) {
+        const char *hit = memchr(p, needle[0], (size_t)(last - p) + 1);
+        if (!hit)
+            return NULL;
+        if (memcmp(hit + 1, needle + 1, n - 1) == 0)
+            return hit;
+        p = hit + 1;
+        if (p > last)
+            return NULL;
+    }
+    return memmem(p, (size_t)(last - p) + n, needle, n);
+}
+
+bool trl_mem_contains(const char *hay, size_t hlen, const char *needle, size_t n, size_t key)
+{
+    if (n == 0)
+        return true;
+    if (hlen < n)
+        return false;
+    if (key >= n)
+        key = 0;
+    const char *q = hay + key, *last = hay + (hlen - n) + key;
+    while (q <= last) {
+        const char *hit = memchr(q, needle[key], (size_t)(last - q) + 1);
+        if (!hit)
+            return false;
+        if (memcmp(hit - key, needle, n) == 0)
+            return true;
+        q = hit + 1;
+    }
+    return false;
 }
 
 bool trl_parse_u64(const char *p, size_t len, uint64_t *out)
@@ -109,15 +149,55 @@ bool trl_parse_i64(const char *p, size_t len, int64_t *out)
     return true;
 }
 
+static inline bool is_digit_at(const char *p, const char *end)
+{
+    return p < end && (unsigned char)(*p - '0') <= 9;
+}
+
+/* Dotted-quad IPv4 exactly as inet_pton(AF_INET) takes it: four decimal numbers 0..255 without
+ * leading zeros, nothing else. The text ends at end or at a NUL, as a C string would. */
+static bool is_ipv4(const char *p, const char *end)
+{
+    for (int octet = 0; octet < 4; octet++) {
+        if (octet > 0) {
+            if (p == end || *p != '.')
+                return false;
+            p++;
+        }
+        if (!is_digit_at(p, end))
+            return false;
+        unsigned v = (unsigned)(*p++ - '0');
+        if (is_digit_at(p, end)) {
+            if (v == 0)
+                return false;
+            v = v * 10 + (unsigned)(*p++ - '0');
+            if (is_digit_at(p, end)) {
+                v = v * 10 + (unsigned)(*p++ - '0');
+                if (v > 255 || is_digit_at(p, end))
+                    return false;
+            }
+        }
+    }
+    return p == end || *p == '\0';
+}
+
 bool trl_is_ip(const char *p, size_t len)
 {
     char buf[INET6_ADDRSTRLEN + 1];
     unsigned char addr[sizeof(struct in6_addr)];
     if (len == 0 || len >= sizeof(buf))
         return false;
-    memcpy(buf, p, len);
-    buf[len] = '\0';
-    return inet_pton(AF_INET, buf, addr) == 1 || inet_pton(AF_INET6, buf, addr) == 1;
+    if (is_ipv4(p, p + len))
+        return true;
+    /* inet_pton(3) reads a C string: the address ends at a NUL. Every IPv6 text form has a colon;
+     * without one only IPv4 could have matched. */
+    const char *nul = memchr(p, '\0', len);
+    size_t n = nul ? (size_t)(nul - p) : len;
+    if (!memchr(p, ':', n))
+        return false;
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+    return inet_pton(AF_INET6, buf, addr) == 1;
 }
 
 int trl_write_all(int fd, const void *p, size_t len)

@@ -52,8 +52,19 @@ static inline bool trl_starts_with(const char *p, size_t len, const char *lit)
     return len >= n && memcmp(p, lit, n) == 0;
 }
 bool trl_strcase_eq(const char *a, size_t alen, const char *b, size_t blen);
-/* Finds needle in the first hlen bytes of hay (memmem with a C-string needle). */
-const char *trl_memstr(const char *hay, size_t hlen, const char *needle);
+/* Finds the n bytes of needle in the first hlen bytes of hay, like memmem(3) but cheaper for the
+ * short haystacks and needles of log messages. */
+const char *trl_memmem(const char *hay, size_t hlen, const char *needle, size_t n);
+/* Finds needle in the first hlen bytes of hay (memmem with a C-string needle). Inline so that the
+ * length of a literal needle is known at compile time. */
+static inline const char *trl_memstr(const char *hay, size_t hlen, const char *needle)
+{
+    return trl_memmem(hay, hlen, needle, strlen(needle));
+}
+/* Whether the n bytes of needle occur in the first hlen bytes of hay, for short literal needles
+ * (the work is at most hlen times n). Candidates come from memchr(3) on needle[key]: pick a byte
+ * that is rare in the haystack, so that a message without the needle costs one vectorised scan. */
+bool trl_mem_contains(const char *hay, size_t hlen, const char *needle, size_t n, size_t key);
 
 /* Parses an unsigned decimal that fills exactly [p, p+len); returns false on anything else. */
 bool trl_parse_u64(const char *p, size_t len, uint64_t *out);

@@ -7,6 +7,7 @@
 #include "core/timeutil.h"
 #include "core/util.h"
 #include "detect/outputs.h"
+#include "formats/syslog_encode.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -60,37 +61,10 @@ static int level_rank(const char *level)
     return 0;
 }
 
-/* RFC 5424 header fields are printable US-ASCII without spaces; anything else becomes '_'. */
-static void put_header_field(struct trl_buf *b, const char *s, size_t max)
-{
-    size_t n = 0;
-    for (; *s && n < max; s++, n++)
-        trl_buf_putc(b, *s > 32 && *s < 127 ? *s : '_');
-    if (n == 0)
-        trl_buf_putc(b, '-');
-}
-
-/* An SD-PARAM value: '"', '\' and ']' are escaped. */
-static void put_sd_value(struct trl_buf *b, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\' || *s == ']')
-            trl_buf_putc(b, '\\');
-        trl_buf_putc(b, *s);
-    }
-}
-
-/* CEF header fields escape '|' and '\'; extension values escape '\', '=' and line breaks. */
+/* The escaping is formats/syslog_encode.h's, shared with the agent's forwarders. */
 static void put_cef(struct trl_buf *b, const char *s, bool header)
 {
-    for (; *s; s++) {
-        if (*s == '\\' || (header && *s == '|') || (!header && *s == '='))
-            trl_buf_putc(b, '\\');
-        if (*s == '\n' || *s == '\r')
-            trl_buf_puts(b, header ? " " : *s == '\n' ? "\\n" : "\\r");
-        else
-            trl_buf_putc(b, *s);
-    }
+    trl_cef_put_escaped(b, s, strlen(s), header);
 }
 
 static int64_t time_ms(json_t *alert, const char *key)
@@ -160,12 +134,14 @@ void trl_syslog_format_alert(struct trl_buf *out, const struct trl_outbox_item *
     trl_buf_printf(out, "<%d>1 %04d-%02d-%02dT%02d:%02d:%02d.%06ldZ ", 4 * 8 + sev,
                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                    (long)(now_ns % TRL_NS_PER_SEC / 1000));
-    put_header_field(out, hostname, 255);
+    trl_syslog_put_header_field(out, hostname, strlen(hostname), 255);
     trl_buf_printf(out, " trapline %ld alert [trapline@32473 id=\"%lld\" level=\"", (long)getpid(),
                    (long long)it->alert_id);
-    put_sd_value(out, str(it->alert, "level"));
+    const char *level = str(it->alert, "level");
+    trl_syslog_put_sd_value(out, level, strlen(level));
     trl_buf_puts(out, "\" rule=\"");
-    put_sd_value(out, str(it->alert, "rule_id"));
+    const char *rule = str(it->alert, "rule_id");
+    trl_syslog_put_sd_value(out, rule, strlen(rule));
     trl_buf_printf(out, "\" count=\"%lld\"] ",
                    (long long)json_integer_value(json_object_get(it->alert, "count")));
     if (fmt == TRL_SYSLOG_CEF)

@@ -3,7 +3,9 @@
 #include "formats/json_in.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 bool trl_json_scalar(struct json_object *v, char num[TRL_JSON_NUM_MAX], const char **text,
@@ -67,15 +69,101 @@ static bool related(const char *a, size_t alen, const char *b, size_t blen)
 /* Names the JSON encoder writes itself for every event, outside the field list. */
 static const struct trl_str reserved[] = {TRL_STR("@timestamp"), TRL_STR("trapline.format")};
 
+/* Known field names in byte order, built once: whether a name is the parent of a known field is
+ * then one binary search instead of a pass over the whole field list (this runs for every
+ * dynamic field of every JSON event). */
+static const struct trl_field_info *known_sorted[TRL_F__COUNT - 1];
+static pthread_once_t known_once = PTHREAD_ONCE_INIT;
+
+static int bytes_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    return c ? c : (alen > blen) - (alen < blen);
+}
+
+static int info_cmp(const void *x, const void *y)
+{
+    const struct trl_field_info *a = *(const struct trl_field_info *const *)x;
+    const struct trl_field_info *b = *(const struct trl_field_info *const *)y;
+    return bytes_cmp(a->name, a->name_len, b->name, b->name_len);
+}
+
+/* ... and in a hash table (open addressing, at most a quarter full): looking a name up is then
+ * one comparison instead of a binary search. */
+#define KNOWN_SLOTS 4096
+_Static_assert(4 * TRL_F__COUNT <= KNOWN_SLOTS, "grow KNOWN_SLOTS with the field list");
+static uint16_t known_slots[KNOWN_SLOTS];
+
+static uint32_t name_hash(const char *name, size_t len)
+{
+    return trl_json_hash_more(TRL_JSON_HASH_INIT, name, len);
+}
+
+static void build_known_tables(void)
+{
+    for (int f = 1; f < TRL_F__COUNT; f++) {
+        const struct trl_field_info *fi = trl_field_info((enum trl_field)f);
+        known_sorted[f - 1] = fi;
+        uint32_t h = name_hash(fi->name, fi->name_len) & (KNOWN_SLOTS - 1);
+        while (known_slots[h])
+            h = (h + 1) & (KNOWN_SLOTS - 1);
+        known_slots[h] = (uint16_t)f;
+    }
+    qsort(known_sorted, TRL_F__COUNT - 1, sizeof(known_sorted[0]), info_cmp);
+}
+
+enum trl_field trl_json_field_lookup(const char *name, size_t len)
+{
+    return trl_json_field_lookup_hashed(name, len, name_hash(name, len));
+}
+
+enum trl_field trl_json_field_lookup_hashed(const char *name, size_t len, uint32_t hash)
+{
+    pthread_once(&known_once, build_known_tables);
+    uint32_t h = hash & (KNOWN_SLOTS - 1);
+    for (uint16_t f; (f = known_slots[h]) != 0; h = (h + 1) & (KNOWN_SLOTS - 1)) {
+        const struct trl_field_info *fi = trl_field_info((enum trl_field)f);
+        if (fi->name_len == len && memcmp(fi->name, name, len) == 0)
+            return (enum trl_field)f;
+    }
+    return TRL_F_NONE;
+}
+
+/* Whether some known field name starts with name followed by a dot. Names with that prefix sort
+ * together, right at the lower bound of the prefix. */
+static bool parent_of_known(const char *name, size_t len)
+{
+    size_t lo = 0, hi = TRL_F__COUNT - 1;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const struct trl_field_info *fi = known_sorted[mid];
+        /* Compare fi against name + "." without building that string: a name equal to name
+         * or a proper prefix of it sorts before. */
+        int c = memcmp(fi->name, name, TRL_MIN(fi->name_len, len));
+        if (c == 0)
+            c = fi->name_len <= len ? -1 : (unsigned char)fi->name[len] - '.';
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo >= TRL_F__COUNT - 1)
+        return false;
+    const struct trl_field_info *fi = known_sorted[lo];
+    return fi->name_len > len && fi->name[len] == '.' && memcmp(fi->name, name, len) == 0;
+}
+
 /* Whether a dynamic name would be a leaf and a parent at once, given the known fields, the names
  * the encoder reserves and the dynamic fields already in the event. */
 static bool clashes(const struct trl_event *ev, const char *name, size_t len)
 {
-    for (int f = 1; f < TRL_F__COUNT; f++) {
-        const struct trl_field_info *fi = trl_field_info((enum trl_field)f);
-        if (related(name, len, fi->name, fi->name_len))
+    pthread_once(&known_once, build_known_tables);
+    if (parent_of_known(name, len))
+        return true;
+    /* A known field that is a parent of name: one of name's dotted prefixes. */
+    for (size_t i = 1; i < len; i++)
+        if (name[i] == '.' && trl_json_field_lookup(name, i) != TRL_F_NONE)
             return true;
-    }
     for (size_t i = 0; i < TRL_ARRAY_LEN(reserved); i++) {
         if ((len == reserved[i].len && memcmp(name, reserved[i].ptr, len) == 0) ||
             related(name, len, reserved[i].ptr, reserved[i].len))
@@ -89,8 +177,8 @@ static bool clashes(const struct trl_event *ev, const char *name, size_t len)
     return false;
 }
 
-static void set_text(struct trl_event *ev, enum trl_field f, const char *name, size_t name_len,
-                     const char *v, size_t len)
+void trl_json_set_text(struct trl_event *ev, enum trl_field f, const char *name, size_t name_len,
+                       const char *v, size_t len)
 {
     if (f == TRL_F_NONE)
         trl_event_set_named(ev, name, name_len, v, len);
@@ -100,29 +188,42 @@ static void set_text(struct trl_event *ev, enum trl_field f, const char *name, s
         trl_event_set(ev, f, v, len);
 }
 
+bool trl_json_resolve(const struct trl_event *ev, const char **name, size_t *name_len,
+                      char alt[TRL_JSON_ALT_MAX], enum trl_field *f)
+{
+    *f = trl_json_field_lookup(*name, *name_len);
+    return trl_json_resolve_dynamic(ev, name, name_len, alt, f);
+}
+
+bool trl_json_resolve_dynamic(const struct trl_event *ev, const char **name, size_t *name_len,
+                              char alt[TRL_JSON_ALT_MAX], enum trl_field *f)
+{
+    if (*f != TRL_F_NONE || !clashes(ev, *name, *name_len))
+        return true;
+    if (*name_len + 5 >= TRL_JSON_ALT_MAX)
+        return false;
+    memcpy(alt, "json.", 5);
+    for (size_t i = 0; i < *name_len; i++)
+        alt[5 + i] = (*name)[i] == '.' ? '_' : (*name)[i];
+    *name = alt;
+    *name_len += 5;
+    return !clashes(ev, *name, *name_len);
+}
+
 void trl_json_set(struct trl_event *ev, const char *name, size_t name_len, struct json_object *v)
 {
     if (!v)
         return;
-    enum trl_field f = trl_field_lookup(name, name_len);
-    char alt[TRL_JSON_NAME_MAX + 8];
-    if (f == TRL_F_NONE && clashes(ev, name, name_len)) {
-        if (name_len + 5 >= sizeof(alt))
-            return;
-        memcpy(alt, "json.", 5);
-        for (size_t i = 0; i < name_len; i++)
-            alt[5 + i] = name[i] == '.' ? '_' : name[i];
-        name = alt;
-        name_len += 5;
-        if (clashes(ev, name, name_len))
-            return;
-    }
+    enum trl_field f;
+    char alt[TRL_JSON_ALT_MAX];
+    if (!trl_json_resolve(ev, &name, &name_len, alt, &f))
+        return;
 
     char num[TRL_JSON_NUM_MAX];
     const char *text;
     size_t len;
     if (trl_json_scalar(v, num, &text, &len)) {
-        set_text(ev, f, name, name_len, text, len);
+        trl_json_set_text(ev, f, name, name_len, text, len);
         return;
     }
     if (json_object_is_type(v, json_type_array) && f != TRL_F_NONE &&
@@ -141,7 +242,7 @@ void trl_json_set(struct trl_event *ev, const char *name, size_t name_len, struc
     if (json_object_is_type(v, json_type_array) && json_object_array_length(v) == 0)
         return;
     text = trl_json_dump(v, &len);
-    set_text(ev, f, name, name_len, text, len);
+    trl_json_set_text(ev, f, name, name_len, text, len);
 }
 
 struct flat {
@@ -212,7 +313,8 @@ bool trl_json_set_timestamp(struct trl_event *ev, struct json_object *v)
     const char *s = json_object_get_string(v);
     size_t len = (size_t)json_object_get_string_len(v);
     int64_t ns;
-    if (trl_parse_rfc3339(s, len, &ns) != len)
+    /* An empty string is no time (and leaves ns unset). */
+    if (len == 0 || trl_parse_rfc3339(s, len, &ns) != len)
         return false;
     ev->timestamp_ns = ns;
     return true;

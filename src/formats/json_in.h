@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Longest dotted field name built from nested keys; longer paths are not stored as fields (the
  * whole input stays in event.original). */
@@ -52,6 +53,48 @@ bool trl_json_text(struct json_object *v, char num[TRL_JSON_NUM_MAX], const char
  * clashes.
  */
 void trl_json_set(struct trl_event *ev, const char *name, size_t name_len, struct json_object *v);
+
+/* trl_field_lookup() by a hash table rather than a binary search (it runs for every member). */
+enum trl_field trl_json_field_lookup(const char *name, size_t len);
+/* The same for a name whose hash the caller computed: FNV-1a, started with TRL_JSON_HASH_INIT and
+ * continued with trl_json_hash_more(), so that dotted names built piece by piece are hashed as
+ * they grow. */
+#define TRL_JSON_HASH_INIT 2166136261u
+static inline uint32_t trl_json_hash_more(uint32_t h, const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)p[i]) * 16777619u;
+    return h;
+}
+enum trl_field trl_json_field_lookup_hashed(const char *name, size_t len, uint32_t hash);
+
+/* Room for a name rewritten as json.<name> by trl_json_resolve(). */
+#define TRL_JSON_ALT_MAX (TRL_JSON_NAME_MAX + 8)
+
+/*
+ * The field trl_json_set() stores a value of name under, given the fields already in the event: the
+ * known field (*f), or a dynamic name, which is rewritten into alt as json.<name with underscores>
+ * (and *name, *name_len made to point there) when it would clash. Returns false when the value is
+ * to be dropped.
+ */
+bool trl_json_resolve(const struct trl_event *ev, const char **name, size_t *name_len,
+                      char alt[TRL_JSON_ALT_MAX], enum trl_field *f);
+/* The second half of trl_json_resolve(), for a caller that looked the name up itself (*f). */
+bool trl_json_resolve_dynamic(const struct trl_event *ev, const char **name, size_t *name_len,
+                              char alt[TRL_JSON_ALT_MAX], enum trl_field *f);
+/* Stores the text of a scalar as trl_json_set() does, under what trl_json_resolve() returned. */
+void trl_json_set_text(struct trl_event *ev, enum trl_field f, const char *name, size_t name_len,
+                       const char *v, size_t len);
+
+/*
+ * Decodes ev->original when it is JSON as a Trapline agent writes it (trl_json_encode_event(): one
+ * object of objects, strings, integers and arrays of scalars, no white space), with the members the
+ * agent listener appends, into the same fields trl_parse_json() would set for an event flagged
+ * TRL_EVF_FROM_AGENT, without building a json-c tree. Returns 0 when decoded, TRL_ENOMATCH when
+ * the text is in any other shape; the event is then untouched and trl_parse_json() must do it.
+ * Values may point into ev->original, which must live as long as the event's arena.
+ */
+int trl_json_parse_agent(struct trl_event *ev);
 
 /*
  * Called for every leaf before it is set; returns true when it consumed the value itself (the

@@ -1,7 +1,9 @@
 #include "formats/parse.h"
+#include "formats/json_in.h"
 #include "core/util.h"
 #include "formats/normalize.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -36,26 +38,82 @@ static const parser_fn parsers[TRL_FORMAT__COUNT] = {
     [TRL_FORMAT_AUDIT] = trl_parse_audit,     [TRL_FORMAT_ACCESS_LOG] = trl_parse_access_log,
 };
 
-static bool has_pri(const char *p, size_t len)
+/* The offset of the '>' that closes a "<PRI>" prefix, or 0 when there is none. */
+static size_t pri_end(const char *p, size_t len)
 {
     if (len < 3 || p[0] != '<')
-        return false;
+        return 0;
     size_t i = 1;
     while (i < len && i <= 4 && p[i] >= '0' && p[i] <= '9')
         i++;
-    return i > 1 && i < len && p[i] == '>';
+    return i > 1 && i < len && p[i] == '>' ? i : 0;
+}
+
+/* Literal needles; key: the index of a byte of lit that is rare in log text. */
+#define CONTAINS(p, len, lit, key) trl_mem_contains(p, len, lit, sizeof(lit) - 1, key)
+
+/* The exact test behind looks_like_snare(). */
+static bool snare_marker_in(const char *p, size_t window)
+{
+    if (CONTAINS(p, window, "MSWinEventLog", 2) || CONTAINS(p, window, "LinuxKAudit", 5) ||
+        CONTAINS(p, window, "AgentHeartBeat", 5))
+        return true;
+    /* The other log types sit between tabs. */
+    const char *tab = memchr(p, '\t', window), *end = p + window;
+    while (tab) {
+        size_t left = (size_t)(end - tab);
+        if ((left >= 11 && memcmp(tab, "\tApacheLog\t", 11) == 0) ||
+            (left >= 10 && memcmp(tab, "\tAppleBSM\t", 10) == 0) ||
+            (left >= 12 && memcmp(tab, "\tGenericLog\t", 12) == 0))
+            return true;
+        tab = left > 1 ? memchr(tab + 1, '\t', left - 1) : NULL;
+    }
+    return false;
+}
+
+typedef unsigned char byte16 __attribute__((vector_size(16)));
+
+/* Whether one of the 16 byte pairs starting at p[0..15] could belong to a marker: every marker
+ * holds the pair "SW", "xK" or "tH", or a tab, which ordinary syslog text rarely does. Reads
+ * p[0..16]. */
+static bool pair_block(const char *p)
+{
+    byte16 a, b;
+    memcpy(&a, p, sizeof(a));
+    memcpy(&b, p + 1, sizeof(b));
+    byte16 m = (byte16)(((a == 'S') & (b == 'W')) | ((a == 'x') & (b == 'K')) |
+                        ((a == 't') & (b == 'H')) | (b == '\t'));
+    uint64_t w[2];
+    memcpy(w, &m, sizeof(w));
+    return (w[0] | w[1]) != 0;
+}
+
+static bool pair_at(const char *p)
+{
+    return (p[0] == 'S' && p[1] == 'W') || (p[0] == 'x' && p[1] == 'K') ||
+           (p[0] == 't' && p[1] == 'H') || p[1] == '\t';
 }
 
 /* Snare lines name their log type in the first or second tab-separated field (or after a syslog
- * header); the names are distinctive enough to route on. */
+ * header); the names are distinctive enough to route on. Every message is checked, so a cheap
+ * screen for the byte pairs that each name contains comes before the exact search. */
 static bool looks_like_snare(const char *p, size_t len)
 {
     size_t window = len < 160 ? len : 160;
-    return trl_memstr(p, window, "MSWinEventLog") || trl_memstr(p, window, "LinuxKAudit") ||
-           trl_memstr(p, window, "AgentHeartBeat") ||
-           (trl_memstr(p, window, "\t") &&
-            (trl_memstr(p, window, "\tApacheLog\t") || trl_memstr(p, window, "\tAppleBSM\t") ||
-             trl_memstr(p, window, "\tGenericLog\t")));
+    if (window == 0)
+        return false;
+    bool candidate = p[0] == '\t';
+    if (window < 17) {
+        for (size_t i = 0; !candidate && i + 1 < window; i++)
+            candidate = pair_at(p + i);
+    } else {
+        /* Blocks of 16 pairs; the last one overlaps its predecessor rather than leave a tail. */
+        for (size_t i = 0; !candidate && i + 17 <= window; i += 16)
+            candidate = pair_block(p + i);
+        if (!candidate)
+            candidate = pair_block(p + window - 17);
+    }
+    return candidate && snare_marker_in(p, window);
 }
 
 /* Order matters: the cheap, unambiguous prefixes first, the permissive guessers last. */
@@ -63,9 +121,9 @@ static int parse_auto(struct trl_event *ev, const char *p, size_t len)
 {
     while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r' || p[len - 1] == '\0'))
         len--;
-    if (has_pri(p, len)) {
-        const char *gt = memchr(p, '>', len);
-        size_t after = (size_t)(gt - p) + 1;
+    size_t gt = pri_end(p, len);
+    if (gt) {
+        size_t after = gt + 1;
         if (after + 1 < len && p[after] >= '1' && p[after] <= '9' && p[after + 1] == ' ') {
             /* A malformed RFC 5424 message keeps what its parser read: running the RFC 3164
              * parser over the same event would mix the two. */
@@ -94,13 +152,29 @@ static int parse_auto(struct trl_event *ev, const char *p, size_t len)
     return trl_parse_rfc3164(ev, p, len);
 }
 
+/* Programs whose messages parse_payload() reads as web access log lines. */
+static bool is_web_server(const char *app, size_t len)
+{
+    switch (len) {
+    case 5:
+        return memcmp(app, "nginx", 5) == 0 || memcmp(app, "httpd", 5) == 0;
+    case 6:
+        return app[0] == 'a' && memcmp(app, "apache", 6) == 0;
+    case 7:
+        return app[0] == 'a' && memcmp(app, "apache2", 7) == 0;
+    default:
+        return false;
+    }
+}
+
 /* A syslog message may carry another format in its MSG part; parse it into the same event. */
 static void parse_payload(struct trl_event *ev)
 {
-    size_t len = 0;
+    size_t len = 0, app_len = 0;
     const char *msg = trl_event_get(ev, TRL_F_MESSAGE, &len);
     if (!msg || len == 0)
         return;
+    const char *app;
     if (trl_starts_with(msg, len, "CEF:"))
         trl_parse_cef(ev, msg, len);
     else if (trl_starts_with(msg, len, "LEEF:"))
@@ -110,13 +184,19 @@ static void parse_payload(struct trl_event *ev)
     else if (msg[0] == '{')
         trl_parse_json(ev, msg, len);
     else if (trl_starts_with(msg, len, "type=") || trl_starts_with(msg, len, "node=") ||
-             trl_memstr(msg, TRL_MIN(len, 64), "audit("))
+             CONTAINS(msg, TRL_MIN(len, 64), "audit(", 5))
         trl_parse_audit(ev, msg, len);
-    else if (trl_event_is(ev, TRL_F_LOG_SYSLOG_APPNAME, "nginx") ||
-             trl_event_is(ev, TRL_F_LOG_SYSLOG_APPNAME, "apache") ||
-             trl_event_is(ev, TRL_F_LOG_SYSLOG_APPNAME, "apache2") ||
-             trl_event_is(ev, TRL_F_LOG_SYSLOG_APPNAME, "httpd"))
+    else if ((app = trl_event_get(ev, TRL_F_LOG_SYSLOG_APPNAME, &app_len)) &&
+             is_web_server(app, app_len))
         trl_parse_access_log(ev, msg, len);
+}
+
+/* "rfc3164" or "rfc5424", compared by hand: this runs for every event. */
+static bool is_syslog_format(const char *f)
+{
+    return f && f[0] == 'r' && f[1] == 'f' && f[2] == 'c' &&
+           ((f[3] == '3' && f[4] == '1' && f[5] == '6' && f[6] == '4' && f[7] == '\0') ||
+            (f[3] == '5' && f[4] == '4' && f[5] == '2' && f[6] == '4' && f[7] == '\0'));
 }
 
 static void keep_unparsed(struct trl_event *ev, const char *p, size_t len)
@@ -131,6 +211,8 @@ static void keep_unparsed(struct trl_event *ev, const char *p, size_t len)
 void trl_parse_agent_event(struct trl_event *ev)
 {
     ev->flags |= TRL_EVF_FROM_AGENT;
+    if (trl_json_parse_agent(ev) == 0)
+        return;
     const char *p = ev->original;
     size_t len = ev->original_len;
     if (trl_parse_json(ev, p, len) == TRL_ENOMATCH)
@@ -155,7 +237,7 @@ void trl_parse_event(struct trl_event *ev, enum trl_format_id fmt)
             ev->flags &= ~(uint32_t)TRL_EVF_UNPARSED;
         return;
     }
-    if (ev->format && (!strcmp(ev->format, "rfc3164") || !strcmp(ev->format, "rfc5424")))
+    if (is_syslog_format(ev->format))
         parse_payload(ev);
     trl_normalize(ev);
 }

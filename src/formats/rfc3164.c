@@ -34,7 +34,37 @@ static unsigned month_at(const char *p)
 {
     static const char names[] = "janfebmaraprmayjunjulaugsepoctnovdec";
     char a = (char)(p[0] | 0x20), b = (char)(p[1] | 0x20), c = (char)(p[2] | 0x20);
-    for (unsigned m = 0; m < 12; m++) {
+    /* The first letter narrows the candidates to at most three. */
+    unsigned first, last;
+    switch (a) {
+    case 'j':
+        first = 0, last = 6; /* jan, jun, jul */
+        break;
+    case 'f':
+        first = last = 1;
+        break;
+    case 'm':
+        first = 2, last = 4; /* mar, may */
+        break;
+    case 'a':
+        first = 3, last = 7; /* apr, aug */
+        break;
+    case 's':
+        first = last = 8;
+        break;
+    case 'o':
+        first = last = 9;
+        break;
+    case 'n':
+        first = last = 10;
+        break;
+    case 'd':
+        first = last = 11;
+        break;
+    default:
+        return 0;
+    }
+    for (unsigned m = first; m <= last; m++) {
         if (names[m * 3] == a && names[m * 3 + 1] == b && names[m * 3 + 2] == c)
             return m + 1;
     }
@@ -71,6 +101,10 @@ static int64_t closest_year_epoch(unsigned mon, unsigned day, unsigned h, unsign
     trl_civil_from_days(floor_div(rsec, 86400), &year, &rm, &rd);
     int64_t best = trl_epoch_from_civil(year, mon, day, h, mi, s);
     int64_t best_diff = best > rsec ? best - rsec : rsec - best;
+    /* The neighbouring years are 365 or 366 days away from this candidate: within half a year of
+     * the receive time, neither can be closer. */
+    if (best_diff <= 182 * 86400)
+        return best;
     for (int64_t y = year - 1; y <= year + 1; y += 2) {
         int64_t t = trl_epoch_from_civil(y, mon, day, h, mi, s);
         int64_t diff = t > rsec ? t - rsec : rsec - t;
@@ -129,7 +163,8 @@ static size_t parse_bsd_time(const char *p, size_t len, int64_t received_ns, int
         }
     }
     if (i + 4 <= len && p[i] == ' ' &&
-        (memcmp(p + i + 1, "UTC", 3) == 0 || memcmp(p + i + 1, "GMT", 3) == 0) &&
+        ((p[i + 1] == 'U' && p[i + 2] == 'T' && p[i + 3] == 'C') ||
+         (p[i + 1] == 'G' && p[i + 2] == 'M' && p[i + 3] == 'T')) &&
         (i + 4 == len || is_space(p[i + 4]) || p[i + 4] == ':'))
         i += 4;
     if (i < len && p[i] == ':')

@@ -14,6 +14,7 @@
 #include "formats/parse.h"
 #include "formats/syslog_common.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #define SD_PREFIX     "log.syslog.structured_data."
@@ -40,11 +41,21 @@ static size_t token_end(const char *p, size_t len, size_t i)
     return sp ? (size_t)(sp - p) : len;
 }
 
-/* SD-NAME = 1*32PRINTUSASCII except '=', SP, ']' and '"'. */
+/* SD-NAME = 1*32PRINTUSASCII except '=', SP, ']' and '"': bytes 33..126 less those three, as a
+ * bitmap indexed by byte value (one test per byte instead of six). */
+static const uint64_t sd_name_bits[2] = {
+    0xFFFFFFFE00000000u & ~(1ull << '"') & ~(1ull << '='),
+    0x7FFFFFFFFFFFFFFFu & ~(1ull << (']' - 64)),
+};
+
 static size_t sd_name_end(const char *p, size_t len, size_t i)
 {
-    while (i < len && p[i] > ' ' && p[i] < 127 && p[i] != '=' && p[i] != ']' && p[i] != '"')
+    while (i < len) {
+        unsigned char c = (unsigned char)p[i];
+        if (c >= 128 || !(sd_name_bits[c >> 6] >> (c & 63) & 1))
+            break;
         i++;
+    }
     return i;
 }
 
@@ -65,7 +76,11 @@ static void set_param(struct trl_event *ev, const char *name, size_t name_len, c
                       size_t len, bool escaped)
 {
     if (!escaped) {
-        trl_event_set_named(ev, name, name_len, v, len);
+        /* The value is usually a slice of event.original: no copy needed. */
+        if (trl_event_in_original(ev, v, len))
+            trl_event_set_named_ex(ev, name, name_len, v, len, TRL_REF_VALUE);
+        else
+            trl_event_set_named(ev, name, name_len, v, len);
         return;
     }
     char stack[SD_UNESCAPE_STACK];

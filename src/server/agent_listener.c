@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,12 @@ struct conn {
     uint64_t frames;
     uint64_t events;
     uint64_t dups;
+    /* Events of the BATCH frames read in this turn of the loop and not yet handed to the
+     * pipeline: frames that arrive together reach the store as one batch (fewer, larger commits).
+     * Handed over when full, when the connection fails, and at the latest by on_check() once the
+     * loop has read everything that was waiting. */
+    struct trl_batch *pending;
+    uint64_t pending_first, pending_last;
     bool closing;
     bool reading;
     struct conn *prev, *next;
@@ -80,12 +87,14 @@ struct done_msg {
 };
 
 struct trl_agent_listener {
+    struct trl_listener_counters *counters; /* GET /metrics; NULL: not counted */
     uv_loop_t loop;
     uv_tcp_t server;
     uv_async_t done_async;
     uv_async_t stop_async;
     uv_async_t action_async;
     uv_timer_t tick;
+    uv_check_t check; /* after each turn's reads: hand the gathered events to the pipeline */
     pthread_t thread;
     bool thread_started;
     SSL_CTX *ssl_ctx;
@@ -102,8 +111,9 @@ struct trl_agent_listener {
     struct agent_state *agents;
     bool paused; /* the pipeline is congested: every connection stopped reading */
 
-    struct trl_buf raw;  /* decompressed batch */
-    struct trl_buf line; /* one event with the agent fields added */
+    struct trl_proto_zctx *zctx; /* decompression state, kept across batches */
+    struct trl_buf raw;          /* decompressed batch */
+    struct trl_buf line;         /* one event with the agent fields added */
     char plain[READ_CHUNK];
 
     /* guards done_head/done_tail, stopping, actions and next_action_id (other threads vs the
@@ -216,9 +226,15 @@ static void on_batch_done(struct trl_batch *b, int status, void *ud)
     free(t);
 }
 
+static void flush_pending(struct conn *c);
+
 static void on_done_async(uv_async_t *a)
 {
     struct trl_agent_listener *l = a->data;
+    /* Events gathered in this turn count as submitted: hand them over before a failure below
+     * resets what was submitted. */
+    for (struct conn *c = l->conns; c; c = c->next)
+        flush_pending(c);
     pthread_mutex_lock(&l->mu);
     struct done_msg *m = l->done_head;
     l->done_head = l->done_tail = NULL;
@@ -411,11 +427,24 @@ static void with_agent_fields(struct trl_agent_listener *l, const char *id, uint
     bool empty = true;
     for (size_t i = 1; i + 1 < n && empty; i++)
         empty = p[i] == ' ' || p[i] == '\t';
+    /* By hand rather than with printf: this runs for every event of every batch. The id is
+     * plain ASCII (valid_agent_id), so it needs no escaping. */
+    size_t id_len = strlen(id);
+    char digits[20], *d = digits + sizeof(digits);
+    do {
+        *--d = (char)('0' + seq % 10);
+        seq /= 10;
+    } while (seq);
     trl_buf_append(o, p, n - 1);
-    trl_buf_printf(o,
-                   "%s\"agent\":{\"id\":\"%s\",\"name\":\"%s\",\"type\":\"trapline\"},"
-                   "\"event.sequence\":%llu}",
-                   empty ? "" : ",", id, id, (unsigned long long)seq);
+    if (!empty)
+        trl_buf_putc(o, ',');
+    trl_buf_append(o, "\"agent\":{\"id\":\"", 15);
+    trl_buf_append(o, id, id_len);
+    trl_buf_append(o, "\",\"name\":\"", 10);
+    trl_buf_append(o, id, id_len);
+    trl_buf_append(o, "\",\"type\":\"trapline\"},\"event.sequence\":", 38);
+    trl_buf_append(o, d, (size_t)(digits + sizeof(digits) - d));
+    trl_buf_putc(o, '}');
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -486,7 +515,8 @@ static void recover_pending(struct trl_agent_listener *l, struct agent_state *a)
         free(f.seqs);
         return;
     }
-    qsort(f.seqs, f.n, sizeof(*f.seqs), cmp_u64);
+    if (f.n)
+        qsort(f.seqs, f.n, sizeof(*f.seqs), cmp_u64);
     size_t k = 0;
     while (k < f.n && f.seqs[k] <= a->committed + 1) {
         a->committed = TRL_MAX(a->committed, f.seqs[k]);
@@ -505,19 +535,28 @@ static void recover_pending(struct trl_agent_listener *l, struct agent_state *a)
     }
 }
 
+/* Hands the events gathered from this turn's BATCH frames to the pipeline. */
+static void flush_pending(struct conn *c)
+{
+    if (!c->pending)
+        return;
+    submit(c->l, c->pending, c->agent, c->pending_first, c->pending_last);
+    c->pending = NULL;
+}
+
 static int handle_batch(struct conn *c, const struct trl_proto_frame *f)
 {
     struct trl_agent_listener *l = c->l;
     struct agent_state *a = c->agent;
     struct trl_proto_batch pb;
-    if (trl_proto_parse_batch(f, &pb) != 0 || trl_proto_batch_decompress(&pb, &l->raw) != 0) {
+    if (trl_proto_parse_batch(f, &pb) != 0 ||
+        trl_proto_batch_decompress_z(l->zctx, &pb, &l->raw) != 0) {
         conn_fail(c, TRL_PROTO_ERR_MALFORMED, "malformed batch");
         return -1;
     }
     uint64_t last = pb.first_seq + pb.count - 1;
     int64_t now = trl_now_ns();
-    struct trl_batch *b = NULL;
-    uint64_t added_seq = 0, first = 0;
+    uint64_t added_seq = 0;
     const char *p = l->raw.data, *end = l->raw.data + l->raw.len;
     for (uint64_t seq = pb.first_seq; p < end; seq++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -525,22 +564,22 @@ static int handle_batch(struct conn *c, const struct trl_proto_frame *f)
         if (seq <= a->submitted || already_stored(a, seq)) {
             c->dups++;
         } else {
-            if (!b) {
-                b = trl_pipeline_batch_get(l->p);
-                first = seq;
+            if (!c->pending) {
+                c->pending = trl_pipeline_batch_get(l->p);
+                c->pending_first = seq;
             }
             with_agent_fields(l, a->id, seq, p, n);
             added_seq = seq;
+            c->pending_last = seq;
             c->events++;
-            if (trl_batch_add(b, l->line.data, l->line.len, c->peer, now, TRL_MSG_AGENT_EVENT)) {
-                submit(l, b, a, first, seq);
-                b = NULL;
-            }
+            if (l->counters)
+                atomic_fetch_add_explicit(&l->counters->msgs, 1, memory_order_relaxed);
+            if (trl_batch_add(c->pending, l->line.data, l->line.len, c->peer, now,
+                              TRL_MSG_AGENT_EVENT))
+                flush_pending(c);
         }
         p = nl + 1;
     }
-    if (b)
-        submit(l, b, a, first, last);
     if (last > a->submitted)
         a->submitted = last;
     /* Nothing new: everything was sent before. Acknowledge now if it is already committed;
@@ -701,6 +740,9 @@ static void on_conn_closed(uv_handle_t *h)
     if (c->next)
         c->next->prev = c->prev;
     l->nconns--;
+    if (l->counters)
+        atomic_fetch_sub_explicit(&l->counters->conns, 1, memory_order_relaxed);
+    flush_pending(c);
     trl_tlsio_destroy(c->tls);
     trl_proto_reader_free(&c->rd);
     free(c);
@@ -739,12 +781,15 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread == 0 || c->closing)
         return;
+    if (l->counters)
+        atomic_fetch_add_explicit(&l->counters->bytes, (uint64_t)nread, memory_order_relaxed);
     trl_tlsio_feed(c->tls, buf->base, (size_t)nread);
     for (;;) {
         int n = trl_tlsio_read(c->tls, l->plain, sizeof(l->plain));
         if (n == 0)
             break;
         if (n < 0) {
+            flush_pending(c);
             conn_flush(c);
             if (n == -1) {
                 conn_close(c, "agent closed TLS");
@@ -759,15 +804,19 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         struct trl_proto_frame f;
         int r;
         while ((r = trl_proto_reader_next(&c->rd, &f)) == 1) {
-            if (handle_frame(c, &f) != 0)
+            if (handle_frame(c, &f) != 0) {
+                flush_pending(c);
                 return;
+            }
         }
         if (r < 0) {
+            flush_pending(c);
             conn_fail(c, r == TRL_ETRUNC ? TRL_PROTO_ERR_TOO_LARGE : TRL_PROTO_ERR_MALFORMED,
                       r == TRL_ETRUNC ? "frame too large" : "malformed frame");
             return;
         }
         if (trl_proto_reader_pending(&c->rd) > MAX_PENDING_INPUT) {
+            flush_pending(c);
             conn_fail(c, TRL_PROTO_ERR_TOO_LARGE, "frame too large");
             return;
         }
@@ -789,6 +838,15 @@ static void conn_start_reading(struct conn *c)
         c->reading = true;
 }
 
+/* Runs right after the loop's reads: whatever the connections gathered goes to the pipeline now,
+ * before the loop waits for more. */
+static void on_check(uv_check_t *h)
+{
+    struct trl_agent_listener *l = h->data;
+    for (struct conn *c = l->conns; c; c = c->next)
+        flush_pending(c);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     struct trl_agent_listener *l = server->data;
@@ -805,6 +863,8 @@ static void on_connection(uv_stream_t *server, int status)
         l->conns->prev = c;
     l->conns = c;
     l->nconns++;
+    if (l->counters)
+        atomic_fetch_add_explicit(&l->counters->conns, 1, memory_order_relaxed);
     trl_proto_reader_init(&c->rd);
     if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
         conn_close(c, NULL);
@@ -961,6 +1021,7 @@ int trl_agent_listener_start(const struct trl_agent_listener_opts *o,
     l->reg = trl_agent_registry_open(o->data_dir);
     if (!l->reg)
         goto fail;
+    l->zctx = trl_proto_zctx_create();
     l->data_dir = trl_xstrdup(o->data_dir);
     l->enroll.reg = l->reg;
     uv_tcp_init(&l->loop, &l->server);
@@ -984,12 +1045,16 @@ int trl_agent_listener_start(const struct trl_agent_listener_opts *o,
         snprintf(l->address, sizeof(l->address), "%s:%d", ip,
                  ntohs(((struct sockaddr_in *)&ss)->sin_port));
     }
+    l->counters = o->counters ? trl_server_counters_slot(o->counters, "agent", l->address) : NULL;
     uv_async_init(&l->loop, &l->done_async, on_done_async);
     l->done_async.data = l;
     uv_async_init(&l->loop, &l->stop_async, on_stop);
     l->stop_async.data = l;
     uv_async_init(&l->loop, &l->action_async, on_action_async);
     l->action_async.data = l;
+    uv_check_init(&l->loop, &l->check);
+    l->check.data = l;
+    uv_check_start(&l->check, on_check);
     uv_timer_init(&l->loop, &l->tick);
     l->tick.data = l;
     uv_timer_start(&l->tick, on_tick, 1000, 1000);
@@ -1011,6 +1076,7 @@ fail:
     uv_loop_close(&l->loop);
     trl_agent_registry_close(l->reg);
     SSL_CTX_free(l->ssl_ctx);
+    trl_proto_zctx_destroy(l->zctx);
     trl_action_queue_destroy(l->actions);
     pthread_mutex_destroy(&l->mu);
     free(l);
@@ -1051,6 +1117,7 @@ void trl_agent_listener_stop(struct trl_agent_listener *l)
     }
     trl_agent_registry_close(l->reg);
     SSL_CTX_free(l->ssl_ctx);
+    trl_proto_zctx_destroy(l->zctx);
     trl_buf_free(&l->raw);
     trl_buf_free(&l->line);
     if (trl_action_queue_len(l->actions))

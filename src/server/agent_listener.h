@@ -7,7 +7,9 @@
  * on the pipeline's worker thread, signals the listener's loop). The highest committed seq of each
  * agent is kept in the agent registry (DATA/agents.db), and events that arrive again at or below
  * it, or that are already on their way to the store, are dropped: a retransmission is
- * acknowledged, not stored twice.
+ * acknowledged, not stored twice. The BATCH frames of one connection read in the same turn of the
+ * loop go to the pipeline as one batch (up to the pipeline's batch size), so that a window of small
+ * batches reaches the store in fewer, larger commits; ACK then covers them all.
  *
  * Active response: trl_agent_listener_action() queues a response request for an agent (any
  * thread; the loop is woken with an async handle). It is sent as an ACTION frame on the agent's
@@ -29,6 +31,7 @@
 
 #include "server/pipeline.h"
 #include "server/pki.h"
+#include "server/server.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +49,9 @@ struct trl_agent_listener_opts {
      * connected (json: the request, NUL-terminated), so that it is recorded; NULL: only logged. */
     void (*action_expired)(void *ud, const char *agent_id, const char *json, size_t len);
     void *action_ud;
+    /* Where the listener counts the events and bytes it receives and its open connections, for
+     * GET /metrics (kind "agent" and the bound address); NULL: not counted. */
+    struct trl_server_counters *counters;
 };
 
 struct trl_agent_listener;

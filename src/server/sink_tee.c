@@ -19,6 +19,26 @@ static int tee_write(struct trl_sink *s, struct trl_batch *b)
     return t->second->write(t->second, b);
 }
 
+/* Only the first sink (the store) prepares batches: b->sink_data is its. */
+static void tee_prepare(struct trl_sink *s, void *ctx, struct trl_batch *b)
+{
+    struct sink_tee *t = (struct sink_tee *)s;
+    t->first->prepare(t->first, ctx, b);
+}
+
+static void *tee_ctx_create(struct trl_sink *s)
+{
+    struct sink_tee *t = (struct sink_tee *)s;
+    return t->first->thread_ctx_create ? t->first->thread_ctx_create(t->first) : NULL;
+}
+
+static void tee_ctx_destroy(struct trl_sink *s, void *ctx)
+{
+    struct sink_tee *t = (struct sink_tee *)s;
+    if (t->first->thread_ctx_destroy)
+        t->first->thread_ctx_destroy(t->first, ctx);
+}
+
 static int tee_flush(struct trl_sink *s)
 {
     struct sink_tee *t = (struct sink_tee *)s;
@@ -41,6 +61,11 @@ struct trl_sink *trl_sink_tee_create(struct trl_sink *first, struct trl_sink *se
 {
     struct sink_tee *t = trl_xcalloc(1, sizeof(*t));
     t->base.write = tee_write;
+    if (first->prepare) {
+        t->base.prepare = tee_prepare;
+        t->base.thread_ctx_create = tee_ctx_create;
+        t->base.thread_ctx_destroy = tee_ctx_destroy;
+    }
     t->base.flush = tee_flush;
     t->base.destroy = tee_destroy;
     t->first = first;

@@ -3,6 +3,7 @@
 #include "core/fields.h"
 #include "store/json_leaves.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,9 +139,12 @@ struct summary_acc {
     struct trl_buf min, max;
 };
 
+/* A keyword column value of the event being built, filed once its leaves are all seen. */
 struct pending {
     uint8_t col;
-    uint32_t leaf;
+    bool repeat; /* the same value as the previous one of its path: the summary has it */
+    uint32_t len;
+    const char *val;
     uint64_t field_hash;
 };
 
@@ -158,16 +162,55 @@ struct path_info {
     char path[PATH_CACHE_MAXLEN];
 };
 
+/* The same facts per stream of the shredder (one per path in the block), with the path's last
+ * value: a value equal to the previous one of its path (the same host, action, outcome in a row)
+ * adds no term and changes no summary, so it costs a comparison instead of a hash. */
+struct stream_info {
+    bool known;
+    bool original; /* event.original */
+    int8_t col;
+    bool text;
+    bool indexed;
+    uint64_t hash;
+    const char *prev; /* in an input event's JSON (alive during the build), or NULL */
+    uint32_t prev_len;
+};
+
+/* A direct-mapped memory of the terms added last: most terms of an event were already added by an
+ * earlier event, and this small table answers that from cache. What it lets through is appended
+ * to a plain array, sorted and deduplicated once per block (radix sort: sequential passes where a
+ * hash set of tens of thousands of terms would miss the cache on nearly every new term). */
+#define RECENT_TERMS 4096
+/* Value hashes whose text terms were added: a value repeated across the block (host names,
+ * actions, users) is tokenized once while it stays here; one pushed out is only tokenized
+ * again, to the same terms. */
+#define RECENT_VALUES 8192
+#define RADIX_BITS    11
+
+#define TOKEN_CACHE_BITS 10
+struct token_slot {
+    /* The token's bytes (zero-padded) with its length in the top byte when shorter than 8:
+     * a token of 8 bytes ends with a word byte, never 1..7, so keys of different lengths
+     * differ. 0: empty (a token has at least one byte). */
+    uint64_t key;
+    uint64_t hash;
+};
+
 struct trl_block_builder {
     int level;
     unsigned bits_per_term;
     ZSTD_CCtx *cctx;
     struct trl_leaves leaves;
-    struct trl_termset terms;
-    /* Value hashes whose text terms are already in terms: a value repeated across the block
-     * (host names, actions, outcomes, users) is tokenized once. */
-    struct trl_termset tokenized;
+    uint64_t *terms; /* term hashes added (with some repeats), then the block's distinct ones */
+    size_t nterms, terms_cap;
+    uint64_t *sort_tmp;
+    size_t sort_cap;
     struct path_info paths[PATH_CACHE_SIZE];
+    struct stream_info *sinfo;
+    size_t sinfo_cap;
+    uint64_t recent[RECENT_TERMS];
+    uint64_t recent_tok[RECENT_VALUES];
+    struct token_slot tokens[1u << TOKEN_CACHE_BITS];
     struct trl_buf raw[TRL_COL__COUNT];
     struct summary_acc sum[TRL_COL__COUNT];
     struct pending *pend;
@@ -196,8 +239,6 @@ struct trl_block_builder *trl_block_builder_create(int zstd_level, unsigned bloo
      * time and stops a damaged column from decoding into garbage. */
     ZSTD_CCtx_setParameter(b->cctx, ZSTD_c_checksumFlag, 1);
     trl_leaves_init(&b->leaves);
-    trl_termset_init(&b->terms);
-    trl_termset_init(&b->tokenized);
     return b;
 }
 
@@ -208,8 +249,8 @@ void trl_block_builder_destroy(struct trl_block_builder *b)
     ZSTD_freeCCtx(b->cctx);
     trl_shredder_destroy(b->shred);
     trl_leaves_free(&b->leaves);
-    trl_termset_free(&b->terms);
-    trl_termset_free(&b->tokenized);
+    free(b->terms);
+    free(b->sort_tmp);
     for (int c = 0; c < TRL_COL__COUNT; c++) {
         trl_buf_free(&b->raw[c]);
         trl_buf_free(&b->sum[c].set);
@@ -220,13 +261,58 @@ void trl_block_builder_destroy(struct trl_block_builder *b)
     trl_buf_free(&b->meta);
     trl_buf_free(&b->lower);
     free(b->pend);
+    free(b->sinfo);
     free(b->bloom);
     free(b);
 }
 
+/* Adds a term to the block's set. The hash 0 never sits in the memory of recent terms (an empty
+ * slot holds 0), so it always goes to the set, which keeps it apart. */
+static inline void add_term(struct trl_block_builder *b, uint64_t h)
+{
+    uint64_t *r = &b->recent[(h >> 17) & (RECENT_TERMS - 1)];
+    if (*r == h && h)
+        return;
+    *r = h;
+    if (b->nterms == b->terms_cap) {
+        b->terms_cap = b->terms_cap ? b->terms_cap * 2 : 16384;
+        b->terms = trl_xrealloc(b->terms, b->terms_cap * sizeof(*b->terms));
+    }
+    b->terms[b->nterms++] = h;
+}
+
+/* False when the value's text terms were added recently (the same value earlier in the block). */
+static inline bool first_tokenized(struct trl_block_builder *b, uint64_t vh)
+{
+    uint64_t *r = &b->recent_tok[(vh >> 17) & (RECENT_VALUES - 1)];
+    if (*r == vh && vh)
+        return false;
+    *r = vh;
+    return true;
+}
+
+/* The hash of a token of up to 8 bytes (most are: words, numbers), remembered by its bytes:
+ * the same words come back in event after event. */
+static inline uint64_t token_hash(struct trl_block_builder *b, const char *tok, size_t n)
+{
+    if (n > 8)
+        return trl_term_text_hash(tok, n);
+    uint64_t w = 0;
+    memcpy(&w, tok, n);
+    w = le64toh(w); /* tok[i] in bits 8i..8i+7, whatever the host */
+    uint64_t key = n < 8 ? w | (uint64_t)n << 56 : w;
+    struct token_slot *t = &b->tokens[(key * 0x9e3779b97f4a7c15ULL) >> (64 - TOKEN_CACHE_BITS)];
+    if (t->key != key) {
+        t->key = key;
+        t->hash = trl_term_text_hash(tok, n);
+    }
+    return t->hash;
+}
+
 static void add_text_token(void *ud, const char *tok, size_t n)
 {
-    trl_termset_add(ud, trl_term_text_hash(tok, n));
+    struct trl_block_builder *b = ud;
+    add_term(b, token_hash(b, tok, n));
 }
 
 static int lower_cmp(const char *a, size_t alen, const char *b, size_t blen)
@@ -289,8 +375,11 @@ static void summary_add(struct trl_block_builder *b, struct summary_acc *s, cons
 
 static void builder_reset(struct trl_block_builder *b)
 {
-    trl_termset_clear(&b->terms);
-    trl_termset_clear(&b->tokenized);
+    b->nterms = 0;
+    memset(b->recent, 0, sizeof(b->recent));
+    memset(b->recent_tok, 0, sizeof(b->recent_tok));
+    if (b->sinfo)
+        memset(b->sinfo, 0, b->sinfo_cap * sizeof(*b->sinfo));
     for (int c = 0; c < TRL_COL__COUNT; c++) {
         trl_buf_reset(&b->raw[c]);
         struct summary_acc *s = &b->sum[c];
@@ -356,11 +445,67 @@ static const struct path_info *path_lookup(struct trl_block_builder *b, const ch
     return pi;
 }
 
-/* Indexes one event's leaves (in b->leaves) and appends its keyword column values. A value whose
- * text terms are already in the block's set (the same value earlier in the block, related.ip
- * repeating source.ip, a message inside event.original) is not tokenized again: the set would not
- * change. */
-static void build_event(struct trl_block_builder *b)
+static struct pending *pending_add(struct trl_block_builder *b, size_t *npend)
+{
+    if (*npend == b->pend_cap) {
+        b->pend_cap = b->pend_cap ? b->pend_cap * 2 : 32;
+        b->pend = trl_xrealloc(b->pend, b->pend_cap * sizeof(*b->pend));
+    }
+    return &b->pend[(*npend)++];
+}
+
+/* Indexes one value: its text terms unless an earlier value of the block had the same ones (the
+ * same value, or a long value found whole in the event's original: a message inside
+ * event.original), its field term, and files it for its keyword column. */
+static void index_value(struct trl_block_builder *b, bool text, int col, uint64_t path_hash,
+                        const char *val, size_t len, uint64_t vh, const char *orig, size_t orig_len,
+                        size_t *npend)
+{
+    if (first_tokenized(b, vh)) {
+        /* Only long values are worth the search: short ones cost one hash anyway. */
+        bool inside_original =
+            orig && val != orig && len >= 32 && aligned_in(orig, orig_len, val, len);
+        if (!inside_original)
+            trl_term_index_terms(val, len, add_text_token, b);
+    }
+    if (text)
+        return;
+    uint64_t fh = trl_term_field_combine(path_hash, vh);
+    add_term(b, fh);
+    if (col >= 0)
+        *pending_add(b, npend) = (struct pending){(uint8_t)col, false, (uint32_t)len, val, fh};
+}
+
+/* Appends the event's keyword column values (filed in b->pend, in leaf order) and updates the
+ * summaries: per column a varint count, then the values. */
+static void flush_columns(struct trl_block_builder *b, size_t npend)
+{
+    uint32_t nv[TRL_COL__COUNT] = {0};
+    for (size_t j = 0; j < npend; j++)
+        nv[b->pend[j].col]++;
+    for (int c = TRL_COL_HOST_NAME; c <= TRL_COL_EVENT_CODE; c++) {
+        struct trl_buf *raw = &b->raw[c];
+        if (!nv[c]) {
+            trl_buf_putc(raw, 0);
+            continue;
+        }
+        b->sum[c].nonempty++;
+        buf_varint(raw, nv[c]);
+        for (size_t j = 0; j < npend; j++) {
+            const struct pending *pd = &b->pend[j];
+            if (pd->col != c)
+                continue;
+            buf_varint(raw, pd->len);
+            trl_buf_append(raw, pd->val, pd->len);
+            if (!pd->repeat)
+                summary_add(b, &b->sum[c], pd->val, pd->len, pd->field_hash);
+        }
+    }
+}
+
+/* Indexes one event's leaves (in b->leaves, from trl_json_leaves()) and appends its keyword
+ * column values. */
+static void build_event_leaves(struct trl_block_builder *b)
 {
     struct trl_leaves *l = &b->leaves;
     const struct trl_leaf *original = NULL;
@@ -371,60 +516,83 @@ static void build_event(struct trl_block_builder *b)
             break;
         }
     }
+    const char *orig = original ? trl_leaf_val(l, original) : NULL;
+    size_t orig_len = original ? original->val_len : 0;
     size_t npend = 0;
     for (size_t i = 0; i < l->n; i++) {
         const struct trl_leaf *f = &l->items[i];
-        const char *path = trl_leaf_path(l, f);
-        const char *val = trl_leaf_val(l, f);
         struct path_info tmp;
-        const struct path_info *pi = path_lookup(b, path, f->path_len, &tmp);
+        const struct path_info *pi = path_lookup(b, trl_leaf_path(l, f), f->path_len, &tmp);
         if (!pi->indexed)
             continue;
-        uint64_t vh = trl_term_value_hash(val, f->val_len);
-        if (trl_termset_insert(&b->tokenized, vh)) {
-            /* Only long values are worth the search: short ones cost one hash anyway. */
-            bool inside_original =
-                original && f != original && f->val_len >= 32 &&
-                aligned_in(trl_leaf_val(l, original), original->val_len, val, f->val_len);
-            if (!inside_original)
-                trl_term_index_terms(val, f->val_len, add_text_token, &b->terms);
-        }
-        if (pi->text)
-            continue;
-        uint64_t fh = trl_term_field_combine(pi->hash, vh);
-        trl_termset_add(&b->terms, fh);
-        int c = pi->col;
-        if (c < 0)
-            continue;
-        if (npend == b->pend_cap) {
-            b->pend_cap = b->pend_cap ? b->pend_cap * 2 : 32;
-            b->pend = trl_xrealloc(b->pend, b->pend_cap * sizeof(*b->pend));
-        }
-        b->pend[npend++] = (struct pending){(uint8_t)c, (uint32_t)i, fh};
+        const char *val = trl_leaf_val(l, f);
+        index_value(b, pi->text, pi->col, pi->hash, val, f->val_len,
+                    trl_term_value_hash(val, f->val_len), orig, orig_len, &npend);
     }
-    for (int c = TRL_COL_HOST_NAME; c <= TRL_COL_EVENT_CODE; c++) {
-        uint32_t nv = 0;
-        for (size_t j = 0; j < npend; j++)
-            nv += b->pend[j].col == c;
-        buf_varint(&b->raw[c], nv);
-        if (nv)
-            b->sum[c].nonempty++;
-        for (size_t j = 0; j < npend && nv; j++) {
-            if (b->pend[j].col != c)
-                continue;
-            const struct trl_leaf *f = &l->items[b->pend[j].leaf];
-            const char *val = trl_leaf_val(l, f);
-            buf_varint(&b->raw[c], f->val_len);
-            trl_buf_append(&b->raw[c], val, f->val_len);
-            summary_add(b, &b->sum[c], val, f->val_len, b->pend[j].field_hash);
-        }
-    }
+    flush_columns(b, npend);
 }
 
-static void add_bloom_term(void *ud, uint64_t h)
+static struct stream_info *stream_info(struct trl_block_builder *b, uint32_t sid)
 {
-    struct trl_block_builder *b = ud;
-    trl_bloom_add(b->bloom, (uint32_t)(b->bloom_cap * 8), trl_bloom_best_k(b->bits_per_term), h);
+    if (sid >= b->sinfo_cap) {
+        size_t ncap = b->sinfo_cap ? b->sinfo_cap : 64;
+        while (ncap <= sid)
+            ncap *= 2;
+        b->sinfo = trl_xrealloc(b->sinfo, ncap * sizeof(*b->sinfo));
+        memset(b->sinfo + b->sinfo_cap, 0, (ncap - b->sinfo_cap) * sizeof(*b->sinfo));
+        b->sinfo_cap = ncap;
+    }
+    struct stream_info *si = &b->sinfo[sid];
+    if (!si->known) {
+        size_t len;
+        const char *path = trl_shredder_path(b->shred, sid, &len);
+        struct path_info pi;
+        path_info_fill(&pi, path, len);
+        si->known = true;
+        si->original = len == 14 && !memcmp(path, "event.original", 14);
+        si->col = pi.col;
+        si->text = pi.text;
+        si->indexed = pi.indexed;
+        si->hash = pi.hash;
+    }
+    return si;
+}
+
+/* Indexes one event's values as the shredder gave them (the usual case), like
+ * build_event_leaves() but with the facts about each path known from its stream. */
+static void build_event_vals(struct trl_block_builder *b, const struct trl_shred_val *v, size_t n,
+                             const char *json, size_t json_len)
+{
+    const char *orig = NULL;
+    size_t orig_len = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (stream_info(b, v[i].sid)->original) {
+            orig = v[i].ptr;
+            orig_len = v[i].len;
+            break;
+        }
+    }
+    size_t npend = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct trl_shred_val *x = &v[i];
+        struct stream_info *si = stream_info(b, x->sid);
+        if (!si->indexed)
+            continue;
+        if (si->prev && si->prev_len == x->len && !memcmp(si->prev, x->ptr, x->len)) {
+            /* Its terms are in the set; the column still needs the value. */
+            if (si->col >= 0 && !si->text)
+                *pending_add(b, &npend) =
+                    (struct pending){(uint8_t)si->col, true, x->len, x->ptr, 0};
+            continue;
+        }
+        uint64_t vh = trl_term_value_hash(x->ptr, x->len);
+        index_value(b, si->text, si->col, si->hash, x->ptr, x->len, vh, orig, orig_len, &npend);
+        /* Only values inside the input stay valid for the rest of the block. */
+        bool in_input = x->ptr >= json && x->ptr + x->len <= json + json_len;
+        si->prev = in_input ? x->ptr : NULL;
+        si->prev_len = x->len;
+    }
+    flush_columns(b, npend);
 }
 
 static int compress_columns(struct trl_block_builder *b, uint32_t count)
@@ -462,17 +630,57 @@ static int compress_columns(struct trl_block_builder *b, uint32_t count)
     return 0;
 }
 
+/* Sorts the added term hashes (LSD radix sort) and keeps each once: b->terms[0..nterms) are
+ * then the block's distinct terms. */
+static void distinct_terms(struct trl_block_builder *b)
+{
+    size_t n = b->nterms;
+    if (b->sort_cap < n) {
+        free(b->sort_tmp);
+        b->sort_cap = b->terms_cap;
+        b->sort_tmp = trl_xmalloc(b->sort_cap * sizeof(*b->sort_tmp));
+    }
+    uint64_t *src = b->terms, *dst = b->sort_tmp;
+    const unsigned radix = 1u << RADIX_BITS;
+    for (unsigned shift = 0; shift < 64; shift += RADIX_BITS) {
+        size_t count[1u << RADIX_BITS] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[(src[i] >> shift) & (radix - 1)]++;
+        size_t pos = 0;
+        for (unsigned d = 0; d < radix; d++) {
+            size_t c = count[d];
+            count[d] = pos;
+            pos += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[count[(src[i] >> shift) & (radix - 1)]++] = src[i];
+        uint64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    /* Six passes (64 bits in digits of 11) leave the sorted hashes back in b->terms. */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k == 0 || src[i] != b->terms[k - 1])
+            b->terms[k++] = src[i];
+    }
+    b->nterms = k;
+}
+
 static void write_meta(struct trl_block_builder *b, uint32_t count, int64_t min_ts, int64_t max_ts)
 {
-    uint32_t nbits = trl_bloom_size_bits(b->terms.count, b->bits_per_term);
+    distinct_terms(b);
+    uint32_t nbits = trl_bloom_size_bits(b->nterms, b->bits_per_term);
     size_t nbytes = nbits / 8;
     if (b->bloom_cap < nbytes) {
         free(b->bloom);
         b->bloom = trl_xmalloc(nbytes);
+        b->bloom_cap = nbytes;
     }
-    b->bloom_cap = nbytes;
     memset(b->bloom, 0, nbytes);
-    trl_termset_each(&b->terms, add_bloom_term, b);
+    uint8_t k = trl_bloom_best_k(b->bits_per_term);
+    for (size_t i = 0; i < b->nterms; i++)
+        trl_bloom_add(b->bloom, nbits, k, b->terms[i]);
 
     uint8_t hdr[META_HDR_LEN] = {'T',
                                  'R',
@@ -532,13 +740,16 @@ int trl_block_build(struct trl_block_builder *b, const struct trl_block_input *e
         /* The shredder's walk gives the event's leaves when it can; otherwise json_leaves. Either
          * way they are what search reads from the same JSON, so index and matching agree, and
          * malformed JSON still gets the leaves read before the error indexed. */
-        trl_leaves_reset(&b->leaves);
-        if (!trl_shredder_add(b->shred, in->json, in->len, &b->leaves)) {
+        const struct trl_shred_val *vals;
+        size_t nvals;
+        if (trl_shredder_add_event(b->shred, in->ts, in->json, in->len, &vals, &nvals)) {
+            build_event_vals(b, vals, nvals, in->json, in->len);
+        } else {
             trl_leaves_reset(&b->leaves);
             (void)trl_json_leaves(in->json, in->len, &b->leaves);
+            build_event_leaves(b);
         }
         trl_events_digest_add(&digest, in->ts, in->json, in->len);
-        build_event(b);
     }
     trl_sha256_final(&digest, out->events_digest);
     trl_shredder_finish(b->shred, &b->raw[TRL_COL_JSON]);
@@ -553,7 +764,7 @@ int trl_block_build(struct trl_block_builder *b, const struct trl_block_input *e
     out->count = (uint32_t)n;
     out->min_ts = min_ts;
     out->max_ts = max_ts;
-    out->distinct_terms = b->terms.count;
+    out->distinct_terms = b->nterms;
     return 0;
 }
 
@@ -565,7 +776,8 @@ int trl_block_view_init(struct trl_block_view *v, const void *data, size_t len)
     memset(v, 0, sizeof(*v));
     const uint8_t *p = data;
     if (!p || len < DATA_HDR_LEN || memcmp(p, DATA_MAGIC, 4) != 0 ||
-        (p[4] != TRL_BLOCK_VERSION && p[4] != TRL_BLOCK_VERSION_ROWS))
+        (p[4] != TRL_BLOCK_VERSION && p[4] != TRL_BLOCK_VERSION_SHRED2 &&
+         p[4] != TRL_BLOCK_VERSION_ROWS))
         return TRL_EINVAL;
     unsigned ncols = p[5];
     uint32_t count = trl_get_u32le(p + 8);
@@ -723,16 +935,25 @@ static int decode_strings(struct trl_strcol *s, const uint8_t *p, size_t len, ui
     return p == end ? 0 : TRL_EINVAL;
 }
 
-/* The JSON column of a version 2 block: rebuilt into the decoder's buffer, one value per event. */
-static int decode_shredded(struct trl_block_decoder *d, const uint8_t *p, size_t len,
-                           uint32_t count)
+/* The JSON column of a version 2 or 3 block: rebuilt into the decoder's buffer, one value per
+ * event. Version 3 stores times as deltas from the events' timestamps: those are decoded first. */
+static int decode_shredded(struct trl_block_decoder *d, const struct trl_block_view *v,
+                           const uint8_t *p, size_t len, uint32_t count)
 {
+    const int64_t *ts = NULL;
+    if (v->version >= 3) {
+        int rc = trl_block_decode(d, v, TRL_COL_TS);
+        if (rc != 0)
+            return rc;
+        ts = d->ts;
+    }
     if (d->json_off_cap < (size_t)count + 1) {
         free(d->json_off);
         d->json_off_cap = (size_t)count + 1;
         d->json_off = trl_xmalloc(d->json_off_cap * sizeof(*d->json_off));
     }
-    int rc = trl_json_unshred(p, len, count, TRL_BLOCK_MAX_COL_BYTES, &d->unshred, d->json_off);
+    int rc = trl_json_unshred_ts(p, len, count, v->version, ts, TRL_BLOCK_MAX_COL_BYTES,
+                                 &d->unshred, d->json_off);
     if (rc != 0)
         return rc;
     struct trl_strcol *s = &d->str[TRL_COL_JSON];
@@ -772,7 +993,7 @@ int trl_block_decode(struct trl_block_decoder *d, const struct trl_block_view *v
         memset(s->first, 0, ((size_t)v->count + 1) * sizeof(*s->first));
         rc = 0;
     } else if (c == TRL_COL_JSON && v->version != TRL_BLOCK_VERSION_ROWS) {
-        rc = decode_shredded(d, p, len, v->count);
+        rc = decode_shredded(d, v, p, len, v->count);
     } else {
         rc = decode_strings(&d->str[c], p, len, v->count, c == TRL_COL_JSON);
     }

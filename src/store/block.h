@@ -5,10 +5,10 @@
  * so a reader decompresses only what it needs: the timestamps, ten keyword columns (host.name,
  * source.ip, destination.ip, user.name, process.name, event.category, event.action,
  * event.outcome, event.code) and the full JSON of every event, shredded by field (json_shred.h;
- * format 2, while format 1 blocks with row JSON stay readable). `meta` holds what lets a search
- * skip the block without touching `data`: the time range, per-column summaries (lower-cased
- * min/max and the distinct values when there are few) and a Bloom filter of the block's terms
- * (terms.h). docs/storage.md describes both formats byte by byte.
+ * format 3, while blocks of format 2 and of format 1, with row JSON, stay readable). `meta` holds
+ * what lets a search skip the block without touching `data`: the time range, per-column summaries
+ * (lower-cased min/max and the distinct values when there are few) and a Bloom filter of the
+ * block's terms (terms.h). docs/storage.md describes the formats byte by byte.
  *
  * Building is done by a builder that owns its scratch memory and zstd context (one thread at a
  * time); the bytes it returns stay valid until its next build. Decoding is pure and validates
@@ -42,12 +42,14 @@ enum trl_col {
     TRL_COL__COUNT
 };
 
-/* Data blob versions: 1 keeps each event's JSON as a row; 2 (written now) shreds the JSON column
- * by field (json_shred.h). Both are read. The meta blob keeps its own version. */
-#define TRL_BLOCK_VERSION      2
-#define TRL_BLOCK_VERSION_ROWS 1
-#define TRL_BLOCK_META_VERSION 1
-#define TRL_BLOCK_MAX_EVENTS   65536 /* hard limit of the format; blocks are built smaller */
+/* Data blob versions: 1 keeps each event's JSON as a row; 2 shreds the JSON column by field
+ * (json_shred.h); 3 (written now) also keeps the few values of low-variety fields inline and times
+ * as deltas from the event's timestamp. All are read. The meta blob keeps its own version. */
+#define TRL_BLOCK_VERSION        3
+#define TRL_BLOCK_VERSION_SHRED2 2
+#define TRL_BLOCK_VERSION_ROWS   1
+#define TRL_BLOCK_META_VERSION   1
+#define TRL_BLOCK_MAX_EVENTS     65536 /* hard limit of the format; blocks are built smaller */
 /* Decoded size limit of one column: room for a block holding one 16 MiB message whose JSON
  * (message and event.original, every byte escaped) is 12 times larger. */
 #define TRL_BLOCK_MAX_COL_BYTES  (256u << 20)

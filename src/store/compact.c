@@ -1,7 +1,11 @@
 /*
  * Compaction: the writer merges runs of small blocks (what a quiet server commits every few
  * milliseconds) into blocks of up to block_max_events, so that searches open few blocks and the
- * index and compression work on large ones.
+ * index and compression work on large ones. Once a partition is idle (its day is over, or no write
+ * for 30 s), the blocks appends wrote (one per batch, compressed fast) are also merged, into
+ * blocks of up to four times block_max_events with the stronger compaction level: larger blocks
+ * share more of their index terms and compress better, and this work waits for idle time
+ * instead of costing the ingest path.
  *
  * A merge is one transaction: read the run's blocks, concatenate their events in chain order,
  * build one block, append it to the chain as a "compact" entry listing the replaced block ids,
@@ -85,8 +89,48 @@ static int find_run(struct trl_partition *p, uint32_t block_max, bool ripe_anywa
     return rc;
 }
 
-static int merge_run(struct trl_store *st, struct trl_partition *p, const struct run *r,
-                     int64_t now)
+/* Blocks appends wrote (chain kind 1) that compaction has not rewritten yet: adjacent ones (by
+ * id) are merged, up to big_max events, once their partition is idle. */
+static int find_append_run(struct trl_partition *p, uint32_t big_max, struct run *r)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = trl_sqlite_err(sqlite3_prepare_v2(
+        trl_partition_db(p),
+        "SELECT b.id, b.count, c.kind FROM blocks b JOIN chain c ON c.seq = b.id ORDER BY b.id", -1,
+        &st, NULL));
+    if (rc != 0)
+        return rc;
+    r->n = 0;
+    r->events = 0;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        uint64_t id = (uint64_t)sqlite3_column_int64(st, 0);
+        int64_t count = sqlite3_column_int64(st, 1);
+        bool appended = sqlite3_column_int(st, 2) == TRL_CHAIN_ADD;
+        if (appended && count > 0 && r->events + (uint64_t)count <= big_max) {
+            run_push(r, id, (uint32_t)count);
+            continue;
+        }
+        if (r->n >= 2)
+            break;
+        r->n = 0;
+        r->events = 0;
+        if (appended && count > 0 && (uint64_t)count <= big_max)
+            run_push(r, id, (uint32_t)count);
+    }
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = trl_sqlite_err(step);
+    sqlite3_finalize(st);
+    if (rc != 0 || r->n < 2) {
+        r->n = 0;
+        r->events = 0;
+    }
+    return rc;
+}
+
+/* Merges the run's blocks (or, when their JSON would pass TRL_STORE_BLOCK_MAX_JSON_BYTES, the first
+ * ones: r is cut to them) into one block, in one transaction. */
+static int merge_run(struct trl_store *st, struct trl_partition *p, struct run *r, int64_t now)
 {
     struct trl_stored_block sb = {0};
     struct trl_block_decoder dec;
@@ -114,6 +158,16 @@ static int merge_run(struct trl_store *st, struct trl_partition *p, const struct
             rc = trl_block_decode(&dec, &v, TRL_COL_JSON);
         if (rc == 0 && nev + v.count > r->events)
             rc = TRL_EINVAL;
+        if (rc == 0 && i >= 2) {
+            uint64_t bytes = 0;
+            for (uint32_t k = 0; k < v.count; k++)
+                bytes += dec.str[TRL_COL_JSON].vals[k].len;
+            if (json.len + bytes > TRL_STORE_BLOCK_MAX_JSON_BYTES) {
+                r->n = i;
+                r->events = nev;
+                break;
+            }
+        }
         for (uint32_t k = 0; rc == 0 && k < v.count; k++) {
             const struct trl_str *js = &dec.str[TRL_COL_JSON].vals[k];
             ev[nev].ts = dec.ts[k];
@@ -174,8 +228,19 @@ int trl_store_compact(struct trl_store *st, int64_t budget_ns, bool force,
         bool idle = d.day < today || now - d.last_write_ns >= IDLE_NS;
         bool pending = false;
         uint32_t merged = 0;
+        uint32_t big_max = st->opts.block_max_events * 4;
+        if (big_max > TRL_BLOCK_MAX_EVENTS)
+            big_max = TRL_BLOCK_MAX_EVENTS;
         for (;;) {
             rc = find_run(p, st->opts.block_max_events, force || idle, &r, &pending);
+            if (rc == 0 && r.n == 0) {
+                rc = find_append_run(p, big_max, &r);
+                /* Appended blocks wait for the partition to go idle: keep it on the list. */
+                if (rc == 0 && r.n > 0 && !idle) {
+                    pending = true;
+                    r.n = 0;
+                }
+            }
             if (rc != 0 || r.n == 0)
                 break;
             rc = merge_run(st, p, &r, now);

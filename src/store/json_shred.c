@@ -1,6 +1,7 @@
 #include "store/json_shred.h"
 #include "core/util.h"
 #include "store/block.h"
+#include "core/timeutil.h"
 #include "store/json_leaves.h"
 
 #include <stdbool.h>
@@ -12,7 +13,10 @@
  *
  *   count  json_length  nstreams  skeleton_length
  *   nstreams x { values_length  refs_length }
- *   skeleton: count x { varint length, bytes }
+ *   skeletons: count x { varint length, bytes }            format 2
+ *              count x { varint length > 0, bytes          format 3: a skeleton new to the block
+ *                      | 0, varint n }                     format 3: the n-th distinct skeleton
+ *                                                          (from 0, in the order first written)
  *   for each stream in order: its values, then its refs
  *
  * A skeleton is the event's JSON with each value replaced by a marker and the value's stream
@@ -24,6 +28,12 @@
  * holds an event that is not plain JSON. Every other byte is copied as is. Streams are numbered
  * in the order their dotted path first occurs in the block; values in an array share the path of
  * the array.
+ *
+ * Format 3 adds MARK_TIME (a string that is an RFC 3339 time as trl_format_rfc3339() writes it:
+ * the values hold the zig-zag varint of its difference in ns from the event's timestamp), makes
+ * bytes 1..7 markers (6 in format 2), keeps some values inline (their JSON text stays in the
+ * skeleton, without a marker: the writer's choice, value by value) and stores each distinct
+ * skeleton of the block once.
  */
 enum {
     MARK_STR = 1,
@@ -32,17 +42,32 @@ enum {
     MARK_SCALAR_REF = 4,
     MARK_VERBATIM = 5,
     MARK_ORIGINAL = 6,
-    MARK_LAST = 6,
+    MARK_TIME = 7, /* format 3 */
+    MARK_LAST_V2 = 6,
+    MARK_LAST = 7,
 };
 
 #define SHRED_MAX_PATH  1024
 #define SHRED_MAX_DEPTH 64
 #define REF_MIN_LEN     4 /* shorter values cost less in their column than as a reference */
+/* A path whose values in the block are no more than this many distinct ones keeps them inline in
+ * the skeleton, where they repeat together with the event's shape (an sshd failure always has the
+ * same action, category, outcome and facility): zstd then stores them with the shape for almost
+ * nothing, where a stream of its own would pay for each choice apart. */
+#define INLINE_DISTINCT 8
+#define INLINE_MAX_LEN  48
+/* RFC 3339 with nanoseconds and Z, as the JSON encoder writes times (2024-07-09T22:40:03.5Z with
+ * the fraction padded to nine digits). */
+#define TIME_LEN 30
 
 struct stream {
     struct trl_buf vals, refs;
-    uint32_t path_off, path_len; /* in paths */
-    uint32_t tries, hits;        /* reference attempts in this block */
+    uint32_t path_off, path_len;    /* in paths */
+    uint32_t tries, hits;           /* reference attempts in this block */
+    uint32_t time_tries, time_hits; /* time encoding attempts in this block */
+    uint64_t seen[INLINE_DISTINCT]; /* fingerprints of the values kept inline */
+    uint8_t nseen;
+    bool varied; /* more distinct values than INLINE_DISTINCT */
 };
 
 struct path_slot {
@@ -57,6 +82,14 @@ struct undo {
     size_t vals_len, refs_len;
 };
 
+/* A distinct skeleton of the block: events of one kind share theirs, stored once. */
+struct skel_slot {
+    uint64_t hash;
+    uint32_t off, len; /* in skel */
+    uint32_t idx;
+    bool used;
+};
+
 struct trl_shredder {
     struct trl_buf skel, ev, paths;
     struct stream *st;
@@ -67,8 +100,9 @@ struct trl_shredder {
     size_t nundo, undo_cap;
     char path[SHRED_MAX_PATH];
     size_t plen;
-    uint64_t phash; /* of path, kept up to date as keys are pushed and popped */
-    /* Stream of the k-th value of the previous event: events of one kind share their shape. */
+    /* The stream that last followed stream i - 1 (ord_sid[0]: the first of an event): keys come in
+     * a fixed order, so a value's path is nearly always the one that followed the previous
+     * value's last time. nord is the current event's previous stream + 1. */
     uint32_t *ord_sid;
     size_t ord_cap, nord;
     const char *copy_from;     /* input not yet copied into the skeleton */
@@ -78,11 +112,24 @@ struct trl_shredder {
     size_t orig_len;
     uint64_t total;
     uint32_t count;
+    bool have_ts; /* ts is the event's timestamp: times may be stored as deltas from it */
+    int64_t ts;
+    char ts_text[TRL_RFC3339_MAX]; /* ts as the JSON encoder writes it, once needed */
+    size_t ts_text_len;
+    /* The event's values for the index (trl_shredder_add_event), while vals_ok. */
+    struct trl_shred_val *vals;
+    size_t nvals, vals_cap;
+    bool want_vals;
+    struct trl_leaves esc; /* unescaped copies of escaped strings */
+    struct skel_slot *smap;
+    size_t smap_cap, nskel;
 };
 
 struct trl_shredder *trl_shredder_create(void)
 {
-    return trl_xcalloc(1, sizeof(struct trl_shredder));
+    struct trl_shredder *s = trl_xcalloc(1, sizeof(struct trl_shredder));
+    trl_leaves_init(&s->esc);
+    return s;
 }
 
 void trl_shredder_destroy(struct trl_shredder *s)
@@ -100,6 +147,9 @@ void trl_shredder_destroy(struct trl_shredder *s)
     trl_buf_free(&s->skel);
     trl_buf_free(&s->ev);
     trl_buf_free(&s->paths);
+    free(s->vals);
+    free(s->smap);
+    trl_leaves_free(&s->esc);
     free(s);
 }
 
@@ -117,6 +167,9 @@ void trl_shredder_reset(struct trl_shredder *s)
         memset(s->ord_sid, 0xff, s->ord_cap * sizeof(*s->ord_sid));
     trl_buf_reset(&s->skel);
     trl_buf_reset(&s->paths);
+    if (s->smap)
+        memset(s->smap, 0, s->smap_cap * sizeof(*s->smap));
+    s->nskel = 0;
     s->total = 0;
     s->count = 0;
 }
@@ -131,12 +184,26 @@ static inline void put_varint(struct trl_buf *b, uint64_t v)
     trl_buf_append(b, tmp, trl_varint_put(tmp, v));
 }
 
-#define PATH_HASH_SEED 0xcbf29ce484222325ULL
-
-static inline uint64_t path_hash_step(uint64_t h, unsigned char c)
+static uint64_t bytes_hash(const char *p, size_t n)
 {
-    return (h ^ c) * 0x100000001b3ULL;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 31;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w) * 0x94d049bb133111ebULL;
+    return h ^ (h >> 29);
 }
+
+/* Key bytes the skeleton cannot hold (1: a marker byte, which makes the event verbatim) or that
+ * the index leaves to trl_json_leaves() (2: an escape). */
+static const uint8_t key_class[256] = {[0 ... MARK_LAST] = 1, ['\\'] = 2};
 
 static void map_grow(struct trl_shredder *s)
 {
@@ -166,7 +233,7 @@ static uint32_t stream_lookup(struct trl_shredder *s)
 {
     if ((s->map_n + 1) * 2 > s->map_cap)
         map_grow(s);
-    uint64_t h = s->phash;
+    uint64_t h = bytes_hash(s->path, s->plen);
     size_t j = (size_t)h & (s->map_cap - 1);
     while (s->map[j].used) {
         const struct path_slot *e = &s->map[j];
@@ -186,6 +253,10 @@ static uint32_t stream_lookup(struct trl_shredder *s)
     s->st[sid].path_len = (uint32_t)s->plen;
     s->st[sid].tries = 0;
     s->st[sid].hits = 0;
+    s->st[sid].time_tries = 0;
+    s->st[sid].time_hits = 0;
+    s->st[sid].nseen = 0;
+    s->st[sid].varied = false;
     trl_buf_append(&s->paths, s->path, s->plen);
     s->map_n++;
     return sid;
@@ -193,18 +264,21 @@ static uint32_t stream_lookup(struct trl_shredder *s)
 
 static uint32_t stream_for_path(struct trl_shredder *s)
 {
-    size_t k = s->nord++;
+    size_t k = s->nord;
     if (k >= s->ord_cap) {
-        size_t ncap = s->ord_cap ? s->ord_cap * 2 : 128;
+        size_t ncap = s->ord_cap ? s->ord_cap : 128;
+        while (ncap <= k)
+            ncap *= 2;
         s->ord_sid = trl_xrealloc(s->ord_sid, ncap * sizeof(*s->ord_sid));
         memset(s->ord_sid + s->ord_cap, 0xff, (ncap - s->ord_cap) * sizeof(*s->ord_sid));
         s->ord_cap = ncap;
     }
     uint32_t sid = s->ord_sid[k];
-    if (sid < s->nst && stream_is_path(s, sid))
-        return sid;
-    sid = stream_lookup(s);
-    s->ord_sid[k] = sid;
+    if (sid >= s->nst || !stream_is_path(s, sid)) {
+        sid = stream_lookup(s);
+        s->ord_sid[k] = sid;
+    }
+    s->nord = (size_t)sid + 1;
     return sid;
 }
 
@@ -240,38 +314,169 @@ static bool scalar_is_json(const char *v, size_t n)
     return n > 0 && (v[0] == '-' || (v[0] >= '0' && v[0] <= '9'));
 }
 
-/* Replaces the value at input [vstart, vend) (quotes included) by its marker in the skeleton and
- * files it in its stream; [a, a + n) is its content. */
+/* A cheap fingerprint of a value (its length and up to 24 of its bytes), only used to tell the
+ * few values of a path apart: a collision at worst keeps one more value inline. */
+static uint64_t value_fp(const char *a, size_t n)
+{
+    uint64_t h = 0, m = 0, t = 0;
+    if (n >= 8) {
+        memcpy(&h, a, 8);
+        memcpy(&m, a + (n - 8) / 2, 8);
+        memcpy(&t, a + n - 8, 8);
+    } else if (n > 0) {
+        memcpy(&h, a, n);
+    }
+    uint64_t x =
+        (h * 0x9e3779b97f4a7c15ULL) ^ (m * 0xbf58476d1ce4e5b9ULL) ^ (t * 0x94d049bb133111ebULL) ^ n;
+    return x ^ (x >> 29);
+}
+
+/* Whether a value stays inline in the skeleton: its path has had few distinct values in the block
+ * so far, and the value holds no byte the skeleton uses as a marker (raw control bytes are not
+ * JSON, but the input may be anything). */
+static bool keep_inline(struct stream *st, bool is_str, const char *a, size_t n)
+{
+    if (st->varied || n > INLINE_MAX_LEN)
+        return false;
+    if (is_str) {
+        for (size_t i = 0; i < n; i++) {
+            if ((unsigned char)a[i] <= MARK_LAST)
+                return false;
+        }
+    }
+    uint64_t fp = value_fp(a, n);
+    for (unsigned i = 0; i < st->nseen; i++) {
+        if (st->seen[i] == fp)
+            return true;
+    }
+    if (st->nseen == INLINE_DISTINCT) {
+        st->varied = true;
+        return false;
+    }
+    st->seen[st->nseen++] = fp;
+    return true;
+}
+
+static inline bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* The time a string holds when it is exactly the JSON encoder's form of it (RFC 3339, nine
+ * fraction digits, Z), which trl_format_rfc3339() gives back byte for byte. Usually the event's
+ * own timestamp or a few milliseconds from it: then only the seconds and fraction are read. */
+static bool time_value(struct trl_shredder *s, const char *a, size_t n, int64_t *ns)
+{
+    if (n != TIME_LEN || a[4] != '-' || a[10] != 'T' || a[16] != ':' || a[19] != '.' ||
+        a[29] != 'Z')
+        return false;
+    if (!s->ts_text_len)
+        s->ts_text_len = trl_format_rfc3339(s->ts, s->ts_text);
+    /* Far from the ends of the int64 range (years 1824 to 2115), where minutes cannot overflow;
+     * beyond, the general path checks the round trip. */
+    bool in_range = s->ts > INT64_MIN / 2 && s->ts < INT64_MAX / 2;
+    if (in_range && !memcmp(a, s->ts_text, 17) && is_digit(a[17]) && is_digit(a[18]) &&
+        (a[17] - '0') * 10 + (a[18] - '0') < 60) {
+        int64_t frac = 0;
+        for (int i = 20; i < 29; i++) {
+            if (!is_digit(a[i]))
+                return false;
+            frac = frac * 10 + (a[i] - '0');
+        }
+        int64_t min_ns = 60 * TRL_NS_PER_SEC;
+        int64_t minute = s->ts - ((s->ts % min_ns) + min_ns) % min_ns;
+        *ns = minute + ((a[17] - '0') * 10 + (a[18] - '0')) * TRL_NS_PER_SEC + frac;
+        return true;
+    }
+    char buf[TRL_RFC3339_MAX];
+    return trl_parse_rfc3339(a, n, ns) == n && trl_format_rfc3339(*ns, buf) == n &&
+           !memcmp(buf, a, n);
+}
+
+/* Whether a string of this stream may be a time: a stream whose values were rarely times stops
+ * being tried for the rest of the block. */
+static bool time_worth_trying(const struct stream *st)
+{
+    return st->time_tries < 16 || st->time_hits * 4 >= st->time_tries;
+}
+
+/* Adds a value for the index: at a in the input, or (a NULL) at esc_off in s->esc. */
+static void push_val(struct trl_shredder *s, uint32_t sid, const char *a, size_t n, bool is_str,
+                     uint32_t esc_off)
+{
+    if (s->nvals == s->vals_cap) {
+        s->vals_cap = s->vals_cap ? s->vals_cap * 2 : 64;
+        s->vals = trl_xrealloc(s->vals, s->vals_cap * sizeof(*s->vals));
+    }
+    struct trl_shred_val *v = &s->vals[s->nvals++];
+    v->ptr = a;
+    v->len = (uint32_t)n;
+    v->sid = sid;
+    v->is_string = is_str;
+    v->esc_off = esc_off;
+}
+
+/* Files the value at input [vstart, vend) (quotes included), whose content is [a, a + n): kept
+ * inline in the skeleton, or replaced there by its marker and stored in its stream. */
 static void emit_value(struct trl_shredder *s, bool is_str, const char *vstart, const char *vend,
                        const char *a, size_t n)
 {
-    trl_buf_append(&s->ev, s->copy_from, (size_t)(vstart - s->copy_from));
-    s->copy_from = vend;
+    uint32_t sid = stream_for_path(s);
     if (s->leaves_ok) {
         /* Escaped strings are unescaped as trl_json_leaves() does; what it would refuse (a bad
          * escape, a scalar that is no number or literal) leaves the event to it. */
-        if (is_str && memchr(a, '\\', n))
-            s->leaves_ok = trl_leaves_add_escaped(s->leaves, s->path, s->plen, a, n);
-        else if (is_str || scalar_is_json(a, n))
-            trl_leaves_add(s->leaves, s->path, s->plen, a, n, is_str);
-        else
+        bool escaped = is_str && memchr(a, '\\', n);
+        if (!is_str && !scalar_is_json(a, n)) {
             s->leaves_ok = false;
+        } else if (s->leaves) {
+            if (escaped)
+                s->leaves_ok = trl_leaves_add_escaped(s->leaves, s->path, s->plen, a, n);
+            else
+                trl_leaves_add(s->leaves, s->path, s->plen, a, n, is_str);
+        } else if (escaped) {
+            s->leaves_ok = trl_leaves_add_escaped(&s->esc, "", 0, a, n);
+            if (s->leaves_ok) {
+                const struct trl_leaf *f = &s->esc.items[s->esc.n - 1];
+                push_val(s, sid, NULL, f->val_len, true, f->val_off);
+            }
+        } else {
+            push_val(s, sid, a, n, is_str, 0);
+        }
     }
-    uint32_t sid = stream_for_path(s);
     struct stream *st = &s->st[sid];
+    uint8_t mark[11];
+    bool original = is_str && !s->orig && s->plen == 14 && !memcmp(s->path, "event.original", 14);
+    int64_t tns;
+    bool is_time = !original && is_str && s->have_ts && n == TIME_LEN && time_worth_trying(st);
+    if (is_time) {
+        st->time_tries++;
+        is_time = time_value(s, a, n, &tns);
+        st->time_hits += is_time;
+    }
+    if (!original && !is_time && keep_inline(st, is_str, a, n))
+        return;
+    trl_buf_append(&s->ev, s->copy_from, (size_t)(vstart - s->copy_from));
+    s->copy_from = vend;
     if (s->nundo == s->undo_cap) {
         s->undo_cap = s->undo_cap ? s->undo_cap * 2 : 64;
         s->undo = trl_xrealloc(s->undo, s->undo_cap * sizeof(*s->undo));
     }
     s->undo[s->nundo++] = (struct undo){sid, st->vals.len, st->refs.len};
-    uint8_t mark[11];
-    if (is_str && !s->orig && s->plen == 14 && !memcmp(s->path, "event.original", 14)) {
+    if (original) {
         mark[0] = MARK_ORIGINAL;
         trl_buf_append(&s->ev, mark, 1 + trl_varint_put(mark + 1, sid));
         put_varint(&st->vals, n);
         trl_buf_append(&st->vals, a, n);
         s->orig = a;
         s->orig_len = n;
+        return;
+    }
+    if (is_time) {
+        /* As a zig-zag delta from the event's timestamp: @timestamp itself costs one byte. */
+        uint64_t d = (uint64_t)tns - (uint64_t)s->ts;
+        mark[0] = MARK_TIME;
+        trl_buf_append(&s->ev, mark, 1 + trl_varint_put(mark + 1, sid));
+        put_varint(&st->vals, (d << 1) ^ (uint64_t)((int64_t)d >> 63));
         return;
     }
     if (s->orig && n >= REF_MIN_LEN && n <= s->orig_len && ref_worth_trying(st)) {
@@ -350,7 +555,6 @@ static bool shred_container(struct trl_shredder *s, const char **pp, const char 
     }
     for (;;) {
         size_t saved = s->plen;
-        uint64_t saved_hash = s->phash;
         if (object) {
             const char *a, *b;
             if (p >= end || *p != '"' || !scan_string(&p, end, &a, &b))
@@ -358,23 +562,19 @@ static bool shred_container(struct trl_shredder *s, const char **pp, const char 
             size_t need = (size_t)(b - a) + (s->plen ? 1 : 0);
             if (s->plen + need > sizeof(s->path))
                 return false;
-            uint64_t h = s->phash;
-            if (s->plen) {
+            if (s->plen)
                 s->path[s->plen++] = '.';
-                h = path_hash_step(h, '.');
-            }
             /* Keys stay in the skeleton: a key holding a marker byte (raw control bytes are not
              * JSON) makes the event verbatim. */
-            for (const char *k = a; k < b; k++) {
-                unsigned char c = (unsigned char)*k;
-                if (c <= MARK_LAST)
-                    return false;
-                if (c == '\\')
-                    s->leaves_ok = false;
-                h = path_hash_step(h, c);
-                s->path[s->plen++] = (char)c;
-            }
-            s->phash = h;
+            unsigned cls = 0;
+            for (const char *k = a; k < b; k++)
+                cls |= key_class[(unsigned char)*k];
+            if (cls & 1)
+                return false;
+            if (cls & 2)
+                s->leaves_ok = false;
+            memcpy(s->path + s->plen, a, (size_t)(b - a));
+            s->plen += (size_t)(b - a);
             skip_ws(&p, end);
             if (p >= end || *p != ':')
                 return false;
@@ -384,7 +584,6 @@ static bool shred_container(struct trl_shredder *s, const char **pp, const char 
         if (!shred_value(s, &p, end, depth + 1))
             return false;
         s->plen = saved;
-        s->phash = saved_hash;
         skip_ws(&p, end);
         if (p >= end)
             return false;
@@ -422,18 +621,56 @@ static bool shred_value(struct trl_shredder *s, const char **pp, const char *end
     return true;
 }
 
-bool trl_shredder_add(struct trl_shredder *s, const char *json, size_t len,
-                      struct trl_leaves *leaves)
+static void smap_grow(struct trl_shredder *s)
 {
-    s->leaves = leaves;
-    s->leaves_ok = leaves != NULL;
+    size_t ncap = s->smap_cap ? s->smap_cap * 2 : 256;
+    struct skel_slot *n = trl_xcalloc(ncap, sizeof(*n));
+    for (size_t i = 0; i < s->smap_cap; i++) {
+        if (!s->smap[i].used)
+            continue;
+        size_t j = (size_t)s->smap[i].hash & (ncap - 1);
+        while (n[j].used)
+            j = (j + 1) & (ncap - 1);
+        n[j] = s->smap[i];
+    }
+    free(s->smap);
+    s->smap = n;
+    s->smap_cap = ncap;
+}
+
+/* Appends the event's skeleton (in s->ev) to the block's: a skeleton seen before in the block as
+ * 0 and its number among the distinct ones, a new one as its length and bytes. */
+static void put_skeleton(struct trl_shredder *s)
+{
+    if ((s->nskel + 1) * 2 > s->smap_cap)
+        smap_grow(s);
+    uint64_t h = bytes_hash(s->ev.data, s->ev.len);
+    size_t j = (size_t)h & (s->smap_cap - 1);
+    while (s->smap[j].used) {
+        const struct skel_slot *e = &s->smap[j];
+        if (e->hash == h && e->len == s->ev.len &&
+            !memcmp(s->skel.data + e->off, s->ev.data, s->ev.len)) {
+            put_varint(&s->skel, 0);
+            put_varint(&s->skel, e->idx);
+            return;
+        }
+        j = (j + 1) & (s->smap_cap - 1);
+    }
+    put_varint(&s->skel, s->ev.len);
+    s->smap[j] = (struct skel_slot){h, (uint32_t)s->skel.len, (uint32_t)s->ev.len,
+                                    (uint32_t)s->nskel++, true};
+    trl_buf_append(&s->skel, s->ev.data, s->ev.len);
+}
+
+static bool shred_event(struct trl_shredder *s, const char *json, size_t len)
+{
     trl_buf_reset(&s->ev);
     s->plen = 0;
-    s->phash = PATH_HASH_SEED;
     s->orig = NULL;
     s->orig_len = 0;
     s->nundo = 0;
     s->nord = 0;
+    s->ts_text_len = 0;
     s->copy_from = json;
     const char *p = json, *end = json + len;
     skip_ws(&p, end);
@@ -456,11 +693,45 @@ bool trl_shredder_add(struct trl_shredder *s, const char *json, size_t len,
         trl_buf_append(&s->ev, json, len);
         s->leaves_ok = false;
     }
-    put_varint(&s->skel, s->ev.len);
-    trl_buf_append(&s->skel, s->ev.data, s->ev.len);
+    put_skeleton(s);
     s->total += len;
     s->count++;
     return s->leaves_ok;
+}
+
+bool trl_shredder_add(struct trl_shredder *s, const char *json, size_t len,
+                      struct trl_leaves *leaves)
+{
+    s->leaves = leaves;
+    s->leaves_ok = leaves != NULL;
+    s->have_ts = false;
+    s->nvals = 0;
+    return shred_event(s, json, len);
+}
+
+bool trl_shredder_add_event(struct trl_shredder *s, int64_t ts, const char *json, size_t len,
+                            const struct trl_shred_val **vals, size_t *nvals)
+{
+    s->leaves = NULL;
+    s->leaves_ok = true;
+    s->have_ts = true;
+    s->ts = ts;
+    s->nvals = 0;
+    trl_leaves_reset(&s->esc);
+    bool ok = shred_event(s, json, len);
+    for (size_t i = 0; ok && i < s->nvals; i++) {
+        if (!s->vals[i].ptr)
+            s->vals[i].ptr = s->esc.buf + s->vals[i].esc_off;
+    }
+    *vals = s->vals;
+    *nvals = ok ? s->nvals : 0;
+    return ok;
+}
+
+const char *trl_shredder_path(const struct trl_shredder *s, uint32_t sid, size_t *len)
+{
+    *len = s->st[sid].path_len;
+    return s->paths.data + s->st[sid].path_off;
 }
 
 void trl_shredder_finish(struct trl_shredder *s, struct trl_buf *out)
@@ -487,6 +758,7 @@ void trl_unshred_buf_free(struct trl_unshred_buf *u)
 {
     free(u->json);
     free(u->cursor);
+    free(u->skel);
     memset(u, 0, sizeof(*u));
 }
 
@@ -496,6 +768,7 @@ struct unshred {
     size_t *cur; /* per stream: vals pos, vals end, refs pos, refs end (offsets into base) */
     size_t nst;
     const uint8_t *base;
+    unsigned last_mark; /* bytes 1..last_mark are markers (6 in format 2, 7 in format 3) */
 };
 
 static bool out_put(struct unshred *u, const void *p, size_t n)
@@ -518,13 +791,13 @@ static bool stream_varint(struct unshred *u, uint64_t sid, int k, uint64_t *v)
     return true;
 }
 
-static bool unshred_event(struct unshred *u, const uint8_t *s, const uint8_t *se)
+static bool unshred_event(struct unshred *u, const uint8_t *s, const uint8_t *se, const int64_t *ts)
 {
     size_t orig_off = 0, orig_len = 0;
     bool have_orig = false;
     while (s < se) {
         const uint8_t *run = s;
-        while (s < se && (*s == 0 || *s > MARK_LAST))
+        while (s < se && (*s == 0 || *s > u->last_mark))
             s++;
         if (s > run && !out_put(u, run, (size_t)(s - run)))
             return false;
@@ -545,7 +818,16 @@ static bool unshred_event(struct unshred *u, const uint8_t *s, const uint8_t *se
         bool quoted = mark != MARK_SCALAR && mark != MARK_SCALAR_REF;
         if (quoted && !out_put(u, "\"", 1))
             return false;
-        if (mark == MARK_STR_REF || mark == MARK_SCALAR_REF) {
+        if (mark == MARK_TIME) {
+            uint64_t z;
+            if (!ts || !stream_varint(u, sid, 0, &z))
+                return false;
+            uint64_t t = (uint64_t)*ts + ((z >> 1) ^ (uint64_t)(-(int64_t)(z & 1)));
+            char buf[TRL_RFC3339_MAX];
+            size_t n = trl_format_rfc3339((int64_t)t, buf);
+            if (!out_put(u, buf, n))
+                return false;
+        } else if (mark == MARK_STR_REF || mark == MARK_SCALAR_REF) {
             uint64_t off;
             if (!have_orig || !stream_varint(u, sid, 2, &off) || !stream_varint(u, sid, 2, &n) ||
                 off > orig_len || n > orig_len - off)
@@ -579,6 +861,15 @@ static bool unshred_event(struct unshred *u, const uint8_t *s, const uint8_t *se
 int trl_json_unshred(const uint8_t *p, size_t len, uint32_t count, size_t max_json,
                      struct trl_unshred_buf *ub, uint32_t *off)
 {
+    return trl_json_unshred_ts(p, len, count, 3, NULL, max_json, ub, off);
+}
+
+int trl_json_unshred_ts(const uint8_t *p, size_t len, uint32_t count, int version,
+                        const int64_t *ts, size_t max_json, struct trl_unshred_buf *ub,
+                        uint32_t *off)
+{
+    if (version != 2 && version != 3)
+        return TRL_EINVAL;
     const uint8_t *q = p, *end = p + len;
     uint64_t n_ev, total, nst, skel_len;
     if (!trl_varint_get(&q, end, &n_ev) || !trl_varint_get(&q, end, &total) ||
@@ -624,16 +915,37 @@ int trl_json_unshred(const uint8_t *p, size_t len, uint32_t count, size_t max_js
         ub->json_cap = total ? (size_t)total : 1;
         ub->json = trl_xmalloc(ub->json_cap);
     }
-    struct unshred u = {ub->json, 0, (size_t)total, cur, (size_t)nst, p};
+    struct unshred u = {
+        ub->json, 0, (size_t)total, cur, (size_t)nst, p, version == 2 ? MARK_LAST_V2 : MARK_LAST};
     q = skel;
+    size_t nskel = 0;
     for (uint32_t i = 0; i < count; i++) {
         uint64_t sl;
         if (!trl_varint_get(&q, skel_end, &sl) || sl > (uint64_t)(skel_end - q))
             return TRL_EINVAL;
+        const uint8_t *sk = q;
+        if (sl == 0 && version >= 3) {
+            /* Format 3: the skeleton of an earlier event, by its number among the distinct. */
+            uint64_t idx;
+            if (!trl_varint_get(&q, skel_end, &idx) || idx >= nskel)
+                return TRL_EINVAL;
+            sk = ub->skel[idx].ptr;
+            sl = ub->skel[idx].len;
+        } else {
+            if (version >= 3) {
+                if (nskel == ub->skel_cap) {
+                    ub->skel_cap = ub->skel_cap ? ub->skel_cap * 2 : 64;
+                    ub->skel = trl_xrealloc(ub->skel, ub->skel_cap * sizeof(*ub->skel));
+                }
+                ub->skel[nskel].ptr = q;
+                ub->skel[nskel].len = (size_t)sl;
+                nskel++;
+            }
+            q += sl;
+        }
         off[i] = (uint32_t)u.olen;
-        if (!unshred_event(&u, q, q + sl))
+        if (!unshred_event(&u, sk, sk + sl, ts ? &ts[i] : NULL))
             return TRL_EINVAL;
-        q += sl;
     }
     off[count] = (uint32_t)u.olen;
     if (q != skel_end || u.olen != total)

@@ -37,6 +37,25 @@ struct trl_leaves;
  * caller resets it and uses trl_json_leaves(). */
 bool trl_shredder_add(struct trl_shredder *s, const char *json, size_t len,
                       struct trl_leaves *leaves);
+/* One value of an event, for the index: its stream (one per dotted path in the block, see
+ * trl_shredder_path()) and its bytes as trl_json_leaves() gives them (strings unescaped). */
+struct trl_shred_val {
+    const char *ptr; /* into the event's JSON, or into the shredder (escaped strings) */
+    uint32_t len;
+    uint32_t sid;
+    uint32_t esc_off;
+    bool is_string;
+};
+
+/* Adds the next event with its timestamp (times in it equal to or near ts are then stored as
+ * deltas, format 3) and gives its values in *vals (valid until the next call); false when they
+ * could not be given (as trl_shredder_add() with leaves): the caller then reads them with
+ * trl_json_leaves(). */
+bool trl_shredder_add_event(struct trl_shredder *s, int64_t ts, const char *json, size_t len,
+                            const struct trl_shred_val **vals, size_t *nvals);
+/* The dotted path of a stream of the current block. */
+const char *trl_shredder_path(const struct trl_shredder *s, uint32_t sid, size_t *len);
+
 /* Appends the shredded block (what the JSON column stores before compression) to out. */
 void trl_shredder_finish(struct trl_shredder *s, struct trl_buf *out);
 
@@ -46,13 +65,23 @@ struct trl_unshred_buf {
     size_t json_cap;
     size_t *cursor; /* per stream: 4 read positions */
     size_t cursor_cap;
+    struct {
+        const uint8_t *ptr;
+        size_t len;
+    } * skel; /* the distinct skeletons of a format 3 block */
+    size_t skel_cap;
 };
 
 void trl_unshred_buf_free(struct trl_unshred_buf *u);
 
-/* Rebuilds the JSON of count events from a shredded block p[0..len) into u->json; event i is
- * u->json[off[i] .. off[i + 1]) (off has count + 1 entries, filled here). max_json caps the
- * rebuilt size. 0 or TRL_EINVAL. */
+/* Rebuilds the JSON of count events from a shredded block p[0..len) of the given block format
+ * (2 or 3) into u->json; event i is u->json[off[i] .. off[i + 1]) (off has count + 1 entries,
+ * filled here). ts holds the events' timestamps (format 3 stores times as deltas from them; NULL
+ * refuses such times). max_json caps the rebuilt size. 0 or TRL_EINVAL. */
+int trl_json_unshred_ts(const uint8_t *p, size_t len, uint32_t count, int version,
+                        const int64_t *ts, size_t max_json, struct trl_unshred_buf *u,
+                        uint32_t *off);
+/* The same for format 3 without timestamps. */
 int trl_json_unshred(const uint8_t *p, size_t len, uint32_t count, size_t max_json,
                      struct trl_unshred_buf *u, uint32_t *off);
 

@@ -5,12 +5,14 @@
 #include "core/timeutil.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 struct mnode {
     enum trl_qnode_kind kind;
+    uint32_t tid; /* TRL_Q_TERM: its number in the plan (bit of the block scan) */
     struct mnode **kids;
     uint32_t nkids;
     /* TRL_Q_TERM */
@@ -44,6 +46,8 @@ struct trl_match {
     bool columns_only;
     bool has_event_check;
     uint32_t colmask;
+    struct mnode **terms; /* every term, by tid */
+    uint32_t nterms, terms_cap;
 };
 
 struct tok_list {
@@ -217,6 +221,16 @@ static struct mnode *compile(struct trl_match *m, const struct trl_qnode *q)
         n->nkids = i;
         return n;
     }
+    if (m->nterms == m->terms_cap) {
+        uint32_t cap = m->terms_cap ? m->terms_cap * 2 : 8;
+        struct mnode **t = trl_arena_alloc(m->a, cap * sizeof(*t));
+        if (m->nterms)
+            memcpy(t, m->terms, m->nterms * sizeof(*t));
+        m->terms = t;
+        m->terms_cap = cap;
+    }
+    n->tid = m->nterms;
+    m->terms[m->nterms++] = n;
     n->term = q->term;
     n->field = q->field;
     n->field_len = q->field ? q->field_len : 0;
@@ -275,6 +289,11 @@ void trl_match_free(struct trl_match *m)
         return;
     trl_arena_destroy(m->a);
     free(m);
+}
+
+bool trl_match_all(const struct trl_match *m)
+{
+    return m->root->kind == TRL_Q_ALL;
 }
 
 bool trl_match_columns_only(const struct trl_match *m)
@@ -426,6 +445,10 @@ void trl_match_ctx_free(struct trl_match_ctx *c)
 {
     trl_leaves_free(&c->leaves);
     free(c->lower);
+    free(c->bits);
+    free(c->rel);
+    free(c->shape_mask);
+    free(c->occ);
     memset(c, 0, sizeof(*c));
 }
 
@@ -653,7 +676,9 @@ static bool term_on_leaves(const struct mnode *n, const struct trl_leaves *l)
 struct eval {
     const struct trl_block_decoder *d;
     uint32_t i;
-    const struct trl_leaves *leaves; /* NULL: use columns */
+    const struct trl_leaves *leaves; /* NULL: use columns (or bits) */
+    const uint8_t *bits;             /* the block scan's results: term t of event i at t*count+i */
+    uint32_t count;
 };
 
 static bool eval(const struct mnode *n, const struct eval *e)
@@ -678,6 +703,8 @@ static bool eval(const struct mnode *n, const struct eval *e)
     case TRL_Q_TERM:
         break;
     }
+    if (e->bits)
+        return e->bits[(size_t)n->tid * e->count + e->i] != 0;
     if (!e->leaves)
         return n->col >= 0 && e->d && e->d->decoded[n->col] ? term_on_column(n, e->d, e->i) : false;
     return term_on_leaves(n, e->leaves);
@@ -686,11 +713,361 @@ static bool eval(const struct mnode *n, const struct eval *e)
 bool trl_match_event(const struct trl_match *m, struct trl_match_ctx *c,
                      const struct trl_block_decoder *d, uint32_t i, const char *json, size_t len)
 {
-    struct eval e = {d, i, NULL};
+    struct eval e = {d, i, NULL, NULL, 0};
     if (json) {
         trl_leaves_reset(&c->leaves);
         (void)trl_json_leaves(json, len, &c->leaves);
         e.leaves = &c->leaves;
     }
+    return eval(m->root, &e);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Evaluation over a shredded block                                                            */
+
+struct scan_ctx {
+    const struct trl_match *m;
+    struct trl_match_ctx *c;
+    struct trl_shred_scan *s;
+};
+
+static bool any_bit(const uint64_t *b, size_t from, size_t to);
+
+/* The term's text could be (part of) a time as trl_format_rfc3339() writes it, lower-cased: such a
+ * value may be stored as a delta from the event's timestamp, not as text. */
+static bool time_like(const struct mnode *n)
+{
+    size_t i = 0;
+    while (i < n->text_len && memchr("0123456789-:.tz+", n->text[i], 16))
+        i++;
+    return i == n->text_len;
+}
+
+static bool scan_stream(void *ud, uint32_t sid, const char *path, size_t plen)
+{
+    struct scan_ctx *sc = ud;
+    const struct trl_match *m = sc->m;
+    struct trl_match_ctx *c = sc->c;
+    uint64_t mask = 0;
+    bool indexed = trl_store_is_indexed_field(path, plen);
+    for (uint32_t t = 0; t < m->nterms; t++) {
+        const struct mnode *n = m->terms[t];
+        if (n->field ? path_is(path, plen, n) : indexed)
+            mask |= 1ULL << t;
+    }
+    /* A stream whose stored values hold none of its terms' texts (and no escape, and no
+     * reference into an original, which has its own bytes) need not be read at all. */
+    const struct trl_shred_cursor *st = &sc->s->start[sid];
+    if (mask && (mask & ~c->prefilter) == 0 && st->refs == st->refs_end &&
+        !any_bit(c->occ + c->words * m->nterms, st->vals, st->vals_end)) {
+        uint64_t keep = 0;
+        for (uint64_t k = mask; k; k &= k - 1) {
+            uint32_t t = (uint32_t)__builtin_ctzll(k);
+            /* A time stored as a delta from the timestamp is not in the values as text. */
+            if (any_bit(c->occ + c->words * t, st->vals, st->vals_end) || time_like(m->terms[t]))
+                keep |= 1ULL << t;
+        }
+        mask = keep;
+    }
+    c->rel[sid] = mask;
+    return mask != 0;
+}
+
+/* Is any bit of [from, to) set? */
+static bool any_bit(const uint64_t *b, size_t from, size_t to)
+{
+    if (from >= to)
+        return false;
+    size_t wf = from >> 6, wt = (to - 1) >> 6;
+    uint64_t first = ~0ULL << (from & 63), last = ~0ULL >> (63 - ((to - 1) & 63));
+    if (wf == wt)
+        return (b[wf] & first & last) != 0;
+    if (b[wf] & first)
+        return true;
+    for (size_t w = wf + 1; w < wt; w++) {
+        if (b[w])
+            return true;
+    }
+    return (b[wt] & last) != 0;
+}
+
+static inline void set_bit(uint64_t *b, size_t i)
+{
+    b[i >> 6] |= 1ULL << (i & 63);
+}
+
+/* ASCII lower-casing, eight bytes at a time: a byte gets 0x20 added when it lies in 'A'..'Z'. */
+static void lower_bytes(char *dst, const uint8_t *src, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, src + i, 8);
+        uint64_t low7 = x & ~high;
+        uint64_t ge_a = low7 + ones * (0x80 - 'A');     /* high bit set when the byte >= 'A' */
+        uint64_t gt_z = low7 + ones * (0x80 - 'Z' - 1); /* high bit set when the byte > 'Z' */
+        uint64_t upper = ge_a & ~gt_z & ~x & high;
+        x |= upper >> 2;
+        memcpy(dst + i, &x, 8);
+    }
+    for (; i < n; i++)
+        dst[i] = (char)trl_ascii_lower(src[i]);
+}
+
+/* How common a byte is in lower-cased log text, roughly (higher: more common). */
+static int byte_rank(unsigned char c)
+{
+    static const char letters[] = "zqxjkvbpygfwmucldrhsnioate";
+    if (c >= '0' && c <= '9')
+        return 40;
+    if (c == ' ' || c == '.' || c == '"' || c == ':' || c == '-' || c == '/' || c == '=')
+        return 30;
+    const char *p = c >= 'a' && c <= 'z' ? strchr(letters, c) : NULL;
+    return p ? 4 + (int)(p - letters) : 2;
+}
+
+/* The first occurrence of t (tlen > 0) in h[0..n): memchr() of the text's least common byte
+ * finds the candidates, which is far faster than a general substring search. */
+static const char *find_text(const char *h, size_t n, const char *t, size_t tlen)
+{
+    size_t k = 0;
+    for (size_t i = 1; i < tlen; i++) {
+        if (byte_rank((unsigned char)t[i]) < byte_rank((unsigned char)t[k]))
+            k = i;
+    }
+    const char *end = h + n, *p = h + k;
+    while (end - p >= (ptrdiff_t)(tlen - k)) {
+        p = memchr(p, t[k], (size_t)(end - p) - (tlen - k) + 1);
+        if (!p)
+            return NULL;
+        if (!memcmp(p - k, t, tlen))
+            return p - k;
+        p++;
+    }
+    return NULL;
+}
+
+/* Is some backslash of the column (marked by find_occurrences()) followed by c? */
+static bool escape_before(const struct trl_match_ctx *c, const struct trl_shred_scan *s, char ch)
+{
+    const uint64_t *bs = c->occ + c->words * (c->nterms_occ);
+    for (size_t w = 0; w < c->words; w++) {
+        for (uint64_t b = bs[w]; b; b &= b - 1) {
+            size_t i = w * 64 + (size_t)__builtin_ctzll(b);
+            if (i + 1 < s->len && s->base[i + 1] == (uint8_t)ch)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* For the terms whose text every matching value holds (lower-cased, as it is), marks where it
+ * occurs in the block's stored values; and marks the backslashes (escaped strings are tested
+ * unescaped, without this shortcut). A value without an occurrence inside it is then passed over
+ * without looking at its bytes. */
+static void find_occurrences(const struct trl_match *m, struct trl_match_ctx *c,
+                             const struct trl_shred_scan *s)
+{
+    c->col = (const char *)s->base;
+    c->col_len = s->len;
+    c->prefilter = 0;
+    for (uint32_t t = 0; t < m->nterms; t++) {
+        const struct mnode *n = m->terms[t];
+        if (n->term == TRL_QT_TEXT && n->json_value_check)
+            c->prefilter |= 1ULL << t;
+    }
+    if (!c->prefilter)
+        return;
+    c->words = s->len / 64 + 1;
+    size_t need = c->words * ((size_t)m->nterms + 1);
+    if (c->occ_cap < need) {
+        free(c->occ);
+        c->occ_cap = need;
+        c->occ = trl_xmalloc(need * sizeof(*c->occ));
+    }
+    if (c->lower_cap < s->len + 1) {
+        free(c->lower);
+        c->lower_cap = s->len + 1;
+        c->lower = trl_xmalloc(c->lower_cap);
+    }
+    /* Stored values (references' originals included) lie after the skeletons; the skeletons,
+     * with the values kept inline, are searched too, for block_has_no_match(). */
+    size_t from = 0;
+    lower_bytes(c->lower, s->base, s->len);
+    c->nterms_occ = m->nterms;
+    uint64_t *bs = c->occ + c->words * m->nterms;
+    memset(bs, 0, c->words * sizeof(*bs));
+    const uint8_t *end8 = s->base + s->len;
+    for (const uint8_t *q = s->base + from; q < end8 && (q = memchr(q, '\\', (size_t)(end8 - q)));
+         q++)
+        set_bit(bs, (size_t)(q - s->base));
+    for (uint64_t mask = c->prefilter; mask; mask &= mask - 1) {
+        uint32_t t = (uint32_t)__builtin_ctzll(mask);
+        const struct mnode *n = m->terms[t];
+        uint64_t *occ = c->occ + c->words * t;
+        memset(occ, 0, c->words * sizeof(*occ));
+        const char *end = c->lower + s->len;
+        for (const char *q = c->lower + from;
+             q < end && (q = find_text(q, (size_t)(end - q), n->text, n->text_len)); q++)
+            set_bit(occ, (size_t)(q - c->lower));
+    }
+}
+
+/* True when a term every match needs has its text nowhere in the block's column: not in a value,
+ * not inline in a skeleton. Escapes could hide it (\u0041 is 'A', \/ is '/'), and a time stored as
+ * a delta from the timestamp is not in the column as text: such cases are not ruled out. */
+static bool block_has_no_match(const struct trl_match *m, const struct trl_match_ctx *c,
+                               const struct trl_shred_scan *s)
+{
+    const struct mnode *root = m->root;
+    const struct mnode *const *req = (const struct mnode *const *)&root;
+    uint32_t nreq = 1;
+    if (root->kind == TRL_Q_AND) {
+        req = (const struct mnode *const *)root->kids;
+        nreq = root->nkids;
+    }
+    for (uint32_t k = 0; k < nreq; k++) {
+        const struct mnode *n = req[k];
+        if (n->kind != TRL_Q_TERM || !(c->prefilter >> n->tid & 1))
+            continue;
+        if (any_bit(c->occ + c->words * n->tid, 0, s->len))
+            continue;
+        if (time_like(n))
+            continue;
+        if (escape_before(c, s, 'u') ||
+            (memchr(n->text, '/', n->text_len) && escape_before(c, s, '/')))
+            continue;
+        return true;
+    }
+    return false;
+}
+
+static int scan_value(void *ud, uint32_t ev, uint32_t sid, const char *v, size_t len,
+                      bool is_string)
+{
+    struct scan_ctx *sc = ud;
+    struct trl_match_ctx *c = sc->c;
+    uint64_t todo = 0;
+    for (uint64_t mask = c->rel[sid]; mask; mask &= mask - 1) {
+        uint32_t t = (uint32_t)__builtin_ctzll(mask);
+        if (!c->bits[(size_t)t * c->count + ev])
+            todo |= 1ULL << t;
+    }
+    if (!todo)
+        return 0;
+    uintptr_t at = (uintptr_t)v, col = (uintptr_t)c->col;
+    bool inside = c->prefilter && at >= col && at - col < c->col_len;
+    size_t a = inside ? (size_t)(at - col) : 0;
+    bool esc = is_string && (inside ? any_bit(c->occ + c->words * sc->m->nterms, a, a + len)
+                                    : memchr(v, '\\', len) != NULL);
+    bool unescaped = false;
+    for (; todo; todo &= todo - 1) {
+        uint32_t t = (uint32_t)__builtin_ctzll(todo);
+        const struct mnode *n = sc->m->terms[t];
+        if (inside && !esc && (c->prefilter >> t & 1) &&
+            (len < n->text_len || !any_bit(c->occ + c->words * t, a, a + len - n->text_len + 1)))
+            continue;
+        if (esc && !unescaped) {
+            if (!trl_shred_unescape(sc->s, &v, &len))
+                return TRL_ENOMATCH;
+            unescaped = true;
+        }
+        if (value_matches(n, v, len))
+            c->bits[(size_t)t * c->count + ev] = 1;
+    }
+    return 0;
+}
+
+static void scan_verbatim(void *ud, uint32_t ev, const char *json, size_t len)
+{
+    struct scan_ctx *sc = ud;
+    struct trl_match_ctx *c = sc->c;
+    trl_leaves_reset(&c->leaves);
+    (void)trl_json_leaves(json, len, &c->leaves);
+    for (uint32_t t = 0; t < sc->m->nterms; t++)
+        c->bits[(size_t)t * c->count + ev] = term_on_leaves(sc->m->terms[t], &c->leaves);
+}
+
+static void scan_shape(void *ud, uint32_t shape)
+{
+    struct trl_match_ctx *c = ((struct scan_ctx *)ud)->c;
+    if (shape >= c->shape_cap) {
+        size_t cap = c->shape_cap ? c->shape_cap * 2 : 64;
+        while (cap <= shape)
+            cap *= 2;
+        c->shape_mask = trl_xrealloc(c->shape_mask, cap * sizeof(*c->shape_mask));
+        c->shape_cap = cap;
+    }
+    c->shape_mask[shape] = 0;
+}
+
+/* A value kept inline in a shape holds for every event of that shape: tested once. */
+static void scan_inline(void *ud, uint32_t shape, const char *path, size_t plen, const char *v,
+                        size_t len, bool is_string)
+{
+    (void)is_string;
+    struct scan_ctx *sc = ud;
+    const struct trl_match *m = sc->m;
+    struct trl_match_ctx *c = sc->c;
+    bool indexed = trl_store_is_indexed_field(path, plen);
+    /* Unescaped values lie outside the column: those are tested without the shortcut. */
+    uintptr_t at = (uintptr_t)v, col = (uintptr_t)c->col;
+    bool inside = c->prefilter && at >= col && at - col < c->col_len;
+    size_t a = inside ? (size_t)(at - col) : 0;
+    for (uint32_t t = 0; t < m->nterms; t++) {
+        const struct mnode *n = m->terms[t];
+        if (!(n->field ? path_is(path, plen, n) : indexed))
+            continue;
+        if (inside && (c->prefilter >> t & 1) &&
+            (len < n->text_len || !any_bit(c->occ + c->words * t, a, a + len - n->text_len + 1)))
+            continue;
+        if (value_matches(n, v, len))
+            c->shape_mask[shape] |= 1ULL << t;
+    }
+}
+
+static void scan_event(void *ud, uint32_t ev, uint32_t shape)
+{
+    struct trl_match_ctx *c = ((struct scan_ctx *)ud)->c;
+    for (uint64_t mask = c->shape_mask[shape]; mask; mask &= mask - 1)
+        c->bits[(size_t)__builtin_ctzll(mask) * c->count + ev] = 1;
+}
+
+bool trl_match_can_scan(const struct trl_match *m)
+{
+    return m->nterms > 0 && m->nterms <= 64;
+}
+
+int trl_match_scan_block(const struct trl_match *m, struct trl_match_ctx *c,
+                         struct trl_shred_scan *s)
+{
+    if (!trl_match_can_scan(m))
+        return TRL_ENOMATCH;
+    size_t nbits = (size_t)m->nterms * s->count;
+    if (c->bits_cap < nbits) {
+        free(c->bits);
+        c->bits_cap = nbits;
+        c->bits = trl_xmalloc(nbits);
+    }
+    memset(c->bits, 0, nbits);
+    if (c->rel_cap < s->nst) {
+        free(c->rel);
+        c->rel_cap = s->nst > 64 ? s->nst : 64;
+        c->rel = trl_xmalloc(c->rel_cap * sizeof(*c->rel));
+    }
+    c->count = s->count;
+    find_occurrences(m, c, s);
+    if (c->prefilter && block_has_no_match(m, c, s))
+        return 0; /* every bit stays 0 */
+    struct scan_ctx sc = {m, c, s};
+    struct trl_shred_visitor v = {scan_stream, scan_shape,    scan_inline, scan_event,
+                                  scan_value,  scan_verbatim, &sc};
+    return trl_shred_scan_values(s, &v);
+}
+
+bool trl_match_event_scanned(const struct trl_match *m, const struct trl_match_ctx *c, uint32_t i)
+{
+    struct eval e = {NULL, i, NULL, c->bits, c->count};
     return eval(m->root, &e);
 }

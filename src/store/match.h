@@ -35,6 +35,7 @@
 #include "store/block.h"
 #include "store/json_leaves.h"
 #include "store/query.h"
+#include "store/shred_scan.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -43,6 +44,9 @@ struct trl_match;
 
 struct trl_match *trl_match_compile(const struct trl_query *q);
 void trl_match_free(struct trl_match *m);
+
+/* True when the plan matches every event (an empty query, `*`). */
+bool trl_match_all(const struct trl_match *m);
 
 /* True when every term can be decided from the keyword columns alone (no JSON needed until an
  * event is known to match). */
@@ -57,6 +61,21 @@ struct trl_match_ctx {
     struct trl_leaves leaves;
     char *lower;
     size_t lower_cap;
+    /* trl_match_scan_block: whether term t holds for event i, at bits[t * count + i] */
+    uint8_t *bits;
+    size_t bits_cap;
+    uint32_t count;
+    uint64_t *rel; /* per stream: the terms its values are tested against */
+    size_t rel_cap;
+    uint64_t *shape_mask; /* per shape of the block: the terms its inline values satisfy */
+    size_t shape_cap;
+    /* Where in the block's column each term's text occurs (one bitmap of words per term), and
+     * the backslashes (after the last term): see find_occurrences() in match.c. */
+    const char *col;
+    size_t col_len;
+    uint64_t prefilter; /* the terms that have a bitmap */
+    uint64_t *occ;
+    size_t occ_cap, words, nterms_occ;
 };
 
 void trl_match_ctx_init(struct trl_match_ctx *c);
@@ -70,5 +89,18 @@ bool trl_match_event_maybe(const struct trl_match *m, struct trl_match_ctx *c, c
  * json is NULL (columns-only plans); otherwise json is the event's JSON and is what is tested. */
 bool trl_match_event(const struct trl_match *m, struct trl_match_ctx *c,
                      const struct trl_block_decoder *d, uint32_t i, const char *json, size_t len);
+
+/* True when trl_match_scan_block() can evaluate the plan (it has terms, at most 64). */
+bool trl_match_can_scan(const struct trl_match *m);
+
+/* Tests every term of the plan against every event of a block at once, on the values of its
+ * shredded JSON column (shred_scan.h, opened on the block) rather than on each event's rebuilt
+ * JSON: the same answers as trl_match_event() on the JSON. 0, TRL_EINVAL (damaged), or
+ * TRL_ENOMATCH when the block or plan needs trl_match_event() on the rebuilt JSON instead. */
+int trl_match_scan_block(const struct trl_match *m, struct trl_match_ctx *c,
+                         struct trl_shred_scan *s);
+
+/* After trl_match_scan_block(): does event i match? */
+bool trl_match_event_scanned(const struct trl_match *m, const struct trl_match_ctx *c, uint32_t i);
 
 #endif

@@ -79,6 +79,11 @@ bool trl_pipeline_needs_json(const struct trl_pipeline *pl);
  * column (enum trl_col) of by-field k; *n their number (at most TRL_PIPE_MAX_FIELDS). */
 bool trl_pipeline_column_fields(const struct trl_pipeline *pl, int *cols, size_t *n);
 
+/* True when the pipeline's first stage only counts events (`| stats count`, `| timechart span=S
+ * count`, without by-fields): its input can then be fed with trl_pipe_run_push_count(). *span_ns
+ * receives the timechart's span (0 for stats: every event counts in one group). */
+bool trl_pipeline_counts_only(const struct trl_pipeline *pl, int64_t *span_ns);
+
 /* Names of the columns of the rows the pipeline produces, for table and CSV output; returns their
  * number, or 0 when the rows are whole events. The names live in the pipeline (or are static). */
 size_t trl_pipeline_columns(const struct trl_pipeline *pl, const char **cols, size_t cap);
@@ -103,6 +108,10 @@ int trl_pipe_run_push(struct trl_pipe_run *r, int64_t ts, const char *json, size
  * Counts exactly as trl_pipe_run_push() of the event's JSON would. 0 or the callback's value. */
 int trl_pipe_run_push_values(struct trl_pipe_run *r, int64_t ts, const struct trl_str *const *vals,
                              const uint32_t *nvals);
+/* Feeds n events that the first stage counts alike (trl_pipeline_counts_only(): all in the same
+ * time bucket as ts, for a timechart): the same as n calls of trl_pipe_run_push(r, ts, NULL, 0).
+ * Returns 0. */
+int trl_pipe_run_push_count(struct trl_pipe_run *r, int64_t ts, uint64_t n);
 /* Flushes the aggregations and sorts through the remaining stages. 0 or the callback's value. */
 int trl_pipe_run_finish(struct trl_pipe_run *r);
 /* True when a sort dropped rows beyond its cap. */

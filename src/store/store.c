@@ -1,6 +1,5 @@
 #include "core/log.h"
 #include "core/timeutil.h"
-#include "formats/json_encode.h"
 #include "store/store_internal.h"
 
 #include <dirent.h>
@@ -15,7 +14,6 @@
 #include <unistd.h>
 
 /* A block's JSON column stays well under the decoder's limit (TRL_BLOCK_MAX_COL_BYTES). */
-#define BLOCK_MAX_JSON_BYTES (16u << 20)
 
 static void apply_defaults(struct trl_store_opts *o)
 {
@@ -25,13 +23,13 @@ static void apply_defaults(struct trl_store_opts *o)
         o->block_max_events = 16;
     if (o->block_max_events > TRL_BLOCK_MAX_EVENTS)
         o->block_max_events = TRL_BLOCK_MAX_EVENTS;
-    /* Measured (docs/storage.md): level 3 costs as many instructions as level 1 and stores 4%
-     * less; level 6 costs ~3x the compression work, which the merges of compaction can afford
-     * (they run when the writer is idle) for blocks ~15% smaller. */
+    /* Measured (docs/storage.md): appends compress fast, as they are on the ingest path; the
+     * merges of compaction run when the writer is idle and rewrite what appends wrote into larger
+     * blocks at level 9, about 20% smaller than level 3 for about 3x its compression work. */
     if (o->zstd_level == 0)
         o->zstd_level = 3;
     if (o->compact_zstd_level == 0)
-        o->compact_zstd_level = 6;
+        o->compact_zstd_level = 9;
     if (o->bloom_bits_per_term == 0)
         o->bloom_bits_per_term = 10;
     if (o->max_open_partitions == 0)
@@ -333,10 +331,12 @@ int trl_store_open(const char *data_dir, const struct trl_store_opts *opts, stru
                   TRL_LEDGER_FILE, trl_strerror(rc));
         goto fail;
     }
-    st->builder = trl_block_builder_create(st->opts.zstd_level, st->opts.bloom_bits_per_term);
+    st->prebuilder = trl_prebuilder_create(st->opts.zstd_level, st->opts.bloom_bits_per_term,
+                                           st->opts.block_max_events);
     st->compact_builder =
         trl_block_builder_create(st->opts.compact_zstd_level, st->opts.bloom_bits_per_term);
-    if (!st->builder || !st->compact_builder) {
+    st->scratch = trl_arena_create(1 << 20);
+    if (!st->prebuilder || !st->compact_builder) {
         rc = -ENOMEM;
         goto fail;
     }
@@ -356,13 +356,11 @@ void trl_store_close(struct trl_store *st)
         trl_partition_close(st->slots[i].p);
     trl_ledger_close(st->ledger);
     trl_store_key_free(st->key);
-    trl_block_builder_destroy(st->builder);
+    trl_prebuilder_destroy(st->prebuilder);
     trl_block_builder_destroy(st->compact_builder);
+    trl_arena_destroy(st->scratch);
     if (st->lock_fd >= 0)
         close(st->lock_fd);
-    trl_buf_free(&st->json);
-    free(st->refs);
-    free(st->inputs);
     free(st->dirty);
     free(st->partial);
     free(st->data_dir);
@@ -370,60 +368,24 @@ void trl_store_close(struct trl_store *st)
     free(st);
 }
 
-static int cmp_ref(const void *a, const void *b)
-{
-    const struct ev_ref *x = a, *y = b;
-    if (x->day != y->day)
-        return x->day < y->day ? -1 : 1;
-    return (x->idx > y->idx) - (x->idx < y->idx);
-}
-
-static int group_digest(const struct ev_ref *r, size_t n, uint8_t out[TRL_SHA256_LEN])
-{
-    struct trl_sha256 h;
-    int rc = trl_sha256_init(&h);
-    if (rc != 0)
-        return rc;
-    for (size_t i = 0; i < n; i++)
-        trl_events_digest_add(&h, r[i].ts, r[i].json, r[i].len);
-    trl_sha256_final(&h, out);
-    return 0;
-}
-
-/* Commits the events of one day in one transaction, as blocks of at most block_max_events. */
-static int commit_day(struct trl_store *st, const struct ev_ref *r, size_t n, int64_t now)
+/* Commits the prebuilt blocks of one day in one transaction. */
+static int commit_day(struct trl_store *st, const struct trl_prebuilt_day *d, int64_t now)
 {
     struct trl_partition *p;
-    int rc = trl_store_partition(st, r[0].day, true, &p);
+    int rc = trl_store_partition(st, d->day, true, &p);
     if (rc != 0)
         return rc;
-    if (st->inputs_cap < st->opts.block_max_events) {
-        st->inputs_cap = st->opts.block_max_events;
-        st->inputs = trl_xrealloc(st->inputs, st->inputs_cap * sizeof(*st->inputs));
-    }
     rc = trl_partition_begin(p);
     if (rc != 0)
         return rc;
-    size_t i = 0;
-    while (i < n && rc == 0) {
-        size_t k = 0, bytes = 0;
-        while (i < n && k < st->opts.block_max_events &&
-               (k == 0 || bytes + r[i].len <= BLOCK_MAX_JSON_BYTES)) {
-            st->inputs[k++] = (struct trl_block_input){r[i].ts, r[i].json, r[i].len};
-            bytes += r[i].len;
-            i++;
-        }
-        struct trl_block_out out;
-        rc = trl_block_build(st->builder, st->inputs, k, &out);
-        if (rc == 0)
-            rc = trl_partition_add_block(p, &out, TRL_CHAIN_ADD, NULL, 0, now, NULL);
-    }
+    for (size_t i = 0; i < d->nblocks && rc == 0; i++)
+        rc = trl_partition_add_block(p, &d->blocks[i], TRL_CHAIN_ADD, NULL, 0, now, NULL);
     if (rc == 0)
         rc = trl_partition_commit(p, st->key);
     else
         trl_partition_rollback(p);
     if (rc == 0)
-        trl_store_mark_dirty(st, r[0].day, now);
+        trl_store_mark_dirty(st, d->day, now);
     return rc;
 }
 
@@ -448,81 +410,57 @@ int trl_store_append(struct trl_store *st, struct trl_event *const *events, size
 int trl_store_append_encoded(struct trl_store *st, struct trl_event *const *events,
                              const struct trl_str *json, size_t n)
 {
-    if (n > st->refs_cap) {
-        st->refs_cap = n;
-        st->refs = trl_xrealloc(st->refs, n * sizeof(*st->refs));
+    trl_arena_reset(st->scratch);
+    struct trl_prebuilt pb;
+    int rc = trl_store_prebuild(st->prebuilder, events, json, n, st->scratch, &pb);
+    if (rc != 0) {
+        trl_error("store", "cannot build blocks events=%zu error=\"%s\"", n, trl_strerror(rc));
+        return rc;
     }
-    trl_buf_reset(&st->json);
-    size_t k = 0;
-    bool one_day = true;
-    for (size_t i = 0; i < n; i++) {
-        const struct trl_event *ev = events[i];
-        if (!ev)
-            continue;
-        int64_t ts = ev->timestamp_ns ? ev->timestamp_ns : ev->received_ns;
-        struct ev_ref *r = &st->refs[k];
-        *r = (struct ev_ref){.ts = ts, .day = trl_day_of_ns(ts), .idx = (uint32_t)i};
-        if (json && json[i].ptr) {
-            r->json = json[i].ptr;
-            r->len = json[i].len;
-        } else {
-            r->off = st->json.len;
-            trl_json_encode_event(ev, &st->json);
-            r->len = st->json.len - r->off;
-        }
-        one_day &= r->day == st->refs[0].day;
-        k++;
-    }
-    if (k == 0)
-        return 0;
-    for (size_t i = 0; i < k; i++) {
-        if (!st->refs[i].json)
-            st->refs[i].json = st->json.data + st->refs[i].off;
-    }
-    if (!one_day)
-        qsort(st->refs, k, sizeof(*st->refs), cmp_ref);
+    return trl_store_append_prebuilt(st, &pb);
+}
 
+int trl_store_append_prebuilt(struct trl_store *st, const struct trl_prebuilt *pb)
+{
     /* Days committed by this call, and retried days skipped, in case a later day fails. */
     struct committed_group *done = NULL;
     size_t ndone = 0;
+    bool one_day = pb->ndays <= 1;
     int64_t now = trl_now_ns();
     int rc = 0;
-    size_t i = 0;
-    while (i < k) {
-        size_t j = i + 1;
-        while (j < k && st->refs[j].day == st->refs[i].day)
-            j++;
+    size_t d = 0;
+    for (; d < pb->ndays; d++) {
+        const struct trl_prebuilt_day *day = &pb->days[d];
         uint8_t digest[TRL_SHA256_LEN];
         bool have_digest = false;
         if (st->npartial) {
-            rc = group_digest(st->refs + i, j - i, digest);
+            rc = trl_prebuilt_day_digest(day, digest);
             if (rc != 0)
                 break;
             have_digest = true;
         }
-        bool skip = have_digest && take_partial(st, st->refs[i].day, digest);
+        bool skip = have_digest && take_partial(st, day->day, digest);
         if (!skip) {
-            rc = commit_day(st, st->refs + i, j - i, now);
+            rc = commit_day(st, day, now);
             if (rc != 0)
                 break;
         }
         /* Without its digest a committed day cannot be recognised later, and a retry stores
          * it again: a duplicate, never a loss. */
-        if (!one_day && (have_digest || group_digest(st->refs + i, j - i, digest) == 0)) {
+        if (!one_day && (have_digest || trl_prebuilt_day_digest(day, digest) == 0)) {
             done = trl_xrealloc(done, (ndone + 1) * sizeof(*done));
-            done[ndone].day = st->refs[i].day;
+            done[ndone].day = day->day;
             memcpy(done[ndone].digest, digest, TRL_SHA256_LEN);
             ndone++;
         }
-        i = j;
     }
     free(st->partial);
     st->partial = NULL;
     st->npartial = 0;
     if (rc != 0) {
-        char day[TRL_DAY_LEN + 1];
-        trl_day_name(st->refs[i].day, day);
-        trl_error("store", "append failed day=%s events=%zu error=\"%s\"", day, k,
+        char name[TRL_DAY_LEN + 1];
+        trl_day_name(pb->days[d].day, name);
+        trl_error("store", "append failed day=%s events=%zu error=\"%s\"", name, pb->nevents,
                   trl_strerror(rc));
         st->partial = done;
         st->npartial = ndone;
@@ -530,4 +468,9 @@ int trl_store_append_encoded(struct trl_store *st, struct trl_event *const *even
     }
     free(done);
     return 0;
+}
+
+const struct trl_store_opts *trl_store_get_opts(const struct trl_store *st)
+{
+    return &st->opts;
 }

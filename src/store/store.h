@@ -15,7 +15,8 @@
  * caller's duty after an error) does not store them twice. On a full disk the append returns
  * -ENOSPC and the files stay consistent; nothing of the failed day was stored.
  *
- * Threads: a struct trl_store belongs to one thread (the pipeline worker) for all calls.
+ * Threads: a struct trl_store belongs to one thread (the pipeline worker) for all calls; blocks
+ * may be built beforehand on other threads (prebuild.h).
  */
 #ifndef TRL_STORE_H
 #define TRL_STORE_H
@@ -32,7 +33,7 @@
 struct trl_store_opts {
     uint32_t block_max_events;    /* events per block, 16..65536 (default 4096) */
     int zstd_level;               /* 1..19 for blocks written by append (default 3) */
-    int compact_zstd_level;       /* 1..19 for blocks written by compaction (default 6) */
+    int compact_zstd_level;       /* 1..19 for blocks written by compaction (default 9) */
     unsigned bloom_bits_per_term; /* 4..32 (default 10: about 1% false positives) */
     bool sync_normal;             /* synchronous=NORMAL instead of FULL (not power-loss safe) */
     uint32_t max_open_partitions; /* partition files kept open by the writer (default 4) */
@@ -57,6 +58,13 @@ int trl_store_append(struct trl_store *st, struct trl_event *const *events, size
  * (without a newline); a NULL json[i].ptr, or json NULL, has the store encode it. */
 int trl_store_append_encoded(struct trl_store *st, struct trl_event *const *events,
                              const struct trl_str *json, size_t n);
+
+struct trl_prebuilt;
+/* The same for blocks built beforehand by trl_store_prebuild() (prebuild.h), on any thread: only
+ * the commit runs here. pb must stay valid until this returns, also for a retry after an error. */
+int trl_store_append_prebuilt(struct trl_store *st, const struct trl_prebuilt *pb);
+/* The options in effect (defaults applied). */
+const struct trl_store_opts *trl_store_get_opts(const struct trl_store *st);
 
 struct trl_store_compact_stats {
     uint32_t merges;          /* new blocks written */

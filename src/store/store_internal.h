@@ -10,6 +10,7 @@
 #include "store/keys.h"
 #include "store/ledger.h"
 #include "store/partition.h"
+#include "store/prebuild.h"
 #include "store/store.h"
 
 #include <stdint.h>
@@ -42,7 +43,7 @@ struct trl_store {
     int lock_fd;
     struct trl_store_key *key;
     struct trl_ledger *ledger;
-    struct trl_block_builder *builder;         /* append */
+    struct trl_prebuilder *prebuilder;         /* append(), when the caller did not prebuild */
     struct trl_block_builder *compact_builder; /* compaction (stronger compression) */
     struct part_slot slots[TRL_STORE_MAX_SLOTS];
     uint64_t clock;
@@ -50,21 +51,7 @@ struct trl_store {
     size_t ndirty, dirty_cap;
     struct committed_group *partial;
     size_t npartial;
-    /* Scratch of append(). */
-    struct trl_buf json;
-    struct ev_ref *refs;
-    size_t refs_cap;
-    struct trl_block_input *inputs;
-    size_t inputs_cap;
-};
-
-struct ev_ref {
-    int64_t ts;
-    int64_t day;
-    const char *json; /* set once every event is encoded (the buffer may move until then) */
-    size_t off;       /* in st->json, for events the store encoded itself */
-    size_t len;
-    uint32_t idx;
+    struct trl_arena *scratch; /* append(): the blocks it builds */
 };
 
 /* The partition of a day, opened (and created with its ledger entry when create is set). Returns

@@ -2,7 +2,10 @@
 #include "core/util.h"
 #include "store/match.h"
 #include "store/partition.h"
+#include "store/shred_scan.h"
 #include "store/store_internal.h"
+
+#include <zstd.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -16,6 +19,21 @@ struct trl_store_reader {
     struct trl_block_decoder dec;
     struct trl_match_ctx mctx;
     struct trl_stored_block sb;
+    /* The JSON column of a format 2 block, decompressed but not rebuilt, and its scan. */
+    void *dctx; /* ZSTD_DCtx */
+    uint8_t *shred;
+    size_t shred_cap;
+    struct trl_shred_scan scan;
+    /* Per event of the current block: matched, JSON wanted; offsets of rebuilt JSON. */
+    uint8_t *hit, *want;
+    uint32_t *off, *len;
+    size_t ev_cap;
+    /* The data blob of the current block, read column by column through an incremental blob
+     * handle: only the header and the columns a query needs leave the file. */
+    sqlite3_blob *blob;
+    uint8_t *data;
+    size_t data_cap;
+    uint32_t loaded; /* bit (1 << column) for each column whose bytes are in data */
 };
 
 /* One result: ordered by timestamp, then by the position it was written at. */
@@ -123,6 +141,7 @@ int trl_store_reader_open(const char *data_dir, struct trl_store_reader **out)
     r->events_dir = trl_xstrdup(dir);
     trl_block_decoder_init(&r->dec);
     trl_match_ctx_init(&r->mctx);
+    trl_shred_scan_init(&r->scan);
     *out = r;
     return 0;
 }
@@ -133,6 +152,14 @@ void trl_store_reader_close(struct trl_store_reader *r)
         return;
     trl_block_decoder_free(&r->dec);
     trl_match_ctx_free(&r->mctx);
+    trl_shred_scan_free(&r->scan);
+    ZSTD_freeDCtx(r->dctx);
+    free(r->shred);
+    free(r->hit);
+    free(r->want);
+    free(r->off);
+    free(r->len);
+    free(r->data);
     trl_buf_free(&r->sb.meta);
     trl_buf_free(&r->sb.data);
     free(r->events_dir);
@@ -142,6 +169,7 @@ void trl_store_reader_close(struct trl_store_reader *r)
 struct cand {
     uint64_t id;
     int64_t min_ts, max_ts;
+    uint32_t count;
 };
 
 static int list_blocks(struct trl_partition *p, int64_t from, int64_t to, struct cand **out,
@@ -150,11 +178,11 @@ static int list_blocks(struct trl_partition *p, int64_t from, int64_t to, struct
     sqlite3_stmt *st = NULL;
     *out = NULL;
     *n = 0;
-    int rc = trl_sqlite_err(
-        sqlite3_prepare_v2(trl_partition_db(p),
-                           "SELECT id, min_ts, max_ts FROM blocks WHERE max_ts >= ? AND min_ts < ?"
-                           " ORDER BY max_ts DESC, id DESC",
-                           -1, &st, NULL));
+    int rc = trl_sqlite_err(sqlite3_prepare_v2(
+        trl_partition_db(p),
+        "SELECT id, min_ts, max_ts, count FROM blocks WHERE max_ts >= ? AND min_ts < ?"
+        " ORDER BY max_ts DESC, id DESC",
+        -1, &st, NULL));
     if (rc != 0)
         return rc;
     sqlite3_bind_int64(st, 1, from);
@@ -166,8 +194,11 @@ static int list_blocks(struct trl_partition *p, int64_t from, int64_t to, struct
             cap = cap ? cap * 2 : 64;
             *out = trl_xrealloc(*out, cap * sizeof(**out));
         }
-        (*out)[(*n)++] = (struct cand){(uint64_t)sqlite3_column_int64(st, 0),
-                                       sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2)};
+        int64_t count = sqlite3_column_int64(st, 3);
+        (*out)[(*n)++] =
+            (struct cand){(uint64_t)sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                          sqlite3_column_int64(st, 2),
+                          count > 0 && count <= TRL_BLOCK_MAX_EVENTS ? (uint32_t)count : 0};
     }
     if (step != SQLITE_DONE)
         rc = trl_sqlite_err(step);
@@ -188,7 +219,44 @@ struct search {
     struct trl_pipe_run *run;
     int cols[TRL_PIPE_MAX_FIELDS];
     size_t ncols;
+    /* trl_store_scan_pipe into a pipeline that only counts, or trl_store_count_buckets: events
+     * go in by the block when they can. */
+    bool counts;
+    int64_t span;      /* the timechart's bucket, 0 for stats */
+    uint64_t *buckets; /* trl_store_count_buckets: nbuckets counts of span from origin */
+    size_t nbuckets;
+    int64_t origin;
 };
+
+/* The bucket of a timechart that ts falls in (floor division, as the pipeline does). */
+static int64_t bucket_of(int64_t ts, int64_t span)
+{
+    int64_t b = ts / span * span;
+    return b > ts ? b - span : b;
+}
+
+/* Counts n events at ts (all in ts's bucket) into the pipeline or the buckets. */
+static int count_events(struct search *s, int64_t ts, uint64_t n)
+{
+    if (!s->buckets)
+        return trl_pipe_run_push_count(s->run, ts, n);
+    if (ts >= s->origin) {
+        uint64_t k = (uint64_t)(ts - s->origin) / (uint64_t)s->span;
+        if (k < s->nbuckets)
+            s->buckets[k] += n;
+    }
+    return 0;
+}
+
+/* The bucket ts falls in, for counting: a timechart's from the epoch, or from the origin. */
+static int64_t count_bucket(const struct search *s, int64_t ts)
+{
+    if (s->span == 0)
+        return 0;
+    if (s->buckets)
+        return ts < s->origin ? -1 : (ts - s->origin) / s->span;
+    return bucket_of(ts, s->span);
+}
 
 /* Pushes event i of the decoded block into the pipeline by its column values. */
 static int push_columns(struct search *s, int64_t ts, uint32_t i)
@@ -203,89 +271,266 @@ static int push_columns(struct search *s, int64_t ts, uint32_t i)
     return trl_pipe_run_push_values(s->run, ts, vals, nvals);
 }
 
+/* Opens block id's data blob and reads its header and directory (no column yet). 0, -ENOENT
+ * when the row is gone, TRL_EINVAL when the header is damaged, or another negative error. */
+static int load_view(struct trl_store_reader *r, struct trl_partition *p, uint64_t id,
+                     struct trl_block_view *v)
+{
+    int rc = r->blob ? sqlite3_blob_reopen(r->blob, (sqlite3_int64)id)
+                     : sqlite3_blob_open(trl_partition_db(p), "main", "blocks", "data",
+                                         (sqlite3_int64)id, 0, &r->blob);
+    if (rc != SQLITE_OK) {
+        sqlite3_blob_close(r->blob);
+        r->blob = NULL;
+        return rc == SQLITE_ERROR ? -ENOENT : trl_sqlite_err(rc);
+    }
+    int len = sqlite3_blob_bytes(r->blob);
+    if (len < 12)
+        return TRL_EINVAL;
+    if (r->data_cap < (size_t)len) {
+        free(r->data);
+        r->data_cap = (size_t)len;
+        r->data = trl_xmalloc(r->data_cap);
+    }
+    r->loaded = 0;
+    /* "TRLB", version, ncols, u16, u32 count; then 12 bytes per column (docs/storage.md). */
+    rc = sqlite3_blob_read(r->blob, r->data, 12, 0);
+    if (rc != SQLITE_OK)
+        return trl_sqlite_err(rc);
+    int dir = 12 * r->data[5];
+    if (dir > len - 12)
+        return TRL_EINVAL;
+    if (dir > 0 && (rc = sqlite3_blob_read(r->blob, r->data + 12, dir, 12)) != SQLITE_OK)
+        return trl_sqlite_err(rc);
+    return trl_block_view_init(v, r->data, (size_t)len);
+}
+
+/* Reads the bytes of the columns in mask that are not read yet. */
+static int load_cols(struct trl_store_reader *r, const struct trl_block_view *v, uint32_t mask)
+{
+    for (int c = 0; c < TRL_COL__COUNT; c++) {
+        uint32_t bit = 1u << c;
+        if (!(mask & bit) || (r->loaded & bit))
+            continue;
+        if (v->cols[c].present && v->cols[c].stored_len > 0) {
+            int rc = sqlite3_blob_read(r->blob, r->data + v->cols[c].off,
+                                       (int)v->cols[c].stored_len, (int)v->cols[c].off);
+            if (rc != SQLITE_OK)
+                return trl_sqlite_err(rc);
+        }
+        r->loaded |= bit;
+    }
+    return 0;
+}
+
+static int decode_col(struct trl_store_reader *r, const struct trl_block_view *v, enum trl_col c)
+{
+    if (r->dec.decoded[c])
+        return 0;
+    int rc = load_cols(r, v, 1u << c);
+    return rc != 0 ? rc : trl_block_decode(&r->dec, v, c);
+}
+
+/* Decompresses the JSON column of a format 2 block without rebuilding it and opens its scan.
+ * 0, or non-zero when the block is to be decoded the usual way (which reports damage). */
+static int open_scan(struct trl_store_reader *r, const struct trl_block_view *v)
+{
+    if (v->version == TRL_BLOCK_VERSION_ROWS || !v->cols[TRL_COL_JSON].present ||
+        !r->dec.decoded[TRL_COL_TS])
+        return TRL_ENOMATCH;
+    int rc = load_cols(r, v, 1u << TRL_COL_JSON);
+    if (rc != 0)
+        return rc;
+    const uint8_t *p = v->data + v->cols[TRL_COL_JSON].off;
+    size_t stored = v->cols[TRL_COL_JSON].stored_len, raw = v->cols[TRL_COL_JSON].raw_len;
+    if (v->cols[TRL_COL_JSON].codec == 1) {
+        if (raw == 0 || ZSTD_getFrameContentSize(p, stored) != raw)
+            return TRL_EINVAL;
+        if (!r->dctx && !(r->dctx = ZSTD_createDCtx()))
+            return -ENOMEM;
+        if (r->shred_cap < raw) {
+            free(r->shred);
+            r->shred = trl_xmalloc(raw);
+            r->shred_cap = raw;
+        }
+        size_t n = ZSTD_decompressDCtx(r->dctx, r->shred, raw, p, stored);
+        if (ZSTD_isError(n) || n != raw)
+            return TRL_EINVAL;
+        p = r->shred;
+    }
+    return trl_shred_scan_open(&r->scan, p, raw, v->count, v->version, r->dec.ts);
+}
+
+static void reserve_events(struct trl_store_reader *r, uint32_t count)
+{
+    if (r->ev_cap >= count)
+        return;
+    free(r->hit);
+    free(r->want);
+    free(r->off);
+    free(r->len);
+    r->ev_cap = count;
+    r->hit = trl_xmalloc(count);
+    r->want = trl_xmalloc(count);
+    r->off = trl_xmalloc(count * sizeof(*r->off));
+    r->len = trl_xmalloc(count * sizeof(*r->len));
+}
+
+/* Makes the JSON of the matched events available: the whole column when many matched, else only
+ * theirs, rebuilt from the scan. Sets *rebuilt when the JSON is in r->scan.json. */
+static int matched_json(struct trl_store_reader *r, const struct trl_block_view *v, bool scanned,
+                        uint32_t nhit, bool *rebuilt)
+{
+    *rebuilt = false;
+    if (r->dec.decoded[TRL_COL_JSON])
+        return 0;
+    /* Rebuilding all the events costs about what skipping most of them and rebuilding the rest
+     * does; the column decoder also checks the block as a whole. */
+    if ((uint64_t)nhit * 4 < v->count && (scanned || open_scan(r, v) == 0) &&
+        trl_shred_rebuild(&r->scan, r->hit, r->off, r->len) == 0) {
+        *rebuilt = true;
+        return 0;
+    }
+    return decode_col(r, v, TRL_COL_JSON);
+}
+
 static int search_block(struct search *s, struct trl_partition *p, const struct cand *c)
 {
     struct trl_store_reader *r = s->r;
     s->st.blocks++;
-    int rc = trl_partition_read_block(p, c->id, &r->sb, false);
-    if (rc != 0)
-        return rc == -ENOENT ? 0 : rc;
-    struct trl_block_meta meta;
-    if (trl_block_meta_parse(r->sb.meta.data, r->sb.meta.len, &meta) != 0) {
-        s->st.blocks_unreadable++;
-        return 0;
+    bool all = trl_match_all(s->m);
+    /* Counting every event of a block that lies in the range (and in one time bucket) needs
+     * nothing but its row. */
+    if (all && s->counts && c->count > 0 && c->min_ts >= s->o->from_ns && c->max_ts < s->o->to_ns &&
+        count_bucket(s, c->min_ts) == count_bucket(s, c->max_ts)) {
+        s->st.events_scanned += c->count;
+        s->st.events_matched += c->count;
+        return count_events(s, c->min_ts, c->count);
     }
-    if (!trl_match_block_maybe(s->m, &meta)) {
-        s->st.blocks_skipped_index++;
-        return 0;
+    int rc;
+    if (!all) {
+        rc = trl_partition_read_block(p, c->id, &r->sb, false);
+        if (rc != 0)
+            return rc == -ENOENT ? 0 : rc;
+        struct trl_block_meta meta;
+        if (trl_block_meta_parse(r->sb.meta.data, r->sb.meta.len, &meta) != 0) {
+            s->st.blocks_unreadable++;
+            return 0;
+        }
+        if (!trl_match_block_maybe(s->m, &meta)) {
+            s->st.blocks_skipped_index++;
+            return 0;
+        }
     }
-    rc = trl_partition_read_block(p, c->id, &r->sb, true);
-    if (rc != 0)
-        return rc == -ENOENT ? 0 : rc;
     struct trl_block_view v;
-    if (trl_block_view_init(&v, r->sb.data.data, r->sb.data.len) != 0) {
+    rc = load_view(r, p, c->id, &v);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc == TRL_EINVAL) {
         s->st.blocks_unreadable++;
         return 0;
     }
+    if (rc != 0)
+        return rc;
     s->st.blocks_decoded++;
     trl_block_decoder_reset(&r->dec, &v);
-    rc = trl_block_decode(&r->dec, &v, TRL_COL_TS);
     bool cols_only = trl_match_columns_only(s->m);
-    uint32_t mask = trl_match_columns(s->m);
-    for (int col = TRL_COL_HOST_NAME; rc == 0 && cols_only && col <= TRL_COL_EVENT_CODE; col++) {
+    uint32_t mask = 1u << TRL_COL_TS;
+    if (cols_only)
+        mask |= trl_match_columns(s->m);
+    for (size_t k = 0; k < s->ncols; k++)
+        mask |= 1u << s->cols[k];
+    if (!cols_only)
+        mask |= 1u << TRL_COL_JSON;
+    rc = load_cols(r, &v, mask);
+    if (rc != 0)
+        return rc;
+    for (int col = 0; rc == 0 && col <= TRL_COL_EVENT_CODE; col++) {
         if (mask & (1u << col))
             rc = trl_block_decode(&r->dec, &v, (enum trl_col)col);
     }
-    for (size_t k = 0; rc == 0 && k < s->ncols; k++)
-        rc = trl_block_decode(&r->dec, &v, (enum trl_col)s->cols[k]);
-    if (rc == 0 && !cols_only)
-        rc = trl_block_decode(&r->dec, &v, TRL_COL_JSON);
+    /* A plan that needs the JSON is tested on the shredded column's values when it can be,
+     * without rebuilding every event's JSON. */
+    bool scanned = false;
+    if (rc == 0 && !cols_only) {
+        scanned = open_scan(r, &v) == 0 && trl_match_scan_block(s->m, &r->mctx, &r->scan) == 0;
+        if (!scanned)
+            rc = trl_block_decode(&r->dec, &v, TRL_COL_JSON);
+    }
     if (rc != 0) {
         s->st.blocks_unreadable++;
         return 0;
     }
+    reserve_events(r, v.count);
     const struct trl_strcol *js = &r->dec.str[TRL_COL_JSON];
+    uint32_t nhit = 0;
     for (uint32_t i = 0; i < v.count; i++) {
+        r->hit[i] = 0;
         int64_t ts = r->dec.ts[i];
         if (ts < s->o->from_ns || ts >= s->o->to_ns)
             continue;
-        uint64_t pos = c->id << 20 | i;
-        if (!results_wants(&s->res, ts, pos)) {
+        if (!results_wants(&s->res, ts, c->id << 20 | i)) {
             s->st.more = true; /* older than every result kept */
             continue;
         }
         s->st.events_scanned++;
-        if (cols_only) {
-            if (!trl_match_event(s->m, &r->mctx, &r->dec, i, NULL, 0))
-                continue;
-            bool want_json = !(s->stream && (s->ts_only || s->ncols));
-            if (want_json && trl_block_decode(&r->dec, &v, TRL_COL_JSON) != 0) {
-                s->st.blocks_unreadable++;
-                return 0;
-            }
+        bool ok;
+        if (all) {
+            ok = true;
+        } else if (cols_only) {
+            ok = trl_match_event(s->m, &r->mctx, &r->dec, i, NULL, 0);
+        } else if (scanned) {
+            ok = trl_match_event_scanned(s->m, &r->mctx, i);
         } else {
             const struct trl_str *e = &js->vals[js->first[i]];
-            if (!trl_match_event_maybe(s->m, &r->mctx, e->ptr, e->len) ||
-                !trl_match_event(s->m, &r->mctx, &r->dec, i, e->ptr, e->len))
-                continue;
+            ok = trl_match_event_maybe(s->m, &r->mctx, e->ptr, e->len) &&
+                 trl_match_event(s->m, &r->mctx, &r->dec, i, e->ptr, e->len);
         }
-        s->st.events_matched++;
+        if (ok) {
+            r->hit[i] = 1;
+            nhit++;
+        }
+    }
+    s->st.events_matched += nhit;
+    if (nhit == 0)
+        return 0;
+    bool need_json = !(s->stream && (s->ts_only || s->ncols));
+    bool rebuilt = false;
+    if (need_json && matched_json(r, &v, scanned, nhit, &rebuilt) != 0) {
+        s->st.blocks_unreadable++;
+        return 0;
+    }
+    for (uint32_t i = 0; i < v.count; i++) {
+        if (!r->hit[i])
+            continue;
+        int64_t ts = r->dec.ts[i];
         if (s->ncols) {
             rc = push_columns(s, ts, i);
             if (rc != 0)
                 return rc;
             continue;
         }
+        const char *json = NULL;
+        size_t len = 0;
+        if (rebuilt) {
+            json = r->scan.json + r->off[i];
+            len = r->len[i];
+        } else if (need_json) {
+            json = js->vals[js->first[i]].ptr;
+            len = js->vals[js->first[i]].len;
+        }
         if (s->stream) {
-            /* With ts_only the JSON column may not have been needed at all. */
-            const struct trl_str *e = r->dec.decoded[TRL_COL_JSON] ? &js->vals[js->first[i]] : NULL;
-            rc = s->stream(s->stream_ud, ts, e ? e->ptr : NULL, e ? e->len : 0);
+            rc = s->stream(s->stream_ud, ts, json, len);
             if (rc != 0)
                 return rc;
             continue;
         }
-        const struct trl_str *e = &js->vals[js->first[i]];
-        results_add(&s->res, ts, pos, e->ptr, e->len, &s->st);
+        uint64_t pos = c->id << 20 | i;
+        if (!results_wants(&s->res, ts, pos)) {
+            s->st.more = true;
+            continue;
+        }
+        results_add(&s->res, ts, pos, json, len, &s->st);
     }
     return 0;
 }
@@ -324,6 +569,8 @@ static int search_partition(struct search *s, int64_t day)
         rc = search_block(s, p, &c[i]);
     }
     free(c);
+    sqlite3_blob_close(s->r->blob);
+    s->r->blob = NULL;
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     trl_partition_close(p);
     return rc;
@@ -394,6 +641,32 @@ int trl_store_scan(struct trl_store_reader *r, const struct trl_query *q,
     return scan_days(&s, q, stats);
 }
 
+static int count_one(void *ud, int64_t ts, const char *json, size_t len)
+{
+    (void)json;
+    (void)len;
+    return count_events(ud, ts, 1);
+}
+
+int trl_store_count_buckets(struct trl_store_reader *r, const struct trl_query *q,
+                            const struct trl_store_search_opts *o, int64_t interval,
+                            uint64_t *counts, size_t n, struct trl_store_search_stats *stats)
+{
+    if (interval <= 0)
+        return TRL_EINVAL;
+    struct search s = {.r = r,
+                       .o = o,
+                       .stream = count_one,
+                       .ts_only = true,
+                       .counts = true,
+                       .span = interval,
+                       .buckets = counts,
+                       .nbuckets = n,
+                       .origin = o->from_ns};
+    s.stream_ud = &s;
+    return scan_days(&s, q, stats);
+}
+
 static int push_json(void *ud, int64_t ts, const char *json, size_t len)
 {
     return trl_pipe_run_push(ud, ts, json, len);
@@ -405,6 +678,18 @@ int trl_store_scan_pipe(struct trl_store_reader *r, const struct trl_query *q,
 {
     int cols[TRL_PIPE_MAX_FIELDS];
     size_t ncols = 0;
+    int64_t span;
+    if (trl_pipeline_counts_only(pl, &span)) {
+        struct search s = {.r = r,
+                           .o = o,
+                           .stream = push_json,
+                           .stream_ud = run,
+                           .ts_only = true,
+                           .run = run,
+                           .counts = true,
+                           .span = span};
+        return scan_days(&s, q, stats);
+    }
     if (!trl_pipeline_column_fields(pl, cols, &ncols))
         return trl_store_scan(r, q, o, !trl_pipeline_needs_json(pl), push_json, run, stats);
     struct search s = {

@@ -73,4 +73,13 @@ int trl_store_scan_pipe(struct trl_store_reader *r, const struct trl_query *q,
                         const struct trl_store_search_opts *o, struct trl_pipe_run *run,
                         const struct trl_pipeline *pl, struct trl_store_search_stats *stats);
 
+/* Counts the matches in [from, to) by time: counts[k] += the events in [from + k * interval,
+ * from + (k + 1) * interval), for k < n (later ones are not counted). For histograms: a block
+ * that a query matching everything covers within one bucket is counted from its row, without
+ * being read, and otherwise only the timestamps (and what the query needs) are decoded.
+ * opts->limit is ignored. 0, TRL_EINVAL (interval <= 0), or a negative error. */
+int trl_store_count_buckets(struct trl_store_reader *r, const struct trl_query *q,
+                            const struct trl_store_search_opts *o, int64_t interval,
+                            uint64_t *counts, size_t n, struct trl_store_search_stats *stats);
+
 #endif

@@ -319,19 +319,6 @@ struct hist {
     uint64_t *counts;
 };
 
-static int on_hist(void *ud, int64_t ts, const char *json, size_t len)
-{
-    (void)json;
-    (void)len;
-    struct hist *h = ud;
-    if (ts >= h->from) {
-        uint64_t i = (uint64_t)(ts - h->from) / (uint64_t)h->interval;
-        if (i < h->n)
-            h->counts[i]++;
-    }
-    return 0;
-}
-
 /* Counts matches per bucket of [from, to). Returns the buckets array or NULL with rs filled. */
 static json_t *histogram(struct trl_store_reader *r, struct trl_query *q, int64_t from, int64_t to,
                          size_t buckets, int64_t *interval, struct trl_web_resp *rs)
@@ -342,7 +329,7 @@ static json_t *histogram(struct trl_store_reader *r, struct trl_query *q, int64_
         h.interval = 1000000;
     h.counts = trl_xcalloc(buckets, sizeof(*h.counts));
     struct trl_store_search_opts so = {from, to, 0};
-    int rc = r ? trl_store_scan(r, q, &so, true, on_hist, &h, NULL) : 0;
+    int rc = r ? trl_store_count_buckets(r, q, &so, h.interval, h.counts, buckets, NULL) : 0;
     if (rc != 0) {
         free(h.counts);
         trl_web_error(rs, 500, "search failed: %s", trl_strerror(rc));

@@ -168,16 +168,6 @@ static bool span_index(const struct span *s, int64_t ts, size_t *i)
     return k < s->n;
 }
 
-static int on_ts(void *ud, int64_t ts, const char *json, size_t len)
-{
-    (void)json;
-    (void)len;
-    size_t i;
-    if (span_index(ud, ts, &i))
-        ((struct span *)ud)->units[i].total++;
-    return 0;
-}
-
 /* A `| timechart` row: {"@timestamp", "<field>", "count"}, ts the bucket's start. */
 static int on_chart_row(void *ud, int64_t ts, const char *json, size_t len)
 {
@@ -230,8 +220,13 @@ static int count_span(struct trl_store_reader *r, struct ov_unit *units, size_t 
         struct trl_query *all = NULL;
         rc = trl_query_parse("", 0, &all, NULL);
         struct trl_store_search_opts so = {a, a + (int64_t)n * width, 0};
-        if (rc == 0)
-            rc = trl_store_scan(r, all, &so, true, on_ts, &s, NULL);
+        if (rc == 0) {
+            uint64_t *tot = trl_xcalloc(n, sizeof(*tot));
+            rc = trl_store_count_buckets(r, all, &so, width, tot, n, NULL);
+            for (size_t i = 0; i < n; i++)
+                units[i].total = tot[i];
+            free(tot);
+        }
         trl_query_free(all);
         for (int f = 0; rc == 0 && f < F__COUNT; f++)
             rc = chart_field(r, &s, f);

@@ -54,8 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         arena = trl_arena_create(0);
     trl_arena_reset(arena);
     /* 2024-07-10T00:00:00Z, and a timestamp taken from the first bytes. */
-    struct trl_event *ev = trl_event_create(arena, (const char *)data, size,
-                                            1720569600LL * TRL_NS_PER_SEC);
+    struct trl_event *ev =
+        trl_event_create(arena, (const char *)data, size, 1720569600LL * TRL_NS_PER_SEC);
     if (size >= 8) {
         int64_t ts;
         memcpy(&ts, data, sizeof(ts));

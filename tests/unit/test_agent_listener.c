@@ -317,6 +317,32 @@ static void test_listener_acks_after_commit_and_drops_resent_events(void **state
     client_close(&c);
 }
 
+/* BATCH frames that arrive together reach the store as one batch: one commit, one ACK for the
+ * last event of the two. */
+static void test_listener_stores_frames_read_together_as_one_batch(void **state)
+{
+    struct fixture *f = *state;
+    struct client c;
+    client_open(&c, f, true);
+    send_hello(&c);
+    assert_true(expect_ack(&c) == 0);
+    struct trl_buf both = {0};
+    assert_int_equal(trl_proto_put_batch(&both, 1, 3, events_1_3, strlen(events_1_3), 1), 0);
+    static const char events_4_5[] = "{\"message\":\"fourth tok-b4\"}\n"
+                                     "{\"message\":\"fifth tok-b5\"}\n";
+    assert_int_equal(trl_proto_put_batch(&both, 4, 2, events_4_5, strlen(events_4_5), 1), 0);
+    client_send(&c, &both);
+    trl_buf_free(&both);
+    assert_true(expect_ack(&c) == 5);
+    assert_int_equal(count_lines(f->out, "tok-a"), 3);
+    assert_int_equal(count_lines(f->out, "tok-b"), 2);
+    assert_int_equal(count_lines(f->out, "\"sequence\":5"), 1);
+    uint64_t last = 0;
+    assert_int_equal(trl_agent_registry_last_seq(f->reg, AGENT_ID, &last), 0);
+    assert_true(last == 5);
+    client_close(&c);
+}
+
 static void test_listener_refuses_data_without_client_cert(void **state)
 {
     struct fixture *f = *state;
@@ -537,6 +563,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_listener_finds_a_batch_stored_before_a_crash, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_listener_stores_frames_read_together_as_one_batch,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_listener_refuses_data_without_client_cert, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_listener_closes_on_garbage_and_oversize_frames, setup,

@@ -112,6 +112,29 @@ static void test_crc32c_known_vectors(void **state)
     assert_int_equal(trl_crc32c(0, zeros, sizeof(zeros)), 0x8A9136AAu);
 }
 
+/* The crc32 instruction and the tables agree on every length and alignment, and when a CRC is
+ * continued across pieces. */
+static void test_crc32c_instruction_matches_the_tables(void **state)
+{
+    (void)state;
+    unsigned char buf[600];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        x = x * 1103515245u + 12345u;
+        buf[i] = (unsigned char)(x >> 16);
+    }
+    for (size_t off = 0; off < 8; off++) {
+        for (size_t n = 0; n + off <= 300; n++) {
+            assert_int_equal(trl_crc32c(0, buf + off, n), trl_crc32c_portable(0, buf + off, n));
+            uint32_t c = trl_crc32c(0x1234u, buf + off, n / 3);
+            assert_int_equal(trl_crc32c(c, buf + off + n / 3, n - n / 3),
+                             trl_crc32c_portable(trl_crc32c_portable(0x1234u, buf + off, n / 3),
+                                                 buf + off + n / 3, n - n / 3));
+        }
+    }
+    assert_int_equal(trl_crc32c_portable(0, "123456789", 9), 0xE3069283u);
+}
+
 static void test_spool_append_read_ack_across_segments(void **state)
 {
     struct fixture *f = *state;
@@ -143,6 +166,71 @@ static void test_spool_append_read_ack_across_segments(void **state)
     append_n(s, 11, 1);
     assert_int_equal(read_expect(s, 11), 1);
     trl_spool_destroy(s);
+}
+
+/* Records n of a batch: "rec-<first+i>" padded to PAD, in one buffer. */
+static char *batch_records(uint64_t first, size_t n, struct iovec *iov)
+{
+    char *buf = malloc(n * PAD);
+    memset(buf, '.', n * PAD);
+    for (size_t i = 0; i < n; i++) {
+        int len = snprintf(buf + i * PAD, PAD, "rec-%llu", (unsigned long long)(first + i));
+        buf[i * PAD + (size_t)len] = '.';
+        iov[i] = (struct iovec){buf + i * PAD, PAD};
+    }
+    return buf;
+}
+
+/* Many records in one call land exactly as if appended one by one: consecutive sequences,
+ * segments sealed at the same places, everything readable after a reopen. */
+static void test_spool_append_many_is_appends_in_one_write(void **state)
+{
+    struct fixture *f = *state;
+    struct trl_spool *s = open_spool(f, 0, TRL_SPOOL_BLOCK);
+    struct iovec iov[150];
+    char *buf = batch_records(1, 150, iov);
+    uint64_t first = 0;
+    size_t done = 0;
+    assert_int_equal(trl_spool_append_many(s, iov, 150, &first, &done), 0);
+    assert_int_equal(first, 1);
+    assert_int_equal(done, 150);
+    /* Four 1016-byte records per 4096-byte segment. */
+    assert_int_equal(segment_count(s), 38);
+    append_n(s, 151, 1);
+    assert_int_equal(read_expect(s, 1), 151);
+    trl_spool_destroy(s);
+    s = open_spool(f, 0, TRL_SPOOL_BLOCK);
+    assert_int_equal(read_expect(s, 1), 151);
+    struct trl_spool_stats st;
+    trl_spool_stats(s, &st);
+    assert_int_equal(st.next_seq, 152);
+    assert_int_equal(st.corrupt_bytes, 0);
+    trl_spool_destroy(s);
+    free(buf);
+}
+
+/* A batch that meets the cap or a bad record stops there: what came before is appended. */
+static void test_spool_append_many_stops_at_full_or_bad_record(void **state)
+{
+    struct fixture *f = *state;
+    struct trl_spool *s = open_spool(f, 3 * 4096, TRL_SPOOL_BLOCK);
+    struct iovec iov[20];
+    char *buf = batch_records(1, 20, iov);
+    size_t done = 99;
+    assert_int_equal(trl_spool_append_many(s, iov, 20, NULL, &done), TRL_EFULL);
+    assert_int_equal(done, 12);
+    assert_int_equal(read_expect(s, 1), 12);
+    assert_int_equal(trl_spool_ack(s, 12), 0);
+    iov[2].iov_len = 0;
+    assert_int_equal(trl_spool_append_many(s, iov, 5, NULL, &done), TRL_EINVAL);
+    assert_int_equal(done, 2);
+    struct trl_spool_stats st;
+    trl_spool_stats(s, &st);
+    assert_int_equal(st.next_seq, 15);
+    assert_int_equal(trl_spool_append_many(s, iov, 0, NULL, &done), 0);
+    assert_int_equal(done, 0);
+    trl_spool_destroy(s);
+    free(buf);
 }
 
 static void test_spool_read_only_returns_durable_records(void **state)
@@ -452,7 +540,12 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc32c_known_vectors),
+        cmocka_unit_test(test_crc32c_instruction_matches_the_tables),
         cmocka_unit_test_setup_teardown(test_spool_append_read_ack_across_segments, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_spool_append_many_is_appends_in_one_write, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_spool_append_many_stops_at_full_or_bad_record, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_spool_read_only_returns_durable_records, setup,
                                         teardown),

@@ -226,6 +226,39 @@ static void test_compaction_splits_runs_at_the_block_size(void **state)
     assert_no_findings(dir);
 }
 
+static void test_idle_partition_merges_appended_blocks_into_larger_ones(void **state)
+{
+    (void)state;
+    struct trl_store_opts o = {.block_max_events = 64};
+    /* Ten appends of 40 events (not small blocks: 64 / 4 = 16) on a day that is over. */
+    write_series(dir, D0 - 2 * DAY_NS, 400, 40, &o);
+    struct tu_results before =
+        tu_search(dir, "failed token7 OR user.name:alice", D0 - 2 * DAY_NS, D0 - DAY_NS, 0);
+    struct trl_store *st;
+    assert_int_equal(trl_store_open(dir, &o, &st), 0);
+    struct trl_store_compact_stats cs;
+    assert_int_equal(trl_store_compact(st, 0, false, &cs), 0);
+    /* Blocks of up to 4 x 64 events: 6 x 40, then 4 x 40. */
+    assert_int_equal(cs.merges, 2);
+    assert_int_equal(cs.blocks_replaced, 10);
+    assert_int_equal(cs.events, 400);
+    /* Blocks compaction wrote are not merged again. */
+    assert_int_equal(trl_store_compact(st, 0, true, &cs), 0);
+    assert_int_equal(cs.merges, 0);
+    trl_store_close(st);
+    struct tu_results after =
+        tu_search(dir, "failed token7 OR user.name:alice", D0 - 2 * DAY_NS, D0 - DAY_NS, 0);
+    assert_int_equal(after.n, before.n);
+    for (size_t i = 0; i < before.n; i++)
+        assert_string_equal(after.json[i], before.json[i]);
+    tu_results_free(&before);
+    tu_results_free(&after);
+    struct tu_findings f = tu_verify(dir, NULL);
+    assert_int_equal(f.n, 0);
+    assert_int_equal(f.sum.blocks, 2);
+    assert_int_equal(f.sum.events, 400);
+}
+
 static void test_retention_drops_old_days_and_the_ledger_accounts_for_them(void **state)
 {
     (void)state;
@@ -459,6 +492,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_compaction_waits_for_enough_small_blocks, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_idle_partition_merges_appended_blocks_into_larger_ones,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_compaction_splits_runs_at_the_block_size, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(

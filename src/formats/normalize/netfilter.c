@@ -36,11 +36,23 @@ static bool is_uptime(struct trl_str s)
     return s.len > 0;
 }
 
+static char ascii_lower(char c)
+{
+    return (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+}
+
+/* Whether s contains w, ignoring ASCII case; w is an upper-case word. */
 static bool contains_ci(struct trl_str s, const char *w)
 {
     size_t n = strlen(w);
+    char first = ascii_lower(w[0]);
     for (size_t i = 0; i + n <= s.len; i++) {
-        if (trl_strcase_eq(s.ptr + i, n, w, n))
+        if (ascii_lower(s.ptr[i]) != first)
+            continue;
+        size_t k = 1;
+        while (k < n && ascii_lower(s.ptr[i + k]) == ascii_lower(w[k]))
+            k++;
+        if (k == n)
             return true;
     }
     return false;
@@ -92,43 +104,86 @@ static void add_flag(struct packet *pk, struct trl_str tok)
 
 static bool is_tcp_flag(struct trl_str t)
 {
-    static const char *const names[] = {"CWR", "ECE", "URG", "ACK", "PSH", "RST", "SYN", "FIN"};
-    for (size_t i = 0; i < TRL_ARRAY_LEN(names); i++) {
-        if (trl_str_eq(t, names[i]))
+    static const char names[] = "CWRECEURGACKPSHRSTSYNFIN";
+    if (t.len != 3)
+        return false;
+    for (size_t i = 0; i < sizeof(names) - 1; i += 3) {
+        if (t.ptr[0] == names[i] && t.ptr[1] == names[i + 1] && t.ptr[2] == names[i + 2])
             return true;
     }
     return false;
 }
 
-static void take(struct trl_str tok, const char *key, struct trl_str *out)
+/* Whether tok is "KEY=..." for the n-byte key. */
+static bool key_is(struct trl_str tok, const char *key, size_t n)
 {
-    size_t n = strlen(key);
-    if (!out->ptr && tok.len > n && memcmp(tok.ptr, key, n) == 0 && tok.ptr[n] == '=')
-        *out = (struct trl_str){tok.ptr + n + 1, tok.len - n - 1};
+    return tok.len > n && tok.ptr[n] == '=' && memcmp(tok.ptr, key, n) == 0;
 }
 
+/* The slot of a "KEY=value" token and the key's length, or NULL. No key is a prefix of another
+ * followed by '=', so the first letter and the '=' settle which key a token can be. */
+static struct trl_str *slot_for(struct packet *pk, struct trl_str tok, size_t *key_len)
+{
+    struct trl_str *slot = NULL;
+    size_t n = 3;
+    switch (tok.ptr[0]) {
+    case 'I':
+        n = 2;
+        slot = key_is(tok, "IN", 2) ? &pk->in : NULL;
+        break;
+    case 'O':
+        slot = key_is(tok, "OUT", 3) ? &pk->out : NULL;
+        break;
+    case 'M':
+        slot = key_is(tok, "MAC", 3) ? &pk->mac : NULL;
+        break;
+    case 'S':
+        slot = key_is(tok, "SRC", 3) ? &pk->src : key_is(tok, "SPT", 3) ? &pk->spt : NULL;
+        break;
+    case 'D':
+        slot = key_is(tok, "DST", 3) ? &pk->dst : key_is(tok, "DPT", 3) ? &pk->dpt : NULL;
+        break;
+    case 'P':
+        n = 5;
+        slot = key_is(tok, "PROTO", 5) ? &pk->proto : NULL;
+        break;
+    case 'T':
+        n = 4;
+        slot = key_is(tok, "TYPE", 4) ? &pk->icmp_type : NULL;
+        break;
+    case 'C':
+        n = 4;
+        slot = key_is(tok, "CODE", 4) ? &pk->icmp_code : NULL;
+        break;
+    default:
+        break;
+    }
+    *key_len = n;
+    return slot;
+}
+
+/* Reads the space-separated tokens up to the end or a '[' that opens a quoted packet; the first
+ * occurrence of each key wins. */
 static void parse_packet(struct trl_str kv, struct packet *pk)
 {
-    struct trl_scan s = trl_scan_init(kv.ptr, kv.len);
-    struct trl_str tok;
+    const char *p = kv.ptr, *end = kv.ptr + kv.len;
     for (;;) {
-        trl_scan_skip_space(&s);
-        if (s.p == s.end || *s.p == '[')
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p == end || *p == '[')
             break;
-        if (!trl_scan_word(&s, &tok))
-            break;
-        take(tok, "IN", &pk->in);
-        take(tok, "OUT", &pk->out);
-        take(tok, "MAC", &pk->mac);
-        take(tok, "SRC", &pk->src);
-        take(tok, "DST", &pk->dst);
-        take(tok, "PROTO", &pk->proto);
-        take(tok, "SPT", &pk->spt);
-        take(tok, "DPT", &pk->dpt);
-        take(tok, "TYPE", &pk->icmp_type);
-        take(tok, "CODE", &pk->icmp_code);
-        if (is_tcp_flag(tok))
+        const char *q = p;
+        while (q < end && *q != ' ')
+            q++;
+        struct trl_str tok = {p, (size_t)(q - p)}, *slot;
+        size_t klen = 0;
+        p = q;
+        if ((slot = slot_for(pk, tok, &klen)) != NULL) {
+            if (!slot->ptr)
+                *slot = (struct trl_str){tok.ptr + klen + 1, tok.len - klen - 1};
+        } else if (is_tcp_flag(tok)) {
             add_flag(pk, tok);
+        }
     }
 }
 
@@ -160,10 +215,9 @@ static void set_macs(struct trl_event *ev, struct trl_str mac)
 {
     if (mac.len != 41)
         return;
-    for (size_t i = 0; i < mac.len; i++) {
-        char c = mac.ptr[i];
-        bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-        if (i % 3 == 2 ? c != ':' : !hex)
+    for (size_t i = 0; i < mac.len; i += 3) {
+        if (trl_hex_value(mac.ptr[i]) < 0 || trl_hex_value(mac.ptr[i + 1]) < 0 ||
+            (i + 2 < mac.len && mac.ptr[i + 2] != ':'))
             return;
     }
     char dst[17], src[17];
@@ -173,19 +227,30 @@ static void set_macs(struct trl_event *ev, struct trl_str mac)
         src[i] = s == ':' ? '-' : (char)(s >= 'a' && s <= 'f' ? s - ('a' - 'A') : s);
     }
     trl_event_set(ev, TRL_F_SOURCE_MAC, src, sizeof(src));
-    trl_event_set_named(ev, "destination.mac", 15, dst, sizeof(dst));
+    trl_event_set_named_ex(ev, "destination.mac", 15, dst, sizeof(dst), TRL_REF_NAME);
+}
+
+/* Whether the n bytes of lit occur in [p, end); val, when set, is the value of the token the
+ * packet parser took for that key, which settles it without a search when a space precedes it. */
+static bool has_key(const char *p, const char *end, struct trl_str val, const char *lit, size_t n)
+{
+    if (val.ptr && (size_t)(val.ptr - p) >= n && memcmp(val.ptr - n, lit, n) == 0)
+        return true;
+    return trl_memmem(p, (size_t)(end - p), lit, n) != NULL;
 }
 
 static int netfilter_body(struct trl_event *ev, struct trl_str m)
 {
     const char *in = find_in(m);
-    if (!in || !trl_memstr(in, m.len - (size_t)(in - m.ptr), " SRC=") ||
-        !trl_memstr(in, m.len - (size_t)(in - m.ptr), " DST=") ||
-        !trl_memstr(in, m.len - (size_t)(in - m.ptr), "PROTO="))
+    if (!in)
         return TRL_ENOMATCH;
+    const char *end = m.ptr + m.len;
     struct packet pk;
     memset(&pk, 0, sizeof(pk));
-    parse_packet((struct trl_str){in, m.len - (size_t)(in - m.ptr)}, &pk);
+    parse_packet((struct trl_str){in, (size_t)(end - in)}, &pk);
+    if (!has_key(in, end, pk.src, " SRC=", 5) || !has_key(in, end, pk.dst, " DST=", 5) ||
+        !has_key(in, end, pk.proto, "PROTO=", 6))
+        return TRL_ENOMATCH;
     if (!trl_is_ip(pk.src.ptr, pk.src.len) || !trl_is_ip(pk.dst.ptr, pk.dst.len))
         return TRL_ENOMATCH;
     struct trl_str rule = rule_name((struct trl_str){m.ptr, (size_t)(in - m.ptr)});
@@ -203,17 +268,17 @@ static int netfilter_body(struct trl_event *ev, struct trl_str m)
     trl_norm_port(ev, TRL_F_SOURCE_PORT, pk.spt);
     trl_norm_port(ev, TRL_F_DESTINATION_PORT, pk.dpt);
     set_transport(ev, pk.proto);
-    trl_event_set_str(ev, TRL_F_NETWORK_TYPE,
-                      memchr(pk.src.ptr, ':', pk.src.len) ? "ipv6" : "ipv4");
+    trl_event_set_ref(ev, TRL_F_NETWORK_TYPE, memchr(pk.src.ptr, ':', pk.src.len) ? "ipv6" : "ipv4",
+                      4);
     trl_norm_set(ev, TRL_F_OBSERVER_INGRESS_INTERFACE_NAME, pk.in);
     trl_norm_set(ev, TRL_F_OBSERVER_EGRESS_INTERFACE_NAME, pk.out);
     if (pk.in.len > 0 && pk.out.len == 0)
-        trl_event_set_str(ev, TRL_F_NETWORK_DIRECTION, "ingress");
+        trl_event_set_ref(ev, TRL_F_NETWORK_DIRECTION, "ingress", 7);
     else if (pk.out.len > 0 && pk.in.len == 0)
-        trl_event_set_str(ev, TRL_F_NETWORK_DIRECTION, "egress");
+        trl_event_set_ref(ev, TRL_F_NETWORK_DIRECTION, "egress", 6);
     set_macs(ev, pk.mac);
     if (pk.flags_len)
-        trl_event_set_named(ev, "iptables.tcp.flags", 18, pk.flags, pk.flags_len);
+        trl_event_set_named_ex(ev, "iptables.tcp.flags", 18, pk.flags, pk.flags_len, TRL_REF_NAME);
     trl_norm_set_named(ev, "iptables.icmp.type", pk.icmp_type);
     trl_norm_set_named(ev, "iptables.icmp.code", pk.icmp_code);
     return 0;

@@ -2,52 +2,13 @@
 
 #include <string.h>
 
-bool trl_scan_lit(struct trl_scan *s, const char *lit)
+bool trl_scan_until_n(struct trl_scan *s, const char *lit, size_t n, struct trl_str *out)
 {
-    size_t n = strlen(lit);
-    if (trl_scan_left(s) < n || memcmp(s->p, lit, n) != 0)
-        return false;
-    s->p += n;
-    return true;
-}
-
-void trl_scan_skip_space(struct trl_scan *s)
-{
-    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t'))
-        s->p++;
-}
-
-bool trl_scan_word(struct trl_scan *s, struct trl_str *out)
-{
-    const char *q = s->p;
-    while (q < s->end && *q != ' ')
-        q++;
-    if (q == s->p)
-        return false;
-    *out = (struct trl_str){s->p, (size_t)(q - s->p)};
-    s->p = q;
-    return true;
-}
-
-bool trl_scan_digits(struct trl_scan *s, struct trl_str *out)
-{
-    const char *q = s->p;
-    while (q < s->end && *q >= '0' && *q <= '9')
-        q++;
-    if (q == s->p)
-        return false;
-    *out = (struct trl_str){s->p, (size_t)(q - s->p)};
-    s->p = q;
-    return true;
-}
-
-bool trl_scan_until(struct trl_scan *s, const char *lit, struct trl_str *out)
-{
-    const char *hit = trl_memstr(s->p, trl_scan_left(s), lit);
+    const char *hit = trl_memmem(s->p, trl_scan_left(s), lit, n);
     if (!hit)
         return false;
     *out = (struct trl_str){s->p, (size_t)(hit - s->p)};
-    s->p = hit + strlen(lit);
+    s->p = hit + n;
     return true;
 }
 
@@ -141,17 +102,27 @@ bool trl_scan_addr_port(struct trl_str text, bool last, struct trl_str *before, 
     const size_t n = sizeof(needle) - 1;
     if (text.len < n)
         return false;
+    /* Candidates start at a space: memchr(3) / memrchr(3) jump from one to the next. */
     if (last) {
-        for (size_t i = text.len - n + 1; i-- > 0;) {
-            if (memcmp(text.ptr + i, needle, n) == 0 &&
-                addr_port_at(text, i, before, ip, port, after))
+        size_t lim = text.len - n + 1; /* candidates start below lim */
+        const char *sp;
+        while (lim > 0 && (sp = memrchr(text.ptr, ' ', lim)) != NULL) {
+            size_t i = (size_t)(sp - text.ptr);
+            if (memcmp(sp, needle, n) == 0 && addr_port_at(text, i, before, ip, port, after))
                 return true;
+            lim = i;
         }
         return false;
     }
-    for (size_t i = 0; i + n <= text.len; i++) {
-        if (memcmp(text.ptr + i, needle, n) == 0 && addr_port_at(text, i, before, ip, port, after))
+    size_t i = 0;
+    while (i + n <= text.len) {
+        const char *sp = memchr(text.ptr + i, ' ', text.len - n + 1 - i);
+        if (!sp)
+            return false;
+        i = (size_t)(sp - text.ptr);
+        if (memcmp(sp, needle, n) == 0 && addr_port_at(text, i, before, ip, port, after))
             return true;
+        i++;
     }
     return false;
 }
@@ -173,52 +144,77 @@ bool trl_scan_repeated(struct trl_str msg, struct trl_str *inner, struct trl_str
     return true;
 }
 
+/* The class strings are literals: stored by reference, not copied. */
 void trl_norm_classify(struct trl_event *ev, const struct trl_norm_class *c)
 {
     trl_event_set_ref(ev, TRL_F_EVENT_KIND, "event", 5);
-    trl_event_add(ev, TRL_F_EVENT_CATEGORY, c->category, strlen(c->category));
-    trl_event_add(ev, TRL_F_EVENT_TYPE, c->type, strlen(c->type));
+    trl_event_add_ref(ev, TRL_F_EVENT_CATEGORY, c->category, strlen(c->category));
+    trl_event_add_ref(ev, TRL_F_EVENT_TYPE, c->type, strlen(c->type));
     if (c->type2)
-        trl_event_add(ev, TRL_F_EVENT_TYPE, c->type2, strlen(c->type2));
+        trl_event_add_ref(ev, TRL_F_EVENT_TYPE, c->type2, strlen(c->type2));
     trl_event_set_ref(ev, TRL_F_EVENT_ACTION, c->action, strlen(c->action));
     if (c->outcome)
         trl_event_set_ref(ev, TRL_F_EVENT_OUTCOME, c->outcome, strlen(c->outcome));
 }
 
+/* Messages handed to the normalisers are usually slices of event.original: what they set is then
+ * stored by reference. stable() returns s itself when it can be, else a copy in the arena. */
+static bool in_original(const struct trl_event *ev, struct trl_str s)
+{
+    return trl_event_in_original(ev, s.ptr, s.len);
+}
+
+static const char *stable(struct trl_event *ev, struct trl_str s)
+{
+    return in_original(ev, s) ? s.ptr : trl_arena_strndup(ev->arena, s.ptr, s.len);
+}
+
+/* related.* share the value just set rather than a copy of their own. */
 void trl_norm_user(struct trl_event *ev, enum trl_field f, struct trl_str s)
 {
     if (s.len == 0)
         return;
-    trl_event_set(ev, f, s.ptr, s.len);
-    trl_event_add_unique(ev, TRL_F_RELATED_USER, s.ptr, s.len);
+    const char *v = stable(ev, s);
+    trl_event_set_ref(ev, f, v, s.len);
+    trl_event_add_unique_ref(ev, TRL_F_RELATED_USER, v, s.len);
 }
 
 bool trl_norm_ip(struct trl_event *ev, enum trl_field f, struct trl_str s)
 {
     if (!trl_is_ip(s.ptr, s.len))
         return false;
-    trl_event_set(ev, f, s.ptr, s.len);
-    trl_event_add_unique(ev, TRL_F_RELATED_IP, s.ptr, s.len);
+    const char *v = stable(ev, s);
+    trl_event_set_ref(ev, f, v, s.len);
+    trl_event_add_unique_ref(ev, TRL_F_RELATED_IP, v, s.len);
     return true;
 }
 
 void trl_norm_port(struct trl_event *ev, enum trl_field f, struct trl_str s)
 {
     uint64_t v;
-    if (trl_parse_u64(s.ptr, s.len, &v) && v <= 65535)
+    if (!trl_parse_u64(s.ptr, s.len, &v) || v > 65535)
+        return;
+    /* Without leading zeros the digits are already the value's text. */
+    if (s.len == 1 || s.ptr[0] != '0')
+        trl_event_set_ref(ev, f, stable(ev, s), s.len);
+    else
         trl_event_set_int(ev, f, (int64_t)v);
 }
 
 void trl_norm_set(struct trl_event *ev, enum trl_field f, struct trl_str s)
 {
     if (s.len > 0)
-        trl_event_set(ev, f, s.ptr, s.len);
+        trl_event_set_ref(ev, f, stable(ev, s), s.len);
 }
 
 void trl_norm_set_named(struct trl_event *ev, const char *name, struct trl_str s)
 {
-    if (s.len > 0)
-        trl_event_set_named(ev, name, strlen(name), s.ptr, s.len);
+    if (s.len == 0)
+        return;
+    if (in_original(ev, s))
+        trl_event_set_named_ex(ev, name, strlen(name), s.ptr, s.len, TRL_REF_NAME | TRL_REF_VALUE);
+    else
+        trl_event_set_named_ex(ev, name, strlen(name), s.ptr, s.len, TRL_REF_NAME);
 }
 
 int trl_norm_run(struct trl_event *ev, const char *msg, size_t len, trl_norm_body_fn fn)

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct trl_scan {
     const char *p;
@@ -37,17 +38,57 @@ static inline struct trl_str trl_scan_rest(const struct trl_scan *s)
     return (struct trl_str){s->p, trl_scan_left(s)};
 }
 
-/* Consumes lit when the cursor starts with it. */
-bool trl_scan_lit(struct trl_scan *s, const char *lit);
+/* Consumes lit when the cursor starts with it. Inline: the length of a literal is then known at
+ * compile time and the compare is a few instructions. */
+static inline bool trl_scan_lit(struct trl_scan *s, const char *lit)
+{
+    size_t n = strlen(lit);
+    if (trl_scan_left(s) < n || memcmp(s->p, lit, n) != 0)
+        return false;
+    s->p += n;
+    return true;
+}
 /* Consumes spaces and tabs. */
-void trl_scan_skip_space(struct trl_scan *s);
+static inline void trl_scan_skip_space(struct trl_scan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t'))
+        s->p++;
+}
+
 /* Reads up to (not including) the next space or the end; false when that is empty. */
-bool trl_scan_word(struct trl_scan *s, struct trl_str *out);
+static inline bool trl_scan_word(struct trl_scan *s, struct trl_str *out)
+{
+    const char *q = s->p;
+    while (q < s->end && *q != ' ')
+        q++;
+    if (q == s->p)
+        return false;
+    *out = (struct trl_str){s->p, (size_t)(q - s->p)};
+    s->p = q;
+    return true;
+}
+
 /* Reads a run of decimal digits; false when there is none. */
-bool trl_scan_digits(struct trl_scan *s, struct trl_str *out);
+static inline bool trl_scan_digits(struct trl_scan *s, struct trl_str *out)
+{
+    const char *q = s->p;
+    while (q < s->end && *q >= '0' && *q <= '9')
+        q++;
+    if (q == s->p)
+        return false;
+    *out = (struct trl_str){s->p, (size_t)(q - s->p)};
+    s->p = q;
+    return true;
+}
+/* Reads the text up to the first occurrence of the n bytes of lit and consumes them too; false when
+ * they are absent. */
+bool trl_scan_until_n(struct trl_scan *s, const char *lit, size_t n, struct trl_str *out);
 /* Reads the text up to the first occurrence of lit and consumes lit too; false when lit is absent.
  */
-bool trl_scan_until(struct trl_scan *s, const char *lit, struct trl_str *out);
+static inline bool trl_scan_until(struct trl_scan *s, const char *lit, struct trl_str *out)
+{
+    return trl_scan_until_n(s, lit, strlen(lit), out);
+}
 /* Like trl_scan_until() but stops at the last occurrence of lit. */
 bool trl_scan_until_last(struct trl_scan *s, const char *lit, struct trl_str *out);
 
@@ -86,7 +127,8 @@ struct trl_norm_class {
     const char *outcome;
 };
 
-/* Sets event.kind=event, event.category, event.type(s), event.action and event.outcome. */
+/* Sets event.kind=event, event.category, event.type(s), event.action and event.outcome. The
+ * class's strings are stored by reference: they must be string literals. */
 void trl_norm_classify(struct trl_event *ev, const struct trl_norm_class *c);
 /* Sets field f to s and adds s to related.user; does nothing for an empty s. */
 void trl_norm_user(struct trl_event *ev, enum trl_field f, struct trl_str s);
@@ -96,7 +138,7 @@ bool trl_norm_ip(struct trl_event *ev, enum trl_field f, struct trl_str s);
 void trl_norm_port(struct trl_event *ev, enum trl_field f, struct trl_str s);
 /* Sets field f to s unless s is empty. */
 void trl_norm_set(struct trl_event *ev, enum trl_field f, struct trl_str s);
-/* Sets the dynamic field name to s unless s is empty. */
+/* Sets the dynamic field name (a string literal: it is not copied) to s unless s is empty. */
 void trl_norm_set_named(struct trl_event *ev, const char *name, struct trl_str s);
 
 /*

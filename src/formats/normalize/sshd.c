@@ -143,7 +143,8 @@ static void set_peer(struct trl_event *ev, const struct peer_user *pu)
     trl_norm_ip(ev, TRL_F_SOURCE_IP, pu->ip);
     trl_norm_port(ev, TRL_F_SOURCE_PORT, pu->port);
     if (pu->invalid)
-        trl_event_set_named(ev, "sshd.invalid_user", 17, "true", 4);
+        trl_event_set_named_ex(ev, "sshd.invalid_user", 17, "true", 4,
+                               TRL_REF_NAME | TRL_REF_VALUE);
 }
 
 /* The host part of "from HOST": an address goes to source.ip, a name to source.domain. */

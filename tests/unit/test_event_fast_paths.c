@@ -1,0 +1,212 @@
+/* The shortcuts the parse and normalise hot path takes must give exactly what the plain ways do:
+ * field lookup by name, dynamic fields set without copies, IPv4 recognition without inet_pton(3),
+ * substring search, and RFC 3164 / RFC 5424 timestamps. */
+#include "trl_test.h"
+
+#include "formats/parse.h"
+
+#include <arpa/inet.h>
+
+static struct trl_arena *arena;
+
+static int setup(void **state)
+{
+    (void)state;
+    arena = trl_arena_create(0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    trl_arena_destroy(arena);
+    return 0;
+}
+
+static void test_field_lookup_finds_every_known_field_and_nothing_else(void **state)
+{
+    (void)state;
+    for (int f = 1; f < TRL_F__COUNT; f++) {
+        const struct trl_field_info *fi = trl_field_info((enum trl_field)f);
+        assert_int_equal(trl_field_lookup(fi->name, fi->name_len), f);
+        /* A prefix or an extension of a known name is not that field. */
+        assert_int_not_equal(trl_field_lookup(fi->name, fi->name_len - 1), f);
+    }
+    assert_int_equal(trl_field_lookup("", 0), TRL_F_NONE);
+    assert_int_equal(trl_field_lookup("user.names", 10), TRL_F_NONE);
+    assert_int_equal(trl_field_lookup("sshd.method", 11), TRL_F_NONE);
+    assert_int_equal(trl_field_lookup("log.syslog.structured_data.origin@32473.ip", 42),
+                     TRL_F_NONE);
+    assert_int_equal(trl_field_lookup("user.name", 9), TRL_F_USER_NAME);
+}
+
+static void test_set_named_ex_stores_references_only_when_asked(void **state)
+{
+    (void)state;
+    const char *line = "<86>Jul  9 22:40:03 web01 sshd[1]: Accepted password for bob";
+    struct trl_event *ev = trl_event_create(arena, line, strlen(line), 0);
+    const char *method = ev->original + 44;
+    char name[] = "sshd.method";
+    trl_event_set_named_ex(ev, "sshd.method", 11, method, 8, TRL_REF_NAME | TRL_REF_VALUE);
+    size_t len = 0;
+    assert_ptr_equal(trl_event_get_named(ev, "sshd.method", 11, &len), method);
+    assert_int_equal(len, 8);
+
+    /* Copied name and value survive their buffer being overwritten. */
+    char value[] = "publickey";
+    trl_event_set_named_ex(ev, name, 11, value, 9, 0);
+    memset(name, 'x', sizeof(name) - 1);
+    memset(value, 'x', sizeof(value) - 1);
+    const char *v = trl_event_get_named(ev, "sshd.method", 11, &len);
+    assert_int_equal(len, 9);
+    assert_memory_equal(v, "publickey", 9);
+
+    /* A known name still lands in its known field. */
+    trl_event_set_named_ex(ev, "user.name", 9, "bob", 3, TRL_REF_NAME | TRL_REF_VALUE);
+    assert_field(ev, TRL_F_USER_NAME, "bob");
+}
+
+static void test_dynamic_fields_are_found_after_a_field_is_removed(void **state)
+{
+    (void)state;
+    struct trl_event *ev = trl_event_create(arena, "x", 1, 0);
+    trl_event_set_str(ev, TRL_F_HOST_NAME, "web01");
+    trl_event_set_named(ev, "labels.env", 10, "prod", 4);
+    trl_event_set_named(ev, "labels.team", 11, "soc", 3);
+    trl_event_remove(ev, TRL_F_HOST_NAME);
+    size_t len = 0;
+    const char *v = trl_event_get_named(ev, "labels.team", 11, &len);
+    assert_non_null(v);
+    assert_memory_equal(v, "soc", 3);
+    /* Setting it again replaces the value instead of adding a second entry. */
+    uint32_t n = ev->nfields;
+    trl_event_set_named(ev, "labels.env", 10, "dev", 3);
+    assert_int_equal(ev->nfields, n);
+    v = trl_event_get_named(ev, "labels.env", 10, &len);
+    assert_memory_equal(v, "dev", 3);
+}
+
+static bool inet_pton_is_ip(const char *p, size_t len)
+{
+    char buf[64];
+    unsigned char addr[16];
+    if (len == 0 || len >= 47)
+        return false;
+    memcpy(buf, p, len);
+    buf[len] = '\0';
+    return inet_pton(AF_INET, buf, addr) == 1 || inet_pton(AF_INET6, buf, addr) == 1;
+}
+
+static void test_is_ip_agrees_with_inet_pton(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {
+        "1.2.3.4",
+        "0.0.0.0",
+        "255.255.255.255",
+        "256.1.1.1",
+        "01.2.3.4",
+        "1.2.3.04",
+        "1.2.3",
+        "1.2.3.4.",
+        ".1.2.3.4",
+        "1..2.3",
+        "1.2.3.4.5",
+        "1234.1.1.1",
+        "1.2.3.4 ",
+        " 1.2.3.4",
+        "10.0.0.1x",
+        "::1",
+        "fe80::1%eth0",
+        "2001:db8::1",
+        "::ffff:1.2.3.4",
+        "1:2",
+        "2001:db8::g",
+        "a.b.c.d",
+        "",
+        "0",
+        "00.0.0.0",
+        "199.99.9.255",
+        "1.2.3.256",
+        "9.9.9.9999",
+        "1.2.3.-4",
+        "+1.2.3.4",
+    };
+    for (size_t i = 0; i < TRL_ARRAY_LEN(cases); i++)
+        assert_int_equal(trl_is_ip(cases[i], strlen(cases[i])),
+                         inet_pton_is_ip(cases[i], strlen(cases[i])));
+    /* inet_pton(3) reads a C string: an address ends at a NUL. */
+    assert_true(trl_is_ip("1.2.3.4\0junk", 12));
+    assert_false(trl_is_ip("1.2.3\0.4", 8));
+    assert_true(trl_is_ip("::1\0zz", 6));
+}
+
+static void test_memmem_finds_first_match_and_survives_near_misses(void **state)
+{
+    (void)state;
+    const char *hay = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab port 22 port 23";
+    assert_ptr_equal(trl_memstr(hay, strlen(hay), "aab"), hay + 38);
+    assert_ptr_equal(trl_memstr(hay, strlen(hay), " port "), hay + 41);
+    assert_null(trl_memstr(hay, strlen(hay), "aaac"));
+    assert_ptr_equal(trl_memstr(hay, 5, ""), hay);
+    assert_null(trl_memstr(hay, 2, "aaa"));
+    assert_true(trl_mem_contains(hay, strlen(hay), "port 23", 7, 4));
+    assert_false(trl_mem_contains(hay, strlen(hay) - 1, "port 23", 7, 4));
+    assert_true(trl_mem_contains("pam_unix(sshd:auth)", 19, "pam_", 4, 3));
+    assert_false(trl_mem_contains("pa_m pam", 8, "pam_", 4, 3));
+}
+
+static void test_rfc3339_parse_reads_fraction_offset_and_rejects_bad_digits(void **state)
+{
+    (void)state;
+    int64_t ns = 0;
+    const char *t = "2024-07-09T22:31:02.1234567891+02:00 rest";
+    assert_int_equal(trl_parse_rfc3339(t, strlen(t), &ns), 36);
+    assert_int_equal(ns, (1720564262LL - 7200) * TRL_NS_PER_SEC + 123456789);
+    assert_int_equal(trl_parse_rfc3339("2024-07-09 22:31:02Z", 20, &ns), 20);
+    assert_int_equal(trl_parse_rfc3339("2024-07-09T22:31:0x", 19, &ns), 0);
+    assert_int_equal(trl_parse_rfc3339("2024-13-09T22:31:02", 19, &ns), 0);
+    assert_int_equal(trl_parse_rfc3339("2024-07-09T22:31:02.", 20, &ns), 0);
+    assert_int_equal(trl_parse_rfc3339("2024-07-09T22:31:02+2", 21, &ns), 0);
+    assert_int_equal(trl_parse_rfc3339("2024-07-09T22:31", 16, &ns), 0);
+}
+
+/* A BSD timestamp takes the year nearest the receive time, also across New Year. */
+static void test_rfc3164_year_is_the_one_nearest_receive_time(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t received_s;
+        const char *line, *want;
+    } cases[] = {
+        {1704067200, "<13>Dec 31 23:59:59 h p: x", "2023-12-31T23:59:59.000000000Z"},
+        {1704067200, "<13>Jan  1 00:00:01 h p: x", "2024-01-01T00:00:01.000000000Z"},
+        {1719792000, "<13>Jan  1 00:00:01 h p: x", "2024-01-01T00:00:01.000000000Z"},
+        {1719792000, "<13>Dec 31 00:00:01 h p: x", "2023-12-31T00:00:01.000000000Z"},
+        {1735603200, "<13>Jan  2 00:00:01 h p: x", "2025-01-02T00:00:01.000000000Z"},
+        {1709251200, "<13>Feb 29 12:00:00 h p: x", "2024-02-29T12:00:00.000000000Z"},
+        {1719792000, "<13>aug  9 12:00:00 h p: x", "2024-08-09T12:00:00.000000000Z"},
+    };
+    for (size_t i = 0; i < TRL_ARRAY_LEN(cases); i++) {
+        struct trl_event *ev = trl_event_create(arena, cases[i].line, strlen(cases[i].line),
+                                                cases[i].received_s * TRL_NS_PER_SEC);
+        trl_parse_event(ev, TRL_FORMAT_AUTO);
+        char buf[TRL_RFC3339_MAX];
+        trl_format_rfc3339(ev->timestamp_ns, buf);
+        assert_string_equal(buf, cases[i].want);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_field_lookup_finds_every_known_field_and_nothing_else),
+        cmocka_unit_test(test_set_named_ex_stores_references_only_when_asked),
+        cmocka_unit_test(test_dynamic_fields_are_found_after_a_field_is_removed),
+        cmocka_unit_test(test_is_ip_agrees_with_inet_pton),
+        cmocka_unit_test(test_memmem_finds_first_match_and_survives_near_misses),
+        cmocka_unit_test(test_rfc3339_parse_reads_fraction_offset_and_rejects_bad_digits),
+        cmocka_unit_test(test_rfc3164_year_is_the_one_nearest_receive_time),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
