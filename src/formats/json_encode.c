@@ -286,78 +286,6 @@ static inline char *put_value(char *o, enum trl_field_type type, const char *v, 
     return put_string(o, v, len);
 }
 
-static const char two_digits[201] = "00010203040506070809101112131415161718192021222324"
-                                    "25262728293031323334353637383940414243444546474849"
-                                    "50515253545556575859606162636465666768697071727374"
-                                    "75767778798081828384858687888990919293949596979899";
-
-static inline char *put2(char *o, unsigned v)
-{
-    memcpy(o, two_digits + 2 * v, 2);
-    return o + 2;
-}
-
-/* The date part of the last time formatted: an event's two timestamps are mostly on one day. */
-struct date_text {
-    int64_t days;
-    bool set;
-    char text[10];
-};
-
-/* The text trl_format_rfc3339() gives, "2024-07-09T22:14:03.000000001Z", with two digits per
- * lookup instead of a division per digit: two timestamps per event add up. */
-static size_t format_time(int64_t ns, char *buf, struct date_text *date)
-{
-    int64_t secs = ns / TRL_NS_PER_SEC;
-    int64_t frac = ns % TRL_NS_PER_SEC;
-    if (frac < 0) {
-        frac += TRL_NS_PER_SEC;
-        secs -= 1;
-    }
-    int64_t days = secs / 86400;
-    int64_t rem = secs % 86400;
-    if (rem < 0) {
-        rem += 86400;
-        days -= 1;
-    }
-    if (!date->set || date->days != days) {
-        int64_t y;
-        unsigned m, d;
-        trl_civil_from_days(days, &y, &m, &d);
-        if (y < 0 || y > 9999)
-            y = y < 0 ? 0 : 9999;
-        unsigned yy = (unsigned)y;
-        put2(date->text, yy / 100);
-        put2(date->text + 2, yy % 100);
-        date->text[4] = '-';
-        put2(date->text + 5, m);
-        date->text[7] = '-';
-        put2(date->text + 8, d);
-        date->days = days;
-        date->set = true;
-    }
-    unsigned sec = (unsigned)rem, f = (unsigned)frac;
-    char *p = buf;
-    memcpy(p, date->text, 10);
-    p += 10;
-    *p++ = 'T';
-    p = put2(p, sec / 3600);
-    *p++ = ':';
-    p = put2(p, sec % 3600 / 60);
-    *p++ = ':';
-    p = put2(p, sec % 60);
-    *p++ = '.';
-    *p++ = (char)('0' + f / 100000000);
-    f %= 100000000;
-    p = put2(p, f / 1000000);
-    p = put2(p, f / 10000 % 100);
-    p = put2(p, f / 100 % 100);
-    p = put2(p, f % 100);
-    *p++ = 'Z';
-    *p = '\0';
-    return (size_t)(p - buf);
-}
-
 /* ---- Layout of the known fields, built once ---- */
 
 #define NAME_BYTES_OF(id, name, type) +sizeof(name)
@@ -912,11 +840,10 @@ void trl_json_encode_event(const struct trl_event *ev, struct trl_buf *out)
     pthread_once(&layout_once, build_layout);
 
     char ts[TRL_RFC3339_MAX], created[TRL_RFC3339_MAX];
-    struct date_text date = {.set = false};
-    size_t created_len = format_time(ev->received_ns, created, &date);
+    size_t created_len = trl_format_rfc3339(ev->received_ns, created);
     size_t ts_len = created_len;
     if (ev->timestamp_ns && ev->timestamp_ns != ev->received_ns)
-        ts_len = format_time(ev->timestamp_ns, ts, &date);
+        ts_len = trl_format_rfc3339(ev->timestamp_ns, ts);
     else
         memcpy(ts, created, created_len);
 
