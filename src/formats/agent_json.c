@@ -77,17 +77,6 @@ static bool is_lit(const char *p, size_t len, const char *lit, size_t lit_len)
 
 #define IS(p, len, lit) is_lit((p), (len), (lit), sizeof(lit) - 1)
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes the escaped string whose body is raw[0..n) into the arena. False for what json-c would
  * read differently or not at all. */
 static bool unescape(struct dec *d, const char *raw, size_t n, const char **out, uint32_t *out_len)
@@ -128,7 +117,7 @@ static bool unescape(struct dec *d, const char *raw, size_t n, const char **out,
                 return false;
             unsigned cp = 0;
             for (int k = 1; k <= 4; k++) {
-                int h = hex_digit(raw[i + (size_t)k]);
+                int h = trl_hex_value(raw[i + (size_t)k]);
                 if (h < 0)
                     return false;
                 cp = cp << 4 | (unsigned)h;

@@ -2,8 +2,8 @@
  * ioc_stage: threat-intelligence matching in the live pipeline.
  *
  * The stage keeps the matcher built from DATA/ioc.db. Its enrich hook (trl_ioc_stage_enrich, for
- * trl_pipeline_config.enrich) runs right after parsing, one batch at a time: it matches every event of
- * the batch, adds the best hit's threat.indicator.* fields to the event (so they are encoded and
+ * trl_pipeline_config.enrich) runs right after parsing, one batch at a time: it matches every event
+ * of the batch, adds the best hit's threat.indicator.* fields to the event (so they are encoded and
  * stored with it) and leaves every hit in the batch (b->ioc_hits, in the batch arena, strings
  * copied) for the worker, whose detector writes one alert per hit with trl_ioc_alert_batch(): the
  * alert store handle belongs to the worker thread.

@@ -37,23 +37,23 @@
 
 /* Each batch moves through these states in order; the list keeps submission order. */
 enum node_state {
-    NODE_QUEUED,     /* waiting for a parse thread */
-    NODE_PARSING,    /* a parse thread has it */
-    NODE_PARSED,     /* waiting for its turn to be prepared */
-    NODE_PREPARED,   /* waiting for a parse thread to run the sink's prepare() */
-    NODE_SINK_PREP,  /* a parse thread runs the sink's prepare() */
-    NODE_READY,      /* waiting for the stage thread */
-    NODE_STAGING,    /* the stage thread has it */
-    NODE_STAGED,     /* waiting for the sink worker */
+    NODE_QUEUED,    /* waiting for a parse thread */
+    NODE_PARSING,   /* a parse thread has it */
+    NODE_PARSED,    /* waiting for its turn to be prepared */
+    NODE_PREPARED,  /* waiting for a parse thread to run the sink's prepare() */
+    NODE_SINK_PREP, /* a parse thread runs the sink's prepare() */
+    NODE_READY,     /* waiting for the stage thread */
+    NODE_STAGING,   /* the stage thread has it */
+    NODE_STAGED,    /* waiting for the sink worker */
 };
 
 struct batch_node {
     struct trl_batch batch; /* first member: a struct trl_batch * is a struct batch_node * */
     struct batch_node *next;
     enum node_state state;
-    bool audit_flush;       /* no messages: emit the audit events the assembler holds */
-    bool audit_flush_all;   /* ... all of them, complete or not (sync, stop) */
-    uint64_t *ids;          /* event.id of each message, given at submit */
+    bool audit_flush;     /* no messages: emit the audit events the assembler holds */
+    bool audit_flush_all; /* ... all of them, complete or not (sync, stop) */
+    uint64_t *ids;        /* event.id of each message, given at submit */
     uint32_t ids_cap;
     uint32_t *nfields_seen; /* per event: its field count when parsing encoded it */
     uint32_t nfields_cap;
@@ -77,15 +77,16 @@ struct trl_pipeline {
     bool stager_stop;
     struct batch_node *free_list;
     uint32_t queued;
-    bool preparing; /* a parse thread is preparing batches */
-    bool busy;      /* the worker is processing a batch */
-    bool stopping;       /* destroy(): the worker drains the list, then exits */
-    bool parsers_stop;   /* the worker has exited: parse threads exit too */
-    bool congestion_seen;  /* a producer saw congestion: call on_drain when it clears */
-    bool sink_blocked;     /* the sink cannot write (disk full): receivers must pause */
-    bool flush_requested;  /* sync(): emit audit events still waiting for their last record */
-    bool flush_queued;     /* an audit flush batch is in the list */
-    uint64_t last_id;      /* the last event.id handed out */
+    bool preparing;           /* a parse thread is preparing batches */
+    bool busy;                /* the worker is processing a batch */
+    bool stopping;            /* destroy(): the worker drains the list, then exits */
+    bool parsers_stop;        /* the worker has exited: parse threads exit too */
+    bool congestion_seen;     /* a producer saw congestion: call on_drain when it clears */
+    bool sink_blocked;        /* the sink cannot write (disk full): receivers must pause */
+    bool flush_requested;     /* sync(): emit audit events still waiting for their last record */
+    bool flush_queued;        /* an audit flush batch is in the list */
+    bool final_flushed;       /* stopping, and the last audit flush has gone through */
+    uint64_t last_id;         /* the last event.id handed out */
     pthread_mutex_t audit_mu; /* guards audit (prepare, and the worker's readiness check) */
     struct trl_audit_assembler *audit;
     struct trl_pipeline_stats stats;
@@ -400,7 +401,8 @@ static void *parser_main(void *arg)
     struct trl_pipeline *p = arg;
     struct trl_sink *sink = p->cfg.sink;
     struct trl_buf scratch = {0};
-    void *sink_ctx = sink->prepare && sink->thread_ctx_create ? sink->thread_ctx_create(sink) : NULL;
+    void *sink_ctx =
+        sink->prepare && sink->thread_ctx_create ? sink->thread_ctx_create(sink) : NULL;
     pthread_mutex_lock(&p->mu);
     for (;;) {
         struct batch_node *n = p->sinkprep_next;
@@ -452,8 +454,8 @@ static void *stager_main(void *arg)
             if (n->batch.nevents > 0) {
                 int rc = p->cfg.stage(p->cfg.stage_ud, &n->batch);
                 if (rc < 0)
-                    trl_error("pipeline", "stage failed events=%u error=\"%s\"",
-                              n->batch.nevents, trl_strerror(rc));
+                    trl_error("pipeline", "stage failed events=%u error=\"%s\"", n->batch.nevents,
+                              trl_strerror(rc));
             }
             pthread_mutex_lock(&p->mu);
             settle_locked(p, n, NODE_STAGED);
@@ -516,7 +518,6 @@ static bool audit_ready(struct trl_pipeline *p)
  * exit: on stop, once everything queued (and a last audit flush) has been processed. */
 static struct batch_node *next_batch_locked(struct trl_pipeline *p)
 {
-    bool final_flush_done = false;
     for (;;) {
         struct batch_node *n = p->head;
         if (n && n->state == NODE_STAGED) {
@@ -528,7 +529,7 @@ static struct batch_node *next_batch_locked(struct trl_pipeline *p)
                 p->flush_queued = false;
                 if (n->audit_flush_all) {
                     p->flush_requested = false;
-                    final_flush_done = p->stopping;
+                    p->final_flushed = p->stopping;
                 }
             }
             if (n->batch.nevents > 0)
@@ -539,7 +540,7 @@ static struct batch_node *next_batch_locked(struct trl_pipeline *p)
             continue;
         }
         if (!n) {
-            if (p->stopping && final_flush_done)
+            if (p->final_flushed)
                 return NULL;
             bool all = p->stopping || p->flush_requested;
             if (!p->flush_queued) {

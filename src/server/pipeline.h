@@ -60,8 +60,8 @@ struct trl_batch {
     struct trl_event **events;
     uint32_t nevents;
     uint32_t events_cap;
-    /* The events encoded as JSON by the parse threads, when the pipeline is configured to: event i is
-     * json.data[json_end[i-1] .. json_end[i]) (empty for a NULL slot), for i < json_count. */
+    /* The events encoded as JSON by the parse threads, when the pipeline is configured to: event i
+     * is json.data[json_end[i-1] .. json_end[i]) (empty for a NULL slot), for i < json_count. */
     struct trl_buf json;
     uint32_t *json_end;
     uint32_t json_count;
@@ -109,13 +109,13 @@ struct trl_pipeline_stats {
 
 struct trl_pipeline_config {
     enum trl_format_id format; /* TRL_FORMAT_AUTO to detect per message */
-    bool encode_json;          /* the parse threads also encode each event as JSON (trl_batch_json) */
-    uint32_t parse_threads;    /* threads parsing batches side by side; 0: one per online CPU */
-    int assume_year;           /* year for timestamps without one; 0: nearest to receive time */
-    uint32_t queue_batches;    /* high watermark of queued batches (default 64) */
-    uint32_t batch_max_msgs;   /* a batch is full at this many messages (default 2048) */
-    size_t batch_max_bytes;    /* ... or this many bytes (default 4 MiB) */
-    struct trl_sink *sink;     /* owned by the pipeline from create() on */
+    bool encode_json;        /* the parse threads also encode each event as JSON (trl_batch_json) */
+    uint32_t parse_threads;  /* threads parsing batches side by side; 0: one per online CPU */
+    int assume_year;         /* year for timestamps without one; 0: nearest to receive time */
+    uint32_t queue_batches;  /* high watermark of queued batches (default 64) */
+    uint32_t batch_max_msgs; /* a batch is full at this many messages (default 2048) */
+    size_t batch_max_bytes;  /* ... or this many bytes (default 4 MiB) */
+    struct trl_sink *sink;   /* owned by the pipeline from create() on */
     /* Optional stage run on the worker after parsing and before the sink (detection). A negative
      * return is logged; the batch still goes to the sink (nothing is lost for a failed stage). */
     int (*stage)(void *ud, struct trl_batch *b);

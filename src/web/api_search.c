@@ -46,6 +46,19 @@ bool trl_web_parse_query(const char *q, struct trl_web_resp *rs, struct trl_quer
     return false;
 }
 
+bool trl_web_parse_query_no_pipes(const char *q, const char *what, struct trl_web_resp *rs,
+                                  struct trl_query **out)
+{
+    if (!trl_web_parse_query(q, rs, out))
+        return false;
+    if (!(*out)->pipeline)
+        return true;
+    trl_query_free(*out);
+    *out = NULL;
+    trl_web_error(rs, 400, "%s takes a query without pipes", what);
+    return false;
+}
+
 static json_t *event_item(int64_t ts, const char *json, size_t len)
 {
     return trl_web_event_item(ts, json_loadb(json, len, 0, NULL));
@@ -354,13 +367,8 @@ void trl_api_histogram(struct trl_web_req *rq, struct trl_web_resp *rs)
         return;
     const char *text = trl_web_arg(rq, "q");
     struct trl_query *q = NULL;
-    if (!trl_web_parse_query(text ? text : "", rs, &q))
+    if (!trl_web_parse_query_no_pipes(text ? text : "", "the histogram", rs, &q))
         return;
-    if (q->pipeline) {
-        trl_query_free(q);
-        trl_web_error(rs, 400, "the histogram takes a query without pipes");
-        return;
-    }
     struct trl_store_reader *r = NULL;
     int rc = trl_store_reader_open(rq->web->data_dir, &r);
     if (rc != 0 && rc != -ENOENT) {

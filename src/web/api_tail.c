@@ -165,13 +165,8 @@ void trl_api_search_tail(struct trl_web_req *rq, struct trl_web_resp *rs)
     const char *text = trl_web_arg(rq, "q");
     struct trl_query *q = NULL;
     /* The user's query alone first, so that an error's position is in the text they wrote. */
-    if (!trl_web_parse_query(text ? text : "", rs, &q))
+    if (!trl_web_parse_query_no_pipes(text ? text : "", "live tail", rs, &q))
         return;
-    if (q->pipeline) {
-        trl_query_free(q);
-        trl_web_error(rs, 400, "live tail takes a query without pipes");
-        return;
-    }
     char *bounded = with_id_bound(text ? text : "", t.after);
     struct trl_query *bq = NULL;
     if (bounded && trl_query_parse(bounded, strlen(bounded), &bq, NULL) == 0 && !bq->pipeline) {

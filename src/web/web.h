@@ -138,6 +138,9 @@ json_t *trl_web_agents(const struct trl_web *w, bool silent_only);
 /* Parses a search query; false with a 400 in rs carrying the position of the fault. */
 struct trl_query;
 bool trl_web_parse_query(const char *q, struct trl_web_resp *rs, struct trl_query **out);
+/* The same for endpoints that take no pipes (`| stats` ...): those give a 400 naming `what`. */
+bool trl_web_parse_query_no_pipes(const char *q, const char *what, struct trl_web_resp *rs,
+                                  struct trl_query **out);
 /* {"id","@timestamp","event"} for a stored event's parsed JSON (the reference to ev is taken);
  * NULL when ev is not an object. ts is used when the event has no @timestamp. */
 json_t *trl_web_event_item(int64_t ts, json_t *ev);

@@ -9,7 +9,7 @@
 
 #include <pthread.h>
 
-#define BATCHES 120
+#define BATCHES   120
 #define PER_BATCH 50
 
 struct recorder {
