@@ -8,7 +8,7 @@ struct walker {
     const char *p;
     const char *end;
     struct trl_leaves *out;
-    char path[TRL_LEAVES_MAX_PATH];
+    char *path; /* TRL_LEAVES_MAX_PATH bytes */
     size_t plen;
 };
 
@@ -88,79 +88,132 @@ static size_t utf8_put(unsigned cp, char *o)
     return 4;
 }
 
+/* Decodes the escape whose backslash was just read (w->p after it) into out (room for 4 bytes):
+ * its length, or 0 when it is not JSON. A lone surrogate becomes U+FFFD. */
+static size_t read_escape(struct walker *w, char *out)
+{
+    if (w->p >= w->end)
+        return 0;
+    char c = *w->p++;
+    switch (c) {
+    case '"':
+    case '\\':
+    case '/':
+        out[0] = c;
+        return 1;
+    case 'b':
+        out[0] = '\b';
+        return 1;
+    case 'f':
+        out[0] = '\f';
+        return 1;
+    case 'n':
+        out[0] = '\n';
+        return 1;
+    case 'r':
+        out[0] = '\r';
+        return 1;
+    case 't':
+        out[0] = '\t';
+        return 1;
+    case 'u': {
+        unsigned cp;
+        if (!read_hex4(w, &cp))
+            return 0;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            unsigned lo;
+            const char *save = w->p;
+            if (w->end - w->p >= 6 && w->p[0] == '\\' && w->p[1] == 'u') {
+                w->p += 2;
+                if (read_hex4(w, &lo) && lo >= 0xDC00 && lo <= 0xDFFF)
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                else {
+                    w->p = save;
+                    cp = 0xFFFD;
+                }
+            } else {
+                cp = 0xFFFD;
+            }
+        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            cp = 0xFFFD;
+        }
+        return utf8_put(cp, out);
+    }
+    default:
+        return 0;
+    }
+}
+
+/* The next quote or backslash of a string from w->p (w->end when there is none), given q, the
+ * first quote at or after an earlier position (NULL when not yet looked for): an escape before
+ * that quote leaves it where it is, unless the escape is the quote's own. */
+static const char *next_stop(struct walker *w, const char **q)
+{
+    if (!*q || *q < w->p)
+        *q = memchr(w->p, '"', (size_t)(w->end - w->p));
+    if (!*q)
+        return w->end;
+    const char *bs = memchr(w->p, '\\', (size_t)(*q - w->p));
+    return bs ? bs : *q;
+}
+
 /* Reads a string (w->p just after the opening quote) and appends its unescaped bytes through
- * put(ctx, bytes, n). A lone surrogate becomes U+FFFD. */
+ * put(ctx, bytes, n). */
 static int read_string(struct walker *w, void (*put)(void *ctx, const char *b, size_t n), void *ctx)
 {
+    const char *q = NULL;
     for (;;) {
-        /* Find the closing quote, then copy up to it at once when no escape comes first. */
+        /* Copy up to the closing quote or the next escape at once. */
         const char *run = w->p;
-        const char *q = memchr(run, '"', (size_t)(w->end - run));
-        const char *bs = q ? memchr(run, '\\', (size_t)(q - run)) : NULL;
-        w->p = !q ? w->end : bs ? bs : q;
+        w->p = next_stop(w, &q);
         if (w->p > run)
             put(ctx, run, (size_t)(w->p - run));
         if (w->p >= w->end)
             return TRL_EINVAL;
-        if (*w->p == '"') {
-            w->p++;
+        if (*w->p++ == '"')
             return 0;
-        }
-        w->p++; /* backslash */
+        char enc[4];
+        size_t n = read_escape(w, enc);
+        if (n == 0)
+            return TRL_EINVAL;
+        put(ctx, enc, n);
+    }
+}
+
+/* What the one-letter escapes stand for (0: another escape, or none). */
+static const char simple_escape[256] = {
+    ['"'] = '"',  ['\\'] = '\\', ['/'] = '/',  ['b'] = '\b',
+    ['f'] = '\f', ['n'] = '\n',  ['r'] = '\r', ['t'] = '\t',
+};
+
+/* The same into out, which has room for the rest of the input (no escape is shorter than what
+ * it decodes to); *n is the length written. */
+static int read_string_to(struct walker *w, char *out, size_t *n)
+{
+    const char *q = NULL;
+    char *o = out;
+    for (;;) {
+        const char *run = w->p;
+        w->p = next_stop(w, &q);
+        memcpy(o, run, (size_t)(w->p - run));
+        o += w->p - run;
         if (w->p >= w->end)
             return TRL_EINVAL;
-        char c = *w->p++;
-        char one;
-        switch (c) {
-        case '"':
-        case '\\':
-        case '/':
-            one = c;
-            break;
-        case 'b':
-            one = '\b';
-            break;
-        case 'f':
-            one = '\f';
-            break;
-        case 'n':
-            one = '\n';
-            break;
-        case 'r':
-            one = '\r';
-            break;
-        case 't':
-            one = '\t';
-            break;
-        case 'u': {
-            unsigned cp;
-            if (!read_hex4(w, &cp))
-                return TRL_EINVAL;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                unsigned lo;
-                const char *save = w->p;
-                if (w->end - w->p >= 6 && w->p[0] == '\\' && w->p[1] == 'u') {
-                    w->p += 2;
-                    if (read_hex4(w, &lo) && lo >= 0xDC00 && lo <= 0xDFFF)
-                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                    else {
-                        w->p = save;
-                        cp = 0xFFFD;
-                    }
-                } else {
-                    cp = 0xFFFD;
-                }
-            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                cp = 0xFFFD;
-            }
-            char enc[4];
-            put(ctx, enc, utf8_put(cp, enc));
+        if (*w->p++ == '"') {
+            *n = (size_t)(o - out);
+            return 0;
+        }
+        /* The usual escapes (a tab, a quote) without a call. */
+        char one = w->p < w->end ? simple_escape[(unsigned char)*w->p] : 0;
+        if (one) {
+            *o++ = one;
+            w->p++;
             continue;
         }
-        default:
+        size_t k = read_escape(w, o);
+        if (k == 0)
             return TRL_EINVAL;
-        }
-        put(ctx, &one, 1);
+        o += k;
     }
 }
 
@@ -177,7 +230,7 @@ struct path_put {
 static void put_path(void *ctx, const char *b, size_t n)
 {
     struct path_put *pp = ctx;
-    if (pp->w->plen + n > sizeof(pp->w->path)) {
+    if (pp->w->plen + n > TRL_LEAVES_MAX_PATH) {
         pp->overflow = true;
         return;
     }
@@ -330,7 +383,8 @@ static int parse_value(struct walker *w, int depth)
 
 int trl_json_leaves(const char *json, size_t len, struct trl_leaves *out)
 {
-    struct walker w = {.p = json, .end = json + len, .out = out, .plen = 0};
+    char path[TRL_LEAVES_MAX_PATH];
+    struct walker w = {.p = json, .end = json + len, .out = out, .path = path, .plen = 0};
     int rc = parse_value(&w, 0);
     if (rc != 0)
         return rc;
@@ -365,11 +419,27 @@ bool trl_leaves_add_escaped(struct trl_leaves *l, const char *path, size_t path_
 {
     if (path_len > TRL_LEAVES_MAX_PATH)
         return false;
-    struct walker w = {.p = raw, .end = raw + len + 1, .out = l, .plen = path_len};
-    memcpy(w.path, path, path_len);
-    struct trl_leaf *f = leaf_begin(&w);
-    if (read_string(&w, put_value, l) != 0 || w.p != raw + len + 1)
+    if (l->n == l->items_cap) {
+        l->items_cap = l->items_cap ? l->items_cap * 2 : 64;
+        l->items = trl_xrealloc(l->items, l->items_cap * sizeof(*l->items));
+    }
+    /* The value is no longer than its escaped form with the closing quote. */
+    buf_reserve(l, path_len + len + 3);
+    size_t at = l->len;
+    memcpy(l->buf + at, path, path_len);
+    l->buf[at + path_len] = '\0';
+    struct walker w = {.p = raw, .end = raw + len + 1, .out = l};
+    size_t n;
+    char *val = l->buf + at + path_len + 1;
+    if (read_string_to(&w, val, &n) != 0 || w.p != raw + len + 1)
         return false;
-    leaf_end(&w, f, true);
+    val[n] = '\0';
+    struct trl_leaf *f = &l->items[l->n++];
+    f->path_off = (uint32_t)at;
+    f->path_len = (uint32_t)path_len;
+    f->val_off = (uint32_t)(at + path_len + 1);
+    f->val_len = (uint32_t)n;
+    f->is_string = true;
+    l->len = at + path_len + n + 2;
     return true;
 }

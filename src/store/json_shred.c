@@ -67,7 +67,8 @@ struct stream {
     uint32_t time_tries, time_hits; /* time encoding attempts in this block */
     uint64_t seen[INLINE_DISTINCT]; /* fingerprints of the values kept inline */
     uint8_t nseen;
-    bool varied; /* more distinct values than INLINE_DISTINCT */
+    bool varied;        /* more distinct values than INLINE_DISTINCT */
+    bool original_path; /* the path is event.original */
 };
 
 struct path_slot {
@@ -90,6 +91,54 @@ struct skel_slot {
     bool used;
 };
 
+/* Where a distinct skeleton lies in skel, by its number. */
+struct skel_pos {
+    uint32_t off, len;
+};
+
+/* A known shape of the block: the events walked so far, as a tree of the bytes between their
+ * values. A node is one step: the bytes from the end of the previous value to the start of the
+ * next (keys, punctuation, whitespace), the kind of that value and its stream; or, for
+ * SHAPE_END, the bytes up to the end of the event. The walk of an event depends only on these
+ * bytes and on where each value ends, so an event that follows a path of the tree to a SHAPE_END
+ * is walked exactly as the events that made the path were: its values go to the same streams
+ * without reading its keys again. */
+enum { SHAPE_STR, SHAPE_SCALAR, SHAPE_END };
+
+struct shape_node {
+    uint32_t lit_off, lit_len; /* in lits */
+    uint32_t sid;
+    uint32_t child, next; /* first child and next sibling, 0 for none (node 0 is the root) */
+    uint8_t kind;
+    uint8_t nchild;
+    uint64_t head; /* the first 8 bytes (fewer: zeros after them) as load64() reads them */
+};
+
+/* A value of the event being walked or read by a known shape: it lies at [v, vend) in the input
+ * (a string with its quotes). */
+struct shape_step {
+    const char *v, *vend;
+    uint32_t sid;
+    uint8_t kind;
+    bool esc; /* a string holding a backslash */
+};
+
+/* Bounds of the tree of a block, which keep its upkeep and each look-up cheap whatever the
+ * input: shapes beyond them are walked key by key. */
+#define SHAPE_MAX_NODES    (1u << 16)
+#define SHAPE_MAX_LITS     (1u << 20)
+#define SHAPE_MAX_CHILDREN 32
+
+/* Skeletons recently written, by their length: an event usually has the shape of one of the
+ * last few, which a comparison finds without hashing the skeleton. */
+#define SKEL_RECENT 256
+
+struct minute_text {
+    int64_t minute; /* ns */
+    char text[17];
+    bool known;
+};
+
 struct trl_shredder {
     struct trl_buf skel, ev, paths;
     struct stream *st;
@@ -106,6 +155,7 @@ struct trl_shredder {
     uint32_t *ord_sid;
     size_t ord_cap, nord;
     const char *copy_from;     /* input not yet copied into the skeleton */
+    const char *in_end;        /* end of the event's JSON */
     struct trl_leaves *leaves; /* the event's leaves, while leaves_ok */
     bool leaves_ok;
     const char *orig;
@@ -114,15 +164,27 @@ struct trl_shredder {
     uint32_t count;
     bool have_ts; /* ts is the event's timestamp: times may be stored as deltas from it */
     int64_t ts;
-    char ts_text[TRL_RFC3339_MAX]; /* ts as the JSON encoder writes it, once needed */
-    size_t ts_text_len;
+    /* Minutes whose text is known (the first 17 bytes of their times as the JSON encoder writes
+     * them, to the minute's colon): the one of ts, and the last of another time. */
+    struct minute_text ts_min, other_min;
     /* The event's values for the index (trl_shredder_add_event), while vals_ok. */
     struct trl_shred_val *vals;
     size_t nvals, vals_cap;
-    bool want_vals;
+    bool vals_esc;         /* some of vals are in esc */
     struct trl_leaves esc; /* unescaped copies of escaped strings */
     struct skel_slot *smap;
     size_t smap_cap, nskel;
+    struct skel_pos *skel_at; /* nskel entries */
+    size_t skel_at_cap;
+    uint32_t skel_recent[SKEL_RECENT]; /* a skeleton's number + 1, 0 for none */
+    /* The known shapes (node 0 the root), and the steps of the current event. */
+    struct shape_node *nodes;
+    size_t nnodes, nodes_cap;
+    struct trl_buf lits;
+    struct shape_step *steps;
+    size_t nsteps, steps_cap;
+    bool key_escaped;                 /* the event walked has a key with an escape */
+    uint32_t shape_tries, shape_hits; /* events looked up in the known shapes, and found */
 };
 
 struct trl_shredder *trl_shredder_create(void)
@@ -149,6 +211,10 @@ void trl_shredder_destroy(struct trl_shredder *s)
     trl_buf_free(&s->paths);
     free(s->vals);
     free(s->smap);
+    free(s->skel_at);
+    free(s->nodes);
+    trl_buf_free(&s->lits);
+    free(s->steps);
     trl_leaves_free(&s->esc);
     free(s);
 }
@@ -170,40 +236,144 @@ void trl_shredder_reset(struct trl_shredder *s)
     if (s->smap)
         memset(s->smap, 0, s->smap_cap * sizeof(*s->smap));
     s->nskel = 0;
+    memset(s->skel_recent, 0, sizeof(s->skel_recent));
+    /* Stream numbers belong to the block: so do the shapes that name them. */
+    s->nnodes = 0;
+    s->shape_tries = 0;
+    s->shape_hits = 0;
+    trl_buf_reset(&s->lits);
     s->total = 0;
     s->count = 0;
 }
 
-static inline void put_varint(struct trl_buf *b, uint64_t v)
+/* ------------------------------------------------------------------------------------------ */
+/* Byte helpers of the hot path: a word at a time where the data allows, no library call for the
+ * few bytes most keys and values have. */
+
+/* Whether the bytes of a word lie in it as in memory from its lowest byte up, which finding the
+ * first of them that a test flags and masking off bytes beyond a value rely on; elsewhere those
+ * go byte by byte. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SHRED_WORDS 1
+#else
+#define SHRED_WORDS 0
+#endif
+
+#define ONES  0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+/* A byte of a word is a marker byte (0..MARK_LAST) when it has none of these bits. */
+#define MARKER_FREE_BITS 0xf8f8f8f8f8f8f8f8ULL
+
+static inline uint64_t load64(const char *p)
 {
-    if (v < 0x80) {
-        trl_buf_putc(b, (char)v);
-        return;
-    }
-    uint8_t tmp[10];
-    trl_buf_append(b, tmp, trl_varint_put(tmp, v));
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
 }
 
+/* Nonzero when a byte of w is zero. A borrow can only mark bytes beyond a real zero byte, so the
+ * answer to "is there one" is exact. */
+static inline uint64_t zero_byte(uint64_t w)
+{
+    return (w - ONES) & ~w & HIGHS;
+}
+
+static inline bool mem_eq(const char *a, const char *b, size_t n)
+{
+    if (n < 8) {
+        for (size_t i = 0; i < n; i++) {
+            if (a[i] != b[i])
+                return false;
+        }
+        return true;
+    }
+    for (size_t i = 0; i + 8 < n; i += 8) {
+        if (load64(a + i) != load64(b + i))
+            return false;
+    }
+    return load64(a + n - 8) == load64(b + n - 8);
+}
+
+/* LEB128, as trl_varint_put() writes it; p has room for 10 bytes. */
+static inline size_t varint_put(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* Makes room for n more bytes; trl_buf keeps a byte for its terminating NUL. */
+static inline uint8_t *buf_room(struct trl_buf *b, size_t n)
+{
+    if (b->cap - b->len < n + 1)
+        trl_buf_reserve(b, n + 1);
+    return (uint8_t *)b->data + b->len;
+}
+
+static inline void put_varint(struct trl_buf *b, uint64_t v)
+{
+    uint8_t *p = buf_room(b, 10);
+    b->len += varint_put(p, v);
+}
+
+static inline void put_bytes(struct trl_buf *b, const char *a, size_t n)
+{
+    if (n > 0)
+        memcpy(buf_room(b, n), a, n);
+    b->len += n;
+}
+
+/* A varint length followed by the bytes. */
+static inline void put_lenval(struct trl_buf *b, const char *a, size_t n)
+{
+    uint8_t *p = buf_room(b, n + 10);
+    size_t k = varint_put(p, n);
+    memcpy(p + k, a, n);
+    b->len += k + n;
+}
+
+/* A marker and its stream number. */
+static inline void put_mark(struct trl_buf *b, uint8_t mark, uint32_t sid)
+{
+    uint8_t *p = buf_room(b, 11);
+    p[0] = mark;
+    b->len += 1 + varint_put(p + 1, sid);
+}
+
+/* A hash for the tables of paths and skeletons (only ever compared with itself). */
 static uint64_t bytes_hash(const char *p, size_t n)
 {
     uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
-        h ^= h >> 31;
-        p += 8;
-        n -= 8;
+    if (n < 8) {
+        uint64_t w = 0;
+        memcpy(&w, p, n);
+        h = (h ^ w) * 0x94d049bb133111ebULL;
+        return h ^ (h >> 29);
     }
-    uint64_t w = 0;
-    memcpy(&w, p, n);
-    h = (h ^ w) * 0x94d049bb133111ebULL;
+    /* Four lanes, mixed at the end; the last word is read where it ends (overlapping the one
+     * before). */
+    uint64_t g = 0x632be59bd9b4e019ULL, e = 0xd6e8feb86659fd93ULL, f = 0xa0761d6478bd642fULL;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        h = (h ^ load64(p + i)) * 0xbf58476d1ce4e5b9ULL;
+        g = (g ^ load64(p + i + 8)) * 0x94d049bb133111ebULL;
+        e = (e ^ load64(p + i + 16)) * 0xbf58476d1ce4e5b9ULL;
+        f = (f ^ load64(p + i + 24)) * 0x94d049bb133111ebULL;
+    }
+    for (; i + 8 <= n; i += 8)
+        h = ((h ^ load64(p + i)) * 0xbf58476d1ce4e5b9ULL) ^ (h >> 29);
+    g = (g ^ load64(p + n - 8)) * 0xbf58476d1ce4e5b9ULL;
+    h ^= (g ^ (g >> 31)) + (e ^ (e >> 29)) * 3 + (f ^ (f >> 32)) * 5;
+    h *= 0x94d049bb133111ebULL;
     return h ^ (h >> 29);
 }
 
-/* Key bytes the skeleton cannot hold (1: a marker byte, which makes the event verbatim) or that
- * the index leaves to trl_json_leaves() (2: an escape). */
-static const uint8_t key_class[256] = {[0 ... MARK_LAST] = 1, ['\\'] = 2};
+/* Bytes that end the plain part of a key: its closing quote, an escape, a marker byte. */
+static const uint8_t key_stop[256] = {[0 ... MARK_LAST] = 1, ['"'] = 1, ['\\'] = 1};
 
 static void map_grow(struct trl_shredder *s)
 {
@@ -222,10 +392,10 @@ static void map_grow(struct trl_shredder *s)
     s->map_cap = ncap;
 }
 
-static bool stream_is_path(const struct trl_shredder *s, uint32_t sid)
+static inline bool stream_is_path(const struct trl_shredder *s, uint32_t sid)
 {
     const struct stream *st = &s->st[sid];
-    return st->path_len == s->plen && !memcmp(s->paths.data + st->path_off, s->path, s->plen);
+    return st->path_len == s->plen && mem_eq(s->paths.data + st->path_off, s->path, s->plen);
 }
 
 /* The stream of the current path, created on first use. */
@@ -257,12 +427,13 @@ static uint32_t stream_lookup(struct trl_shredder *s)
     s->st[sid].time_hits = 0;
     s->st[sid].nseen = 0;
     s->st[sid].varied = false;
+    s->st[sid].original_path = s->plen == 14 && !memcmp(s->path, "event.original", 14);
     trl_buf_append(&s->paths, s->path, s->plen);
     s->map_n++;
     return sid;
 }
 
-static uint32_t stream_for_path(struct trl_shredder *s)
+static inline uint32_t stream_for_path(struct trl_shredder *s)
 {
     size_t k = s->nord;
     if (k >= s->ord_cap) {
@@ -284,21 +455,25 @@ static uint32_t stream_for_path(struct trl_shredder *s)
 
 /* Whether a value of this stream may be a reference: a stream whose values were rarely found in
  * event.original (times, actions, outcomes) stops being searched for the rest of the block. */
-static bool ref_worth_trying(const struct stream *st)
+static inline bool ref_worth_trying(const struct stream *st)
 {
     return st->tries < 16 || st->hits * 4 >= st->tries;
 }
 
-/* First occurrence of needle (n >= 1) in hay: a line is short, so candidates found by their first
- * byte are cheaper to check than the set-up of a general substring search. */
+/* First occurrence of needle (n >= REF_MIN_LEN) in hay: a line is short, so candidates found by
+ * their first byte, then told apart by their first four, are cheaper to check than the set-up of
+ * a general substring search. */
 static const char *find_in(const char *hay, size_t hlen, const char *needle, size_t n)
 {
+    uint32_t head, w;
+    memcpy(&head, needle, 4);
     const char *p = hay, *last = hay + hlen - n;
     while (p <= last) {
         p = memchr(p, needle[0], (size_t)(last - p) + 1);
         if (!p)
             return NULL;
-        if (!memcmp(p + 1, needle + 1, n - 1))
+        memcpy(&w, p, 4);
+        if (w == head && (n == 4 || !memcmp(p + 4, needle + 4, n - 4)))
             return p;
         p++;
     }
@@ -306,45 +481,72 @@ static const char *find_in(const char *hay, size_t hlen, const char *needle, siz
 }
 
 /* A number or literal as trl_json_leaves() accepts it. */
-static bool scalar_is_json(const char *v, size_t n)
+static inline bool scalar_is_json(const char *v, size_t n)
 {
-    if ((n == 4 && (!memcmp(v, "true", 4) || !memcmp(v, "null", 4))) ||
-        (n == 5 && !memcmp(v, "false", 5)))
+    if (n > 0 && (v[0] == '-' || (v[0] >= '0' && v[0] <= '9')))
         return true;
-    return n > 0 && (v[0] == '-' || (v[0] >= '0' && v[0] <= '9'));
+    return (n == 4 && (!memcmp(v, "true", 4) || !memcmp(v, "null", 4))) ||
+           (n == 5 && !memcmp(v, "false", 5));
+}
+
+/* The bytes a[0..n) (n < 8) as memcpy() into a zeroed word gives them; end bounds the input. */
+static inline uint64_t load_short(const char *a, size_t n, const char *end)
+{
+    if (SHRED_WORDS && end - a >= 8)
+        return n ? load64(a) & (~0ULL >> (64 - 8 * n)) : 0;
+    uint64_t w = 0;
+    memcpy(&w, a, n);
+    return w;
 }
 
 /* A cheap fingerprint of a value (its length and up to 24 of its bytes), only used to tell the
  * few values of a path apart: a collision at worst keeps one more value inline. */
-static uint64_t value_fp(const char *a, size_t n)
+static inline uint64_t value_fp(const char *a, size_t n, const char *end)
 {
     uint64_t h = 0, m = 0, t = 0;
     if (n >= 8) {
-        memcpy(&h, a, 8);
-        memcpy(&m, a + (n - 8) / 2, 8);
-        memcpy(&t, a + n - 8, 8);
-    } else if (n > 0) {
-        memcpy(&h, a, n);
+        h = load64(a);
+        m = load64(a + (n - 8) / 2);
+        t = load64(a + n - 8);
+    } else {
+        h = load_short(a, n, end);
     }
     uint64_t x =
         (h * 0x9e3779b97f4a7c15ULL) ^ (m * 0xbf58476d1ce4e5b9ULL) ^ (t * 0x94d049bb133111ebULL) ^ n;
     return x ^ (x >> 29);
 }
 
-/* Whether a value stays inline in the skeleton: its path has had few distinct values in the block
- * so far, and the value holds no byte the skeleton uses as a marker (raw control bytes are not
- * JSON, but the input may be anything). */
-static bool keep_inline(struct stream *st, bool is_str, const char *a, size_t n)
+/* Whether a[0..n) holds a marker byte; end bounds the input. */
+static inline bool has_marker_byte(const char *a, size_t n, const char *end)
 {
-    if (st->varied || n > INLINE_MAX_LEN)
-        return false;
-    if (is_str) {
-        for (size_t i = 0; i < n; i++) {
-            if ((unsigned char)a[i] <= MARK_LAST)
-                return false;
-        }
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        if (zero_byte(load64(a + i) & MARKER_FREE_BITS))
+            return true;
     }
-    uint64_t fp = value_fp(a, n);
+    if (i == n)
+        return false;
+    if (SHRED_WORDS && end - (a + i) >= 8) {
+        /* The rest in one word, the bytes after it made non-markers. */
+        uint64_t w = load64(a + i) | (~0ULL << (8 * (n - i)));
+        return zero_byte(w & MARKER_FREE_BITS) != 0;
+    }
+    for (; i < n; i++) {
+        if ((unsigned char)a[i] <= MARK_LAST)
+            return true;
+    }
+    return false;
+}
+
+/* For a short value of a path with few distinct values so far: whether it is one of them or
+ * becomes one, and holds no byte the skeleton uses as a marker (raw control bytes are not JSON,
+ * but the input may be anything). */
+static bool seen_or_new(const struct trl_shredder *s, struct stream *st, bool is_str, const char *a,
+                        size_t n)
+{
+    if (is_str && has_marker_byte(a, n, s->in_end))
+        return false;
+    uint64_t fp = value_fp(a, n, s->in_end);
     for (unsigned i = 0; i < st->nseen; i++) {
         if (st->seen[i] == fp)
             return true;
@@ -357,52 +559,98 @@ static bool keep_inline(struct stream *st, bool is_str, const char *a, size_t n)
     return true;
 }
 
+/* Whether a value stays inline in the skeleton: its path has had few distinct values in the block
+ * so far, and the value is short and holds no marker byte. The first test, which most values of
+ * varied paths stop at, costs no call. */
+static inline bool keep_inline(const struct trl_shredder *s, struct stream *st, bool is_str,
+                               const char *a, size_t n)
+{
+    return !st->varied && n <= INLINE_MAX_LEN && seen_or_new(s, st, is_str, a, n);
+}
+
 static inline bool is_digit(char c)
 {
     return c >= '0' && c <= '9';
 }
 
+#define MINUTE_NS   (60 * TRL_NS_PER_SEC)
+#define MINUTE_TEXT 17
+
+/* Far from the ends of the int64 range (years 1824 to 2115), where minutes cannot overflow. */
+static inline bool time_in_range(int64_t ns)
+{
+    return ns > INT64_MIN / 2 && ns < INT64_MAX / 2;
+}
+
+static inline int64_t minute_of(int64_t ns)
+{
+    return ns - ((ns % MINUTE_NS) + MINUTE_NS) % MINUTE_NS;
+}
+
+/* The time of a[0..TIME_LEN) when it is a time of minute m: its first bytes are m's and its
+ * seconds and fraction are digits (a time the JSON encoder would write). */
+static bool time_in_minute(const struct minute_text *m, const char *a, int64_t *ns)
+{
+    if (!m->known || !mem_eq(a, m->text, MINUTE_TEXT) || !is_digit(a[17]) || !is_digit(a[18]) ||
+        (a[17] - '0') * 10 + (a[18] - '0') >= 60)
+        return false;
+    int64_t frac = 0;
+    for (int i = 20; i < 29; i++) {
+        if (!is_digit(a[i]))
+            return false;
+        frac = frac * 10 + (a[i] - '0');
+    }
+    *ns = m->minute + ((a[17] - '0') * 10 + (a[18] - '0')) * TRL_NS_PER_SEC + frac;
+    return true;
+}
+
 /* The time a string holds when it is exactly the JSON encoder's form of it (RFC 3339, nine
  * fraction digits, Z), which trl_format_rfc3339() gives back byte for byte. Usually the event's
- * own timestamp or a few milliseconds from it: then only the seconds and fraction are read. */
+ * own timestamp or a few milliseconds from it, or in the minute of the last other time seen (the
+ * time of ingestion): then only the seconds and fraction are read. */
 static bool time_value(struct trl_shredder *s, const char *a, size_t n, int64_t *ns)
 {
     if (n != TIME_LEN || a[4] != '-' || a[10] != 'T' || a[16] != ':' || a[19] != '.' ||
         a[29] != 'Z')
         return false;
-    if (!s->ts_text_len)
-        s->ts_text_len = trl_format_rfc3339(s->ts, s->ts_text);
-    /* Far from the ends of the int64 range (years 1824 to 2115), where minutes cannot overflow;
-     * beyond, the general path checks the round trip. */
-    bool in_range = s->ts > INT64_MIN / 2 && s->ts < INT64_MAX / 2;
-    if (in_range && !memcmp(a, s->ts_text, 17) && is_digit(a[17]) && is_digit(a[18]) &&
-        (a[17] - '0') * 10 + (a[18] - '0') < 60) {
-        int64_t frac = 0;
-        for (int i = 20; i < 29; i++) {
-            if (!is_digit(a[i]))
-                return false;
-            frac = frac * 10 + (a[i] - '0');
+    if (time_in_range(s->ts)) {
+        int64_t m = minute_of(s->ts);
+        if (!s->ts_min.known || s->ts_min.minute != m) {
+            char buf[TRL_RFC3339_MAX];
+            trl_format_rfc3339(m, buf);
+            memcpy(s->ts_min.text, buf, MINUTE_TEXT);
+            s->ts_min.minute = m;
+            s->ts_min.known = true;
         }
-        int64_t min_ns = 60 * TRL_NS_PER_SEC;
-        int64_t minute = s->ts - ((s->ts % min_ns) + min_ns) % min_ns;
-        *ns = minute + ((a[17] - '0') * 10 + (a[18] - '0')) * TRL_NS_PER_SEC + frac;
-        return true;
+        if (mem_eq(a, s->ts_min.text, MINUTE_TEXT)) {
+            /* The seconds of a time of ts's minute: no other reading of these bytes. */
+            if (is_digit(a[17]) && is_digit(a[18]) && (a[17] - '0') * 10 + (a[18] - '0') < 60)
+                return time_in_minute(&s->ts_min, a, ns);
+        } else if (time_in_minute(&s->other_min, a, ns)) {
+            return true;
+        }
     }
     char buf[TRL_RFC3339_MAX];
-    return trl_parse_rfc3339(a, n, ns) == n && trl_format_rfc3339(*ns, buf) == n &&
-           !memcmp(buf, a, n);
+    if (trl_parse_rfc3339(a, n, ns) != n || trl_format_rfc3339(*ns, buf) != n || memcmp(buf, a, n))
+        return false;
+    if (time_in_range(*ns)) {
+        s->other_min.minute = minute_of(*ns);
+        memcpy(s->other_min.text, a, MINUTE_TEXT);
+        s->other_min.known = true;
+    }
+    return true;
 }
 
 /* Whether a string of this stream may be a time: a stream whose values were rarely times stops
  * being tried for the rest of the block. */
-static bool time_worth_trying(const struct stream *st)
+static inline bool time_worth_trying(const struct stream *st)
 {
     return st->time_tries < 16 || st->time_hits * 4 >= st->time_tries;
 }
 
 /* Adds a value for the index: at a in the input, or (a NULL) at esc_off in s->esc. */
-static void push_val(struct trl_shredder *s, uint32_t sid, const char *a, size_t n, bool is_str,
-                     uint32_t esc_off)
+static inline void push_val(struct trl_shredder *s, uint32_t sid, const char *a, size_t n,
+                            bool is_str, uint32_t esc_off)
 {
     if (s->nvals == s->vals_cap) {
         s->vals_cap = s->vals_cap ? s->vals_cap * 2 : 64;
@@ -416,36 +664,49 @@ static void push_val(struct trl_shredder *s, uint32_t sid, const char *a, size_t
     v->esc_off = esc_off;
 }
 
-/* Files the value at input [vstart, vend) (quotes included), whose content is [a, a + n): kept
- * inline in the skeleton, or replaced there by its marker and stored in its stream. */
-static void emit_value(struct trl_shredder *s, bool is_str, const char *vstart, const char *vend,
-                       const char *a, size_t n)
+/* Gives the value to the index: its leaves, or its entry in the event's values. Escaped strings
+ * are unescaped as trl_json_leaves() does; what it would refuse (a bad escape, a scalar that is
+ * no number or literal) leaves the event to it. */
+static void index_value(struct trl_shredder *s, uint32_t sid, bool is_str, bool escaped,
+                        const char *a, size_t n)
 {
-    uint32_t sid = stream_for_path(s);
-    if (s->leaves_ok) {
-        /* Escaped strings are unescaped as trl_json_leaves() does; what it would refuse (a bad
-         * escape, a scalar that is no number or literal) leaves the event to it. */
-        bool escaped = is_str && memchr(a, '\\', n);
-        if (!is_str && !scalar_is_json(a, n)) {
-            s->leaves_ok = false;
-        } else if (s->leaves) {
-            if (escaped)
-                s->leaves_ok = trl_leaves_add_escaped(s->leaves, s->path, s->plen, a, n);
-            else
-                trl_leaves_add(s->leaves, s->path, s->plen, a, n, is_str);
-        } else if (escaped) {
-            s->leaves_ok = trl_leaves_add_escaped(&s->esc, "", 0, a, n);
-            if (s->leaves_ok) {
-                const struct trl_leaf *f = &s->esc.items[s->esc.n - 1];
-                push_val(s, sid, NULL, f->val_len, true, f->val_off);
-            }
-        } else {
-            push_val(s, sid, a, n, is_str, 0);
+    if (!is_str && !scalar_is_json(a, n)) {
+        s->leaves_ok = false;
+    } else if (s->leaves) {
+        const struct stream *st = &s->st[sid];
+        const char *path = s->paths.data + st->path_off;
+        if (escaped)
+            s->leaves_ok = trl_leaves_add_escaped(s->leaves, path, st->path_len, a, n);
+        else
+            trl_leaves_add(s->leaves, path, st->path_len, a, n, is_str);
+    } else if (escaped) {
+        s->leaves_ok = trl_leaves_add_escaped(&s->esc, "", 0, a, n);
+        if (s->leaves_ok) {
+            const struct trl_leaf *f = &s->esc.items[s->esc.n - 1];
+            push_val(s, sid, NULL, f->val_len, true, f->val_off);
+            s->vals_esc = true;
         }
+    } else {
+        push_val(s, sid, a, n, is_str, 0);
+    }
+}
+
+/* Files the value of stream sid at input [vstart, vend) (quotes included), whose content is
+ * [a, a + n) (escaped tells whether it holds a backslash): kept inline in the skeleton, or
+ * replaced there by its marker and stored in its stream. */
+static inline __attribute__((always_inline)) void emit_value(struct trl_shredder *s, uint32_t sid,
+                                                             bool is_str, bool escaped,
+                                                             const char *vstart, const char *vend,
+                                                             const char *a, size_t n, bool may_fail)
+{
+    if (s->leaves_ok) {
+        if (!s->leaves && !escaped && (is_str || (n > 0 && is_digit(a[0]))))
+            push_val(s, sid, a, n, is_str, 0);
+        else
+            index_value(s, sid, is_str, escaped, a, n);
     }
     struct stream *st = &s->st[sid];
-    uint8_t mark[11];
-    bool original = is_str && !s->orig && s->plen == 14 && !memcmp(s->path, "event.original", 14);
+    bool original = is_str && !s->orig && st->original_path;
     int64_t tns;
     bool is_time = !original && is_str && s->have_ts && n == TIME_LEN && time_worth_trying(st);
     if (is_time) {
@@ -453,20 +714,22 @@ static void emit_value(struct trl_shredder *s, bool is_str, const char *vstart, 
         is_time = time_value(s, a, n, &tns);
         st->time_hits += is_time;
     }
-    if (!original && !is_time && keep_inline(st, is_str, a, n))
+    if (!original && !is_time && keep_inline(s, st, is_str, a, n))
         return;
-    trl_buf_append(&s->ev, s->copy_from, (size_t)(vstart - s->copy_from));
+    put_bytes(&s->ev, s->copy_from, (size_t)(vstart - s->copy_from));
     s->copy_from = vend;
-    if (s->nundo == s->undo_cap) {
-        s->undo_cap = s->undo_cap ? s->undo_cap * 2 : 64;
-        s->undo = trl_xrealloc(s->undo, s->undo_cap * sizeof(*s->undo));
+    /* An event walked key by key may still turn out not to be JSON: what its values add to the
+     * streams is then taken back. */
+    if (may_fail) {
+        if (s->nundo == s->undo_cap) {
+            s->undo_cap = s->undo_cap ? s->undo_cap * 2 : 64;
+            s->undo = trl_xrealloc(s->undo, s->undo_cap * sizeof(*s->undo));
+        }
+        s->undo[s->nundo++] = (struct undo){sid, st->vals.len, st->refs.len};
     }
-    s->undo[s->nundo++] = (struct undo){sid, st->vals.len, st->refs.len};
     if (original) {
-        mark[0] = MARK_ORIGINAL;
-        trl_buf_append(&s->ev, mark, 1 + trl_varint_put(mark + 1, sid));
-        put_varint(&st->vals, n);
-        trl_buf_append(&st->vals, a, n);
+        put_mark(&s->ev, MARK_ORIGINAL, sid);
+        put_lenval(&st->vals, a, n);
         s->orig = a;
         s->orig_len = n;
         return;
@@ -474,8 +737,7 @@ static void emit_value(struct trl_shredder *s, bool is_str, const char *vstart, 
     if (is_time) {
         /* As a zig-zag delta from the event's timestamp: @timestamp itself costs one byte. */
         uint64_t d = (uint64_t)tns - (uint64_t)s->ts;
-        mark[0] = MARK_TIME;
-        trl_buf_append(&s->ev, mark, 1 + trl_varint_put(mark + 1, sid));
+        put_mark(&s->ev, MARK_TIME, sid);
         put_varint(&st->vals, (d << 1) ^ (uint64_t)((int64_t)d >> 63));
         return;
     }
@@ -484,17 +746,16 @@ static void emit_value(struct trl_shredder *s, bool is_str, const char *vstart, 
         const char *m = find_in(s->orig, s->orig_len, a, n);
         if (m) {
             st->hits++;
-            mark[0] = is_str ? MARK_STR_REF : MARK_SCALAR_REF;
-            trl_buf_append(&s->ev, mark, 1 + trl_varint_put(mark + 1, sid));
-            put_varint(&st->refs, (uint64_t)(m - s->orig));
-            put_varint(&st->refs, n);
+            put_mark(&s->ev, is_str ? MARK_STR_REF : MARK_SCALAR_REF, sid);
+            uint8_t *p = buf_room(&st->refs, 20);
+            size_t k = varint_put(p, (uint64_t)(m - s->orig));
+            k += varint_put(p + k, n);
+            st->refs.len += k;
             return;
         }
     }
-    mark[0] = is_str ? MARK_STR : MARK_SCALAR;
-    trl_buf_append(&s->ev, mark, 1 + trl_varint_put(mark + 1, sid));
-    put_varint(&st->vals, n);
-    trl_buf_append(&st->vals, a, n);
+    put_mark(&s->ev, is_str ? MARK_STR : MARK_SCALAR, sid);
+    put_lenval(&st->vals, a, n);
 }
 
 static inline bool is_ws(char c)
@@ -512,16 +773,66 @@ static inline void skip_ws(const char **pp, const char *end)
     *pp = p;
 }
 
-/* Scans a string whose opening quote is at *pp; [*a, *b) is its raw (escaped) content. */
-static bool scan_string(const char **pp, const char *end, const char **a, const char **b)
+/* Offset of the first byte a word-at-a-time test flagged in m (not 0): on a little-endian machine
+ * the lowest flag. A flag can only be false above a true one, and true ones are never missed, so
+ * the lowest is always a true one. */
+static inline size_t first_flagged(uint64_t m)
+{
+    return (size_t)__builtin_ctzll(m) / 8;
+}
+
+/* Scans a string whose opening quote is at *pp; [*a, *b) is its raw (escaped) content, and *esc
+ * tells whether it holds a backslash. */
+static inline __attribute__((always_inline)) bool
+scan_string(const char **pp, const char *end, const char **a, const char **b, bool *esc)
 {
     const char *p = *pp + 1;
     *a = p;
+    /* Most strings are short: a word at a time finds their end, or an escape, without a call. */
+    const char *stop = end - p > 64 ? p + 64 : end;
+    bool hit = false;
+    if (SHRED_WORDS) {
+        while (stop - p >= 8) {
+            uint64_t w = load64(p);
+            uint64_t m = zero_byte(w ^ (ONES * '"')) | zero_byte(w ^ (ONES * '\\'));
+            if (m) {
+                p += first_flagged(m);
+                hit = true;
+                break;
+            }
+            p += 8;
+        }
+    }
+    if (!hit) {
+        while (p < stop && *p != '"' && *p != '\\')
+            p++;
+    }
+    if (p == stop) {
+        if (p == end)
+            return false;
+        const char *q = memchr(p, '"', (size_t)(end - p));
+        if (!q)
+            return false;
+        const char *bs = memchr(p, '\\', (size_t)(q - p));
+        if (!bs) {
+            *esc = false;
+            *b = q;
+            *pp = q + 1;
+            return true;
+        }
+        p = bs;
+    } else if (*p == '"') {
+        *esc = false;
+        *b = p;
+        *pp = p + 1;
+        return true;
+    }
+    /* An escape at p: the closing quote is the first one after an even number of backslashes. */
+    *esc = true;
     for (;;) {
         const char *q = memchr(p, '"', (size_t)(end - p));
         if (!q)
             return false;
-        /* The quote is escaped when an odd number of backslashes precede it. */
         size_t bs = 0;
         while (q - bs > *a && q[-1 - (ptrdiff_t)bs] == '\\')
             bs++;
@@ -534,10 +845,82 @@ static bool scan_string(const char **pp, const char *end, const char **a, const 
     }
 }
 
-static bool is_scalar_byte(char c)
+/* Reads the key whose opening quote is at *pp onto the path (after a dot unless at the top).
+ * False when it is unterminated, too long, or holds a marker byte (the skeleton keeps keys as
+ * they are: such an event is kept verbatim); a key with an escape leaves the event's leaves to
+ * trl_json_leaves() and its shape out of the known ones. */
+static inline bool read_key(struct trl_shredder *s, const char **pp, const char *end)
+{
+    const char *k = *pp + 1, *start = k;
+    for (;;) {
+        bool hit = false;
+        if (SHRED_WORDS) {
+            while (end - k >= 8) {
+                uint64_t w = load64(k);
+                uint64_t m = zero_byte(w ^ (ONES * '"')) | zero_byte(w ^ (ONES * '\\')) |
+                             zero_byte(w & MARKER_FREE_BITS);
+                if (m) {
+                    k += first_flagged(m);
+                    hit = true;
+                    break;
+                }
+                k += 8;
+            }
+        }
+        if (!hit) {
+            while (k < end && !key_stop[(unsigned char)*k])
+                k++;
+        }
+        if (k >= end || (unsigned char)*k <= MARK_LAST)
+            return false;
+        if (*k == '"')
+            break;
+        /* A backslash and the byte it escapes, which may be a quote. */
+        s->leaves_ok = false;
+        s->key_escaped = true;
+        if (k + 1 >= end || (unsigned char)k[1] <= MARK_LAST)
+            return false;
+        k += 2;
+    }
+    size_t n = (size_t)(k - start);
+    size_t at = s->plen + (s->plen ? 1 : 0);
+    if (at + n > sizeof(s->path))
+        return false;
+    if (s->plen)
+        s->path[s->plen] = '.';
+    memcpy(s->path + at, start, n);
+    s->plen = at + n;
+    *pp = k + 1;
+    return true;
+}
+
+static inline bool is_scalar_byte(char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
            c == '+' || c == '.';
+}
+
+static struct shape_step *step_push(struct trl_shredder *s)
+{
+    if (s->nsteps == s->steps_cap) {
+        s->steps_cap = s->steps_cap ? s->steps_cap * 2 : 64;
+        s->steps = trl_xrealloc(s->steps, s->steps_cap * sizeof(*s->steps));
+    }
+    return &s->steps[s->nsteps++];
+}
+
+/* A value the walk found: its stream by its path, and a step of the event's shape. */
+static void walk_value(struct trl_shredder *s, bool is_str, bool escaped, const char *vstart,
+                       const char *vend, const char *a, size_t n)
+{
+    uint32_t sid = stream_for_path(s);
+    struct shape_step *st = step_push(s);
+    st->v = vstart;
+    st->vend = vend;
+    st->sid = sid;
+    st->kind = is_str ? SHAPE_STR : SHAPE_SCALAR;
+    st->esc = escaped;
+    emit_value(s, sid, is_str, escaped, vstart, vend, a, n, true);
 }
 
 static bool shred_value(struct trl_shredder *s, const char **pp, const char *end, int depth);
@@ -556,29 +939,16 @@ static bool shred_container(struct trl_shredder *s, const char **pp, const char 
     for (;;) {
         size_t saved = s->plen;
         if (object) {
-            const char *a, *b;
-            if (p >= end || *p != '"' || !scan_string(&p, end, &a, &b))
+            if (p >= end || *p != '"' || !read_key(s, &p, end))
                 return false;
-            size_t need = (size_t)(b - a) + (s->plen ? 1 : 0);
-            if (s->plen + need > sizeof(s->path))
-                return false;
-            if (s->plen)
-                s->path[s->plen++] = '.';
-            /* Keys stay in the skeleton: a key holding a marker byte (raw control bytes are not
-             * JSON) makes the event verbatim. */
-            unsigned cls = 0;
-            for (const char *k = a; k < b; k++)
-                cls |= key_class[(unsigned char)*k];
-            if (cls & 1)
-                return false;
-            if (cls & 2)
-                s->leaves_ok = false;
-            memcpy(s->path + s->plen, a, (size_t)(b - a));
-            s->plen += (size_t)(b - a);
-            skip_ws(&p, end);
-            if (p >= end || *p != ':')
-                return false;
-            p++;
+            if (p < end && *p == ':') {
+                p++;
+            } else {
+                skip_ws(&p, end);
+                if (p >= end || *p != ':')
+                    return false;
+                p++;
+            }
         }
         skip_ws(&p, end);
         if (!shred_value(s, &p, end, depth + 1))
@@ -603,20 +973,21 @@ static bool shred_value(struct trl_shredder *s, const char **pp, const char *end
     if (depth > SHRED_MAX_DEPTH || *pp >= end)
         return false;
     const char *p = *pp;
-    if (*p == '{' || *p == '[')
-        return shred_container(s, pp, end, depth);
     if (*p == '"') {
         const char *a, *b;
-        if (!scan_string(pp, end, &a, &b))
+        bool esc;
+        if (!scan_string(pp, end, &a, &b, &esc))
             return false;
-        emit_value(s, true, p, *pp, a, (size_t)(b - a));
+        walk_value(s, true, esc, p, *pp, a, (size_t)(b - a));
         return true;
     }
+    if (*p == '{' || *p == '[')
+        return shred_container(s, pp, end, depth);
     while (p < end && is_scalar_byte(*p))
         p++;
     if (p == *pp)
         return false;
-    emit_value(s, false, *pp, p, *pp, (size_t)(p - *pp));
+    walk_value(s, false, false, *pp, p, *pp, (size_t)(p - *pp));
     *pp = p;
     return true;
 }
@@ -642,6 +1013,16 @@ static void smap_grow(struct trl_shredder *s)
  * 0 and its number among the distinct ones, a new one as its length and bytes. */
 static void put_skeleton(struct trl_shredder *s)
 {
+    /* Distinct skeletons are stored once, so one found equal is the one the table would give. */
+    uint32_t *recent = &s->skel_recent[s->ev.len % SKEL_RECENT];
+    if (*recent) {
+        const struct skel_pos *sp = &s->skel_at[*recent - 1];
+        if (sp->len == s->ev.len && !memcmp(s->skel.data + sp->off, s->ev.data, s->ev.len)) {
+            put_varint(&s->skel, 0);
+            put_varint(&s->skel, *recent - 1);
+            return;
+        }
+    }
     if ((s->nskel + 1) * 2 > s->smap_cap)
         smap_grow(s);
     uint64_t h = bytes_hash(s->ev.data, s->ev.len);
@@ -652,14 +1033,147 @@ static void put_skeleton(struct trl_shredder *s)
             !memcmp(s->skel.data + e->off, s->ev.data, s->ev.len)) {
             put_varint(&s->skel, 0);
             put_varint(&s->skel, e->idx);
+            *recent = e->idx + 1;
             return;
         }
         j = (j + 1) & (s->smap_cap - 1);
     }
+    if (s->nskel == s->skel_at_cap) {
+        s->skel_at_cap = s->skel_at_cap ? s->skel_at_cap * 2 : 64;
+        s->skel_at = trl_xrealloc(s->skel_at, s->skel_at_cap * sizeof(*s->skel_at));
+    }
     put_varint(&s->skel, s->ev.len);
-    s->smap[j] = (struct skel_slot){h, (uint32_t)s->skel.len, (uint32_t)s->ev.len,
-                                    (uint32_t)s->nskel++, true};
+    uint32_t idx = (uint32_t)s->nskel++;
+    s->smap[j] = (struct skel_slot){h, (uint32_t)s->skel.len, (uint32_t)s->ev.len, idx, true};
+    s->skel_at[idx] = (struct skel_pos){(uint32_t)s->skel.len, (uint32_t)s->ev.len};
+    *recent = idx + 1;
     trl_buf_append(&s->skel, s->ev.data, s->ev.len);
+}
+
+/* Whether the input at p (with at least t's length left before end) starts with t's bytes. */
+static inline bool lit_matches(const struct shape_node *t, const char *lits, const char *p,
+                               const char *end)
+{
+    size_t n = t->lit_len;
+    if (!SHRED_WORDS || end - p < 8)
+        return mem_eq(p, lits + t->lit_off, n);
+    uint64_t w = load64(p);
+    if (n < 8)
+        return n == 0 || ((w ^ t->head) & (~0ULL >> (64 - 8 * n))) == 0;
+    return w == t->head && mem_eq(p + 8, lits + t->lit_off + 8, n - 8);
+}
+
+/* Whether the event follows a known shape to its end; its values are then in s->steps. */
+static bool shape_match(struct trl_shredder *s, const char *json, size_t len)
+{
+    if (s->nnodes == 0)
+        return false;
+    const struct shape_node *nodes = s->nodes;
+    const char *lits = s->lits.data;
+    const char *p = json, *end = json + len;
+    s->nsteps = 0;
+    uint32_t cur = 0;
+    for (;;) {
+        const struct shape_node *t = NULL;
+        for (uint32_t c = nodes[cur].child; c; c = nodes[c].next) {
+            const struct shape_node *x = &nodes[c];
+            if (x->lit_len > (size_t)(end - p) || !lit_matches(x, lits, p, end))
+                continue;
+            const char *v = p + x->lit_len;
+            bool fits = x->kind == SHAPE_END   ? v == end
+                        : x->kind == SHAPE_STR ? v < end && *v == '"'
+                                               : v < end && is_scalar_byte(*v);
+            if (!fits)
+                continue;
+            t = x;
+            break;
+        }
+        if (!t)
+            return false;
+        if (t->kind == SHAPE_END)
+            return true;
+        const char *v = p + t->lit_len;
+        struct shape_step *st = step_push(s);
+        st->v = v;
+        st->sid = t->sid;
+        st->kind = t->kind;
+        p = v;
+        if (t->kind == SHAPE_STR) {
+            const char *a, *b;
+            if (!scan_string(&p, end, &a, &b, &st->esc))
+                return false;
+        } else {
+            while (p < end && is_scalar_byte(*p))
+                p++;
+            st->esc = false;
+        }
+        st->vend = p;
+        cur = (uint32_t)(t - nodes);
+    }
+}
+
+/* Adds the shape of the event just walked (s->steps, then its bytes from the last value to end)
+ * to the known ones, while the tree is within its bounds. */
+static void shape_insert(struct trl_shredder *s, const char *json, const char *end)
+{
+    if (s->nnodes + s->nsteps + 2 > SHAPE_MAX_NODES ||
+        s->lits.len + (size_t)(end - json) > SHAPE_MAX_LITS)
+        return;
+    if (s->nnodes + s->nsteps + 2 > s->nodes_cap) {
+        size_t ncap = s->nodes_cap ? s->nodes_cap : 256;
+        while (ncap < s->nnodes + s->nsteps + 2)
+            ncap *= 2;
+        s->nodes = trl_xrealloc(s->nodes, ncap * sizeof(*s->nodes));
+        s->nodes_cap = ncap;
+    }
+    if (s->nnodes == 0)
+        s->nodes[s->nnodes++] = (struct shape_node){0};
+    uint32_t cur = 0;
+    const char *lit = json; /* the step's bytes start where the last value ended */
+    for (size_t i = 0; i <= s->nsteps; i++) {
+        const struct shape_step *st = i < s->nsteps ? &s->steps[i] : NULL;
+        uint32_t lit_len = (uint32_t)((st ? st->v : end) - lit);
+        uint32_t sid = st ? st->sid : 0;
+        uint8_t kind = st ? st->kind : SHAPE_END;
+        uint32_t c = s->nodes[cur].child;
+        for (; c; c = s->nodes[c].next) {
+            const struct shape_node *t = &s->nodes[c];
+            if (t->kind == kind && t->sid == sid && t->lit_len == lit_len &&
+                mem_eq(s->lits.data + t->lit_off, lit, lit_len))
+                break;
+        }
+        if (!c) {
+            if (s->nodes[cur].nchild == SHAPE_MAX_CHILDREN)
+                return;
+            s->nodes[cur].nchild++;
+            c = (uint32_t)s->nnodes++;
+            s->nodes[c] = (struct shape_node){(uint32_t)s->lits.len, lit_len, sid, 0,
+                                              s->nodes[cur].child,   kind,    0,   0};
+            memcpy(&s->nodes[c].head, lit, lit_len < 8 ? lit_len : 8);
+            s->nodes[cur].child = c;
+            trl_buf_append(&s->lits, lit, lit_len);
+        }
+        cur = c;
+        if (st)
+            lit = st->vend;
+    }
+}
+
+/* Walks the event key by key; learn: adds its shape to the known ones. */
+static bool walk_event(struct trl_shredder *s, const char *json, size_t len, bool learn)
+{
+    s->nsteps = 0;
+    s->key_escaped = false;
+    const char *p = json, *end = json + len;
+    skip_ws(&p, end);
+    bool ok = p < end && (*p == '{' || *p == '[') && shred_container(s, &p, end, 0);
+    if (ok)
+        skip_ws(&p, end);
+    if (!ok || p != end)
+        return false;
+    if (learn && !s->key_escaped)
+        shape_insert(s, json, end);
+    return true;
 }
 
 static bool shred_event(struct trl_shredder *s, const char *json, size_t len)
@@ -670,17 +1184,35 @@ static bool shred_event(struct trl_shredder *s, const char *json, size_t len)
     s->orig_len = 0;
     s->nundo = 0;
     s->nord = 0;
-    s->ts_text_len = 0;
     s->copy_from = json;
-    const char *p = json, *end = json + len;
-    skip_ws(&p, end);
-    bool ok = p < end && (*p == '{' || *p == '[') && shred_container(s, &p, end, 0);
-    if (ok)
-        skip_ws(&p, end);
+    s->in_end = json + len;
+    const char *end = json + len;
+    bool ok;
+    /* Input whose events seldom have a known shape (every one different) stops being looked up
+     * for the rest of the block. */
+    bool try_shape = s->shape_tries < 64 || s->shape_hits * 4 >= s->shape_tries;
+    bool known = false;
+    if (try_shape) {
+        s->shape_tries++;
+        known = shape_match(s, json, len);
+        s->shape_hits += known;
+    }
+    if (known) {
+        for (size_t i = 0; i < s->nsteps; i++) {
+            const struct shape_step *st = &s->steps[i];
+            bool is_str = st->kind == SHAPE_STR;
+            const char *a = st->v + is_str;
+            emit_value(s, st->sid, is_str, st->esc, st->v, st->vend, a,
+                       (size_t)(st->vend - is_str - a), false);
+        }
+        ok = true;
+    } else {
+        ok = walk_event(s, json, len, try_shape);
+    }
     /* Whitespace and punctuation between values: only the bytes JSON allows there. */
-    if (ok && p == end)
-        trl_buf_append(&s->ev, s->copy_from, (size_t)(end - s->copy_from));
-    if (!ok || p != end) {
+    if (ok)
+        put_bytes(&s->ev, s->copy_from, (size_t)(end - s->copy_from));
+    if (!ok) {
         /* Not plain JSON: take back what went into the streams and keep the bytes as they are. */
         while (s->nundo > 0) {
             const struct undo *u = &s->undo[--s->nundo];
@@ -717,9 +1249,10 @@ bool trl_shredder_add_event(struct trl_shredder *s, int64_t ts, const char *json
     s->have_ts = true;
     s->ts = ts;
     s->nvals = 0;
+    s->vals_esc = false;
     trl_leaves_reset(&s->esc);
     bool ok = shred_event(s, json, len);
-    for (size_t i = 0; ok && i < s->nvals; i++) {
+    for (size_t i = 0; ok && s->vals_esc && i < s->nvals; i++) {
         if (!s->vals[i].ptr)
             s->vals[i].ptr = s->esc.buf + s->vals[i].esc_off;
     }
