@@ -558,11 +558,24 @@ static const struct object_node *object_at(const struct member *k, size_t depth)
 
 #define NO_NEXT UINT32_MAX
 
+/* Where a value comes from, for recording a plan (see below): one of these, or SRC_FIELD0 plus
+ * the index of the field in the event's list. */
+enum value_src {
+    SRC_TIMESTAMP,
+    SRC_CREATED,
+    SRC_ORIGINAL,
+    SRC_FORMAT,
+    SRC_TAG_TRUNCATED,
+    SRC_TAG_UNPARSED,
+    SRC_FIELD0,
+};
+
 /* A value of a laid-out member; array fields chain further values in insertion order. */
 struct member_value {
     const char *val;
     uint32_t len;
     uint32_t next; /* index in collect.more */
+    uint32_t src;  /* enum value_src */
 };
 
 struct dynamic_value {
@@ -571,6 +584,7 @@ struct dynamic_value {
     uint32_t name_len;
     uint32_t val_len;
     uint32_t pos; /* dynamic_pos() of the name */
+    uint32_t src; /* enum value_src */
 };
 
 struct collect {
@@ -595,13 +609,14 @@ static __attribute__((noinline)) void *spill(const void *from, size_t n, size_t 
     return to;
 }
 
-static inline void add_member(struct collect *c, uint32_t pos, const char *val, size_t len)
+static inline void add_member(struct collect *c, uint32_t pos, const char *val, size_t len,
+                              uint32_t src)
 {
     uint64_t bit = 1ULL << (pos & 63);
     c->value_bytes += len;
     if (!(c->present[pos >> 6] & bit)) {
         c->present[pos >> 6] |= bit;
-        c->first[pos] = (struct member_value){val, (uint32_t)len, NO_NEXT};
+        c->first[pos] = (struct member_value){val, (uint32_t)len, NO_NEXT, src};
         c->last[pos] = NO_NEXT;
     } else if (layout.sorted[pos].type == TRL_FT_ARRAY) {
         if (c->nmore == c->more_cap) {
@@ -609,7 +624,7 @@ static inline void add_member(struct collect *c, uint32_t pos, const char *val, 
             c->more_cap = (uint32_t)c->most;
         }
         uint32_t i = c->nmore++;
-        c->more[i] = (struct member_value){val, (uint32_t)len, NO_NEXT};
+        c->more[i] = (struct member_value){val, (uint32_t)len, NO_NEXT, src};
         if (c->last[pos] == NO_NEXT)
             c->first[pos].next = i;
         else
@@ -620,14 +635,14 @@ static inline void add_member(struct collect *c, uint32_t pos, const char *val, 
 }
 
 static inline void add_dynamic(struct collect *c, const char *name, size_t name_len,
-                               const char *val, size_t val_len)
+                               const char *val, size_t val_len, uint32_t src)
 {
     if (c->ndyn == c->dyn_cap) {
         c->dyn = spill(c->dyn, c->ndyn, sizeof(*c->dyn), c->most);
         c->dyn_cap = (uint32_t)c->most;
     }
-    c->dyn[c->ndyn++] = (struct dynamic_value){name, val, (uint32_t)name_len, (uint32_t)val_len,
-                                               dynamic_pos(name, name_len)};
+    c->dyn[c->ndyn++] = (struct dynamic_value){
+        name, val, (uint32_t)name_len, (uint32_t)val_len, dynamic_pos(name, name_len), src};
     /* Every byte of the name escaped, each segment quoted with ':' and '{', then the closing
      * braces, a comma and the quoted, escaped value. */
     c->need += 11 * name_len + 6 * val_len + 8;
@@ -649,9 +664,31 @@ static void sort_dynamic(struct dynamic_value *d, uint32_t n)
     }
 }
 
+/* Value kinds of a recorded plan: how the value is written. */
+enum value_kind {
+    KIND_RAW,    /* copied as it is (the formatted @timestamp) */
+    KIND_STRING, /* put_string() */
+    KIND_LONG,   /* put_value() of a long field: a bare number when it is one */
+};
+
+/* Where each value of one encoding went in the output, in order: the rest of the output is the
+ * event's structure, the same for every event of the same shape. */
+struct recorded_value {
+    uint32_t start, end; /* offsets from the start of the event's text */
+    uint32_t src;        /* enum value_src */
+    uint32_t kind;       /* enum value_kind */
+};
+
+struct recorder {
+    struct recorded_value *v;
+    uint32_t n, cap;
+};
+
 /* The previous member written: its name, and its layout when it was laid out. */
 struct writer {
     char *o;
+    char *base;           /* the start of the event's text */
+    struct recorder *rec; /* NULL unless recording */
     const struct member *prev_member;
     const char *prev_name;
     size_t prev_len;
@@ -682,6 +719,16 @@ static inline char *copy_open_text(char *o, const char *src, size_t len)
     return o + len;
 }
 
+/* Notes that the value from src was written at [from, w->o), when recording. */
+static inline void record(struct writer *w, const char *from, uint32_t src, enum value_kind kind)
+{
+    struct recorder *r = w->rec;
+    if (!r || r->n == r->cap)
+        return;
+    r->v[r->n++] =
+        (struct recorded_value){(uint32_t)(from - w->base), (uint32_t)(w->o - w->base), src, kind};
+}
+
 static inline void write_member(struct writer *w, const struct collect *c, uint32_t pos)
 {
     const struct member *k = &layout.sorted[pos];
@@ -699,17 +746,20 @@ static inline void write_member(struct writer *w, const struct collect *c, uint3
     const struct member_value *v = &c->first[pos];
     if (k->type == TRL_FT_ARRAY) {
         *o++ = '[';
-        o = put_string(o, v->val, v->len);
+        w->o = put_string(o, v->val, v->len);
+        record(w, o, v->src, KIND_STRING);
         while (v->next != NO_NEXT) {
             v = &c->more[v->next];
+            o = w->o;
             *o++ = ',';
-            o = put_string(o, v->val, v->len);
+            w->o = put_string(o, v->val, v->len);
+            record(w, o, v->src, KIND_STRING);
         }
-        *o++ = ']';
+        *w->o++ = ']';
     } else {
-        o = put_value(o, (enum trl_field_type)k->type, v->val, v->len);
+        w->o = put_value(o, (enum trl_field_type)k->type, v->val, v->len);
+        record(w, o, v->src, k->type == TRL_FT_LONG ? KIND_LONG : KIND_STRING);
     }
-    w->o = o;
     w->open = k->depth;
     w->prev_member = k;
     w->prev_name = k->name;
@@ -828,6 +878,7 @@ static inline __attribute__((always_inline)) void write_dynamic(struct writer *w
     size_t opened;
     o = put_dynamic_key(o, d->name + rest, d->name + d->name_len, &opened);
     w->o = put_string(o, d->val, d->val_len);
+    record(w, o, d->src, KIND_STRING);
     w->open = keep + opened;
     w->prev_member = NULL;
     w->prev_name = d->name;
@@ -835,12 +886,12 @@ static inline __attribute__((always_inline)) void write_dynamic(struct writer *w
     w->prev_dynamic = true;
 }
 
-void trl_json_encode_event(const struct trl_event *ev, struct trl_buf *out)
+/* Encodes ev after out->len; created is event.created formatted. With rec, notes where each
+ * value went. */
+static void encode_full(const struct trl_event *ev, struct trl_buf *out, const char *created,
+                        size_t created_len, struct recorder *rec)
 {
-    pthread_once(&layout_once, build_layout);
-
-    char ts[TRL_RFC3339_MAX], created[TRL_RFC3339_MAX];
-    size_t created_len = trl_format_rfc3339(ev->received_ns, created);
+    char ts[TRL_RFC3339_MAX];
     size_t ts_len = created_len;
     if (ev->timestamp_ns && ev->timestamp_ns != ev->received_ns)
         ts_len = trl_format_rfc3339(ev->timestamp_ns, ts);
@@ -860,20 +911,21 @@ void trl_json_encode_event(const struct trl_event *ev, struct trl_buf *out)
 
     /* The values the event carries outside its field list come first, so they win over fields
      * of the same name. */
-    add_member(&c, layout.pos_of[TRL_F_EVENT_CREATED], created, created_len);
-    add_member(&c, layout.pos_of[TRL_F_EVENT_ORIGINAL], ev->original, ev->original_len);
+    add_member(&c, layout.pos_of[TRL_F_EVENT_CREATED], created, created_len, SRC_CREATED);
+    add_member(&c, layout.pos_of[TRL_F_EVENT_ORIGINAL], ev->original, ev->original_len,
+               SRC_ORIGINAL);
     if (ev->format)
-        add_member(&c, layout.pos_of[FORMAT_SLOT], ev->format, strlen(ev->format));
+        add_member(&c, layout.pos_of[FORMAT_SLOT], ev->format, strlen(ev->format), SRC_FORMAT);
     if (ev->flags & TRL_EVF_TRUNCATED)
-        add_member(&c, layout.pos_of[TRL_F_TAGS], "trapline.truncated", 18);
+        add_member(&c, layout.pos_of[TRL_F_TAGS], "trapline.truncated", 18, SRC_TAG_TRUNCATED);
     if (ev->flags & TRL_EVF_UNPARSED)
-        add_member(&c, layout.pos_of[TRL_F_TAGS], "trapline.unparsed", 17);
+        add_member(&c, layout.pos_of[TRL_F_TAGS], "trapline.unparsed", 17, SRC_TAG_UNPARSED);
     for (uint32_t i = 0; i < ev->nfields; i++) {
         const struct trl_kv *kv = &ev->fields[i];
         if (kv->field)
-            add_member(&c, layout.pos_of[kv->field], kv->val, kv->val_len);
+            add_member(&c, layout.pos_of[kv->field], kv->val, kv->val_len, SRC_FIELD0 + i);
         else
-            add_dynamic(&c, kv->name, kv->name_len, kv->val, kv->val_len);
+            add_dynamic(&c, kv->name, kv->name_len, kv->val, kv->val_len, SRC_FIELD0 + i);
     }
     sort_dynamic(c.dyn, c.ndyn);
 
@@ -883,9 +935,11 @@ void trl_json_encode_event(const struct trl_event *ev, struct trl_buf *out)
         c.need + 6 * c.value_bytes + values * layout.member_max + ts_len + 64 + WRITE_SLACK;
     if (out->cap - out->len < need)
         trl_buf_reserve(out, need);
-    struct writer w = {.o = out->data + out->len};
+    struct writer w = {.o = out->data + out->len, .base = out->data + out->len, .rec = rec};
     memcpy(w.o, "{\"@timestamp\":\"", 15);
-    w.o = put_raw(w.o + 15, ts, ts_len);
+    char *from = w.o + 15;
+    w.o = put_raw(from, ts, ts_len);
+    record(&w, from, SRC_TIMESTAMP, KIND_RAW);
     *w.o++ = '"';
 
     /* Walk the members in name order, letting in each dynamic name before the first member
@@ -916,4 +970,336 @@ void trl_json_encode_event(const struct trl_event *ev, struct trl_buf *out)
         free(c.dyn);
     if (c.more != stack_more)
         free(c.more);
+}
+
+void trl_json_encode_event(const struct trl_event *ev, struct trl_buf *out)
+{
+    pthread_once(&layout_once, build_layout);
+    char created[TRL_RFC3339_MAX];
+    size_t created_len = trl_format_rfc3339(ev->received_ns, created);
+    encode_full(ev, out, created, created_len, NULL);
+}
+
+/* ---- Plans: the structure of an event shape, recorded once ---- */
+
+/*
+ * Everything in an event's JSON besides its values (the keys, the nesting, the order, which
+ * duplicates are dropped, where arrays open and close) depends only on the event's shape: the
+ * sequence of its fields' names, whether it has a format, and its truncated/unparsed flags.
+ * Events from one source mostly share a handful of shapes, so the cache keeps, per shape, the
+ * structure as text pieces with the place of each value between them (a plan). Encoding an event
+ * whose shape is cached is then copying those pieces and writing its values, exactly as
+ * encode_full() would have.
+ */
+
+#define CACHE_SLOTS      256
+#define PLAN_MAX_VALUES  1024  /* larger events are encoded without a plan ... */
+#define PLAN_MAX_BYTES   16384 /* ... and so are those whose plan would take more memory */
+#define SHAPE_HAS_FORMAT (1u << 0)
+#define SHAPE_TRUNCATED  (1u << 1)
+#define SHAPE_UNPARSED   (1u << 2)
+
+struct plan_op {
+    uint32_t text_len; /* structure text before the value */
+    uint16_t src;      /* enum value_src */
+    uint16_t kind;     /* enum value_kind */
+};
+
+struct plan {
+    uint64_t hash;
+    uint32_t nfields;
+    uint32_t bits; /* SHAPE_* */
+    uint32_t nops;
+    uint32_t text_len; /* all the structure text, the part after the last value included */
+    uint16_t *fields;  /* the shape: each field's enum trl_field, 0 for a dynamic name */
+    uint32_t *name_at; /* for a dynamic name: its offset in names, and its length */
+    uint32_t *name_len;
+    char *names;
+    struct plan_op *ops;
+    char *text; /* text_len bytes and WRITE_SLACK more */
+    void *mem;  /* the one allocation everything above lives in */
+};
+
+struct trl_json_cache {
+    struct plan slots[CACHE_SLOTS];
+    int64_t created_ns; /* the last receive time formatted, and its text */
+    size_t created_len;
+    char created[TRL_RFC3339_MAX];
+    int64_t ts_secs; /* the second of the last @timestamp formatted, and its text */
+    size_t ts_len;
+    char ts[TRL_RFC3339_MAX];
+};
+
+struct trl_json_cache *trl_json_cache_create(void)
+{
+    struct trl_json_cache *c = trl_xcalloc(1, sizeof(*c));
+    c->created_ns = INT64_MIN;
+    c->ts_secs = INT64_MIN;
+    return c;
+}
+
+void trl_json_cache_destroy(struct trl_json_cache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < CACHE_SLOTS; i++)
+        free(c->slots[i].mem);
+    free(c);
+}
+
+static inline uint64_t mix(uint64_t h, uint64_t v)
+{
+    h = (h ^ v) * 0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 29);
+}
+
+static uint64_t hash_name(const char *p, size_t len)
+{
+    uint64_t h = len;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = mix(h, w);
+    }
+    uint64_t w = 0;
+    if (len > i)
+        memcpy(&w, p + i, len - i);
+    return mix(h, w);
+}
+
+static uint32_t shape_bits(const struct trl_event *ev)
+{
+    return (ev->format ? SHAPE_HAS_FORMAT : 0) |
+           (ev->flags & TRL_EVF_TRUNCATED ? SHAPE_TRUNCATED : 0) |
+           (ev->flags & TRL_EVF_UNPARSED ? SHAPE_UNPARSED : 0);
+}
+
+static bool plan_matches(const struct plan *pl, const struct trl_event *ev, uint64_t hash)
+{
+    if (!pl->mem || pl->hash != hash || pl->nfields != ev->nfields || pl->bits != shape_bits(ev))
+        return false;
+    for (uint32_t i = 0; i < ev->nfields; i++) {
+        const struct trl_kv *kv = &ev->fields[i];
+        if (pl->fields[i] != kv->field)
+            return false;
+        if (!kv->field &&
+            (pl->name_len[i] != kv->name_len ||
+             (kv->name_len && memcmp(pl->names + pl->name_at[i], kv->name, kv->name_len) != 0)))
+            return false;
+    }
+    return true;
+}
+
+/* Makes pl the plan of ev's shape from where encode_full() put each value (the event's text is
+ * at text, len bytes), unless that plan would be too big. */
+static void plan_build(struct plan *pl, const struct trl_event *ev, uint64_t hash, const char *text,
+                       size_t len, const struct recorder *rec)
+{
+    size_t names_len = 0;
+    for (uint32_t i = 0; i < ev->nfields; i++) {
+        if (!ev->fields[i].field)
+            names_len += ev->fields[i].name_len;
+    }
+    size_t value_bytes = 0;
+    for (uint32_t i = 0; i < rec->n; i++)
+        value_bytes += rec->v[i].end - rec->v[i].start;
+    size_t text_len = len - value_bytes;
+    size_t n = ev->nfields;
+    size_t size = rec->n * sizeof(struct plan_op) + n * 2 * sizeof(uint32_t) +
+                  n * sizeof(uint16_t) + names_len + text_len + WRITE_SLACK;
+    /* Bounds the cache (CACHE_SLOTS plans at most this big) whatever the input: such an event
+     * keeps being encoded in full, and the slot keeps its plan. */
+    if (size > PLAN_MAX_BYTES)
+        return;
+    free(pl->mem);
+    char *mem = trl_xmalloc(size);
+    pl->mem = mem;
+    pl->ops = (struct plan_op *)(void *)mem;
+    mem += rec->n * sizeof(struct plan_op);
+    pl->name_at = (uint32_t *)(void *)mem;
+    mem += n * sizeof(uint32_t);
+    pl->name_len = (uint32_t *)(void *)mem;
+    mem += n * sizeof(uint32_t);
+    pl->fields = (uint16_t *)(void *)mem;
+    mem += n * sizeof(uint16_t);
+    pl->names = mem;
+    mem += names_len;
+    pl->text = mem;
+
+    size_t at = 0;
+    for (uint32_t i = 0; i < ev->nfields; i++) {
+        const struct trl_kv *kv = &ev->fields[i];
+        pl->fields[i] = kv->field;
+        pl->name_at[i] = 0;
+        pl->name_len[i] = 0;
+        if (!kv->field) {
+            if (kv->name_len)
+                memcpy(pl->names + at, kv->name, kv->name_len);
+            pl->name_at[i] = (uint32_t)at;
+            pl->name_len[i] = kv->name_len;
+            at += kv->name_len;
+        }
+    }
+    size_t from = 0, t = 0;
+    for (uint32_t i = 0; i < rec->n; i++) {
+        const struct recorded_value *v = &rec->v[i];
+        memcpy(pl->text + t, text + from, v->start - from);
+        pl->ops[i] =
+            (struct plan_op){v->start - (uint32_t)from, (uint16_t)v->src, (uint16_t)v->kind};
+        t += v->start - from;
+        from = v->end;
+    }
+    memcpy(pl->text + t, text + from, len - from);
+    memset(pl->text + text_len, 0, WRITE_SLACK);
+    pl->hash = hash;
+    pl->nfields = ev->nfields;
+    pl->bits = shape_bits(ev);
+    pl->nops = rec->n;
+    pl->text_len = (uint32_t)text_len;
+}
+
+/* Formats ns as trl_format_rfc3339() does. Timestamps mostly come in order, many in one second:
+ * the text of the last second is reused and only its nine digits of fraction are written. */
+static size_t format_time(struct trl_json_cache *c, int64_t ns, char *buf)
+{
+    int64_t secs = ns / TRL_NS_PER_SEC;
+    int64_t frac = ns % TRL_NS_PER_SEC;
+    if (frac < 0) {
+        frac += TRL_NS_PER_SEC;
+        secs -= 1;
+    }
+    if (secs != c->ts_secs) {
+        c->ts_len = trl_format_rfc3339(ns, c->ts);
+        /* Only a text that ends in ".NNNNNNNNNZ" has its fraction rewritten next time. */
+        bool fixed = c->ts_len >= 11 && c->ts[c->ts_len - 11] == '.' && c->ts[c->ts_len - 1] == 'Z';
+        c->ts_secs = fixed ? secs : INT64_MIN;
+        memcpy(buf, c->ts, c->ts_len);
+        return c->ts_len;
+    }
+    memcpy(buf, c->ts, c->ts_len);
+    char *p = buf + c->ts_len - 2;
+    uint32_t f = (uint32_t)frac;
+    for (int i = 0; i < 9; i++, f /= 10)
+        *p-- = (char)('0' + f % 10);
+    return c->ts_len;
+}
+
+/* Copies structure text; both sides have WRITE_SLACK bytes of room past the end. */
+static inline char *put_text(char *o, const char *t, size_t len)
+{
+    if (len <= 16) {
+        memcpy(o, t, 16);
+    } else {
+        for (size_t i = 0; i < len; i += 16)
+            memcpy(o + i, t + i, 16);
+    }
+    return o + len;
+}
+
+static void plan_run(struct trl_json_cache *c, const struct plan *pl, const struct trl_event *ev,
+                     struct trl_buf *out, size_t value_bytes)
+{
+    const char *created = c->created;
+    size_t created_len = c->created_len;
+    char ts[TRL_RFC3339_MAX];
+    size_t ts_len = created_len;
+    if (ev->timestamp_ns && ev->timestamp_ns != ev->received_ns)
+        ts_len = format_time(c, ev->timestamp_ns, ts);
+    else
+        memcpy(ts, created, created_len);
+    size_t format_len = ev->format ? strlen(ev->format) : 0;
+    /* Every value escaped at worst 6 bytes a byte, with its quotes and array separators. */
+    size_t need =
+        pl->text_len +
+        6 * (value_bytes + ev->original_len + format_len + created_len + ts_len + 18 + 17) +
+        4 * (size_t)pl->nops + 2 * WRITE_SLACK;
+    if (out->cap - out->len < need)
+        trl_buf_reserve(out, need);
+    char *o = out->data + out->len;
+    const char *t = pl->text;
+    for (uint32_t i = 0; i < pl->nops; i++) {
+        const struct plan_op *op = &pl->ops[i];
+        o = put_text(o, t, op->text_len);
+        t += op->text_len;
+        const char *v;
+        size_t len;
+        switch (op->src) {
+        case SRC_TIMESTAMP:
+            v = ts, len = ts_len;
+            break;
+        case SRC_CREATED:
+            v = created, len = created_len;
+            break;
+        case SRC_ORIGINAL:
+            v = ev->original, len = ev->original_len;
+            break;
+        case SRC_FORMAT:
+            v = ev->format, len = format_len;
+            break;
+        case SRC_TAG_TRUNCATED:
+            v = "trapline.truncated", len = 18;
+            break;
+        case SRC_TAG_UNPARSED:
+            v = "trapline.unparsed", len = 17;
+            break;
+        default:
+            v = ev->fields[op->src - SRC_FIELD0].val;
+            len = ev->fields[op->src - SRC_FIELD0].val_len;
+            break;
+        }
+        if (op->kind == KIND_STRING)
+            o = put_string(o, v, len);
+        else if (op->kind == KIND_LONG)
+            o = put_value(o, TRL_FT_LONG, v, len);
+        else
+            o = put_raw(o, v, len);
+    }
+    o = put_text(o, t, pl->text_len - (size_t)(t - pl->text));
+    out->len = (size_t)(o - out->data);
+    out->data[out->len] = '\0';
+}
+
+void trl_json_encode_event_cached(struct trl_json_cache *c, const struct trl_event *ev,
+                                  struct trl_buf *out)
+{
+    pthread_once(&layout_once, build_layout);
+    /* Events of one read share their receive time: format it once. */
+    if (ev->received_ns != c->created_ns) {
+        c->created_len = trl_format_rfc3339(ev->received_ns, c->created);
+        c->created_ns = ev->received_ns;
+    }
+    if (ev->nfields + 8 > PLAN_MAX_VALUES) {
+        encode_full(ev, out, c->created, c->created_len, NULL);
+        return;
+    }
+    uint64_t h = mix(ev->nfields, shape_bits(ev));
+    size_t value_bytes = 0;
+    for (uint32_t i = 0; i < ev->nfields; i++) {
+        const struct trl_kv *kv = &ev->fields[i];
+        value_bytes += kv->val_len;
+        h = mix(h, kv->field);
+        if (!kv->field)
+            h = mix(h, hash_name(kv->name, kv->name_len));
+    }
+    struct plan *pl = &c->slots[h % CACHE_SLOTS];
+    if (plan_matches(pl, ev, h)) {
+        plan_run(c, pl, ev, out, value_bytes);
+        return;
+    }
+    struct recorded_value stack[64];
+    struct recorder rec = {stack, 0, TRL_ARRAY_LEN(stack)};
+    /* Every field, the values outside the list and the timestamp. */
+    size_t most = (size_t)ev->nfields + 8;
+    if (most > rec.cap) {
+        rec.v = trl_xmalloc(most * sizeof(*rec.v));
+        rec.cap = (uint32_t)most;
+    }
+    size_t start = out->len;
+    encode_full(ev, out, c->created, c->created_len, &rec);
+    /* A full recorder may have missed a value: no plan then (it never fills, by its size). */
+    if (rec.n < rec.cap)
+        plan_build(pl, ev, h, out->data + start, out->len - start, &rec);
+    if (rec.v != stack)
+        free(rec.v);
 }

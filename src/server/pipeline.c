@@ -33,6 +33,13 @@
  * serial step runs on whichever core is free. Parse threads take sink-prep work before parsing new
  * batches, which keeps the oldest batches moving. Recycled batches go to a free list, so the steady
  * state allocates nothing.
+ *
+ * A batch's memory comes in two parts. The raw messages go into the batch's own small arena when
+ * the receiver adds them. Everything parsing makes (events, their fields, the JSON text) goes into
+ * a work area the batch takes from a pool when a parse thread starts on it and gives back when it
+ * is recycled. Receivers run far ahead of parsing (up to queue_batches), but only the few batches
+ * between parsing and the sink hold a work area, so the same few areas, their pages mapped and
+ * warm in the cache, serve every batch instead of each queued batch faulting in pages of its own.
  */
 
 /* Each batch moves through these states in order; the list keeps submission order. */
@@ -47,9 +54,20 @@ enum node_state {
     NODE_STAGED,    /* waiting for the sink worker */
 };
 
+/* Where parsing puts what it makes for one batch; kept in a pool while no batch holds it. */
+struct work_area {
+    struct trl_arena *arena;
+    struct trl_buf json;
+    struct work_area *next; /* in the pool */
+};
+
 struct batch_node {
     struct trl_batch batch; /* first member: a struct trl_batch * is a struct batch_node * */
     struct batch_node *next;
+    struct trl_arena *msg_arena; /* the raw messages and their peers */
+    struct work_area *work;      /* from the start of parsing until recycled, else NULL */
+    const char *peer;            /* the last peer copied into msg_arena, and its length */
+    size_t peer_len;
     enum node_state state;
     bool audit_flush;     /* no messages: emit the audit events the assembler holds */
     bool audit_flush_all; /* ... all of them, complete or not (sync, stop) */
@@ -76,6 +94,7 @@ struct trl_pipeline {
     struct batch_node *parse_next, *prep_next, *sinkprep_next, *stage_next;
     bool stager_stop;
     struct batch_node *free_list;
+    struct work_area *work_pool; /* work areas no batch holds, the most recently used first */
     uint32_t queued;
     bool preparing;           /* a parse thread is preparing batches */
     bool busy;                /* the worker is processing a batch */
@@ -97,20 +116,70 @@ static struct batch_node *node_of(struct trl_batch *b)
     return (struct batch_node *)b;
 }
 
+/* Returns the batch's work area to the pool, emptied: the next batch parsed reuses its pages. */
+static void work_release_locked(struct trl_pipeline *p, struct batch_node *n)
+{
+    struct work_area *w = n->work;
+    struct trl_batch *b = &n->batch;
+    if (!w)
+        return;
+    /* Preparing may have swapped the JSON buffer with a parse thread's scratch buffer: keep
+     * whichever one the batch holds now. */
+    w->json = b->json;
+    trl_buf_reset(&w->json);
+    trl_arena_reset(w->arena);
+    w->next = p->work_pool;
+    p->work_pool = w;
+    n->work = NULL;
+    b->json = (struct trl_buf){0};
+    b->arena = n->msg_arena;
+}
+
+static void work_free(struct work_area *w)
+{
+    trl_arena_destroy(w->arena);
+    trl_buf_free(&w->json);
+    free(w);
+}
+
+/* Gives n a work area for parsing: b->arena and b->json become the area's. Called without the
+ * lock; w is what the caller took from the pool with it held, or NULL to make a new area. */
+static void work_attach(struct batch_node *n, struct work_area *w)
+{
+    if (!w) {
+        w = trl_xcalloc(1, sizeof(*w));
+        w->arena = trl_arena_create(1 << 20);
+    }
+    n->work = w;
+    n->batch.arena = w->arena;
+    n->batch.json = w->json;
+    w->json = (struct trl_buf){0};
+}
+
+static struct work_area *work_take_locked(struct trl_pipeline *p)
+{
+    struct work_area *w = p->work_pool;
+    if (w)
+        p->work_pool = w->next;
+    return w;
+}
+
 static void batch_recycle_locked(struct trl_pipeline *p, struct trl_batch *b)
 {
-    trl_arena_reset(b->arena);
+    struct batch_node *n = node_of(b);
+    work_release_locked(p, n);
+    trl_arena_reset(n->msg_arena);
     b->count = 0;
     b->nevents = 0;
     b->bytes = 0;
     b->json_count = 0;
-    trl_buf_reset(&b->json);
     b->on_done = NULL;
     b->on_done_ud = NULL;
     b->before_sink = NULL;
     b->ioc_hits = NULL;
     b->sink_data = NULL;
-    struct batch_node *n = node_of(b);
+    n->peer = NULL;
+    n->peer_len = 0;
     n->audit_flush = false;
     n->audit_flush_all = false;
     memset(&n->st, 0, sizeof(n->st));
@@ -120,7 +189,9 @@ static void batch_recycle_locked(struct trl_pipeline *p, struct trl_batch *b)
 
 static void batch_free(struct batch_node *n)
 {
-    trl_arena_destroy(n->batch.arena);
+    if (n->work)
+        work_free(n->work);
+    trl_arena_destroy(n->msg_arena);
     free(n->batch.msgs);
     free(n->batch.events);
     free(n->batch.json_end);
@@ -141,7 +212,9 @@ struct trl_batch *trl_pipeline_batch_get(struct trl_pipeline *p)
         return &n->batch;
     n = trl_xcalloc(1, sizeof(*n));
     struct trl_batch *b = &n->batch;
-    b->arena = trl_arena_create(1 << 20);
+    /* A batch's messages take a few hundred KiB; a longer message gets a chunk of its own. */
+    n->msg_arena = trl_arena_create(256 << 10);
+    b->arena = n->msg_arena;
     b->max_msgs = p->cfg.batch_max_msgs;
     b->max_bytes = p->cfg.batch_max_bytes;
     b->cap = b->max_msgs;
@@ -154,17 +227,29 @@ struct trl_batch *trl_pipeline_batch_get(struct trl_pipeline *p)
 bool trl_batch_add(struct trl_batch *b, const char *data, size_t len, const char *peer,
                    int64_t received_ns, uint32_t flags)
 {
+    struct batch_node *n = node_of(b);
     if (b->count == b->cap) {
         /* Callers check trl_batch_full(); growing keeps a misbehaving caller from losing data. */
         b->cap *= 2;
         b->msgs = trl_xrealloc(b->msgs, b->cap * sizeof(*b->msgs));
     }
     struct trl_raw_msg *m = &b->msgs[b->count++];
-    m->data = trl_arena_strndup(b->arena, data, len);
+    m->data = trl_arena_strndup(n->msg_arena, data, len);
     m->len = (uint32_t)len;
     m->flags = flags;
     m->received_ns = received_ns;
-    m->peer = peer ? trl_arena_strndup(b->arena, peer, strlen(peer)) : NULL;
+    m->peer = NULL;
+    m->peer_len = 0;
+    if (peer) {
+        /* Messages mostly come in runs from one peer: copy its text once per run. */
+        size_t plen = strlen(peer);
+        if (!n->peer || plen != n->peer_len || memcmp(peer, n->peer, plen) != 0) {
+            n->peer = trl_arena_strndup(n->msg_arena, peer, plen);
+            n->peer_len = plen;
+        }
+        m->peer = n->peer;
+        m->peer_len = (uint32_t)n->peer_len;
+    }
     b->bytes += len;
     return trl_batch_full(b);
 }
@@ -191,10 +276,12 @@ static void assign_ids_locked(struct trl_pipeline *p, struct batch_node *n)
 static void set_id(struct trl_event *ev, uint64_t id)
 {
     static const char hexdigits[] = "0123456789abcdef";
-    char hex[16];
+    /* Written straight into the arena rather than copied there. */
+    char *hex = trl_arena_alloc(ev->arena, 17);
+    hex[16] = '\0';
     for (int i = 15; i >= 0; i--, id >>= 4)
         hex[i] = hexdigits[id & 15];
-    trl_event_set(ev, TRL_F_EVENT_ID, hex, 16);
+    trl_event_set_ref(ev, TRL_F_EVENT_ID, hex, 16);
 }
 
 static void push_event(struct trl_batch *b, struct trl_event *ev)
@@ -214,15 +301,15 @@ static void json_reserve(struct trl_batch *b, uint32_t n)
     }
 }
 
-static void encode_one(struct trl_batch *b, const struct trl_event *ev)
+static void encode_one(struct trl_batch *b, const struct trl_event *ev, struct trl_json_cache *jc)
 {
-    trl_json_encode_event(ev, &b->json);
+    trl_json_encode_event_cached(jc, ev, &b->json);
     trl_buf_putc(&b->json, '\n');
 }
 
 /* ---- Parse (several threads, one batch each) ---- */
 
-static void parse_batch(struct trl_pipeline *p, struct batch_node *n)
+static void parse_batch(struct trl_pipeline *p, struct batch_node *n, struct trl_json_cache *jc)
 {
     struct trl_batch *b = &n->batch;
     struct trl_pipeline_stats *st = &n->st;
@@ -234,6 +321,8 @@ static void parse_batch(struct trl_pipeline *p, struct batch_node *n)
             n->nfields_seen = trl_xrealloc(n->nfields_seen, n->nfields_cap * sizeof(uint32_t));
         }
     }
+    const char *last_format = NULL;
+    int last_fmt = -1;
     for (uint32_t i = 0; i < b->count; i++) {
         const struct trl_raw_msg *m = &b->msgs[i];
         /* The message bytes already live (NUL-terminated) in this arena: point at them rather
@@ -247,7 +336,7 @@ static void parse_batch(struct trl_pipeline *p, struct batch_node *n)
             st->truncated++;
         }
         if (m->peer)
-            trl_event_set_ref(ev, TRL_F_LOG_SOURCE_ADDRESS, m->peer, strlen(m->peer));
+            trl_event_set_ref(ev, TRL_F_LOG_SOURCE_ADDRESS, m->peer, m->peer_len);
         if (m->flags & TRL_MSG_AGENT_EVENT)
             trl_parse_agent_event(ev);
         else
@@ -255,7 +344,12 @@ static void parse_batch(struct trl_pipeline *p, struct batch_node *n)
         set_id(ev, n->ids[i]);
         if (ev->flags & TRL_EVF_UNPARSED)
             st->unparsed++;
-        int fmt = ev->format ? trl_format_from_name(ev->format) : -1;
+        /* A format is a parser's static name: look each one up once per batch. */
+        if (ev->format != last_format) {
+            last_format = ev->format;
+            last_fmt = last_format ? trl_format_from_name(last_format) : -1;
+        }
+        int fmt = last_fmt;
         if (fmt >= 0)
             st->per_format[fmt]++;
         push_event(b, ev);
@@ -264,7 +358,7 @@ static void parse_batch(struct trl_pipeline *p, struct batch_node *n)
         /* An audit record may yet be merged into an event with the rest of its records:
          * preparing decides and encodes what remains of it. */
         if (!trl_audit_assembler_wants(ev))
-            encode_one(b, ev);
+            encode_one(b, ev, jc);
         b->json_end[i] = (uint32_t)b->json.len;
         n->nfields_seen[i] = ev->nfields;
     }
@@ -293,7 +387,8 @@ static void take_audit_events(struct trl_pipeline *p, struct trl_batch *b, bool 
 /* Brings the batch's JSON in line with its events after assembly and enrichment: an event that
  * parsing did not encode, or that gained fields since, is encoded; a slot emptied by the
  * assembler loses its text; events appended by the assembler are encoded after the rest. */
-static void finish_json(struct batch_node *n, uint32_t parsed, struct trl_buf *scratch)
+static void finish_json(struct batch_node *n, uint32_t parsed, struct trl_buf *scratch,
+                        struct trl_json_cache *jc)
 {
     struct trl_batch *b = &n->batch;
     bool stale = false;
@@ -313,7 +408,7 @@ static void finish_json(struct batch_node *n, uint32_t parsed, struct trl_buf *s
             if (ev && len > 0 && ev->nfields == n->nfields_seen[i]) {
                 trl_buf_append(scratch, b->json.data + start - len, len);
             } else if (ev) {
-                trl_json_encode_event(ev, scratch);
+                trl_json_encode_event_cached(jc, ev, scratch);
                 trl_buf_putc(scratch, '\n');
             }
             b->json_end[i] = (uint32_t)scratch->len;
@@ -325,13 +420,14 @@ static void finish_json(struct batch_node *n, uint32_t parsed, struct trl_buf *s
     json_reserve(b, b->nevents);
     for (uint32_t i = parsed; i < b->nevents; i++) {
         if (b->events[i])
-            encode_one(b, b->events[i]);
+            encode_one(b, b->events[i], jc);
         b->json_end[i] = (uint32_t)b->json.len;
     }
     b->json_count = b->nevents;
 }
 
-static void prepare_batch(struct trl_pipeline *p, struct batch_node *n, struct trl_buf *scratch)
+static void prepare_batch(struct trl_pipeline *p, struct batch_node *n, struct trl_buf *scratch,
+                          struct trl_json_cache *jc)
 {
     struct trl_batch *b = &n->batch;
     uint32_t parsed = b->nevents;
@@ -352,7 +448,7 @@ static void prepare_batch(struct trl_pipeline *p, struct batch_node *n, struct t
     if (p->cfg.enrich)
         p->cfg.enrich(p->cfg.enrich_ud, b);
     if (p->cfg.encode_json)
-        finish_json(n, parsed, scratch);
+        finish_json(n, parsed, scratch, jc);
 }
 
 /* Records that n finished a step (its new state st), skips the steps this pipeline does not have
@@ -373,7 +469,8 @@ static void settle_locked(struct trl_pipeline *p, struct batch_node *n, enum nod
 }
 
 /* Called with the lock held by the parse thread that finished batch n; unlocks while working. */
-static void prepare_ready_locked(struct trl_pipeline *p, struct trl_buf *scratch)
+static void prepare_ready_locked(struct trl_pipeline *p, struct trl_buf *scratch,
+                                 struct trl_json_cache *jc)
 {
     if (p->preparing)
         return; /* the thread preparing now will get to it */
@@ -381,7 +478,7 @@ static void prepare_ready_locked(struct trl_pipeline *p, struct trl_buf *scratch
     while (p->prep_next && p->prep_next->state == NODE_PARSED) {
         struct batch_node *n = p->prep_next;
         pthread_mutex_unlock(&p->mu);
-        prepare_batch(p, n, scratch);
+        prepare_batch(p, n, scratch, jc);
         pthread_mutex_lock(&p->mu);
         p->prep_next = n->next;
         p->stats.batches += n->st.batches;
@@ -401,6 +498,8 @@ static void *parser_main(void *arg)
     struct trl_pipeline *p = arg;
     struct trl_sink *sink = p->cfg.sink;
     struct trl_buf scratch = {0};
+    /* Parsing and preparing on this thread encode with the thread's own cache. */
+    struct trl_json_cache *jc = trl_json_cache_create();
     void *sink_ctx =
         sink->prepare && sink->thread_ctx_create ? sink->thread_ctx_create(sink) : NULL;
     pthread_mutex_lock(&p->mu);
@@ -420,12 +519,14 @@ static void *parser_main(void *arg)
         if (n) {
             p->parse_next = n->next;
             n->state = NODE_PARSING;
+            struct work_area *w = work_take_locked(p);
             pthread_mutex_unlock(&p->mu);
-            parse_batch(p, n);
+            work_attach(n, w);
+            parse_batch(p, n, jc);
             pthread_mutex_lock(&p->mu);
             n->state = NODE_PARSED;
             if (n == p->prep_next)
-                prepare_ready_locked(p, &scratch);
+                prepare_ready_locked(p, &scratch, jc);
             continue;
         }
         if (p->parsers_stop)
@@ -436,6 +537,7 @@ static void *parser_main(void *arg)
     if (sink_ctx && sink->thread_ctx_destroy)
         sink->thread_ctx_destroy(sink, sink_ctx);
     trl_buf_free(&scratch);
+    trl_json_cache_destroy(jc);
     return NULL;
 }
 
@@ -678,6 +780,12 @@ static void pipeline_free(struct trl_pipeline *p)
         struct batch_node *next = n->next;
         batch_free(n);
         n = next;
+    }
+    struct work_area *w = p->work_pool;
+    while (w) {
+        struct work_area *next = w->next;
+        work_free(w);
+        w = next;
     }
     free(p->parsers);
     pthread_cond_destroy(&p->idle);

@@ -9,7 +9,7 @@
  * batch. Events thus keep their order from each receiver to the sink while parsing uses every core.
  *
  * Ownership: a batch from trl_pipeline_batch_get() belongs to the caller until
- * trl_pipeline_submit(), then to the pipeline. Message bytes are copied into the batch arena by
+ * trl_pipeline_submit(), then to the pipeline. Message bytes are copied into the batch by
  * trl_batch_add().
  *
  * Back-pressure: trl_pipeline_submit() never drops: the queue is bounded by `queue_batches` as a
@@ -39,14 +39,18 @@ enum trl_msg_flag {
 };
 
 struct trl_raw_msg {
-    const char *data; /* in the batch arena */
+    const char *data; /* NUL-terminated, owned by the batch */
     uint32_t len;
     uint32_t flags; /* enum trl_msg_flag */
     int64_t received_ns;
-    const char *peer; /* "ip:port" or a file path, in the batch arena; may be NULL */
+    const char *peer; /* "ip:port" or a file path, NUL-terminated, owned by the batch; or NULL */
+    uint32_t peer_len;
 };
 
 struct trl_batch {
+    /* For what parsing and the later steps allocate for the batch's events, valid until the
+     * batch is recycled. Parsing starts with an arena of its own: receivers must not allocate
+     * here. */
     struct trl_arena *arena;
     struct trl_raw_msg *msgs;
     uint32_t count;

@@ -3,7 +3,9 @@
  * field shape the parsers might ever produce is covered: dynamic names that collide with known
  * ones or nest under them, empty and dotted names, arrays, numbers, any bytes in values. Input:
  * lines "name=value" (a name that is a known field sets it); a line "+name=value" appends to an
- * array field. The encoder's output must always be one valid JSON object.
+ * array field. The encoder's output must always be one valid JSON object, and the cached encoder
+ * (its cache kept across inputs, so shapes recorded for one input are reused for others) must
+ * write exactly the same bytes.
  */
 #include "core/arena.h"
 #include "core/buf.h"
@@ -49,9 +51,12 @@ static void add_line(struct trl_event *ev, const char *p, size_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct trl_arena *arena;
-    static struct trl_buf out;
-    if (!arena)
+    static struct trl_buf out, cached;
+    static struct trl_json_cache *cache;
+    if (!arena) {
         arena = trl_arena_create(0);
+        cache = trl_json_cache_create();
+    }
     trl_arena_reset(arena);
     /* 2024-07-10T00:00:00Z, and a timestamp taken from the first bytes. */
     struct trl_event *ev =
@@ -70,6 +75,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     trl_buf_reset(&out);
     trl_json_encode_event(ev, &out);
+    for (int pass = 0; pass < 2; pass++) {
+        trl_buf_reset(&cached);
+        trl_json_encode_event_cached(cache, ev, &cached);
+        check(cached.len == out.len && memcmp(cached.data, out.data, out.len) == 0);
+    }
     json_error_t err;
     json_t *j = json_loadb(out.data, out.len, JSON_ALLOW_NUL, &err);
     check(j != NULL && json_is_object(j));

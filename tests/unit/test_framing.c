@@ -275,6 +275,31 @@ static void test_large_line_over_many_chunks(void **state)
     free(big);
 }
 
+/* Terminators at every offset around the 16-byte blocks the scanner reads, LF and NUL alike, in
+ * every split of the stream (frame_all): each line comes out whole, none runs into the next. */
+static void test_terminator_found_at_every_offset_of_a_block(void **state)
+{
+    (void)state;
+    assert_string_equal(FRAME("<13>a 16 bytes!\n"
+                              "<13>a 17 bytes!!\0"
+                              "<13>exactly thirty-two bytes.\n"
+                              "<13>no terminator for a while, then one at byte 47\n"
+                              "x\n"
+                              "<13>fifteen b\r\n",
+                              1024),
+                        "<13>a 16 bytes!|<13>a 17 bytes!!|<13>exactly thirty-two bytes.|"
+                        "<13>no terminator for a while, then one at byte 47|x|<13>fifteen b");
+}
+
+/* A line longer than max_msg whose terminator sits past a block boundary: cut, flagged, and the
+ * next line is intact. */
+static void test_long_line_terminator_past_a_block_is_found(void **state)
+{
+    (void)state;
+    assert_string_equal(FRAME("<13>0123456789abcdef0123456789abcdef0123\n<13>next\n", 20),
+                        "T:<13>0123456789abcdef|<13>next");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +322,8 @@ int main(void)
         cmocka_unit_test(test_short_octet_frame_at_end_is_flagged_truncated),
         cmocka_unit_test(test_binary_garbage_never_fails_in_lf_mode),
         cmocka_unit_test(test_large_line_over_many_chunks),
+        cmocka_unit_test(test_terminator_found_at_every_offset_of_a_block),
+        cmocka_unit_test(test_long_line_terminator_past_a_block_is_found),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
  * The event encoder lays the known fields out once and merges the dynamic ones in: these tests
  * pin the order, nesting, duplicates and escaping at the seams between the two, and compare the
  * encoder with a plain reference encoder (sort every member by name, then nest) on many random
- * events built from tricky names and values.
+ * events built from tricky names and values. Every encoding is also done through a cache, the
+ * first time recording the event's plan and then running it: the bytes must be the same.
  */
 #include "trl_test.h"
 
@@ -10,11 +11,13 @@
 #include "formats/json_encode.h"
 
 static struct trl_arena *arena;
+static struct trl_json_cache *cache;
 
 static int setup(void **state)
 {
     (void)state;
     arena = trl_arena_create(0);
+    cache = trl_json_cache_create();
     return 0;
 }
 
@@ -22,15 +25,28 @@ static int teardown(void **state)
 {
     (void)state;
     trl_arena_destroy(arena);
+    trl_json_cache_destroy(cache);
     return 0;
 }
 
 static struct trl_buf out;
 
+/* Encodes ev without the cache, then checks that the cache gives the same bytes both when it
+ * records ev's shape and when it reuses what it recorded. */
 static const char *encode(const struct trl_event *ev)
 {
+    static struct trl_buf cached;
     trl_buf_reset(&out);
     trl_json_encode_event(ev, &out);
+    for (int pass = 0; pass < 2; pass++) {
+        trl_buf_reset(&cached);
+        trl_buf_append(&cached, "prefix", 6);
+        trl_json_encode_event_cached(cache, ev, &cached);
+        if (cached.len != out.len + 6 || memcmp(cached.data + 6, out.data, out.len) != 0) {
+            print_error("cached (pass %d):\n got  %s\n want %s\n", pass, cached.data + 6, out.data);
+            fail();
+        }
+    }
     return out.data;
 }
 
@@ -534,6 +550,124 @@ static void test_json_matches_reference_encoder_on_random_events(void **state)
     trl_buf_free(&want);
 }
 
+/* Events of one shape (the same names in the same order, flags and format) with ever different
+ * values: the cache's recorded structure must fit every one of them, numbers that stop being
+ * numbers, values that need escaping, times that differ or not. */
+static void test_json_cached_plan_fits_new_values_of_the_same_shape(void **state)
+{
+    (void)state;
+    static const char *const values[] = {
+        "",
+        "x",
+        "42",
+        "-7",
+        "007",
+        "9223372036854775807",
+        "9223372036854775808",
+        "a\"b",
+        "line\nbreak",
+        "caf\xc3\xa9",
+        "bad \xc3\x28",
+        "0123456789abcdef0",
+        "\x01",
+    };
+    static const char *const names[] = {
+        "labels.env", "a.b", "log.syslog.structured_data.meta.seq", "trapline.format", "q\"k.x",
+    };
+    struct trl_buf want = {0};
+    for (int shape = 0; shape < 300; shape++) {
+        uint64_t seed = rng_state;
+        int64_t received = 1720563243412000000LL;
+        uint32_t flags = rnd(4) == 0 ? rnd(4) : 0;
+        bool has_format = rnd(4) != 0;
+        uint32_t nfields = rnd(40);
+        for (int round = 0; round < 8; round++) {
+            /* The same draws for names, a fresh value each time. */
+            uint64_t values_state = rng_state;
+            rng_state = seed;
+            trl_arena_reset(arena);
+            const char *orig = values[(round * 7) % TRL_ARRAY_LEN(values)];
+            struct trl_event *ev = trl_event_create(arena, orig, strlen(orig), received);
+            ev->timestamp_ns = round % 3 == 0 ? 0 : round % 3 == 1 ? received : received - round;
+            ev->format = has_format ? (round % 2 ? "rfc5424" : "rfc3164") : NULL;
+            ev->flags = flags;
+            received += round % 2 ? 0 : 1000;
+            uint32_t field[40], name[40], kind[40];
+            for (uint32_t i = 0; i < nfields; i++) {
+                kind[i] = rnd(3);
+                field[i] = 1 + rnd(TRL_F__COUNT - 1);
+                name[i] = rnd(TRL_ARRAY_LEN(names));
+            }
+            rng_state = values_state;
+            for (uint32_t i = 0; i < nfields; i++) {
+                const char *v = values[rnd(TRL_ARRAY_LEN(values))];
+                if (kind[i] == 0 || trl_field_info((enum trl_field)field[i])->type == TRL_FT_ARRAY)
+                    trl_event_add(ev, (enum trl_field)field[i], v, strlen(v));
+                else if (kind[i] == 1)
+                    trl_event_set(ev, (enum trl_field)field[i], v, strlen(v));
+                else
+                    add_raw_dynamic(ev, names[name[i]], v);
+            }
+            trl_buf_reset(&want);
+            ref_encode(ev, &want);
+            const char *got = encode(ev);
+            if (strcmp(got, want.data) != 0) {
+                print_error("shape %d round %d:\n got  %s\n want %s\n", shape, round, got,
+                            want.data);
+                fail();
+            }
+        }
+    }
+    trl_buf_free(&want);
+}
+
+/* Timestamps in one second, across seconds and before 1970, one after the other as a stream has
+ * them: the cache reuses the text of a second and must write every fraction as it should. */
+static void test_json_cached_times_match_full_formatting(void **state)
+{
+    (void)state;
+    static const int64_t times[] = {
+        1720563243000000001LL, 1720563243999999999LL,
+        1720563243123456789LL, 1720563244000000000LL,
+        1720563243000000000LL, -1LL,
+        -999999999LL,          -1000000000LL,
+        -1000000001LL,         INT64_MIN,
+        INT64_MIN + 1,         INT64_MAX,
+        INT64_MAX - 1,         1LL,
+    };
+    for (size_t i = 0; i < TRL_ARRAY_LEN(times); i++) {
+        struct trl_event *ev = new_event();
+        ev->timestamp_ns = times[i];
+        trl_event_set_str(ev, TRL_F_HOST_NAME, "web01");
+        char want[TRL_RFC3339_MAX + 32];
+        size_t n = trl_format_rfc3339(times[i], want);
+        want[n] = '\0';
+        /* encode() checks the cached bytes against the uncached ones. */
+        assert_non_null(strstr(encode(ev), want));
+    }
+}
+
+/* Events with more fields than a plan takes, or whose plan would be too big to keep: the cache
+ * encodes them in full every time, with the same bytes. */
+static void test_json_cached_encoder_handles_events_too_big_for_a_plan(void **state)
+{
+    (void)state;
+    static const uint32_t counts[] = {1100, 400};
+    for (size_t k = 0; k < TRL_ARRAY_LEN(counts); k++) {
+        for (int pass = 0; pass < 2; pass++) {
+            struct trl_event *ev = new_event();
+            for (uint32_t i = 0; i < counts[k]; i++) {
+                char name[96];
+                int n = snprintf(name, sizeof(name),
+                                 "labels.a_rather_long_name_to_make_the_plan_big_%u_%u", i, i * 7);
+                trl_event_set_named(ev, name, (size_t)n, pass ? "second" : "1", pass ? 6 : 1);
+            }
+            /* encode() checks the cached bytes against the uncached ones. */
+            assert_non_null(strstr(encode(ev), "\"a_rather_long_name_to_make_the_plan_big_0_0\""));
+        }
+    }
+}
+
 static int free_out(void **state)
 {
     (void)state;
@@ -556,6 +690,9 @@ int main(void)
         cmocka_unit_test(test_json_times_match_rfc3339_formatting),
         cmocka_unit_test(test_json_many_dynamic_and_array_values_spill_to_the_heap),
         cmocka_unit_test(test_json_matches_reference_encoder_on_random_events),
+        cmocka_unit_test(test_json_cached_plan_fits_new_values_of_the_same_shape),
+        cmocka_unit_test(test_json_cached_times_match_full_formatting),
+        cmocka_unit_test(test_json_cached_encoder_handles_events_too_big_for_a_plan),
     };
     return cmocka_run_group_tests(tests, setup, free_out);
 }

@@ -286,12 +286,76 @@ static void test_pipeline_emits_unfinished_audit_event_on_destroy(void **state)
     recorder_free(&r);
 }
 
+/* Peers as receivers pass them: in runs, switching back and forth, sometimes none. */
+static const char *peer_of_seq(long seq)
+{
+    static const char *const peers[] = {"10.0.0.1:514", "10.0.0.2:514", NULL, "[::1]:6514"};
+    return peers[(seq / 3) % 4];
+}
+
+struct peer_check {
+    struct trl_sink base; /* first member */
+    long events;
+    bool ok;
+};
+
+static int peer_write(struct trl_sink *s, struct trl_batch *b)
+{
+    struct peer_check *c = (struct peer_check *)s;
+    for (uint32_t i = 0; i < b->nevents; i++) {
+        const struct trl_event *ev = b->events[i];
+        long seq = seq_of(ev);
+        const char *want = peer_of_seq(seq);
+        size_t len = 0;
+        const char *got = trl_event_get(ev, TRL_F_LOG_SOURCE_ADDRESS, &len);
+        if (seq != c->events ||
+            (want ? !got || len != strlen(want) || memcmp(got, want, len) : got != NULL))
+            c->ok = false;
+        /* The message bytes stay whole and NUL-terminated until the sink is done. */
+        if (!ev->original || strlen(ev->original) != ev->original_len ||
+            !strstr(ev->original, "seq="))
+            c->ok = false;
+        c->events++;
+    }
+    return 0;
+}
+
+/* Batches are recycled and their memory reused many times over while receivers keep filling new
+ * ones: every event must still carry its own message and the peer it came from. */
+static void test_pipeline_each_message_keeps_its_peer_across_reused_batches(void **state)
+{
+    (void)state;
+    struct peer_check c = {.base = {.write = peer_write, .destroy = rec_destroy}, .ok = true};
+    struct trl_pipeline_config pc = {
+        .encode_json = true, .parse_threads = 2, .queue_batches = 4, .sink = &c.base};
+    struct trl_pipeline *p = trl_pipeline_create(&pc);
+    assert_non_null(p);
+    long seq = 0;
+    for (int batch = 0; batch < 200; batch++) {
+        struct trl_batch *b = trl_pipeline_batch_get(p);
+        /* Batches of 1 to 97 messages of growing and shrinking length. */
+        for (int i = 0; i < 1 + batch * 37 % 97; i++, seq++) {
+            char line[600];
+            int pad = (int)(seq * 13 % 500);
+            int n = snprintf(line, sizeof(line), "<13>Nov 27 21:03:46 web01 app: %*s seq=%ld", pad,
+                             "", seq);
+            memset(line + 31, 'x', (size_t)pad);
+            trl_batch_add(b, line, (size_t)n, peer_of_seq(seq), trl_now_ns(), 0);
+        }
+        trl_pipeline_submit(p, b);
+    }
+    trl_pipeline_destroy(p);
+    assert_int_equal(c.events, seq);
+    assert_true(c.ok);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pipeline_keeps_order_across_parse_threads),
         cmocka_unit_test(test_pipeline_assembles_audit_records_split_across_batches),
         cmocka_unit_test(test_pipeline_emits_unfinished_audit_event_on_destroy),
+        cmocka_unit_test(test_pipeline_each_message_keeps_its_peer_across_reused_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
