@@ -10,6 +10,10 @@
 #include <strings.h>
 #include <zstd.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* Data blob: "TRLB", version, column count, 2 reserved bytes, event count (u32), then one
  * directory entry per column (col, codec, 2 reserved, raw length u32, stored length u32) and the
  * column payloads in directory order. */
@@ -103,10 +107,19 @@ bool trl_varint_get(const uint8_t **pp, const uint8_t *end, uint64_t *v)
     return false;
 }
 
-static void buf_varint(struct trl_buf *b, uint64_t v)
+/* Appends v as a varint, written in place (column values are appended a few per event). */
+static inline void buf_varint(struct trl_buf *b, uint64_t v)
 {
-    uint8_t tmp[10];
-    trl_buf_append(b, tmp, trl_varint_put(tmp, v));
+    if (b->cap - b->len < 11)
+        trl_buf_reserve(b, 11);
+    uint8_t *p = (uint8_t *)b->data + b->len;
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    b->len = (size_t)(p - (uint8_t *)b->data);
+    b->data[b->len] = '\0';
 }
 
 static void buf_u32(struct trl_buf *b, uint32_t v)
@@ -177,23 +190,49 @@ struct stream_info {
 };
 
 /* A direct-mapped memory of the terms added last: most terms of an event were already added by an
- * earlier event, and this small table answers that from cache. What it lets through is appended
- * to a plain array, sorted and deduplicated once per block (radix sort: sequential passes where a
- * hash set of tens of thousands of terms would miss the cache on nearly every new term). */
+ * earlier event, and this small table answers that from cache. What it lets through goes to the
+ * block's term lists (struct term_parts). */
 #define RECENT_TERMS 4096
 /* Value hashes whose text terms were added: a value repeated across the block (host names,
  * actions, users) is tokenized once while it stays here; one pushed out is only tokenized
  * again, to the same terms. */
 #define RECENT_VALUES 8192
-#define RADIX_BITS    11
 
-#define TOKEN_CACHE_BITS 10
+/* Hashes of index terms of up to 16 bytes (words, numbers, and most pairs such as "10.0" or
+ * "sshd:session"), remembered by their bytes: the same words come back in event after event. */
+#define TOKEN_CACHE_BITS 11
 struct token_slot {
-    /* The token's bytes (zero-padded) with its length in the top byte when shorter than 8:
-     * a token of 8 bytes ends with a word byte, never 1..7, so keys of different lengths
-     * differ. 0: empty (a token has at least one byte). */
-    uint64_t key;
+    /* The term's bytes, zero-padded, in two words; when shorter than 16 bytes its length is in
+     * the top byte of k1. A term of 16 bytes ends with a word byte (>= '0'), never 1..15, so keys
+     * of different lengths differ. k1 == 0: empty (a term has at least one byte). */
+    uint64_t k0, k1;
     uint64_t hash;
+    uint32_t gen; /* the builder's block generation when the term went into the block's set */
+};
+
+/* Keyword values of up to 16 bytes already indexed in the block, by stream: one seen again
+ * (the same user or address a few events later) adds nothing to the index and nothing to its
+ * column's summary, so it is only filed for its column. */
+#define SEEN_BITS 11
+struct seen_slot {
+    uint64_t k0, k1; /* the value's bytes (see value_key) */
+    uint32_t sid;
+    uint32_t len;
+    uint32_t gen; /* the builder's block generation when indexed; 0: empty */
+};
+
+/* The term hashes added to the block (with some repeats), filed by their top bits into lists
+ * that are deduplicated one at a time when the block is done: each list's set then fits in the
+ * cache, where one set of the block's tens of thousands of terms would miss it on nearly every
+ * new term. */
+#define TERM_PART_BITS 6
+#define TERM_PARTS     (1u << TERM_PART_BITS)
+struct term_parts {
+    uint64_t *v[TERM_PARTS];
+    uint32_t n[TERM_PARTS], cap[TERM_PARTS];
+    uint64_t *set; /* open addressing slots for deduplicating one list */
+    size_t set_cap;
+    size_t distinct; /* after term_parts_dedup() */
 };
 
 struct trl_block_builder {
@@ -201,22 +240,24 @@ struct trl_block_builder {
     unsigned bits_per_term;
     ZSTD_CCtx *cctx;
     struct trl_leaves leaves;
-    uint64_t *terms; /* term hashes added (with some repeats), then the block's distinct ones */
-    size_t nterms, terms_cap;
-    uint64_t *sort_tmp;
-    size_t sort_cap;
+    struct term_parts terms;
     struct path_info paths[PATH_CACHE_SIZE];
     struct stream_info *sinfo;
     size_t sinfo_cap;
     uint64_t recent[RECENT_TERMS];
     uint64_t recent_tok[RECENT_VALUES];
     struct token_slot tokens[1u << TOKEN_CACHE_BITS];
+    struct seen_slot seen[1u << SEEN_BITS];
+    uint32_t gen; /* counts blocks, from 1: a token slot stamped with it has its term added */
+    char *text;   /* a value being tokenized, followed by TEXT_PAD zero bytes */
+    size_t text_cap;
+    int32_t orig_sid; /* stream of event.original in the current block, -1 while unknown */
     struct trl_buf raw[TRL_COL__COUNT];
     struct summary_acc sum[TRL_COL__COUNT];
     struct pending *pend;
     size_t pend_cap;
     struct trl_shredder *shred;
-    struct trl_buf data, meta, lower;
+    struct trl_buf data, meta;
     uint8_t *bloom;
     size_t bloom_cap;
 };
@@ -249,8 +290,10 @@ void trl_block_builder_destroy(struct trl_block_builder *b)
     ZSTD_freeCCtx(b->cctx);
     trl_shredder_destroy(b->shred);
     trl_leaves_free(&b->leaves);
-    free(b->terms);
-    free(b->sort_tmp);
+    for (unsigned p = 0; p < TERM_PARTS; p++)
+        free(b->terms.v[p]);
+    free(b->terms.set);
+    free(b->text);
     for (int c = 0; c < TRL_COL__COUNT; c++) {
         trl_buf_free(&b->raw[c]);
         trl_buf_free(&b->sum[c].set);
@@ -259,26 +302,102 @@ void trl_block_builder_destroy(struct trl_block_builder *b)
     }
     trl_buf_free(&b->data);
     trl_buf_free(&b->meta);
-    trl_buf_free(&b->lower);
     free(b->pend);
     free(b->sinfo);
     free(b->bloom);
     free(b);
 }
 
-/* Adds a term to the block's set. The hash 0 never sits in the memory of recent terms (an empty
- * slot holds 0), so it always goes to the set, which keeps it apart. */
+static void term_parts_grow(struct term_parts *t, unsigned p)
+{
+    t->cap[p] = t->cap[p] ? t->cap[p] * 2 : 1024;
+    t->v[p] = trl_xrealloc(t->v[p], t->cap[p] * sizeof(*t->v[p]));
+}
+
+static inline void term_parts_add(struct term_parts *t, uint64_t h)
+{
+    unsigned p = (unsigned)(h >> (64 - TERM_PART_BITS));
+    if (t->n[p] == t->cap[p])
+        term_parts_grow(t, p);
+    t->v[p][t->n[p]++] = h;
+}
+
+/* Adds a term to the block. The hash 0 never sits in the memory of recent terms (an empty slot
+ * holds 0), so it always goes to the lists. */
 static inline void add_term(struct trl_block_builder *b, uint64_t h)
 {
     uint64_t *r = &b->recent[(h >> 17) & (RECENT_TERMS - 1)];
     if (*r == h && h)
         return;
     *r = h;
-    if (b->nterms == b->terms_cap) {
-        b->terms_cap = b->terms_cap ? b->terms_cap * 2 : 16384;
-        b->terms = trl_xrealloc(b->terms, b->terms_cap * sizeof(*b->terms));
+    term_parts_add(&b->terms, h);
+}
+
+/* Keeps each hash of list p once (in place, in first-seen order); returns how many remain. */
+static uint32_t term_part_dedup(struct term_parts *t, unsigned p)
+{
+    uint32_t n = t->n[p];
+    if (n < 2)
+        return n;
+    size_t cap = 64;
+    while (cap < (size_t)n * 2)
+        cap *= 2;
+    if (t->set_cap < cap) {
+        free(t->set);
+        t->set = trl_xmalloc(cap * sizeof(*t->set));
+        t->set_cap = cap;
     }
-    b->terms[b->nterms++] = h;
+    memset(t->set, 0, cap * sizeof(*t->set));
+    uint64_t *v = t->v[p];
+    size_t mask = cap - 1;
+    bool have_zero = false;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t h = v[i];
+        if (h == 0) {
+            if (!have_zero)
+                v[k++] = 0;
+            have_zero = true;
+            continue;
+        }
+        /* The slot comes from bits below the top ones, which all hashes of the list share. */
+        size_t j = (size_t)(h >> 20) & mask;
+        while (t->set[j] && t->set[j] != h)
+            j = (j + 1) & mask;
+        if (t->set[j])
+            continue;
+        t->set[j] = h;
+        v[k++] = h;
+    }
+    return k;
+}
+
+static void term_parts_dedup(struct term_parts *t)
+{
+    t->distinct = 0;
+    for (unsigned p = 0; p < TERM_PARTS; p++) {
+        t->n[p] = term_part_dedup(t, p);
+        t->distinct += t->n[p];
+    }
+}
+
+/* Empties the lists for the next block. Lists grown by one huge block shrink back, so that one
+ * block does not make the builder keep megabytes. */
+static void term_parts_clear(struct term_parts *t)
+{
+    for (unsigned p = 0; p < TERM_PARTS; p++) {
+        if (t->cap[p] > 16384 && (size_t)t->n[p] * 4 < t->cap[p]) {
+            free(t->v[p]);
+            t->v[p] = NULL;
+            t->cap[p] = 0;
+        }
+        t->n[p] = 0;
+    }
+    if (t->set_cap > 32768) {
+        free(t->set);
+        t->set = NULL;
+        t->set_cap = 0;
+    }
 }
 
 /* False when the value's text terms were added recently (the same value earlier in the block). */
@@ -291,97 +410,230 @@ static inline bool first_tokenized(struct trl_block_builder *b, uint64_t vh)
     return true;
 }
 
-/* The hash of a token of up to 8 bytes (most are: words, numbers), remembered by its bytes:
- * the same words come back in event after event. */
-static inline uint64_t token_hash(struct trl_block_builder *b, const char *tok, size_t n)
+/* Zero bytes after a value copied for tokenizing: whole 64-byte blocks and 16-byte term keys are
+ * read without bounds checks. */
+#define TEXT_PAD 80
+/* A copy kept for the next values is dropped after a block when larger than this. */
+#define TEXT_KEEP (1u << 20)
+
+static const uint64_t low_bytes[9] = {
+    0,
+    0xff,
+    0xffff,
+    0xffffff,
+    0xffffffffULL,
+    0xffffffffffULL,
+    0xffffffffffffULL,
+    0xffffffffffffffULL,
+    ~0ULL,
+};
+
+static inline uint64_t load_le64(const char *p)
 {
-    if (n > 8)
-        return trl_term_text_hash(tok, n);
-    uint64_t w = 0;
-    memcpy(&w, tok, n);
-    w = le64toh(w); /* tok[i] in bits 8i..8i+7, whatever the host */
-    uint64_t key = n < 8 ? w | (uint64_t)n << 56 : w;
-    struct token_slot *t = &b->tokens[(key * 0x9e3779b97f4a7c15ULL) >> (64 - TOKEN_CACHE_BITS)];
-    if (t->key != key) {
-        t->key = key;
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return le64toh(w);
+}
+
+/* Adds the text term [tok, tok + n) of a padded copy (see TEXT_PAD). Terms of up to 16 bytes are
+ * looked up in the token cache, which also knows whether the block has the term already. */
+static inline void add_text_term(struct trl_block_builder *b, const char *tok, size_t n)
+{
+    if (n > 16) {
+        add_term(b, trl_term_text_hash(tok, n));
+        return;
+    }
+    uint64_t k0 = load_le64(tok) & low_bytes[n < 8 ? n : 8];
+    uint64_t k1 = n > 8 ? load_le64(tok + 8) & low_bytes[n - 8] : 0;
+    if (n < 16)
+        k1 |= (uint64_t)n << 56;
+    uint64_t x = (k0 ^ (k1 * 0xbf58476d1ce4e5b9ULL)) * 0x9e3779b97f4a7c15ULL;
+    struct token_slot *t = &b->tokens[x >> (64 - TOKEN_CACHE_BITS)];
+    if (t->k0 == k0 && t->k1 == k1) {
+        if (t->gen == b->gen)
+            return;
+    } else {
+        t->k0 = k0;
+        t->k1 = k1;
         t->hash = trl_term_text_hash(tok, n);
     }
-    return t->hash;
+    t->gen = b->gen;
+    term_parts_add(&b->terms, t->hash);
 }
 
-static void add_text_token(void *ud, const char *tok, size_t n)
+/* Bit i set when p[i] is a word byte (trl_term_is_word), for the 64 bytes at p. */
+static inline uint64_t word_mask64(const unsigned char *p)
 {
-    struct trl_block_builder *b = ud;
-    add_term(b, token_hash(b, tok, n));
+#if defined(__SSE2__)
+    const __m128i lo_digit = _mm_set1_epi8('0' - 1), hi_digit = _mm_set1_epi8('9' + 1);
+    const __m128i lo_alpha = _mm_set1_epi8('a' - 1), hi_alpha = _mm_set1_epi8('z' + 1);
+    const __m128i case_bit = _mm_set1_epi8(0x20), under = _mm_set1_epi8('_');
+    const __m128i zero = _mm_setzero_si128();
+    uint64_t m = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+        /* Signed compares: bytes >= 0x80 are negative, and word bytes by themselves. */
+        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, lo_digit), _mm_cmplt_epi8(x, hi_digit));
+        __m128i l = _mm_or_si128(x, case_bit);
+        __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(l, lo_alpha), _mm_cmplt_epi8(l, hi_alpha));
+        __m128i w = _mm_or_si128(_mm_or_si128(digit, alpha),
+                                 _mm_or_si128(_mm_cmpeq_epi8(x, under), _mm_cmplt_epi8(x, zero)));
+        m |= (uint64_t)(uint32_t)_mm_movemask_epi8(w) << (16 * k);
+    }
+    return m;
+#else
+    uint64_t m = 0;
+    for (unsigned i = 0; i < 64; i++)
+        m |= (uint64_t)trl_term_wordchar[p[i]] << i;
+    return m;
+#endif
 }
 
-static int lower_cmp(const char *a, size_t alen, const char *b, size_t blen)
+/* Adds the text terms of a value: what trl_term_index_terms() reports (every token, and every
+ * pair of tokens joined by one joiner), found 64 bytes at a time from a mask of word bytes in a
+ * zero-padded copy of the value. */
+static void index_text(struct trl_block_builder *b, const char *val, size_t len)
 {
-    size_t n = alen < blen ? alen : blen;
-    int c = memcmp(a, b, n);
-    if (c)
-        return c;
-    return (alen > blen) - (alen < blen);
+    if (len == 0)
+        return;
+    if (b->text_cap < len + TEXT_PAD) {
+        free(b->text);
+        b->text_cap = len + TEXT_PAD > 4096 ? len + TEXT_PAD : 4096;
+        b->text = trl_xmalloc(b->text_cap);
+    }
+    char *p = b->text;
+    memcpy(p, val, len);
+    memset(p + len, 0, TEXT_PAD);
+    const unsigned char *u = (const unsigned char *)p;
+    size_t start = 0, prev_start = 0, prev_end = 0;
+    bool have_prev = false, in_token = false;
+    /* The zero bytes after the value end its last token, in the same 64 bytes or the next. */
+    for (size_t base = 0; base < len || in_token; base += 64) {
+        uint64_t m = word_mask64(u + base);
+        uint64_t shifted = (m << 1) | (in_token ? 1 : 0);
+        uint64_t starts = m & ~shifted, ends = ~m & shifted;
+        for (;;) {
+            if (!in_token) {
+                if (!starts)
+                    break;
+                start = base + (size_t)__builtin_ctzll(starts);
+                starts &= starts - 1;
+                in_token = true;
+            }
+            if (!ends)
+                break;
+            size_t end = base + (size_t)__builtin_ctzll(ends);
+            ends &= ends - 1;
+            in_token = false;
+            add_text_term(b, p + start, end - start);
+            if (have_prev && start == prev_end + 1 && trl_term_is_joiner(u[prev_end]))
+                add_text_term(b, p + prev_start, end - prev_start);
+            have_prev = true;
+            prev_start = start;
+            prev_end = end;
+        }
+    }
 }
 
-static void summary_add(struct trl_block_builder *b, struct summary_acc *s, const char *v,
-                        size_t len, uint64_t field_hash)
+/* Lower-case comparison of v (any case) with a lower-cased l. */
+static int lower_cmp(const char *v, size_t vlen, const char *l, size_t llen)
 {
-    trl_buf_reset(&b->lower);
-    trl_buf_reserve(&b->lower, len + 1);
+    size_t n = vlen < llen ? vlen : llen;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char a = trl_ascii_lower((unsigned char)v[i]), c = (unsigned char)l[i];
+        if (a != c)
+            return a < c ? -1 : 1;
+    }
+    return (vlen > llen) - (vlen < llen);
+}
+
+static void buf_set_lower(struct trl_buf *d, const char *v, size_t len)
+{
+    trl_buf_reset(d);
+    trl_buf_reserve(d, len + 1);
     for (size_t i = 0; i < len; i++)
-        b->lower.data[i] = (char)trl_ascii_lower((unsigned char)v[i]);
-    b->lower.len = len;
-    const char *lv = b->lower.data;
+        d->data[i] = (char)trl_ascii_lower((unsigned char)v[i]);
+    d->data[len] = '\0';
+    d->len = len;
+}
 
+static void summary_add(struct summary_acc *s, const char *v, size_t len, uint64_t field_hash)
+{
     if (len > TRL_BLOCK_SUMMARY_MAXLEN) {
         s->minmax_valid = false;
         s->many = true;
         return;
     }
+    /* The field hash is already case-insensitive: equal hashes are taken as equal values (a
+     * collision only makes the set incomplete-but-marked-complete for a 2^-64 chance, which
+     * would at worst skip a block for one query; acceptable for a summary). A value of the set
+     * already counts in min and max. */
+    if (!s->many) {
+        for (uint32_t i = 0; i < s->nset; i++) {
+            if (s->set_hash[i] == field_hash)
+                return;
+        }
+    }
     if (!s->have_minmax) {
-        trl_buf_reset(&s->min);
-        trl_buf_reset(&s->max);
-        trl_buf_append(&s->min, lv, len);
-        trl_buf_append(&s->max, lv, len);
+        buf_set_lower(&s->min, v, len);
+        buf_set_lower(&s->max, v, len);
         s->have_minmax = true;
     } else {
-        if (lower_cmp(lv, len, s->min.data, s->min.len) < 0) {
-            trl_buf_reset(&s->min);
-            trl_buf_append(&s->min, lv, len);
-        }
-        if (lower_cmp(lv, len, s->max.data, s->max.len) > 0) {
-            trl_buf_reset(&s->max);
-            trl_buf_append(&s->max, lv, len);
-        }
+        if (lower_cmp(v, len, s->min.data, s->min.len) < 0)
+            buf_set_lower(&s->min, v, len);
+        if (lower_cmp(v, len, s->max.data, s->max.len) > 0)
+            buf_set_lower(&s->max, v, len);
     }
     if (s->many)
         return;
-    /* The field hash is already case-insensitive: equal hashes are taken as equal values (a
-     * collision only makes the set incomplete-but-marked-complete for a 2^-64 chance, which
-     * would at worst skip a block for one query; acceptable for a summary). */
-    for (uint32_t i = 0; i < s->nset; i++) {
-        if (s->set_hash[i] == field_hash)
-            return;
-    }
     if (s->nset == TRL_BLOCK_SUMMARY_VALUES) {
         s->many = true;
         return;
     }
     s->set_hash[s->nset++] = field_hash;
     buf_varint(&s->set, len);
-    trl_buf_append(&s->set, lv, len);
+    size_t at = s->set.len;
+    trl_buf_reserve(&s->set, len + 1);
+    for (size_t i = 0; i < len; i++)
+        s->set.data[at + i] = (char)trl_ascii_lower((unsigned char)v[i]);
+    s->set.len = at + len;
+    s->set.data[s->set.len] = '\0';
+}
+
+/* Buffers kept from block to block are given back when one outsized block (a huge message) grew
+ * them far beyond what the last block needed, so that a builder does not hold on to it. */
+#define BUF_KEEP (8u << 20)
+
+static void buf_reuse(struct trl_buf *x)
+{
+    if (x->cap > BUF_KEEP && x->len * 4 < x->cap)
+        trl_buf_free(x);
+    else
+        trl_buf_reset(x);
 }
 
 static void builder_reset(struct trl_block_builder *b)
 {
-    b->nterms = 0;
+    term_parts_clear(&b->terms);
+    b->orig_sid = -1;
+    /* A new generation forgets which cached tokens and values the block has; at the wrap, so do
+     * the slots. */
+    if (++b->gen == 0) {
+        memset(b->tokens, 0, sizeof(b->tokens));
+        memset(b->seen, 0, sizeof(b->seen));
+        b->gen = 1;
+    }
+    if (b->text_cap > TEXT_KEEP) {
+        free(b->text);
+        b->text = NULL;
+        b->text_cap = 0;
+    }
     memset(b->recent, 0, sizeof(b->recent));
     memset(b->recent_tok, 0, sizeof(b->recent_tok));
     if (b->sinfo)
         memset(b->sinfo, 0, b->sinfo_cap * sizeof(*b->sinfo));
     for (int c = 0; c < TRL_COL__COUNT; c++) {
-        trl_buf_reset(&b->raw[c]);
+        buf_reuse(&b->raw[c]);
         struct summary_acc *s = &b->sum[c];
         s->nonempty = 0;
         s->nset = 0;
@@ -392,17 +644,39 @@ static void builder_reset(struct trl_block_builder *b)
         trl_buf_reset(&s->min);
         trl_buf_reset(&s->max);
     }
-    trl_buf_reset(&b->data);
-    trl_buf_reset(&b->meta);
+    buf_reuse(&b->data);
+    buf_reuse(&b->meta);
 }
 
-/* True when needle occurs in hay without splitting a word at either end: its tokens are then
- * tokens of hay. */
+/* Compared bytes after which the search for a value in event.original falls back to memmem(3),
+ * whose time is linear whatever the input. */
+#define ALIGNED_SEARCH_BUDGET 4096
+
+/* True when needle occurs in hay without splitting a word at either end: its tokens (and pairs)
+ * are then tokens of hay. It looks from the end, where a syslog line's message sits, and checks
+ * the last occurrence; false when that one splits a word (the caller then tokenizes the value,
+ * to terms hay already gave: the set is the same). */
 static bool aligned_in(const char *hay, size_t hlen, const char *needle, size_t nlen)
 {
     if (nlen == 0 || nlen > hlen)
         return nlen == 0;
-    const char *p = memmem(hay, hlen, needle, nlen);
+    const char *p = NULL;
+    size_t spent = 0;
+    for (size_t lim = hlen - nlen + 1; lim > 0;) {
+        const char *c = memrchr(hay, needle[0], lim);
+        if (!c)
+            return false;
+        if (memcmp(c, needle, nlen) == 0) {
+            p = c;
+            break;
+        }
+        lim = (size_t)(c - hay);
+        spent += nlen;
+        if (spent > ALIGNED_SEARCH_BUDGET) {
+            p = memmem(hay, hlen, needle, nlen);
+            break;
+        }
+    }
     if (!p)
         return false;
     size_t at = (size_t)(p - hay);
@@ -466,7 +740,7 @@ static void index_value(struct trl_block_builder *b, bool text, int col, uint64_
         bool inside_original =
             orig && val != orig && len >= 32 && aligned_in(orig, orig_len, val, len);
         if (!inside_original)
-            trl_term_index_terms(val, len, add_text_token, b);
+            index_text(b, val, len);
     }
     if (text)
         return;
@@ -481,8 +755,11 @@ static void index_value(struct trl_block_builder *b, bool text, int col, uint64_
 static void flush_columns(struct trl_block_builder *b, size_t npend)
 {
     uint32_t nv[TRL_COL__COUNT] = {0};
-    for (size_t j = 0; j < npend; j++)
-        nv[b->pend[j].col]++;
+    size_t first[TRL_COL__COUNT];
+    for (size_t j = 0; j < npend; j++) {
+        if (!nv[b->pend[j].col]++)
+            first[b->pend[j].col] = j;
+    }
     for (int c = TRL_COL_HOST_NAME; c <= TRL_COL_EVENT_CODE; c++) {
         struct trl_buf *raw = &b->raw[c];
         if (!nv[c]) {
@@ -491,14 +768,14 @@ static void flush_columns(struct trl_block_builder *b, size_t npend)
         }
         b->sum[c].nonempty++;
         buf_varint(raw, nv[c]);
-        for (size_t j = 0; j < npend; j++) {
+        for (size_t j = first[c]; j < npend; j++) {
             const struct pending *pd = &b->pend[j];
             if (pd->col != c)
                 continue;
             buf_varint(raw, pd->len);
             trl_buf_append(raw, pd->val, pd->len);
             if (!pd->repeat)
-                summary_add(b, &b->sum[c], pd->val, pd->len, pd->field_hash);
+                summary_add(&b->sum[c], pd->val, pd->len, pd->field_hash);
         }
     }
 }
@@ -532,7 +809,7 @@ static void build_event_leaves(struct trl_block_builder *b)
     flush_columns(b, npend);
 }
 
-static struct stream_info *stream_info(struct trl_block_builder *b, uint32_t sid)
+static struct stream_info *stream_info_fill(struct trl_block_builder *b, uint32_t sid)
 {
     if (sid >= b->sinfo_cap) {
         size_t ncap = b->sinfo_cap ? b->sinfo_cap : 64;
@@ -558,6 +835,33 @@ static struct stream_info *stream_info(struct trl_block_builder *b, uint32_t sid
     return si;
 }
 
+static inline struct stream_info *stream_info(struct trl_block_builder *b, uint32_t sid)
+{
+    if (sid < b->sinfo_cap && b->sinfo[sid].known)
+        return &b->sinfo[sid];
+    return stream_info_fill(b, sid);
+}
+
+/* The bytes of a value of up to 16 bytes as two words, without reading past it: for a given
+ * length, different values give different keys. */
+static inline void value_key(const char *p, size_t len, uint64_t *k0, uint64_t *k1)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    if (len >= 8) {
+        *k0 = load_le64(p);
+        *k1 = load_le64(p + len - 8);
+    } else if (len >= 4) {
+        uint32_t a, c;
+        memcpy(&a, p, 4);
+        memcpy(&c, p + len - 4, 4);
+        *k0 = (uint64_t)a | (uint64_t)c << 32;
+        *k1 = 0;
+    } else {
+        *k0 = len ? (uint64_t)u[0] | (uint64_t)u[len / 2] << 8 | (uint64_t)u[len - 1] << 16 : 0;
+        *k1 = 0;
+    }
+}
+
 /* Indexes one event's values as the shredder gave them (the usual case), like
  * build_event_leaves() but with the facts about each path known from its stream. */
 static void build_event_vals(struct trl_block_builder *b, const struct trl_shred_val *v, size_t n,
@@ -566,7 +870,11 @@ static void build_event_vals(struct trl_block_builder *b, const struct trl_shred
     const char *orig = NULL;
     size_t orig_len = 0;
     for (size_t i = 0; i < n; i++) {
-        if (stream_info(b, v[i].sid)->original) {
+        /* Once the block has an event.original stream, a comparison finds it. */
+        bool is_orig = b->orig_sid >= 0 ? v[i].sid == (uint32_t)b->orig_sid
+                                        : stream_info(b, v[i].sid)->original;
+        if (is_orig) {
+            b->orig_sid = (int32_t)v[i].sid;
             orig = v[i].ptr;
             orig_len = v[i].len;
             break;
@@ -578,15 +886,49 @@ static void build_event_vals(struct trl_block_builder *b, const struct trl_shred
         struct stream_info *si = stream_info(b, x->sid);
         if (!si->indexed)
             continue;
-        if (si->prev && si->prev_len == x->len && !memcmp(si->prev, x->ptr, x->len)) {
+        /* Short keyword values are recognised by the table of seen values below, which also
+         * knows the previous one. */
+        bool short_keyword = !si->text && x->len <= 16;
+        if (!short_keyword && si->prev && si->prev_len == x->len &&
+            !memcmp(si->prev, x->ptr, x->len)) {
             /* Its terms are in the set; the column still needs the value. */
             if (si->col >= 0 && !si->text)
                 *pending_add(b, &npend) =
                     (struct pending){(uint8_t)si->col, true, x->len, x->ptr, 0};
             continue;
         }
-        uint64_t vh = trl_term_value_hash(x->ptr, x->len);
-        index_value(b, si->text, si->col, si->hash, x->ptr, x->len, vh, orig, orig_len, &npend);
+        if (si->original) {
+            /* Nearly every event.original is new to the block: tokenized without first hashing
+             * it whole to look for an earlier equal one. It is a text field (no field term). */
+            index_text(b, x->ptr, x->len);
+        } else if (si->text) {
+            /* A message is nearly always found whole in event.original: looking for it there,
+             * from the end, costs less than hashing it to look for an earlier equal one. */
+            bool inside = orig && x->ptr != orig && x->len >= 32 &&
+                          aligned_in(orig, orig_len, x->ptr, x->len);
+            if (!inside && first_tokenized(b, trl_term_value_hash(x->ptr, x->len)))
+                index_text(b, x->ptr, x->len);
+        } else if (short_keyword) {
+            uint64_t k0, k1;
+            value_key(x->ptr, x->len, &k0, &k1);
+            uint64_t h = (k0 ^ (k1 * 0xbf58476d1ce4e5b9ULL) ^ ((uint64_t)x->sid << 32 | x->len)) *
+                         0x9e3779b97f4a7c15ULL;
+            struct seen_slot *ss = &b->seen[h >> (64 - SEEN_BITS)];
+            if (ss->gen == b->gen && ss->k0 == k0 && ss->k1 == k1 && ss->sid == x->sid &&
+                ss->len == x->len) {
+                if (si->col >= 0)
+                    *pending_add(b, &npend) =
+                        (struct pending){(uint8_t)si->col, true, x->len, x->ptr, 0};
+            } else {
+                uint64_t vh = trl_term_value_hash(x->ptr, x->len);
+                index_value(b, false, si->col, si->hash, x->ptr, x->len, vh, orig, orig_len,
+                            &npend);
+                *ss = (struct seen_slot){k0, k1, x->sid, x->len, b->gen};
+            }
+        } else {
+            uint64_t vh = trl_term_value_hash(x->ptr, x->len);
+            index_value(b, false, si->col, si->hash, x->ptr, x->len, vh, orig, orig_len, &npend);
+        }
         /* Only values inside the input stay valid for the rest of the block. */
         bool in_input = x->ptr >= json && x->ptr + x->len <= json + json_len;
         si->prev = in_input ? x->ptr : NULL;
@@ -630,47 +972,11 @@ static int compress_columns(struct trl_block_builder *b, uint32_t count)
     return 0;
 }
 
-/* Sorts the added term hashes (LSD radix sort) and keeps each once: b->terms[0..nterms) are
- * then the block's distinct terms. */
-static void distinct_terms(struct trl_block_builder *b)
-{
-    size_t n = b->nterms;
-    if (b->sort_cap < n) {
-        free(b->sort_tmp);
-        b->sort_cap = b->terms_cap;
-        b->sort_tmp = trl_xmalloc(b->sort_cap * sizeof(*b->sort_tmp));
-    }
-    uint64_t *src = b->terms, *dst = b->sort_tmp;
-    const unsigned radix = 1u << RADIX_BITS;
-    for (unsigned shift = 0; shift < 64; shift += RADIX_BITS) {
-        size_t count[1u << RADIX_BITS] = {0};
-        for (size_t i = 0; i < n; i++)
-            count[(src[i] >> shift) & (radix - 1)]++;
-        size_t pos = 0;
-        for (unsigned d = 0; d < radix; d++) {
-            size_t c = count[d];
-            count[d] = pos;
-            pos += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            dst[count[(src[i] >> shift) & (radix - 1)]++] = src[i];
-        uint64_t *t = src;
-        src = dst;
-        dst = t;
-    }
-    /* Six passes (64 bits in digits of 11) leave the sorted hashes back in b->terms. */
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (k == 0 || src[i] != b->terms[k - 1])
-            b->terms[k++] = src[i];
-    }
-    b->nterms = k;
-}
-
 static void write_meta(struct trl_block_builder *b, uint32_t count, int64_t min_ts, int64_t max_ts)
 {
-    distinct_terms(b);
-    uint32_t nbits = trl_bloom_size_bits(b->nterms, b->bits_per_term);
+    struct term_parts *t = &b->terms;
+    term_parts_dedup(t);
+    uint32_t nbits = trl_bloom_size_bits(t->distinct, b->bits_per_term);
     size_t nbytes = nbits / 8;
     if (b->bloom_cap < nbytes) {
         free(b->bloom);
@@ -679,8 +985,11 @@ static void write_meta(struct trl_block_builder *b, uint32_t count, int64_t min_
     }
     memset(b->bloom, 0, nbytes);
     uint8_t k = trl_bloom_best_k(b->bits_per_term);
-    for (size_t i = 0; i < b->nterms; i++)
-        trl_bloom_add(b->bloom, nbits, k, b->terms[i]);
+    /* Setting bits is order-independent. */
+    for (unsigned p = 0; p < TERM_PARTS; p++) {
+        for (uint32_t i = 0; i < t->n[p]; i++)
+            trl_bloom_add(b->bloom, nbits, k, t->v[p][i]);
+    }
 
     uint8_t hdr[META_HDR_LEN] = {'T',
                                  'R',
@@ -764,7 +1073,7 @@ int trl_block_build(struct trl_block_builder *b, const struct trl_block_input *e
     out->count = (uint32_t)n;
     out->min_ts = min_ts;
     out->max_ts = max_ts;
-    out->distinct_terms = b->nterms;
+    out->distinct_terms = b->terms.distinct;
     return 0;
 }
 

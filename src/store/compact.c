@@ -1,11 +1,12 @@
 /*
  * Compaction: the writer merges runs of small blocks (what a quiet server commits every few
  * milliseconds) into blocks of up to block_max_events, so that searches open few blocks and the
- * index and compression work on large ones. Once a partition is idle (its day is over, or no write
- * for 30 s), the blocks appends wrote (one per batch, compressed fast) are also merged, into
- * blocks of up to four times block_max_events with the stronger compaction level: larger blocks
- * share more of their index terms and compress better, and this work waits for idle time
- * instead of costing the ingest path.
+ * index and compression work on large ones. Once a partition is idle (no write for 30 s, whether
+ * or not its day is over: an import of old logs writes a past day without pause), the blocks
+ * appends wrote (one per batch, compressed fast) are also merged, into blocks of up to four
+ * times block_max_events with the stronger compaction level: larger blocks share more of their
+ * index terms and compress better, and this work waits for idle time instead of costing the
+ * ingest path.
  *
  * A merge is one transaction: read the run's blocks, concatenate their events in chain order,
  * build one block, append it to the chain as a "compact" entry listing the replaced block ids,
@@ -210,7 +211,6 @@ int trl_store_compact(struct trl_store *st, int64_t budget_ns, bool force,
     struct trl_store_compact_stats local = {0};
     int64_t start = trl_mono_ns();
     int64_t now = trl_now_ns();
-    int64_t today = trl_day_of_ns(now);
     struct run r = {0};
     int rc = 0;
     size_t i = 0;
@@ -225,7 +225,9 @@ int trl_store_compact(struct trl_store *st, int64_t budget_ns, bool force,
         }
         if (rc != 0)
             break;
-        bool idle = d.day < today || now - d.last_write_ns >= IDLE_NS;
+        /* A past day still being written (late events, an import) is not idle: merging it now
+         * would put the costly merges on the ingest path, in runs cut short by the next writes. */
+        bool idle = now - d.last_write_ns >= IDLE_NS;
         bool pending = false;
         uint32_t merged = 0;
         uint32_t big_max = st->opts.block_max_events * 4;
@@ -234,12 +236,12 @@ int trl_store_compact(struct trl_store *st, int64_t budget_ns, bool force,
         for (;;) {
             rc = find_run(p, st->opts.block_max_events, force || idle, &r, &pending);
             if (rc == 0 && r.n == 0) {
-                rc = find_append_run(p, big_max, &r);
-                /* Appended blocks wait for the partition to go idle: keep it on the list. */
-                if (rc == 0 && r.n > 0 && !idle) {
+                /* Appended blocks wait for the partition to go idle: until then it stays on the
+                 * list, without reading its whole block list every time the writer pauses. */
+                if (idle)
+                    rc = find_append_run(p, big_max, &r);
+                else
                     pending = true;
-                    r.n = 0;
-                }
             }
             if (rc != 0 || r.n == 0)
                 break;
