@@ -30,6 +30,7 @@ struct mnode {
     struct trl_str *tok;
     size_t ntok;
     bool json_value_check; /* text must appear verbatim in the JSON */
+    bool has_slash;        /* the text holds '/', which JSON may escape as \/ */
     struct trl_str *lits;  /* pattern: literal parts that must appear verbatim in the JSON */
     size_t nlits;
     /* TRL_QT_RANGE: how the bounds compare, and their values in that form */
@@ -265,9 +266,10 @@ static struct mnode *compile(struct trl_match *m, const struct trl_qnode *q)
     }
     /* A value holding the text (or a pattern's literal parts) shows it verbatim in the event's
      * JSON, unless the encoder had to escape it: a cheap test before walking the JSON. */
-    if (n->term == TRL_QT_TEXT)
+    if (n->term == TRL_QT_TEXT) {
         n->json_value_check = n->text_len > 0 && json_safe(n->text, n->text_len);
-    else if (n->term == TRL_QT_GLOB)
+        n->has_slash = memchr(n->text, '/', n->text_len) != NULL;
+    } else if (n->term == TRL_QT_GLOB)
         glob_literals(m, n);
     if (n->json_value_check || n->nlits)
         m->has_event_check = true;
@@ -452,6 +454,17 @@ void trl_match_ctx_free(struct trl_match_ctx *c)
     memset(c, 0, sizeof(*c));
 }
 
+/* The capacity to give a scratch buffer that must hold need elements: blocks differ in size, and
+ * growing by half at least keeps a search from replacing (and faulting in afresh) a buffer of
+ * hundreds of kilobytes at nearly every block. */
+static size_t grow_cap(size_t cap, size_t need)
+{
+    size_t next = cap + cap / 2;
+    if (next < 4096)
+        next = 4096;
+    return next > need ? next : need;
+}
+
 static bool event_maybe(const struct mnode *n, const char *lj, size_t len)
 {
     switch (n->kind) {
@@ -495,7 +508,7 @@ bool trl_match_event_maybe(const struct trl_match *m, struct trl_match_ctx *c, c
         return true;
     if (c->lower_cap < len + 1) {
         free(c->lower);
-        c->lower_cap = len + 1 > 4096 ? len + 1 : 4096;
+        c->lower_cap = grow_cap(c->lower_cap, len + 1);
         c->lower = trl_xmalloc(c->lower_cap);
     }
     for (size_t i = 0; i < len; i++)
@@ -796,25 +809,6 @@ static inline void set_bit(uint64_t *b, size_t i)
     b[i >> 6] |= 1ULL << (i & 63);
 }
 
-/* ASCII lower-casing, eight bytes at a time: a byte gets 0x20 added when it lies in 'A'..'Z'. */
-static void lower_bytes(char *dst, const uint8_t *src, size_t n)
-{
-    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x;
-        memcpy(&x, src + i, 8);
-        uint64_t low7 = x & ~high;
-        uint64_t ge_a = low7 + ones * (0x80 - 'A');     /* high bit set when the byte >= 'A' */
-        uint64_t gt_z = low7 + ones * (0x80 - 'Z' - 1); /* high bit set when the byte > 'Z' */
-        uint64_t upper = ge_a & ~gt_z & ~x & high;
-        x |= upper >> 2;
-        memcpy(dst + i, &x, 8);
-    }
-    for (; i < n; i++)
-        dst[i] = (char)trl_ascii_lower(src[i]);
-}
-
 /* How common a byte is in lower-cased log text, roughly (higher: more common). */
 static int byte_rank(unsigned char c)
 {
@@ -827,25 +821,30 @@ static int byte_rank(unsigned char c)
     return p ? 4 + (int)(p - letters) : 2;
 }
 
-/* The first occurrence of t (tlen > 0) in h[0..n): memchr() of the text's least common byte
- * finds the candidates, which is far faster than a general substring search. */
-static const char *find_text(const char *h, size_t n, const char *t, size_t tlen)
+/* Marks in occ every place of h[0..n) where the text t (lower-cased, tlen > 0) occurs, ASCII
+ * case-insensitively. memchr() of the text's least common byte, in each case, finds the
+ * candidates: far faster than a general substring search, and the column needs no lower-cased
+ * copy. */
+static void mark_text(uint64_t *occ, const char *h, size_t n, const char *t, size_t tlen)
 {
+    if (tlen > n)
+        return;
     size_t k = 0;
     for (size_t i = 1; i < tlen; i++) {
         if (byte_rank((unsigned char)t[i]) < byte_rank((unsigned char)t[k]))
             k = i;
     }
-    const char *end = h + n, *p = h + k;
-    while (end - p >= (ptrdiff_t)(tlen - k)) {
-        p = memchr(p, t[k], (size_t)(end - p) - (tlen - k) + 1);
-        if (!p)
-            return NULL;
-        if (!memcmp(p - k, t, tlen))
-            return p - k;
-        p++;
+    unsigned char lc = (unsigned char)t[k];
+    unsigned char uc = lc >= 'a' && lc <= 'z' ? (unsigned char)(lc - 32) : lc;
+    const char *last = h + (n - tlen) + k; /* the last place byte k of an occurrence can be */
+    for (int pass = 0; pass < (uc != lc ? 2 : 1); pass++) {
+        const char *p = h + k;
+        while (p <= last && (p = memchr(p, pass ? uc : lc, (size_t)(last - p) + 1))) {
+            if (eq_nocase(p - k, t, tlen))
+                set_bit(occ, (size_t)(p - k - h));
+            p++;
+        }
     }
-    return NULL;
 }
 
 /* Is some backslash of the column (marked by find_occurrences()) followed by c? */
@@ -880,37 +879,26 @@ static void find_occurrences(const struct trl_match *m, struct trl_match_ctx *c,
     if (!c->prefilter)
         return;
     c->words = s->len / 64 + 1;
-    size_t need = c->words * ((size_t)m->nterms + 1);
+    size_t need = c->words * ((size_t)m->nterms + 2);
     if (c->occ_cap < need) {
         free(c->occ);
-        c->occ_cap = need;
-        c->occ = trl_xmalloc(need * sizeof(*c->occ));
+        c->occ_cap = grow_cap(c->occ_cap, need);
+        c->occ = trl_xmalloc(c->occ_cap * sizeof(*c->occ));
     }
-    if (c->lower_cap < s->len + 1) {
-        free(c->lower);
-        c->lower_cap = s->len + 1;
-        c->lower = trl_xmalloc(c->lower_cap);
-    }
-    /* Stored values (references' originals included) lie after the skeletons; the skeletons,
-     * with the values kept inline, are searched too, for block_has_no_match(). */
-    size_t from = 0;
-    lower_bytes(c->lower, s->base, s->len);
+    /* The whole column is searched: the stored values (references' originals included) and the
+     * skeletons with the values kept inline, for block_has_no_match(). */
     c->nterms_occ = m->nterms;
     uint64_t *bs = c->occ + c->words * m->nterms;
     memset(bs, 0, c->words * sizeof(*bs));
     const uint8_t *end8 = s->base + s->len;
-    for (const uint8_t *q = s->base + from; q < end8 && (q = memchr(q, '\\', (size_t)(end8 - q)));
-         q++)
+    for (const uint8_t *q = s->base; q < end8 && (q = memchr(q, '\\', (size_t)(end8 - q))); q++)
         set_bit(bs, (size_t)(q - s->base));
     for (uint64_t mask = c->prefilter; mask; mask &= mask - 1) {
         uint32_t t = (uint32_t)__builtin_ctzll(mask);
         const struct mnode *n = m->terms[t];
         uint64_t *occ = c->occ + c->words * t;
         memset(occ, 0, c->words * sizeof(*occ));
-        const char *end = c->lower + s->len;
-        for (const char *q = c->lower + from;
-             q < end && (q = find_text(q, (size_t)(end - q), n->text, n->text_len)); q++)
-            set_bit(occ, (size_t)(q - c->lower));
+        mark_text(occ, (const char *)s->base, s->len, n->text, n->text_len);
     }
 }
 
@@ -943,6 +931,53 @@ static bool block_has_no_match(const struct trl_match *m, const struct trl_match
     return false;
 }
 
+/* The escapes of the stored string at [a, a+len) of the column that could stand for a byte of a
+ * term's text: \uXXXX (any byte) in *u, \/ in *slash. A term's text is JSON-safe (no quote,
+ * backslash or control byte), so no other escape can hide it: without these, a value whose
+ * stored bytes lack the text does not hold it unescaped either. */
+static void hiding_escapes(const struct trl_match_ctx *c, size_t a, size_t len, bool *u,
+                           bool *slash)
+{
+    const uint64_t *bs = c->occ + c->words * c->nterms_occ;
+    *u = *slash = false;
+    size_t end = a + len;
+    for (size_t w = a >> 6; w <= (end - 1) >> 6 && w < c->words; w++) {
+        for (uint64_t b = bs[w]; b; b &= b - 1) {
+            size_t i = w * 64 + (size_t)__builtin_ctzll(b);
+            if (i < a || i + 1 >= end)
+                continue;
+            *u |= c->col[i + 1] == 'u';
+            *slash |= c->col[i + 1] == '/';
+        }
+    }
+}
+
+/* text_in() for a value stored unescaped at [a, a+len) of the column: only the places where the
+ * term's text occurs (marked by find_occurrences()) need their word boundaries checked. */
+static bool text_at_occurrences(const struct trl_match_ctx *c, const struct mnode *n, uint32_t t,
+                                size_t a, size_t len)
+{
+    const uint64_t *occ = c->occ + c->words * t;
+    const char *v = c->col + a;
+    size_t tlen = n->text_len, last = a + len - tlen;
+    bool starts_word = trl_term_is_word((unsigned char)n->text[0]);
+    bool ends_word = trl_term_is_word((unsigned char)n->text[tlen - 1]);
+    for (size_t w = a >> 6; w <= last >> 6; w++) {
+        for (uint64_t b = occ[w]; b; b &= b - 1) {
+            size_t p = w * 64 + (size_t)__builtin_ctzll(b);
+            if (p < a || p > last)
+                continue;
+            size_t i = p - a;
+            if (starts_word && i > 0 && trl_term_is_word((unsigned char)v[i - 1]))
+                continue;
+            if (ends_word && i + tlen < len && trl_term_is_word((unsigned char)v[i + tlen]))
+                continue;
+            return true;
+        }
+    }
+    return false;
+}
+
 static int scan_value(void *ud, uint32_t ev, uint32_t sid, const char *v, size_t len,
                       bool is_string)
 {
@@ -961,13 +996,22 @@ static int scan_value(void *ud, uint32_t ev, uint32_t sid, const char *v, size_t
     size_t a = inside ? (size_t)(at - col) : 0;
     bool esc = is_string && (inside ? any_bit(c->occ + c->words * sc->m->nterms, a, a + len)
                                     : memchr(v, '\\', len) != NULL);
+    bool hide_u = false, hide_slash = false;
+    if (inside && esc && len > 0)
+        hiding_escapes(c, a, len, &hide_u, &hide_slash);
     bool unescaped = false;
     for (; todo; todo &= todo - 1) {
         uint32_t t = (uint32_t)__builtin_ctzll(todo);
         const struct mnode *n = sc->m->terms[t];
-        if (inside && !esc && (c->prefilter >> t & 1) &&
+        bool pre = inside && (c->prefilter >> t & 1);
+        if (pre && !hide_u && !(hide_slash && n->has_slash) &&
             (len < n->text_len || !any_bit(c->occ + c->words * t, a, a + len - n->text_len + 1)))
             continue;
+        if (pre && !esc && n->text_field) {
+            if (text_at_occurrences(c, n, t, a, len))
+                c->bits[(size_t)t * c->count + ev] = 1;
+            continue;
+        }
         if (esc && !unescaped) {
             if (!trl_shred_unescape(sc->s, &v, &len))
                 return TRL_ENOMATCH;
@@ -1019,12 +1063,35 @@ static void scan_inline(void *ud, uint32_t shape, const char *path, size_t plen,
         const struct mnode *n = m->terms[t];
         if (!(n->field ? path_is(path, plen, n) : indexed))
             continue;
-        if (inside && (c->prefilter >> t & 1) &&
+        bool pre = inside && (c->prefilter >> t & 1);
+        if (pre &&
             (len < n->text_len || !any_bit(c->occ + c->words * t, a, a + len - n->text_len + 1)))
             continue;
-        if (value_matches(n, v, len))
+        if (pre && n->text_field ? text_at_occurrences(c, n, t, a, len) : value_matches(n, v, len))
             c->shape_mask[shape] |= 1ULL << t;
     }
+}
+
+/* A skeleton can be read for its markers alone when no term's text occurs in it and it holds no
+ * escape: none of its inline values can then satisfy a term (the plan's terms all have their
+ * occurrences marked, see scan_plain_ok()). */
+static bool scan_plain(void *ud, size_t off, size_t n)
+{
+    struct scan_ctx *sc = ud;
+    const struct trl_match_ctx *c = sc->c;
+    if (n == 0)
+        return true;
+    for (uint32_t t = 0; t <= sc->m->nterms; t++) {
+        if (any_bit(c->occ + c->words * t, off, off + n))
+            return false;
+    }
+    return true;
+}
+
+/* True when every term of the plan is a text prefiltered by find_occurrences(). */
+static bool scan_plain_ok(const struct trl_match *m, const struct trl_match_ctx *c)
+{
+    return m->nterms > 0 && c->prefilter == (m->nterms == 64 ? ~0ULL : (1ULL << m->nterms) - 1);
 }
 
 static void scan_event(void *ud, uint32_t ev, uint32_t shape)
@@ -1047,8 +1114,8 @@ int trl_match_scan_block(const struct trl_match *m, struct trl_match_ctx *c,
     size_t nbits = (size_t)m->nterms * s->count;
     if (c->bits_cap < nbits) {
         free(c->bits);
-        c->bits_cap = nbits;
-        c->bits = trl_xmalloc(nbits);
+        c->bits_cap = grow_cap(c->bits_cap, nbits);
+        c->bits = trl_xmalloc(c->bits_cap);
     }
     memset(c->bits, 0, nbits);
     if (c->rel_cap < s->nst) {
@@ -1061,8 +1128,21 @@ int trl_match_scan_block(const struct trl_match *m, struct trl_match_ctx *c,
     if (c->prefilter && block_has_no_match(m, c, s))
         return 0; /* every bit stays 0 */
     struct scan_ctx sc = {m, c, s};
-    struct trl_shred_visitor v = {scan_stream, scan_shape,    scan_inline, scan_event,
-                                  scan_value,  scan_verbatim, &sc};
+    struct trl_shred_visitor v = {scan_stream,   scan_shape, scan_inline, scan_event, scan_value,
+                                  scan_verbatim, &sc,        NULL,        NULL};
+    if (scan_plain_ok(m, c)) {
+        /* Every term is decided by where its text occurs: a value holding no occurrence and no
+         * escape cannot satisfy one, and need not be visited at all. */
+        uint64_t *any = c->occ + c->words * ((size_t)m->nterms + 1);
+        memcpy(any, c->occ + c->words * m->nterms, c->words * sizeof(*any));
+        for (uint32_t t = 0; t < m->nterms; t++) {
+            const uint64_t *o = c->occ + c->words * t;
+            for (size_t w = 0; w < c->words; w++)
+                any[w] |= o[w];
+        }
+        v.plain = scan_plain;
+        v.filter = any;
+    }
     return trl_shred_scan_values(s, &v);
 }
 

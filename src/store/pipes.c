@@ -863,6 +863,11 @@ bool trl_pipeline_counts_only(const struct trl_pipeline *pl, int64_t *span_ns)
     return true;
 }
 
+bool trl_pipeline_groups_by_time(const struct trl_pipeline *pl)
+{
+    return pl && pl->n > 0 && pl->stages[0].kind == TRL_PIPE_TIMECHART;
+}
+
 int trl_pipe_run_push_count(struct trl_pipe_run *r, int64_t ts, uint64_t n)
 {
     struct stage_run *s = &r->s[0];

@@ -84,6 +84,10 @@ bool trl_pipeline_column_fields(const struct trl_pipeline *pl, int *cols, size_t
  * receives the timechart's span (0 for stats: every event counts in one group). */
 bool trl_pipeline_counts_only(const struct trl_pipeline *pl, int64_t *span_ns);
 
+/* True when the first stage's groups depend on the events' times (a timechart): its input must
+ * then come with each event's own timestamp. */
+bool trl_pipeline_groups_by_time(const struct trl_pipeline *pl);
+
 /* Names of the columns of the rows the pipeline produces, for table and CSV output; returns their
  * number, or 0 when the rows are whole events. The names live in the pipeline (or are static). */
 size_t trl_pipeline_columns(const struct trl_pipeline *pl, const char **cols, size_t cap);

@@ -421,6 +421,46 @@ static int shape_of(struct trl_shred_scan *s, const struct trl_shred_visitor *v,
     return 0;
 }
 
+/* A shape of markers only, for a skeleton [q, e) whose inline values the visitor does not need:
+ * 0 and *out when every stream it names was met before (their paths and modes are known), 1 when
+ * one was not or the skeleton is verbatim (it is then read in full), or TRL_EINVAL. */
+static int plain_shape(struct trl_shred_scan *s, const struct trl_shred_visitor *v,
+                       const uint8_t *q, const uint8_t *e, const struct trl_shred_shape **out)
+{
+    size_t first = s->nops;
+    for (;;) {
+        q = find_marker(q, e, s->last_mark);
+        if (q >= e)
+            break;
+        uint8_t mark = *q++;
+        uint64_t sid;
+        int rc = 0;
+        if (mark == M_VERBATIM)
+            rc = 1;
+        else if (!trl_varint_get(&q, e, &sid) || sid >= s->nst)
+            rc = TRL_EINVAL;
+        else if (s->path_len[sid] == UINT32_MAX)
+            rc = 1;
+        if (rc != 0) {
+            s->nops = first;
+            return rc;
+        }
+        add_op(s, mark, (uint32_t)sid);
+    }
+    if (s->nshapes == s->shapes_cap) {
+        s->shapes_cap = s->shapes_cap ? s->shapes_cap * 2 : 64;
+        s->shapes = trl_xrealloc(s->shapes, s->shapes_cap * sizeof(*s->shapes));
+    }
+    uint32_t id = (uint32_t)s->nshapes;
+    /* No bytes are kept: a skeleton is met once per block in format 3, through its entry. */
+    s->shapes[s->nshapes++] =
+        (struct trl_shred_shape){0, 0, 0, (uint32_t)first, (uint32_t)(s->nops - first)};
+    if (v->shape)
+        v->shape(v->ud, id);
+    *out = &s->shapes[id];
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Walking the values                                                                          */
 
@@ -475,10 +515,30 @@ bool trl_shred_unescape(struct trl_shred_scan *s, const char **v, size_t *n)
     return leaf_value(s, v, n, true);
 }
 
+/* Is any bit of [from, to) set? */
+static inline bool any_set(const uint64_t *b, size_t from, size_t to)
+{
+    if (from >= to)
+        return false;
+    size_t wf = from >> 6, wt = (to - 1) >> 6;
+    uint64_t first = ~0ULL << (from & 63), last = ~0ULL >> (63 - ((to - 1) & 63));
+    if (wf == wt)
+        return (b[wf] & first & last) != 0;
+    if (b[wf] & first)
+        return true;
+    for (size_t w = wf + 1; w < wt; w++) {
+        if (b[w])
+            return true;
+    }
+    return (b[wt] & last) != 0;
+}
+
 /* The stored values of one event, by its shape's ops. */
 static int walk_event(struct trl_shred_scan *s, const struct trl_shred_visitor *v, uint32_t i,
                       const struct trl_shred_shape *sh)
 {
+    if (sh->nops == 0)
+        return 0;
     const uint8_t *base = s->base;
     const uint8_t *orig = NULL;
     size_t orig_len = 0;
@@ -497,6 +557,9 @@ static int walk_event(struct trl_shred_scan *s, const struct trl_shred_visitor *
                 !cur_varint(base, &c->refs, c->refs_end, &n) || off > orig_len ||
                 n > orig_len - off)
                 return TRL_EINVAL;
+            size_t at = (size_t)(orig - base) + (size_t)off;
+            if (v->filter && !any_set(v->filter, at, at + (size_t)n))
+                continue;
             int rc = give(s, v, i, op->sid, orig + off, (size_t)n, mark == M_STR_REF);
             if (rc != 0)
                 return rc;
@@ -525,7 +588,8 @@ static int walk_event(struct trl_shred_scan *s, const struct trl_shred_visitor *
             orig = val;
             orig_len = (size_t)n;
         }
-        if (mode & MODE_WANT) {
+        if ((mode & MODE_WANT) &&
+            (!v->filter || any_set(v->filter, c->vals - (size_t)n, c->vals))) {
             int rc = give(s, v, i, op->sid, val, (size_t)n, mark != M_SCALAR);
             if (rc != 0)
                 return rc;
@@ -538,7 +602,8 @@ int trl_shred_scan_values(struct trl_shred_scan *s, const struct trl_shred_visit
 {
     if (s->version == 3 && !s->ts)
         return TRL_ENOMATCH;
-    memcpy(s->cur, s->start, s->nst * sizeof(*s->cur));
+    if (s->nst > 0)
+        memcpy(s->cur, s->start, s->nst * sizeof(*s->cur));
     s->ndist = 0;
     s->dist_scanned = 0;
     const uint8_t *q = s->base + s->skel, *qe = s->base + s->skel_end;
@@ -562,7 +627,11 @@ int trl_shred_scan_values(struct trl_shred_scan *s, const struct trl_shred_visit
         if (d && d->shape >= 0) {
             sh = &s->shapes[d->shape];
         } else {
-            rc = shape_of(s, v, sk, e, &sh);
+            rc = 1;
+            if (d && v->plain && v->plain(v->ud, (size_t)(sk - s->base), sl))
+                rc = plain_shape(s, v, sk, e, &sh);
+            if (rc == 1)
+                rc = shape_of(s, v, sk, e, &sh);
             if (rc != 0)
                 return rc;
             if (d)
@@ -671,6 +740,8 @@ static int ops_of(struct trl_shred_scan *s, const uint8_t *q, const uint8_t *e, 
 /* skip_event() for a skeleton whose shape is known: by its ops, without reading its bytes. */
 static int skip_shape(struct trl_shred_scan *s, const struct trl_shred_shape *sh)
 {
+    if (sh->nops == 0)
+        return 0;
     const uint8_t *base = s->base;
     const struct trl_shred_op *op = s->ops + sh->op, *op_end = op + sh->nops;
     for (; op < op_end; op++) {
@@ -760,11 +831,19 @@ static int rebuild_event(struct trl_shred_scan *s, uint32_t i, const uint8_t *q,
 
 int trl_shred_rebuild(struct trl_shred_scan *s, const uint8_t *want, uint32_t *off, uint32_t *len)
 {
-    memcpy(s->cur, s->start, s->nst * sizeof(*s->cur));
+    if (s->nst > 0)
+        memcpy(s->cur, s->start, s->nst * sizeof(*s->cur));
     s->json_len = 0;
     s->ndist = 0;
+    out_reserve(s, 1); /* s->json is never NULL after a rebuild, even of empty events */
+    /* The events after the last chosen one are not needed: the walk stops there. */
+    uint32_t stop = s->count;
+    while (stop > 0 && !want[stop - 1])
+        stop--;
+    memset(off + stop, 0, (s->count - stop) * sizeof(*off));
+    memset(len + stop, 0, (s->count - stop) * sizeof(*len));
     const uint8_t *q = s->base + s->skel, *qe = s->base + s->skel_end;
-    for (uint32_t i = 0; i < s->count; i++) {
+    for (uint32_t i = 0; i < stop; i++) {
         const uint8_t *sk;
         size_t sl;
         struct trl_shred_skel *d;
@@ -790,5 +869,5 @@ int trl_shred_rebuild(struct trl_shred_scan *s, const uint8_t *want, uint32_t *o
         if (rc != 0)
             return rc;
     }
-    return q == qe ? 0 : TRL_EINVAL;
+    return stop < s->count || q == qe ? 0 : TRL_EINVAL;
 }

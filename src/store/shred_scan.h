@@ -105,6 +105,14 @@ struct trl_shred_visitor {
     /* An event the writer kept verbatim (it is not plain JSON): its bytes. */
     void (*verbatim)(void *ud, uint32_t ev, const char *json, size_t n);
     void *ud;
+    /* Optional (format 3): true when the skeleton at [off, off + n) of the column holds nothing
+     * inline_value() needs to see. Such a skeleton that names no stream not met before is read
+     * for its markers only: shape() is called for it, inline_value() is not. */
+    bool (*plain)(void *ud, size_t off, size_t n);
+    /* Optional: one bit per byte of the column. A stored string or number (or a reference into
+     * the event's original) none of whose bytes has its bit set is not handed to value(). Times
+     * stored as deltas are handed over as without it. */
+    const uint64_t *filter;
 };
 
 /* Walks every event of the opened column, in order. 0, TRL_EINVAL or TRL_ENOMATCH. */
@@ -116,7 +124,7 @@ bool trl_shred_unescape(struct trl_shred_scan *s, const char **v, size_t *n);
 
 /* Rebuilds the JSON of the events i with want[i] != 0 into s->json: event i is
  * s->json[off[i] .. off[i] + len[i]) (off and len have count entries; unchosen ones are 0).
- * 0 or TRL_EINVAL. */
+ * The events after the last chosen one are not read. 0 or TRL_EINVAL. */
 int trl_shred_rebuild(struct trl_shred_scan *s, const uint8_t *want, uint32_t *off, uint32_t *len);
 
 #endif

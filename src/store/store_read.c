@@ -18,7 +18,6 @@ struct trl_store_reader {
     char *events_dir;
     struct trl_block_decoder dec;
     struct trl_match_ctx mctx;
-    struct trl_stored_block sb;
     /* The JSON column of a format 2 block, decompressed but not rebuilt, and its scan. */
     void *dctx; /* ZSTD_DCtx */
     uint8_t *shred;
@@ -34,6 +33,11 @@ struct trl_store_reader {
     uint8_t *data;
     size_t data_cap;
     uint32_t loaded; /* bit (1 << column) for each column whose bytes are in data */
+    /* The meta blob of the current block, read through a second blob handle: a statement per
+     * block would copy it twice on its way out of SQLite. */
+    sqlite3_blob *mblob;
+    uint8_t *meta;
+    size_t meta_cap;
 };
 
 /* One result: ordered by timestamp, then by the position it was written at. */
@@ -160,10 +164,20 @@ void trl_store_reader_close(struct trl_store_reader *r)
     free(r->off);
     free(r->len);
     free(r->data);
-    trl_buf_free(&r->sb.meta);
-    trl_buf_free(&r->sb.data);
+    free(r->meta);
     free(r->events_dir);
     free(r);
+}
+
+/* The capacity to give a buffer that must hold need bytes: a block's columns differ in size, and
+ * growing by half at least keeps a scan from replacing (and faulting in afresh) a buffer of
+ * hundreds of kilobytes at nearly every block. */
+static size_t grow_cap(size_t cap, size_t need)
+{
+    size_t next = cap + cap / 2;
+    if (next < 4096)
+        next = 4096;
+    return next > need ? next : need;
 }
 
 struct cand {
@@ -219,6 +233,7 @@ struct search {
     struct trl_pipe_run *run;
     int cols[TRL_PIPE_MAX_FIELDS];
     size_t ncols;
+    bool cols_untimed; /* ... whose groups do not depend on time (stats, top) */
     /* trl_store_scan_pipe into a pipeline that only counts, or trl_store_count_buckets: events
      * go in by the block when they can. */
     bool counts;
@@ -289,7 +304,7 @@ static int load_view(struct trl_store_reader *r, struct trl_partition *p, uint64
         return TRL_EINVAL;
     if (r->data_cap < (size_t)len) {
         free(r->data);
-        r->data_cap = (size_t)len;
+        r->data_cap = grow_cap(r->data_cap, (size_t)len);
         r->data = trl_xmalloc(r->data_cap);
     }
     r->loaded = 0;
@@ -303,6 +318,30 @@ static int load_view(struct trl_store_reader *r, struct trl_partition *p, uint64
     if (dir > 0 && (rc = sqlite3_blob_read(r->blob, r->data + 12, dir, 12)) != SQLITE_OK)
         return trl_sqlite_err(rc);
     return trl_block_view_init(v, r->data, (size_t)len);
+}
+
+/* Reads block id's meta blob and parses it into *m (which points into the reader's buffer). 0,
+ * -ENOENT when the row is gone, TRL_EINVAL when the blob is damaged, or another negative error. */
+static int load_meta(struct trl_store_reader *r, struct trl_partition *p, uint64_t id,
+                     struct trl_block_meta *m)
+{
+    int rc = r->mblob ? sqlite3_blob_reopen(r->mblob, (sqlite3_int64)id)
+                      : sqlite3_blob_open(trl_partition_db(p), "main", "blocks", "meta",
+                                          (sqlite3_int64)id, 0, &r->mblob);
+    if (rc != SQLITE_OK) {
+        sqlite3_blob_close(r->mblob);
+        r->mblob = NULL;
+        return rc == SQLITE_ERROR ? -ENOENT : trl_sqlite_err(rc);
+    }
+    int len = sqlite3_blob_bytes(r->mblob);
+    if (r->meta_cap < (size_t)len || !r->meta) {
+        free(r->meta);
+        r->meta_cap = grow_cap(r->meta_cap, (size_t)len);
+        r->meta = trl_xmalloc(r->meta_cap);
+    }
+    if (len > 0 && (rc = sqlite3_blob_read(r->mblob, r->meta, len, 0)) != SQLITE_OK)
+        return trl_sqlite_err(rc);
+    return trl_block_meta_parse(r->meta, (size_t)len, m) != 0 ? TRL_EINVAL : 0;
 }
 
 /* Reads the bytes of the columns in mask that are not read yet. */
@@ -350,8 +389,8 @@ static int open_scan(struct trl_store_reader *r, const struct trl_block_view *v)
             return -ENOMEM;
         if (r->shred_cap < raw) {
             free(r->shred);
-            r->shred = trl_xmalloc(raw);
-            r->shred_cap = raw;
+            r->shred_cap = grow_cap(r->shred_cap, raw);
+            r->shred = trl_xmalloc(r->shred_cap);
         }
         size_t n = ZSTD_decompressDCtx(r->dctx, r->shred, raw, p, stored);
         if (ZSTD_isError(n) || n != raw)
@@ -409,14 +448,14 @@ static int search_block(struct search *s, struct trl_partition *p, const struct 
     }
     int rc;
     if (!all) {
-        rc = trl_partition_read_block(p, c->id, &r->sb, false);
-        if (rc != 0)
-            return rc == -ENOENT ? 0 : rc;
         struct trl_block_meta meta;
-        if (trl_block_meta_parse(r->sb.meta.data, r->sb.meta.len, &meta) != 0) {
+        rc = load_meta(r, p, c->id, &meta);
+        if (rc == TRL_EINVAL) {
             s->st.blocks_unreadable++;
             return 0;
         }
+        if (rc != 0)
+            return rc == -ENOENT ? 0 : rc;
         if (!trl_match_block_maybe(s->m, &meta)) {
             s->st.blocks_skipped_index++;
             return 0;
@@ -435,7 +474,11 @@ static int search_block(struct search *s, struct trl_partition *p, const struct 
     s->st.blocks_decoded++;
     trl_block_decoder_reset(&r->dec, &v);
     bool cols_only = trl_match_columns_only(s->m);
-    uint32_t mask = 1u << TRL_COL_TS;
+    /* Stats or top from columns, on a block wholly inside the range, with a query the columns
+     * decide: no event's time matters, and the timestamps stay compressed. */
+    bool untimed =
+        s->cols_untimed && cols_only && c->min_ts >= s->o->from_ns && c->max_ts < s->o->to_ns;
+    uint32_t mask = untimed ? 0 : 1u << TRL_COL_TS;
     if (cols_only)
         mask |= trl_match_columns(s->m);
     for (size_t k = 0; k < s->ncols; k++)
@@ -466,7 +509,7 @@ static int search_block(struct search *s, struct trl_partition *p, const struct 
     uint32_t nhit = 0;
     for (uint32_t i = 0; i < v.count; i++) {
         r->hit[i] = 0;
-        int64_t ts = r->dec.ts[i];
+        int64_t ts = untimed ? c->min_ts : r->dec.ts[i];
         if (ts < s->o->from_ns || ts >= s->o->to_ns)
             continue;
         if (!results_wants(&s->res, ts, c->id << 20 | i)) {
@@ -503,7 +546,7 @@ static int search_block(struct search *s, struct trl_partition *p, const struct 
     for (uint32_t i = 0; i < v.count; i++) {
         if (!r->hit[i])
             continue;
-        int64_t ts = r->dec.ts[i];
+        int64_t ts = untimed ? c->min_ts : r->dec.ts[i];
         if (s->ncols) {
             rc = push_columns(s, ts, i);
             if (rc != 0)
@@ -571,6 +614,8 @@ static int search_partition(struct search *s, int64_t day)
     free(c);
     sqlite3_blob_close(s->r->blob);
     s->r->blob = NULL;
+    sqlite3_blob_close(s->r->mblob);
+    s->r->mblob = NULL;
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     trl_partition_close(p);
     return rc;
@@ -692,8 +737,13 @@ int trl_store_scan_pipe(struct trl_store_reader *r, const struct trl_query *q,
     }
     if (!trl_pipeline_column_fields(pl, cols, &ncols))
         return trl_store_scan(r, q, o, !trl_pipeline_needs_json(pl), push_json, run, stats);
-    struct search s = {
-        .r = r, .o = o, .stream = push_json, .stream_ud = run, .run = run, .ncols = ncols};
+    struct search s = {.r = r,
+                       .o = o,
+                       .stream = push_json,
+                       .stream_ud = run,
+                       .run = run,
+                       .ncols = ncols,
+                       .cols_untimed = !trl_pipeline_groups_by_time(pl)};
     memcpy(s.cols, cols, ncols * sizeof(*cols));
     return scan_days(&s, q, stats);
 }

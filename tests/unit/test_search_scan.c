@@ -34,6 +34,13 @@ static const char *const odd[] = {
     "{\"raw\":\"tab\tinside sshd\"}",
     "[\"top\",\"level\",\"sshd\"]",
     "{\"message\":\"pam_unix(sshd:session): session opened for user alice\"}",
+    /* Escapes next to a term's text: one that stands for a byte of it (\\u006b is 'k', \\/ is
+     * '/'), and one whose letter makes the stored bytes hold a text the value does not. */
+    "{\"message\":\"mimi\\u006batz ran\"}",
+    "{\"message\":\"copied to a\\/b today\"}",
+    "{\"message\":\"\\nobody home\"}",
+    "{\"message\":\"nobody else\\there\"}",
+    "{\"message\":\"MiMiKaTz in capitals, xsshd and sshdx are other words\"}",
 };
 
 #define NODD  (sizeof(odd) / sizeof(odd[0]))
@@ -121,14 +128,14 @@ static void test_chosen_events_are_rebuilt_byte_for_byte(void **state)
     struct trl_match *m = trl_match_compile(q);
     struct trl_match_ctx c;
     trl_match_ctx_init(&c);
-    /* Every event, none, every third, the last one only; the last four after a scan of the
-     * values, whose shapes the rebuild then skips by. */
-    for (int pattern = 0; pattern < 8; pattern++) {
-        if (pattern == 4)
+    /* Every event, none, every third, the last one only, the second one only (the rebuild stops
+     * there); the last five after a scan of the values, whose shapes the rebuild then skips by. */
+    for (int pattern = 0; pattern < 10; pattern++) {
+        if (pattern == 5)
             assert_int_equal(trl_match_scan_block(m, &c, &s), 0);
         for (uint32_t i = 0; i < NALL; i++)
-            want[i] = pattern % 4 == 0 || (pattern % 4 == 2 && i % 3 == 1) ||
-                      (pattern % 4 == 3 && i == NALL - 1);
+            want[i] = pattern % 5 == 0 || (pattern % 5 == 2 && i % 3 == 1) ||
+                      (pattern % 5 == 3 && i == NALL - 1) || (pattern % 5 == 4 && i == 1);
         assert_int_equal(trl_shred_rebuild(&s, want, off, len), 0);
         for (uint32_t i = 0; i < NALL; i++) {
             if (!want[i]) {
@@ -181,6 +188,13 @@ static const char *const queries[] = {
     "inside",
     "event.action:ssh-login-failed OR event.action:sudo-command",
     "a:*",
+    "mimikatz",
+    "a/b",
+    "nobody",
+    "xsshd",
+    "capitals",
+    "ssh-login-failed",
+    "mimikatz OR nobody",
 };
 
 static void test_scanned_values_match_exactly_as_the_rebuilt_json(void **state)
