@@ -147,12 +147,8 @@ int trl_cmd_agents(int argc, char **argv)
             if (trl_cli_output_json("agents", optarg, &json))
                 return 2;
             break;
-        case 'h':
-            usage(stdout);
-            return 0;
         default:
-            usage(stderr);
-            return 2;
+            return trl_cli_help_or_usage(c, usage);
         }
     }
     if (optind < argc) {

@@ -136,7 +136,8 @@ int trl_cmd_alerts(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
-    const char *data = NULL, *output = isatty(1) ? "table" : "json";
+    const char *data = NULL;
+    bool json = !isatty(1);
     struct trl_alert_filter f = {.limit = 100};
     int64_t now = trl_now_ns();
     int c;
@@ -166,18 +167,11 @@ int trl_cmd_alerts(int argc, char **argv)
             break;
         }
         case 'o':
-            if (strcmp(optarg, "json") && strcmp(optarg, "table")) {
-                fprintf(stderr, "trapline alerts: --output json or table\n");
+            if (trl_cli_output_json("alerts", optarg, &json))
                 return 2;
-            }
-            output = optarg;
             break;
-        case 'h':
-            usage(stdout);
-            return 0;
         default:
-            usage(stderr);
-            return 2;
+            return trl_cli_help_or_usage(c, usage);
         }
     }
     struct trl_buf text = {0};
@@ -205,7 +199,7 @@ int trl_cmd_alerts(int argc, char **argv)
         return 1;
     }
     struct trl_buf b = {0};
-    bool table = !strcmp(output, "table");
+    bool table = !json;
     if (table)
         printf("%-6s %-19s %-13s %-12s %6s  %-16s %s\n", "ID", "LAST SEEN (UTC)", "LEVEL", "STATUS",
                "COUNT", "HOST", "TITLE");

@@ -359,12 +359,8 @@ static int cmd_import(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'h':
-            usage(stdout);
-            return 0;
         default:
-            usage(stderr);
-            return 2;
+            return trl_cli_help_or_usage(c, usage);
         }
     }
     if (optind >= argc) {
@@ -514,12 +510,8 @@ static int cmd_list(int argc, char **argv)
         case 'a':
             f.valid_at = ctx.now;
             break;
-        case 'h':
-            usage(stdout);
-            return 0;
         default:
-            usage(stderr);
-            return 2;
+            return trl_cli_help_or_usage(c, usage);
         }
     }
     for (int i = optind; i < argc; i++) {
@@ -674,12 +666,8 @@ static int cmd_match(int argc, char **argv)
         case 'e':
             enrich = true;
             break;
-        case 'h':
-            usage(stdout);
-            return 0;
         default:
-            usage(stderr);
-            return 2;
+            return trl_cli_help_or_usage(c, usage);
         }
     }
     if (optind >= argc) {

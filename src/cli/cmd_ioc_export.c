@@ -107,12 +107,8 @@ int trl_cmd_ioc_export(int argc, char **argv)
             sources[o.nlocal++] = optarg;
             o.local_sources = sources;
             break;
-        case 'h':
-            export_usage(stdout);
-            return 0;
         default:
-            export_usage(stderr);
-            return 2;
+            return trl_cli_help_or_usage(c, export_usage);
         }
     }
     if (optind < argc) {

@@ -135,12 +135,8 @@ int trl_cmd_ioc_hunt(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'h':
-            hunt_usage(stdout);
-            return 0;
         default:
-            hunt_usage(stderr);
-            return 2;
+            return trl_cli_help_or_usage(c, hunt_usage);
         }
     }
     if (from >= to) {

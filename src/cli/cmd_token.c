@@ -83,12 +83,8 @@ int trl_cmd_token(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'h':
-            usage(stdout);
-            return 0;
         default:
-            usage(stderr);
-            return 2;
+            return trl_cli_help_or_usage(c, usage);
         }
     }
     if (optind < argc) {

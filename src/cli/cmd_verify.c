@@ -92,12 +92,8 @@ int trl_cmd_verify(int argc, char **argv)
         case 'q':
             pc.quiet = true;
             break;
-        case 'h':
-            usage(stdout);
-            return 0;
         default:
-            usage(stderr);
-            return 2;
+            return trl_cli_help_or_usage(c, usage);
         }
     }
     if (optind < argc) {

@@ -61,3 +61,13 @@ int trl_cli_output_json(const char *verb, const char *arg, bool *json)
     *json = !strcmp(arg, "json");
     return 0;
 }
+
+int trl_cli_help_or_usage(int c, void (*usage)(FILE *out))
+{
+    if (c == 'h') {
+        usage(stdout);
+        return 0;
+    }
+    usage(stderr);
+    return 2;
+}

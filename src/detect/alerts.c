@@ -85,13 +85,13 @@ struct trl_alert_store *trl_alert_store_open(const char *data_dir, int64_t fold_
                     "AND last_seen >= ?2 ORDER BY last_seen DESC LIMIT 1",
                     &s->find) ||
             prepare(s->db,
-                    "UPDATE alerts SET count = count + 1, last_seen = max(last_seen, ?2), "
+                    "UPDATE alerts SET count = count + ?5, last_seen = max(last_seen, ?2), "
                     "first_seen = min(first_seen, ?2), event_ids = ?3, updated = ?4 WHERE id = ?1",
                     &s->update) ||
             prepare(s->db,
                     "INSERT INTO alerts (fold_key, rule_id, title, level, tags, correlation, "
                     "group_by, host, first_seen, last_seen, count, event_ids, created, updated) "
-                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 1, ?10, ?11, ?11)",
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?12, ?10, ?11, ?11)",
                     &s->insert))
             goto fail;
     }
@@ -211,6 +211,7 @@ int trl_alert_store_add(struct trl_alert_store *s, const struct trl_alert *a)
     }
     trl_buf_putc(&group, '}');
     int64_t now = (int64_t)time(NULL) * 1000000000LL;
+    int64_t count = a->count > 0 ? a->count : 1;
 
     if (s->fold_window_ns > 0) {
         sqlite3_bind_text(s->find, 1, key.data, (int)key.len, SQLITE_STATIC);
@@ -223,6 +224,7 @@ int trl_alert_store_add(struct trl_alert_store *s, const struct trl_alert *a)
             sqlite3_bind_int64(s->update, 2, a->timestamp_ns);
             sqlite3_bind_text(s->update, 3, ids.data, (int)ids.len, SQLITE_STATIC);
             sqlite3_bind_int64(s->update, 4, now);
+            sqlite3_bind_int64(s->update, 5, count);
             rc = step_done(s, s->update);
             if (rc == 0)
                 rc = enqueue(s, id, a->level, now);
@@ -244,6 +246,7 @@ int trl_alert_store_add(struct trl_alert_store *s, const struct trl_alert *a)
     sqlite3_bind_int64(st, 9, a->timestamp_ns);
     sqlite3_bind_text(st, 10, ids.data, (int)ids.len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 11, now);
+    sqlite3_bind_int64(st, 12, count);
     rc = step_done(s, st);
     if (rc == 0)
         rc = enqueue(s, sqlite3_last_insert_rowid(s->db), a->level, now);

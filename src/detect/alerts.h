@@ -4,7 +4,8 @@
  *
  * Repeats fold: an alert with the same rule, the same host and the same correlation group-by
  * values as an open alert (not closed) last seen within the fold window is counted into that alert
- * (count, last_seen, more event ids) instead of creating a new one.
+ * (count, last_seen, more event ids) instead of creating a new one. An alert's count is the number
+ * of events that raised it: one per detection, every event that made a correlation fire.
  *
  * Outbox: when enabled with trl_alert_store_set_outbox(), every new or folded alert at or above a
  * level is also written, as a JSON object, to the table alert_outbox (id INTEGER PRIMARY KEY
@@ -34,8 +35,9 @@ struct trl_alert {
     const char *const *group_fields;
     const char *const *group_values;
     size_t ngroup;
-    const char *const *event_ids;
+    const char *const *event_ids; /* the triggering events' event.id values (some of them) */
     size_t nevents;
+    int64_t count; /* how many events raised it (a correlation's whole window); 0 counts as 1 */
     const char *host;
     int64_t timestamp_ns; /* when it happened (the event's @timestamp) */
 };

@@ -8,7 +8,6 @@
 #include "detect/sigma.h"
 #include "ioc/ioc_stage.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -97,15 +96,18 @@ static void files_free(struct rule_file *f, size_t n)
     free(f);
 }
 
-static bool is_rule_file(const char *name)
-{
-    size_t n = strlen(name);
-    return (n > 4 && !strcmp(name + n - 4, ".yml")) || (n > 5 && !strcmp(name + n - 5, ".yaml"));
-}
+struct list_ctx {
+    char ***out;
+    size_t *n;
+    int depth;
+};
 
-static int cmp_names(const void *a, const void *b)
+static void list_files(const char *path, char ***out, size_t *n, int depth);
+
+static void list_entry(void *ud, const char *path)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    struct list_ctx *c = ud;
+    list_files(path, c->out, c->n, c->depth + 1);
 }
 
 /* Lists path, or the rule files under it (recursively, sorted like trl_sigma_load_path()). */
@@ -121,33 +123,9 @@ static void list_files(const char *path, char ***out, size_t *n, int depth)
         (*out)[(*n)++] = trl_xstrdup(path);
         return;
     }
-    DIR *d = depth < 32 ? opendir(path) : NULL;
-    if (!d) {
+    struct list_ctx c = {out, n, depth};
+    if (depth >= 32 || trl_sigma_dir_each(path, list_entry, &c) != 0)
         trl_warn("rules", "cannot read rules directory path=%s", path);
-        return;
-    }
-    char **names = NULL;
-    size_t nnames = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        names = trl_xrealloc(names, (nnames + 1) * sizeof(*names));
-        names[nnames++] = trl_xstrdup(e->d_name);
-    }
-    closedir(d);
-    if (nnames > 1)
-        qsort(names, nnames, sizeof(*names), cmp_names);
-    for (size_t i = 0; i < nnames; i++) {
-        struct trl_buf full = {0};
-        trl_buf_printf(&full, "%s/%s", path, names[i]);
-        struct stat cs;
-        if (stat(full.data, &cs) == 0 && (S_ISDIR(cs.st_mode) || is_rule_file(names[i])))
-            list_files(full.data, out, n, depth + 1);
-        trl_buf_free(&full);
-        free(names[i]);
-    }
-    free(names);
 }
 
 static int read_file(const char *path, char **text, size_t *len)
@@ -464,6 +442,7 @@ static void on_match(void *ud, const struct trl_sigma_match *m)
         .ngroup = m->ngroup,
         .event_ids = ids,
         .nevents = nids,
+        .count = (int64_t)m->count,
         .host = host ? hostbuf : NULL,
         .timestamp_ns = ev->timestamp_ns ? ev->timestamp_ns : ev->received_ns,
     };
@@ -493,6 +472,9 @@ int trl_detector_process(void *detector, struct trl_batch *b)
         if (!ev)
             continue;
         evaluated++;
+        /* Without rules there is nothing to evaluate: do not even read the event's id. */
+        if (d->set->nrules == 0)
+            continue;
         d->current = ev;
         trl_sigma_eval(d->set->rules, d->set->scratch, ev, event_number(ev), on_match, d);
     }

@@ -52,6 +52,10 @@ void trl_sigma_ruleset_destroy(struct trl_sigma_ruleset *rs);
  * error when the path cannot be read at all. */
 int trl_sigma_load_path(struct trl_sigma_ruleset *rs, const char *path, trl_sigma_report_fn report,
                         void *ud);
+/* Calls each with the full path of every entry of directory dir that trl_sigma_load_path() reads,
+ * in the order it reads them: subdirectories and *.yml / *.yaml files, hidden ones left out,
+ * sorted by name. Returns 0, or a negative errno when dir cannot be read. */
+int trl_sigma_dir_each(const char *dir, void (*each)(void *ud, const char *path), void *ud);
 /* Loads rules from a YAML buffer; name is used in reports. */
 int trl_sigma_load_buffer(struct trl_sigma_ruleset *rs, const char *name, const char *buf,
                           size_t len, trl_sigma_report_fn report, void *ud);
@@ -94,6 +98,11 @@ struct trl_sigma_match {
     size_t ngroup;
     const uint64_t *event_ids;
     size_t nevents;
+    /* How many events made it fire: 1 for a detection rule; for a correlation, the events in the
+     * window (event_count, value_count) or the one event per rule it saw (temporal,
+     * temporal_ordered), a correlation it builds on counting every event that made that one
+     * fire. May be more than the nevents listed. */
+    uint64_t count;
 };
 
 /* Evaluates ev (identified by event_id in correlation hits) against every rule: calls match for

@@ -425,16 +425,19 @@ void sigma_corr_finalize(struct trl_sigma_ruleset *rs, trl_sigma_report_fn repor
 struct hit {
     int64_t ts;
     uint64_t id;
-    char *value; /* value_count: the counted field's value (owned) */
-    size_t slot; /* which reference produced it */
+    uint64_t weight; /* how many events it stands for (see sigma_corr_feed) */
+    char *value;     /* value_count: the counted field's value (owned) */
+    size_t slot;     /* which reference produced it */
 };
 
 struct group {
     int64_t last_ts;
     struct hit *hits; /* ring buffer in arrival order */
     size_t head, n, cap;
+    uint64_t weight;   /* the events the hits in the window stand for */
     int64_t *seen_ts;  /* temporal: last hit time per reference; ordered: chain start per step */
     uint64_t *seen_id; /* the event of that hit */
+    uint64_t *seen_weight; /* and how many events it stands for */
     bool *seen;
     size_t nrefs;
     char **group_values; /* for reports */
@@ -473,6 +476,7 @@ static void distinct_drop(struct group *g, const char *v)
 static void hit_pop(struct group *g)
 {
     struct hit *h = &g->hits[g->head];
+    g->weight -= h->weight;
     if (h->value) {
         distinct_drop(g, h->value);
         free(h->value);
@@ -499,6 +503,7 @@ static void group_free(void *p)
     free(g->hits);
     free(g->seen_ts);
     free(g->seen_id);
+    free(g->seen_weight);
     free(g->seen);
     for (size_t i = 0; i < g->ngroup; i++)
         free(g->group_values[i]);
@@ -555,8 +560,8 @@ size_t sigma_corr_state_adopt(const struct trl_sigma_ruleset *rs, struct sigma_c
     return moved;
 }
 
-static void hit_push(struct group *g, int64_t ts, uint64_t id, const char *value, size_t vlen,
-                     size_t slot)
+static void hit_push(struct group *g, int64_t ts, uint64_t id, uint64_t weight, const char *value,
+                     size_t vlen, size_t slot)
 {
     if (g->n == MAX_WINDOW)
         hit_pop(g);
@@ -573,6 +578,8 @@ static void hit_push(struct group *g, int64_t ts, uint64_t id, const char *value
     struct hit *h = &g->hits[(g->head + g->n) % g->cap];
     h->ts = ts;
     h->id = id;
+    h->weight = weight;
+    g->weight += weight;
     h->slot = slot;
     h->value = value ? trl_xstrndup(value, vlen) : NULL;
     if (h->value)
@@ -618,10 +625,12 @@ static int64_t event_time(const struct trl_event *ev)
     return ev->timestamp_ns ? ev->timestamp_ns : ev->received_ns;
 }
 
+/* Reports that correlation ci fired for group g, on the count events listed (the last nids of them
+ * by id), and feeds the correlations that reference it. */
 static size_t fire(const struct trl_sigma_ruleset *rs, struct sigma_corr_state *st, size_t ci,
-                   struct group *g, const uint64_t *ids, size_t nids, const struct trl_event *ev,
-                   uint64_t event_id, void (*match)(void *, const struct trl_sigma_match *),
-                   void *ud)
+                   struct group *g, const uint64_t *ids, size_t nids, uint64_t count,
+                   const struct trl_event *ev, uint64_t event_id,
+                   void (*match)(void *, const struct trl_sigma_match *), void *ud)
 {
     const struct sigma_corr *c = &rs->corrs[ci];
     size_t calls = 0;
@@ -634,17 +643,18 @@ static size_t fire(const struct trl_sigma_ruleset *rs, struct sigma_corr_state *
             .ngroup = c->ngroup,
             .event_ids = ids,
             .nevents = nids,
+            .count = count,
         };
         match(ud, &m);
         calls++;
     }
     if (c->nfeeds)
-        calls += sigma_corr_feed(rs, st, c->feeds, c->nfeeds, ev, event_id, match, ud);
+        calls += sigma_corr_feed(rs, st, c->feeds, c->nfeeds, ev, event_id, count, match, ud);
     return calls;
 }
 
 static size_t feed_one(const struct trl_sigma_ruleset *rs, struct sigma_corr_state *st, size_t ci,
-                       size_t slot, const struct trl_event *ev, uint64_t event_id,
+                       size_t slot, const struct trl_event *ev, uint64_t event_id, uint64_t weight,
                        void (*match)(void *, const struct trl_sigma_match *), void *ud)
 {
     const struct sigma_corr *c = &rs->corrs[ci];
@@ -683,6 +693,7 @@ static size_t feed_one(const struct trl_sigma_ruleset *rs, struct sigma_corr_sta
         g->nrefs = c->nrefs;
         g->seen_ts = trl_xcalloc(c->nrefs, sizeof(*g->seen_ts));
         g->seen_id = trl_xcalloc(c->nrefs, sizeof(*g->seen_id));
+        g->seen_weight = trl_xcalloc(c->nrefs, sizeof(*g->seen_weight));
         g->seen = trl_xcalloc(c->nrefs, sizeof(*g->seen));
         g->ngroup = ngroup;
         g->group_values = trl_xcalloc(ngroup + 1, sizeof(char *));
@@ -695,6 +706,7 @@ static size_t feed_one(const struct trl_sigma_ruleset *rs, struct sigma_corr_sta
 
     uint64_t ids[MAX_REPORTED];
     size_t nids = 0;
+    uint64_t count = 0;
     switch (c->type) {
     case CORR_EVENT_COUNT:
     case CORR_VALUE_COUNT: {
@@ -706,12 +718,13 @@ static size_t feed_one(const struct trl_sigma_ruleset *rs, struct sigma_corr_sta
                 return 0; /* an event without the counted field adds no value */
         }
         window_prune(g, now, c->timespan_ns);
-        hit_push(g, now, event_id, v, vlen, slot);
+        hit_push(g, now, event_id, weight, v, vlen, slot);
         double measure = c->type == CORR_EVENT_COUNT
                              ? (double)g->n
                              : (double)(g->distinct ? trl_strmap_count(g->distinct) : 0);
         if (!condition_holds(c, measure))
             return 0;
+        count = g->weight;
         size_t first = g->n > MAX_REPORTED ? g->n - MAX_REPORTED : 0;
         for (size_t i = first; i < g->n; i++)
             ids[nids++] = g->hits[(g->head + i) % g->cap].id;
@@ -721,6 +734,7 @@ static size_t feed_one(const struct trl_sigma_ruleset *rs, struct sigma_corr_sta
         g->seen[slot] = true;
         g->seen_ts[slot] = now;
         g->seen_id[slot] = event_id;
+        g->seen_weight[slot] = weight;
         size_t distinct = 0;
         for (size_t r = 0; r < c->nrefs; r++) {
             if (g->seen[r] && g->seen_ts[r] >= now - c->timespan_ns)
@@ -731,8 +745,11 @@ static size_t feed_one(const struct trl_sigma_ruleset *rs, struct sigma_corr_sta
         bool ok = c->has_condition ? condition_holds(c, (double)distinct) : distinct == c->nrefs;
         if (!ok)
             return 0;
-        for (size_t r = 0; r < c->nrefs && nids < MAX_REPORTED; r++) {
-            if (g->seen[r])
+        for (size_t r = 0; r < c->nrefs; r++) {
+            if (!g->seen[r])
+                continue;
+            count += g->seen_weight[r];
+            if (nids < MAX_REPORTED)
                 ids[nids++] = g->seen_id[r];
         }
         break;
@@ -744,33 +761,38 @@ static size_t feed_one(const struct trl_sigma_ruleset *rs, struct sigma_corr_sta
             g->seen[0] = true;
             g->seen_ts[0] = now;
             g->seen_id[0] = event_id;
+            g->seen_weight[0] = weight;
         } else if (g->seen[slot - 1] && now - g->seen_ts[slot - 1] <= c->timespan_ns) {
             g->seen[slot] = true;
             g->seen_ts[slot] = g->seen_ts[slot - 1];
             g->seen_id[slot] = event_id;
+            g->seen_weight[slot] = weight;
         }
         if (!g->seen[c->nrefs - 1])
             return 0;
-        for (size_t r = 0; r < c->nrefs && nids < MAX_REPORTED; r++)
-            ids[nids++] = g->seen_id[r];
+        for (size_t r = 0; r < c->nrefs; r++) {
+            count += g->seen_weight[r];
+            if (nids < MAX_REPORTED)
+                ids[nids++] = g->seen_id[r];
+        }
         break;
     }
     }
-    size_t calls = fire(rs, st, ci, g, ids, nids, ev, event_id, match, ud);
+    size_t calls = fire(rs, st, ci, g, ids, nids, count, ev, event_id, match, ud);
     group_clear(g);
     return calls;
 }
 
 size_t sigma_corr_feed(const struct trl_sigma_ruleset *rs, struct sigma_corr_state *st,
                        const struct sigma_feed *feeds, size_t nfeeds, const struct trl_event *ev,
-                       uint64_t event_id, void (*match)(void *ud, const struct trl_sigma_match *m),
-                       void *ud)
+                       uint64_t event_id, uint64_t weight,
+                       void (*match)(void *ud, const struct trl_sigma_match *m), void *ud)
 {
     size_t calls = 0;
     for (size_t i = 0; i < nfeeds; i++) {
         if (st->off && st->off[rs->nrules + feeds[i].corr])
             continue;
-        calls += feed_one(rs, st, feeds[i].corr, feeds[i].slot, ev, event_id, match, ud);
+        calls += feed_one(rs, st, feeds[i].corr, feeds[i].slot, ev, event_id, weight, match, ud);
     }
     return calls;
 }

@@ -211,10 +211,13 @@ size_t sigma_corr_state_adopt(const struct trl_sigma_ruleset *rs, struct sigma_c
 /* The rules turned off (indexed like trl_sigma_rule_get_info; NULL: none): correlations that are
  * off are not fed. The array stays the scratch's. */
 void sigma_corr_state_set_off(struct sigma_corr_state *st, const bool *off);
+/* Feeds a hit of a rule to the correlations that reference it. weight is how many events the hit
+ * stands for: 1 for an event a detection rule matched, the count of a correlation that fired (a
+ * correlation built on correlations reports every event underneath). */
 size_t sigma_corr_feed(const struct trl_sigma_ruleset *rs, struct sigma_corr_state *st,
                        const struct sigma_feed *feeds, size_t nfeeds, const struct trl_event *ev,
-                       uint64_t event_id, void (*match)(void *ud, const struct trl_sigma_match *m),
-                       void *ud);
+                       uint64_t event_id, uint64_t weight,
+                       void (*match)(void *ud, const struct trl_sigma_match *m), void *ud);
 
 /* Compiles a condition string against the rule's searches. Returns NULL and writes a message
  * (with the column) into err on failure. */

@@ -3,6 +3,7 @@
  * event through them. Invalid or unsupported rules are reported (file, line, reason) and skipped;
  * they never stop the caller.
  */
+#include "core/buf.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "detect/sigma_internal.h"
@@ -483,19 +484,9 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int trl_sigma_load_path(struct trl_sigma_ruleset *rs, const char *path,
-                        trl_sigma_report_fn report_fn, void *ud)
+int trl_sigma_dir_each(const char *dir, void (*each)(void *ud, const char *path), void *ud)
 {
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        int err = errno;
-        if (report_fn)
-            report_fn(ud, path, 0, NULL, strerror(err), false);
-        return -err;
-    }
-    if (!S_ISDIR(st.st_mode))
-        return load_file(rs, path, report_fn, ud);
-    DIR *d = opendir(path);
+    DIR *d = opendir(dir);
     if (!d)
         return -errno;
     /* Sorted, so rule order (and so output order) does not depend on the file system. */
@@ -509,21 +500,51 @@ int trl_sigma_load_path(struct trl_sigma_ruleset *rs, const char *path,
         names[nnames++] = trl_xstrdup(e->d_name);
     }
     closedir(d);
-    qsort(names, nnames, sizeof(*names), cmp_names);
-    int added = 0;
+    if (nnames > 1)
+        qsort(names, nnames, sizeof(*names), cmp_names);
     for (size_t i = 0; i < nnames; i++) {
-        char full[4096];
-        snprintf(full, sizeof(full), "%s/%s", path, names[i]);
-        struct stat cs;
-        if (stat(full, &cs) == 0 && (S_ISDIR(cs.st_mode) || is_rule_file(names[i]))) {
-            int n = trl_sigma_load_path(rs, full, report_fn, ud);
-            if (n > 0)
-                added += n;
-        }
+        struct trl_buf full = {0};
+        trl_buf_printf(&full, "%s/%s", dir, names[i]);
+        struct stat st;
+        if (stat(full.data, &st) == 0 && (S_ISDIR(st.st_mode) || is_rule_file(names[i])))
+            each(ud, full.data);
+        trl_buf_free(&full);
         free(names[i]);
     }
     free(names);
-    return added;
+    return 0;
+}
+
+struct path_ctx {
+    struct trl_sigma_ruleset *rs;
+    trl_sigma_report_fn report_fn;
+    void *ud;
+    int added;
+};
+
+static void load_entry(void *ud, const char *path)
+{
+    struct path_ctx *c = ud;
+    int n = trl_sigma_load_path(c->rs, path, c->report_fn, c->ud);
+    if (n > 0)
+        c->added += n;
+}
+
+int trl_sigma_load_path(struct trl_sigma_ruleset *rs, const char *path,
+                        trl_sigma_report_fn report_fn, void *ud)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        int err = errno;
+        if (report_fn)
+            report_fn(ud, path, 0, NULL, strerror(err), false);
+        return -err;
+    }
+    if (!S_ISDIR(st.st_mode))
+        return load_file(rs, path, report_fn, ud);
+    struct path_ctx c = {rs, report_fn, ud, 0};
+    int rc = trl_sigma_dir_each(path, load_entry, &c);
+    return rc < 0 ? rc : c.added;
 }
 
 static void each_rule_value(struct sigma_rule *r, void (*fn)(struct sigma_value *v, void *ud),
@@ -655,12 +676,12 @@ static size_t eval_group(const struct trl_sigma_ruleset *rs, const struct sigma_
         if (r->generate) {
             calls++;
             if (match) {
-                struct trl_sigma_match m = {.rule_index = i};
+                struct trl_sigma_match m = {.rule_index = i, .count = 1};
                 match(ud, &m);
             }
         }
         if (r->nfeeds)
-            calls += sigma_corr_feed(rs, s->corr, r->feeds, r->nfeeds, ev, event_id, match, ud);
+            calls += sigma_corr_feed(rs, s->corr, r->feeds, r->nfeeds, ev, event_id, 1, match, ud);
     }
     return calls;
 }

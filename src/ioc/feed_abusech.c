@@ -51,17 +51,6 @@ static bool columns_header(struct columns *cols, struct trl_str line, struct trl
     return true;
 }
 
-/* Field k of a split line, or an empty string; ThreatFox writes "None" for no value. */
-static struct trl_str col(const struct columns *cols, const struct trl_str *f, int nf, size_t k)
-{
-    int i = cols->pos[k];
-    if (i < 0 || i >= nf || i >= MAX_COLS)
-        return (struct trl_str){"", 0};
-    if (trl_str_eq(f[i], "None") || trl_str_eq(f[i], "null"))
-        return (struct trl_str){"", 0};
-    return f[i];
-}
-
 /* Comment lines: a header after the '#' is taken; other comments are skipped. */
 static bool comment_line(struct columns *cols, struct trl_str t, struct trl_arena *a)
 {
@@ -71,6 +60,61 @@ static bool comment_line(struct columns *cols, struct trl_str t, struct trl_aren
     if (!cols->from_header && memchr(rest.ptr, ',', rest.len))
         columns_header(cols, rest, a);
     return true;
+}
+
+/* The data rows of a CSV feed, split into fields: blank lines, comments and the header (a line
+ * holding header_key, a name only the header has) are read past, the header into the columns. */
+struct csv_rows {
+    struct feed_lines lines;
+    struct columns cols;
+    const char *header_key;
+    struct trl_arena *scratch; /* reset per row: the fields live in it */
+    struct trl_str f[MAX_COLS];
+    int nf;
+};
+
+static void csv_rows_init(struct csv_rows *rows, const char *buf, size_t len,
+                          const char *const *names, size_t count, const char *header_key,
+                          struct trl_arena *scratch)
+{
+    feed_lines_init(&rows->lines, buf, len);
+    columns_init(&rows->cols, names, count);
+    rows->header_key = header_key;
+    rows->scratch = scratch;
+    rows->nf = 0;
+}
+
+/* Reads the next data row; false at the end. A row with bad quoting is reported and skipped. */
+static bool csv_rows_next(struct csv_rows *rows, struct feed_ctx *c)
+{
+    struct trl_str line;
+    while (feed_lines_next(&rows->lines, &line)) {
+        struct trl_str t = feed_trim(line);
+        trl_arena_reset(rows->scratch);
+        if (t.len == 0 || comment_line(&rows->cols, t, rows->scratch))
+            continue;
+        if (!rows->cols.from_header && trl_memstr(t.ptr, t.len, rows->header_key) &&
+            columns_header(&rows->cols, t, rows->scratch))
+            continue;
+        rows->nf = feed_csv_split(t, rows->f, MAX_COLS, rows->scratch);
+        if (rows->nf < 0) {
+            feed_problem(c, rows->lines.lineno, true, "bad CSV quoting");
+            continue;
+        }
+        return true;
+    }
+    return false;
+}
+
+/* Field k of the current row, or an empty string; ThreatFox writes "None" for no value. */
+static struct trl_str col(const struct csv_rows *rows, size_t k)
+{
+    int i = rows->cols.pos[k];
+    if (i < 0 || i >= rows->nf || i >= MAX_COLS)
+        return (struct trl_str){"", 0};
+    if (trl_str_eq(rows->f[i], "None") || trl_str_eq(rows->f[i], "null"))
+        return (struct trl_str){"", 0};
+    return rows->f[i];
 }
 
 /* ---- Feodo Tracker ---- */
@@ -84,49 +128,35 @@ int trl_ioc_parse_feodo(const char *buf, size_t len, const struct trl_ioc_parse_
 {
     struct feed_ctx c;
     feed_ctx_init(&c, opts, "feodo", sink);
-    struct columns cols;
-    columns_init(&cols, feodo_cols, FD__COUNT);
     struct trl_arena *scratch = trl_arena_create(16384);
-    struct feed_lines l;
-    struct trl_str line;
+    struct csv_rows rows;
+    csv_rows_init(&rows, buf, len, feodo_cols, FD__COUNT, "dst_ip", scratch);
     int rc = 0;
-    feed_lines_init(&l, buf, len);
-    while (rc >= 0 && feed_lines_next(&l, &line)) {
-        struct trl_str t = feed_trim(line);
+    while (rc >= 0 && csv_rows_next(&rows, &c)) {
+        size_t lineno = rows.lines.lineno;
         struct feed_rec r;
-        feed_rec_reset(&r, scratch);
-        if (t.len == 0 || comment_line(&cols, t, scratch))
-            continue;
-        if (!cols.from_header && trl_memstr(t.ptr, t.len, "dst_ip") &&
-            columns_header(&cols, t, scratch))
-            continue;
-        struct trl_str f[MAX_COLS];
-        int nf = feed_csv_split(t, f, MAX_COLS, scratch);
-        if (nf < 0) {
-            feed_problem(&c, l.lineno, true, "bad CSV quoting");
-            continue;
-        }
+        feed_rec_init(&r, scratch);
         feed_rec_label(&r, "botnet_cc", 9);
-        if (nf == 1) { /* the plain-text blocklist: one address per line */
-            rc = feed_emit_ip_port(&c, &r, l.lineno, f[0].ptr, f[0].len);
+        if (rows.nf == 1) { /* the plain-text blocklist: one address per line */
+            rc = feed_emit_ip_port(&c, &r, lineno, rows.f[0].ptr, rows.f[0].len);
             continue;
         }
-        struct trl_str ip = col(&cols, f, nf, FD_IP);
+        struct trl_str ip = col(&rows, FD_IP);
         if (ip.len == 0) {
-            feed_problem(&c, l.lineno, true, "no dst_ip column");
+            feed_problem(&c, lineno, true, "no dst_ip column");
             continue;
         }
-        struct trl_str mal = col(&cols, f, nf, FD_MALWARE);
+        struct trl_str mal = col(&rows, FD_MALWARE);
         feed_rec_tag(&r, mal.ptr, mal.len);
-        struct trl_str port = col(&cols, f, nf, FD_PORT);
-        struct trl_str status = col(&cols, f, nf, FD_STATUS);
+        struct trl_str port = col(&rows, FD_PORT);
+        struct trl_str status = col(&rows, FD_STATUS);
         if (status.len)
             feed_rec_label(&r, status.ptr, status.len);
         r.description =
             trl_arena_sprintf(scratch, "botnet C2%s%.*s%s%.*s%s", port.len ? " on port " : "",
                               (int)TRL_MIN(port.len, 8), port.ptr, status.len ? " (" : "",
                               (int)TRL_MIN(status.len, 16), status.ptr, status.len ? ")" : "");
-        rc = feed_emit_ip_port(&c, &r, l.lineno, ip.ptr, ip.len);
+        rc = feed_emit_ip_port(&c, &r, lineno, ip.ptr, ip.len);
     }
     trl_arena_destroy(scratch);
     return rc < 0 ? rc : 0;
@@ -155,50 +185,36 @@ int trl_ioc_parse_urlhaus(const char *buf, size_t len, const struct trl_ioc_pars
 {
     struct feed_ctx c;
     feed_ctx_init(&c, opts, "urlhaus", sink);
-    struct columns cols;
-    columns_init(&cols, urlhaus_cols, UH__COUNT);
     struct trl_arena *scratch = trl_arena_create(16384);
-    struct feed_lines l;
-    struct trl_str line;
+    struct csv_rows rows;
+    csv_rows_init(&rows, buf, len, urlhaus_cols, UH__COUNT, "dateadded", scratch);
     int rc = 0;
-    feed_lines_init(&l, buf, len);
-    while (rc >= 0 && feed_lines_next(&l, &line)) {
-        struct trl_str t = feed_trim(line);
+    while (rc >= 0 && csv_rows_next(&rows, &c)) {
+        size_t lineno = rows.lines.lineno;
         struct feed_rec r;
-        feed_rec_reset(&r, scratch);
-        if (t.len == 0 || comment_line(&cols, t, scratch))
-            continue;
-        if (!cols.from_header && trl_memstr(t.ptr, t.len, "dateadded") &&
-            columns_header(&cols, t, scratch))
-            continue;
-        struct trl_str f[MAX_COLS];
-        int nf = feed_csv_split(t, f, MAX_COLS, scratch);
-        if (nf < 0) {
-            feed_problem(&c, l.lineno, true, "bad CSV quoting");
+        feed_rec_init(&r, scratch);
+        if (rows.nf == 1) { /* the plain-text URL list */
+            rc = feed_emit(&c, &r, lineno, TRL_IOC_URL, rows.f[0].ptr, rows.f[0].len, true);
             continue;
         }
-        if (nf == 1) { /* the plain-text URL list */
-            rc = feed_emit(&c, &r, l.lineno, TRL_IOC_URL, f[0].ptr, f[0].len, true);
-            continue;
-        }
-        struct trl_str url = col(&cols, f, nf, UH_URL);
+        struct trl_str url = col(&rows, UH_URL);
         if (url.len == 0) {
-            feed_problem(&c, l.lineno, true, "no url column");
+            feed_problem(&c, lineno, true, "no url column");
             continue;
         }
-        struct trl_str id = col(&cols, f, nf, UH_ID);
+        struct trl_str id = col(&rows, UH_ID);
         if (id.len)
             r.id = trl_arena_sprintf(scratch, "urlhaus:%.*s", (int)TRL_MIN(id.len, 64), id.ptr);
-        struct trl_str v = col(&cols, f, nf, UH_THREAT);
+        struct trl_str v = col(&rows, UH_THREAT);
         feed_rec_label(&r, v.ptr, v.len);
-        v = col(&cols, f, nf, UH_STATUS);
+        v = col(&rows, UH_STATUS);
         feed_rec_label(&r, v.ptr, v.len);
-        v = col(&cols, f, nf, UH_TAGS);
+        v = col(&rows, UH_TAGS);
         feed_rec_tag_list(&r, v.ptr, v.len);
-        v = col(&cols, f, nf, UH_LINK);
+        v = col(&rows, UH_LINK);
         if (v.len)
             r.description = feed_rec_strdup(&r, v.ptr, v.len);
-        rc = feed_emit(&c, &r, l.lineno, TRL_IOC_URL, url.ptr, url.len, true);
+        rc = feed_emit(&c, &r, lineno, TRL_IOC_URL, url.ptr, url.len, true);
     }
     trl_arena_destroy(scratch);
     return rc < 0 ? rc : 0;
@@ -215,9 +231,7 @@ static int tf_emit(struct feed_ctx *c, struct tf_record *t, size_t item, struct 
 {
     /* The caller resets the scratch arena per record: the fields of t may live in it. */
     struct feed_rec r;
-    memset(&r, 0, sizeof(r));
-    r.arena = scratch;
-    r.confidence = -1;
+    feed_rec_init(&r, scratch);
     if (t->value.len == 0 || t->type.len == 0) {
         feed_problem(c, item, true, "record without ioc_value and ioc_type");
         return 0;
@@ -374,37 +388,21 @@ static const char *const threatfox_cols[TF__COUNT] = {
 
 static int threatfox_csv(struct feed_ctx *c, const char *buf, size_t len, struct trl_arena *scratch)
 {
-    struct columns cols;
-    columns_init(&cols, threatfox_cols, TF__COUNT);
-    struct feed_lines l;
-    struct trl_str line;
+    struct csv_rows rows;
+    csv_rows_init(&rows, buf, len, threatfox_cols, TF__COUNT, "ioc_value", scratch);
     int rc = 0;
-    feed_lines_init(&l, buf, len);
-    while (rc >= 0 && feed_lines_next(&l, &line)) {
-        struct trl_str t = feed_trim(line);
-        trl_arena_reset(scratch);
-        if (t.len == 0 || comment_line(&cols, t, scratch))
-            continue;
-        if (!cols.from_header && trl_memstr(t.ptr, t.len, "ioc_value") &&
-            columns_header(&cols, t, scratch))
-            continue;
-        struct trl_str f[MAX_COLS];
-        int nf = feed_csv_split(t, f, MAX_COLS, scratch);
-        if (nf < 0) {
-            feed_problem(c, l.lineno, true, "bad CSV quoting");
-            continue;
-        }
+    while (rc >= 0 && csv_rows_next(&rows, c)) {
         struct tf_record rec = {
-            .value = col(&cols, f, nf, TF_VALUE),
-            .type = col(&cols, f, nf, TF_TYPE),
-            .id = col(&cols, f, nf, TF_ID),
-            .confidence = col(&cols, f, nf, TF_CONF),
-            .malware = col(&cols, f, nf, TF_MALWARE),
-            .tags = col(&cols, f, nf, TF_TAGS),
-            .threat = col(&cols, f, nf, TF_THREAT),
-            .reference = col(&cols, f, nf, TF_REF),
+            .value = col(&rows, TF_VALUE),
+            .type = col(&rows, TF_TYPE),
+            .id = col(&rows, TF_ID),
+            .confidence = col(&rows, TF_CONF),
+            .malware = col(&rows, TF_MALWARE),
+            .tags = col(&rows, TF_TAGS),
+            .threat = col(&rows, TF_THREAT),
+            .reference = col(&rows, TF_REF),
         };
-        rc = tf_emit(c, &rec, l.lineno, scratch);
+        rc = tf_emit(c, &rec, rows.lines.lineno, scratch);
     }
     return rc < 0 ? rc : 0;
 }
@@ -415,9 +413,7 @@ int trl_ioc_parse_threatfox(const char *buf, size_t len, const struct trl_ioc_pa
     struct feed_ctx c;
     feed_ctx_init(&c, opts, "threatfox", sink);
     struct trl_arena *scratch = trl_arena_create(16384);
-    size_t i = 0;
-    while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
-        i++;
+    size_t i = feed_skip_space(buf, len, 0);
     int rc = i < len && (buf[i] == '{' || buf[i] == '[') ? threatfox_json(&c, buf, len, scratch)
                                                          : threatfox_csv(&c, buf, len, scratch);
     trl_arena_destroy(scratch);

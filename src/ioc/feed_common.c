@@ -13,12 +13,17 @@ void feed_ctx_init(struct feed_ctx *c, const struct trl_ioc_parse_opts *opts,
     c->sink = sink;
 }
 
-void feed_rec_reset(struct feed_rec *r, struct trl_arena *a)
+void feed_rec_init(struct feed_rec *r, struct trl_arena *a)
 {
-    trl_arena_reset(a);
     memset(r, 0, sizeof(*r));
     r->arena = a;
     r->confidence = -1;
+}
+
+void feed_rec_reset(struct feed_rec *r, struct trl_arena *a)
+{
+    trl_arena_reset(a);
+    feed_rec_init(r, a);
 }
 
 char *feed_rec_strdup(struct feed_rec *r, const char *p, size_t len)
@@ -162,6 +167,13 @@ bool feed_lines_next(struct feed_lines *l, struct trl_str *line)
     l->p = nl ? nl + 1 : l->end;
     l->lineno++;
     return true;
+}
+
+size_t feed_skip_space(const char *buf, size_t len, size_t i)
+{
+    while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
+        i++;
+    return i;
 }
 
 struct trl_str feed_trim(struct trl_str s)
@@ -415,8 +427,7 @@ enum trl_ioc_format trl_ioc_detect_format(const char *buf, size_t len, char *why
     if (len >= 3 && (unsigned char)buf[0] == 0xef && (unsigned char)buf[1] == 0xbb &&
         (unsigned char)buf[2] == 0xbf)
         i = 3;
-    while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
-        i++;
+    i = feed_skip_space(buf, len, i);
     if (i == len) {
         snprintf(why_buf, why_cap, "empty input");
         return TRL_IOC_FMT_AUTO;

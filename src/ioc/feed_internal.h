@@ -41,7 +41,9 @@ struct feed_ctx {
 void feed_ctx_init(struct feed_ctx *c, const struct trl_ioc_parse_opts *opts,
                    const char *default_source, struct trl_ioc_sink *sink);
 
-/* Starts a new record (resets its arena). */
+/* Starts a new record with its strings in a, which may already hold the record's input. */
+void feed_rec_init(struct feed_rec *r, struct trl_arena *a);
+/* Starts a new record in an emptied a (resets it). */
 void feed_rec_reset(struct feed_rec *r, struct trl_arena *a);
 /* Adds a tag / label (copied, trimmed; empty and duplicate ones ignored). */
 void feed_rec_tag(struct feed_rec *r, const char *p, size_t len);
@@ -77,6 +79,9 @@ static inline void feed_lines_init(struct feed_lines *l, const char *buf, size_t
 bool feed_lines_next(struct feed_lines *l, struct trl_str *line);
 
 struct trl_str feed_trim(struct trl_str s);
+/* The position of the first byte from i on that is no space, tab or line break (len if none):
+ * where a document starts, to tell JSON from text. */
+size_t feed_skip_space(const char *buf, size_t len, size_t i);
 
 /* Splits one CSV line: fields separated by ',', optionally "quoted" with "" as an escaped quote,
  * spaces around a quoted field ignored (ThreatFox writes ", "). Unquoted fields are trimmed. Fields

@@ -87,9 +87,7 @@ int trl_ioc_parse_spamhaus(const char *buf, size_t len, const struct trl_ioc_par
     struct feed_ctx c;
     feed_ctx_init(&c, opts, "spamhaus", sink);
     struct trl_arena *scratch = trl_arena_create(4096);
-    size_t i = 0;
-    while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
-        i++;
+    size_t i = feed_skip_space(buf, len, 0);
     int rc = i < len && buf[i] == '{' ? spamhaus_ndjson(&c, buf, len, scratch)
                                       : spamhaus_text(&c, buf, len, scratch);
     trl_arena_destroy(scratch);

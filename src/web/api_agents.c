@@ -87,14 +87,11 @@ void trl_api_agent_token(struct trl_web_req *rq, struct trl_web_resp *rs)
                                              : 0;
     if (jserver && (!server || !server[0] || strlen(server) > TRL_TOKEN_SERVER_MAX ||
                     strpbrk(server, " \t\r\n\"'"))) {
-        trl_web_json(rs, 400,
-                     json_pack("{s:s, s:s}", "error", "server: HOST:PORT", "field", "server"));
+        trl_web_bad_field(rs, "server", "server: HOST:PORT");
         goto out;
     }
     if (ttl < 60 || ttl > TOKEN_TTL_MAX) {
-        trl_web_json(
-            rs, 400,
-            json_pack("{s:s, s:s}", "error", "ttl_s: 60 to 2592000 seconds", "field", "ttl_s"));
+        trl_web_bad_field(rs, "ttl_s", "ttl_s: 60 to 2592000 seconds");
         goto out;
     }
     if (!reachable(server))

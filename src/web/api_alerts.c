@@ -88,17 +88,14 @@ void trl_api_alerts_list(struct trl_web_req *rq, struct trl_web_resp *rs)
     const char *cursor = trl_web_arg(rq, "cursor");
     if (cursor && cursor[0] &&
         (!trl_parse_u64(cursor, strlen(cursor), &offset) || offset > 1000000)) {
-        trl_web_json(rs, 400,
-                     json_pack("{s:s, s:s}", "error", "malformed cursor", "field", "cursor"));
+        trl_web_bad_field(rs, "cursor", "malformed cursor");
         return;
     }
     const char *status = trl_web_arg(rq, "status");
     if (status && !status[0])
         status = NULL;
     if (status && !status_ok(status)) {
-        trl_web_json(rs, 400,
-                     json_pack("{s:s, s:s}", "error", "status: new, acknowledged or closed",
-                               "field", "status"));
+        trl_web_bad_field(rs, "status", "status: new, acknowledged or closed");
         return;
     }
     const char *level = trl_web_arg(rq, "level");
@@ -136,6 +133,12 @@ static bool alert_id(struct trl_web_req *rq, struct trl_web_resp *rs, int64_t *i
         return false;
     }
     return true;
+}
+
+/* The alert id of the path and the request body, a JSON object; NULL after a 404 or a 400. */
+static json_t *alert_body(struct trl_web_req *rq, struct trl_web_resp *rs, int64_t *id)
+{
+    return alert_id(rq, rs, id) ? trl_web_body_object(rq, rs) : NULL;
 }
 
 struct one_ctx {
@@ -221,10 +224,7 @@ static void send_alert(struct trl_web_req *rq, struct trl_web_resp *rs, struct t
     if (rc != 0 || !c.alert) {
         json_decref(c.alert);
         free(c.event_ids_json);
-        if (rc == -ENOENT)
-            trl_web_error(rs, 404, "no such alert");
-        else
-            trl_web_error(rs, 500, "cannot read the alert store");
+        trl_web_failed(rs, rc, "alert", "cannot read the alert store");
         return;
     }
     if (full) {
@@ -252,9 +252,7 @@ void trl_api_alert_get(struct trl_web_req *rq, struct trl_web_resp *rs)
 void trl_api_alert_patch(struct trl_web_req *rq, struct trl_web_resp *rs)
 {
     int64_t id;
-    if (!alert_id(rq, rs, &id))
-        return;
-    json_t *body = trl_web_body_object(rq, rs);
+    json_t *body = alert_body(rq, rs, &id);
     if (!body)
         return;
     json_t *jstatus = json_object_get(body, "status");
@@ -262,16 +260,12 @@ void trl_api_alert_patch(struct trl_web_req *rq, struct trl_web_resp *rs)
     const char *status = json_string_value(jstatus);
     const char *assignee = json_string_value(jassignee);
     if ((jstatus && (!status || !status_ok(status)))) {
-        trl_web_json(rs, 400,
-                     json_pack("{s:s, s:s}", "error", "status: new, acknowledged or closed",
-                               "field", "status"));
+        trl_web_bad_field(rs, "status", "status: new, acknowledged or closed");
         goto out;
     }
     if (jassignee && !json_is_null(jassignee) &&
         (!assignee || (assignee[0] && !trl_web_name_ok(assignee)))) {
-        trl_web_json(
-            rs, 400,
-            json_pack("{s:s, s:s}", "error", "assignee: a user name or \"\"", "field", "assignee"));
+        trl_web_bad_field(rs, "assignee", "assignee: a user name or \"\"");
         goto out;
     }
     if (!jstatus && !jassignee) {
@@ -286,10 +280,8 @@ void trl_api_alert_patch(struct trl_web_req *rq, struct trl_web_resp *rs)
         rc = trl_alert_store_set_status(s, id, status);
     if (rc == 0 && jassignee)
         rc = trl_alert_store_set_assignee(s, id, assignee ? assignee : "");
-    if (rc == -ENOENT) {
-        trl_web_error(rs, 404, "no such alert");
-    } else if (rc != 0) {
-        trl_web_error(rs, 500, "cannot update the alert");
+    if (rc != 0) {
+        trl_web_failed(rs, rc, "alert", "cannot update the alert");
     } else {
         if (status)
             trl_web_audit(rq, "alert-status-changed", "configuration", "change", true, NULL,
@@ -308,16 +300,12 @@ out:
 void trl_api_alert_comment(struct trl_web_req *rq, struct trl_web_resp *rs)
 {
     int64_t id;
-    if (!alert_id(rq, rs, &id))
-        return;
-    json_t *body = trl_web_body_object(rq, rs);
+    json_t *body = alert_body(rq, rs, &id);
     if (!body)
         return;
     const char *text = json_string_value(json_object_get(body, "text"));
     if (!text || !text[0] || strlen(text) > MAX_COMMENT) {
-        trl_web_json(
-            rs, 400,
-            json_pack("{s:s, s:s}", "error", "text: 1 to 8192 bytes of text", "field", "text"));
+        trl_web_bad_field(rs, "text", "text: 1 to 8192 bytes of text");
         json_decref(body);
         return;
     }
@@ -325,10 +313,8 @@ void trl_api_alert_comment(struct trl_web_req *rq, struct trl_web_resp *rs)
     if (s) {
         int64_t now = trl_now_ns();
         int rc = trl_alert_store_add_comment(s, id, rq->user, text, now);
-        if (rc == -ENOENT) {
-            trl_web_error(rs, 404, "no such alert");
-        } else if (rc != 0) {
-            trl_web_error(rs, 500, "cannot store the comment");
+        if (rc != 0) {
+            trl_web_failed(rs, rc, "alert", "cannot store the comment");
         } else {
             trl_web_audit(rq, "alert-commented", "configuration", "change", true, NULL,
                           "comment on alert %lld", (long long)id);

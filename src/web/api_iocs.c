@@ -45,11 +45,9 @@ void trl_api_iocs_list(struct trl_web_req *rq, struct trl_web_resp *rs)
     const char *tname = trl_web_arg(rq, "type");
     if (tname && tname[0] &&
         (type = trl_ioc_type_from_name(tname, strlen(tname))) == TRL_IOC_NONE) {
-        trl_web_json(rs, 400,
-                     json_pack("{s:s, s:s}", "error",
-                               "type: ipv4, ipv6, cidr, domain, url, md5, sha1, sha256, email, "
-                               "filename or user-agent",
-                               "field", "type"));
+        trl_web_bad_field(rs, "type",
+                          "type: ipv4, ipv6, cidr, domain, url, md5, sha1, sha256, email, "
+                          "filename or user-agent");
         return;
     }
     const char *text = trl_web_arg(rq, "q");
@@ -111,18 +109,14 @@ void trl_api_iocs_import(struct trl_web_req *rq, struct trl_web_resp *rs)
                  : !strcmp(fname, "csv") ? TRL_IOC_FMT_MISP_CSV
                                          : trl_ioc_format_from_name(fname);
     if (format < 0 || format == TRL_IOC_FMT_MISP_FEED) {
-        trl_web_json(rs, 400,
-                     json_pack("{s:s, s:s}", "error",
-                               "format: auto, stix, misp, misp-csv, freetext, feodo, urlhaus, "
-                               "threatfox, spamhaus or list",
-                               "field", "format"));
+        trl_web_bad_field(rs, "format",
+                          "format: auto, stix, misp, misp-csv, freetext, feodo, urlhaus, "
+                          "threatfox, spamhaus or list");
         return;
     }
     const char *source = trl_web_arg(rq, "source");
     if (source && source[0] && !trl_web_name_ok(source)) {
-        trl_web_json(rs, 400,
-                     json_pack("{s:s, s:s}", "error", "source: 1 to 64 letters, digits, . _ - @",
-                               "field", "source"));
+        trl_web_bad_field(rs, "source", "source: 1 to 64 letters, digits, . _ - @");
         return;
     }
     if (format == TRL_IOC_FMT_AUTO) {

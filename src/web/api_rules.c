@@ -100,7 +100,7 @@ static void count_hits(void *ud, const struct trl_alert_row *row)
 /* What the rule files do not say: whether each rule is on and how often it matched. */
 struct rule_view {
     json_t *live;   /* id -> matches since the server started (the detector's counters) */
-    json_t *alerts; /* id -> matches recorded in alerts.db (folded repeats counted) */
+    json_t *alerts; /* id -> events counted by its alerts in alerts.db (see alerts.h) */
     struct trl_rule_state state; /* DATA/rules-state.json, when no detector runs */
 };
 
@@ -330,9 +330,7 @@ void trl_api_rule_patch(struct trl_web_req *rq, struct trl_web_resp *rs)
         return;
     json_t *en = json_object_get(body, "enabled");
     if (!json_is_boolean(en)) {
-        trl_web_json(
-            rs, 400,
-            json_pack("{s:s, s:s}", "error", "enabled: true or false", "field", "enabled"));
+        trl_web_bad_field(rs, "enabled", "enabled: true or false");
         json_decref(body);
         return;
     }
@@ -425,16 +423,13 @@ void trl_api_rule_test(struct trl_web_req *rq, struct trl_web_resp *rs)
     json_int_t limit = !jlimit ? 100 : json_is_integer(jlimit) ? json_integer_value(jlimit) : 0;
     int64_t now = trl_now_ns(), from, to;
     if (limit < 1 || limit > MAX_MATCHES) {
-        trl_web_json(rs, 400,
-                     json_pack("{s:s, s:s}", "error", "limit: 1 to 1000", "field", "limit"));
+        trl_web_bad_field(rs, "limit", "limit: 1 to 1000");
         goto out_body;
     }
     if (trl_parse_time_arg(from_s ? from_s : "-24h", now, false, &from) != 0 ||
         trl_parse_time_arg(to_s ? to_s : "now", now, true, &to) != 0 || from >= to) {
-        trl_web_json(rs, 400,
-                     json_pack("{s:s, s:s}", "error",
-                               "from/to: RFC 3339 or -15m/-24h/-7d, from before to", "field",
-                               from_s ? "from" : "to"));
+        trl_web_bad_field(rs, from_s ? "from" : "to",
+                          "from/to: RFC 3339 or -15m/-24h/-7d, from before to");
         goto out_body;
     }
     struct test_ctx c = {.set = load_all(rq->web), .limit = (size_t)limit};

@@ -139,7 +139,7 @@ static char *with_id_bound(const char *text, uint64_t after)
 
 static void bad_cursor(struct trl_web_resp *rs, const char *why)
 {
-    trl_web_json(rs, 400, json_pack("{s:s, s:s}", "error", why, "field", "after"));
+    trl_web_bad_field(rs, "after", why);
 }
 
 void trl_api_search_tail(struct trl_web_req *rq, struct trl_web_resp *rs)

@@ -28,10 +28,7 @@ void trl_api_users_list(struct trl_web_req *rq, struct trl_web_resp *rs)
     trl_web_json(rs, 200, json_pack("{s:o}", "users", users));
 }
 
-static void bad_field(struct trl_web_resp *rs, const char *field, const char *msg)
-{
-    trl_web_json(rs, 400, json_pack("{s:s, s:s}", "error", msg, "field", field));
-}
+static const char role_rule[] = "role: admin, analyst or viewer";
 
 /* The role member of a body: -1 when absent, -2 (and a 400) when not a role. */
 static int body_role(json_t *body, struct trl_web_resp *rs)
@@ -41,10 +38,38 @@ static int body_role(json_t *body, struct trl_web_resp *rs)
         return -1;
     int role = json_is_string(v) ? trl_role_parse(json_string_value(v)) : -1;
     if (role < 0) {
-        bad_field(rs, "role", "role: admin, analyst or viewer");
+        trl_web_bad_field(rs, "role", role_rule);
         return -2;
     }
     return role;
+}
+
+/* The name and role a new user or token needs, both required. false after a 400. */
+static bool body_name_role(json_t *body, struct trl_web_resp *rs, const char **name, int *role)
+{
+    *name = json_string_value(json_object_get(body, "name"));
+    *role = body_role(body, rs);
+    if (*role == -2)
+        return false;
+    if (!*name || !trl_web_name_ok(*name)) {
+        trl_web_bad_field(rs, "name", "name: 1 to 64 letters, digits, '.', '_', '-' or '@'");
+        return false;
+    }
+    if (*role < 0) {
+        trl_web_bad_field(rs, "role", role_rule);
+        return false;
+    }
+    return true;
+}
+
+/* The user named in the path, into name; false after a 404. */
+static bool path_user(struct trl_web_req *rq, struct trl_web_resp *rs, char *name, size_t cap)
+{
+    if (!trl_web_param(rq, 0, name, cap) || !trl_web_name_ok(name)) {
+        trl_web_error(rs, 404, "no such user");
+        return false;
+    }
+    return true;
 }
 
 static const char pw_rule[] = "password: 8 to 1024 bytes";
@@ -54,21 +79,12 @@ void trl_api_users_add(struct trl_web_req *rq, struct trl_web_resp *rs)
     json_t *body = trl_web_body_object(rq, rs);
     if (!body)
         return;
-    const char *name = json_string_value(json_object_get(body, "name"));
-    const char *pw = json_string_value(json_object_get(body, "password"));
-    int role = body_role(body, rs);
-    if (role == -2)
+    const char *name, *pw = json_string_value(json_object_get(body, "password"));
+    int role;
+    if (!body_name_role(body, rs, &name, &role))
         goto out;
-    if (!name || !trl_web_name_ok(name)) {
-        bad_field(rs, "name", "name: 1 to 64 letters, digits, '.', '_', '-' or '@'");
-        goto out;
-    }
-    if (role < 0) {
-        bad_field(rs, "role", "role: admin, analyst or viewer");
-        goto out;
-    }
     if (!pw || strlen(pw) < TRL_PW_MIN_LEN || strlen(pw) > TRL_PW_MAX_LEN) {
-        bad_field(rs, "password", pw_rule);
+        trl_web_bad_field(rs, "password", pw_rule);
         goto out;
     }
     int rc = trl_users_add(rq->web->users, name, role, pw);
@@ -88,10 +104,8 @@ out:
 void trl_api_users_patch(struct trl_web_req *rq, struct trl_web_resp *rs)
 {
     char name[80];
-    if (!trl_web_param(rq, 0, name, sizeof(name)) || !trl_web_name_ok(name)) {
-        trl_web_error(rs, 404, "no such user");
+    if (!path_user(rq, rs, name, sizeof(name)))
         return;
-    }
     json_t *body = trl_web_body_object(rq, rs);
     if (!body)
         return;
@@ -101,7 +115,7 @@ void trl_api_users_patch(struct trl_web_req *rq, struct trl_web_resp *rs)
     if (role == -2)
         goto out;
     if (jpw && (!pw || strlen(pw) < TRL_PW_MIN_LEN || strlen(pw) > TRL_PW_MAX_LEN)) {
-        bad_field(rs, "password", pw_rule);
+        trl_web_bad_field(rs, "password", pw_rule);
         goto out;
     }
     if (!jpw && role < 0) {
@@ -113,12 +127,8 @@ void trl_api_users_patch(struct trl_web_req *rq, struct trl_web_resp *rs)
         rc = trl_users_set_role(rq->web->users, name, role);
     if (rc == 0 && pw)
         rc = trl_users_set_password(rq->web->users, name, pw);
-    if (rc == -ENOENT) {
-        trl_web_error(rs, 404, "no such user");
-        goto out;
-    }
     if (rc != 0) {
-        trl_web_error(rs, 500, "cannot change the user");
+        trl_web_failed(rs, rc, "user", "cannot change the user");
         goto out;
     }
     /* Sessions opened with the old password or role end. */
@@ -139,21 +149,15 @@ out:
 void trl_api_users_remove(struct trl_web_req *rq, struct trl_web_resp *rs)
 {
     char name[80];
-    if (!trl_web_param(rq, 0, name, sizeof(name)) || !trl_web_name_ok(name)) {
-        trl_web_error(rs, 404, "no such user");
+    if (!path_user(rq, rs, name, sizeof(name)))
         return;
-    }
     if (!strcmp(name, rq->user)) {
         trl_web_error(rs, 400, "you cannot remove yourself");
         return;
     }
     int rc = trl_users_remove(rq->web->users, name);
-    if (rc == -ENOENT) {
-        trl_web_error(rs, 404, "no such user");
-        return;
-    }
     if (rc != 0) {
-        trl_web_error(rs, 500, "cannot remove the user");
+        trl_web_failed(rs, rc, "user", "cannot remove the user");
         return;
     }
     trl_sessions_end_user(rq->web->sessions, name);
@@ -187,18 +191,10 @@ void trl_api_tokens_create(struct trl_web_req *rq, struct trl_web_resp *rs)
     json_t *body = trl_web_body_object(rq, rs);
     if (!body)
         return;
-    const char *name = json_string_value(json_object_get(body, "name"));
-    int role = body_role(body, rs);
-    if (role == -2)
+    const char *name;
+    int role;
+    if (!body_name_role(body, rs, &name, &role))
         goto out;
-    if (!name || !trl_web_name_ok(name)) {
-        bad_field(rs, "name", "name: 1 to 64 letters, digits, '.', '_', '-' or '@'");
-        goto out;
-    }
-    if (role < 0) {
-        bad_field(rs, "role", "role: admin, analyst or viewer");
-        goto out;
-    }
     char token[TRL_TOKEN_LEN + 1];
     int64_t id;
     if (trl_tokens_create(rq->web->users, name, role, rq->user, token, &id) != 0) {
@@ -224,12 +220,8 @@ void trl_api_tokens_revoke(struct trl_web_req *rq, struct trl_web_resp *rs)
         return;
     }
     int rc = trl_tokens_revoke(rq->web->users, id);
-    if (rc == -ENOENT) {
-        trl_web_error(rs, 404, "no such token");
-        return;
-    }
     if (rc != 0) {
-        trl_web_error(rs, 500, "cannot revoke the token");
+        trl_web_failed(rs, rc, "token", "cannot revoke the token");
         return;
     }
     trl_web_audit(rq, "api-token-revoked", "iam", "deletion", true, NULL, "API token %lld revoked",

@@ -7,6 +7,7 @@
 #include "core/util.h"
 #include "store/timearg.h"
 
+#include <errno.h>
 #include <microhttpd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -82,6 +83,19 @@ void trl_web_no_content(struct trl_web_resp *rs)
     rs->status = MHD_HTTP_NO_CONTENT;
 }
 
+void trl_web_failed(struct trl_web_resp *rs, int rc, const char *what, const char *failed)
+{
+    if (rc == -ENOENT)
+        trl_web_error(rs, 404, "no such %s", what);
+    else
+        trl_web_error(rs, 500, "%s", failed);
+}
+
+void trl_web_bad_field(struct trl_web_resp *rs, const char *field, const char *msg)
+{
+    trl_web_json(rs, 400, json_pack("{s:s, s:s}", "error", msg, "field", field));
+}
+
 const char *trl_web_arg(const struct trl_web_req *rq, const char *name)
 {
     return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
@@ -105,7 +119,7 @@ bool trl_web_arg_uint(const struct trl_web_req *rq, struct trl_web_resp *rs, con
         char msg[160];
         snprintf(msg, sizeof(msg), "%s: a number from %llu to %llu", name, (unsigned long long)min,
                  (unsigned long long)max);
-        trl_web_json(rs, 400, json_pack("{s:s, s:s}", "error", msg, "field", name));
+        trl_web_bad_field(rs, name, msg);
         return false;
     }
     *out = n;
@@ -120,12 +134,9 @@ static bool time_arg(const struct trl_web_req *rq, struct trl_web_resp *rs, cons
         v = def;
     if (trl_parse_time_arg(v, now, end, out) == 0)
         return true;
-    json_t *o = json_object();
-    json_object_set_new(o, "error",
-                        json_string(end ? "to: expected RFC 3339, now, or -15m/-24h/-7d"
-                                        : "from: expected RFC 3339, now, or -15m/-24h/-7d"));
-    json_object_set_new(o, "field", json_string(name));
-    trl_web_json(rs, 400, o);
+    trl_web_bad_field(rs, name,
+                      end ? "to: expected RFC 3339, now, or -15m/-24h/-7d"
+                          : "from: expected RFC 3339, now, or -15m/-24h/-7d");
     return false;
 }
 

@@ -106,6 +106,11 @@ void trl_web_error(struct trl_web_resp *rs, unsigned status, const char *fmt, ..
 void trl_web_error_at(struct trl_web_resp *rs, unsigned status, const char *key, long value,
                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void trl_web_no_content(struct trl_web_resp *rs);
+/* Answers an operation on what the path names that failed with rc: 404 "no such <what>" when
+ * rc is -ENOENT, else 500 with the message failed. */
+void trl_web_failed(struct trl_web_resp *rs, int rc, const char *what, const char *failed);
+/* 400 for a bad request member or parameter: {"error": msg, "field": field}. */
+void trl_web_bad_field(struct trl_web_resp *rs, const char *field, const char *msg);
 
 /* A query-string parameter (decoded), or NULL. */
 const char *trl_web_arg(const struct trl_web_req *rq, const char *name);

@@ -207,6 +207,14 @@ function sendTcp(port, text) {
     });
 }
 
+// Waits until the search page's histogram shows want matches in all (the sum of its bars, read
+// from their titles).
+async function histogramShows(want) {
+    await page.waitForFunction((n) => [...document.querySelectorAll('#histogram svg.chart rect.bar title')]
+        .reduce((sum, t) => sum + Number((/: ([\d,]+) events$/.exec(t.textContent) || ['', '0'])[1].replace(/,/g, '')), 0) === n,
+    want, { timeout: 12000 });
+}
+
 await step('live tail shows new events on top, pauses and resumes', async () => {
     const port = Number(process.env.TRL_TCP_PORT || 0);
     if (!port) {
@@ -216,6 +224,8 @@ await step('live tail shows new events on top, pauses and resumes', async () => 
     const marker = 'consolelive' + Date.now();
     await go('/search?range=15m&q=' + encodeURIComponent(marker));
     await page.locator('main .empty').waitFor();
+    await page.locator('#histogram svg.chart').waitFor();
+    check(await page.locator('#histogram svg.chart rect.bar').count() === 0, 'the histogram has bars before any match');
     const tailed = page.waitForResponse((r) => r.url().includes('/api/v1/search/tail') && r.status() === 200);
     await page.click('#live-tail');
     check((await page.getAttribute('#live-tail', 'aria-pressed')) === 'true', 'live tail did not turn on');
@@ -223,11 +233,13 @@ await step('live tail shows new events on top, pauses and resumes', async () => 
     await tailed;   // the tail's cursor is set: what is sent now is new
     await sendTcp(port, `${marker} first Connection closed by 192.0.2.7`);
     await page.locator('#results tbody tr', { hasText: `${marker} first` }).waitFor({ timeout: 12000 });
+    await histogramShows(1);
     await sendTcp(port, `${marker} second Connection closed by 192.0.2.8`);
     await page.locator('#results tbody tr', { hasText: `${marker} second` }).waitFor({ timeout: 12000 });
     const order = await page.locator('#results tbody tr.clickable td.summary').allTextContents();
     check(order.length === 2 && /second/.test(order[0]) && /first/.test(order[1]),
         'the newest event is not on top: ' + order.join(' | '));
+    await histogramShows(2);
     await shot('06-search-live');
 
     await page.click('#tail-pause');
@@ -237,21 +249,31 @@ await step('live tail shows new events on top, pauses and resumes', async () => 
     await page.waitForTimeout(4500);
     check(await page.locator('#results tbody tr', { hasText: `${marker} third` }).count() === 0,
         'a paused tail added an event');
+    await histogramShows(2);
     await shot('06b-search-live-paused');
     await page.click('#tail-pause');
     await page.locator('#results tbody tr', { hasText: `${marker} third` }).waitFor({ timeout: 12000 });
     check((await page.locator('#results tbody tr.clickable').count()) === 3, 'resuming did not add exactly the event sent meanwhile');
+    await histogramShows(3);
     await page.click('#live-tail');
     check((await page.getAttribute('#live-tail', 'aria-pressed')) === 'false', 'live tail did not turn off');
     check(await page.locator('#tail-pause').isHidden(), 'the pause button stays after the tail is off');
 });
 
-await step('query helpers: caret offsets, pipes, quoting and ATT&CK links', async () => {
+await step('query helpers: caret offsets, pipes, quoting, ATT&CK links and live tail counts', async () => {
     const r = await page.evaluate(async () => {
         const search = await import('/assets/page-search.js');
         const events = await import('/assets/events.js');
         const ui = await import('/assets/ui.js');
         const rules = await import('/assets/page-rules.js');
+        const charts = await import('/assets/charts.js');
+        const min = 60000, at = (m) => new Date(Date.UTC(2026, 0, 1, 0, m)).toISOString();
+        const live = () => ({ interval_ms: min, buckets: [0, 1, 2].map((m) => ({ t: at(m), count: m })) });
+        const slid = live(), grown = live(), fixed = live();
+        // Before the start, inside, one bucket past the end, and a clock far off.
+        const times = [at(-5), at(1), at(3), at(3), at(90)];
+        const counted = [charts.countInto(slid, times, 'slide'), charts.countInto(grown, times, 'extend'),
+            charts.countInto(fixed, times, 'fixed')];
         const cov = rules.coverage([
             { enabled: true, tags: ['attack.credential-access', 'attack.t1110.001'] },
             { enabled: true, tags: ['attack.t1059'] },
@@ -268,6 +290,10 @@ await step('query helpers: caret offsets, pipes, quoting and ATT&CK links', asyn
             covCred: [...cov.get('credential_access').techs.keys()],
             covOther: [...cov.get('other').techs.keys()],
             covExec: cov.get('execution').techs.size,
+            counted,
+            slid: slid.buckets.map((b) => `${b.t.slice(14, 16)}=${b.count}`).join(),
+            grown: grown.buckets.map((b) => b.count).join(),
+            fixed: fixed.buckets.map((b) => b.count).join(),
         };
     });
     check(r.caret === 11, 'caret index ' + r.caret);
@@ -279,6 +305,8 @@ await step('query helpers: caret offsets, pipes, quoting and ATT&CK links', asyn
     check(r.other === null, 'a tactic tag taken for a technique');
     check(r.covCred.join() === 'T1110.001' && r.covOther.join() === 'T1059' && r.covExec === 0,
         'coverage: ' + JSON.stringify(r));
+    check(r.counted.join() === '3,3,1' && r.slid === '01=2,02=2,03=2' && r.grown === '0,2,2,2' && r.fixed === '0,2,2',
+        'live tail histogram counts: ' + JSON.stringify(r));
 });
 
 let alertUrl = '';

@@ -17,25 +17,17 @@ import os
 import re
 import socket
 import socketserver
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-TRAPLINE = os.environ.get("TRAPLINE", "build/trapline")
-SRC = os.environ.get("TRL_SRC", os.path.join(os.path.dirname(__file__), "..", ".."))
-BRUTE_FORCE = "b8246bfe-b48e-4091-88f0-cc1293d1a285"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from alert_lib import (BRUTE_FORCE, SRC, TRAPLINE, brute_force_lines, check,  # noqa: E402
+                       failures, ingest, outbox_rows)
+
 USER, PASSWORD = "alerts", "p4ss word"
-
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL", what)
 
 
 class Smtp(socketserver.StreamRequestHandler):
@@ -136,12 +128,6 @@ def free_port():
     return port
 
 
-def brute_force_lines():
-    return "".join(
-        "Nov 27 10:00:0%d web01 sshd[812]: Failed password for root from 203.0.113.45 "
-        "port %d ssh2\n" % (i, 40000 + i) for i in range(6))
-
-
 def email_config(port, starttls="optional", extra=""):
     return ("alerts:\n  email:\n    url: smtp://127.0.0.1:%d\n"
             "    from: Trapline <trapline@example.org>\n"
@@ -149,31 +135,6 @@ def email_config(port, starttls="optional", extra=""):
             "    username: %s\n    password: \"%s\"\n    starttls: %s\n"
             "    subject: \"[{level}] {title} on {host}\"\n    timeout: 5s\n%s"
             % (port, USER, PASSWORD, starttls, extra))
-
-
-def ingest(work, data_dir, config):
-    cfg = os.path.join(work, "trapline.yml")
-    with open(cfg, "w") as f:
-        f.write(config)
-    log = os.path.join(work, "auth.log")
-    with open(log, "w") as f:
-        f.write(brute_force_lines())
-    r = subprocess.run(
-        [TRAPLINE, "ingest", "--no-progress", "--year", "2026", "--data", data_dir,
-         "--rules", os.path.join(SRC, "rules"), "--config", cfg, log],
-        capture_output=True, text=True, timeout=60)
-    if r.returncode != 0:
-        print(r.stdout, r.stderr)
-    check(r.returncode == 0, "ingest exits 0")
-    return r.stderr
-
-
-def outbox_rows(data_dir):
-    db = sqlite3.connect(os.path.join(data_dir, "alerts.db"))
-    try:
-        return db.execute("SELECT count(*) FROM alert_outbox").fetchone()[0]
-    finally:
-        db.close()
 
 
 def check_mail(mail):

@@ -16,24 +16,16 @@ import json
 import os
 import socket
 import ssl
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 
-TRAPLINE = os.environ.get("TRAPLINE", "build/trapline")
-SRC = os.environ.get("TRL_SRC", os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from alert_lib import (BRUTE_FORCE, SRC, TRAPLINE, check, failures, ingest,  # noqa: E402
+                       outbox_rows)
+
 SECRET = "s3cret-key"
-BRUTE_FORCE = "b8246bfe-b48e-4091-88f0-cc1293d1a285"
-
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL", what)
 
 
 class Hook(http.server.BaseHTTPRequestHandler):
@@ -117,36 +109,6 @@ def octet_frames(data):
 def one_frame(data):
     sp = data.find(b" ")
     return sp > 0 and len(data) >= sp + 1 + int(data[:sp])
-
-
-def ingest(work, data_dir, config):
-    cfg = os.path.join(work, "trapline.yml")
-    with open(cfg, "w") as f:
-        f.write(config)
-    log = os.path.join(work, "auth.log")
-    with open(log, "w") as f:
-        for i in range(6):
-            f.write(
-                "Nov 27 10:00:0%d web01 sshd[812]: Failed password for root from 203.0.113.45 "
-                "port %d ssh2\n" % (i, 40000 + i)
-            )
-    r = subprocess.run(
-        [TRAPLINE, "ingest", "--no-progress", "--year", "2026", "--data", data_dir,
-         "--rules", os.path.join(SRC, "rules"), "--config", cfg, log],
-        capture_output=True, text=True, timeout=60,
-    )
-    if r.returncode != 0:
-        print(r.stdout, r.stderr)
-    check(r.returncode == 0, "ingest exits 0")
-    return r.stderr
-
-
-def outbox_rows(data_dir):
-    db = sqlite3.connect(os.path.join(data_dir, "alerts.db"))
-    try:
-        return db.execute("SELECT count(*) FROM alert_outbox").fetchone()[0]
-    finally:
-        db.close()
 
 
 def backlog_run(work):

@@ -150,7 +150,8 @@ def main():
             check("correlations_kept_state=1" in log_text(), "unchanged correlation kept state")
 
             conn.sendall((failed_line(3) + failed_line(4)).encode())
-            check(wait_for(lambda: alerts(data, "Reload Brute Force") == 1),
+            # One alert that counts the four events that made it fire.
+            check(wait_for(lambda: alerts(data, "Reload Brute Force") == 4),
                   "correlation fires on two events before and two after the reload")
 
             # A broken file: reported, its previous version stays in effect.

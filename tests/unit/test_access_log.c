@@ -3,56 +3,8 @@
 #include "core/timeutil.h"
 #include "formats/parse.h"
 
-static struct trl_arena *arena;
-
-static int setup(void **state)
-{
-    (void)state;
-    arena = trl_arena_create(0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    trl_arena_destroy(arena);
-    return 0;
-}
-
-/* Parses a heap copy without a terminating NUL, so AddressSanitizer catches reads past len. */
-static struct trl_event *parse_as(const char *line, size_t len, const char *format, int *rc)
-{
-    struct trl_event *ev = trl_event_create(arena, "", 0, 0);
-    ev->format = format;
-    char *copy = malloc(len ? len : 1);
-    memcpy(copy, line, len);
-    *rc = trl_parse_access_log(ev, copy, len);
-    memset(copy, 'X', len);
-    free(copy);
-    return ev;
-}
-
-static struct trl_event *parse(const char *line)
-{
-    int rc;
-    struct trl_event *ev = parse_as(line, strlen(line), NULL, &rc);
-    assert_int_equal(rc, TRL_OK);
-    return ev;
-}
-
-static const char *array(const struct trl_event *ev, enum trl_field f)
-{
-    static char buf[512];
-    size_t n = 0;
-    buf[0] = '\0';
-    for (uint32_t i = 0; i < ev->nfields; i++) {
-        const struct trl_kv *kv = &ev->fields[i];
-        if (kv->field == f)
-            n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%.*s", n ? "|" : "",
-                                  (int)kv->val_len, kv->val);
-    }
-    return buf;
-}
+#define TRL_TEST_PARSER trl_parse_access_log
+#include "parse_test.h"
 
 static void test_access_combined_nginx_line(void **state)
 {
@@ -247,15 +199,7 @@ static void test_access_rejects_other_formats(void **state)
         "1.2.3.4  - - [09/Jul/2024:22:10:13 +0000] \"GET / HTTP/1.1\" 200 1",
         "1.2.3.4 - - [09/Jul/2024:22:10:13 +0000]\"GET / HTTP/1.1\" 200 1",
     };
-    for (size_t i = 0; i < TRL_ARRAY_LEN(lines); i++) {
-        int rc;
-        struct trl_event *ev = parse_as(lines[i], strlen(lines[i]), NULL, &rc);
-        if (rc != TRL_ENOMATCH)
-            fail_msg("line %zu parsed as an access log: %s", i, lines[i]);
-        assert_null(ev->format);
-        assert_int_equal(ev->nfields, 0);
-        assert_true(ev->timestamp_ns == 0);
-    }
+    assert_not_matched(lines, TRL_ARRAY_LEN(lines));
 }
 
 static void test_access_inside_syslog_keeps_syslog_format(void **state)
@@ -308,15 +252,7 @@ static void test_access_every_truncation_is_safe(void **state)
         "198.51.100.9 - - [09/Jul/2024:22:10:11 +0000] \"GET /a\\\"b\" 200 1 HTTP/1.1\" 400 226 "
         "\"-\" \"x\\\"y\\",
     };
-    for (size_t l = 0; l < TRL_ARRAY_LEN(lines); l++) {
-        size_t full = strlen(lines[l]);
-        for (size_t n = 0; n <= full; n++) {
-            int rc;
-            trl_arena_reset(arena);
-            parse_as(lines[l], n, NULL, &rc);
-            assert_true(rc == TRL_OK || rc == TRL_ENOMATCH);
-        }
-    }
+    assert_truncations_safe(lines, TRL_ARRAY_LEN(lines), false);
 }
 
 static void test_access_nul_bytes_and_huge_fields(void **state)

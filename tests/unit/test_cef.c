@@ -6,36 +6,9 @@
 
 #define RECV_NS 1720526400000000000LL /* 2024-07-09T12:00:00Z */
 
-static struct trl_arena *arena;
-
-static int setup(void **state)
-{
-    (void)state;
-    arena = trl_arena_create(0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    trl_arena_destroy(arena);
-    return 0;
-}
-
-static struct trl_event *parse_rc(const char *line, size_t len, int *rc)
-{
-    struct trl_event *ev = trl_event_create(arena, line, len, RECV_NS);
-    *rc = trl_parse_cef(ev, ev->original, ev->original_len);
-    return ev;
-}
-
-static struct trl_event *parse_ok(const char *line)
-{
-    int rc;
-    struct trl_event *ev = parse_rc(line, strlen(line), &rc);
-    assert_int_equal(rc, 0);
-    return ev;
-}
+#define TRL_TEST_PARSER  trl_parse_cef
+#define TRL_TEST_RECV_NS RECV_NS
+#include "parse_test.h"
 
 #define assert_ext(ev, key, want) assert_named(ev, "cef.extensions." key, want)
 
@@ -228,12 +201,7 @@ static void test_cef_not_cef_is_nomatch(void **state)
     (void)state;
     static const char *const lines[] = {"", "CEF", "cef:0|a|b|c|d|e|f|", "LEEF:1.0|a|b|c|d|",
                                         " CEF:0|a"};
-    for (size_t i = 0; i < TRL_ARRAY_LEN(lines); i++) {
-        int rc;
-        struct trl_event *ev = parse_rc(lines[i], strlen(lines[i]), &rc);
-        assert_int_equal(rc, TRL_ENOMATCH);
-        assert_int_equal(ev->nfields, 0);
-    }
+    assert_not_matched(lines, TRL_ARRAY_LEN(lines));
     struct trl_event *ev = trl_event_create(arena, "", 0, RECV_NS);
     assert_int_equal(trl_parse_cef(ev, NULL, 0), TRL_ENOMATCH);
 }
@@ -252,14 +220,7 @@ static void test_cef_malformed_is_invalid_with_a_message(void **state)
         "CEF:x|a|b|c|d|e|f|k=v",
         "CEF:|a|b|c|d|e|f|",
     };
-    for (size_t i = 0; i < TRL_ARRAY_LEN(lines); i++) {
-        int rc;
-        struct trl_event *ev = parse_rc(lines[i], strlen(lines[i]), &rc);
-        if (rc != TRL_EINVAL)
-            fail_msg("line %zu: rc %d", i, rc);
-        assert_string_equal(ev->format, "cef");
-        assert_true(trl_event_has(ev, TRL_F_MESSAGE));
-    }
+    assert_invalid_with_message(lines, TRL_ARRAY_LEN(lines), "cef");
 }
 
 static void test_cef_odd_extensions_are_tolerated(void **state)
@@ -275,12 +236,8 @@ static void test_cef_odd_extensions_are_tolerated(void **state)
         "CEF:0|V|P|1|1|n|1|spt=99999 dpt=-1 in=abc src=",
     };
     for (size_t i = 0; i < TRL_ARRAY_LEN(lines); i++) {
-        size_t len = strlen(lines[i]);
-        char *buf = malloc(len);
-        memcpy(buf, lines[i], len);
-        struct trl_event *ev = trl_event_create(arena, "", 0, RECV_NS);
-        int rc = trl_parse_cef(ev, buf, len);
-        free(buf);
+        int rc;
+        struct trl_event *ev = parse_as(lines[i], strlen(lines[i]), NULL, &rc);
         assert_int_equal(rc, 0);
         assert_field(ev, TRL_F_SOURCE_PORT, NULL);
     }

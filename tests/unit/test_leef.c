@@ -6,36 +6,9 @@
 
 #define RECV_NS 1720526400000000000LL /* 2024-07-09T12:00:00Z */
 
-static struct trl_arena *arena;
-
-static int setup(void **state)
-{
-    (void)state;
-    arena = trl_arena_create(0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    trl_arena_destroy(arena);
-    return 0;
-}
-
-static struct trl_event *parse_rc(const char *line, size_t len, int *rc)
-{
-    struct trl_event *ev = trl_event_create(arena, line, len, RECV_NS);
-    *rc = trl_parse_leef(ev, ev->original, ev->original_len);
-    return ev;
-}
-
-static struct trl_event *parse_ok(const char *line)
-{
-    int rc;
-    struct trl_event *ev = parse_rc(line, strlen(line), &rc);
-    assert_int_equal(rc, 0);
-    return ev;
-}
+#define TRL_TEST_PARSER  trl_parse_leef
+#define TRL_TEST_RECV_NS RECV_NS
+#include "parse_test.h"
 
 static void test_leef1_tab_separated_attributes(void **state)
 {
@@ -241,12 +214,7 @@ static void test_leef_not_leef_is_nomatch(void **state)
 {
     (void)state;
     static const char *const lines[] = {"", "LEEF", "leef:1.0|a|b|c|d|", "CEF:0|a|b|c|d|e|f|"};
-    for (size_t i = 0; i < TRL_ARRAY_LEN(lines); i++) {
-        int rc;
-        struct trl_event *ev = parse_rc(lines[i], strlen(lines[i]), &rc);
-        assert_int_equal(rc, TRL_ENOMATCH);
-        assert_int_equal(ev->nfields, 0);
-    }
+    assert_not_matched(lines, TRL_ARRAY_LEN(lines));
     struct trl_event *ev = trl_event_create(arena, "", 0, RECV_NS);
     assert_int_equal(trl_parse_leef(ev, NULL, 0), TRL_ENOMATCH);
 }
@@ -258,14 +226,7 @@ static void test_leef_malformed_is_invalid_with_a_message(void **state)
         "LEEF:",           "LEEF:1.0",       "LEEF:1.0|",    "LEEF:1.0|V|P|1",
         "LEEF:x|V|P|1|E|", "LEEF:|V|P|1|E|", "LEEF:1.0|V\\", "LEEF:2.0|V|P|1|E",
     };
-    for (size_t i = 0; i < TRL_ARRAY_LEN(lines); i++) {
-        int rc;
-        struct trl_event *ev = parse_rc(lines[i], strlen(lines[i]), &rc);
-        if (rc != TRL_EINVAL)
-            fail_msg("line %zu: rc %d", i, rc);
-        assert_string_equal(ev->format, "leef");
-        assert_true(trl_event_has(ev, TRL_F_MESSAGE));
-    }
+    assert_invalid_with_message(lines, TRL_ARRAY_LEN(lines), "leef");
 }
 
 static void test_leef_odd_attributes_are_tolerated(void **state)
@@ -283,12 +244,8 @@ static void test_leef_odd_attributes_are_tolerated(void **state)
         "LEEF:1.0|V|P|1|E|srcPort=70000\tsev=99\tsrc=\tdevTime=",
     };
     for (size_t i = 0; i < TRL_ARRAY_LEN(lines); i++) {
-        size_t len = strlen(lines[i]);
-        char *buf = malloc(len);
-        memcpy(buf, lines[i], len);
-        struct trl_event *ev = trl_event_create(arena, "", 0, RECV_NS);
-        int rc = trl_parse_leef(ev, buf, len);
-        free(buf);
+        int rc;
+        struct trl_event *ev = parse_as(lines[i], strlen(lines[i]), NULL, &rc);
         assert_int_equal(rc, 0);
         assert_field(ev, TRL_F_SOURCE_PORT, NULL);
         assert_field(ev, TRL_F_EVENT_SEVERITY, NULL);

@@ -490,6 +490,30 @@ static void test_windows_4769_kerberos_service_ticket(void **state)
     assert_string_equal(json_values(ev, TRL_F_RELATED_USER), "jdoe");
 }
 
+/* A record with more data items than the normaliser gathers up front (64) still has its late items
+ * mapped: the ones past the first 64 are looked up by name. */
+static void test_windows_4624_with_many_data_items_maps_the_late_ones(void **state)
+{
+    (void)state;
+    char items[4096];
+    size_t n = 0;
+    for (int i = 0; i < 70; i++)
+        n += (size_t)snprintf(items + n, sizeof(items) - n, "\"Extra%02d\":\"x\",", i);
+    snprintf(items + n, sizeof(items) - n,
+             "\"TargetUserName\":\"jdoe\",\"TargetDomainName\":\"CORP\",\"LogonType\":3,"
+             "\"IpAddress\":\"10.20.1.15\",\"IpPort\":\"49732\"");
+    char line[8192];
+    snprintf(line, sizeof(line), "%s,\"EventData\":{%s}}}", SECURITY(4624), items);
+    struct trl_event *ev = json_parsed(line);
+    assert_named(ev, "winlog.event_data.Extra69", "x");
+    assert_field(ev, TRL_F_EVENT_ACTION, "logged-in");
+    assert_field(ev, TRL_F_USER_NAME, "jdoe");
+    assert_field(ev, TRL_F_USER_DOMAIN, "CORP");
+    assert_field(ev, TRL_F_WINLOG_LOGON_TYPE, "Network");
+    assert_field(ev, TRL_F_SOURCE_IP, "10.20.1.15");
+    assert_field(ev, TRL_F_SOURCE_PORT, "49732");
+}
+
 static void test_windows_1102_audit_log_cleared_from_user_data(void **state)
 {
     (void)state;
@@ -869,6 +893,7 @@ int main(void)
         cmocka_unit_test(test_windows_parser_reads_the_system_element),
         cmocka_unit_test(test_windows_4624_network_logon),
         cmocka_unit_test(test_windows_4624_interactive_logon_has_no_source),
+        cmocka_unit_test(test_windows_4624_with_many_data_items_maps_the_late_ones),
         cmocka_unit_test(test_windows_4625_failed_logon_with_reason),
         cmocka_unit_test(test_windows_4634_and_4647_logoff),
         cmocka_unit_test(test_windows_4648_explicit_credentials),

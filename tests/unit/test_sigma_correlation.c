@@ -32,6 +32,7 @@ struct hits {
     int correlations;
     char last_group[256];
     size_t last_nevents;
+    uint64_t last_count;
     uint64_t last_ids[64];
     char last_title[128];
 };
@@ -56,6 +57,7 @@ static void on_match(void *ud, const struct trl_sigma_match *m)
                  m->group_fields[i], m->group_values[i]);
     }
     h->last_nevents = m->nevents;
+    h->last_count = m->count;
     memcpy(h->last_ids, m->event_ids, m->nevents * sizeof(uint64_t));
 }
 
@@ -104,6 +106,7 @@ static void test_event_count_fires_at_threshold_per_group_and_resets(void **stat
     assert_int_equal(h.correlations, 1);
     assert_string_equal(h.last_group, "IpAddress=10.0.0.1");
     assert_int_equal(h.last_nevents, 3);
+    assert_int_equal(h.last_count, 3);
     assert_int_equal(h.last_ids[0], 0);
     assert_int_equal(h.last_ids[2], 3);
     /* Base rules referenced with generate: false (the default) report nothing themselves. */
@@ -137,6 +140,26 @@ static void test_event_count_window_slides_by_event_time(void **state)
     trl_sigma_ruleset_destroy(rs);
 }
 
+static void test_event_count_reports_every_event_but_lists_the_last_64(void **state)
+{
+    (void)state;
+    struct trl_sigma_ruleset *rs =
+        load_set("title: bf\ncorrelation:\n  type: event_count\n  rules: failed_login\n"
+                 "  group-by: IpAddress\n  timespan: 1h\n  condition:\n    gte: 100\n");
+    struct trl_sigma_scratch *s = trl_sigma_scratch_create(rs);
+    struct hits h = {0};
+    for (int i = 0; i < 100; i++)
+        trl_sigma_eval(rs, s, logon(4625, "a", "8.8.8.8", (1000 + i) * SEC), (uint64_t)i, on_match,
+                       &h);
+    assert_int_equal(h.correlations, 1);
+    assert_int_equal(h.last_count, 100);
+    assert_int_equal(h.last_nevents, 64);
+    assert_int_equal(h.last_ids[0], 36);
+    assert_int_equal(h.last_ids[63], 99);
+    trl_sigma_scratch_destroy(s);
+    trl_sigma_ruleset_destroy(rs);
+}
+
 static void test_value_count_counts_distinct_values(void **state)
 {
     (void)state;
@@ -153,6 +176,8 @@ static void test_value_count_counts_distinct_values(void **state)
                        &h);
     assert_int_equal(h.correlations, 1);
     assert_string_equal(h.last_group, "IpAddress=2.2.2.2");
+    /* Every event in the window made it fire, not only one per distinct value. */
+    assert_int_equal(h.last_count, 5);
     trl_sigma_scratch_destroy(s);
     trl_sigma_ruleset_destroy(rs);
 }
@@ -172,6 +197,8 @@ static void test_temporal_needs_every_rule_in_any_order(void **state)
     trl_sigma_eval(rs, s, logon(4625, "root", "3.3.3.3", t0 + 2 * SEC), 2, on_match, &h);
     assert_int_equal(h.correlations, 1);
     assert_string_equal(h.last_group, "TargetUserName=root");
+    assert_int_equal(h.last_count, 2);
+    assert_int_equal(h.last_nevents, 2);
     trl_sigma_scratch_destroy(s);
     trl_sigma_ruleset_destroy(rs);
 }
@@ -196,6 +223,7 @@ static void test_temporal_ordered_requires_the_order(void **state)
     trl_sigma_eval(rs, s, logon(4624, "root", "4.4.4.4", t0 + 75 * SEC), 4, on_match, &h);
     assert_int_equal(h.correlations, 1);
     assert_int_equal(h.last_nevents, 2);
+    assert_int_equal(h.last_count, 2);
     assert_int_equal(h.last_ids[0], 3);
     assert_int_equal(h.last_ids[1], 4);
     trl_sigma_scratch_destroy(s);
@@ -220,9 +248,13 @@ static void test_chained_correlations_from_the_specification(void **state)
         trl_sigma_eval(rs, s, logon(4625, "svc", "5.5.5.5", t0 + i * SEC), (uint64_t)i, on_match,
                        &h);
     assert_int_equal(h.correlations, 1); /* the inner event_count */
+    assert_int_equal(h.last_count, 3);
     trl_sigma_eval(rs, s, logon(4624, "svc", "5.5.5.5", t0 + 10 * SEC), 3, on_match, &h);
     assert_int_equal(h.correlations, 2);
     assert_string_equal(h.last_title, "many failures then success");
+    /* The three failures under the inner correlation and the success: four events. */
+    assert_int_equal(h.last_count, 4);
+    assert_int_equal(h.last_nevents, 2);
     trl_sigma_scratch_destroy(s);
     trl_sigma_ruleset_destroy(rs);
 }
@@ -280,6 +312,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_event_count_fires_at_threshold_per_group_and_resets),
         cmocka_unit_test(test_event_count_window_slides_by_event_time),
+        cmocka_unit_test(test_event_count_reports_every_event_but_lists_the_last_64),
         cmocka_unit_test(test_value_count_counts_distinct_values),
         cmocka_unit_test(test_temporal_needs_every_rule_in_any_order),
         cmocka_unit_test(test_temporal_ordered_requires_the_order),

@@ -8,36 +8,9 @@
 /* 2024-07-09T12:00:00Z, the receive time of every test event. */
 #define RECV_NS 1720526400000000000LL
 
-static struct trl_arena *arena;
-
-static int setup(void **state)
-{
-    (void)state;
-    arena = trl_arena_create(0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    trl_arena_destroy(arena);
-    return 0;
-}
-
-static struct trl_event *parse_rc(const char *line, size_t len, int *rc)
-{
-    struct trl_event *ev = trl_event_create(arena, line, len, RECV_NS);
-    *rc = trl_parse_snare(ev, ev->original, ev->original_len);
-    return ev;
-}
-
-static struct trl_event *parse_ok(const char *line)
-{
-    int rc;
-    struct trl_event *ev = parse_rc(line, strlen(line), &rc);
-    assert_int_equal(rc, 0);
-    return ev;
-}
+#define TRL_TEST_PARSER  trl_parse_snare
+#define TRL_TEST_RECV_NS RECV_NS
+#include "parse_test.h"
 
 #define assert_data(ev, name, want) assert_named(ev, "winlog.event_data." name, want)
 
@@ -989,13 +962,7 @@ static void test_snare_rejects_lines_without_a_log_type(void **state)
         "host\tfoo\tbar",
         "<13>Jan  1 00:00:00 host app: message",
     };
-    for (size_t i = 0; i < TRL_ARRAY_LEN(lines); i++) {
-        int rc;
-        struct trl_event *ev = parse_rc(lines[i], strlen(lines[i]), &rc);
-        assert_int_equal(rc, TRL_ENOMATCH);
-        assert_int_equal(ev->nfields, 0);
-        assert_null(ev->format);
-    }
+    assert_not_matched(lines, TRL_ARRAY_LEN(lines));
     struct trl_event *ev = trl_event_create(arena, "", 0, RECV_NS);
     assert_int_equal(trl_parse_snare(ev, NULL, 0), TRL_ENOMATCH);
 }
@@ -1018,14 +985,7 @@ static void test_snare_malformed_windows_lines_are_invalid(void **state)
         "h\tApacheLog\t0\t",
         "h\tAgentHeartBeat\t1",
     };
-    for (size_t i = 0; i < TRL_ARRAY_LEN(lines); i++) {
-        int rc;
-        struct trl_event *ev = parse_rc(lines[i], strlen(lines[i]), &rc);
-        if (rc != TRL_EINVAL)
-            fail_msg("line %zu: rc %d", i, rc);
-        assert_string_equal(ev->format, "snare");
-        assert_true(trl_event_has(ev, TRL_F_MESSAGE));
-    }
+    assert_invalid_with_message(lines, TRL_ARRAY_LEN(lines), "snare");
 }
 
 static void test_snare_escapes_cut_at_end_of_input(void **state)
@@ -1038,13 +998,9 @@ static void test_snare_escapes_cut_at_end_of_input(void **state)
         "h\tMSWinEventLog\t1\t{", "h\tLinuxKAudit\t1\t{\"Event\":",
     };
     for (size_t i = 0; i < TRL_ARRAY_LEN(lines); i++) {
-        /* Copy into an exact-size heap buffer so a read past the end is caught. */
-        size_t len = strlen(lines[i]);
-        char *buf = malloc(len);
-        memcpy(buf, lines[i], len);
-        struct trl_event *ev = trl_event_create(arena, "", 0, RECV_NS);
-        int rc = trl_parse_snare(ev, buf, len);
-        free(buf);
+        /* parse_as passes an exact-size heap copy, so a read past the end is caught. */
+        int rc;
+        parse_as(lines[i], strlen(lines[i]), NULL, &rc);
         assert_true(rc == 0 || rc == TRL_EINVAL || rc == TRL_ENOMATCH);
     }
 }

@@ -18,33 +18,11 @@
 #include "core/timeutil.h"
 #include "core/util.h"
 
-/* Asserts that field f of ev equals the C string want (NULL: the field must be absent). */
-#define assert_field(ev, f, want) trl_test_assert_field((ev), (f), (want), #f, __FILE__, __LINE__)
-
-static inline void trl_test_assert_field(const struct trl_event *ev, enum trl_field f,
-                                         const char *want, const char *fname, const char *file,
-                                         int line)
+/* Fails the test at file:line unless the value v (len bytes, NULL: absent) is the C string want
+ * (NULL: absent); name says which field in the message. */
+static inline void trl_test_assert_value(const char *v, size_t len, const char *want,
+                                         const char *name, const char *file, int line)
 {
-    size_t len = 0;
-    const char *v = trl_event_get(ev, f, &len);
-    if (!want && !v)
-        return;
-    if (want && v && strlen(want) == len && memcmp(want, v, len) == 0)
-        return;
-    print_error("%s:%d: %s: want %s%s%s, got %s%.*s%s\n", file, line, fname, want ? "'" : "",
-                want ? want : "(absent)", want ? "'" : "", v ? "'" : "", v ? (int)len : 8,
-                v ? v : "(absent)", v ? "'" : "");
-    _fail(file, line);
-}
-
-/* Asserts that the field called name (dynamic or known) has the value want (NULL: absent). */
-#define assert_named(ev, name, want) trl_test_assert_named((ev), (name), (want), __FILE__, __LINE__)
-
-static inline void trl_test_assert_named(const struct trl_event *ev, const char *name,
-                                         const char *want, const char *file, int line)
-{
-    size_t len = 0;
-    const char *v = trl_event_get_named(ev, name, strlen(name), &len);
     if (!want && !v)
         return;
     if (want && v && strlen(want) == len && memcmp(want, v, len) == 0)
@@ -55,8 +33,31 @@ static inline void trl_test_assert_named(const struct trl_event *ev, const char 
     _fail(file, line);
 }
 
-/* All values of field f joined with ',' ("" when absent), in a static buffer. */
-static inline const char *trl_test_values(const struct trl_event *ev, enum trl_field f)
+/* Asserts that field f of ev equals the C string want (NULL: the field must be absent). */
+#define assert_field(ev, f, want) trl_test_assert_field((ev), (f), (want), #f, __FILE__, __LINE__)
+
+static inline void trl_test_assert_field(const struct trl_event *ev, enum trl_field f,
+                                         const char *want, const char *fname, const char *file,
+                                         int line)
+{
+    size_t len = 0;
+    const char *v = trl_event_get(ev, f, &len);
+    trl_test_assert_value(v, len, want, fname, file, line);
+}
+
+/* Asserts that the field called name (dynamic or known) has the value want (NULL: absent). */
+#define assert_named(ev, name, want) trl_test_assert_named((ev), (name), (want), __FILE__, __LINE__)
+
+static inline void trl_test_assert_named(const struct trl_event *ev, const char *name,
+                                         const char *want, const char *file, int line)
+{
+    size_t len = 0;
+    const char *v = trl_event_get_named(ev, name, strlen(name), &len);
+    trl_test_assert_value(v, len, want, name, file, line);
+}
+
+/* All values of field f joined with sep ("" when absent), in a static buffer. */
+static inline const char *trl_test_joined(const struct trl_event *ev, enum trl_field f, char sep)
 {
     static char buf[2048];
     size_t n = 0;
@@ -65,13 +66,19 @@ static inline const char *trl_test_values(const struct trl_event *ev, enum trl_f
         const struct trl_kv *kv = &ev->fields[i];
         if (kv->field != f)
             continue;
-        int w =
-            snprintf(buf + n, sizeof(buf) - n, "%s%.*s", n ? "," : "", (int)kv->val_len, kv->val);
+        int w = snprintf(buf + n, sizeof(buf) - n, "%.*s%.*s", n ? 1 : 0, &sep, (int)kv->val_len,
+                         kv->val);
         if (w < 0 || (size_t)w >= sizeof(buf) - n)
             break;
         n += (size_t)w;
     }
     return buf;
+}
+
+/* All values of field f joined with ',' ("" when absent), in a static buffer. */
+static inline const char *trl_test_values(const struct trl_event *ev, enum trl_field f)
+{
+    return trl_test_joined(ev, f, ',');
 }
 
 /* Asserts the event's @timestamp as RFC 3339 with nanoseconds. */

@@ -2,7 +2,6 @@
 #include "core/util.h"
 #include "formats/normalize.h"
 
-#include <stdio.h>
 #include <string.h>
 
 /*
@@ -23,17 +22,89 @@ static struct trl_str field(const struct trl_event *ev, enum trl_field f)
     return v ? (struct trl_str){v, len} : (struct trl_str){"", 0};
 }
 
-/* A data item by its EVTX name; Windows writes "-" for an item that has no value. */
-static struct trl_str data(const struct trl_event *ev, const char *name)
+/* The event's data items, gathered in one pass over its fields before the mapping starts: a
+ * mapping looks up a dozen items, and each lookup then compares item names in a short list rather
+ * than the full names of every field. An event with more items than fit keeps the first ones
+ * here and has the rest looked up by name. */
+#define WIN_MAX_ITEMS 64
+
+struct win_item {
+    const char *name; /* the EVTX name, after the winlog.event_data. or .user_data. prefix */
+    const char *val;
+    uint32_t len, vlen;
+};
+
+struct win_items {
+    struct win_item v[WIN_MAX_ITEMS];
+    size_t n;
+    bool partial; /* more items than fit in v */
+};
+
+struct win {
+    struct trl_event *ev;
+    struct win_items event_data, user_data;
+};
+
+static const char event_data_prefix[] = "winlog.event_data.";
+static const char user_data_prefix[] = "winlog.user_data.";
+
+static void items_add(struct win_items *items, const struct trl_kv *kv, size_t plen)
 {
-    char full[96];
-    size_t len = 0;
-    int n = snprintf(full, sizeof(full), "winlog.event_data.%s", name);
-    const char *v = trl_event_get_named(ev, full, (size_t)n, &len);
-    if (!v) {
-        n = snprintf(full, sizeof(full), "winlog.user_data.%s", name);
-        v = trl_event_get_named(ev, full, (size_t)n, &len);
+    if (items->n == WIN_MAX_ITEMS) {
+        items->partial = true;
+        return;
     }
+    items->v[items->n++] =
+        (struct win_item){kv->name + plen, kv->val, kv->name_len - (uint32_t)plen, kv->val_len};
+}
+
+static void win_init(struct win *w, struct trl_event *ev)
+{
+    const size_t ed = sizeof(event_data_prefix) - 1, ud = sizeof(user_data_prefix) - 1;
+    w->ev = ev;
+    w->event_data.n = w->user_data.n = 0;
+    w->event_data.partial = w->user_data.partial = false;
+    for (uint32_t i = 0; i < ev->nfields; i++) {
+        const struct trl_kv *kv = &ev->fields[i];
+        if (kv->field != TRL_F_NONE)
+            continue;
+        if (kv->name_len > ed && memcmp(kv->name, event_data_prefix, ed) == 0)
+            items_add(&w->event_data, kv, ed);
+        else if (kv->name_len > ud && memcmp(kv->name, user_data_prefix, ud) == 0)
+            items_add(&w->user_data, kv, ud);
+    }
+}
+
+/* The first value of the item called name (nlen bytes), or NULL. */
+static const char *item(const struct win *w, const struct win_items *items, const char *prefix,
+                        size_t plen, const char *name, size_t nlen, size_t *len)
+{
+    for (size_t i = 0; i < items->n; i++) {
+        const struct win_item *it = &items->v[i];
+        if (it->len == nlen && memcmp(it->name, name, nlen) == 0) {
+            *len = it->vlen;
+            return it->val;
+        }
+    }
+    if (!items->partial)
+        return NULL;
+    char full[96];
+    if (plen + nlen > sizeof(full))
+        return NULL;
+    memcpy(full, prefix, plen);
+    memcpy(full + plen, name, nlen);
+    return trl_event_get_named(w->ev, full, plen + nlen, len);
+}
+
+/* A data item by its EVTX name; Windows writes "-" for an item that has no value. */
+static struct trl_str data(const struct win *w, const char *name)
+{
+    size_t nlen = strlen(name), len = 0;
+    const char *v =
+        item(w, &w->event_data, event_data_prefix, sizeof(event_data_prefix) - 1, name, nlen, &len);
+    if (!v)
+        v = item(w, &w->user_data, user_data_prefix, sizeof(user_data_prefix) - 1, name, nlen,
+                 &len);
     if (!v || (len == 1 && v[0] == '-'))
         return (struct trl_str){"", 0};
     return (struct trl_str){v, len};
@@ -140,25 +211,28 @@ static void set_domain_user(struct trl_event *ev, struct trl_str s)
 }
 
 /* The acting account of most Security events. */
-static void set_subject(struct trl_event *ev)
+static void set_subject(const struct win *w)
 {
-    set_user(ev, TRL_F_USER_NAME, data(ev, "SubjectUserName"));
-    set(ev, TRL_F_USER_DOMAIN, data(ev, "SubjectDomainName"));
-    set_sid(ev, TRL_F_USER_ID, data(ev, "SubjectUserSid"));
-    set(ev, TRL_F_WINLOG_LOGON_ID, data(ev, "SubjectLogonId"));
+    struct trl_event *ev = w->ev;
+    set_user(ev, TRL_F_USER_NAME, data(w, "SubjectUserName"));
+    set(ev, TRL_F_USER_DOMAIN, data(w, "SubjectDomainName"));
+    set_sid(ev, TRL_F_USER_ID, data(w, "SubjectUserSid"));
+    set(ev, TRL_F_WINLOG_LOGON_ID, data(w, "SubjectLogonId"));
 }
 
-static void set_target_user(struct trl_event *ev)
+static void set_target_user(const struct win *w)
 {
-    set_user(ev, TRL_F_USER_TARGET_NAME, data(ev, "TargetUserName"));
-    set(ev, TRL_F_USER_TARGET_DOMAIN, data(ev, "TargetDomainName"));
-    set_sid(ev, TRL_F_USER_TARGET_ID, data(ev, "TargetSid"));
+    struct trl_event *ev = w->ev;
+    set_user(ev, TRL_F_USER_TARGET_NAME, data(w, "TargetUserName"));
+    set(ev, TRL_F_USER_TARGET_DOMAIN, data(w, "TargetDomainName"));
+    set_sid(ev, TRL_F_USER_TARGET_ID, data(w, "TargetSid"));
 }
 
-static void set_source(struct trl_event *ev)
+static void set_source(const struct win *w)
 {
-    set_ip(ev, TRL_F_SOURCE_IP, data(ev, "IpAddress"));
-    set_port(ev, TRL_F_SOURCE_PORT, data(ev, "IpPort"));
+    struct trl_event *ev = w->ev;
+    set_ip(ev, TRL_F_SOURCE_IP, data(w, "IpAddress"));
+    set_port(ev, TRL_F_SOURCE_PORT, data(w, "IpPort"));
 }
 
 /* The executable path inside a service's command line ("C:\x\svc.exe -k netsvcs"). */
@@ -196,6 +270,17 @@ static const char *code_lookup(const struct code_text *t, size_t n, struct trl_s
             return t[i].text;
     }
     return NULL;
+}
+
+/* Sets f to the name the table t gives code, or to code itself when it has none. */
+static void set_code_name(struct trl_event *ev, enum trl_field f, const struct code_text *t,
+                          size_t n, struct trl_str code)
+{
+    const char *name = code_lookup(t, n, code);
+    if (name)
+        trl_event_set_ref(ev, f, name, strlen(name));
+    else
+        set(ev, f, code);
 }
 
 static void set_reason(struct trl_event *ev, const char *text)
@@ -252,64 +337,67 @@ static const struct code_text kerberos_failures[] = {
     {"0x25", "clock skew too great"},
 };
 
-static void map_logon(struct trl_event *ev)
+/* The process that asked for a logon; a ProcessId of 0x0 means none (a network logon). */
+static void set_logon_process(const struct win *w)
 {
-    set_user(ev, TRL_F_USER_NAME, data(ev, "TargetUserName"));
-    set(ev, TRL_F_USER_DOMAIN, data(ev, "TargetDomainName"));
-    set_sid(ev, TRL_F_USER_ID, data(ev, "TargetUserSid"));
-    /* The subject is the account that asked for the logon (often the machine itself). */
-    struct trl_str subject = data(ev, "SubjectUserName");
-    if (subject.len)
-        trl_event_add_unique(ev, TRL_F_RELATED_USER, subject.ptr, subject.len);
-    set(ev, TRL_F_WINLOG_LOGON_ID, data(ev, "TargetLogonId"));
-    struct trl_str type = data(ev, "LogonType");
-    const char *name = code_lookup(logon_types, TRL_ARRAY_LEN(logon_types), type);
-    if (name)
-        trl_event_set_ref(ev, TRL_F_WINLOG_LOGON_TYPE, name, strlen(name));
-    else
-        set(ev, TRL_F_WINLOG_LOGON_TYPE, type);
-    set_source(ev);
-    set(ev, TRL_F_SOURCE_DOMAIN, data(ev, "WorkstationName"));
-    set_executable(ev, TRL_F_PROCESS_EXECUTABLE, TRL_F_PROCESS_NAME, data(ev, "ProcessName"));
-    struct trl_str pid = data(ev, "ProcessId");
+    struct trl_event *ev = w->ev;
+    set_executable(ev, TRL_F_PROCESS_EXECUTABLE, TRL_F_PROCESS_NAME, data(w, "ProcessName"));
+    struct trl_str pid = data(w, "ProcessId");
     if (!trl_str_eq(pid, "0x0"))
         set_pid(ev, TRL_F_PROCESS_PID, pid);
+}
+
+static void map_logon(const struct win *w)
+{
+    struct trl_event *ev = w->ev;
+    set_user(ev, TRL_F_USER_NAME, data(w, "TargetUserName"));
+    set(ev, TRL_F_USER_DOMAIN, data(w, "TargetDomainName"));
+    set_sid(ev, TRL_F_USER_ID, data(w, "TargetUserSid"));
+    /* The subject is the account that asked for the logon (often the machine itself). */
+    struct trl_str subject = data(w, "SubjectUserName");
+    if (subject.len)
+        trl_event_add_unique(ev, TRL_F_RELATED_USER, subject.ptr, subject.len);
+    set(ev, TRL_F_WINLOG_LOGON_ID, data(w, "TargetLogonId"));
+    set_code_name(ev, TRL_F_WINLOG_LOGON_TYPE, logon_types, TRL_ARRAY_LEN(logon_types),
+                  data(w, "LogonType"));
+    set_source(w);
+    set(ev, TRL_F_SOURCE_DOMAIN, data(w, "WorkstationName"));
+    set_logon_process(w);
     /* SubStatus is the precise reason when there is one; Status the general one. */
-    struct trl_str status = data(ev, "SubStatus");
+    struct trl_str status = data(w, "SubStatus");
     const char *reason = code_lookup(logon_failures, TRL_ARRAY_LEN(logon_failures), status);
     if (!reason)
-        reason = code_lookup(logon_failures, TRL_ARRAY_LEN(logon_failures), data(ev, "Status"));
+        reason = code_lookup(logon_failures, TRL_ARRAY_LEN(logon_failures), data(w, "Status"));
     set_reason(ev, reason);
 }
 
-static void map_explicit_logon(struct trl_event *ev)
+static void map_explicit_logon(const struct win *w)
 {
-    set_subject(ev);
-    set_target_user(ev);
-    set(ev, TRL_F_DESTINATION_DOMAIN, data(ev, "TargetServerName"));
-    set_source(ev);
-    set_executable(ev, TRL_F_PROCESS_EXECUTABLE, TRL_F_PROCESS_NAME, data(ev, "ProcessName"));
-    struct trl_str pid = data(ev, "ProcessId");
-    if (!trl_str_eq(pid, "0x0"))
-        set_pid(ev, TRL_F_PROCESS_PID, pid);
+    struct trl_event *ev = w->ev;
+    set_subject(w);
+    set_target_user(w);
+    set(ev, TRL_F_DESTINATION_DOMAIN, data(w, "TargetServerName"));
+    set_source(w);
+    set_logon_process(w);
 }
 
-static void map_subject(struct trl_event *ev)
+static void map_subject(const struct win *w)
 {
-    set_subject(ev);
+    set_subject(w);
 }
 
-static void map_process_4688(struct trl_event *ev)
+static void map_process_4688(const struct win *w)
 {
-    set_subject(ev);
-    set_user(ev, TRL_F_USER_EFFECTIVE_NAME, data(ev, "TargetUserName"));
-    set_executable(ev, TRL_F_PROCESS_EXECUTABLE, TRL_F_PROCESS_NAME, data(ev, "NewProcessName"));
-    set_pid(ev, TRL_F_PROCESS_PID, data(ev, "NewProcessId"));
-    set(ev, TRL_F_PROCESS_COMMAND_LINE, data(ev, "CommandLine"));
+    struct trl_event *ev = w->ev;
+    set_subject(w);
+    set_user(ev, TRL_F_USER_EFFECTIVE_NAME, data(w, "TargetUserName"));
+    set_executable(ev, TRL_F_PROCESS_EXECUTABLE, TRL_F_PROCESS_NAME, data(w, "NewProcessName"));
+    set_pid(ev, TRL_F_PROCESS_PID, data(w, "NewProcessId"));
+    set(ev, TRL_F_PROCESS_COMMAND_LINE, data(w, "CommandLine"));
     set_executable(ev, TRL_F_PROCESS_PARENT_EXECUTABLE, TRL_F_PROCESS_PARENT_NAME,
-                   data(ev, "ParentProcessName"));
+                   data(w, "ParentProcessName"));
     /* In 4688, ProcessId is the creator: the parent of the new process. */
-    set_pid(ev, TRL_F_PROCESS_PARENT_PID, data(ev, "ProcessId"));
+    set_pid(ev, TRL_F_PROCESS_PARENT_PID, data(w, "ProcessId"));
 }
 
 /* 4697 numeric service types, named as 7045 writes them. */
@@ -318,34 +406,31 @@ static const struct code_text service_types[] = {
     {"0x20", "user mode service"}, {"0x110", "user mode service"}, {"0x120", "user mode service"},
 };
 
-static void map_service(struct trl_event *ev)
+static void map_service(const struct win *w)
 {
-    set_subject(ev);
+    struct trl_event *ev = w->ev;
+    set_subject(w);
     if (!trl_event_has(ev, TRL_F_USER_ID)) {
         size_t len = 0;
         const char *sid = trl_event_get_named(ev, "winlog.user.identifier", 22, &len);
         if (sid)
             set_sid(ev, TRL_F_USER_ID, (struct trl_str){sid, len});
     }
-    set(ev, TRL_F_SERVICE_NAME, data(ev, "ServiceName"));
-    struct trl_str type = data(ev, "ServiceType");
-    const char *name = code_lookup(service_types, TRL_ARRAY_LEN(service_types), type);
-    if (name)
-        trl_event_set_ref(ev, TRL_F_SERVICE_TYPE, name, strlen(name));
-    else
-        set(ev, TRL_F_SERVICE_TYPE, type);
-    struct trl_str cmd = data(ev, "ServiceFileName");
+    set(ev, TRL_F_SERVICE_NAME, data(w, "ServiceName"));
+    set_code_name(ev, TRL_F_SERVICE_TYPE, service_types, TRL_ARRAY_LEN(service_types),
+                  data(w, "ServiceType"));
+    struct trl_str cmd = data(w, "ServiceFileName");
     if (cmd.len == 0)
-        cmd = data(ev, "ImagePath");
+        cmd = data(w, "ImagePath");
     struct trl_str path = image_path(cmd);
     set(ev, TRL_F_FILE_PATH, path);
     set(ev, TRL_F_FILE_NAME, base_name(path));
 }
 
-static void map_user_account(struct trl_event *ev)
+static void map_user_account(const struct win *w)
 {
-    set_subject(ev);
-    set_target_user(ev);
+    set_subject(w);
+    set_target_user(w);
 }
 
 /* The CN of a distinguished name ("CN=Jane Doe,OU=Staff,DC=corp,DC=example"); commas escaped with
@@ -360,21 +445,23 @@ static struct trl_str dn_common_name(struct trl_str dn)
     return (struct trl_str){dn.ptr + 3, i - 3};
 }
 
-static void map_group_member(struct trl_event *ev)
+static void map_group_member(const struct win *w)
 {
-    set_subject(ev);
-    set(ev, TRL_F_GROUP_NAME, data(ev, "TargetUserName"));
-    set_sid(ev, TRL_F_GROUP_ID, data(ev, "TargetSid"));
-    struct trl_str sid = data(ev, "MemberSid");
-    struct trl_str member = dn_common_name(data(ev, "MemberName"));
+    struct trl_event *ev = w->ev;
+    set_subject(w);
+    set(ev, TRL_F_GROUP_NAME, data(w, "TargetUserName"));
+    set_sid(ev, TRL_F_GROUP_ID, data(w, "TargetSid"));
+    struct trl_str sid = data(w, "MemberSid");
+    struct trl_str member = dn_common_name(data(w, "MemberName"));
     set_user(ev, TRL_F_USER_TARGET_NAME, member.len ? member : sid);
     set_sid(ev, TRL_F_USER_TARGET_ID, sid);
 }
 
-static void map_kerberos(struct trl_event *ev)
+static void map_kerberos(const struct win *w)
 {
+    struct trl_event *ev = w->ev;
     /* 4769 names the account "user@REALM". */
-    struct trl_str user = data(ev, "TargetUserName");
+    struct trl_str user = data(w, "TargetUserName");
     const char *at = user.len ? memchr(user.ptr, '@', user.len) : NULL;
     if (at) {
         set_user(ev, TRL_F_USER_NAME, (struct trl_str){user.ptr, (size_t)(at - user.ptr)});
@@ -382,18 +469,28 @@ static void map_kerberos(struct trl_event *ev)
             (struct trl_str){at + 1, user.len - (size_t)(at - user.ptr) - 1});
     } else {
         set_user(ev, TRL_F_USER_NAME, user);
-        set(ev, TRL_F_USER_DOMAIN, data(ev, "TargetDomainName"));
+        set(ev, TRL_F_USER_DOMAIN, data(w, "TargetDomainName"));
     }
-    set_sid(ev, TRL_F_USER_ID, data(ev, "TargetSid"));
-    set(ev, TRL_F_SERVICE_NAME, data(ev, "ServiceName"));
-    set_source(ev);
-    struct trl_str status = data(ev, "Status");
+    set_sid(ev, TRL_F_USER_ID, data(w, "TargetSid"));
+    set(ev, TRL_F_SERVICE_NAME, data(w, "ServiceName"));
+    set_source(w);
+    struct trl_str status = data(w, "Status");
     if (status.len == 0)
         return;
     bool ok = str_case_is(status, "0x0");
     trl_event_set_str(ev, TRL_F_EVENT_OUTCOME, ok ? "success" : "failure");
     if (!ok)
         set_reason(ev, code_lookup(kerberos_failures, TRL_ARRAY_LEN(kerberos_failures), status));
+}
+
+/* A lower-case copy of p in the event's arena: ECS wants hashes and transports in lower case. */
+static char *lower_copy(struct trl_event *ev, const char *p, size_t len)
+{
+    char *v = trl_arena_alloc(ev->arena, len + 1);
+    for (size_t i = 0; i < len; i++)
+        v[i] = p[i] >= 'A' && p[i] <= 'Z' ? (char)(p[i] - 'A' + 'a') : p[i];
+    v[len] = '\0';
+    return v;
 }
 
 /* Sysmon's Hashes item: "SHA1=..,MD5=..,SHA256=..,IMPHASH=..". */
@@ -408,12 +505,7 @@ static void set_hashes(struct trl_event *ev, enum trl_field sha256, struct trl_s
         if (eq && eq + 1 < s.ptr + end) {
             size_t klen = (size_t)(eq - s.ptr - i), vlen = (size_t)(s.ptr + end - eq - 1);
             /* ECS hashes are lower-case hex; Sysmon writes upper case. */
-            char *v = trl_arena_alloc(ev->arena, vlen + 1);
-            for (size_t k = 0; k < vlen; k++) {
-                char c = eq[1 + k];
-                v[k] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-            }
-            v[vlen] = '\0';
+            char *v = lower_copy(ev, eq + 1, vlen);
             trl_event_add_unique(ev, TRL_F_RELATED_HASH, v, vlen);
             if (trl_strcase_eq(s.ptr + i, klen, "SHA256", 6))
                 trl_event_set_ref(ev, sha256, v, vlen);
@@ -423,64 +515,63 @@ static void set_hashes(struct trl_event *ev, enum trl_field sha256, struct trl_s
 }
 
 /* The process fields every Sysmon event has. */
-static void set_sysmon_process(struct trl_event *ev)
+static void set_sysmon_process(const struct win *w)
 {
-    set_executable(ev, TRL_F_PROCESS_EXECUTABLE, TRL_F_PROCESS_NAME, data(ev, "Image"));
-    set_pid(ev, TRL_F_PROCESS_PID, data(ev, "ProcessId"));
-    set(ev, TRL_F_PROCESS_ENTITY_ID, data(ev, "ProcessGuid"));
-    set_domain_user(ev, data(ev, "User"));
+    struct trl_event *ev = w->ev;
+    set_executable(ev, TRL_F_PROCESS_EXECUTABLE, TRL_F_PROCESS_NAME, data(w, "Image"));
+    set_pid(ev, TRL_F_PROCESS_PID, data(w, "ProcessId"));
+    set(ev, TRL_F_PROCESS_ENTITY_ID, data(w, "ProcessGuid"));
+    set_domain_user(ev, data(w, "User"));
 }
 
-static void map_sysmon_process(struct trl_event *ev)
+static void map_sysmon_process(const struct win *w)
 {
-    set_sysmon_process(ev);
-    set(ev, TRL_F_PROCESS_COMMAND_LINE, data(ev, "CommandLine"));
-    set(ev, TRL_F_PROCESS_WORKING_DIRECTORY, data(ev, "CurrentDirectory"));
-    set(ev, TRL_F_WINLOG_LOGON_ID, data(ev, "LogonId"));
-    set_hashes(ev, TRL_F_PROCESS_HASH_SHA256, data(ev, "Hashes"));
+    struct trl_event *ev = w->ev;
+    set_sysmon_process(w);
+    set(ev, TRL_F_PROCESS_COMMAND_LINE, data(w, "CommandLine"));
+    set(ev, TRL_F_PROCESS_WORKING_DIRECTORY, data(w, "CurrentDirectory"));
+    set(ev, TRL_F_WINLOG_LOGON_ID, data(w, "LogonId"));
+    set_hashes(ev, TRL_F_PROCESS_HASH_SHA256, data(w, "Hashes"));
     set_executable(ev, TRL_F_PROCESS_PARENT_EXECUTABLE, TRL_F_PROCESS_PARENT_NAME,
-                   data(ev, "ParentImage"));
-    set(ev, TRL_F_PROCESS_PARENT_COMMAND_LINE, data(ev, "ParentCommandLine"));
-    set_pid(ev, TRL_F_PROCESS_PARENT_PID, data(ev, "ParentProcessId"));
-    set(ev, TRL_F_PROCESS_PARENT_ENTITY_ID, data(ev, "ParentProcessGuid"));
+                   data(w, "ParentImage"));
+    set(ev, TRL_F_PROCESS_PARENT_COMMAND_LINE, data(w, "ParentCommandLine"));
+    set_pid(ev, TRL_F_PROCESS_PARENT_PID, data(w, "ParentProcessId"));
+    set(ev, TRL_F_PROCESS_PARENT_ENTITY_ID, data(w, "ParentProcessGuid"));
 }
 
 static void set_lower(struct trl_event *ev, enum trl_field f, struct trl_str s)
 {
-    if (s.len == 0)
-        return;
-    char *v = trl_arena_alloc(ev->arena, s.len + 1);
-    for (size_t i = 0; i < s.len; i++)
-        v[i] = s.ptr[i] >= 'A' && s.ptr[i] <= 'Z' ? (char)(s.ptr[i] - 'A' + 'a') : s.ptr[i];
-    v[s.len] = '\0';
-    trl_event_set_ref(ev, f, v, s.len);
+    if (s.len)
+        trl_event_set_ref(ev, f, lower_copy(ev, s.ptr, s.len), s.len);
 }
 
-static void map_sysmon_network(struct trl_event *ev)
+static void map_sysmon_network(const struct win *w)
 {
-    set_sysmon_process(ev);
-    set_lower(ev, TRL_F_NETWORK_TRANSPORT, data(ev, "Protocol"));
-    set(ev, TRL_F_NETWORK_PROTOCOL, data(ev, "DestinationPortName"));
-    struct trl_str initiated = data(ev, "Initiated");
+    struct trl_event *ev = w->ev;
+    set_sysmon_process(w);
+    set_lower(ev, TRL_F_NETWORK_TRANSPORT, data(w, "Protocol"));
+    set(ev, TRL_F_NETWORK_PROTOCOL, data(w, "DestinationPortName"));
+    struct trl_str initiated = data(w, "Initiated");
     if (str_case_is(initiated, "true"))
         trl_event_set_str(ev, TRL_F_NETWORK_DIRECTION, "egress");
     else if (str_case_is(initiated, "false"))
         trl_event_set_str(ev, TRL_F_NETWORK_DIRECTION, "ingress");
-    struct trl_str v6 = data(ev, "SourceIsIpv6");
+    struct trl_str v6 = data(w, "SourceIsIpv6");
     if (v6.len)
         trl_event_set_str(ev, TRL_F_NETWORK_TYPE, str_case_is(v6, "true") ? "ipv6" : "ipv4");
-    set_ip(ev, TRL_F_SOURCE_IP, data(ev, "SourceIp"));
-    set_port(ev, TRL_F_SOURCE_PORT, data(ev, "SourcePort"));
-    set(ev, TRL_F_SOURCE_DOMAIN, data(ev, "SourceHostname"));
-    set_ip(ev, TRL_F_DESTINATION_IP, data(ev, "DestinationIp"));
-    set_port(ev, TRL_F_DESTINATION_PORT, data(ev, "DestinationPort"));
-    set(ev, TRL_F_DESTINATION_DOMAIN, data(ev, "DestinationHostname"));
+    set_ip(ev, TRL_F_SOURCE_IP, data(w, "SourceIp"));
+    set_port(ev, TRL_F_SOURCE_PORT, data(w, "SourcePort"));
+    set(ev, TRL_F_SOURCE_DOMAIN, data(w, "SourceHostname"));
+    set_ip(ev, TRL_F_DESTINATION_IP, data(w, "DestinationIp"));
+    set_port(ev, TRL_F_DESTINATION_PORT, data(w, "DestinationPort"));
+    set(ev, TRL_F_DESTINATION_DOMAIN, data(w, "DestinationHostname"));
 }
 
-static void map_sysmon_file(struct trl_event *ev)
+static void map_sysmon_file(const struct win *w)
 {
-    set_sysmon_process(ev);
-    struct trl_str path = data(ev, "TargetFilename");
+    struct trl_event *ev = w->ev;
+    set_sysmon_process(w);
+    struct trl_str path = data(w, "TargetFilename");
     if (path.len == 0)
         return;
     set(ev, TRL_F_FILE_PATH, path);
@@ -514,7 +605,7 @@ struct win_event {
     const char *type2;
     const char *action;
     const char *outcome; /* NULL: from the event (Kerberos status, audit keywords) */
-    void (*map)(struct trl_event *ev);
+    void (*map)(const struct win *w);
 };
 
 static const struct win_event events[] = {
@@ -647,11 +738,13 @@ int trl_norm_windows(struct trl_event *ev)
     if (!trl_parse_u64(id_text.ptr, id_text.len, &id))
         return TRL_ENOMATCH;
     for (size_t i = 0; i < TRL_ARRAY_LEN(events); i++) {
-        const struct win_event *w = &events[i];
-        if (w->id != id || !from_source(ev, w->source))
+        const struct win_event *e = &events[i];
+        if (e->id != id || !from_source(ev, e->source))
             continue;
-        set_common(ev, w);
-        w->map(ev);
+        set_common(ev, e);
+        struct win w;
+        win_init(&w, ev);
+        e->map(&w);
         outcome_from_keywords(ev);
         return 0;
     }

@@ -86,6 +86,39 @@ export function histogram(buckets, intervalMs, opts = {}) {
     return svg;
 }
 
+// Counts events into a histogram as they arrive (the live tail). hist is {buckets: [{t, count}],
+// interval_ms}, as GET /histogram answers, and is updated in place; times are the events'
+// @timestamp values. An event inside the buckets counts into its bucket. A later one adds empty
+// buckets up to its own when grow is 'slide' (then as many go from the start, so that a range
+// relative to now keeps its width) or 'extend' (a range from a fixed time to now); with 'fixed' (a
+// range with an end) it is left out. So are events before the first bucket and events more than
+// the histogram's width past its end (a clock far off would otherwise wipe the chart). Returns how
+// many events were counted.
+export function countInto(hist, times, grow) {
+    const list = hist.buckets, step = Number(hist.interval_ms);
+    if (!list.length || !(step > 0)) return 0;
+    const width = list.length;
+    let t0 = Date.parse(list[0].t), n = 0;
+    for (const v of times) {
+        const t = Date.parse(v);
+        if (isNaN(t) || t < t0) continue;
+        let i = Math.floor((t - t0) / step);
+        if (i >= list.length) {
+            if (grow === 'fixed' || i >= 2 * list.length) continue;
+            while (list.length <= i) list.push({ t: new Date(t0 + list.length * step).toISOString(), count: 0 });
+            if (grow === 'slide') {
+                const drop = list.length - width;
+                list.splice(0, drop);
+                t0 = Date.parse(list[0].t);
+                i -= drop;
+            }
+        }
+        list[i].count = (Number(list[i].count) || 0) + 1;
+        n++;
+    }
+    return n;
+}
+
 // items: [{t, label, onOpen}] placed on one horizontal time axis.
 export function timeline(items, opts = {}) {
     const W = 1000, H = 70, L = 20, R = 20;

@@ -3,10 +3,11 @@
 // bookmarked or shared. Results grow with "Load more" (next_cursor) or, with live tail on, by
 // asking GET /search/tail every 2 seconds for the matching events received since its last answer:
 // they go on top, the oldest rows go once TAIL_MAX_ROWS are shown, and the tail can be paused.
+// The histogram counts the tailed events in as they come, moving with the range's end.
 
 import { get } from './api.js';
 import { h, clear, errorBox, empty, fmtNum, download, loading, toast, table } from './ui.js';
-import { histogram } from './charts.js';
+import { histogram, countInto } from './charts.js';
 import { rangePicker, rangeParams, rangeMs } from './range.js';
 import { eventRows, fieldOf, hostOf, summaryOf, quoteValue, jsonView } from './events.js';
 
@@ -78,6 +79,7 @@ export function render(root, route) {
     let cursor = null;
     let truncated = false; // the server stopped scanning at its limit
     let tail = null;      // live tail: {cursor, paused, timer, ctrl, failing}
+    let hist = null;      // the histogram shown: {buckets, interval_ms}, counted on by the live tail
     let seq = 0;
     let ctrl = null;
 
@@ -85,7 +87,7 @@ export function render(root, route) {
         spellcheck: 'false', 'aria-label': 'Query', 'aria-describedby': 'query-help',
         placeholder: 'user.name:root AND event.outcome:failure | stats count by source.ip' });
     const errBox = h('div', { 'aria-live': 'polite' });
-    const histBox = h('div', null);
+    const histBox = h('div', { id: 'histogram' });
     const status = h('span', { class: 'muted', id: 'result-status' });
     const results = h('div', { id: 'results-box' });
     const more = h('button', { type: 'button', hidden: true, id: 'load-more' }, 'Load more');
@@ -152,23 +154,29 @@ export function render(root, route) {
             : empty('The pipeline produced no rows.'));
     };
 
+    const drawHistogram = () => {
+        clear(histBox, histogram(hist.buckets, hist.interval_ms, {
+            label: 'Matches over time',
+            onPick: (from, to) => {
+                state.range = 'custom';
+                state.from = from;
+                state.to = to;
+                picker.sync();
+                run();
+            },
+        }));
+    };
+
     const loadHistogram = async (mine) => {
         const ms = rangeMs(state);
+        hist = null;
         clear(histBox, h('div', { class: 'muted small' }, 'Loading the histogram…'));
         try {
-            const hist = await get('/histogram', { ...params(), q: searchPart(state.q).trim(), buckets: ms <= 900000 ? 30 : 60 },
+            const r = await get('/histogram', { ...params(), q: searchPart(state.q).trim(), buckets: ms <= 900000 ? 30 : 60 },
                 { signal: ctrl.signal });
             if (mine !== seq) return;
-            clear(histBox, histogram(hist.buckets, hist.interval_ms, {
-                label: 'Matches over time',
-                onPick: (from, to) => {
-                    state.range = 'custom';
-                    state.from = from;
-                    state.to = to;
-                    picker.sync();
-                    run();
-                },
-            }));
+            hist = { buckets: r.buckets || [], interval_ms: r.interval_ms };
+            drawHistogram();
         } catch (e) {
             if (e.name === 'AbortError' || mine !== seq) return;
             clear(histBox, e.status === 400 ? h('p', { class: 'muted small' }, 'No histogram for a query with errors.')
@@ -250,10 +258,13 @@ export function render(root, route) {
 
     // Live tail: new events go on top (newest first), marked for a moment; past TAIL_MAX_ROWS the
     // oldest rows go, and with them the "Load more" cursor, which no longer follows the last row.
+    // The histogram's range moves with now unless it has a fixed end.
+    const histGrow = () => (state.range !== 'custom' ? 'slide' : !state.to || state.to === 'now' ? 'extend' : 'fixed');
     const addTailed = (events) => {
         const seen = new Set(shown.map((e) => e.id));
         const fresh = events.filter((e) => !e.id || !seen.has(e.id));
         if (!fresh.length) return;
+        if (hist && countInto(hist, fresh.map((e) => e['@timestamp']), histGrow())) drawHistogram();
         if (!shown.length) {
             shown = fresh.slice(0, TAIL_MAX_ROWS);
             showEvents();
