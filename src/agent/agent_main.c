@@ -40,6 +40,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -51,6 +52,15 @@
 
 #define COMP       "agent"
 #define MAX_WINDOW 64
+/* Batches in flight and their size: the server works on batches in stages (parse, store,
+ * commit), several at once, and acknowledges a batch only after its commit, so the window holds
+ * many of its pipeline batches' worth (32 x 1000 events); each batch read costs the spool one
+ * fdatasync, and larger batches share it among more events. */
+#define DEFAULT_WINDOW      32
+#define DEFAULT_BATCH_BYTES (1u << 20)
+/* Memory is given back this long after the start, then at this interval (on_trim_timer). */
+#define TRIM_FIRST_MS 10000
+#define TRIM_EVERY_MS 20000
 /* Free room the spool must have for the file sources to read on: a few of the longest lines. */
 #define SPOOL_MARGIN (4u << 20)
 /* A connection that gets no ACK for this long while batches are unacknowledged is dead. */
@@ -123,6 +133,7 @@ struct agent {
     uv_idle_t tail_idle; /* reads on while tail_more, once per loop turn (I/O runs in between) */
     uv_signal_t sigterm, sigint;
     uv_timer_t unblock_timer; /* the next block's end, for its ip-unblocked event */
+    uv_timer_t trim_timer;    /* gives back memory every 20 s */
 
     /* The unprivileged network process: the server connection and the forwarders. */
     struct trl_privsep_user user;
@@ -189,12 +200,11 @@ static void on_sources_timer(uv_timer_t *t);
 /* ---- spool intake -----------------------------------------------------------------------------
  */
 
+/* Asked before every line: the size alone, not the statistics (a walk over every segment). */
 static bool spool_has_room(struct agent *a)
 {
-    struct trl_spool_stats st;
-    trl_spool_stats(a->spool, &st);
     uint64_t max = a->o->spool_max_bytes ? a->o->spool_max_bytes : (1ull << 30);
-    return st.bytes + SPOOL_MARGIN < max;
+    return trl_spool_bytes(a->spool) + SPOOL_MARGIN < max;
 }
 
 /* Hands the event, in each forwarder's format, to the network process. Never waits: a message
@@ -945,10 +955,10 @@ static void pump(struct agent *a)
 {
     a->unsent = 0;
     struct link *k = a->link;
-    uint32_t window = a->o->window ? TRL_MIN(a->o->window, MAX_WINDOW) : 8;
+    uint32_t window = a->o->window ? TRL_MIN(a->o->window, MAX_WINDOW) : DEFAULT_WINDOW;
     uint32_t max_events = a->o->batch_max_events ? a->o->batch_max_events : 1000;
     max_events = TRL_MIN(max_events, TRL_PROTO_MAX_EVENTS);
-    size_t max_bytes = a->o->batch_max_bytes ? a->o->batch_max_bytes : (256u << 10);
+    size_t max_bytes = a->o->batch_max_bytes ? a->o->batch_max_bytes : DEFAULT_BATCH_BYTES;
     while (k && k->state == LINK_READY && a->nin < window &&
            uv_stream_get_write_queue_size((uv_stream_t *)&k->pipe) < MAX_WRITE_QUEUE) {
         trl_buf_reset(&a->raw);
@@ -1230,6 +1240,24 @@ static void on_commit_timer(uv_timer_t *t)
     else if (k && a->nin > 0 && now - a->last_ack_ms > ACK_TIMEOUT_MS)
         link_close(a, "no acknowledgement in time");
     pump(a);
+}
+
+/* Every 20 s: the buffers a burst grew are freed (they grow again when needed), and the heap's
+ * free pages go back to the kernel. */
+static void on_trim_timer(uv_timer_t *t)
+{
+    struct agent *a = t->data;
+    trl_arena_destroy(a->arena);
+    a->arena = trl_arena_create(0);
+    trl_buf_free(&a->json);
+    trl_buf_free(&a->fwd_msg);
+    if (a->npend == 0)
+        trl_buf_free(&a->pend);
+    if (!a->have_held)
+        trl_buf_free(&a->held);
+    trl_buf_free(&a->raw);
+    trl_buf_free(&a->frame);
+    malloc_trim(0);
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -1529,6 +1557,9 @@ int trl_agent_run(const struct trl_agent_opts *o)
     a->tail_idle.data = a;
     uv_timer_init(&a->loop, &a->unblock_timer);
     a->unblock_timer.data = a;
+    uv_timer_init(&a->loop, &a->trim_timer);
+    a->trim_timer.data = a;
+    uv_timer_start(&a->trim_timer, on_trim_timer, TRIM_FIRST_MS, TRIM_EVERY_MS);
     uv_timer_init(&a->loop, &a->np_timer);
     a->np_timer.data = a;
     start_np_poll(a);

@@ -48,8 +48,8 @@ struct trl_agent_opts {
     uint64_t spool_max_bytes;  /* 0: 1 GiB */
     uint64_t heartbeat_ms;     /* 0: 30000 */
     uint32_t batch_max_events; /* 0: 1000 */
-    size_t batch_max_bytes;    /* 0: 256 KiB of JSON before compression */
-    uint32_t window;           /* unacknowledged batches in flight; 0: 8 */
+    size_t batch_max_bytes;    /* 0: 1 MiB of JSON before compression */
+    uint32_t window;           /* unacknowledged batches in flight; 0: 32 */
     uint64_t backoff_max_ms;   /* 0: 30000 */
     /* Third-party collectors that also get every event (forward.h); at most TRL_FWD_MAX. */
     const struct trl_forward_config *forwarders;

@@ -16,6 +16,7 @@
 #include "core/util.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -204,6 +205,7 @@ struct child {
     const struct trl_netproc_config *c;
     uv_poll_t ctl_poll;
     uv_timer_t stats_timer;
+    uv_timer_t trim_timer; /* gives the heap's free pages back every 20 s */
     struct trl_forwarder *fw[TRL_FWD_MAX];
     struct trl_forward_stats last[TRL_FWD_MAX];
     struct relay *relays;
@@ -468,6 +470,7 @@ static void child_stop(struct child *ch)
     uv_poll_stop(&ch->ctl_poll);
     uv_close((uv_handle_t *)&ch->ctl_poll, NULL);
     uv_close((uv_handle_t *)&ch->stats_timer, NULL);
+    uv_close((uv_handle_t *)&ch->trim_timer, NULL);
     while (ch->relays)
         relay_close(ch->relays, NULL);
     for (size_t i = 0; i < ch->c->nfwd; i++) {
@@ -534,6 +537,12 @@ static void on_stats(uv_timer_t *t)
         memcpy(ch->last, st, n * sizeof(st[0]));
 }
 
+static void on_trim(uv_timer_t *t)
+{
+    (void)t;
+    malloc_trim(0);
+}
+
 static void close_other_fds(void)
 {
 #ifdef SYS_close_range
@@ -588,6 +597,8 @@ static void child_main(const struct trl_netproc_config *c, int ctl)
     uv_timer_init(&ch->loop, &ch->stats_timer);
     ch->stats_timer.data = ch;
     uv_timer_start(&ch->stats_timer, on_stats, 1000, 1000);
+    uv_timer_init(&ch->loop, &ch->trim_timer);
+    uv_timer_start(&ch->trim_timer, on_trim, 10000, 20000);
     uv_run(&ch->loop, UV_RUN_DEFAULT);
     /* Without the agent there is nobody to deliver for; no exit handlers (they belong to the
      * agent's image). */

@@ -893,3 +893,8 @@ void trl_spool_stats(const struct trl_spool *s, struct trl_spool_stats *st)
     st->dropped = s->dropped;
     st->corrupt_bytes = s->corrupt_bytes;
 }
+
+uint64_t trl_spool_bytes(const struct trl_spool *s)
+{
+    return s->total_bytes;
+}

@@ -104,5 +104,8 @@ void trl_spool_rewind(struct trl_spool *s);
 int trl_spool_ack(struct trl_spool *s, uint64_t seq);
 
 void trl_spool_stats(const struct trl_spool *s, struct trl_spool_stats *st);
+/* The segments' total size (trl_spool_stats' bytes) without the rest: cheap enough to ask before
+ * every append. */
+uint64_t trl_spool_bytes(const struct trl_spool *s);
 
 #endif

@@ -44,7 +44,7 @@ enum kind { K_STR, K_NUM, K_TRUE, K_FALSE, K_NULL, K_ARRAY };
 enum role { R_FIELD, R_TIMESTAMP, R_ORIGINAL, R_FORMAT, R_CREATED, R_ELEMENT };
 
 struct leaf {
-    const char *name; /* in names; NULL for array elements */
+    const char *name; /* in names; NULL for array elements and fields set by their id */
     const char *val;
     uint32_t len; /* bytes of val; for K_ARRAY the number of elements, which follow */
     uint16_t name_len;
@@ -193,8 +193,10 @@ static const char *skip_plain(const char *q, const char *end)
     return q;
 }
 
-/* A string at d->p (its opening quote). Keys may not hold escapes (allow_escapes false). */
-static bool read_string(struct dec *d, bool allow_escapes, const char **out, uint32_t *len)
+/* A string at d->p (its opening quote). Keys may not hold escapes (allow_escapes false). Inlined:
+ * it runs twice per member, and a call costs as much as scanning a short key. */
+static inline __attribute__((always_inline)) bool read_string(struct dec *d, bool allow_escapes,
+                                                              const char **out, uint32_t *len)
 {
     const char *s = ++d->p;
     bool escaped = false;
@@ -277,22 +279,43 @@ static struct leaf *new_leaf(struct dec *d)
     return l;
 }
 
-/* The role of a leaf by its flattened name (ecs_leaf in json_in.c). False: generic path. */
+/* The role of a leaf by its flattened name (ecs_leaf in json_in.c). False: generic path. Most
+ * names have none of the lengths looked for, so the length decides before any comparison. */
 static bool leaf_role(struct dec *d, const char *name, size_t len, uint8_t *role)
 {
     *role = R_FIELD;
-    if (IS(name, len, "@timestamp"))
-        *role = R_TIMESTAMP;
-    else if (IS(name, len, "event.original"))
-        *role = R_ORIGINAL;
-    else if (IS(name, len, "trapline.format"))
-        *role = R_FORMAT;
-    else if (IS(name, len, "event.created"))
-        *role = R_CREATED;
-    else if (IS(name, len, "msg") || IS(name, len, "MESSAGE"))
-        return false;
-    else if (IS(name, len, "timestamp") || IS(name, len, "time"))
-        d->time_alt = true;
+    switch (len) {
+    case 3:
+        return !IS(name, len, "msg");
+    case 4:
+        if (IS(name, len, "time"))
+            d->time_alt = true;
+        break;
+    case 7:
+        return !IS(name, len, "MESSAGE");
+    case 9:
+        if (IS(name, len, "timestamp"))
+            d->time_alt = true;
+        break;
+    case 10:
+        if (IS(name, len, "@timestamp"))
+            *role = R_TIMESTAMP;
+        break;
+    case 13:
+        if (IS(name, len, "event.created"))
+            *role = R_CREATED;
+        break;
+    case 14:
+        if (IS(name, len, "event.original"))
+            *role = R_ORIGINAL;
+        break;
+    case 15:
+        if (IS(name, len, "trapline.format"))
+            *role = R_FORMAT;
+        break;
+    default:
+        break;
+    }
     return true;
 }
 
@@ -306,18 +329,24 @@ static bool rfc3339(const struct leaf *l, int64_t *ns)
 static bool read_leaf(struct dec *d, size_t nlen, uint32_t hash)
 {
     uint8_t role;
-    if (!leaf_role(d, d->name, nlen, &role) || d->names_len + nlen > NAMES_MAX)
+    if (!leaf_role(d, d->name, nlen, &role))
         return false;
     struct leaf *l = new_leaf(d);
     if (!l)
         return false;
-    l->name = memcpy(d->names + d->names_len, d->name, nlen);
-    l->name_len = (uint16_t)nlen;
     l->role = role;
     enum trl_field f =
         role == R_FIELD ? trl_json_field_lookup_hashed(d->name, nlen, hash) : TRL_F_NONE;
     l->field = (uint16_t)f;
-    d->names_len += nlen;
+    /* Only a dynamic field or a known array field is set by its name (set_leaf): the name of
+     * any other leaf is not kept. */
+    if (role == R_FIELD && (f == TRL_F_NONE || trl_field_info(f)->type == TRL_FT_ARRAY)) {
+        if (d->names_len + nlen > NAMES_MAX)
+            return false;
+        l->name = memcpy(d->names + d->names_len, d->name, nlen);
+        l->name_len = (uint16_t)nlen;
+        d->names_len += nlen;
+    }
     if (*d->p != '[') {
         if (!read_scalar(d, l))
             return false;
@@ -357,26 +386,50 @@ static bool read_leaf(struct dec *d, size_t nlen, uint32_t hash)
     return true;
 }
 
-/* Segments of a key; 0 when it has an empty one (flattening would rewrite it). */
-static unsigned key_segments(const char *k, size_t len)
+/* Appends the key k to the name being built at dst (after a '.' when sep), continuing the name's
+ * hash *h, in one pass over its bytes. Returns the key's segments, 0 when it has an empty one
+ * (flattening would rewrite it). */
+static unsigned put_key(char *dst, bool sep, const char *k, size_t len, uint32_t *h)
 {
-    unsigned n = 1;
-    for (size_t i = 0; i < len; i++) {
-        if (k[i] != '.')
-            continue;
-        if (i == 0 || i + 1 == len || k[i + 1] == '.')
-            return 0;
-        n++;
+    uint32_t x = *h;
+    if (sep) {
+        *dst++ = '.';
+        x = trl_json_hash_more(x, ".", 1);
     }
-    return n;
+    unsigned n = 1;
+    bool empty = k[0] == '.' || k[len - 1] == '.';
+    for (size_t i = 0; i < len; i++) {
+        char c = k[i];
+        dst[i] = c;
+        x = trl_json_hash_more(x, &c, 1);
+        if (c == '.') {
+            n++;
+            empty |= i + 1 < len && k[i + 1] == '.';
+        }
+    }
+    *h = x;
+    return empty ? 0 : n;
 }
 
 /* Top-level members that select the journald or EVTX mapping, or the msg/MESSAGE fallback. */
 static bool special_top_key(const char *k, size_t len)
 {
-    return IS(k, len, "Event") || IS(k, len, "System") || IS(k, len, "__REALTIME_TIMESTAMP") ||
-           IS(k, len, "__CURSOR") || IS(k, len, "_BOOT_ID") || IS(k, len, "MESSAGE") ||
-           IS(k, len, "msg");
+    switch (len) {
+    case 3:
+        return IS(k, len, "msg");
+    case 5:
+        return IS(k, len, "Event");
+    case 6:
+        return IS(k, len, "System");
+    case 7:
+        return IS(k, len, "MESSAGE");
+    case 8:
+        return IS(k, len, "__CURSOR") || IS(k, len, "_BOOT_ID");
+    case 20:
+        return IS(k, len, "__REALTIME_TIMESTAMP");
+    default:
+        return false;
+    }
 }
 
 /* The object at d->p, whose members are named d->name[0..plen).key (hash: that of the prefix),
@@ -411,15 +464,14 @@ static bool read_object(struct dec *d, size_t plen, unsigned segs, uint32_t hash
         d->keys[d->nkeys++] = (struct key){k, klen};
         if (plen == 0 && special_top_key(k, klen))
             return false;
-        unsigned ksegs = key_segments(k, klen);
         size_t sep = plen > 0;
         size_t nlen = plen + sep + klen;
-        if (ksegs == 0 || segs + ksegs > TRL_JSON_MAX_SEGMENTS || nlen >= TRL_JSON_NAME_MAX)
+        if (nlen >= TRL_JSON_NAME_MAX)
             return false;
-        if (sep)
-            d->name[plen] = '.';
-        memcpy(d->name + plen + sep, k, klen);
-        uint32_t h = trl_json_hash_more(hash, d->name + plen, sep + klen);
+        uint32_t h = hash;
+        unsigned ksegs = put_key(d->name + plen, sep, k, klen, &h);
+        if (ksegs == 0 || segs + ksegs > TRL_JSON_MAX_SEGMENTS)
+            return false;
         if (d->p >= d->end || *d->p++ != ':' || d->p >= d->end)
             return false;
         if (*d->p == '{') {

@@ -106,5 +106,17 @@ wait_stored tokenb2
 echo "Nov 27 10:00:02 host app[1]: after tokenc3" >>"$APP"
 wait_stored tokenc3
 grep -q "network process .* is gone" "$WORK/agent.log" || trl_fail "the agent did not log the restart"
+
+# An agent killed outright leaves no network process behind: it sees its control socket close
+# and exits (every handle of its loop closed, the memory trim timer too).
+kill -KILL "$AGENT"
+for _ in $(seq 50); do
+    [ -d /proc/"$NEW" ] && [ "$(cat /proc/"$NEW"/comm 2>/dev/null)" = trapline-net ] || break
+    sleep 0.1
+done
+if [ -d /proc/"$NEW" ] && [ "$(cat /proc/"$NEW"/comm 2>/dev/null)" = trapline-net ]; then
+    kill -KILL "$NEW"
+    trl_fail "the network process $NEW outlived the agent"
+fi
 echo "ok: network process $NET (uid $NOBODY) holds no capability, has no_new_privs and seccomp;" \
-    "restarted as $NEW after SIGKILL without losing lines"
+    "restarted as $NEW after SIGKILL without losing lines; gone with the agent"

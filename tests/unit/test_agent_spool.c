@@ -415,6 +415,7 @@ static void test_spool_cap_drop_oldest_counts_dropped(void **state)
     assert_int_equal(st.dropped, 4);
     assert_int_equal(st.acked_seq, 4);
     assert_true(st.bytes <= 3 * 4096);
+    assert_int_equal(trl_spool_bytes(s), st.bytes);
     assert_int_equal(read_expect(s, 5), 9);
     trl_spool_destroy(s);
 
