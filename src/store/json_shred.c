@@ -7,6 +7,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /*
  * Layout of a shredded block (all integers LEB128 varints):
@@ -460,22 +463,64 @@ static inline bool ref_worth_trying(const struct stream *st)
     return st->tries < 16 || st->hits * 4 >= st->tries;
 }
 
-/* First occurrence of needle (n >= REF_MIN_LEN) in hay: a line is short, so candidates found by
- * their first byte, then told apart by their first four, are cheaper to check than the set-up of
- * a general substring search. */
+/* Whether hay at p holds needle (n >= REF_MIN_LEN), whose first four bytes are head. */
+static inline bool needle_at(const char *p, const char *needle, size_t n, uint32_t head)
+{
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w == head && mem_eq(p + 4, needle + 4, n - 4);
+}
+
+#if defined(__SSE2__)
+/* The first of the sixteen start positions at hay whose bytes 0 and n - 1 are those of first and
+ * last and that hold the needle, skipping the positions below bit 'from'; NULL when none does. */
+static inline const char *find_in16(const char *hay, const char *needle, size_t n, uint32_t head,
+                                    __m128i first, __m128i last, unsigned from)
+{
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)hay);
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(hay + n - 1));
+    unsigned m = (unsigned)_mm_movemask_epi8(
+        _mm_and_si128(_mm_cmpeq_epi8(a, first), _mm_cmpeq_epi8(b, last)));
+    m &= ~0u << from;
+    while (m) {
+        const char *p = hay + (unsigned)__builtin_ctz(m);
+        if (needle_at(p, needle, n, head))
+            return p;
+        m &= m - 1;
+    }
+    return NULL;
+}
+#endif
+
+/* First occurrence of needle (n >= REF_MIN_LEN) in hay. A line is short and most values are not
+ * in it, so the search must be cheap to set up and to fail: sixteen start positions at a time are
+ * kept only where both the needle's first and last bytes match, which leaves few to compare in
+ * full. The last sixteen positions are read as one vector overlapping the one before, the ones
+ * already tried masked out; a haystack too short for a vector is tried position by position. */
 static const char *find_in(const char *hay, size_t hlen, const char *needle, size_t n)
 {
-    uint32_t head, w;
+    uint32_t head;
     memcpy(&head, needle, 4);
-    const char *p = hay, *last = hay + hlen - n;
-    while (p <= last) {
-        p = memchr(p, needle[0], (size_t)(last - p) + 1);
-        if (!p)
+    size_t npos = hlen - n + 1;
+#if defined(__SSE2__)
+    if (npos >= 16) {
+        const __m128i first = _mm_set1_epi8(needle[0]), last = _mm_set1_epi8(needle[n - 1]);
+        size_t i = 0;
+        for (; i + 16 <= npos; i += 16) {
+            const char *p = find_in16(hay + i, needle, n, head, first, last, 0);
+            if (p)
+                return p;
+        }
+        if (i == npos)
             return NULL;
-        memcpy(&w, p, 4);
-        if (w == head && (n == 4 || !memcmp(p + 4, needle + 4, n - 4)))
-            return p;
-        p++;
+        return find_in16(hay + npos - 16, needle, n, head, first, last,
+                         (unsigned)(i - (npos - 16)));
+    }
+#endif
+    for (size_t i = 0; i < npos; i++) {
+        if (hay[i] == needle[0] && hay[i + n - 1] == needle[n - 1] &&
+            needle_at(hay + i, needle, n, head))
+            return hay + i;
     }
     return NULL;
 }

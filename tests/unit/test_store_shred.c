@@ -250,6 +250,46 @@ static void test_shredder_leaves_equal_those_of_json_leaves(void **state)
     trl_shredder_destroy(s);
 }
 
+static void test_escaped_values_unescape_alike_wherever_their_escapes_fall(void **state)
+{
+    (void)state;
+    struct trl_shredder *s = trl_shredder_create();
+    struct trl_leaves a, b;
+    trl_leaves_init(&a);
+    trl_leaves_init(&b);
+    /* Plain runs of every length around 16 bytes between escapes, as in a Windows message
+     * ("Logon Type:\t\t3\r\n"), and a value that ends just after an escape. */
+    for (size_t run = 0; run <= 40; run++) {
+        char ev[256];
+        int len = snprintf(ev, sizeof(ev),
+                           "{\"message\":\"%.*s\\t\\\"%.*s\\u00e9\\r\\n%.*s\",\"e\":\"x%.*s\\\\\"}",
+                           (int)run, "An account was successfully logged on. Subject",
+                           (int)(40 - run), "Security ID: S-1-5-18 Account Name: WIN01", (int)run,
+                           "Logon Type 3 Logon Process Advapi Logon ", (int)run,
+                           "0123456789abcdef0123456789abcdef01234567");
+        trl_leaves_reset(&a);
+        trl_leaves_reset(&b);
+        assert_true(trl_shredder_add(s, ev, (size_t)len, &a));
+        assert_int_equal(trl_json_leaves(ev, (size_t)len, &b), 0);
+        assert_int_equal(a.n, 2);
+        assert_int_equal(b.n, 2);
+        for (size_t k = 0; k < a.n; k++) {
+            const struct trl_leaf *x = &a.items[k], *y = &b.items[k];
+            assert_int_equal(x->val_len, y->val_len);
+            assert_memory_equal(trl_leaf_val(&a, x), trl_leaf_val(&b, y), x->val_len);
+        }
+        /* The tab, the quote and the two bytes of U+00E9 are in the message as decoded. */
+        assert_int_equal(a.items[0].val_len, run + 2 + (40 - run) + 4 + run);
+    }
+    /* An unterminated escaped value after a long run is refused, not read past. */
+    trl_leaves_reset(&a);
+    const char *cut = "{\"a\":\"0123456789abcdef0123\\";
+    assert_false(trl_shredder_add(s, cut, strlen(cut), &a));
+    trl_leaves_free(&a);
+    trl_leaves_free(&b);
+    trl_shredder_destroy(s);
+}
+
 static size_t put_varint(uint8_t *p, uint64_t v)
 {
     return trl_varint_put(p, v);
@@ -398,6 +438,68 @@ static void test_blocks_of_format_2_stay_readable(void **state)
     free(blob);
 }
 
+/* Shreds the events (NUL-terminated, one block) and checks they come back byte for byte. */
+static void assert_round_trip(char (*ev)[256], uint32_t n)
+{
+    struct trl_shredder *s = trl_shredder_create();
+    for (uint32_t i = 0; i < n; i++) {
+        /* An exact-size copy, so that a read past the event is caught. */
+        size_t len = strlen(ev[i]);
+        char *exact = malloc(len);
+        assert_non_null(exact);
+        memcpy(exact, ev[i], len);
+        trl_shredder_add(s, exact, len, NULL);
+        free(exact);
+    }
+    struct trl_buf sh = {0};
+    trl_shredder_finish(s, &sh);
+    struct trl_unshred_buf u = {0};
+    uint32_t off[257];
+    assert_int_equal(trl_json_unshred((const uint8_t *)sh.data, sh.len, n, 1 << 20, &u, off), 0);
+    for (uint32_t i = 0; i < n; i++) {
+        assert_int_equal(off[i + 1] - off[i], strlen(ev[i]));
+        assert_memory_equal(u.json + off[i], ev[i], strlen(ev[i]));
+    }
+    trl_unshred_buf_free(&u);
+    trl_buf_free(&sh);
+    trl_shredder_destroy(s);
+}
+
+static void test_references_at_every_place_of_the_original_come_back_exactly(void **state)
+{
+    (void)state;
+    static char ev[256][256];
+    /* Originals of every length around the search's 16-byte steps, each value taken from every
+     * place in it (its start, its middle, its very end) or absent from it. */
+    for (size_t len = 4; len <= 70; len++) {
+        char orig[80];
+        for (size_t i = 0; i < len; i++)
+            orig[i] = (char)('a' + (i * 7 + len) % 26);
+        uint32_t n = 0;
+        for (size_t at = 0; at + 4 <= len + 1 && n < 256; at++) {
+            size_t vlen = at + 4 <= len ? 4 + (at * 5) % (len - at - 3) : 4;
+            char val[80];
+            if (at + 4 <= len)
+                memcpy(val, orig + at, vlen);
+            else
+                memcpy(val, "zzzz", vlen);
+            snprintf(ev[n++], sizeof(ev[0]),
+                     "{\"event\":{\"original\":\"%.*s\"},\"v\":\"%.*s\",\"n\":1}", (int)len, orig,
+                     (int)vlen, val);
+        }
+        assert_round_trip(ev, n);
+    }
+    /* A value found twice in its original, and one that only matches at its first and last
+     * bytes. */
+    snprintf(ev[0], sizeof(ev[0]), "%s",
+             "{\"event\":{\"original\":\"port 22 from 10.0.0.1 port 22 from 10.0.0.1\"},"
+             "\"p\":\"port 22\",\"q\":\"pxxt 22\",\"r\":\"10.0.0.1\"}");
+    snprintf(ev[1], sizeof(ev[1]), "%s",
+             "{\"event\":{\"original\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\"},"
+             "\"p\":\"aaaab\",\"q\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\"}");
+    assert_round_trip(ev, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -405,10 +507,12 @@ int main(void)
         cmocka_unit_test(test_values_found_in_the_original_are_not_stored_twice),
         cmocka_unit_test(test_unshred_rejects_damage_without_crashing),
         cmocka_unit_test(test_shredder_leaves_equal_those_of_json_leaves),
+        cmocka_unit_test(test_escaped_values_unescape_alike_wherever_their_escapes_fall),
         cmocka_unit_test(test_blocks_of_format_1_stay_readable),
         cmocka_unit_test(test_blocks_of_format_2_stay_readable),
         cmocka_unit_test(test_times_are_stored_as_deltas_from_the_event_timestamp),
         cmocka_unit_test(test_times_at_the_ends_of_the_range_come_back_exactly),
+        cmocka_unit_test(test_references_at_every_place_of_the_original_come_back_exactly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
