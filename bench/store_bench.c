@@ -327,12 +327,13 @@ static int bench_index(size_t total)
             uint32_t nbits = trl_bloom_size_bits(nu, bits_opts[b]);
             uint8_t *bits = calloc(nbits / 8, 1);
             uint8_t k = trl_bloom_best_k(bits_opts[b]);
+            struct trl_bloom bl = {
+                .bits = bits, .nbits = nbits, .k = k, .version = 2, .salt = (uint64_t)blocks};
             for (size_t i = 0; i < nu; i++)
-                trl_bloom_add(bits, nbits, k, uniq[i]);
+                trl_bloom_add(bits, &bl, uniq[i]);
             if (b == 1)
                 bloom_build += (double)(trl_mono_ns() - b0);
             bloom_bytes[b] += nbits / 8;
-            struct trl_bloom bl = {bits, nbits, k};
             /* Absent terms: false positives; and lookup speed on a mix. */
             struct fx_rng pr = {blocks * 7919 + 1};
             int64_t p0 = trl_mono_ns();

@@ -984,11 +984,16 @@ static void write_meta(struct trl_block_builder *b, uint32_t count, int64_t min_
         b->bloom_cap = nbytes;
     }
     memset(b->bloom, 0, nbytes);
-    uint8_t k = trl_bloom_best_k(b->bits_per_term);
+    struct trl_bloom shape = {
+        .nbits = nbits,
+        .k = trl_bloom_best_k(b->bits_per_term),
+        .version = TRL_TERMS_HASH_VERSION,
+        .salt = trl_bloom_salt(count, min_ts, max_ts, nbits),
+    };
     /* Setting bits is order-independent. */
     for (unsigned p = 0; p < TERM_PARTS; p++) {
         for (uint32_t i = 0; i < t->n[p]; i++)
-            trl_bloom_add(b->bloom, nbits, k, t->v[p][i]);
+            trl_bloom_add(b->bloom, &shape, t->v[p][i]);
     }
 
     uint8_t hdr[META_HDR_LEN] = {'T',
@@ -997,7 +1002,7 @@ static void write_meta(struct trl_block_builder *b, uint32_t count, int64_t min_
                                  'M',
                                  TRL_BLOCK_META_VERSION,
                                  TRL_TERMS_HASH_VERSION,
-                                 trl_bloom_best_k(b->bits_per_term),
+                                 shape.k,
                                  TRL_COL_EVENT_CODE - TRL_COL_HOST_NAME + 1};
     trl_put_u32le(hdr + 8, count);
     trl_put_u64le(hdr + 12, (uint64_t)min_ts);
@@ -1311,6 +1316,45 @@ int trl_block_decode(struct trl_block_decoder *d, const struct trl_block_view *v
     return rc;
 }
 
+int trl_block_decode_slices(struct trl_block_decoder *d, const struct trl_block_view *v,
+                            enum trl_col c, uint32_t *start, uint32_t *nvals, const uint8_t **bytes)
+{
+    if (c <= TRL_COL_TS || c >= TRL_COL_JSON)
+        return TRL_EINVAL;
+    const uint8_t *p = NULL;
+    size_t len = 0;
+    if (v->cols[c].present && v->cols[c].raw_len > 0) {
+        /* Decompresses into the buffer trl_block_decode() uses: when the column is decoded
+         * already, the same bytes land in the same place, so its values stay valid. */
+        int rc = column_bytes(d, v, c, &p, &len);
+        if (rc != 0)
+            return rc;
+    }
+    *bytes = p;
+    if (!p) {
+        memset(start, 0, ((size_t)v->count + 1) * sizeof(*start));
+        memset(nvals, 0, (size_t)v->count * sizeof(*nvals));
+        return 0;
+    }
+    /* The checks of decode_strings(): a column one accepts, the other does too. */
+    const uint8_t *q = p, *end = p + len;
+    for (uint32_t i = 0; i < v->count; i++) {
+        start[i] = (uint32_t)(q - p);
+        uint64_t k;
+        if (!trl_varint_get(&q, end, &k) || k > (uint64_t)(end - q))
+            return TRL_EINVAL;
+        nvals[i] = (uint32_t)k;
+        for (uint64_t j = 0; j < k; j++) {
+            uint64_t vlen;
+            if (!trl_varint_get(&q, end, &vlen) || vlen > (uint64_t)(end - q))
+                return TRL_EINVAL;
+            q += vlen;
+        }
+    }
+    start[v->count] = (uint32_t)len;
+    return q == end ? 0 : TRL_EINVAL;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Meta                                                                                        */
 
@@ -1341,9 +1385,11 @@ int trl_block_meta_parse(const void *data, size_t len, struct trl_block_meta *m)
     memset(m, 0, sizeof(*m));
     const uint8_t *p = data;
     if (!p || len < META_HDR_LEN || memcmp(p, META_MAGIC, 4) != 0 ||
-        p[4] != TRL_BLOCK_META_VERSION || p[5] != TRL_TERMS_HASH_VERSION || p[6] < 1 || p[6] > 16)
+        p[4] != TRL_BLOCK_META_VERSION || p[5] < TRL_TERMS_HASH_VERSION_MIN ||
+        p[5] > TRL_TERMS_HASH_VERSION || p[6] < 1 || p[6] > 16)
         return TRL_EINVAL;
     m->bloom.k = p[6];
+    m->bloom.version = p[5];
     unsigned nsum = p[7];
     m->count = trl_get_u32le(p + 8);
     m->min_ts = (int64_t)trl_get_u64le(p + 12);
@@ -1385,6 +1431,8 @@ int trl_block_meta_parse(const void *data, size_t len, struct trl_block_meta *m)
         return TRL_EINVAL;
     m->bloom.bits = q;
     m->bloom.nbits = nbits;
+    if (m->bloom.version >= 2)
+        m->bloom.salt = trl_bloom_salt(m->count, m->min_ts, m->max_ts, nbits);
     return 0;
 }
 

@@ -145,6 +145,17 @@ void trl_block_decoder_reset(struct trl_block_decoder *d, const struct trl_block
 /* Decodes one column (a no-op when already decoded). 0 or TRL_EINVAL. */
 int trl_block_decode(struct trl_block_decoder *d, const struct trl_block_view *v, enum trl_col c);
 
+/* A keyword column (TRL_COL_HOST_NAME..TRL_COL_EVENT_CODE) as one byte string per event, for
+ * comparing events' values without taking them apart: event i's values are encoded in
+ * (*bytes)[start[i] .. start[i + 1]) as a varint count, then each value's varint length and bytes,
+ * and nvals[i] is their count. start holds count + 1 entries, nvals count (the caller's arrays);
+ * *bytes points into the decoder's buffer (NULL when no event has a value: every slice is then
+ * empty) until its next decode of this column. Validates the column as trl_block_decode() does;
+ * does not mark it decoded. 0 or TRL_EINVAL. */
+int trl_block_decode_slices(struct trl_block_decoder *d, const struct trl_block_view *v,
+                            enum trl_col c, uint32_t *start, uint32_t *nvals,
+                            const uint8_t **bytes);
+
 /* --- meta --- */
 
 struct trl_block_summary {

@@ -428,8 +428,17 @@ static uint64_t hash_bytes(const char *p, size_t n)
         h = (h ^ x) * 0xbf58476d1ce4e5b9ULL;
         h ^= h >> 31;
     }
+    /* The last 0..7 bytes, read whole: copying them one by one into x stalls the load of x. */
     uint64_t x = 0;
-    memcpy(&x, p, n);
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        x = a | (uint64_t)b << ((n - 4) * 8);
+    } else if (n > 0) {
+        x = (uint64_t)(uint8_t)p[0] | (uint64_t)(uint8_t)p[n / 2] << 8 |
+            (uint64_t)(uint8_t)p[n - 1] << 16;
+    }
     h = (h ^ x) * 0x94d049bb133111ebULL;
     return h ^ (h >> 29);
 }
@@ -667,12 +676,13 @@ static void aggregate(struct trl_pipe_run *r, struct stage_run *s, int64_t ts, c
     add_groups(r, s, 0, r->key.len);
 }
 
-/* add_groups() over values given per field (keyword columns hold string values only). */
+/* add_groups() over values given per field (keyword columns hold string values only), counting
+ * n for each group. */
 static void add_value_groups(struct trl_pipe_run *r, struct stage_run *s, size_t k, size_t base,
-                             const struct trl_str *const *vals, const uint32_t *nvals)
+                             const struct trl_str *const *vals, const uint32_t *nvals, uint64_t n)
 {
     if (k == s->st->nfields) {
-        map_add(&s->map, r->key.data, r->key.len);
+        map_add_n(&s->map, r->key.data, r->key.len, n);
         return;
     }
     for (uint32_t j = 0; j < nvals[k]; j++) {
@@ -682,19 +692,25 @@ static void add_value_groups(struct trl_pipe_run *r, struct stage_run *s, size_t
         trl_buf_putc(&r->key, 's');
         trl_buf_append(&r->key, &vl, sizeof(vl));
         trl_buf_append(&r->key, v->ptr, vl);
-        add_value_groups(r, s, k + 1, r->key.len, vals, nvals);
+        add_value_groups(r, s, k + 1, r->key.len, vals, nvals, n);
     }
+}
+
+int trl_pipe_run_push_values_n(struct trl_pipe_run *r, int64_t ts,
+                               const struct trl_str *const *vals, const uint32_t *nvals, uint64_t n)
+{
+    struct stage_run *s = &r->s[0];
+    group_key_start(r, s->st, ts);
+    if (nvals[0])
+        s->seen += n;
+    add_value_groups(r, s, 0, r->key.len, vals, nvals, n);
+    return 0;
 }
 
 int trl_pipe_run_push_values(struct trl_pipe_run *r, int64_t ts, const struct trl_str *const *vals,
                              const uint32_t *nvals)
 {
-    struct stage_run *s = &r->s[0];
-    group_key_start(r, s->st, ts);
-    if (nvals[0])
-        s->seen++;
-    add_value_groups(r, s, 0, r->key.len, vals, nvals);
-    return 0;
+    return trl_pipe_run_push_values_n(r, ts, vals, nvals, 1);
 }
 
 static void project(struct stage_run *s, const char *json, size_t len)

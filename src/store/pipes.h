@@ -112,6 +112,11 @@ int trl_pipe_run_push(struct trl_pipe_run *r, int64_t ts, const char *json, size
  * Counts exactly as trl_pipe_run_push() of the event's JSON would. 0 or the callback's value. */
 int trl_pipe_run_push_values(struct trl_pipe_run *r, int64_t ts, const struct trl_str *const *vals,
                              const uint32_t *nvals);
+/* Feeds n events that have the same values of the by-fields (and, for a timechart, fall in the
+ * same time bucket as ts): the same as n calls of trl_pipe_run_push_values(). Returns 0. */
+int trl_pipe_run_push_values_n(struct trl_pipe_run *r, int64_t ts,
+                               const struct trl_str *const *vals, const uint32_t *nvals,
+                               uint64_t n);
 /* Feeds n events that the first stage counts alike (trl_pipeline_counts_only(): all in the same
  * time bucket as ts, for a timechart): the same as n calls of trl_pipe_run_push(r, ts, NULL, 0).
  * Returns 0. */

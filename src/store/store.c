@@ -30,8 +30,11 @@ static void apply_defaults(struct trl_store_opts *o)
         o->zstd_level = 3;
     if (o->compact_zstd_level == 0)
         o->compact_zstd_level = 9;
+    /* Measured (docs/storage.md, "Terms and the Bloom filter"): 12 bits per term cut the false
+     * positives of 10 from 0.8% to 0.3% of blocks for 2.7 more bytes per event; 14 reach 0.1%
+     * for twice that, and searches read the larger filters of every block in range. */
     if (o->bloom_bits_per_term == 0)
-        o->bloom_bits_per_term = 10;
+        o->bloom_bits_per_term = 12;
     if (o->max_open_partitions == 0)
         o->max_open_partitions = 4;
     if (o->max_open_partitions > TRL_STORE_MAX_SLOTS)

@@ -220,6 +220,148 @@ static int list_blocks(struct trl_partition *p, int64_t from, int64_t to, struct
     return rc;
 }
 
+/* The groups of a scan into an aggregation by keyword columns: each distinct combination of an
+ * event's values of the by-fields (and its time bucket, for a timechart) is counted here as the
+ * blocks are read, and fed to the pipeline once, with its count, when the scan ends. An event
+ * costs a hash of its columns' bytes and a probe of a table of the block's groups, which stays in
+ * cache; each group of a block then costs a probe of the table of all groups.
+ *
+ * An event's values of a column are compared as the column's bytes for them (a slice:
+ * trl_block_decode_slices), without taking them apart. A tuple is: i64 bucket, then for each
+ * by-field u32 length and the slice (native byte order: tuples never leave the process). A
+ * column written with another (longer) encoding of the same values gives another tuple: the
+ * pipeline's own table merges the two when they are fed to it. */
+struct tuple_slot {
+    uint64_t hash;
+    size_t off; /* of the tuple in keys */
+    size_t len; /* 0: slot free */
+    uint64_t count;
+};
+
+struct block_group {
+    uint64_t hash;
+    uint32_t ev; /* the group's first event + 1; 0: slot free */
+    uint32_t count;
+};
+
+struct tuples {
+    struct tuple_slot *slot;
+    size_t cap, n;
+    uint8_t *keys;
+    size_t keys_len, keys_cap;
+    struct trl_str *vals; /* flushing: the values of one tuple */
+    size_t vals_cap;
+    /* The slices of the current block's by-columns. */
+    uint32_t *start[TRL_PIPE_MAX_FIELDS], *nvals[TRL_PIPE_MAX_FIELDS];
+    const uint8_t *bytes[TRL_PIPE_MAX_FIELDS];
+    size_t ev_cap;
+    /* The groups of the current block, before they are merged into the table above; used[]
+     * lists the slots taken. */
+    struct block_group *bg;
+    uint32_t *used;
+    size_t lcap;
+};
+
+static void tuples_free(struct tuples *t)
+{
+    free(t->slot);
+    free(t->keys);
+    free(t->vals);
+    for (size_t k = 0; k < TRL_PIPE_MAX_FIELDS; k++) {
+        free(t->start[k]);
+        free(t->nvals[k]);
+    }
+    free(t->bg);
+    free(t->used);
+    memset(t, 0, sizeof(*t));
+}
+
+/* A byte string's hash, eight bytes at a time. */
+static inline uint64_t bytes_hash(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        h = (h ^ x) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 31;
+    }
+    /* The last 0..7 bytes, read whole: copying them one by one into x stalls the load of x. */
+    uint64_t x = 0;
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        x = a | (uint64_t)b << ((n - 4) * 8);
+    } else if (n > 0) {
+        x = (uint64_t)p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16;
+    }
+    h = (h ^ x) * 0x94d049bb133111ebULL;
+    return h ^ (h >> 29);
+}
+
+/* memcmp() == 0 for the short strings of group keys, without a call. */
+static inline bool bytes_eq(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    if (n < 8) {
+        for (size_t i = 0; i < n; i++) {
+            if (a[i] != b[i])
+                return false;
+        }
+        return true;
+    }
+    uint64_t x, y;
+    for (size_t i = 0; i + 8 < n; i += 8) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            return false;
+    }
+    /* The last eight bytes, overlapping what was compared. */
+    memcpy(&x, a + n - 8, 8);
+    memcpy(&y, b + n - 8, 8);
+    return x == y;
+}
+
+static void tuples_grow(struct tuples *t)
+{
+    size_t cap = t->cap ? t->cap * 2 : 1024;
+    struct tuple_slot *slot = trl_xcalloc(cap, sizeof(*slot));
+    for (size_t i = 0; i < t->cap; i++) {
+        if (!t->slot[i].len)
+            continue;
+        size_t j = t->slot[i].hash & (cap - 1);
+        while (slot[j].len)
+            j = (j + 1) & (cap - 1);
+        slot[j] = t->slot[i];
+    }
+    free(t->slot);
+    t->slot = slot;
+    t->cap = cap;
+}
+
+/* Room for the slices of a block of count events. */
+static void tuples_reserve(struct tuples *t, size_t ncols, uint32_t count)
+{
+    if (t->ev_cap >= count)
+        return;
+    for (size_t k = 0; k < ncols; k++) {
+        free(t->start[k]);
+        free(t->nvals[k]);
+        t->start[k] = trl_xmalloc(((size_t)count + 1) * sizeof(*t->start[k]));
+        t->nvals[k] = trl_xmalloc((size_t)count * sizeof(*t->nvals[k]));
+    }
+    t->ev_cap = count;
+    size_t cap = 64;
+    while (cap < 2 * (size_t)count)
+        cap *= 2;
+    free(t->bg);
+    free(t->used);
+    t->bg = trl_xcalloc(cap, sizeof(*t->bg));
+    t->used = trl_xmalloc(cap * sizeof(*t->used));
+    t->lcap = cap;
+}
+
 struct search {
     struct trl_store_reader *r;
     const struct trl_match *m;
@@ -234,6 +376,8 @@ struct search {
     int cols[TRL_PIPE_MAX_FIELDS];
     size_t ncols;
     bool cols_untimed; /* ... whose groups do not depend on time (stats, top) */
+    int64_t cols_span; /* ... else the timechart's bucket */
+    struct tuples tup; /* ... the groups counted so far */
     /* trl_store_scan_pipe into a pipeline that only counts, or trl_store_count_buckets: events
      * go in by the block when they can. */
     bool counts;
@@ -273,17 +417,193 @@ static int64_t count_bucket(const struct search *s, int64_t ts)
     return bucket_of(ts, s->span);
 }
 
-/* Pushes event i of the decoded block into the pipeline by its column values. */
-static int push_columns(struct search *s, int64_t ts, uint32_t i)
+/* The slice of event i's values of by-column k. */
+static inline const uint8_t *slice(const struct tuples *t, size_t k, uint32_t i, size_t *len)
 {
-    const struct trl_str *vals[TRL_PIPE_MAX_FIELDS];
-    uint32_t nvals[TRL_PIPE_MAX_FIELDS];
-    for (size_t k = 0; k < s->ncols; k++) {
-        const struct trl_strcol *sc = &s->r->dec.str[s->cols[k]];
-        vals[k] = sc->vals + sc->first[i];
-        nvals[k] = sc->first[i + 1] - sc->first[i];
+    *len = t->start[k][i + 1] - t->start[k][i];
+    return t->bytes[k] ? t->bytes[k] + t->start[k][i] : NULL;
+}
+
+/* The hash of event i's values of the by-fields and its time bucket. */
+static uint64_t event_hash(const struct search *s, int64_t bucket, uint32_t i)
+{
+    size_t len;
+    const uint8_t *p = slice(&s->tup, 0, i, &len);
+    uint64_t h = bytes_hash(p, len) ^ (uint64_t)bucket;
+    for (size_t k = 1; k < s->ncols; k++) {
+        p = slice(&s->tup, k, i, &len);
+        h = (h ^ bytes_hash(p, len)) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 31;
     }
-    return trl_pipe_run_push_values(s->run, ts, vals, nvals);
+    return h;
+}
+
+/* True when events a and b of the block have the same values of the by-fields. */
+static bool events_equal(const struct search *s, uint32_t a, uint32_t b)
+{
+    for (size_t k = 0; k < s->ncols; k++) {
+        size_t la, lb;
+        const uint8_t *pa = slice(&s->tup, k, a, &la), *pb = slice(&s->tup, k, b, &lb);
+        if (la != lb || !bytes_eq(pa, pb, la))
+            return false;
+    }
+    return true;
+}
+
+/* Counts n events like event i of the block (in time bucket bucket), of hash h, in the table of
+ * all groups. */
+static void tuples_count(struct search *s, int64_t bucket, uint32_t i, uint64_t h, uint64_t n)
+{
+    struct tuples *t = &s->tup;
+    size_t need = sizeof(bucket);
+    for (size_t k = 0; k < s->ncols; k++)
+        need += sizeof(uint32_t) + (t->start[k][i + 1] - t->start[k][i]);
+    if ((t->n + 1) * 2 > t->cap)
+        tuples_grow(t);
+    if (t->keys_cap - t->keys_len < need) {
+        t->keys_cap = grow_cap(t->keys_cap, t->keys_len + need);
+        t->keys = trl_xrealloc(t->keys, t->keys_cap);
+    }
+    /* Written after the last tuple: kept when it is new. */
+    uint8_t *key = t->keys + t->keys_len, *p = key;
+    memcpy(p, &bucket, sizeof(bucket));
+    p += sizeof(bucket);
+    for (size_t k = 0; k < s->ncols; k++) {
+        size_t len;
+        const uint8_t *v = slice(t, k, i, &len);
+        uint32_t l32 = (uint32_t)len;
+        memcpy(p, &l32, sizeof(l32));
+        if (len)
+            memcpy(p + sizeof(l32), v, len);
+        p += sizeof(l32) + len;
+    }
+    size_t j = h & (t->cap - 1);
+    while (t->slot[j].len) {
+        struct tuple_slot *e = &t->slot[j];
+        if (e->hash == h && e->len == need && bytes_eq(t->keys + e->off, key, need)) {
+            e->count += n;
+            return;
+        }
+        j = (j + 1) & (t->cap - 1);
+    }
+    t->slot[j] = (struct tuple_slot){h, t->keys_len, need, n};
+    t->keys_len += need;
+    t->n++;
+}
+
+/* Decodes the slices of the block's by-columns. 0 or TRL_EINVAL. */
+static int decode_slices(struct search *s, const struct trl_block_view *v)
+{
+    struct tuples *t = &s->tup;
+    tuples_reserve(t, s->ncols, v->count);
+    for (size_t k = 0; k < s->ncols; k++) {
+        int rc = trl_block_decode_slices(&s->r->dec, v, (enum trl_col)s->cols[k], t->start[k],
+                                         t->nvals[k], &t->bytes[k]);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Counts the matched events (r->hit) of the block of count events, whose slices are decoded, in
+ * their groups. */
+static void count_columns(struct search *s, uint32_t count)
+{
+    struct trl_store_reader *r = s->r;
+    struct tuples *t = &s->tup;
+    /* An event without a value of the first by-field counts in no group (pipes.h). */
+    const uint32_t *nv0 = t->nvals[0];
+    if (!s->cols_untimed) {
+        for (uint32_t i = 0; i < count; i++) {
+            if (!r->hit[i] || nv0[i] == 0)
+                continue;
+            int64_t b = bucket_of(r->dec.ts[i], s->cols_span);
+            tuples_count(s, b, i, event_hash(s, b, i), 1);
+        }
+        return;
+    }
+    size_t mask = t->lcap - 1, nused = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        if (!r->hit[i] || nv0[i] == 0)
+            continue;
+        uint64_t h = event_hash(s, 0, i);
+        size_t j = h & mask;
+        for (;;) {
+            struct block_group *g = &t->bg[j];
+            if (!g->ev) {
+                *g = (struct block_group){h, i + 1, 1};
+                t->used[nused++] = (uint32_t)j;
+                break;
+            }
+            if (g->hash == h && events_equal(s, g->ev - 1, i)) {
+                g->count++;
+                break;
+            }
+            j = (j + 1) & mask;
+        }
+    }
+    /* The table of all groups outgrows the cache: the hashes are known, so the slots a few
+     * groups ahead are fetched while this one is counted. */
+    while ((t->n + nused) * 2 > t->cap)
+        tuples_grow(t);
+    for (size_t u = 0; u < nused; u++) {
+        struct block_group *g = &t->bg[t->used[u]];
+        if (u + 8 < nused)
+            __builtin_prefetch(&t->slot[t->bg[t->used[u + 8]].hash & (t->cap - 1)]);
+        tuples_count(s, 0, g->ev - 1, g->hash, g->count);
+        g->ev = 0;
+    }
+}
+
+/* Feeds every group counted to the pipeline, with its count. */
+static int flush_columns(struct search *s)
+{
+    struct tuples *t = &s->tup;
+    for (size_t e = 0; e < t->cap; e++) {
+        const struct tuple_slot *sl = &t->slot[e];
+        if (!sl->len)
+            continue;
+        const uint8_t *p = t->keys + sl->off, *end = p + sl->len;
+        /* Every value takes at least its length's byte. */
+        if (t->vals_cap < sl->len) {
+            free(t->vals);
+            t->vals_cap = grow_cap(t->vals_cap, sl->len);
+            t->vals = trl_xmalloc(t->vals_cap * sizeof(*t->vals));
+        }
+        int64_t bucket;
+        memcpy(&bucket, p, sizeof(bucket));
+        p += sizeof(bucket);
+        const struct trl_str *vals[TRL_PIPE_MAX_FIELDS];
+        uint32_t nvals[TRL_PIPE_MAX_FIELDS];
+        size_t used = 0;
+        for (size_t k = 0; k < s->ncols; k++) {
+            uint32_t len;
+            memcpy(&len, p, sizeof(len));
+            p += sizeof(len);
+            const uint8_t *q = p, *qend = p + len;
+            p = qend;
+            vals[k] = t->vals + used;
+            nvals[k] = 0;
+            uint64_t n = 0;
+            /* The slices were checked when their block was decoded. */
+            if (len && !trl_varint_get(&q, qend, &n))
+                return TRL_EINVAL;
+            for (uint64_t j = 0; j < n; j++) {
+                uint64_t vl;
+                if (!trl_varint_get(&q, qend, &vl) || vl > (uint64_t)(qend - q))
+                    return TRL_EINVAL;
+                t->vals[used++] = (struct trl_str){(const char *)q, (size_t)vl};
+                q += vl;
+            }
+            nvals[k] = (uint32_t)n;
+        }
+        if (p != end)
+            return TRL_EINVAL;
+        int rc = trl_pipe_run_push_values_n(s->run, bucket, vals, nvals, sl->count);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
 }
 
 /* Opens block id's data blob and reads its header and directory (no column yet). 0, -ENOENT
@@ -481,17 +801,21 @@ static int search_block(struct search *s, struct trl_partition *p, const struct 
     uint32_t mask = untimed ? 0 : 1u << TRL_COL_TS;
     if (cols_only)
         mask |= trl_match_columns(s->m);
-    for (size_t k = 0; k < s->ncols; k++)
-        mask |= 1u << s->cols[k];
     if (!cols_only)
         mask |= 1u << TRL_COL_JSON;
-    rc = load_cols(r, &v, mask);
+    /* The by-columns are read as slices (count_columns), unless the query decodes them too. */
+    uint32_t by = 0;
+    for (size_t k = 0; k < s->ncols; k++)
+        by |= 1u << s->cols[k];
+    rc = load_cols(r, &v, mask | by);
     if (rc != 0)
         return rc;
     for (int col = 0; rc == 0 && col <= TRL_COL_EVENT_CODE; col++) {
         if (mask & (1u << col))
             rc = trl_block_decode(&r->dec, &v, (enum trl_col)col);
     }
+    if (rc == 0 && s->ncols)
+        rc = decode_slices(s, &v);
     /* A plan that needs the JSON is tested on the shredded column's values when it can be,
      * without rebuilding every event's JSON. */
     bool scanned = false;
@@ -537,7 +861,11 @@ static int search_block(struct search *s, struct trl_partition *p, const struct 
     s->st.events_matched += nhit;
     if (nhit == 0)
         return 0;
-    bool need_json = !(s->stream && (s->ts_only || s->ncols));
+    if (s->ncols) {
+        count_columns(s, v.count);
+        return 0;
+    }
+    bool need_json = !(s->stream && s->ts_only);
     bool rebuilt = false;
     if (need_json && matched_json(r, &v, scanned, nhit, &rebuilt) != 0) {
         s->st.blocks_unreadable++;
@@ -547,12 +875,6 @@ static int search_block(struct search *s, struct trl_partition *p, const struct 
         if (!r->hit[i])
             continue;
         int64_t ts = untimed ? c->min_ts : r->dec.ts[i];
-        if (s->ncols) {
-            rc = push_columns(s, ts, i);
-            if (rc != 0)
-                return rc;
-            continue;
-        }
         const char *json = NULL;
         size_t len = 0;
         if (rebuilt) {
@@ -743,7 +1065,12 @@ int trl_store_scan_pipe(struct trl_store_reader *r, const struct trl_query *q,
                        .stream_ud = run,
                        .run = run,
                        .ncols = ncols,
-                       .cols_untimed = !trl_pipeline_groups_by_time(pl)};
+                       .cols_untimed = !trl_pipeline_groups_by_time(pl),
+                       .cols_span = pl->stages[0].span_ns};
     memcpy(s.cols, cols, ncols * sizeof(*cols));
-    return scan_days(&s, q, stats);
+    int rc = scan_days(&s, q, stats);
+    if (rc == 0)
+        rc = flush_columns(&s);
+    tuples_free(&s.tup);
+    return rc;
 }

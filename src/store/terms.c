@@ -228,7 +228,21 @@ uint8_t trl_bloom_best_k(unsigned bits_per_term)
     return (uint8_t)(k < 1 ? 1 : k > 16 ? 16 : k);
 }
 
-/* Probe i of hash h: double hashing over the two halves, mapped onto [0, nbits) by a multiply
+uint64_t trl_bloom_salt(uint32_t count, int64_t min_ts, int64_t max_ts, uint32_t nbits)
+{
+    uint64_t h = mix64((uint64_t)min_ts ^ 0x5472706c53616c74ULL);
+    h = mix64(h ^ (uint64_t)max_ts);
+    return mix64(h ^ ((uint64_t)count << 32 | nbits));
+}
+
+/* The hash the probes are taken from: the term hash itself in version 1, mixed with the block's
+ * salt in version 2. */
+static inline uint64_t probe_key(const struct trl_bloom *b, uint64_t h)
+{
+    return b->version >= 2 ? mix64(h ^ b->salt) : h;
+}
+
+/* Probe i of key h: double hashing over the two halves, mapped onto [0, nbits) by a multiply
  * instead of a modulo. */
 static inline uint32_t probe(uint64_t h, unsigned i, uint32_t nbits)
 {
@@ -237,11 +251,12 @@ static inline uint32_t probe(uint64_t h, unsigned i, uint32_t nbits)
     return (uint32_t)(((uint64_t)x * nbits) >> 32);
 }
 
-void trl_bloom_add(uint8_t *bits, uint32_t nbits, uint8_t k, uint64_t h)
+void trl_bloom_add(uint8_t *bits, const struct trl_bloom *b, uint64_t h)
 {
-    for (unsigned i = 0; i < k; i++) {
-        uint32_t b = probe(h, i, nbits);
-        bits[b >> 3] |= (uint8_t)(1u << (b & 7));
+    uint64_t key = probe_key(b, h);
+    for (unsigned i = 0; i < b->k; i++) {
+        uint32_t x = probe(key, i, b->nbits);
+        bits[x >> 3] |= (uint8_t)(1u << (x & 7));
     }
 }
 
@@ -249,8 +264,9 @@ bool trl_bloom_maybe(const struct trl_bloom *b, uint64_t h)
 {
     if (!b->bits || b->nbits == 0)
         return true;
+    uint64_t key = probe_key(b, h);
     for (unsigned i = 0; i < b->k; i++) {
-        uint32_t x = probe(h, i, b->nbits);
+        uint32_t x = probe(key, i, b->nbits);
         if (!(b->bits[x >> 3] & (1u << (x & 7))))
             return false;
     }

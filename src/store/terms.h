@@ -7,8 +7,11 @@
  *   - text terms: every token of every value (except @timestamp and event.created), and every
  *     pair of adjacent tokens joined by one of . : - / @ \ (see trl_term_index_terms);
  *   - field terms: the whole lower-cased value of every non-text field, keyed by its dotted path.
- * The hash is part of the on-disk format (TRL_TERMS_HASH_VERSION): changing it makes every stored
- * index useless, so it never changes within a version.
+ * The hashes and the Bloom probes are part of the on-disk format, versioned by the meta blob's
+ * term hash version: a change makes every stored index useless, so nothing changes within a
+ * version. Version 1 probes every block's filter at the same relative positions for a term;
+ * version 2 (what blocks are written with) first mixes the term hash with a per-block salt (see
+ * trl_bloom_salt()). Readers accept both.
  *
  * Everything here is pure; a termset is owned by one thread. Safe from any thread otherwise.
  */
@@ -19,7 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TRL_TERMS_HASH_VERSION 1
+/* The version new blocks are written with; TRL_TERMS_HASH_VERSION_MIN..this are read. */
+#define TRL_TERMS_HASH_VERSION     2
+#define TRL_TERMS_HASH_VERSION_MIN 1
 
 extern const uint8_t trl_term_wordchar[256];
 
@@ -77,18 +82,31 @@ bool trl_termset_insert(struct trl_termset *s, uint64_t h);
 /* Calls fn for every hash in the set, in no particular order. */
 void trl_termset_each(const struct trl_termset *s, void (*fn)(void *ud, uint64_t h), void *ud);
 
-/* Bloom filter over term hashes: nbits bits, k probes derived from one 64-bit hash. */
+/* Bloom filter over term hashes: nbits bits, k probes derived from one 64-bit hash. Version 1
+ * derives the probes from the term hash alone, so a term probes the same relative positions in
+ * every block and blocks with similar term sets share their false positives: an absent term is
+ * either rejected nearly everywhere or reported in many blocks. Version 2 derives them from the
+ * term hash mixed with the block's salt, which makes false positives independent from block to
+ * block. */
 struct trl_bloom {
     const uint8_t *bits;
     uint32_t nbits;
     uint8_t k;
+    uint8_t version; /* term hash version: 1 or 2 */
+    uint64_t salt;   /* version 2 only */
 };
 
 /* Bits to allocate for n distinct terms at bits_per_term (rounded up to whole bytes, >= 64). */
 uint32_t trl_bloom_size_bits(size_t n, unsigned bits_per_term);
 /* Probes that minimise false positives at bits_per_term (ln 2 * bits), between 1 and 16. */
 uint8_t trl_bloom_best_k(unsigned bits_per_term);
-void trl_bloom_add(uint8_t *bits, uint32_t nbits, uint8_t k, uint64_t h);
+/* The salt of a version 2 filter, derived from fields of the meta header that sit beside it (event
+ * count, time bounds, filter size), so it costs no bytes and a reader recomputes it. Two blocks
+ * that agree on all four share a salt, which only correlates those two. */
+uint64_t trl_bloom_salt(uint32_t count, int64_t min_ts, int64_t max_ts, uint32_t nbits);
+/* Sets the k bits of h in bits, a filter of shape b (b->bits is not used). */
+void trl_bloom_add(uint8_t *bits, const struct trl_bloom *b, uint64_t h);
+/* False when h is certainly not in the filter; true when it may be (or the filter is empty). */
 bool trl_bloom_maybe(const struct trl_bloom *b, uint64_t h);
 
 #endif

@@ -338,10 +338,71 @@ static void test_aggregations_by_keyword_columns_equal_those_from_json(void **st
     tu_rmrf(dir);
 }
 
+/* Blocks whose events have several values of a column (event.category), or none of one. */
+static char *write_store_sparse(void)
+{
+    char *dir = tu_mkdtemp();
+    struct trl_store *st;
+    struct trl_store_opts o = {.block_max_events = 40};
+    assert_int_equal(trl_store_open(dir, &o, &st), 0);
+    static const char *const cats[] = {"authentication", "network", "process", "session"};
+    for (int b = 0; b < 5; b++) {
+        struct trl_arena *a = trl_arena_create(1 << 16);
+        struct trl_event *ev[40];
+        for (int i = 0; i < 40; i++) {
+            int k = b * 40 + i;
+            ev[i] = tu_event(a, D0 + (int64_t)k * 97 * TRL_NS_PER_SEC, k % 4 ? "root" : "bob",
+                             "web01", "event %d", k);
+            if (k % 5)
+                trl_event_add(ev[i], TRL_F_EVENT_CATEGORY, cats[k % 4], strlen(cats[k % 4]));
+            if (k % 3 == 0)
+                trl_event_add(ev[i], TRL_F_EVENT_CATEGORY, cats[(k + 1) % 4],
+                              strlen(cats[(k + 1) % 4]));
+            if (k % 7) {
+                char ip[32];
+                snprintf(ip, sizeof(ip), "192.0.2.%d", k % 9);
+                trl_event_set_str(ev[i], TRL_F_SOURCE_IP, ip);
+            }
+        }
+        assert_int_equal(trl_store_append(st, ev, 40), 0);
+        trl_arena_destroy(a);
+    }
+    trl_store_close(st);
+    return dir;
+}
+
+static void
+test_column_groups_of_multi_valued_and_missing_fields_equal_those_from_json(void **state)
+{
+    (void)state;
+    char *dir = write_store_sparse();
+    static const char *const queries[] = {
+        "| stats count by event.category",
+        "| stats count by source.ip",
+        "| top 3 event.category",
+        "| top 4 source.ip",
+        "| stats count by event.category, source.ip",
+        "| stats count by source.ip, event.category, user.name",
+        "| timechart span=1h count by event.category",
+        "root | stats count by event.category",
+    };
+    for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+        char *cols = scan_pipe(dir, queries[i]);
+        struct trl_store_search_stats st;
+        const char *json = scan(dir, queries[i], &st);
+        assert_true(strlen(cols) > 0);
+        assert_string_equal(cols, json);
+        free(cols);
+    }
+    tu_rmrf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stats_counts_by_fields_most_frequent_first),
+        cmocka_unit_test(
+            test_column_groups_of_multi_valued_and_missing_fields_equal_those_from_json),
         cmocka_unit_test(test_top_gives_the_n_most_frequent_values_with_percent),
         cmocka_unit_test(test_timechart_counts_per_bucket_and_fills_gaps),
         cmocka_unit_test(test_fields_projects_dotted_fields_and_objects),
