@@ -246,8 +246,8 @@ static inline bool plain_integer(const char *v, size_t len)
     size_t digits = len - i;
     if (digits == 0)
         return false;
-    if (len > 1 && v[0] == '0')
-        return false;
+    if (digits > 1 && v[i] == '0')
+        return false; /* "012" and "-012" are not JSON numbers */
     if (digits > 18) {
         int64_t num;
         return trl_parse_i64(v, len, &num);

@@ -74,6 +74,19 @@ static void test_json_long_field_that_is_not_a_number_is_quoted(void **state)
     assert_non_null(strstr(encode(ev), "\"source\":{\"port\":\"22x\"}"));
 }
 
+static void test_json_long_field_with_a_leading_zero_is_quoted(void **state)
+{
+    (void)state;
+    struct trl_event *ev = trl_event_create(arena, "", 0, 0);
+    trl_event_set_str(ev, TRL_F_PROCESS_PID, "-099");
+    trl_event_set_str(ev, TRL_F_SOURCE_PORT, "022");
+    trl_event_set_str(ev, TRL_F_DESTINATION_PORT, "-0");
+    char *json = encode(ev);
+    assert_non_null(strstr(json, "\"pid\":\"-099\""));
+    assert_non_null(strstr(json, "\"source\":{\"port\":\"022\"}"));
+    assert_non_null(strstr(json, "\"destination\":{\"port\":-0}"));
+}
+
 static void test_json_unparsed_and_truncated_become_tags(void **state)
 {
     (void)state;
@@ -89,6 +102,7 @@ int main(void)
         cmocka_unit_test(test_json_arrays_keep_insertion_order),
         cmocka_unit_test(test_json_escapes_controls_quotes_and_invalid_utf8),
         cmocka_unit_test(test_json_long_field_that_is_not_a_number_is_quoted),
+        cmocka_unit_test(test_json_long_field_with_a_leading_zero_is_quoted),
         cmocka_unit_test(test_json_unparsed_and_truncated_become_tags),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
