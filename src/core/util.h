@@ -81,6 +81,32 @@ static inline int trl_hex_value(char c)
     return -1;
 }
 
+/* A fast hash of a short byte string, eight bytes at a time, for in-memory tables (group keys,
+ * skeletons). Its values may change between versions: never store them. */
+static inline uint64_t trl_hash_short(const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        h = (h ^ x) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 31;
+    }
+    /* The last 0..7 bytes, read whole: copying them one by one into x stalls the load of x. */
+    uint64_t x = 0;
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        x = a | (uint64_t)b << ((n - 4) * 8);
+    } else if (n > 0) {
+        x = (uint64_t)p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16;
+    }
+    h = (h ^ x) * 0x94d049bb133111ebULL;
+    return h ^ (h >> 29);
+}
+
 /* write(2) until every byte is written (EINTR retried). 0 or a negative errno. */
 int trl_write_all(int fd, const void *p, size_t len);
 /* pread(2) until n bytes or end of file (EINTR retried). The bytes read, or a negative errno. */

@@ -418,31 +418,6 @@ struct map {
     size_t last; /* slot of the entry added to last, + 1 (0: none): runs of one key are common */
 };
 
-/* A group key's hash, eight bytes at a time (keys are short: a marker, a length, a value). */
-static uint64_t hash_bytes(const char *p, size_t n)
-{
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
-    for (; n >= 8; p += 8, n -= 8) {
-        uint64_t x;
-        memcpy(&x, p, 8);
-        h = (h ^ x) * 0xbf58476d1ce4e5b9ULL;
-        h ^= h >> 31;
-    }
-    /* The last 0..7 bytes, read whole: copying them one by one into x stalls the load of x. */
-    uint64_t x = 0;
-    if (n >= 4) {
-        uint32_t a, b;
-        memcpy(&a, p, 4);
-        memcpy(&b, p + n - 4, 4);
-        x = a | (uint64_t)b << ((n - 4) * 8);
-    } else if (n > 0) {
-        x = (uint64_t)(uint8_t)p[0] | (uint64_t)(uint8_t)p[n / 2] << 8 |
-            (uint64_t)(uint8_t)p[n - 1] << 16;
-    }
-    h = (h ^ x) * 0x94d049bb133111ebULL;
-    return h ^ (h >> 29);
-}
-
 static void map_grow(struct map *m)
 {
     size_t cap = m->cap ? m->cap * 2 : 64;
@@ -473,7 +448,7 @@ static void map_add_n(struct map *m, const char *key, size_t klen, uint64_t n)
     }
     if ((m->n + 1) * 10 > m->cap * 7)
         map_grow(m);
-    uint64_t h = hash_bytes(key, klen);
+    uint64_t h = trl_hash_short(key, klen);
     size_t j = h & (m->cap - 1);
     while (m->e[j].key) {
         if (m->e[j].hash == h && m->e[j].klen == klen && !memcmp(m->e[j].key, key, klen)) {

@@ -341,23 +341,6 @@ static int parse_shape(struct trl_shred_scan *s, const struct trl_shred_visitor 
     return depth == 0 ? 0 : TRL_ENOMATCH;
 }
 
-static uint64_t skel_hash(const uint8_t *p, size_t n)
-{
-    uint64_t h = (uint64_t)n * 0x9e3779b97f4a7c15ULL;
-    while (n >= 8) {
-        uint64_t x;
-        memcpy(&x, p, 8);
-        h = (h ^ x) * 0xbf58476d1ce4e5b9ULL;
-        h ^= h >> 29;
-        p += 8;
-        n -= 8;
-    }
-    uint64_t x = 0;
-    memcpy(&x, p, n);
-    h = (h ^ x) * 0x94d049bb133111ebULL;
-    return h ^ (h >> 31);
-}
-
 static void slots_grow(struct trl_shred_scan *s)
 {
     size_t cap = s->slots_cap ? s->slots_cap * 2 : 256;
@@ -382,7 +365,7 @@ static int shape_of(struct trl_shred_scan *s, const struct trl_shred_visitor *v,
                     const uint8_t *e, const struct trl_shred_shape **out)
 {
     size_t n = (size_t)(e - q);
-    uint64_t h = skel_hash(q, n);
+    uint64_t h = trl_hash_short(q, n);
     if ((s->nshapes + 1) * 2 > s->slots_cap)
         slots_grow(s);
     size_t j = h & (s->slots_cap - 1);

@@ -276,30 +276,6 @@ static void tuples_free(struct tuples *t)
     memset(t, 0, sizeof(*t));
 }
 
-/* A byte string's hash, eight bytes at a time. */
-static inline uint64_t bytes_hash(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
-    for (; n >= 8; p += 8, n -= 8) {
-        uint64_t x;
-        memcpy(&x, p, 8);
-        h = (h ^ x) * 0xbf58476d1ce4e5b9ULL;
-        h ^= h >> 31;
-    }
-    /* The last 0..7 bytes, read whole: copying them one by one into x stalls the load of x. */
-    uint64_t x = 0;
-    if (n >= 4) {
-        uint32_t a, b;
-        memcpy(&a, p, 4);
-        memcpy(&b, p + n - 4, 4);
-        x = a | (uint64_t)b << ((n - 4) * 8);
-    } else if (n > 0) {
-        x = (uint64_t)p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16;
-    }
-    h = (h ^ x) * 0x94d049bb133111ebULL;
-    return h ^ (h >> 29);
-}
-
 /* memcmp() == 0 for the short strings of group keys, without a call. */
 static inline bool bytes_eq(const uint8_t *a, const uint8_t *b, size_t n)
 {
@@ -429,10 +405,10 @@ static uint64_t event_hash(const struct search *s, int64_t bucket, uint32_t i)
 {
     size_t len;
     const uint8_t *p = slice(&s->tup, 0, i, &len);
-    uint64_t h = bytes_hash(p, len) ^ (uint64_t)bucket;
+    uint64_t h = trl_hash_short(p, len) ^ (uint64_t)bucket;
     for (size_t k = 1; k < s->ncols; k++) {
         p = slice(&s->tup, k, i, &len);
-        h = (h ^ bytes_hash(p, len)) * 0xbf58476d1ce4e5b9ULL;
+        h = (h ^ trl_hash_short(p, len)) * 0xbf58476d1ce4e5b9ULL;
         h ^= h >> 31;
     }
     return h;

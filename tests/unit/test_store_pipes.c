@@ -310,6 +310,19 @@ static char *scan_pipe(const char *dir, const char *query)
     return strdup(c.text);
 }
 
+/* Each query answers the same through the column path (scan_pipe) as through the JSON (scan). */
+static void assert_columns_equal_json(const char *dir, const char *const *queries, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *cols = scan_pipe(dir, queries[i]);
+        struct trl_store_search_stats st;
+        const char *json = scan(dir, queries[i], &st);
+        assert_true(strlen(cols) > 0);
+        assert_string_equal(cols, json);
+        free(cols);
+    }
+}
+
 static void test_aggregations_by_keyword_columns_equal_those_from_json(void **state)
 {
     (void)state;
@@ -323,14 +336,7 @@ static void test_aggregations_by_keyword_columns_equal_those_from_json(void **st
         "user.name:root | top 2 source.ip",
         "source.ip:10.1.0.0/30 | stats count by source.ip | head 1",
     };
-    for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
-        char *cols = scan_pipe(dir, queries[i]);
-        struct trl_store_search_stats st;
-        const char *json = scan(dir, queries[i], &st);
-        assert_true(strlen(cols) > 0);
-        assert_string_equal(cols, json);
-        free(cols);
-    }
+    assert_columns_equal_json(dir, queries, sizeof(queries) / sizeof(queries[0]));
     /* Not a column: the JSON path, same answer. */
     char *msg = scan_pipe(dir, "| stats count by message | head 1");
     assert_true(strstr(msg, "\"count\":1}") != NULL);
@@ -386,14 +392,7 @@ test_column_groups_of_multi_valued_and_missing_fields_equal_those_from_json(void
         "| timechart span=1h count by event.category",
         "root | stats count by event.category",
     };
-    for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
-        char *cols = scan_pipe(dir, queries[i]);
-        struct trl_store_search_stats st;
-        const char *json = scan(dir, queries[i], &st);
-        assert_true(strlen(cols) > 0);
-        assert_string_equal(cols, json);
-        free(cols);
-    }
+    assert_columns_equal_json(dir, queries, sizeof(queries) / sizeof(queries[0]));
     tu_rmrf(dir);
 }
 
