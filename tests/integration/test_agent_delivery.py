@@ -9,16 +9,16 @@ every line must be in the store exactly once (counted by the unique token each l
 
 Environment: TRAPLINE (the binary). Exit 77 skips.
 """
-import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from agent_lib import AgentHarness, trapline_from_env  # noqa: E402
 
 LINES = 200_000
 CHUNK = 5_000
@@ -28,95 +28,26 @@ STALL_S = 60
 DEADLINE_S = 480
 
 
-def skip(msg):
-    print(f"SKIP: {msg}")
-    sys.exit(77)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Run:
+class Run(AgentHarness):
     def __init__(self, trapline, work):
-        self.trapline = trapline
-        self.work = work
-        self.data = os.path.join(work, "data")
-        self.state = os.path.join(work, "state")
+        super().__init__(trapline, work)
         self.log = os.path.join(work, "app.log")
-        self.port = free_port()
         self.server = None
         self.agent = None
         self.server_starts = 0
         self.agent_starts = 0
 
-    def fail(self, msg):
-        print(f"FAIL: {msg}")
-        for name in ("server.log", "agent.log"):
-            path = os.path.join(self.work, name)
-            if os.path.exists(path):
-                print(f"---- {name} (last 30 lines) ----")
-                with open(path, errors="replace") as f:
-                    print("".join(f.readlines()[-30:]))
-        self.stop()
-        sys.exit(1)
-
     def start_server(self):
         self.server_starts += 1
-        err = open(os.path.join(self.work, "server.log"), "ab")
-        self.server = subprocess.Popen(
-            [self.trapline, "server", "--data", self.data, "--syslog-udp", "127.0.0.1:0",
-             "--syslog-tcp", "off", "--syslog-tls", "off", "--http", "",
-             "--agents", f"127.0.0.1:{self.port}", "--rules", "off"],
-            stdout=subprocess.DEVNULL, stderr=err)
-        err.close()
-        for _ in range(200):
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                if self.server.poll() is not None:
-                    self.fail("the server exited at start")
-                time.sleep(0.05)
-        self.fail("the agent listener did not come up")
+        self.server = super().start_server()
 
     def start_agent(self):
         self.agent_starts += 1
-        err = open(os.path.join(self.work, "agent.log"), "ab")
-        self.agent = subprocess.Popen(
-            [self.trapline, "agent", "--state", self.state, "--tail", self.log,
-             "--no-default-sources"],
-            stdout=subprocess.DEVNULL, stderr=err)
-        err.close()
+        self.agent = super().start_agent("--tail", self.log, "--no-default-sources")
 
     def kill9(self, proc):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-
-    def stop(self):
-        for p in (self.agent, self.server):
-            if p and p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-
-    def enroll(self):
-        tok = subprocess.run([self.trapline, "token", "--data", self.data, "--server",
-                              f"127.0.0.1:{self.port}"], capture_output=True, text=True)
-        token = tok.stdout.strip().splitlines()[-1] if tok.stdout.strip() else ""
-        if tok.returncode != 0 or not token:
-            self.fail(f"trapline token failed: {tok.stderr}")
-        r = subprocess.run([self.trapline, "agent", "enroll", "--token", token, "--state",
-                            self.state], capture_output=True, text=True)
-        if r.returncode != 0:
-            self.fail(f"trapline agent enroll failed: {r.stdout} {r.stderr}")
-        with open(os.path.join(self.state, "agent.id")) as f:
-            return f.read().strip()
 
     def tail_offset(self):
         """The offset the agent has committed for the current app.log (by inode), or -1."""
@@ -144,14 +75,6 @@ class Run:
         except sqlite3.Error:
             return 0
 
-    def search(self, query):
-        r = subprocess.run([self.trapline, "search", "--data", self.data, "--from",
-                            "2000-01-01", "--to", "now", "--limit", "0", "--output", "json",
-                            query], capture_output=True, text=True)
-        if r.returncode != 0:
-            self.fail(f"search failed: {r.stderr}")
-        return [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
-
 
 def line(n):
     ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -159,9 +82,7 @@ def line(n):
 
 
 def main():
-    trapline = os.environ.get("TRAPLINE")
-    if not trapline or not os.access(trapline, os.X_OK):
-        skip("TRAPLINE is not set to the built binary")
+    trapline = trapline_from_env()
     work = tempfile.mkdtemp(prefix="trl-agent-")
     run = Run(trapline, work)
     t0 = time.monotonic()

@@ -23,86 +23,28 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from agent_lib import AgentHarness, skip, trapline_from_env  # noqa: E402
+
 DEADLINE_S = 60
-
-
-def skip(msg):
-    print(f"SKIP: {msg}")
-    sys.exit(77)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
 
 
-class Test:
+class Test(AgentHarness):
     def __init__(self, trapline, work):
-        self.trapline = trapline
-        self.work = work
-        self.data = os.path.join(work, "data")
-        self.state = os.path.join(work, "state")
+        super().__init__(trapline, work)
         self.watch = os.path.join(work, "watched")
-        self.port = free_port()
-        self.procs = []
-
-    def fail(self, msg):
-        print(f"FAIL: {msg}")
-        for name in ("server.log", "agent.log"):
-            path = os.path.join(self.work, name)
-            if os.path.exists(path):
-                print(f"---- {name} (last 30 lines) ----")
-                with open(path, errors="replace") as f:
-                    print("".join(f.readlines()[-30:]))
-        self.stop()
-        sys.exit(1)
-
-    def stop(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-
-    def run(self, *args):
-        return subprocess.run([self.trapline, *args], capture_output=True, text=True)
 
     def start(self):
         os.makedirs(self.data)
-        err = open(os.path.join(self.work, "server.log"), "ab")
-        p = subprocess.Popen(
-            [self.trapline, "server", "--data", self.data, "--syslog-udp", "127.0.0.1:0",
-             "--syslog-tcp", "off", "--syslog-tls", "off", "--http", "",
-             "--agents", f"127.0.0.1:{self.port}", "--rules", "off"],
-            stdout=subprocess.DEVNULL, stderr=err)
-        self.procs.append(p)
-        for _ in range(200):
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    break
-            except OSError:
-                if p.poll() is not None:
-                    self.fail("the server exited at start")
-                time.sleep(0.05)
-        tok = self.run("token", "--data", self.data, "--server", f"127.0.0.1:{self.port}")
-        r = self.run("agent", "enroll", "--token", tok.stdout.strip(), "--state", self.state)
-        if r.returncode != 0:
-            self.fail(f"enroll failed: {tok.stderr} {r.stderr}")
+        self.start_server()
+        self.enroll()
+        self.agent = self.start_agent("--no-default-sources", "--fim", self.watch,
+                                      "--processes", "--network", "--heartbeat", "1s")
         log = os.path.join(self.work, "agent.log")
-        err = open(log, "ab")
-        self.agent = subprocess.Popen(
-            [self.trapline, "agent", "--state", self.state, "--no-default-sources", "--fim",
-             self.watch, "--processes", "--network", "--heartbeat", "1s"],
-            stdout=subprocess.DEVNULL, stderr=err)
-        self.procs.append(self.agent)
         deadline = time.time() + DEADLINE_S
         while time.time() < deadline:
             with open(log, errors="replace") as f:
@@ -113,13 +55,6 @@ class Test:
                 self.fail("the agent exited at start")
             time.sleep(0.1)
         self.fail("the agent did not build its baseline and connect")
-
-    def search(self, query):
-        r = self.run("search", "--data", self.data, "--from", "2000-01-01", "--limit", "0",
-                     "--output", "json", query)
-        if r.returncode != 0:
-            self.fail(f"search {query!r} failed: {r.stderr}")
-        return [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
 
     def wait_for(self, what, query, pred):
         deadline = time.time() + DEADLINE_S
@@ -153,9 +88,7 @@ def get(ev, dotted):
 
 
 def main():
-    trapline = os.environ.get("TRAPLINE")
-    if not trapline or not os.access(trapline, os.X_OK):
-        skip("TRAPLINE is not set to the built binary")
+    trapline = trapline_from_env()
     if os.geteuid() != 0:
         skip("needs root: process events and other processes' /proc entries")
     work = tempfile.mkdtemp(prefix="trl-endpoint-")

@@ -31,16 +31,8 @@ LINES = 3000
 DEADLINE_S = 240
 SEARCH_S = 60
 
-
-def skip(msg):
-    print(f"SKIP: {msg}")
-    sys.exit(77)
-
-
-def free_port(kind=socket.SOCK_STREAM):
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from agent_lib import AgentHarness, free_port, skip, trapline_from_env  # noqa: E402
 
 
 class Receiver:
@@ -125,73 +117,10 @@ class Receiver:
             return len(self.msgs)
 
 
-class Test:
+class Test(AgentHarness):
     def __init__(self, trapline, work):
-        self.trapline = trapline
-        self.work = work
-        self.data = os.path.join(work, "data")
-        self.state = os.path.join(work, "state")
+        super().__init__(trapline, work, log_tail=40)
         self.log = os.path.join(work, "app.log")
-        self.port = free_port()
-        self.procs = []
-
-    def fail(self, msg):
-        print(f"FAIL: {msg}")
-        for name in ("server.log", "agent.log"):
-            path = os.path.join(self.work, name)
-            if os.path.exists(path):
-                print(f"---- {name} (last 40 lines) ----")
-                with open(path, errors="replace") as f:
-                    print("".join(f.readlines()[-40:]))
-        self.stop()
-        sys.exit(1)
-
-    def stop(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-
-    def run(self, *args):
-        return subprocess.run([self.trapline, *args], capture_output=True, text=True)
-
-    def start_server(self):
-        err = open(os.path.join(self.work, "server.log"), "ab")
-        p = subprocess.Popen(
-            [self.trapline, "server", "--data", self.data, "--syslog-udp", "127.0.0.1:0",
-             "--syslog-tcp", "off", "--syslog-tls", "off", "--http", "",
-             "--agents", f"127.0.0.1:{self.port}", "--rules", "off"],
-            stdout=subprocess.DEVNULL, stderr=err)
-        self.procs.append(p)
-        for _ in range(200):
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                if p.poll() is not None:
-                    self.fail("the server exited at start")
-                time.sleep(0.05)
-        self.fail("the agent listener did not come up")
-
-    def enroll(self):
-        tok = self.run("token", "--data", self.data, "--server", f"127.0.0.1:{self.port}")
-        if tok.returncode != 0:
-            self.fail(f"trapline token failed: {tok.stderr}")
-        r = self.run("agent", "enroll", "--token", tok.stdout.strip().splitlines()[-1],
-                     "--state", self.state)
-        if r.returncode != 0:
-            self.fail(f"trapline agent enroll failed: {r.stderr}")
-
-    def search(self, query):
-        r = self.run("search", "--data", self.data, "--from", "2000-01-01", "--limit", "0", "--output",
-                     "json", query)
-        if r.returncode != 0:
-            self.fail(f"search {query!r} failed: {r.stderr}")
-        return [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
 
     def make_ca(self):
         """A CA and a certificate for 127.0.0.1 signed by it."""
@@ -253,9 +182,7 @@ def check_snare(m):
 
 
 def main():
-    trapline = os.environ.get("TRAPLINE")
-    if not trapline or not os.access(trapline, os.X_OK):
-        skip("TRAPLINE is not set to the built binary")
+    trapline = trapline_from_env()
     if not shutil.which("openssl"):
         skip("openssl is not installed")
     work = tempfile.mkdtemp(prefix="trl-fwd-")
@@ -319,11 +246,7 @@ log.level: info
     t.start_server()
     t.enroll()
     open(t.log, "w").close()
-    err = open(os.path.join(t.work, "agent.log"), "ab")
-    agent = subprocess.Popen([t.trapline, "agent", "--config", cfg, "--state", t.state,
-                              "--tail", t.log, "--no-default-sources"],
-                             stdout=subprocess.DEVNULL, stderr=err)
-    t.procs.append(agent)
+    agent = t.start_agent("--config", cfg, "--tail", t.log, "--no-default-sources")
     time.sleep(1.0)
     with open(t.log, "a") as f:
         for i in range(LINES):
