@@ -15,11 +15,13 @@
 #endif
 
 /* Data blob: "TRLB", version, column count, 2 reserved bytes, event count (u32), then one
- * directory entry per column (col, codec, 2 reserved, raw length u32, stored length u32) and the
- * column payloads in directory order. */
+ * directory entry per column (col, codec, flags (version 4; reserved before), 1 reserved, raw
+ * length u32, stored length u32) and the column payloads in directory order. */
 #define DATA_MAGIC   "TRLB"
 #define DATA_HDR_LEN 12
 #define DATA_DIR_LEN 12
+/* Directory flag of version 4: the column holds its distinct entries and references. */
+#define DIR_FLAG_DICT 1
 /* Meta blob: "TRLM", version, term hash version, Bloom k, summary count, event count (u32),
  * min and max timestamp (i64), Bloom size in bits (u32), the summaries, then the Bloom bits. */
 #define META_MAGIC   "TRLM"
@@ -235,6 +237,23 @@ struct term_parts {
     size_t distinct; /* after term_parts_dedup() */
 };
 
+/* A keyword column as written by format 4: each event's entry (varint value count, then each
+ * value's varint length and bytes) is kept once per block in `vals`, in the order entries first
+ * occur, and `refs` holds one varint per event: 0 for the next new entry, k for the k-th entry
+ * already written. Events of a block repeat a few hosts, users, actions and outcomes; as
+ * references, zstd codes each choice in a few bits where a repeated string costs a match. */
+struct coldict {
+    struct trl_buf vals, refs;
+    uint32_t *off;  /* off[i]: where entry i starts in vals; off[n] its end */
+    uint64_t *hash; /* trl_hash_short of entry i */
+    size_t off_cap;
+    uint32_t n;
+    uint32_t *slots; /* open addressing: entry index + 1, 0 empty */
+    size_t slots_cap;
+    int32_t empty;   /* the entry of an event without a value, or -1 while none */
+    size_t expanded; /* the column's size as a reader expands it */
+};
+
 struct trl_block_builder {
     int level;
     unsigned bits_per_term;
@@ -253,6 +272,7 @@ struct trl_block_builder {
     size_t text_cap;
     int32_t orig_sid; /* stream of event.original in the current block, -1 while unknown */
     struct trl_buf raw[TRL_COL__COUNT];
+    struct coldict dict[TRL_COL__COUNT];
     struct summary_acc sum[TRL_COL__COUNT];
     struct pending *pend;
     size_t pend_cap;
@@ -260,6 +280,7 @@ struct trl_block_builder {
     struct trl_buf data, meta;
     uint8_t *bloom;
     size_t bloom_cap;
+    struct trl_ribbon ribbon;
 };
 
 struct trl_block_builder *trl_block_builder_create(int zstd_level, unsigned bloom_bits_per_term)
@@ -296,6 +317,11 @@ void trl_block_builder_destroy(struct trl_block_builder *b)
     free(b->text);
     for (int c = 0; c < TRL_COL__COUNT; c++) {
         trl_buf_free(&b->raw[c]);
+        trl_buf_free(&b->dict[c].vals);
+        trl_buf_free(&b->dict[c].refs);
+        free(b->dict[c].off);
+        free(b->dict[c].hash);
+        free(b->dict[c].slots);
         trl_buf_free(&b->sum[c].set);
         trl_buf_free(&b->sum[c].min);
         trl_buf_free(&b->sum[c].max);
@@ -305,6 +331,7 @@ void trl_block_builder_destroy(struct trl_block_builder *b)
     free(b->pend);
     free(b->sinfo);
     free(b->bloom);
+    trl_ribbon_free(&b->ribbon);
     free(b);
 }
 
@@ -612,6 +639,92 @@ static void buf_reuse(struct trl_buf *x)
         trl_buf_reset(x);
 }
 
+/* Slots of a dictionary kept for the next block when no larger than this. */
+#define DICT_SLOTS_KEEP 16384
+
+static void coldict_reset(struct coldict *d)
+{
+    buf_reuse(&d->vals);
+    buf_reuse(&d->refs);
+    if (d->slots_cap > DICT_SLOTS_KEEP) {
+        free(d->slots);
+        d->slots = NULL;
+        d->slots_cap = 0;
+        free(d->off);
+        free(d->hash);
+        d->off = NULL;
+        d->hash = NULL;
+        d->off_cap = 0;
+    } else if (d->slots) {
+        memset(d->slots, 0, d->slots_cap * sizeof(*d->slots));
+    }
+    d->n = 0;
+    d->empty = -1;
+    d->expanded = 0;
+}
+
+static void coldict_grow(struct coldict *d)
+{
+    size_t ncap = d->slots_cap ? d->slots_cap * 2 : 256;
+    uint32_t *ns = trl_xcalloc(ncap, sizeof(*ns));
+    for (uint32_t i = 0; i < d->n; i++) {
+        size_t j = (size_t)d->hash[i] & (ncap - 1);
+        while (ns[j])
+            j = (j + 1) & (ncap - 1);
+        ns[j] = i + 1;
+    }
+    free(d->slots);
+    d->slots = ns;
+    d->slots_cap = ncap;
+}
+
+/* Files the entry that was just appended to d->vals from offset at: kept when new to the block,
+ * else taken back off; either way the event's reference is written. */
+static void coldict_file(struct coldict *d, size_t at)
+{
+    const char *e = d->vals.data + at;
+    size_t len = d->vals.len - at;
+    uint64_t h = trl_hash_short(e, len);
+    d->expanded += len;
+    if (((size_t)d->n + 1) * 2 > d->slots_cap)
+        coldict_grow(d);
+    size_t mask = d->slots_cap - 1, j = (size_t)h & mask;
+    for (; d->slots[j]; j = (j + 1) & mask) {
+        uint32_t i = d->slots[j] - 1;
+        if (d->hash[i] == h && d->off[i + 1] - d->off[i] == len &&
+            !memcmp(d->vals.data + d->off[i], e, len)) {
+            d->vals.len = at;
+            buf_varint(&d->refs, (uint64_t)i + 1);
+            return;
+        }
+    }
+    if ((size_t)d->n + 2 > d->off_cap) {
+        d->off_cap = d->off_cap ? d->off_cap * 2 : 256;
+        d->off = trl_xrealloc(d->off, d->off_cap * sizeof(*d->off));
+        d->hash = trl_xrealloc(d->hash, d->off_cap * sizeof(*d->hash));
+    }
+    d->slots[j] = d->n + 1;
+    d->off[d->n] = (uint32_t)at;
+    d->hash[d->n] = h;
+    d->n++;
+    d->off[d->n] = (uint32_t)d->vals.len;
+    trl_buf_putc(&d->refs, 0);
+}
+
+/* An event without a value in the column: the one-byte entry of no values. */
+static void coldict_none(struct coldict *d)
+{
+    if (d->empty >= 0) {
+        buf_varint(&d->refs, (uint64_t)d->empty + 1);
+        d->expanded++;
+        return;
+    }
+    d->empty = (int32_t)d->n;
+    size_t at = d->vals.len;
+    trl_buf_putc(&d->vals, 0);
+    coldict_file(d, at);
+}
+
 static void builder_reset(struct trl_block_builder *b)
 {
     term_parts_clear(&b->terms);
@@ -634,6 +747,7 @@ static void builder_reset(struct trl_block_builder *b)
         memset(b->sinfo, 0, b->sinfo_cap * sizeof(*b->sinfo));
     for (int c = 0; c < TRL_COL__COUNT; c++) {
         buf_reuse(&b->raw[c]);
+        coldict_reset(&b->dict[c]);
         struct summary_acc *s = &b->sum[c];
         s->nonempty = 0;
         s->nset = 0;
@@ -761,22 +875,24 @@ static void flush_columns(struct trl_block_builder *b, size_t npend)
             first[b->pend[j].col] = j;
     }
     for (int c = TRL_COL_HOST_NAME; c <= TRL_COL_EVENT_CODE; c++) {
-        struct trl_buf *raw = &b->raw[c];
+        struct coldict *d = &b->dict[c];
         if (!nv[c]) {
-            trl_buf_putc(raw, 0);
+            coldict_none(d);
             continue;
         }
         b->sum[c].nonempty++;
-        buf_varint(raw, nv[c]);
+        size_t at = d->vals.len;
+        buf_varint(&d->vals, nv[c]);
         for (size_t j = first[c]; j < npend; j++) {
             const struct pending *pd = &b->pend[j];
             if (pd->col != c)
                 continue;
-            buf_varint(raw, pd->len);
-            trl_buf_append(raw, pd->val, pd->len);
+            buf_varint(&d->vals, pd->len);
+            trl_buf_append(&d->vals, pd->val, pd->len);
             if (!pd->repeat)
                 summary_add(&b->sum[c], pd->val, pd->len, pd->field_hash);
         }
+        coldict_file(d, at);
     }
 }
 
@@ -946,6 +1062,15 @@ static int compress_columns(struct trl_block_builder *b, uint32_t count)
     trl_buf_reserve(&b->data, DATA_DIR_LEN * TRL_COL__COUNT);
     memset(b->data.data + dir_at, 0, DATA_DIR_LEN * TRL_COL__COUNT);
     b->data.len += DATA_DIR_LEN * TRL_COL__COUNT;
+    for (int c = TRL_COL_HOST_NAME; c <= TRL_COL_EVENT_CODE; c++) {
+        const struct coldict *dc = &b->dict[c];
+        struct trl_buf *raw = &b->raw[c];
+        if (dc->expanded > TRL_BLOCK_MAX_COL_BYTES)
+            return -EFBIG;
+        buf_varint(raw, dc->vals.len);
+        trl_buf_append(raw, dc->vals.data, dc->vals.len);
+        trl_buf_append(raw, dc->refs.data, dc->refs.len);
+    }
     for (int c = 0; c < TRL_COL__COUNT; c++) {
         const struct trl_buf *raw = &b->raw[c];
         if (raw->len > TRL_BLOCK_MAX_COL_BYTES)
@@ -965,6 +1090,7 @@ static int compress_columns(struct trl_block_builder *b, uint32_t count)
         uint8_t *d = (uint8_t *)b->data.data + dir_at + (size_t)c * DATA_DIR_LEN;
         d[0] = (uint8_t)c;
         d[1] = codec;
+        d[2] = c >= TRL_COL_HOST_NAME && c <= TRL_COL_EVENT_CODE ? DIR_FLAG_DICT : 0;
         trl_put_u32le(d + 4, (uint32_t)raw->len);
         trl_put_u32le(d + 8, (uint32_t)stored);
         b->data.len += stored;
@@ -972,37 +1098,71 @@ static int compress_columns(struct trl_block_builder *b, uint32_t count)
     return 0;
 }
 
-static void write_meta(struct trl_block_builder *b, uint32_t count, int64_t min_ts, int64_t max_ts)
+static void filter_reserve(struct trl_block_builder *b, size_t nbytes)
 {
-    struct term_parts *t = &b->terms;
-    term_parts_dedup(t);
-    uint32_t nbits = trl_bloom_size_bits(t->distinct, b->bits_per_term);
-    size_t nbytes = nbits / 8;
     if (b->bloom_cap < nbytes) {
         free(b->bloom);
         b->bloom = trl_xmalloc(nbytes);
         b->bloom_cap = nbytes;
     }
-    memset(b->bloom, 0, nbytes);
+}
+
+/* A Bloom filter (term hash version 2) of the block's distinct terms into b->bloom. */
+static void write_bloom(struct trl_block_builder *b, uint8_t k, uint64_t salt, uint32_t nbits)
+{
+    const struct term_parts *t = &b->terms;
+    filter_reserve(b, nbits / 8);
+    memset(b->bloom, 0, nbits / 8);
     struct trl_bloom shape = {
-        .nbits = nbits,
-        .k = trl_bloom_best_k(b->bits_per_term),
-        .version = TRL_TERMS_HASH_VERSION,
-        .salt = trl_bloom_salt(count, min_ts, max_ts, nbits),
-    };
+        .nbits = nbits, .k = k, .version = TRL_TERMS_HASH_VERSION_RIBBON - 1, .salt = salt};
     /* Setting bits is order-independent. */
     for (unsigned p = 0; p < TERM_PARTS; p++) {
         for (uint32_t i = 0; i < t->n[p]; i++)
             trl_bloom_add(b->bloom, &shape, t->v[p][i]);
     }
+}
+
+static void write_meta(struct trl_block_builder *b, uint32_t count, int64_t min_ts, int64_t max_ts)
+{
+    struct term_parts *t = &b->terms;
+    term_parts_dedup(t);
+    /* A ribbon filter of the block's distinct terms, unless the block has so few that a Bloom
+     * filter of the same false-positive rate is smaller (a ribbon filter has 64 spare slots). */
+    uint8_t k = trl_ribbon_fingerprint_bits(b->bits_per_term);
+    uint32_t slots = trl_ribbon_slots(t->distinct);
+    uint32_t nbits = trl_bloom_size_bits(t->distinct, b->bits_per_term);
+    uint8_t version = TRL_TERMS_HASH_VERSION;
+    if (nbits <= (uint64_t)slots * k) {
+        version = TRL_TERMS_HASH_VERSION_RIBBON - 1;
+        k = trl_bloom_best_k(b->bits_per_term);
+        write_bloom(b, k, trl_bloom_salt(count, min_ts, max_ts, nbits), nbits);
+    } else {
+        /* The salt depends on the filter's size: a filter that cannot be solved (a few blocks
+         * in a hundred) is tried again with 64 more slots, hence another salt. */
+        struct trl_ribbon *rb = &b->ribbon;
+        for (;; slots += 64) {
+            nbits = slots * k;
+            trl_ribbon_begin(rb, slots, k, trl_bloom_salt(count, min_ts, max_ts, nbits));
+            bool solved = true;
+            for (unsigned p = 0; p < TERM_PARTS && solved; p++) {
+                for (uint32_t i = 0; i < t->n[p] && solved; i++)
+                    solved = trl_ribbon_add(rb, t->v[p][i]);
+            }
+            if (solved)
+                break;
+        }
+        filter_reserve(b, nbits / 8);
+        trl_ribbon_solve(rb, b->bloom);
+    }
+    size_t nbytes = nbits / 8;
 
     uint8_t hdr[META_HDR_LEN] = {'T',
                                  'R',
                                  'L',
                                  'M',
                                  TRL_BLOCK_META_VERSION,
-                                 TRL_TERMS_HASH_VERSION,
-                                 shape.k,
+                                 version,
+                                 k,
                                  TRL_COL_EVENT_CODE - TRL_COL_HOST_NAME + 1};
     trl_put_u32le(hdr + 8, count);
     trl_put_u64le(hdr + 12, (uint64_t)min_ts);
@@ -1090,8 +1250,8 @@ int trl_block_view_init(struct trl_block_view *v, const void *data, size_t len)
     memset(v, 0, sizeof(*v));
     const uint8_t *p = data;
     if (!p || len < DATA_HDR_LEN || memcmp(p, DATA_MAGIC, 4) != 0 ||
-        (p[4] != TRL_BLOCK_VERSION && p[4] != TRL_BLOCK_VERSION_SHRED2 &&
-         p[4] != TRL_BLOCK_VERSION_ROWS))
+        (p[4] != TRL_BLOCK_VERSION && p[4] != TRL_BLOCK_VERSION_SHRED3 &&
+         p[4] != TRL_BLOCK_VERSION_SHRED2 && p[4] != TRL_BLOCK_VERSION_ROWS))
         return TRL_EINVAL;
     unsigned ncols = p[5];
     uint32_t count = trl_get_u32le(p + 8);
@@ -1104,13 +1264,19 @@ int trl_block_view_init(struct trl_block_view *v, const void *data, size_t len)
         const uint8_t *d = p + DATA_HDR_LEN + (size_t)i * DATA_DIR_LEN;
         unsigned c = d[0];
         uint8_t codec = d[1];
+        /* Before version 4 the flag byte was reserved (written as 0, never read). */
+        uint8_t flags = p[4] >= TRL_BLOCK_VERSION ? d[2] : 0;
+        bool keyword = c >= TRL_COL_HOST_NAME && c <= TRL_COL_EVENT_CODE;
         uint32_t raw_len = trl_get_u32le(d + 4), stored = trl_get_u32le(d + 8);
+        if (flags & ~DIR_FLAG_DICT || (flags && !keyword))
+            return TRL_EINVAL;
         if (c >= TRL_COL__COUNT || v->cols[c].present || codec > 1 ||
             raw_len > TRL_BLOCK_MAX_COL_BYTES || stored > len - off ||
             (codec == 0 && stored != raw_len))
             return TRL_EINVAL;
         v->cols[c].present = true;
         v->cols[c].codec = codec;
+        v->cols[c].dict = flags & DIR_FLAG_DICT;
         v->cols[c].raw_len = raw_len;
         v->cols[c].off = (uint32_t)off;
         v->cols[c].stored_len = stored;
@@ -1140,6 +1306,8 @@ void trl_block_decoder_free(struct trl_block_decoder *d)
     }
     trl_unshred_buf_free(&d->unshred);
     free(d->json_off);
+    free(d->packed);
+    free(d->entry_off);
     free(d->ts);
     memset(d, 0, sizeof(*d));
 }
@@ -1150,13 +1318,91 @@ void trl_block_decoder_reset(struct trl_block_decoder *d, const struct trl_block
     d->count = v->count;
 }
 
-/* Points *out at the column's decoded bytes (decompressing into the decoder's buffer). */
+/* Reads the entry at *p (varint value count, then each value's varint length and bytes) that
+ * must end by end; false when it does not. */
+static bool skip_entry(const uint8_t **p, const uint8_t *end)
+{
+    uint64_t k;
+    if (!trl_varint_get(p, end, &k) || k > (uint64_t)(end - *p))
+        return false;
+    for (uint64_t j = 0; j < k; j++) {
+        uint64_t vlen;
+        if (!trl_varint_get(p, end, &vlen) || vlen > (uint64_t)(end - *p))
+            return false;
+        *p += vlen;
+    }
+    return true;
+}
+
+/* Expands a dictionary-coded keyword column p[0..len) (struct coldict: varint length of the
+ * entries, the entries, one reference per event) into raw[c] as versions 1-3 store the column:
+ * each event's entry in turn. Every entry must be introduced once, in order, and used; the
+ * expanded size is capped like any column's. */
+static int expand_dict(struct trl_block_decoder *d, enum trl_col c, const uint8_t *p, size_t len,
+                       uint32_t count, const uint8_t **out, size_t *out_len)
+{
+    const uint8_t *q = p, *end = p + len;
+    uint64_t vlen;
+    if (!trl_varint_get(&q, end, &vlen) || vlen > (uint64_t)(end - q))
+        return TRL_EINVAL;
+    const uint8_t *vals = q, *vend = q + vlen, *next = vals;
+    if (d->entry_off_cap < (size_t)count + 1) {
+        free(d->entry_off);
+        d->entry_off_cap = (size_t)count + 1;
+        d->entry_off = trl_xmalloc(d->entry_off_cap * sizeof(*d->entry_off));
+    }
+    uint32_t *eo = d->entry_off, n = 0;
+    uint64_t total = 0;
+    q = vend;
+    for (uint32_t i = 0; i < count; i++) {
+        uint64_t r;
+        if (!trl_varint_get(&q, end, &r) || r > n)
+            return TRL_EINVAL;
+        if (r == 0) {
+            eo[n++] = (uint32_t)(next - vals);
+            if (!skip_entry(&next, vend))
+                return TRL_EINVAL;
+            eo[n] = (uint32_t)(next - vals);
+            r = n;
+        }
+        total += eo[r] - eo[r - 1];
+        if (total > TRL_BLOCK_MAX_COL_BYTES)
+            return TRL_EINVAL;
+    }
+    if (q != end || next != vend)
+        return TRL_EINVAL;
+    if (d->raw_cap[c] < total) {
+        free(d->raw[c]);
+        d->raw[c] = trl_xmalloc(total);
+        d->raw_cap[c] = total;
+    }
+    uint8_t *o = d->raw[c];
+    q = vend;
+    uint32_t seen = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        uint64_t r;
+        trl_varint_get(&q, end, &r);
+        if (r == 0)
+            r = ++seen;
+        size_t elen = eo[r] - eo[r - 1];
+        memcpy(o, vals + eo[r - 1], elen);
+        o += elen;
+    }
+    *out = d->raw[c];
+    *out_len = (size_t)total;
+    return 0;
+}
+
+/* Points *out at the column's bytes as versions 1-3 store them: decompressed into the decoder's
+ * buffer, and expanded there when the column is dictionary-coded. */
 static int column_bytes(struct trl_block_decoder *d, const struct trl_block_view *v, enum trl_col c,
                         const uint8_t **out, size_t *out_len)
 {
     const uint8_t *src = v->data + v->cols[c].off;
     size_t stored = v->cols[c].stored_len, raw_len = v->cols[c].raw_len;
     if (v->cols[c].codec == 0) {
+        if (v->cols[c].dict)
+            return expand_dict(d, c, src, raw_len, v->count, out, out_len);
         *out = src;
         *out_len = raw_len;
         return 0;
@@ -1171,15 +1417,19 @@ static int column_bytes(struct trl_block_decoder *d, const struct trl_block_view
         if (!d->dctx)
             return -ENOMEM;
     }
-    if (d->raw_cap[c] < raw_len) {
-        free(d->raw[c]);
-        d->raw[c] = trl_xmalloc(raw_len);
-        d->raw_cap[c] = raw_len;
+    uint8_t **dst = v->cols[c].dict ? &d->packed : &d->raw[c];
+    size_t *cap = v->cols[c].dict ? &d->packed_cap : &d->raw_cap[c];
+    if (*cap < raw_len) {
+        free(*dst);
+        *dst = trl_xmalloc(raw_len);
+        *cap = raw_len;
     }
-    size_t n = ZSTD_decompressDCtx(d->dctx, d->raw[c], raw_len, src, stored);
+    size_t n = ZSTD_decompressDCtx(d->dctx, *dst, raw_len, src, stored);
     if (ZSTD_isError(n) || n != raw_len)
         return TRL_EINVAL;
-    *out = d->raw[c];
+    if (v->cols[c].dict)
+        return expand_dict(d, c, d->packed, raw_len, v->count, out, out_len);
+    *out = *dst;
     *out_len = raw_len;
     return 0;
 }
@@ -1266,7 +1516,9 @@ static int decode_shredded(struct trl_block_decoder *d, const struct trl_block_v
         d->json_off_cap = (size_t)count + 1;
         d->json_off = trl_xmalloc(d->json_off_cap * sizeof(*d->json_off));
     }
-    int rc = trl_json_unshred_ts(p, len, count, v->version, ts, TRL_BLOCK_MAX_COL_BYTES,
+    /* Format 4 changed the keyword columns only: its JSON column is that of format 3. */
+    int shred_version = v->version >= 3 ? 3 : 2;
+    int rc = trl_json_unshred_ts(p, len, count, shred_version, ts, TRL_BLOCK_MAX_COL_BYTES,
                                  &d->unshred, d->json_off);
     if (rc != 0)
         return rc;
@@ -1397,6 +1649,9 @@ int trl_block_meta_parse(const void *data, size_t len, struct trl_block_meta *m)
     uint32_t nbits = trl_get_u32le(p + 28);
     if (m->count == 0 || m->count > TRL_BLOCK_MAX_EVENTS || m->min_ts > m->max_ts || nbits == 0 ||
         nbits % 8 != 0)
+        return TRL_EINVAL;
+    /* A ribbon filter is whole groups of 64 slots of k bits. */
+    if (m->bloom.version >= TRL_TERMS_HASH_VERSION_RIBBON && nbits % (64u * m->bloom.k) != 0)
         return TRL_EINVAL;
     const uint8_t *q = p + META_HDR_LEN, *end = p + len;
     for (unsigned i = 0; i < nsum; i++) {

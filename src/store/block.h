@@ -2,10 +2,11 @@
  * block: the event store's immutable unit of storage, built from up to a few thousand events.
  *
  * A block is two byte strings. `data` holds column streams, each compressed with zstd on its own
- * so a reader decompresses only what it needs: the timestamps, ten keyword columns (host.name,
+ * so a reader decompresses only what it needs: the timestamps, nine keyword columns (host.name,
  * source.ip, destination.ip, user.name, process.name, event.category, event.action,
- * event.outcome, event.code) and the full JSON of every event, shredded by field (json_shred.h;
- * format 3, while blocks of format 2 and of format 1, with row JSON, stay readable). `meta` holds
+ * event.outcome, event.code; format 4 stores each as its distinct entries and one reference per
+ * event) and the full JSON of every event, shredded by field (json_shred.h; blocks of formats 3,
+ * 2 and 1, the last with row JSON, stay readable). `meta` holds
  * what lets a search skip the block without touching `data`: the time range, per-column summaries
  * (lower-cased min/max and the distinct values when there are few) and a Bloom filter of the
  * block's terms (terms.h). docs/storage.md describes the formats byte by byte.
@@ -43,9 +44,12 @@ enum trl_col {
 };
 
 /* Data blob versions: 1 keeps each event's JSON as a row; 2 shreds the JSON column by field
- * (json_shred.h); 3 (written now) also keeps the few values of low-variety fields inline and times
- * as deltas from the event's timestamp. All are read. The meta blob keeps its own version. */
-#define TRL_BLOCK_VERSION        3
+ * (json_shred.h); 3 also keeps the few values of low-variety fields inline and times as deltas
+ * from the event's timestamp; 4 (written now) may store a keyword column as its block's distinct
+ * entries and one reference per event (a flag in the column's directory entry). All are read. The
+ * meta blob keeps its own version. */
+#define TRL_BLOCK_VERSION        4
+#define TRL_BLOCK_VERSION_SHRED3 3
 #define TRL_BLOCK_VERSION_SHRED2 2
 #define TRL_BLOCK_VERSION_ROWS   1
 #define TRL_BLOCK_META_VERSION   1
@@ -107,6 +111,7 @@ struct trl_block_view {
     struct {
         bool present;
         uint8_t codec; /* 0 stored, 1 zstd */
+        bool dict;     /* version 4: distinct entries and references (docs/storage.md) */
         uint32_t raw_len;
         uint32_t off;
         uint32_t stored_len;
@@ -134,6 +139,10 @@ struct trl_block_decoder {
     struct trl_unshred_buf unshred; /* the JSON of a version 2 block */
     uint32_t *json_off;
     size_t json_off_cap;
+    uint8_t *packed; /* a dictionary-coded keyword column, before it is expanded into raw[] */
+    size_t packed_cap;
+    uint32_t *entry_off; /* where each distinct entry of such a column starts */
+    size_t entry_off_cap;
     bool decoded[TRL_COL__COUNT];
     uint32_t count;
 };

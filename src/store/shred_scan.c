@@ -74,6 +74,9 @@ static void reserve_streams(struct trl_shred_scan *s, size_t nst)
 int trl_shred_scan_open(struct trl_shred_scan *s, const uint8_t *p, size_t len, uint32_t count,
                         int version, const int64_t *ts)
 {
+    /* Format 4 changed the keyword columns only: its JSON column is that of format 3. */
+    if (version == 4)
+        version = 3;
     if (version != 2 && version != 3)
         return TRL_ENOMATCH;
     const uint8_t *q = p, *end = p + len;

@@ -82,7 +82,8 @@ struct trl_shred_scan {
 void trl_shred_scan_init(struct trl_shred_scan *s);
 void trl_shred_scan_free(struct trl_shred_scan *s);
 
-/* Takes the shredded column p[0..len) of count events of block format version (2 or 3), whose
+/* Takes the shredded column p[0..len) of count events of block format version (2, 3 or 4, whose
+ * JSON column is that of 3), whose
  * timestamps are ts[0..count). p and ts must stay valid while the scan is used. 0, TRL_EINVAL,
  * or TRL_ENOMATCH for another version. */
 int trl_shred_scan_open(struct trl_shred_scan *s, const uint8_t *p, size_t len, uint32_t count,

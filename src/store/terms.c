@@ -260,10 +260,221 @@ void trl_bloom_add(uint8_t *bits, const struct trl_bloom *b, uint64_t h)
     }
 }
 
+/* A term's equation in a ribbon filter of the given slots: start slot, coefficient row (bit 0
+ * set: the row's first bit is the start slot) and fingerprint, from independent parts of the
+ * salted hash. */
+static inline void ribbon_row(uint64_t h, uint64_t salt, uint32_t slots, uint8_t k, uint32_t *start,
+                              uint64_t *coef, uint32_t *fp)
+{
+    uint64_t key = mix64(h ^ salt);
+    *start = (uint32_t)(((key >> 32) * (uint64_t)(slots - 63)) >> 32);
+    *coef = mix64(key ^ 0x5472706c52696262ULL) | 1;
+    *fp = (uint32_t)key & ((1u << k) - 1);
+}
+
+static inline uint64_t load64(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return le64toh(w);
+}
+
+/* The filter's work is parities of 64-bit words, one instruction where the CPU counts bits
+ * (x86-64 since 2008) and a dozen where the compiler folds the word instead: the functions doing
+ * it are compiled for both, and the CPU picks. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define RIBBON_BOTH(ret, name, params, args)                                                       \
+    __attribute__((target("popcnt"))) static ret name##_popcnt params                              \
+    {                                                                                              \
+        return name##_body args;                                                                   \
+    }                                                                                              \
+    static ret name##_plain params                                                                 \
+    {                                                                                              \
+        return name##_body args;                                                                   \
+    }
+#define RIBBON_PICK(name, args)                                                                    \
+    (__builtin_cpu_supports("popcnt") ? name##_popcnt args : name##_plain args)
+#else
+#define RIBBON_BOTH(ret, name, params, args)                                                       \
+    static ret name##_plain params                                                                 \
+    {                                                                                              \
+        return name##_body args;                                                                   \
+    }
+#define RIBBON_PICK(name, args) name##_plain args
+#endif
+
+static inline __attribute__((always_inline)) bool ribbon_maybe_body(const struct trl_bloom *b,
+                                                                    uint64_t h)
+{
+    uint32_t slots = b->nbits / b->k, start, fp;
+    uint64_t coef;
+    ribbon_row(h, b->salt, slots, b->k, &start, &coef, &fp);
+    const uint8_t *w0 = b->bits + (size_t)(start / 64) * b->k * 8, *w1 = w0 + (size_t)b->k * 8;
+    unsigned o = start % 64;
+    uint32_t got = 0;
+    for (unsigned i = 0; i < b->k; i++) {
+        uint64_t w = load64(w0 + 8 * i) >> o;
+        if (o)
+            w |= load64(w1 + 8 * i) << (64 - o);
+        got |= (uint32_t)__builtin_parityll(w & coef) << i;
+    }
+    return got == fp;
+}
+
+RIBBON_BOTH(bool, ribbon_maybe, (const struct trl_bloom *b, uint64_t h), (b, h))
+
+uint8_t trl_ribbon_fingerprint_bits(unsigned bits_per_term)
+{
+    /* -log2(0.6185) = 0.6931: bits of fingerprint per Bloom bit at the Bloom filter's best k. */
+    unsigned k = (bits_per_term * 6931 + 9999) / 10000;
+    return (uint8_t)(k < 1 ? 1 : k > 16 ? 16 : k);
+}
+
+uint32_t trl_ribbon_slots(size_t n)
+{
+    /* Rows of 64 bits need some slack to be solvable: 8% and a group of 64, measured to fail
+     * never in 200 tries up to 3,000 terms, 1.5% at 20,000 and 6% at 60,000. */
+    uint64_t slots = (uint64_t)n + n / 12 + 64;
+    if (slots > (1ULL << 27))
+        slots = 1ULL << 27;
+    return (uint32_t)((slots + 63) & ~63ULL);
+}
+
+void trl_ribbon_free(struct trl_ribbon *r)
+{
+    free(r->coef);
+    free(r->result);
+    memset(r, 0, sizeof(*r));
+}
+
+void trl_ribbon_begin(struct trl_ribbon *r, uint32_t slots, uint8_t k, uint64_t salt)
+{
+    /* Grown for one outsized block, the arrays shrink back at the next ordinary one. */
+    if (r->cap < slots || r->cap > 4 * (size_t)slots + 65536) {
+        free(r->coef);
+        free(r->result);
+        r->coef = trl_xcalloc(slots, sizeof(*r->coef));
+        r->result = trl_xmalloc((size_t)slots * sizeof(*r->result));
+        r->cap = slots;
+    } else if (r->dirty) {
+        /* Rows of a filter left unsolved (its system had no solution). */
+        memset(r->coef, 0, (size_t)r->slots * sizeof(*r->coef));
+    }
+    r->dirty = false;
+    r->slots = slots;
+    r->k = k;
+    r->salt = salt;
+}
+
+/* Gaussian elimination on the band: reduces the row by the rows already pivoted where it starts,
+ * until it starts on a free slot (kept there) or vanishes (then its fingerprint must vanish too:
+ * a term equivalent to earlier ones). */
+static inline bool band(struct trl_ribbon *r, uint32_t i, uint64_t c, uint32_t fp)
+{
+    for (;;) {
+        uint64_t other = r->coef[i];
+        if (!other) {
+            r->coef[i] = c;
+            r->result[i] = (uint16_t)fp;
+            return true;
+        }
+        c ^= other;
+        fp ^= r->result[i];
+        if (!c)
+            return fp == 0;
+        unsigned tz = (unsigned)__builtin_ctzll(c);
+        i += tz;
+        c >>= tz;
+    }
+}
+
+bool trl_ribbon_add(struct trl_ribbon *r, uint64_t h)
+{
+    uint32_t i, fp;
+    uint64_t c;
+    ribbon_row(h, r->salt, r->slots, r->k, &i, &c, &fp);
+    r->dirty = true;
+    return band(r, i, c, fp);
+}
+
+/* Loops over the k planes are unrolled where k is a constant, so that the planes stay in
+ * registers. */
+#if defined(__clang__)
+#define UNROLL_PLANES _Pragma("unroll")
+#elif defined(__GNUC__)
+#define UNROLL_PLANES _Pragma("GCC unroll 16")
+#else
+#define UNROLL_PLANES
+#endif
+
+/* Back substitution from the last slot: state[b] holds bit b of the solutions of slots i..i+63
+ * (bit j for slot i + j). A free slot's solution is 0. */
+static inline __attribute__((always_inline)) void solve_planes(struct trl_ribbon *r, uint8_t *out,
+                                                               unsigned k)
+{
+    uint64_t state[16] = {0};
+    for (uint32_t i = r->slots; i-- > 0;) {
+        uint64_t c = r->coef[i];
+        uint32_t res = c ? r->result[i] : 0;
+        /* Read once: the slot is freed for the next filter as it goes. */
+        r->coef[i] = 0;
+        UNROLL_PLANES
+        for (unsigned b = 0; b < k; b++) {
+            uint64_t s = state[b] << 1;
+            s |= (uint64_t)(__builtin_parityll(s & c) ^ ((res >> b) & 1));
+            state[b] = s;
+        }
+        if (i % 64 == 0) {
+            uint8_t *o = out + (size_t)(i / 64) * k * 8;
+            UNROLL_PLANES
+            for (unsigned b = 0; b < k; b++) {
+                uint64_t w = htole64(state[b]);
+                memcpy(o + 8 * b, &w, 8);
+            }
+        }
+    }
+}
+
+/* Returns the bytes written. */
+static inline __attribute__((always_inline)) size_t ribbon_solve_body(struct trl_ribbon *r,
+                                                                      uint8_t *out)
+{
+    /* The usual fingerprint sizes with k known to the compiler, which then keeps the planes in
+     * registers. */
+    switch (r->k) {
+    case 7:
+        solve_planes(r, out, 7);
+        break;
+    case 8:
+        solve_planes(r, out, 8);
+        break;
+    case 9:
+        solve_planes(r, out, 9);
+        break;
+    case 10:
+        solve_planes(r, out, 10);
+        break;
+    default:
+        solve_planes(r, out, r->k);
+        break;
+    }
+    r->dirty = false;
+    return (size_t)r->slots * r->k / 8;
+}
+
+RIBBON_BOTH(size_t, ribbon_solve, (struct trl_ribbon * r, uint8_t *out), (r, out))
+
+void trl_ribbon_solve(struct trl_ribbon *r, uint8_t *out)
+{
+    (void)RIBBON_PICK(ribbon_solve, (r, out));
+}
+
 bool trl_bloom_maybe(const struct trl_bloom *b, uint64_t h)
 {
     if (!b->bits || b->nbits == 0)
         return true;
+    if (b->version >= TRL_TERMS_HASH_VERSION_RIBBON)
+        return RIBBON_PICK(ribbon_maybe, (b, h));
     uint64_t key = probe_key(b, h);
     for (unsigned i = 0; i < b->k; i++) {
         uint32_t x = probe(key, i, b->nbits);

@@ -7,11 +7,13 @@
  *   - text terms: every token of every value (except @timestamp and event.created), and every
  *     pair of adjacent tokens joined by one of . : - / @ \ (see trl_term_index_terms);
  *   - field terms: the whole lower-cased value of every non-text field, keyed by its dotted path.
- * The hashes and the Bloom probes are part of the on-disk format, versioned by the meta blob's
+ * The hashes and the filter probes are part of the on-disk format, versioned by the meta blob's
  * term hash version: a change makes every stored index useless, so nothing changes within a
- * version. Version 1 probes every block's filter at the same relative positions for a term;
- * version 2 (what blocks are written with) first mixes the term hash with a per-block salt (see
- * trl_bloom_salt()). Readers accept both.
+ * version. Version 1 probes every block's Bloom filter at the same relative positions for a term;
+ * version 2 first mixes the term hash with a per-block salt (see trl_bloom_salt()); version 3
+ * (what blocks are written with) keeps the salt and replaces the Bloom filter by a ribbon filter,
+ * which answers with the same false-positive rate in about 80% of the bits. Readers accept all
+ * three.
  *
  * Everything here is pure; a termset is owned by one thread. Safe from any thread otherwise.
  */
@@ -23,8 +25,10 @@
 #include <stdint.h>
 
 /* The version new blocks are written with; TRL_TERMS_HASH_VERSION_MIN..this are read. */
-#define TRL_TERMS_HASH_VERSION     2
+#define TRL_TERMS_HASH_VERSION     3
 #define TRL_TERMS_HASH_VERSION_MIN 1
+/* The first version whose filter is a ribbon filter rather than a Bloom filter. */
+#define TRL_TERMS_HASH_VERSION_RIBBON 3
 
 extern const uint8_t trl_term_wordchar[256];
 
@@ -82,18 +86,25 @@ bool trl_termset_insert(struct trl_termset *s, uint64_t h);
 /* Calls fn for every hash in the set, in no particular order. */
 void trl_termset_each(const struct trl_termset *s, void (*fn)(void *ud, uint64_t h), void *ud);
 
-/* Bloom filter over term hashes: nbits bits, k probes derived from one 64-bit hash. Version 1
- * derives the probes from the term hash alone, so a term probes the same relative positions in
- * every block and blocks with similar term sets share their false positives: an absent term is
- * either rejected nearly everywhere or reported in many blocks. Version 2 derives them from the
- * term hash mixed with the block's salt, which makes false positives independent from block to
- * block. */
+/* A block's filter over term hashes. Versions 1 and 2: a Bloom filter of nbits bits, k probes
+ * derived from one 64-bit hash. Version 1 derives the probes from the term hash alone, so a term
+ * probes the same relative positions in every block and blocks with similar term sets share their
+ * false positives: an absent term is either rejected nearly everywhere or reported in many
+ * blocks. Version 2 derives them from the term hash mixed with the block's salt, which makes
+ * false positives independent from block to block.
+ *
+ * Version 3: a ribbon filter (a linear system over GF(2) solved for the block's terms): the salted
+ * hash of a term picks a start slot s, a 64-bit coefficient row c and a k-bit fingerprint f, and
+ * the term is in the filter when the XOR of the k-bit solutions of the slots s + j for every bit j
+ * set in c equals f. Every term of the block satisfies its equation; any other hash does by
+ * chance, 2^-k. nbits = slots x k, slots a multiple of 64; the bits are stored per group of 64
+ * slots as k little-endian 64-bit words, word b holding bit b of the 64 slots' solutions. */
 struct trl_bloom {
     const uint8_t *bits;
     uint32_t nbits;
-    uint8_t k;
-    uint8_t version; /* term hash version: 1 or 2 */
-    uint64_t salt;   /* version 2 only */
+    uint8_t k;       /* Bloom probes (versions 1, 2) or fingerprint bits (version 3) */
+    uint8_t version; /* term hash version: 1, 2 or 3 */
+    uint64_t salt;   /* versions 2 and 3 */
 };
 
 /* Bits to allocate for n distinct terms at bits_per_term (rounded up to whole bytes, >= 64). */
@@ -104,8 +115,36 @@ uint8_t trl_bloom_best_k(unsigned bits_per_term);
  * count, time bounds, filter size), so it costs no bytes and a reader recomputes it. Two blocks
  * that agree on all four share a salt, which only correlates those two. */
 uint64_t trl_bloom_salt(uint32_t count, int64_t min_ts, int64_t max_ts, uint32_t nbits);
-/* Sets the k bits of h in bits, a filter of shape b (b->bits is not used). */
+/* Sets the k bits of h in bits, a Bloom filter (version 1 or 2) of shape b (b->bits is not
+ * used). */
 void trl_bloom_add(uint8_t *bits, const struct trl_bloom *b, uint64_t h);
+
+/* Fingerprint bits of a ribbon filter at most as often wrong as a Bloom filter of bits_per_term
+ * bits per term (k with 2^-k <= 0.6185^bits_per_term), between 1 and 16. */
+uint8_t trl_ribbon_fingerprint_bits(unsigned bits_per_term);
+/* Slots to try first for n terms: about 8% more than n, a multiple of 64. */
+uint32_t trl_ribbon_slots(size_t n);
+
+/* Builds a ribbon filter: trl_ribbon_begin(), trl_ribbon_add() for every distinct term, then
+ * trl_ribbon_solve(). The scratch arrays are kept for the next filter (solving leaves them free,
+ * so the next filter need not clear them). Zero-initialise before the first use. */
+struct trl_ribbon {
+    uint64_t *coef;   /* per slot: the row whose first bit is this slot, 0 while free */
+    uint16_t *result; /* per slot: that row's fingerprint */
+    size_t cap;
+    bool dirty; /* rows were added since the last solve */
+    uint32_t slots;
+    uint8_t k;
+    uint64_t salt;
+};
+
+void trl_ribbon_free(struct trl_ribbon *r);
+void trl_ribbon_begin(struct trl_ribbon *r, uint32_t slots, uint8_t k, uint64_t salt);
+/* False when h's equation contradicts those added before (a few blocks in a hundred: the caller
+ * starts over with 64 more slots, which also changes the salt). */
+bool trl_ribbon_add(struct trl_ribbon *r, uint64_t h);
+/* Writes the filter's slots x k / 8 bytes. */
+void trl_ribbon_solve(struct trl_ribbon *r, uint8_t *out);
 /* False when h is certainly not in the filter; true when it may be (or the filter is empty). */
 bool trl_bloom_maybe(const struct trl_bloom *b, uint64_t h);
 

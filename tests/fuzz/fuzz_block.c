@@ -54,6 +54,11 @@ static void decode_all(const uint8_t *data, size_t len, const struct trl_str *ex
                     lo = (const char *)d.raw[c];
                     hi = lo + v.cols[c].raw_len;
                 }
+                /* A dictionary-coded column is expanded into the decoder's buffer. */
+                if (v.cols[c].dict) {
+                    lo = (const char *)d.raw[c];
+                    hi = lo + d.raw_cap[c];
+                }
                 /* Format 2 rebuilds the JSON column into the decoder's own buffer. */
                 if (c == TRL_COL_JSON && v.version != TRL_BLOCK_VERSION_ROWS) {
                     lo = d.unshred.json;

@@ -1,6 +1,6 @@
 /*
  * Fuzzes the block builder's index: the input is JSON documents (or anything), one per line,
- * built into a block twice with one builder and once with a fresh one. The Bloom filter must hold
+ * built into a block twice with one builder and once with a fresh one. The filter must hold
  * every term the indexing rules give (every token and joined pair of every indexed leaf, a field
  * term for every non-text leaf, as trl_json_leaves() reads the leaves) and the block must count
  * exactly that many distinct terms; both builds must give the same bytes.

@@ -1,5 +1,6 @@
 /* Event store: the columnar (shredded) JSON of block format 3 gives back every event byte for
- * byte, keeps odd input verbatim, rejects damage, and blocks of formats 1 and 2 stay readable. */
+ * byte, keeps odd input verbatim, rejects damage, and blocks of formats 1, 2 and 3 stay
+ * readable. */
 #include "trl_test.h"
 
 #include "core/timeutil.h"
@@ -355,7 +356,7 @@ static void test_blocks_of_format_1_stay_readable(void **state)
     }
     trl_block_decoder_free(&d);
     /* A version this code does not know is refused. */
-    blob[4] = 4;
+    blob[4] = TRL_BLOCK_VERSION + 1;
     assert_int_equal(trl_block_view_init(&v, blob, len), TRL_EINVAL);
 }
 
@@ -438,6 +439,119 @@ static void test_blocks_of_format_2_stay_readable(void **state)
     free(blob);
 }
 
+/* A block of format 3 as the previous writer built it (zstd level 3, Bloom 12 bits per term, term
+ * hash version 2): format2_json and a second sshd event, timestamps 1720564803000000000 + i. Its
+ * keyword columns are stored whole, one entry per event. */
+static const char *const format3_data_hex =
+    "54524c42030b000004000000000100000c0000001900000001010000100000001d000000020100001e000000"
+    "2b000000030100000400000011000000040100000f0000001c00000005010000090000001600000006010000"
+    "0400000011000000070100002600000027000000080100000400000011000000090100000400000011000000"
+    "0a010000e8020000b001000028b52ffd240c61000080f8d6fdd0a4d6e02f0202028f7da1e328b52ffd241081"
+    "000001057765623031000001057765623031a029742328b52ffd241ef10000010c3230332e302e3131332e34"
+    "350000010c3139382e35312e3130302e3752993bfe28b52ffd240421000000000000b4def25c28b52ffd240f"
+    "7900000104726f6f740000010561646d696e5cb20fc728b52ffd2409490000010473736864000000be2e98ae"
+    "28b52ffd240421000000000000b4def25c28b52ffd2426d50000a001107373682d6c6f67696e2d6661696c65"
+    "6400000100ce9b4c9ae4b66928b52ffd240421000000000000b4def25c28b52ffd240421000000000000b4de"
+    "f25c28b52ffd64e801150d0036d952346049da1c304c4d30040a7804e40ae150384da4e8253590ff5fac9dc9"
+    "a7ec24e1852904daedcd2eb3d34898112b391421843e221247004000400057e1f01e41192191ceb3858777a8"
+    "2d6cfa9c1dea28c2c74246c88c16915aff2e67b40f7cf56e652fe8b3f5f03e49d0d696a235f04a61c25a6b29"
+    "40588ab5d602c3030807090c01b42b75769be21cf36ee99ccece3092c5b9a4254b53fe3ec57e2835ebd95d5a"
+    "639477284e915a6bed67d2e9ac41f1de10586b4b67f7ae397ae2ef2d415967e42c97fff75e9a49dc82451125"
+    "59d7083e5853d436efd099ddeafd39b3c6ad58a3610d85b9a679779c195f3a12dd1ae530e4386d277547c1f9"
+    "f1e1b982f7dece49034f8012a99515a535062381c2ccd2a40f663a1f0cd139512b9cf800bf46c30522160208"
+    "183868b0d6bd1f90b4e612c7241112aec12ea304c13755d434c2e3809751a26d25f50a404380202030422240"
+    "52f9180027072b030eb980fa56251a2342dd896a31520cbb45530536aa4c8e7330df2e0987b546ef85e6995f"
+    "43f6cd023e8c2825a89747c320b297b6c6d28d4484ed3a38ae8c60835d012638ebc2b573182b";
+static const char *const format3_meta_hex =
+    "54524c4d010208090400000000deda8792ace01703deda8792ace01700030000010302000000057765623031"
+    "057765623031010577656230310203020000000c3139382e35312e3130302e370c3230332e302e3131332e34"
+    "35020c3230332e302e3131332e34350c3139382e35312e3130302e3703010000000000040302000000056164"
+    "6d696e04726f6f740204726f6f740561646d696e050301000000047373686404737368640104737368640601"
+    "0000000000070302000000107373682d6c6f67696e2d6661696c6564107373682d6c6f67696e2d6661696c65"
+    "6401107373682d6c6f67696e2d6661696c6564080100000000000901000000000057f9fec3e154111e018916"
+    "16e4e9fe2522ab6264dd38c8df8e6cf85966814b647842710ed064c26a6e8feba24c43899aedd8d534424dfd"
+    "cd7276a3352715e53713491ca9783fc310c7b6ef91938ad6464de2eefd5756681646ad2154e2ca2412";
+static const char *const format3_digest_hex =
+    "e6973138e0949458fef6791e84f4d00b745a307e4ee418d497cb55054199e9ee";
+
+static const char *const format3_extra_json =
+    "{\"@timestamp\":\"2024-07-09T22:40:03.000000003Z\",\"event\":{\"action\":\"ssh-login-failed\","
+    "\"original\":\"<38>web01 sshd[25004]: Failed password for admin from 198.51.100.7 port 40022 "
+    "ssh2\"},\"host\":{\"name\":\"web01\"},\"related\":{\"user\":[\"admin\",\"root\"]},"
+    "\"source\":{\"ip\":\"198.51.100.7\"},\"user\":{\"name\":\"admin\"}}";
+
+static uint8_t *from_hex(const char *hex, size_t *len)
+{
+    *len = strlen(hex) / 2;
+    uint8_t *p = malloc(*len);
+    assert_non_null(p);
+    for (size_t i = 0; i < *len; i++)
+        p[i] = (uint8_t)(trl_hex_value(hex[2 * i]) << 4 | trl_hex_value(hex[2 * i + 1]));
+    return p;
+}
+
+static void test_blocks_of_format_3_stay_readable(void **state)
+{
+    (void)state;
+    const char *json[4] = {format2_json[0], format2_json[1], format2_json[2], format3_extra_json};
+    size_t len, mlen, dlen;
+    uint8_t *blob = from_hex(format3_data_hex, &len);
+    uint8_t *meta = from_hex(format3_meta_hex, &mlen);
+    uint8_t *digest = from_hex(format3_digest_hex, &dlen);
+    struct trl_block_view v;
+    assert_int_equal(trl_block_view_init(&v, blob, len), 0);
+    assert_int_equal(v.version, 3);
+    struct trl_block_decoder d;
+    trl_block_decoder_init(&d);
+    trl_block_decoder_reset(&d, &v);
+    assert_int_equal(trl_block_decode(&d, &v, TRL_COL_JSON), 0);
+    assert_int_equal(trl_block_decode(&d, &v, TRL_COL_USER_NAME), 0);
+    assert_int_equal(trl_block_decode(&d, &v, TRL_COL_SOURCE_IP), 0);
+    /* The events come back byte for byte: their digest is the one the chain recorded. */
+    struct trl_sha256 h;
+    assert_int_equal(trl_sha256_init(&h), 0);
+    for (uint32_t i = 0; i < 4; i++) {
+        assert_true(d.ts[i] == 1720564803000000000LL + i);
+        const struct trl_str *j = &d.str[TRL_COL_JSON].vals[d.str[TRL_COL_JSON].first[i]];
+        assert_int_equal(j->len, strlen(json[i]));
+        assert_memory_equal(j->ptr, json[i], j->len);
+        trl_events_digest_add(&h, d.ts[i], j->ptr, j->len);
+    }
+    uint8_t got[TRL_SHA256_LEN];
+    trl_sha256_final(&h, got);
+    assert_int_equal(dlen, TRL_SHA256_LEN);
+    assert_memory_equal(got, digest, TRL_SHA256_LEN);
+    /* Keyword columns: root, none, none, admin; the addresses of events 0 and 3. */
+    const struct trl_strcol *u = &d.str[TRL_COL_USER_NAME], *ip = &d.str[TRL_COL_SOURCE_IP];
+    assert_int_equal(u->first[1] - u->first[0], 1);
+    assert_memory_equal(u->vals[u->first[0]].ptr, "root", 4);
+    assert_int_equal(u->first[3] - u->first[1], 0);
+    assert_int_equal(u->vals[u->first[3]].len, 5);
+    assert_memory_equal(u->vals[u->first[3]].ptr, "admin", 5);
+    assert_int_equal(ip->vals[ip->first[3]].len, 12);
+    assert_memory_equal(ip->vals[ip->first[3]].ptr, "198.51.100.7", 12);
+    uint32_t start[5], nvals[4];
+    const uint8_t *bytes;
+    assert_int_equal(trl_block_decode_slices(&d, &v, TRL_COL_USER_NAME, start, nvals, &bytes), 0);
+    assert_int_equal(nvals[0], 1);
+    assert_int_equal(nvals[1], 0);
+    assert_memory_equal(bytes + start[3],
+                        "\x01\x05"
+                        "admin",
+                        7);
+    /* Its meta (term hash version 2) still answers for its terms. */
+    struct trl_block_meta m;
+    assert_int_equal(trl_block_meta_parse(meta, mlen, &m), 0);
+    assert_int_equal(m.bloom.version, 2);
+    assert_true(trl_bloom_maybe(&m.bloom, trl_term_field_hash("user.name", 9, "admin", 5)));
+    assert_true(trl_bloom_maybe(&m.bloom, trl_term_text_hash("198.51", 6)));
+    assert_false(trl_bloom_maybe(&m.bloom, trl_term_field_hash("user.name", 9, "mallory", 7)));
+    trl_block_decoder_free(&d);
+    free(digest);
+    free(meta);
+    free(blob);
+}
+
 /* Shreds the events (NUL-terminated, one block) and checks they come back byte for byte. */
 static void assert_round_trip(char (*ev)[256], uint32_t n)
 {
@@ -510,6 +624,7 @@ int main(void)
         cmocka_unit_test(test_escaped_values_unescape_alike_wherever_their_escapes_fall),
         cmocka_unit_test(test_blocks_of_format_1_stay_readable),
         cmocka_unit_test(test_blocks_of_format_2_stay_readable),
+        cmocka_unit_test(test_blocks_of_format_3_stay_readable),
         cmocka_unit_test(test_times_are_stored_as_deltas_from_the_event_timestamp),
         cmocka_unit_test(test_times_at_the_ends_of_the_range_come_back_exactly),
         cmocka_unit_test(test_references_at_every_place_of_the_original_come_back_exactly),

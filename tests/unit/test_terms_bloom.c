@@ -1,6 +1,7 @@
-/* The Bloom filter of the event store's index: version 1 probes (blocks written before salts)
- * read as they always were, version 2 probes salted per block, and false-positive rates that stay
- * near what bits per term promise, independently from block to block. */
+/* The filter of the event store's index: version 1 probes (blocks written before salts) read as
+ * they always were, version 2 probes salted per block, version 3 ribbon filters holding every
+ * term, and false-positive rates that stay near what bits per term promise, independently from
+ * block to block. */
 #include "trl_test.h"
 
 #include "core/timeutil.h"
@@ -91,26 +92,61 @@ static void test_meta_rejects_unknown_term_hash_versions(void **state)
     assert_int_equal(m.bloom.version, 2);
 }
 
-static void test_new_blocks_are_written_with_version_2_and_a_salt_from_their_header(void **state)
+/* Builds n events (each with its own port and pid, so its own terms) into one block and parses
+ * its meta into *m; the meta stays valid until the builder is destroyed. */
+static void build_events(struct trl_block_builder *b, size_t n, struct trl_block_meta *m)
+{
+    struct trl_block_input *in = calloc(n, sizeof(*in));
+    char(*json)[160] = calloc(n, sizeof(*json));
+    assert_non_null(in);
+    assert_non_null(json);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(json[i], sizeof(json[i]),
+                 "{\"event\":{\"original\":\"Accepted password for alice from 10.1.2.3 port "
+                 "%zu\"},\"process\":{\"pid\":%zu},\"user\":{\"name\":\"alice\"}}",
+                 40000 + i, 9000 + i);
+        in[i] =
+            (struct trl_block_input){T0 + (int64_t)i * TRL_NS_PER_SEC, json[i], strlen(json[i])};
+    }
+    struct trl_block_out out;
+    assert_int_equal(trl_block_build(b, in, n, &out), 0);
+    assert_int_equal(trl_block_meta_parse(out.meta, out.meta_len, m), 0);
+    assert_true(m->bloom.salt == trl_bloom_salt((uint32_t)n, T0,
+                                                T0 + (int64_t)(n - 1) * TRL_NS_PER_SEC,
+                                                m->bloom.nbits));
+    const char *present[] = {"accepted", "ALICE", "10.1", "1.2", "40000", "9000"};
+    for (size_t i = 0; i < TRL_ARRAY_LEN(present); i++)
+        assert_true(trl_bloom_maybe(&m->bloom, trl_term_text_hash(present[i], strlen(present[i]))));
+    assert_true(trl_bloom_maybe(&m->bloom, trl_term_field_hash("user.name", 9, "alice", 5)));
+    assert_true(trl_bloom_maybe(&m->bloom, trl_term_field_hash("process.pid", 11, "9001", 4)));
+    assert_false(trl_bloom_maybe(&m->bloom, trl_term_text_hash("mimikatz", 8)));
+    free(json);
+    free(in);
+}
+
+static void test_new_blocks_are_written_with_a_ribbon_filter_salted_from_their_header(void **state)
 {
     (void)state;
-    const char *json = "{\"event\":{\"original\":\"Accepted password for alice from 10.1.2.3\"},"
-                       "\"user\":{\"name\":\"alice\"}}";
     struct trl_block_builder *b = trl_block_builder_create(3, 10);
-    struct trl_block_input in[2] = {{T0, json, strlen(json)},
-                                    {T0 + 5 * TRL_NS_PER_SEC, json, strlen(json)}};
-    struct trl_block_out out;
-    assert_int_equal(trl_block_build(b, in, 2, &out), 0);
-    assert_int_equal(((const uint8_t *)out.meta)[5], 2);
     struct trl_block_meta m;
-    assert_int_equal(trl_block_meta_parse(out.meta, out.meta_len, &m), 0);
+    build_events(b, 400, &m);
+    assert_int_equal(m.bloom.version, 3);
+    /* 10 bits per term of a Bloom filter: fingerprints of 7 bits, groups of 64 slots, fewer bits
+     * than the Bloom filter (about 1,200 terms). */
+    assert_int_equal(m.bloom.k, 7);
+    assert_int_equal(m.bloom.nbits % (64 * 7), 0);
+    assert_true(m.bloom.nbits < 1200 * 10);
+    trl_block_builder_destroy(b);
+}
+
+static void test_blocks_of_few_terms_keep_a_bloom_filter_where_it_is_smaller(void **state)
+{
+    (void)state;
+    struct trl_block_builder *b = trl_block_builder_create(3, 10);
+    struct trl_block_meta m;
+    build_events(b, 2, &m);
     assert_int_equal(m.bloom.version, 2);
-    assert_true(m.bloom.salt == trl_bloom_salt(2, T0, T0 + 5 * TRL_NS_PER_SEC, m.bloom.nbits));
-    const char *present[] = {"accepted", "ALICE", "10.1", "1.2"};
-    for (size_t i = 0; i < TRL_ARRAY_LEN(present); i++)
-        assert_true(trl_bloom_maybe(&m.bloom, trl_term_text_hash(present[i], strlen(present[i]))));
-    assert_true(trl_bloom_maybe(&m.bloom, trl_term_field_hash("user.name", 9, "alice", 5)));
-    assert_false(trl_bloom_maybe(&m.bloom, trl_term_text_hash("mimikatz", 8)));
+    assert_int_equal(m.bloom.k, trl_bloom_best_k(10));
     trl_block_builder_destroy(b);
 }
 
@@ -172,6 +208,100 @@ static void test_false_positive_rate_stays_below_the_bound_of_its_bits_per_term(
     check_fp_rate(10);
     check_fp_rate(12);
     check_fp_rate(14);
+}
+
+/* Builds a ribbon filter of the n hashes from seed into *b (bits allocated here); returns how
+ * many times it had to start over. */
+static unsigned build_ribbon(struct trl_ribbon *r, struct trl_bloom *b, uint64_t seed, size_t n,
+                             unsigned bits_per_term, uint64_t salt_base)
+{
+    uint8_t k = trl_ribbon_fingerprint_bits(bits_per_term);
+    unsigned retries = 0;
+    for (uint32_t slots = trl_ribbon_slots(n);; slots += 64, retries++) {
+        uint64_t salt = trl_bloom_salt((uint32_t)n, (int64_t)salt_base, 0, slots * k);
+        trl_ribbon_begin(r, slots, k, salt);
+        uint64_t st = seed;
+        bool ok = true;
+        for (size_t i = 0; i < n && ok; i++)
+            ok = trl_ribbon_add(r, next_hash(&st));
+        if (!ok)
+            continue;
+        uint8_t *bits = malloc((size_t)slots * k / 8);
+        assert_non_null(bits);
+        trl_ribbon_solve(r, bits);
+        *b = (struct trl_bloom){
+            .bits = bits, .nbits = slots * k, .k = k, .version = 3, .salt = salt};
+        return retries;
+    }
+}
+
+/* A ribbon filter answers yes for every term added and, for absent terms, about 2^-k of the
+ * time, at most what a Bloom filter of the same bits per term gives, in fewer bits. */
+static void check_ribbon(size_t n, unsigned bits_per_term)
+{
+    const size_t probes = 200000;
+    struct trl_ribbon r = {0};
+    struct trl_bloom b;
+    uint64_t seed = 1000 + n;
+    build_ribbon(&r, &b, seed, n, bits_per_term, 7);
+    for (size_t i = 0; i < n; i++)
+        assert_true(trl_bloom_maybe(&b, next_hash(&seed)));
+    size_t fp = 0;
+    for (size_t i = 0; i < probes; i++)
+        fp += trl_bloom_maybe(&b, next_hash(&seed));
+    double want = ldexp(1, -b.k), got = (double)fp / probes;
+    double bloom = pow(1 - exp(-(double)trl_bloom_best_k(bits_per_term) / bits_per_term),
+                       trl_bloom_best_k(bits_per_term));
+    print_message("%zu terms, as %u Bloom bits/term (%.3f%%): k %u, %.2f bits/term, false "
+                  "positives %.4f%%\n",
+                  n, bits_per_term, bloom * 100, b.k, (double)b.nbits / n, got * 100);
+    assert_true(got < want * 1.2 + 3 * sqrt(want / probes));
+    assert_true(want <= bloom);
+    if (n >= 2000)
+        assert_true(b.nbits < n * bits_per_term);
+    free((void *)b.bits);
+    trl_ribbon_free(&r);
+}
+
+static void test_ribbon_filters_hold_every_term_in_fewer_bits_than_bloom(void **state)
+{
+    (void)state;
+    check_ribbon(1, 12);
+    check_ribbon(10, 12);
+    check_ribbon(2000, 10);
+    check_ribbon(20000, 12);
+    check_ribbon(20000, 14);
+    check_ribbon(100000, 12);
+}
+
+static void test_ribbon_filters_rarely_need_a_second_try(void **state)
+{
+    (void)state;
+    struct trl_ribbon r = {0};
+    unsigned retries = 0, trials = 200;
+    for (unsigned t = 0; t < trials; t++) {
+        struct trl_bloom b;
+        retries += build_ribbon(&r, &b, t * 7919, 3000 + t * 50, 12, t);
+        free((void *)b.bits);
+    }
+    print_message("%u filters of 3,000 to 13,000 terms: %u retries\n", trials, retries);
+    assert_true(retries < trials / 10);
+    /* A filter abandoned before it is solved (as after a contradiction) leaves no rows behind:
+     * the next one is byte for byte what a fresh builder makes. */
+    uint64_t st = 5;
+    trl_ribbon_begin(&r, 4096, 9, 3);
+    for (int i = 0; i < 3000; i++)
+        (void)trl_ribbon_add(&r, next_hash(&st));
+    struct trl_ribbon fresh = {0};
+    struct trl_bloom a, b;
+    build_ribbon(&r, &a, 4242, 2000, 12, 9);
+    build_ribbon(&fresh, &b, 4242, 2000, 12, 9);
+    assert_int_equal(a.nbits, b.nbits);
+    assert_memory_equal(a.bits, b.bits, a.nbits / 8);
+    free((void *)a.bits);
+    free((void *)b.bits);
+    trl_ribbon_free(&fresh);
+    trl_ribbon_free(&r);
 }
 
 /* Blocks with nearly the same terms (most terms of a log recur in every block) and sizes a few
@@ -236,7 +366,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version_1_meta_is_read_with_its_unsalted_probes),
         cmocka_unit_test(test_meta_rejects_unknown_term_hash_versions),
-        cmocka_unit_test(test_new_blocks_are_written_with_version_2_and_a_salt_from_their_header),
+        cmocka_unit_test(test_new_blocks_are_written_with_a_ribbon_filter_salted_from_their_header),
+        cmocka_unit_test(test_blocks_of_few_terms_keep_a_bloom_filter_where_it_is_smaller),
+        cmocka_unit_test(test_ribbon_filters_hold_every_term_in_fewer_bits_than_bloom),
+        cmocka_unit_test(test_ribbon_filters_rarely_need_a_second_try),
         cmocka_unit_test(test_version_2_probes_move_with_the_salt),
         cmocka_unit_test(test_false_positive_rate_stays_below_the_bound_of_its_bits_per_term),
         cmocka_unit_test(test_false_positives_of_salted_blocks_do_not_cluster_on_a_term),
