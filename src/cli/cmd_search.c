@@ -434,6 +434,10 @@ int trl_cmd_search(int argc, char **argv)
         trl_query_free(q);
         return 1;
     }
+    /* A long search, or an aggregation by columns, runs on one thread per processor. */
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    trl_store_reader_set_threads(r, ncpu < 1 ? 1 : (unsigned)ncpu);
+    trl_store_reader_map_files(r, true);
     o.width = terminal_width();
     trl_leaves_init(&o.leaves);
     if (q->pipeline)

@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,11 @@ struct trl_store_reader {
     sqlite3_blob *mblob;
     uint8_t *meta;
     size_t meta_cap;
+    unsigned threads; /* trl_store_reader_set_threads() */
+    bool map_files;   /* trl_store_reader_map_files() */
+    /* Readers for the helper threads of a search on several threads, opened when first needed
+     * and kept for the next search. */
+    struct trl_store_reader *helpers[TRL_STORE_SEARCH_MAX_THREADS - 1];
 };
 
 /* One result: ordered by timestamp, then by the position it was written at. */
@@ -103,13 +110,13 @@ static bool results_wants(const struct results *r, int64_t ts, uint64_t pos)
     return older(&r->h[0], &probe);
 }
 
-static void results_add(struct results *r, int64_t ts, uint64_t pos, const char *json, size_t len,
-                        struct trl_store_search_stats *st)
+/* Adds a hit that results_wants(), taking its JSON. */
+static void results_put(struct results *r, struct hit h, struct trl_store_search_stats *st)
 {
     if (results_full(r)) {
         st->more = true;
         free(r->h[0].json);
-        r->h[0] = (struct hit){ts, pos, trl_xstrndup(json, len), len};
+        r->h[0] = h;
         heap_down(r, 0);
         return;
     }
@@ -117,10 +124,25 @@ static void results_add(struct results *r, int64_t ts, uint64_t pos, const char 
         r->cap = r->cap ? r->cap * 2 : 64;
         r->h = trl_xrealloc(r->h, r->cap * sizeof(*r->h));
     }
-    r->h[r->n] = (struct hit){ts, pos, trl_xstrndup(json, len), len};
+    r->h[r->n] = h;
     r->n++;
     if (r->limit)
         heap_up(r, r->n - 1);
+}
+
+static void results_add(struct results *r, int64_t ts, uint64_t pos, const char *json, size_t len,
+                        struct trl_store_search_stats *st)
+{
+    results_put(r, (struct hit){ts, pos, trl_xstrndup(json, len), len}, st);
+}
+
+static void results_free(struct results *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->h[i].json);
+    free(r->h);
+    r->h = NULL;
+    r->n = r->cap = 0;
 }
 
 static int cmp_newest_first(const void *a, const void *b)
@@ -133,6 +155,16 @@ static int cmp_newest_first(const void *a, const void *b)
     return 0;
 }
 
+static struct trl_store_reader *reader_new(const char *events_dir)
+{
+    struct trl_store_reader *r = trl_xcalloc(1, sizeof(*r));
+    r->events_dir = trl_xstrdup(events_dir);
+    trl_block_decoder_init(&r->dec);
+    trl_match_ctx_init(&r->mctx);
+    trl_shred_scan_init(&r->scan);
+    return r;
+}
+
 int trl_store_reader_open(const char *data_dir, struct trl_store_reader **out)
 {
     *out = NULL;
@@ -141,19 +173,26 @@ int trl_store_reader_open(const char *data_dir, struct trl_store_reader **out)
         return -ENAMETOOLONG;
     if (access(dir, R_OK | X_OK) != 0)
         return -errno;
-    struct trl_store_reader *r = trl_xcalloc(1, sizeof(*r));
-    r->events_dir = trl_xstrdup(dir);
-    trl_block_decoder_init(&r->dec);
-    trl_match_ctx_init(&r->mctx);
-    trl_shred_scan_init(&r->scan);
-    *out = r;
+    *out = reader_new(dir);
     return 0;
+}
+
+void trl_store_reader_map_files(struct trl_store_reader *r, bool on)
+{
+    r->map_files = on;
+}
+
+void trl_store_reader_set_threads(struct trl_store_reader *r, unsigned n)
+{
+    r->threads = n < 1 ? 1 : n > TRL_STORE_SEARCH_MAX_THREADS ? TRL_STORE_SEARCH_MAX_THREADS : n;
 }
 
 void trl_store_reader_close(struct trl_store_reader *r)
 {
     if (!r)
         return;
+    for (size_t i = 0; i < TRL_STORE_SEARCH_MAX_THREADS - 1; i++)
+        trl_store_reader_close(r->helpers[i]);
     trl_block_decoder_free(&r->dec);
     trl_match_ctx_free(&r->mctx);
     trl_shred_scan_free(&r->scan);
@@ -183,19 +222,24 @@ static size_t grow_cap(size_t cap, size_t need)
 struct cand {
     uint64_t id;
     int64_t min_ts, max_ts;
-    uint32_t count;
+    uint32_t count; /* 0 when unknown (see list_blocks) */
 };
 
-static int list_blocks(struct trl_partition *p, int64_t from, int64_t to, struct cand **out,
-                       size_t *n)
+/* Lists the blocks overlapping [from, to), newest first. Their event counts only when
+ * with_count: the time index holds the rest, and reading each block's row for its count costs a
+ * page of the table per block. */
+static int list_blocks(struct trl_partition *p, int64_t from, int64_t to, bool with_count,
+                       struct cand **out, size_t *n)
 {
     sqlite3_stmt *st = NULL;
     *out = NULL;
     *n = 0;
     int rc = trl_sqlite_err(sqlite3_prepare_v2(
         trl_partition_db(p),
-        "SELECT id, min_ts, max_ts, count FROM blocks WHERE max_ts >= ? AND min_ts < ?"
-        " ORDER BY max_ts DESC, id DESC",
+        with_count ? "SELECT id, min_ts, max_ts, count FROM blocks WHERE max_ts >= ? AND min_ts < ?"
+                     " ORDER BY max_ts DESC, id DESC"
+                   : "SELECT id, min_ts, max_ts, 0 FROM blocks WHERE max_ts >= ? AND min_ts < ?"
+                     " ORDER BY max_ts DESC, id DESC",
         -1, &st, NULL));
     if (rc != 0)
         return rc;
@@ -342,6 +386,10 @@ struct search {
     struct trl_store_reader *r;
     const struct trl_match *m;
     const struct trl_store_search_opts *o;
+    /* A search on several threads (see struct par_search), and its flag set when this
+     * partition's results are no longer wanted. */
+    struct par_search *par;
+    const atomic_bool *abandon;
     struct results res;
     struct trl_store_search_stats st;
     trl_store_hit_fn stream; /* trl_store_scan: each match goes straight to it */
@@ -729,6 +777,13 @@ static int matched_json(struct trl_store_reader *r, const struct trl_block_view 
     return decode_col(r, v, TRL_COL_JSON);
 }
 
+/* True when the search of this partition is no longer wanted: checked between the costly steps,
+ * so that a search abandoned while its thread reads a large block ends soon. */
+static bool abandoned(const struct search *s)
+{
+    return s->abandon && atomic_load_explicit(s->abandon, memory_order_relaxed);
+}
+
 static int search_block(struct search *s, struct trl_partition *p, const struct cand *c)
 {
     struct trl_store_reader *r = s->r;
@@ -757,6 +812,8 @@ static int search_block(struct search *s, struct trl_partition *p, const struct 
             return 0;
         }
     }
+    if (abandoned(s))
+        return 0;
     struct trl_block_view v;
     rc = load_view(r, p, c->id, &v);
     if (rc == -ENOENT)
@@ -795,6 +852,8 @@ static int search_block(struct search *s, struct trl_partition *p, const struct 
     /* A plan that needs the JSON is tested on the shredded column's values when it can be,
      * without rebuilding every event's JSON. */
     bool scanned = false;
+    if (rc == 0 && !cols_only && abandoned(s))
+        return 0;
     if (rc == 0 && !cols_only) {
         scanned = open_scan(r, &v) == 0 && trl_match_scan_block(s->m, &r->mctx, &r->scan) == 0;
         if (!scanned)
@@ -842,6 +901,8 @@ static int search_block(struct search *s, struct trl_partition *p, const struct 
         return 0;
     }
     bool need_json = !(s->stream && s->ts_only);
+    if (need_json && abandoned(s))
+        return 0;
     bool rebuilt = false;
     if (need_json && matched_json(r, &v, scanned, nhit, &rebuilt) != 0) {
         s->st.blocks_unreadable++;
@@ -876,8 +937,13 @@ static int search_block(struct search *s, struct trl_partition *p, const struct 
     return 0;
 }
 
-static int search_partition(struct search *s, int64_t day)
+static void par_maybe_start(struct search *s);
+
+/* Opens the partition of day read-only, inside a read transaction. 0 with *out NULL when there is
+ * nothing to search (the file went away or is not initialised yet). */
+static int partition_begin(struct search *s, int64_t day, struct trl_partition **out)
 {
+    *out = NULL;
     char name[TRL_DAY_LEN + 1], path[PATH_MAX];
     trl_day_name(day, name);
     int rc = trl_store_partition_path(s->r->events_dir, name, path);
@@ -893,14 +959,40 @@ static int search_partition(struct search *s, int64_t day)
     }
     if (rc != 0)
         return rc;
-    s->st.partitions++;
     sqlite3 *db = trl_partition_db(p);
+    /* See trl_store_reader_map_files(): SQLite caps the map at its compile-time limit, 2 GiB by
+     * default. */
+    if (s->r->map_files)
+        sqlite3_exec(db, "PRAGMA mmap_size=2147418112", NULL, NULL, NULL);
     rc = trl_sqlite_err(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL));
-    struct cand *c = NULL;
-    size_t n = 0;
-    if (rc == 0)
-        rc = list_blocks(p, s->o->from_ns, s->o->to_ns, &c, &n);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
+    if (rc != 0) {
+        trl_partition_close(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+static void partition_end(struct search *s, struct trl_partition *p)
+{
+    sqlite3_blob_close(s->r->blob);
+    s->r->blob = NULL;
+    sqlite3_blob_close(s->r->mblob);
+    s->r->mblob = NULL;
+    sqlite3_exec(trl_partition_db(p), "COMMIT", NULL, NULL, NULL);
+    trl_partition_close(p);
+}
+
+/* Searches the blocks c[0..n) of partition p, newest first; with next, only those this thread
+ * takes from the counter it shares with the other threads searching the same partition. */
+static int search_blocks(struct search *s, struct trl_partition *p, const struct cand *c, size_t n,
+                         atomic_size_t *next)
+{
+    int rc = 0;
+    for (size_t k = 0; rc == 0; k++) {
+        size_t i = next ? atomic_fetch_add(next, 1) : k;
+        if (i >= n || abandoned(s))
+            break;
         /* Blocks come newest first by their newest event: once the results are full and a
          * block's newest event is older than all of them, so is everything after it. */
         if (results_full(&s->res) && c[i].max_ts < s->res.h[0].ts) {
@@ -908,14 +1000,377 @@ static int search_partition(struct search *s, int64_t day)
             break;
         }
         rc = search_block(s, p, &c[i]);
+        if (s->par)
+            par_maybe_start(s);
     }
+    return rc;
+}
+
+static int search_partition(struct search *s, int64_t day)
+{
+    struct trl_partition *p;
+    int rc = partition_begin(s, day, &p);
+    if (rc != 0 || !p)
+        return rc;
+    s->st.partitions++;
+    struct cand *c = NULL;
+    size_t n = 0;
+    rc = list_blocks(p, s->o->from_ns, s->o->to_ns, s->counts, &c, &n);
+    if (rc == 0)
+        rc = search_blocks(s, p, c, n, NULL);
     free(c);
-    sqlite3_blob_close(s->r->blob);
-    s->r->blob = NULL;
-    sqlite3_blob_close(s->r->mblob);
-    s->r->mblob = NULL;
-    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    trl_partition_close(p);
+    partition_end(s, p);
+    return rc;
+}
+
+/* A search on several threads (trl_store_reader_set_threads). Partitions are taken newest day
+ * first by whichever thread is free; a thread with no partition left to take joins one being
+ * searched and shares its blocks (the block counter of the partition), reading them through its
+ * own connection: its read transaction must then see the same blocks and head as the first
+ * thread's, which it checks, or it leaves the partition to it. Each thread searches into its own
+ * results. A partition's results join the search's in day order, once every newer partition's
+ * have: the merged results are then what one thread keeps. When they are full and the next
+ * partition holds only older events, the search is over: a partition being searched is abandoned
+ * and the rest are not opened.
+ *
+ * The helper threads start only once the calling thread's partition has shown it will take a
+ * while without filling the results (PAR_START_BLOCKS blocks read, or PAR_START_DECODED
+ * decoded): a search for the newest events, over in a few blocks, reads nothing more for it. */
+#define PAR_START_BLOCKS  16
+#define PAR_START_DECODED 4
+/* A partition with fewer blocks left is not worth opening a second time. */
+#define PAR_JOIN_MIN_BLOCKS 4
+
+struct par_job {
+    int64_t day;
+    /* The searches of the threads sharing the partition: [0] took it, the others joined. */
+    struct search s[TRL_STORE_SEARCH_MAX_THREADS];
+    unsigned nparts;
+    unsigned active; /* threads still searching it */
+    bool settled;    /* s[0] has listed the blocks, or failed to */
+    bool listed;     /* ... and c, n and head are set */
+    bool owner_done; /* s[0] has left its block loop: no thread joins any more */
+    bool done;       /* every thread is done: the results can be merged */
+    struct cand *c;  /* s[0]'s list of blocks, kept until the end of the search */
+    size_t n;
+    struct trl_partition_head head;
+    atomic_size_t next_block;
+    int rc;
+};
+
+struct par_worker {
+    struct par_search *p;
+    struct trl_store_reader *r;
+    pthread_t tid;
+};
+
+struct par_search {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* a partition settled or a thread finished one */
+    struct par_job *jobs;
+    size_t n;
+    size_t next;   /* the next partition to take */
+    size_t merged; /* partitions merged into res, a prefix of jobs */
+    atomic_bool over;
+    struct results res;
+    struct trl_store_search_stats st;
+    int rc;
+    /* The helper threads; started by the calling thread only (par_maybe_start). */
+    struct trl_store_reader *r;
+    unsigned nthreads;
+    bool started;
+    struct par_worker w[TRL_STORE_SEARCH_MAX_THREADS - 1];
+    size_t nw;
+};
+
+static void stats_add(struct trl_store_search_stats *a, const struct trl_store_search_stats *b)
+{
+    a->partitions += b->partitions;
+    a->blocks += b->blocks;
+    a->blocks_skipped_index += b->blocks_skipped_index;
+    a->blocks_decoded += b->blocks_decoded;
+    a->events_scanned += b->events_scanned;
+    a->events_matched += b->events_matched;
+    a->blocks_unreadable += b->blocks_unreadable;
+    a->more |= b->more;
+}
+
+/* Merges the partitions searched since the last call that follow the merged ones. Called with the
+ * mutex held. */
+static void par_merge(struct par_search *p)
+{
+    while (!atomic_load(&p->over) && p->merged < p->n && p->jobs[p->merged].done) {
+        struct par_job *j = &p->jobs[p->merged++];
+        if (j->rc != 0) {
+            p->rc = j->rc;
+            atomic_store(&p->over, true);
+            break;
+        }
+        for (unsigned k = 0; k < j->nparts; k++) {
+            struct search *s = &j->s[k];
+            stats_add(&p->st, &s->st);
+            for (size_t i = 0; i < s->res.n; i++) {
+                struct hit h = s->res.h[i];
+                if (results_wants(&p->res, h.ts, h.pos)) {
+                    results_put(&p->res, h, &p->st);
+                } else {
+                    p->st.more = true;
+                    free(h.json);
+                }
+            }
+            free(s->res.h);
+            s->res = (struct results){0};
+        }
+        /* Partitions hold disjoint days: an older one cannot beat a full set of results. */
+        if (p->merged < p->n && results_full(&p->res) &&
+            p->jobs[p->merged].day * TRL_NS_PER_DAY + TRL_NS_PER_DAY <= p->res.h[0].ts) {
+            p->st.more = true;
+            atomic_store(&p->over, true);
+        }
+    }
+}
+
+/* The first thread of partition j: lists its blocks for the threads that join, then searches. */
+static int par_own(struct par_search *p, struct par_job *j)
+{
+    struct search *s = &j->s[0];
+    struct trl_partition *part;
+    int rc = partition_begin(s, j->day, &part);
+    struct cand *c = NULL;
+    size_t n = 0;
+    struct trl_partition_head head;
+    if (rc == 0 && part) {
+        s->st.partitions++;
+        rc = list_blocks(part, s->o->from_ns, s->o->to_ns, s->counts, &c, &n);
+        if (rc == 0)
+            rc = trl_partition_read_head(part, &head);
+    }
+    pthread_mutex_lock(&p->mu);
+    j->c = c;
+    j->n = n;
+    if (rc == 0 && part) {
+        j->head = head;
+        j->listed = true;
+    }
+    j->settled = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    if (rc == 0 && part)
+        rc = search_blocks(s, part, c, n, &j->next_block);
+    pthread_mutex_lock(&p->mu);
+    j->owner_done = true;
+    pthread_mutex_unlock(&p->mu);
+    if (part)
+        partition_end(s, part);
+    return rc;
+}
+
+static bool same_blocks(const struct cand *a, const struct cand *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (a[i].id != b[i].id || a[i].min_ts != b[i].min_ts || a[i].max_ts != b[i].max_ts ||
+            a[i].count != b[i].count)
+            return false;
+    }
+    return true;
+}
+
+/* Another thread of partition j, as its k-th: shares the blocks left when its snapshot is the
+ * first thread's. A partition it cannot open or list the same is left to the others. */
+static int par_join(struct par_job *j, unsigned k)
+{
+    struct search *s = &j->s[k];
+    struct trl_partition *part;
+    if (partition_begin(s, j->day, &part) != 0 || !part)
+        return 0;
+    struct cand *c = NULL;
+    size_t n = 0;
+    struct trl_partition_head head;
+    int rc = 0;
+    if (list_blocks(part, s->o->from_ns, s->o->to_ns, s->counts, &c, &n) == 0 &&
+        trl_partition_read_head(part, &head) == 0 && n == j->n && head.seq == j->head.seq &&
+        memcmp(head.hash, j->head.hash, sizeof(head.hash)) == 0 && same_blocks(c, j->c, n))
+        rc = search_blocks(s, part, c, n, &j->next_block);
+    free(c);
+    partition_end(s, part);
+    return rc;
+}
+
+/* A partition the thread with reader r may join, or NULL. Called with the mutex held. */
+static struct par_job *par_joinable(struct par_search *p, struct trl_store_reader *r)
+{
+    struct par_job *best = NULL;
+    size_t best_left = PAR_JOIN_MIN_BLOCKS - 1;
+    for (size_t i = p->merged; i < p->next; i++) {
+        struct par_job *j = &p->jobs[i];
+        if (!j->listed || j->owner_done || j->nparts >= TRL_STORE_SEARCH_MAX_THREADS)
+            continue;
+        bool in = false;
+        for (unsigned k = 0; k < j->nparts; k++)
+            in |= j->s[k].r == r;
+        size_t taken = atomic_load(&j->next_block);
+        size_t left = taken < j->n ? j->n - taken : 0;
+        if (!in && left > best_left) {
+            best = j;
+            best_left = left;
+        }
+    }
+    return best;
+}
+
+/* True while a partition taken has not listed its blocks yet. Called with the mutex held. */
+static bool par_unsettled(const struct par_search *p)
+{
+    for (size_t i = p->merged; i < p->next; i++) {
+        if (!p->jobs[i].settled)
+            return true;
+    }
+    return false;
+}
+
+static void par_finish(struct par_search *p, struct par_job *j, int rc)
+{
+    if (rc != 0 && j->rc == 0)
+        j->rc = rc;
+    if (--j->active == 0) {
+        j->done = true;
+        par_merge(p);
+    }
+    pthread_cond_broadcast(&p->cv);
+}
+
+static void par_run(struct par_search *p, struct trl_store_reader *r)
+{
+    pthread_mutex_lock(&p->mu);
+    while (!atomic_load(&p->over)) {
+        struct par_job *j;
+        int rc;
+        if (p->next < p->n) {
+            j = &p->jobs[p->next++];
+            j->nparts = j->active = 1;
+            j->s[0].r = r;
+            pthread_mutex_unlock(&p->mu);
+            rc = par_own(p, j);
+        } else if ((j = par_joinable(p, r))) {
+            unsigned k = j->nparts++;
+            j->s[k].r = r;
+            j->active++;
+            pthread_mutex_unlock(&p->mu);
+            rc = par_join(j, k);
+        } else if (par_unsettled(p)) {
+            pthread_cond_wait(&p->cv, &p->mu);
+            continue;
+        } else {
+            break;
+        }
+        pthread_mutex_lock(&p->mu);
+        par_finish(p, j, rc);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void *par_thread(void *arg)
+{
+    struct par_worker *w = arg;
+    par_run(w->p, w->r);
+    return NULL;
+}
+
+/* Called by the thread searching with s after each block: starts the helper threads once the
+ * caller's partition proves long to search. */
+static void par_maybe_start(struct search *s)
+{
+    struct par_search *p = s->par;
+    if (s->r != p->r || p->started || results_full(&s->res) ||
+        (s->st.blocks < PAR_START_BLOCKS && s->st.blocks_decoded < PAR_START_DECODED))
+        return;
+    p->started = true;
+    for (; p->nw + 1 < p->nthreads; p->nw++) {
+        struct par_worker *w = &p->w[p->nw];
+        if (!p->r->helpers[p->nw])
+            p->r->helpers[p->nw] = reader_new(p->r->events_dir);
+        if (p->r->helpers[p->nw])
+            p->r->helpers[p->nw]->map_files = p->r->map_files;
+        *w = (struct par_worker){p, p->r->helpers[p->nw], 0};
+        /* Without a thread, the threads that started (or the caller alone) search it all. */
+        if (pthread_create(&w->tid, NULL, par_thread, w) != 0)
+            break;
+    }
+}
+
+/* Runs search s (its match, options, limit and by-columns set) over the partitions of days
+ * (newest first) with up to nthreads threads, the caller's included, into s->res and s->st; the
+ * groups counted by columns are fed to s->run, partition by partition in day order. 0 or the
+ * first error in day order. */
+static int par_search(struct search *s, const int64_t *days, size_t ndays, unsigned nthreads)
+{
+    struct par_search *p = trl_xcalloc(1, sizeof(*p));
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    atomic_init(&p->over, false);
+    p->n = ndays;
+    p->r = s->r;
+    p->nthreads = nthreads;
+    p->res.limit = s->res.limit;
+    p->jobs = trl_xcalloc(ndays, sizeof(*p->jobs));
+    for (size_t i = 0; i < ndays; i++) {
+        struct par_job *j = &p->jobs[i];
+        j->day = days[i];
+        atomic_init(&j->next_block, 0);
+        for (unsigned k = 0; k < TRL_STORE_SEARCH_MAX_THREADS; k++) {
+            struct search *t = &j->s[k];
+            *t = *s;
+            t->r = NULL;
+            t->res = (struct results){.limit = s->res.limit};
+            t->st = (struct trl_store_search_stats){0};
+            t->tup = (struct tuples){0};
+            t->par = p;
+            t->abandon = &p->over;
+        }
+    }
+    par_run(p, s->r);
+    for (size_t i = 0; i < p->nw; i++)
+        pthread_join(p->w[i].tid, NULL);
+    int rc = p->rc;
+    for (size_t i = 0; i < ndays; i++) {
+        struct par_job *j = &p->jobs[i];
+        for (unsigned k = 0; k < TRL_STORE_SEARCH_MAX_THREADS; k++) {
+            if (rc == 0 && s->ncols && i < p->merged && k < j->nparts)
+                rc = flush_columns(&j->s[k]);
+            results_free(&j->s[k].res);
+            tuples_free(&j->s[k].tup);
+        }
+        free(j->c);
+    }
+    free(p->jobs);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    s->res = p->res;
+    s->st = p->st;
+    free(p);
+    return rc;
+}
+
+/* The days of the partitions overlapping [o->from_ns, o->to_ns), newest first. */
+static int days_in_range(const struct trl_store_reader *r, const struct trl_store_search_opts *o,
+                         int64_t **out, size_t *nout)
+{
+    int64_t *days = NULL;
+    size_t ndays = 0, n = 0;
+    int rc = trl_store_list_days(r->events_dir, &days, &ndays);
+    /* Listed oldest first. */
+    for (size_t k = 0; rc == 0 && k < ndays; k++) {
+        int64_t start = days[k] * TRL_NS_PER_DAY;
+        if (start < o->to_ns && start + TRL_NS_PER_DAY > o->from_ns)
+            days[n++] = days[k];
+    }
+    for (size_t k = 0; k < n / 2; k++) {
+        int64_t d = days[k];
+        days[k] = days[n - 1 - k];
+        days[n - 1 - k] = d;
+    }
+    *out = days;
+    *nout = n;
     return rc;
 }
 
@@ -926,19 +1381,21 @@ int trl_store_search(struct trl_store_reader *r, const struct trl_query *q,
     struct search s = {.r = r, .o = o};
     s.res.limit = o->limit;
     s.m = trl_match_compile(q);
-    int64_t *days = NULL;
-    size_t ndays = 0;
-    int rc = trl_store_list_days(r->events_dir, &days, &ndays);
-    for (size_t k = ndays; rc == 0 && k-- > 0;) {
-        int64_t start = days[k] * TRL_NS_PER_DAY;
-        if (start >= o->to_ns || start + TRL_NS_PER_DAY <= o->from_ns)
-            continue;
-        /* Partitions hold disjoint days: an older one cannot beat a full set of results. */
-        if (results_full(&s.res) && start + TRL_NS_PER_DAY <= s.res.h[0].ts) {
-            s.st.more = true;
-            break;
+    int64_t *days;
+    size_t n;
+    int rc = days_in_range(r, o, &days, &n);
+    if (rc == 0 && r->threads > 1 && n > 0) {
+        rc = par_search(&s, days, n, r->threads);
+    } else {
+        for (size_t k = 0; rc == 0 && k < n; k++) {
+            /* Partitions hold disjoint days: an older one cannot beat a full set of results. */
+            if (results_full(&s.res) &&
+                days[k] * TRL_NS_PER_DAY + TRL_NS_PER_DAY <= s.res.h[0].ts) {
+                s.st.more = true;
+                break;
+            }
+            rc = search_partition(&s, days[k]);
         }
-        rc = search_partition(&s, days[k]);
     }
     free(days);
     trl_match_free((struct trl_match *)s.m);
@@ -947,27 +1404,27 @@ int trl_store_search(struct trl_store_reader *r, const struct trl_query *q,
     for (size_t i = 0; i < s.res.n; i++) {
         if (rc == 0 && fn)
             rc = fn(ud, s.res.h[i].ts, s.res.h[i].json, s.res.h[i].len);
-        free(s.res.h[i].json);
     }
-    free(s.res.h);
+    results_free(&s.res);
     if (stats)
         *stats = s.st;
     return rc;
 }
 
-/* Visits every partition overlapping the range, newest day first, streaming the matches. */
+/* Visits every partition overlapping the range, newest day first, streaming the matches; an
+ * aggregation by columns, which holds its groups until the end, on several threads. */
 static int scan_days(struct search *s, const struct trl_query *q,
                      struct trl_store_search_stats *stats)
 {
     s->m = trl_match_compile(q);
-    int64_t *days = NULL;
-    size_t ndays = 0;
-    int rc = trl_store_list_days(s->r->events_dir, &days, &ndays);
-    for (size_t k = ndays; rc == 0 && k-- > 0;) {
-        int64_t start = days[k] * TRL_NS_PER_DAY;
-        if (start >= s->o->to_ns || start + TRL_NS_PER_DAY <= s->o->from_ns)
-            continue;
-        rc = search_partition(s, days[k]);
+    int64_t *days;
+    size_t n;
+    int rc = days_in_range(s->r, s->o, &days, &n);
+    if (rc == 0 && s->ncols && s->r->threads > 1 && n > 0) {
+        rc = par_search(s, days, n, s->r->threads);
+    } else {
+        for (size_t k = 0; rc == 0 && k < n; k++)
+            rc = search_partition(s, days[k]);
     }
     free(days);
     trl_match_free((struct trl_match *)s->m);

@@ -9,7 +9,9 @@
  * query needs, and returns the matching events' JSON newest first (ties: the later-written event
  * first), stopping early once `limit` events newer than anything left are found.
  *
- * A struct trl_store_reader belongs to one thread; open one per thread for parallel searches.
+ * A struct trl_store_reader belongs to one thread; open one per thread for parallel searches. A
+ * search may itself run on helper threads of its own (trl_store_reader_set_threads): it returns
+ * when they are done.
  */
 #ifndef TRL_STORE_READ_H
 #define TRL_STORE_READ_H
@@ -26,6 +28,26 @@ struct trl_store_reader;
 /* 0, or a negative error (-ENOENT when DATA/events does not exist). Not logged. */
 int trl_store_reader_open(const char *data_dir, struct trl_store_reader **out);
 void trl_store_reader_close(struct trl_store_reader *r);
+
+/* The most threads one search uses (trl_store_reader_set_threads). */
+#define TRL_STORE_SEARCH_MAX_THREADS 4
+
+/* The threads trl_store_search(), and trl_store_scan_pipe() when it aggregates by columns, run
+ * on: the caller's and helper threads the reader keeps (1, the default: the calling thread alone;
+ * at most TRL_STORE_SEARCH_MAX_THREADS). They take partitions newest first, and share the blocks
+ * of one when none is left. The results, and an aggregation's rows, are the same as with one
+ * thread. The stats count what was read, which may differ with a limit: each thread is bounded by
+ * its own results only, and a partition abandoned because newer ones filled the limit is not
+ * counted. The other functions ignore it. */
+void trl_store_reader_set_threads(struct trl_store_reader *r, unsigned n);
+
+/* Whether searches read the partition files through a memory map instead of a read() per page
+ * (default off). A search reads the meta blob of every block in its range, and copying it out of
+ * the kernel costs more than mapping it; but a read error on a mapped file (a failing disk) is a
+ * SIGBUS that kills the process instead of an error SQLite reports. So only a process whose
+ * crash costs nothing but the answer, `trapline search`, turns it on; the server's readers keep
+ * read(). */
+void trl_store_reader_map_files(struct trl_store_reader *r, bool on);
 
 struct trl_store_search_opts {
     int64_t from_ns; /* inclusive */
