@@ -14,7 +14,7 @@
 #include "formats/parse.h"
 #include "formats/syslog_common.h"
 
-#include <stdint.h>
+#include <stdbool.h>
 #include <string.h>
 
 #define SD_PREFIX     "log.syslog.structured_data."
@@ -42,21 +42,37 @@ static size_t token_end(const char *p, size_t len, size_t i)
 }
 
 /* SD-NAME = 1*32PRINTUSASCII except '=', SP, ']' and '"': bytes 33..126 less those three, as a
- * bitmap indexed by byte value (one test per byte instead of six). */
-static const uint64_t sd_name_bits[2] = {
-    0xFFFFFFFE00000000u & ~(1ull << '"') & ~(1ull << '='),
-    0x7FFFFFFFFFFFFFFFu & ~(1ull << (']' - 64)),
+ * table indexed by byte value (one load and test per byte). */
+static const bool sd_name_char[256] = {
+    ['!'] = true,
+    ['#' ... '<'] = true,
+    ['>' ... '\\'] = true,
+    ['^' ... '~'] = true,
 };
 
 static size_t sd_name_end(const char *p, size_t len, size_t i)
 {
-    while (i < len) {
-        unsigned char c = (unsigned char)p[i];
-        if (c >= 128 || !(sd_name_bits[c >> 6] >> (c & 63) & 1))
-            break;
+    while (i < len && sd_name_char[(unsigned char)p[i]])
+        i++;
+    return i;
+}
+
+/* The end of the PARAM-VALUE starting at p[i]: the offset of its closing '"', or len when there is
+ * none. Sets *escaped when the value holds a backslash (which may escape a '"'). Most values have
+ * no backslash: the closing quote is then the first one. */
+static size_t sd_value_end(const char *p, size_t len, size_t i, bool *escaped)
+{
+    const char *q = memchr(p + i, '"', len - i);
+    size_t end = q ? (size_t)(q - p) : len;
+    *escaped = memchr(p + i, '\\', end - i) != NULL;
+    if (!*escaped)
+        return end;
+    while (i < len && p[i] != '"') {
+        if (p[i] == '\\' && i + 1 < len)
+            i++;
         i++;
     }
-    return i;
+    return i < len ? i : len;
 }
 
 /* Inside PARAM-VALUE only '"', '\' and ']' are escaped; a backslash before anything else is kept.
@@ -126,14 +142,8 @@ static bool parse_sd(struct trl_event *ev, const char *p, size_t len, size_t *po
                 return false;
             i += 2;
             size_t vs = i;
-            bool escaped = false;
-            while (i < len && p[i] != '"') {
-                if (p[i] == '\\' && i + 1 < len) {
-                    escaped = true;
-                    i++;
-                }
-                i++;
-            }
+            bool escaped;
+            i = sd_value_end(p, len, i, &escaped);
             if (i >= len)
                 return false;
             if (stored < SD_PARAMS_MAX) {

@@ -40,6 +40,9 @@
  * is recycled. Receivers run far ahead of parsing (up to queue_batches), but only the few batches
  * between parsing and the sink hold a work area, so the same few areas, their pages mapped and
  * warm in the cache, serve every batch instead of each queued batch faulting in pages of its own.
+ * Parse threads keep it few: they start no new batch while 2 * parse_threads + 2 batches hold an
+ * area (a sink slower than parsing, or a core shared with other work, would otherwise let parsed
+ * batches pile up, each on fresh pages).
  */
 
 /* Each batch moves through these states in order; the list keeps submission order. */
@@ -95,6 +98,8 @@ struct trl_pipeline {
     bool stager_stop;
     struct batch_node *free_list;
     struct work_area *work_pool; /* work areas no batch holds, the most recently used first */
+    uint32_t areas_out;          /* work areas batches hold ... */
+    uint32_t areas_max;          /* ... and how many they may hold at once */
     uint32_t queued;
     bool preparing;           /* a parse thread is preparing batches */
     bool busy;                /* the worker is processing a batch */
@@ -133,6 +138,10 @@ static void work_release_locked(struct trl_pipeline *p, struct batch_node *n)
     n->work = NULL;
     b->json = (struct trl_buf){0};
     b->arena = n->msg_arena;
+    /* A parse thread may be waiting for an area to start on the next batch. */
+    p->areas_out--;
+    if (p->parse_next)
+        pthread_cond_signal(&p->parse_work);
 }
 
 static void work_free(struct work_area *w)
@@ -161,6 +170,7 @@ static struct work_area *work_take_locked(struct trl_pipeline *p)
     struct work_area *w = p->work_pool;
     if (w)
         p->work_pool = w->next;
+    p->areas_out++;
     return w;
 }
 
@@ -273,14 +283,33 @@ static void assign_ids_locked(struct trl_pipeline *p, struct batch_node *n)
     }
 }
 
+/* Writes the eight hex digits of v, most significant first. Every event gets an id, so the nibbles
+ * are spread one per byte and turned into digits eight at a time rather than one by one. */
+static void hex8(char *out, uint32_t v)
+{
+    uint64_t x = v;
+    x = ((x & 0xFFFF0000u) << 16) | (x & 0xFFFFu);
+    x = ((x & 0x0000FF000000FF00ull) << 8) | (x & 0x000000FF000000FFull);
+    x = ((x & 0x00F000F000F000F0ull) << 4) | (x & 0x000F000F000F000Full);
+    /* Byte k now holds nibble k. A nibble of 10 or more gets 'a' - '0' - 10 more than '0'. */
+    uint64_t letters = ((x + 0x0606060606060606ull) >> 4) & 0x0101010101010101ull;
+    x += 0x3030303030303030ull + letters * (uint64_t)('a' - '0' - 10);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    x = __builtin_bswap64(x);
+    memcpy(out, &x, 8);
+#else
+    for (int i = 7; i >= 0; i--, x >>= 8)
+        out[i] = (char)(x & 0xFF);
+#endif
+}
+
 static void set_id(struct trl_event *ev, uint64_t id)
 {
-    static const char hexdigits[] = "0123456789abcdef";
     /* Written straight into the arena rather than copied there. */
     char *hex = trl_arena_alloc(ev->arena, 17);
+    hex8(hex, (uint32_t)(id >> 32));
+    hex8(hex + 8, (uint32_t)id);
     hex[16] = '\0';
-    for (int i = 15; i >= 0; i--, id >>= 4)
-        hex[i] = hexdigits[id & 15];
     trl_event_set_ref(ev, TRL_F_EVENT_ID, hex, 16);
 }
 
@@ -309,6 +338,15 @@ static void encode_one(struct trl_batch *b, const struct trl_event *ev, struct t
 
 /* ---- Parse (several threads, one batch each) ---- */
 
+/* The field list every parsed event starts with (it grows like any other when outnumbered). */
+#define EVENT_FIELDS 48
+
+/* Names the calling thread, so that top, perf and /proc/PID/task show which step it runs. */
+static void name_thread(const char *name)
+{
+    pthread_setname_np(pthread_self(), name);
+}
+
 static void parse_batch(struct trl_pipeline *p, struct batch_node *n, struct trl_json_cache *jc)
 {
     struct trl_batch *b = &n->batch;
@@ -330,6 +368,11 @@ static void parse_batch(struct trl_pipeline *p, struct batch_node *n, struct trl
         struct trl_event *ev = trl_event_create(b->arena, NULL, 0, m->received_ns);
         ev->original = m->data;
         ev->original_len = m->len;
+        /* A parsed and normalised syslog event has 20 to 50 fields: room for them from the start
+         * spares growing (and copying) the field list on the way, and the memory the outgrown
+         * list would leave unused in the arena. */
+        ev->fields = trl_arena_alloc(b->arena, EVENT_FIELDS * sizeof(*ev->fields));
+        ev->cap = EVENT_FIELDS;
         ev->assume_year = p->cfg.assume_year;
         if (m->flags & TRL_MSG_TRUNCATED) {
             ev->flags |= TRL_EVF_TRUNCATED;
@@ -498,6 +541,7 @@ static void *parser_main(void *arg)
     struct trl_pipeline *p = arg;
     struct trl_sink *sink = p->cfg.sink;
     struct trl_buf scratch = {0};
+    name_thread("trl-parse");
     /* Parsing and preparing on this thread encode with the thread's own cache. */
     struct trl_json_cache *jc = trl_json_cache_create();
     void *sink_ctx =
@@ -515,7 +559,11 @@ static void *parser_main(void *arg)
             settle_locked(p, n, NODE_READY);
             continue;
         }
-        n = p->parse_next;
+        /* Parsing far ahead of the sink gains nothing: a batch that waits, parsed, for its turn
+         * holds a work area of several MiB that the next parsed batch would find cold or not yet
+         * mapped. So parsing waits while areas_max batches hold one; the oldest of them is always
+         * parsed or being parsed, so the sink keeps moving and frees one. */
+        n = p->areas_out < p->areas_max ? p->parse_next : NULL;
         if (n) {
             p->parse_next = n->next;
             n->state = NODE_PARSING;
@@ -546,6 +594,7 @@ static void *parser_main(void *arg)
 static void *stager_main(void *arg)
 {
     struct trl_pipeline *p = arg;
+    name_thread("trl-stage");
     pthread_mutex_lock(&p->mu);
     for (;;) {
         struct batch_node *n = p->stage_next;
@@ -710,6 +759,7 @@ static void process_batch(struct trl_pipeline *p, struct trl_batch *b,
 static void *worker_main(void *arg)
 {
     struct trl_pipeline *p = arg;
+    name_thread("trl-sink");
     pthread_mutex_lock(&p->mu);
     struct batch_node *n;
     while ((n = next_batch_locked(p))) {
@@ -810,6 +860,9 @@ struct trl_pipeline *trl_pipeline_create(const struct trl_pipeline_config *cfg)
         p->cfg.batch_max_bytes = 4u << 20;
     if (!p->cfg.parse_threads)
         p->cfg.parse_threads = default_parse_threads();
+    /* One batch being parsed per thread, and as many again parsed and waiting for their turn to be
+     * prepared, staged and written, plus the two those steps work on. */
+    p->areas_max = 2 * p->cfg.parse_threads + 2;
     p->audit = trl_audit_assembler_create(NULL);
     pthread_mutex_init(&p->mu, NULL);
     pthread_mutex_init(&p->audit_mu, NULL);

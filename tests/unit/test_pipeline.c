@@ -8,6 +8,7 @@
 #include "server/pipeline.h"
 
 #include <pthread.h>
+#include <time.h>
 
 #define BATCHES   120
 #define PER_BATCH 50
@@ -349,6 +350,96 @@ static void test_pipeline_each_message_keeps_its_peer_across_reused_batches(void
     assert_true(c.ok);
 }
 
+/* Keeps the event.id of every event it is given. */
+struct id_sink {
+    struct trl_sink base; /* first member */
+    char ids[8][17];
+    int n;
+};
+
+static int id_write(struct trl_sink *s, struct trl_batch *b)
+{
+    struct id_sink *k = (struct id_sink *)s;
+    for (uint32_t i = 0; i < b->nevents && k->n < 8; i++) {
+        size_t len = 0;
+        const char *id = trl_event_get(b->events[i], TRL_F_EVENT_ID, &len);
+        snprintf(k->ids[k->n++], sizeof(k->ids[0]), "%.*s", (int)len, id ? id : "");
+    }
+    return 0;
+}
+
+/* event.id is the receive time in nanoseconds as 16 lower-case hex digits, one past the previous
+ * id when the clock stood still or stepped back. */
+static void test_pipeline_event_id_is_receive_time_in_hex(void **state)
+{
+    (void)state;
+    struct id_sink k = {.base = {.write = id_write, .destroy = rec_destroy}};
+    struct trl_pipeline_config pc = {.encode_json = true, .parse_threads = 2, .sink = &k.base};
+    struct trl_pipeline *p = trl_pipeline_create(&pc);
+    assert_non_null(p);
+    static const int64_t received[] = {
+        0x0123456789abcdefLL, 0x0123456789abcdefLL, 0x0123456789abcdeeLL,
+        0x1fa0b9c8d7e6f50aLL, 0x7fffffffffffffffLL,
+    };
+    struct trl_batch *b = trl_pipeline_batch_get(p);
+    for (size_t i = 0; i < TRL_ARRAY_LEN(received); i++)
+        trl_batch_add(b, "<13>1 - - - - - - hello", strlen("<13>1 - - - - - - hello"), NULL,
+                      received[i], 0);
+    trl_pipeline_submit(p, b);
+    trl_pipeline_destroy(p);
+    assert_int_equal(k.n, 5);
+    assert_string_equal(k.ids[0], "0123456789abcdef");
+    assert_string_equal(k.ids[1], "0123456789abcdf0");
+    assert_string_equal(k.ids[2], "0123456789abcdf1");
+    assert_string_equal(k.ids[3], "1fa0b9c8d7e6f50a");
+    assert_string_equal(k.ids[4], "7fffffffffffffff");
+}
+
+/* A sink slower than parsing; counts the distinct arenas (work areas) its batches come in. */
+struct slow_sink {
+    struct trl_sink base; /* first member */
+    const struct trl_arena *arenas[BATCHES];
+    int narenas;
+    long next_seq;
+    bool order_ok;
+};
+
+static int slow_write(struct trl_sink *s, struct trl_batch *b)
+{
+    struct slow_sink *k = (struct slow_sink *)s;
+    int i = 0;
+    while (i < k->narenas && k->arenas[i] != b->arena)
+        i++;
+    if (i == k->narenas && k->narenas < BATCHES)
+        k->arenas[k->narenas++] = b->arena;
+    for (uint32_t e = 0; e < b->nevents; e++) {
+        if (seq_of(b->events[e]) != k->next_seq++)
+            k->order_ok = false;
+    }
+    struct timespec ts = {0, 2 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    return 0;
+}
+
+/* Parse threads do not run ahead of a slow sink by more than a few batches, each holding a work
+ * area of its own: with two parse threads, batches come in at most six areas, reused in turn. */
+static void test_pipeline_parsing_stays_few_batches_ahead_of_a_slow_sink(void **state)
+{
+    (void)state;
+    struct slow_sink k = {.base = {.write = slow_write, .destroy = rec_destroy}, .order_ok = true};
+    struct trl_pipeline_config pc = {
+        .encode_json = true, .parse_threads = 2, .queue_batches = BATCHES, .sink = &k.base};
+    struct trl_pipeline *p = trl_pipeline_create(&pc);
+    assert_non_null(p);
+    long seq = 0;
+    for (int i = 0; i < BATCHES; i++)
+        submit_numbered(p, &seq, trl_now_ns());
+    trl_pipeline_destroy(p);
+    assert_true(k.order_ok);
+    assert_int_equal(k.next_seq, BATCHES * PER_BATCH);
+    assert_true(k.narenas >= 1 && k.narenas <= 6);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +447,8 @@ int main(void)
         cmocka_unit_test(test_pipeline_assembles_audit_records_split_across_batches),
         cmocka_unit_test(test_pipeline_emits_unfinished_audit_event_on_destroy),
         cmocka_unit_test(test_pipeline_each_message_keeps_its_peer_across_reused_batches),
+        cmocka_unit_test(test_pipeline_event_id_is_receive_time_in_hex),
+        cmocka_unit_test(test_pipeline_parsing_stays_few_batches_ahead_of_a_slow_sink),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

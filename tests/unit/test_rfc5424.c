@@ -193,6 +193,34 @@ static void test_rfc5424_unescapes_param_values(void **state)
     assert_field(ev, TRL_F_MESSAGE, "m");
 }
 
+/* Each value is read on its own: a backslash in a later value does not make an earlier one
+ * escaped, and one in an earlier value does not hide a later value's closing quote. */
+static void test_rfc5424_backslashes_belong_to_their_own_value(void **state)
+{
+    (void)state;
+    struct trl_event *ev =
+        parse("<14>1 - h a - - [x@1 a=\"plain\" b=\"C:\\\\d \\\"q\\\"\" c=\"end\"] m", 0);
+    assert_named(ev, SD "x@1.a", "plain");
+    assert_named(ev, SD "x@1.b", "C:\\d \"q\"");
+    assert_named(ev, SD "x@1.c", "end");
+    assert_field(ev, TRL_F_MESSAGE, "m");
+}
+
+/* SD-NAME is printable US-ASCII: control bytes, DEL and bytes above 127 end it, and what follows
+ * is then not a parameter. */
+static void test_rfc5424_non_ascii_in_sd_name_is_einval(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"[x\x7f a=\"1\"] m", "[x\x80 a=\"1\"] m", "[x a\x01=\"1\"] m",
+                                      "[x\xc3\xa9 a=\"1\"] m"};
+    for (size_t i = 0; i < TRL_ARRAY_LEN(bad); i++) {
+        char line[256];
+        snprintf(line, sizeof(line), "<13>1 - host app - - %s", bad[i]);
+        struct trl_event *ev = parse(line, TRL_EINVAL);
+        assert_field(ev, TRL_F_MESSAGE, bad[i]);
+    }
+}
+
 static void test_rfc5424_long_escaped_value_unescapes_in_arena(void **state)
 {
     (void)state;
@@ -402,6 +430,8 @@ int main(void)
         cmocka_unit_test(test_rfc5424_nilvalue_for_every_header_field),
         cmocka_unit_test(test_rfc5424_nanoseconds_and_offsets),
         cmocka_unit_test(test_rfc5424_unescapes_param_values),
+        cmocka_unit_test(test_rfc5424_backslashes_belong_to_their_own_value),
+        cmocka_unit_test(test_rfc5424_non_ascii_in_sd_name_is_einval),
         cmocka_unit_test(test_rfc5424_long_escaped_value_unescapes_in_arena),
         cmocka_unit_test(test_rfc5424_not_5424_returns_enomatch_untouched),
         cmocka_unit_test(test_rfc5424_truncated_header_keeps_what_was_read),
