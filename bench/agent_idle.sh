@@ -12,6 +12,11 @@
 # Targets: RSS < 10 MB settled, CPU < 2% of a core at 1,000 events/s.
 #
 # Usage: bench/agent_idle.sh [DURATION]     (TRAPLINE=path/to/trapline; default build/trapline)
+# SMAPS=DIR keeps /proc/PID/smaps of both processes once settled (agent.smaps, net.smaps) and
+# prints their resident memory by mapping (bench/smaps_summary.py). AGENT_ARGS adds arguments to
+# the agent's command line (e.g. --no-default-sources, which makes the figures independent of what
+# else runs on the machine). AFTER=SECONDS also prints the RSS that long after the load stopped
+# (the agent gives memory back every 20 s).
 # Run as root for the default sources to be complete. Loopback only; cleans up on exit.
 set -euo pipefail
 
@@ -49,7 +54,8 @@ TOKEN=$("$TRAPLINE" token --data "$WORK/data" --server "127.0.0.1:$PORT" 2>/dev/
 
 BENCHLOG=$WORK/bench.log
 : >"$BENCHLOG"
-"$TRAPLINE" agent --state "$WORK/state" --tail "$BENCHLOG" --heartbeat 30s \
+# shellcheck disable=SC2086 # AGENT_ARGS is a list of arguments
+"$TRAPLINE" agent --state "$WORK/state" --tail "$BENCHLOG" --heartbeat 30s ${AGENT_ARGS:-} \
     >/dev/null 2>"$WORK/agent.log" &
 AGENT=$!
 PIDS+=("$AGENT")
@@ -88,6 +94,12 @@ RSS_NET=$(kb VmRSS /proc/"$NET"/status)
 PSS_AGENT=$(kb Pss /proc/"$AGENT"/smaps_rollup)
 PSS_NET=$(kb Pss /proc/"$NET"/smaps_rollup)
 SOURCES=$(grep -o 'agent: sources: .*' "$WORK/agent.log" | tail -1)
+if [ -n "${SMAPS:-}" ]; then
+    mkdir -p "$SMAPS"
+    cat /proc/"$AGENT"/smaps >"$SMAPS/agent.smaps"
+    cat /proc/"$NET"/smaps >"$SMAPS/net.smaps"
+    python3 "$ROOT/bench/smaps_summary.py" "$SMAPS/agent.smaps" "$SMAPS/net.smaps" >&2
+fi
 
 # Load: RATE lines a second for DURATION seconds, in ten bursts a second.
 echo "appending $RATE lines/s to $BENCHLOG for ${DURATION}s..." >&2
@@ -122,6 +134,13 @@ PY
 )
 HWM_AGENT=$(kb VmHWM /proc/"$AGENT"/status)
 RSS_AGENT_LOAD=$(kb VmRSS /proc/"$AGENT"/status)
+AFTER_LINE=""
+if [ "${AFTER:-0}" -gt 0 ]; then
+    sleep "$AFTER"
+    AFTER_LINE="    RSS ${AFTER}s after:     agent $(awk -v k="$(kb VmRSS /proc/"$AGENT"/status)" \
+        'BEGIN { printf "%.1f", k / 1024 }') MB, network process $(awk \
+        -v k="$(kb VmRSS /proc/"$NET"/status)" 'BEGIN { printf "%.1f", k / 1024 }') MB"
+fi
 
 pct() { awk -v t="$1" -v hz="$HZ" -v s="$DURATION" 'BEGIN { printf "%.2f", t / hz / s * 100 }'; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
@@ -139,3 +158,4 @@ trapline agent footprint ($(uname -r), $(nproc) cores, $("$TRAPLINE" --version 2
     RSS:              agent $(mb "$RSS_AGENT_LOAD") MB (peak $(mb "$HWM_AGENT") MB)
     committed by the server: $COMMITTED events (lines written: $((RATE * DURATION)), plus host events)
 EOF
+[ -z "$AFTER_LINE" ] || echo "$AFTER_LINE"

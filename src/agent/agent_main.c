@@ -1257,6 +1257,9 @@ static void on_trim_timer(uv_timer_t *t)
         trl_buf_free(&a->held);
     trl_buf_free(&a->raw);
     trl_buf_free(&a->frame);
+    trl_proto_zctx_trim(a->zctx);
+    trl_spool_trim(a->spool);
+    trl_fim_trim(a->fim);
     malloc_trim(0);
 }
 
@@ -1513,6 +1516,10 @@ int trl_agent_run(const struct trl_agent_opts *o)
     a->state_dir = trl_xstrdup(o->state_dir);
     if (gethostname(a->hostname, sizeof(a->hostname) - 1) != 0)
         snprintf(a->hostname, sizeof(a->hostname), "localhost");
+    /* Buffers of 128 KiB and more (batches, the spool's read-ahead, zstd's tables) get mappings of
+     * their own, given back to the kernel when freed. glibc otherwise raises this threshold once
+     * such a buffer is freed, and the next ones stay in the heap until the next trim. */
+    mallopt(M_MMAP_THRESHOLD, 128 << 10);
     uv_loop_init(&a->loop);
     a->arena = trl_arena_create(0);
     a->zctx = trl_proto_zctx_create();

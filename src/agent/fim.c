@@ -708,6 +708,12 @@ fail:
     return rc;
 }
 
+void trl_fim_trim(struct trl_fim *f)
+{
+    if (f)
+        trl_fim_db_trim(f->db);
+}
+
 void trl_fim_destroy(struct trl_fim *f)
 {
     if (!f)

@@ -74,5 +74,7 @@ int trl_fim_poll(struct trl_fim *f, struct trl_arena *arena, trl_agent_event_fn 
 int trl_fim_scan(struct trl_fim *f, struct trl_arena *arena, trl_agent_event_fn cb, void *ud);
 
 void trl_fim_stats(const struct trl_fim *f, struct trl_fim_stats *st);
+/* Gives back the baseline database's cache between scans (NULL-safe). */
+void trl_fim_trim(struct trl_fim *f);
 
 #endif

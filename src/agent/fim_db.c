@@ -98,6 +98,12 @@ void trl_fim_db_close(struct trl_fim_db *db)
     free(db);
 }
 
+void trl_fim_db_trim(struct trl_fim_db *db)
+{
+    if (db)
+        sqlite3_db_release_memory(db->db);
+}
+
 int trl_fim_db_load(struct trl_fim_db *db,
                     void (*entry)(void *ud, const char *path, const struct trl_fim_entry *e),
                     void (*root)(void *ud, const char *path), void *ud)

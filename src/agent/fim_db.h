@@ -35,6 +35,9 @@ struct trl_fim_db;
 /* Opens or creates the database. Returns 0 or a negative errno / TRL_EINVAL (not a baseline). */
 int trl_fim_db_open(const char *path, struct trl_fim_db **out);
 void trl_fim_db_close(struct trl_fim_db *db);
+/* Frees the pages SQLite caches and no statement holds; they are read from the file again when
+ * needed. */
+void trl_fim_db_trim(struct trl_fim_db *db);
 
 /* Calls fn for every stored entry, then every completed root. */
 int trl_fim_db_load(struct trl_fim_db *db,

@@ -117,6 +117,16 @@ void trl_proto_zctx_destroy(struct trl_proto_zctx *z)
     free(z);
 }
 
+void trl_proto_zctx_trim(struct trl_proto_zctx *z)
+{
+    if (!z)
+        return;
+    ZSTD_freeCCtx(z->c);
+    ZSTD_freeDCtx(z->d);
+    z->c = NULL;
+    z->d = NULL;
+}
+
 int trl_proto_put_batch_z(struct trl_proto_zctx *z, struct trl_buf *out, uint64_t first_seq,
                           uint32_t count, const void *raw, size_t raw_len, int level)
 {

@@ -178,6 +178,9 @@ struct trl_proto_zctx;
 struct trl_proto_zctx *trl_proto_zctx_create(void);
 /* NULL-safe. */
 void trl_proto_zctx_destroy(struct trl_proto_zctx *z);
+/* Frees the contexts' working memory (mostly the compressor's tables, 0.5 MiB after a large
+ * batch) while the sender is idle; the next batch sets them up again. */
+void trl_proto_zctx_trim(struct trl_proto_zctx *z);
 /* trl_proto_put_batch() and trl_proto_batch_decompress() with the context z (NULL: a temporary
  * one). */
 int trl_proto_put_batch_z(struct trl_proto_zctx *z, struct trl_buf *out, uint64_t first_seq,

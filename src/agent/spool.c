@@ -166,6 +166,16 @@ static int win_get(struct trl_spool *s, int fd, uint32_t id, uint64_t off, size_
     return 1;
 }
 
+void trl_spool_trim(struct trl_spool *s)
+{
+    if (!s)
+        return;
+    free(s->buf);
+    s->buf = NULL;
+    s->bufcap = 0;
+    s->win_id = 0;
+}
+
 static void win_drop(struct trl_spool *s, uint32_t id)
 {
     if (s->win_id == id)

@@ -99,6 +99,9 @@ int trl_spool_tick(struct trl_spool *s);
 int trl_spool_read(struct trl_spool *s, struct trl_spool_record *rec);
 /* Moves the read cursor back to the first unacknowledged record. */
 void trl_spool_rewind(struct trl_spool *s);
+/* Frees the read-ahead buffer (256 KiB, more after a large record) until the next read (NULL-safe);
+ * invalidates the record trl_spool_read() returned last. */
+void trl_spool_trim(struct trl_spool *s);
 /* Marks every record up to seq delivered. Returns 0, TRL_EINVAL when seq was never appended, or a
  * negative errno when persisting the ack position failed. */
 int trl_spool_ack(struct trl_spool *s, uint64_t seq);

@@ -8,6 +8,7 @@
  * from events) is cleaned of control characters before it is written, so that an attacker who
  * controls a logged value cannot add headers or end the message early.
  */
+#include "core/http_lib.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "core/util.h"
@@ -15,7 +16,6 @@
 #include "store/query.h"
 #include "store/store_read.h"
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +30,7 @@
 
 struct email {
     struct trl_output base;
+    const struct trl_curl *cu;
     CURL *curl;
     char *url;
     char *from;          /* as written in the From: header */
@@ -438,25 +439,25 @@ static int deliver(struct trl_output *base, const struct trl_outbox_item *it, ch
     events_free(&events);
     struct curl_slist *rcpt = NULL;
     for (size_t i = 0; i < e->nto; i++)
-        rcpt = curl_slist_append(rcpt, e->to[i]);
+        rcpt = e->cu->slist_append(rcpt, e->to[i]);
     struct reader r = {msg.data, msg.len};
-    curl_easy_setopt(e->curl, CURLOPT_MAIL_RCPT, rcpt);
-    curl_easy_setopt(e->curl, CURLOPT_READDATA, &r);
-    curl_easy_setopt(e->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)msg.len);
-    CURLcode cc = curl_easy_perform(e->curl);
+    e->cu->easy_setopt(e->curl, CURLOPT_MAIL_RCPT, rcpt);
+    e->cu->easy_setopt(e->curl, CURLOPT_READDATA, &r);
+    e->cu->easy_setopt(e->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)msg.len);
+    CURLcode cc = e->cu->easy_perform(e->curl);
     int rc = 0;
     if (cc != CURLE_OK) {
         long code = 0;
-        curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &code);
+        e->cu->easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &code);
         if (code)
-            snprintf(err, errlen, "%s (SMTP %ld)", curl_easy_strerror(cc), code);
+            snprintf(err, errlen, "%s (SMTP %ld)", e->cu->easy_strerror(cc), code);
         else
-            snprintf(err, errlen, "%s", curl_easy_strerror(cc));
+            snprintf(err, errlen, "%s", e->cu->easy_strerror(cc));
         rc = TRL_EINVAL;
     }
-    curl_easy_setopt(e->curl, CURLOPT_MAIL_RCPT, NULL);
-    curl_easy_setopt(e->curl, CURLOPT_READDATA, NULL);
-    curl_slist_free_all(rcpt);
+    e->cu->easy_setopt(e->curl, CURLOPT_MAIL_RCPT, NULL);
+    e->cu->easy_setopt(e->curl, CURLOPT_READDATA, NULL);
+    e->cu->slist_free_all(rcpt);
     trl_buf_free(&msg);
     return rc;
 }
@@ -464,8 +465,8 @@ static int deliver(struct trl_output *base, const struct trl_outbox_item *it, ch
 static void destroy(struct trl_output *base)
 {
     struct email *e = (struct email *)base;
-    curl_easy_cleanup(e->curl);
-    curl_global_cleanup();
+    if (e->curl)
+        e->cu->easy_cleanup(e->curl);
     free(e->url);
     free(e->from);
     free(e->envelope_from);
@@ -526,11 +527,14 @@ struct trl_output *trl_output_email_create(const struct trl_outputs_config *c)
 {
     if (!check_settings(c))
         return NULL;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        trl_error("outputs", "cannot initialise libcurl");
+    char why[256];
+    const struct trl_curl *cu = trl_curl_get(why, sizeof(why));
+    if (!cu) {
+        trl_error("outputs", "the email output needs libcurl: %s", why);
         return NULL;
     }
     struct email *e = trl_xcalloc(1, sizeof(*e));
+    e->cu = cu;
     e->base.name = "email";
     e->base.deliver = deliver;
     e->base.destroy = destroy;
@@ -546,7 +550,7 @@ struct trl_output *trl_output_email_create(const struct trl_outputs_config *c)
                                                                        "{title}");
     if (gethostname(e->hostname, sizeof(e->hostname) - 1) != 0)
         snprintf(e->hostname, sizeof(e->hostname), "localhost");
-    e->curl = curl_easy_init();
+    e->curl = cu->easy_init();
     if (!e->curl) {
         trl_error("outputs", "cannot create a libcurl handle");
         destroy(&e->base);
@@ -560,20 +564,20 @@ struct trl_output *trl_output_email_create(const struct trl_outputs_config *c)
     else if (!implicit_tls && c->email_starttls == TRL_EMAIL_STARTTLS_OFF)
         use_ssl = CURLUSESSL_NONE;
     CURL *h = e->curl;
-    curl_easy_setopt(h, CURLOPT_URL, e->url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout);
-    curl_easy_setopt(h, CURLOPT_USE_SSL, use_ssl);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(h, CURLOPT_MAIL_FROM, e->envelope_from);
-    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(h, CURLOPT_READFUNCTION, read_message);
+    cu->easy_setopt(h, CURLOPT_URL, e->url);
+    cu->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    cu->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    cu->easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
+    cu->easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout);
+    cu->easy_setopt(h, CURLOPT_USE_SSL, use_ssl);
+    cu->easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    cu->easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    cu->easy_setopt(h, CURLOPT_MAIL_FROM, e->envelope_from);
+    cu->easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    cu->easy_setopt(h, CURLOPT_READFUNCTION, read_message);
     if (c->email_username && c->email_username[0]) {
-        curl_easy_setopt(h, CURLOPT_USERNAME, c->email_username);
-        curl_easy_setopt(h, CURLOPT_PASSWORD, c->email_password ? c->email_password : "");
+        cu->easy_setopt(h, CURLOPT_USERNAME, c->email_username);
+        cu->easy_setopt(h, CURLOPT_PASSWORD, c->email_password ? c->email_password : "");
         if (use_ssl != CURLUSESSL_ALL)
             trl_warn("outputs", "alerts.email: the password may be sent without TLS url=%s",
                      e->url);

@@ -3,11 +3,11 @@
  * With a secret, X-Trapline-Signature carries the HMAC-SHA256 of the exact body so that the
  * receiver can tell the alert came from this Trapline and was not altered.
  */
+#include "core/http_lib.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "detect/outputs.h"
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
@@ -16,6 +16,7 @@
 
 struct webhook {
     struct trl_output base;
+    const struct trl_curl *cu;
     CURL *curl;
     char *url;
     char *secret; /* NULL: no signature header */
@@ -51,41 +52,41 @@ static int deliver(struct trl_output *base, const struct trl_outbox_item *it, ch
     struct curl_slist *headers = NULL;
     char sig[TRL_SIGNATURE_MAX + 32];
     char id[64];
-    headers = curl_slist_append(headers, "Content-Type: application/json");
+    headers = w->cu->slist_append(headers, "Content-Type: application/json");
     snprintf(id, sizeof(id), "X-Trapline-Alert-Id: %lld", (long long)it->alert_id);
-    headers = curl_slist_append(headers, id);
+    headers = w->cu->slist_append(headers, id);
     if (w->secret) {
         char mac[TRL_SIGNATURE_MAX];
         trl_webhook_signature(w->secret, it->body, it->len, mac);
         snprintf(sig, sizeof(sig), "X-Trapline-Signature: %s", mac);
-        headers = curl_slist_append(headers, sig);
+        headers = w->cu->slist_append(headers, sig);
     }
-    curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, it->body);
-    curl_easy_setopt(w->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)it->len);
-    CURLcode cc = curl_easy_perform(w->curl);
+    w->cu->easy_setopt(w->curl, CURLOPT_HTTPHEADER, headers);
+    w->cu->easy_setopt(w->curl, CURLOPT_POSTFIELDS, it->body);
+    w->cu->easy_setopt(w->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)it->len);
+    CURLcode cc = w->cu->easy_perform(w->curl);
     long status = 0;
     int rc = 0;
     if (cc != CURLE_OK) {
-        snprintf(err, errlen, "%s", curl_easy_strerror(cc));
+        snprintf(err, errlen, "%s", w->cu->easy_strerror(cc));
         rc = TRL_EINVAL;
     } else {
-        curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &status);
+        w->cu->easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &status);
         if (status < 200 || status > 299) {
             snprintf(err, errlen, "HTTP status %ld", status);
             rc = TRL_EINVAL;
         }
     }
-    curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(headers);
+    w->cu->easy_setopt(w->curl, CURLOPT_HTTPHEADER, NULL);
+    w->cu->slist_free_all(headers);
     return rc;
 }
 
 static void destroy(struct trl_output *base)
 {
     struct webhook *w = (struct webhook *)base;
-    curl_easy_cleanup(w->curl);
-    curl_global_cleanup();
+    if (w->curl)
+        w->cu->easy_cleanup(w->curl);
     free(w->url);
     free(w->secret);
     free(w);
@@ -98,17 +99,20 @@ struct trl_output *trl_output_webhook_create(const struct trl_outputs_config *c)
                   c->webhook_url);
         return NULL;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        trl_error("outputs", "cannot initialise libcurl");
+    char why[256];
+    const struct trl_curl *cu = trl_curl_get(why, sizeof(why));
+    if (!cu) {
+        trl_error("outputs", "the webhook output needs libcurl: %s", why);
         return NULL;
     }
     struct webhook *w = trl_xcalloc(1, sizeof(*w));
+    w->cu = cu;
     w->base.name = "webhook";
     w->base.deliver = deliver;
     w->base.destroy = destroy;
     w->url = trl_xstrdup(c->webhook_url);
     w->secret = c->webhook_secret && c->webhook_secret[0] ? trl_xstrdup(c->webhook_secret) : NULL;
-    w->curl = curl_easy_init();
+    w->curl = cu->easy_init();
     if (!w->curl) {
         trl_error("outputs", "cannot create a libcurl handle");
         destroy(&w->base);
@@ -116,18 +120,18 @@ struct trl_output *trl_output_webhook_create(const struct trl_outputs_config *c)
     }
     long timeout = (long)(c->webhook_timeout_ms > 0 ? c->webhook_timeout_ms : 10000);
     CURL *h = w->curl;
-    curl_easy_setopt(h, CURLOPT_URL, w->url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "trapline/" TRL_VERSION);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->webhook_verify_tls ? 1L : 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->webhook_verify_tls ? 2L : 0L);
+    cu->easy_setopt(h, CURLOPT_URL, w->url);
+    cu->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    cu->easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    cu->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    cu->easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
+    cu->easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout);
+    cu->easy_setopt(h, CURLOPT_USERAGENT, "trapline/" TRL_VERSION);
+    cu->easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+    cu->easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->webhook_verify_tls ? 1L : 0L);
+    cu->easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->webhook_verify_tls ? 2L : 0L);
     if (c->webhook_ca && c->webhook_ca[0])
-        curl_easy_setopt(h, CURLOPT_CAINFO, c->webhook_ca);
+        cu->easy_setopt(h, CURLOPT_CAINFO, c->webhook_ca);
     if (!c->webhook_verify_tls)
         trl_warn("outputs", "webhook TLS certificates are not checked url=%s", w->url);
     return &w->base;

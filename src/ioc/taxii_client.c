@@ -1,12 +1,12 @@
 /* TAXII 2.1 client: feed specs, objects envelopes, paging and the HTTP requests of one poll. */
 #include "ioc/taxii_client.h"
 #include "core/buf.h"
+#include "core/http_lib.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "core/util.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -421,6 +421,7 @@ static char *read_secret(const char *path, char *err, size_t errlen)
 
 struct session {
     const struct trl_taxii_spec *spec;
+    const struct trl_curl *cu;
     CURL *curl;
     struct curl_slist *headers;
     char *password;
@@ -434,7 +435,10 @@ static int session_open(struct session *s, const struct trl_taxii_spec *spec,
     memset(s, 0, sizeof(*s));
     s->spec = spec;
     s->stop = stop;
-    s->headers = curl_slist_append(NULL, "Accept: " TRL_TAXII_MEDIA_TYPE);
+    s->cu = trl_curl_get(err, errlen);
+    if (!s->cu)
+        return -EIO;
+    s->headers = s->cu->slist_append(NULL, "Accept: " TRL_TAXII_MEDIA_TYPE);
     if (spec->token || spec->token_file) {
         char *tok =
             spec->token ? trl_xstrdup(spec->token) : read_secret(spec->token_file, err, errlen);
@@ -442,7 +446,7 @@ static int session_open(struct session *s, const struct trl_taxii_spec *spec,
             return -EACCES;
         struct trl_buf h = {0};
         trl_buf_printf(&h, "Authorization: Bearer %s", tok);
-        s->headers = curl_slist_append(s->headers, h.data);
+        s->headers = s->cu->slist_append(s->headers, h.data);
         trl_buf_free(&h);
         free(tok);
     }
@@ -453,7 +457,7 @@ static int session_open(struct session *s, const struct trl_taxii_spec *spec,
         if (!s->password)
             return -EACCES;
     }
-    s->curl = curl_easy_init();
+    s->curl = s->cu->easy_init();
     if (!s->curl) {
         snprintf(err, errlen, "cannot initialise libcurl");
         return -ENOMEM;
@@ -463,9 +467,11 @@ static int session_open(struct session *s, const struct trl_taxii_spec *spec,
 
 static void session_close(struct session *s)
 {
+    if (!s->cu)
+        return;
     if (s->curl)
-        curl_easy_cleanup(s->curl);
-    curl_slist_free_all(s->headers);
+        s->cu->easy_cleanup(s->curl);
+    s->cu->slist_free_all(s->headers);
     if (s->password) {
         memset(s->password, 0, strlen(s->password));
         free(s->password);
@@ -496,38 +502,39 @@ static void describe_error(const struct trl_buf *body, long status, const char *
 static int http_get(struct session *s, const char *url, struct response *r, char **date_last,
                     char *err, size_t errlen)
 {
+    const struct trl_curl *cu = s->cu;
     CURL *c = s->curl;
     const struct trl_taxii_spec *spec = s->spec;
-    curl_easy_reset(c);
+    cu->easy_reset(c);
     trl_buf_reset(&r->body);
     r->too_big = false;
     r->cap = spec->max_bytes;
     r->stop = s->stop;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->headers);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    cu->easy_setopt(c, CURLOPT_URL, url);
+    cu->easy_setopt(c, CURLOPT_HTTPHEADER, s->headers);
+    cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     /* Credentials go only where they were configured: no redirects, HTTP(S) only. */
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)spec->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)TRL_MIN(spec->timeout_ms, 30000));
-    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)spec->max_bytes);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, spec->verify_tls ? 1L : 0L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, spec->verify_tls ? 2L : 0L);
+    cu->easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    cu->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    cu->easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)spec->timeout_ms);
+    cu->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)TRL_MIN(spec->timeout_ms, 30000));
+    cu->easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)spec->max_bytes);
+    cu->easy_setopt(c, CURLOPT_SSL_VERIFYPEER, spec->verify_tls ? 1L : 0L);
+    cu->easy_setopt(c, CURLOPT_SSL_VERIFYHOST, spec->verify_tls ? 2L : 0L);
     if (spec->ca)
-        curl_easy_setopt(c, CURLOPT_CAINFO, spec->ca);
+        cu->easy_setopt(c, CURLOPT_CAINFO, spec->ca);
     if (spec->username) {
-        curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(c, CURLOPT_USERNAME, spec->username);
-        curl_easy_setopt(c, CURLOPT_PASSWORD, s->password);
+        cu->easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        cu->easy_setopt(c, CURLOPT_USERNAME, spec->username);
+        cu->easy_setopt(c, CURLOPT_PASSWORD, s->password);
     }
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, r);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "trapline-taxii/2.1");
-    CURLcode cc = curl_easy_perform(c);
+    cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    cu->easy_setopt(c, CURLOPT_WRITEDATA, r);
+    cu->easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    cu->easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    cu->easy_setopt(c, CURLOPT_XFERINFODATA, r);
+    cu->easy_setopt(c, CURLOPT_USERAGENT, "trapline-taxii/2.1");
+    CURLcode cc = cu->easy_perform(c);
     if (cc != CURLE_OK) {
         if (r->too_big || cc == CURLE_FILESIZE_EXCEEDED)
             snprintf(err, errlen, "GET %s: response larger than max_size (%lld bytes)", url,
@@ -535,18 +542,18 @@ static int http_get(struct session *s, const char *url, struct response *r, char
         else if (cc == CURLE_ABORTED_BY_CALLBACK)
             snprintf(err, errlen, "GET %s: stopped", url);
         else
-            snprintf(err, errlen, "GET %s: %s", url, curl_easy_strerror(cc));
+            snprintf(err, errlen, "GET %s: %s", url, cu->easy_strerror(cc));
         return -EIO;
     }
     long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (status != 200) {
         describe_error(&r->body, status, url, err, errlen);
         s->error = status == 401 || status == 403 ? -EACCES : -EIO;
         return s->error;
     }
     const char *ctype = NULL;
-    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype);
+    cu->easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype);
     if (!ctype || (strncasecmp(ctype, "application/taxii+json", 22) &&
                    strncasecmp(ctype, "application/json", 16))) {
         snprintf(err, errlen, "GET %s: content type '%.60s' is not TAXII JSON", url,
@@ -556,7 +563,7 @@ static int http_get(struct session *s, const char *url, struct response *r, char
     if (date_last) {
         struct curl_header *h = NULL;
         *date_last = NULL;
-        if (curl_easy_header(c, "X-TAXII-Date-Added-Last", 0, CURLH_HEADER, -1, &h) == CURLHE_OK &&
+        if (cu->easy_header(c, "X-TAXII-Date-Added-Last", 0, CURLH_HEADER, -1, &h) == CURLHE_OK &&
             h && h->value)
             *date_last = trl_xstrdup(h->value);
     }
@@ -580,41 +587,41 @@ static json_t *get_json(struct session *s, const char *url, struct response *r, 
 }
 
 /* Resolves ref against base and adds the trailing '/' TAXII URLs end with. */
-static char *resolve_url(const char *base, const char *ref)
+static char *resolve_url(const struct trl_curl *cu, const char *base, const char *ref)
 {
-    CURLU *u = curl_url();
+    CURLU *u = cu->url();
     char *out = NULL, *res = NULL;
-    if (curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
-        curl_url_set(u, CURLUPART_URL, ref, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_URL, &out, 0) == CURLUE_OK) {
+    if (cu->url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+        cu->url_set(u, CURLUPART_URL, ref, 0) == CURLUE_OK &&
+        cu->url_get(u, CURLUPART_URL, &out, 0) == CURLUE_OK) {
         size_t n = strlen(out);
         res = trl_xmalloc(n + 2);
         memcpy(res, out, n + 1);
         if (n && out[n - 1] != '/' && !strchr(out, '?'))
             memcpy(res + n, "/", 2);
     }
-    curl_free(out);
-    curl_url_cleanup(u);
+    cu->free(out);
+    cu->url_cleanup(u);
     return res;
 }
 
 /* True when both URLs have the same scheme, host and port. */
-static bool same_origin(const char *a, const char *b)
+static bool same_origin(const struct trl_curl *cu, const char *a, const char *b)
 {
     CURLUPart parts[] = {CURLUPART_SCHEME, CURLUPART_HOST, CURLUPART_PORT};
-    CURLU *ua = curl_url(), *ub = curl_url();
-    bool same = curl_url_set(ua, CURLUPART_URL, a, 0) == CURLUE_OK &&
-                curl_url_set(ub, CURLUPART_URL, b, 0) == CURLUE_OK;
+    CURLU *ua = cu->url(), *ub = cu->url();
+    bool same = cu->url_set(ua, CURLUPART_URL, a, 0) == CURLUE_OK &&
+                cu->url_set(ub, CURLUPART_URL, b, 0) == CURLUE_OK;
     for (size_t i = 0; same && i < TRL_ARRAY_LEN(parts); i++) {
         char *pa = NULL, *pb = NULL;
-        same = curl_url_get(ua, parts[i], &pa, CURLU_DEFAULT_PORT) == CURLUE_OK &&
-               curl_url_get(ub, parts[i], &pb, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+        same = cu->url_get(ua, parts[i], &pa, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+               cu->url_get(ub, parts[i], &pb, CURLU_DEFAULT_PORT) == CURLUE_OK &&
                !strcasecmp(pa, pb);
-        curl_free(pa);
-        curl_free(pb);
+        cu->free(pa);
+        cu->free(pb);
     }
-    curl_url_cleanup(ua);
-    curl_url_cleanup(ub);
+    cu->url_cleanup(ua);
+    cu->url_cleanup(ub);
     return same;
 }
 
@@ -624,7 +631,7 @@ static char *find_api_root(struct session *s, struct response *r, char *err, siz
 {
     const struct trl_taxii_spec *spec = s->spec;
     if (spec->api_root) {
-        char *u = resolve_url(spec->url, spec->api_root);
+        char *u = resolve_url(s->cu, spec->url, spec->api_root);
         if (!u)
             snprintf(err, errlen, "api_root '%.100s' is not a URL", spec->api_root);
         return u;
@@ -635,12 +642,12 @@ static char *find_api_root(struct session *s, struct response *r, char *err, siz
     const char *root = json_string_value(json_object_get(d, "default"));
     if (!root)
         root = json_string_value(json_array_get(json_object_get(d, "api_roots"), 0));
-    char *u = root ? resolve_url(spec->url, root) : NULL;
+    char *u = root ? resolve_url(s->cu, spec->url, root) : NULL;
     if (!root)
         snprintf(err, errlen, "discovery at %s names no API root (set api_root=)", spec->url);
     else if (!u)
         snprintf(err, errlen, "discovery names API root '%.100s', which is not a URL", root);
-    else if (!same_origin(u, spec->url)) {
+    else if (!same_origin(s->cu, u, spec->url)) {
         snprintf(err, errlen,
                  "discovery names API root %.200s on another server; set api_root= to use it", u);
         free(u);
@@ -706,11 +713,13 @@ static char *find_collection(struct session *s, const char *api_root, struct res
     return root_url;
 }
 
-static void put_param(struct trl_buf *u, CURL *c, const char *key, const char *value)
+static void put_param(struct trl_buf *u, const struct session *s, const char *key,
+                      const char *value)
 {
-    char *esc = curl_easy_escape(c, value, 0);
+    const struct trl_curl *cu = s->cu;
+    char *esc = cu->easy_escape(s->curl, value, 0);
     trl_buf_printf(u, "%c%s=%s", strchr(u->data, '?') ? '&' : '?', key, esc ? esc : "");
-    curl_free(esc);
+    cu->free(esc);
 }
 
 int trl_taxii_poll(const struct trl_taxii_spec *spec, const char *added_after,
@@ -735,14 +744,14 @@ int trl_taxii_poll(const struct trl_taxii_spec *spec, const char *added_after,
         struct trl_buf u = {0};
         trl_buf_printf(&u, "%sobjects/", out->collection_url);
         if (pg.added_after)
-            put_param(&u, s.curl, "added_after", pg.added_after);
+            put_param(&u, &s, "added_after", pg.added_after);
         if (spec->limit) {
             char lim[24];
             snprintf(lim, sizeof(lim), "%u", spec->limit);
-            put_param(&u, s.curl, "limit", lim);
+            put_param(&u, &s, "limit", lim);
         }
         if (pg.next)
-            put_param(&u, s.curl, "next", pg.next);
+            put_param(&u, &s, "next", pg.next);
         char *date_last = NULL;
         rc = http_get(&s, u.data, &r, &date_last, err, errlen);
         trl_buf_free(&u);

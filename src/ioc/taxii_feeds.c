@@ -1,6 +1,7 @@
 /* TAXII feeds: the refresh of one feed and the thread that refreshes them all on schedule. */
 #include "ioc/taxii_feeds.h"
 #include "core/buf.h"
+#include "core/http_lib.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "core/util.h"
@@ -8,7 +9,6 @@
 #include "ioc/hunt.h"
 #include "ioc/iocdb.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -351,8 +351,9 @@ struct trl_taxii_feeds *trl_taxii_feeds_start(const char *data_dir, char *const 
             trl_warn("taxii", "feed=%s sends its credentials without TLS url=%s", f->spec.name,
                      f->spec.url);
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        trl_error("taxii", "cannot initialise libcurl");
+    char why[256];
+    if (!trl_curl_get(why, sizeof(why))) {
+        trl_error("taxii", "TAXII feeds need libcurl: %s", why);
         goto fail;
     }
     int rc = pthread_create(&t->thread, NULL, feeds_main, t);

@@ -64,6 +64,41 @@ static void test_proto_batch_round_trip(void **state)
     trl_buf_free(&b);
 }
 
+/* A context kept across batches gives the same frames as a fresh one, also after a trim freed its
+ * working memory, and decompresses them back. */
+static void test_proto_zctx_survives_trim(void **state)
+{
+    (void)state;
+    struct trl_proto_zctx *z = trl_proto_zctx_create();
+    struct trl_buf fresh = {0}, kept = {0}, raw = {0};
+    assert_int_equal(trl_proto_put_batch(&fresh, 7, 3, three_events, sizeof(three_events) - 1, 1),
+                     0);
+    for (int round = 0; round < 3; round++) {
+        trl_buf_reset(&kept);
+        assert_int_equal(
+            trl_proto_put_batch_z(z, &kept, 7, 3, three_events, sizeof(three_events) - 1, 1), 0);
+        assert_int_equal(kept.len, fresh.len);
+        assert_memory_equal(kept.data, fresh.data, kept.len);
+        struct trl_proto_reader r;
+        trl_proto_reader_init(&r);
+        struct trl_proto_frame f;
+        struct trl_proto_batch pb;
+        assert_int_equal(one_frame(&r, &kept, &f), 1);
+        assert_int_equal(trl_proto_parse_batch(&f, &pb), 0);
+        trl_buf_reset(&raw);
+        assert_int_equal(trl_proto_batch_decompress_z(z, &pb, &raw), 0);
+        assert_int_equal(raw.len, sizeof(three_events) - 1);
+        assert_memory_equal(raw.data, three_events, raw.len);
+        trl_proto_reader_free(&r);
+        trl_proto_zctx_trim(z);
+    }
+    trl_proto_zctx_trim(NULL);
+    trl_proto_zctx_destroy(z);
+    trl_buf_free(&fresh);
+    trl_buf_free(&kept);
+    trl_buf_free(&raw);
+}
+
 static void test_proto_ack_heartbeat_error_round_trip(void **state)
 {
     (void)state;
@@ -462,6 +497,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_proto_hello_round_trip),
         cmocka_unit_test(test_proto_batch_round_trip),
+        cmocka_unit_test(test_proto_zctx_survives_trim),
         cmocka_unit_test(test_proto_ack_heartbeat_error_round_trip),
         cmocka_unit_test(test_proto_reader_waits_for_truncated_frame),
         cmocka_unit_test(test_proto_rejects_truncated_payloads),

@@ -247,6 +247,28 @@ static void test_spool_read_only_returns_durable_records(void **state)
     trl_spool_destroy(s);
 }
 
+static void test_spool_trim_frees_the_window_and_reading_goes_on(void **state)
+{
+    struct fixture *f = *state;
+    struct trl_spool *s = open_spool(f, 0, TRL_SPOOL_BLOCK);
+    append_n(s, 1, 10);
+    struct trl_spool_record rec;
+    assert_int_equal(trl_spool_read(s, &rec), 1);
+    assert_int_equal(rec.seq, 1);
+    /* Records 2..10 sat in the read-ahead window; after the trim they are read from the files. */
+    trl_spool_trim(s);
+    trl_spool_trim(s);
+    assert_int_equal(read_expect(s, 2), 9);
+    trl_spool_trim(s);
+    append_n(s, 11, 3);
+    assert_int_equal(read_expect(s, 11), 3);
+    trl_spool_rewind(s);
+    trl_spool_trim(s);
+    assert_int_equal(read_expect(s, 1), 13);
+    trl_spool_trim(NULL);
+    trl_spool_destroy(s);
+}
+
 static void test_spool_reopen_resumes_after_ack(void **state)
 {
     struct fixture *f = *state;
@@ -549,6 +571,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spool_append_many_stops_at_full_or_bad_record, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_spool_read_only_returns_durable_records, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_spool_trim_frees_the_window_and_reading_goes_on, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_spool_reopen_resumes_after_ack, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spool_sequence_continues_after_everything_acked, setup,

@@ -10,7 +10,6 @@
 #include "ioc/taxii_server.h"
 #include "server/pki.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <ftw.h>
 #include <openssl/evp.h>
@@ -201,7 +200,6 @@ static void test_server_needs_tokens_and_valid_hashes(void **state)
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_client_pages_through_the_server_and_keeps_the_cursor),
         cmocka_unit_test(test_wrong_token_is_refused),
@@ -209,7 +207,5 @@ int main(void)
         cmocka_unit_test(test_unknown_collection_is_reported),
         cmocka_unit_test(test_server_needs_tokens_and_valid_hashes),
     };
-    int rc = cmocka_run_group_tests(tests, setup, teardown);
-    curl_global_cleanup();
-    return rc;
+    return cmocka_run_group_tests(tests, setup, teardown);
 }
