@@ -17,9 +17,14 @@ struct trl_event *trl_event_create(struct trl_arena *a, const char *original, si
     return ev;
 }
 
+/* Most events have 20 to 30 fields (the syslog header, the host, a parser's and a normaliser's),
+ * Windows and audit events 50 to 60: 32 to start with holds the first without growing and the
+ * second with one growth. */
+#define KV_FIRST_CAP 32
+
 static void kv_grow(struct trl_event *ev)
 {
-    uint32_t cap = ev->cap ? ev->cap * 2 : 24;
+    uint32_t cap = ev->cap ? ev->cap * 2 : KV_FIRST_CAP;
     struct trl_kv *fields = trl_arena_alloc(ev->arena, cap * sizeof(*fields));
     if (ev->nfields)
         memcpy(fields, ev->fields, ev->nfields * sizeof(*fields));
@@ -59,9 +64,14 @@ static struct trl_kv *kv_find_named(const struct trl_event *ev, const char *name
 {
     if (!ev->first_named)
         return NULL;
+    /* Dynamic names often share a long prefix ("winlog.event_data.", "auditd.data."): their last
+     * byte tells most of them apart without a call to memcmp. */
+    char last = len ? name[len - 1] : 0;
     for (uint32_t i = ev->first_named - 1; i < ev->nfields; i++) {
         const struct trl_kv *kv = &ev->fields[i];
-        if (!kv->field && kv->name_len == len && memcmp(kv->name, name, len) == 0)
+        if (kv->field || kv->name_len != len || (len && kv->name[len - 1] != last))
+            continue;
+        if (memcmp(kv->name, name, len) == 0)
             return &ev->fields[i];
     }
     return NULL;
@@ -142,9 +152,9 @@ static void set_named(struct trl_event *ev, const char *name, size_t name_len, b
                       const char *v, size_t len, bool copy_value)
 {
     enum trl_field f = trl_field_lookup(name, name_len);
-    if (copy_value)
-        v = trl_arena_strndup(ev->arena, v, len);
     if (f != TRL_F_NONE) {
+        if (copy_value)
+            v = trl_arena_strndup(ev->arena, v, len);
         if (trl_field_info(f)->type == TRL_FT_ARRAY)
             kv_append_known(ev, f, v, len);
         else
@@ -152,14 +162,34 @@ static void set_named(struct trl_event *ev, const char *name, size_t name_len, b
         return;
     }
     struct trl_kv *kv = kv_find_named(ev, name, name_len);
-    if (!kv) {
-        kv = kv_append(ev);
-        kv->name = copy_name ? trl_arena_strndup(ev->arena, name, name_len) : name;
-        kv->name_len = (uint32_t)name_len;
-        kv->field = TRL_F_NONE;
-        if (!ev->first_named)
-            ev->first_named = ev->nfields;
+    if (kv) {
+        kv->val = copy_value ? trl_arena_strndup(ev->arena, v, len) : v;
+        kv->val_len = (uint32_t)len;
+        return;
     }
+    if (copy_name && copy_value) {
+        /* A new name and its value: one allocation for both. */
+        char *p = trl_arena_alloc(ev->arena, name_len + len + 2);
+        if (name_len)
+            memcpy(p, name, name_len);
+        p[name_len] = '\0';
+        char *pv = p + name_len + 1;
+        if (len)
+            memcpy(pv, v, len);
+        pv[len] = '\0';
+        name = p;
+        v = pv;
+    } else if (copy_name) {
+        name = trl_arena_strndup(ev->arena, name, name_len);
+    } else if (copy_value) {
+        v = trl_arena_strndup(ev->arena, v, len);
+    }
+    kv = kv_append(ev);
+    kv->name = name;
+    kv->name_len = (uint32_t)name_len;
+    kv->field = TRL_F_NONE;
+    if (!ev->first_named)
+        ev->first_named = ev->nfields;
     kv->val = v;
     kv->val_len = (uint32_t)len;
 }

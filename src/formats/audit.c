@@ -133,7 +133,7 @@ static bool hex_field(const struct tok_ctx *c, const char *k, size_t len)
     if (c->execve && arg_key_len(k, len))
         return true;
     for (size_t i = 0; i < TRL_ARRAY_LEN(names); i++) {
-        if (names[i].len == len && memcmp(names[i].s, k, len) == 0)
+        if (names[i].len == len && names[i].s[0] == k[0] && memcmp(names[i].s, k, len) == 0)
             return true;
     }
     return false;

@@ -395,25 +395,27 @@ int trl_audit_assembler_add(struct trl_audit_assembler *a, const struct trl_even
 /* --- building the merged event -----------------------------------------------------------------
  */
 
-static bool has_prefix(const char *name, size_t len, const char *pfx)
-{
-    return trl_starts_with(name, len, pfx);
-}
-
 /* Fields the audit parser derives from the records are rebuilt from the merged data; everything
  * else (host, log.*, labels, the syslog header of a forwarded record) is copied from the primary
  * record. */
 static bool derived_field(const struct trl_kv *kv)
 {
-    static const char *const prefixes[] = {
-        "auditd.",    "process.",     "user.",         "group.",     "file.",
-        "source.",    "destination.", "service.",      "related.",   "event.category",
-        "event.type", "event.action", "event.outcome", "event.kind", "message",
+    static const struct {
+        const char *s;
+        size_t len;
+    } prefixes[] = {
+#define P(s) {s, sizeof(s) - 1}
+        P("auditd."),       P("process."),       P("user."),        P("group."),
+        P("file."),         P("source."),        P("destination."), P("service."),
+        P("related."),      P("event.category"), P("event.type"),   P("event.action"),
+        P("event.outcome"), P("event.kind"),     P("message"),
+#undef P
     };
     size_t len;
     const char *name = trl_kv_name(kv, &len);
     for (size_t i = 0; i < TRL_ARRAY_LEN(prefixes); i++) {
-        if (has_prefix(name, len, prefixes[i]))
+        if (len >= prefixes[i].len && name[0] == prefixes[i].s[0] &&
+            memcmp(name, prefixes[i].s, prefixes[i].len) == 0)
             return true;
     }
     return false;

@@ -2,6 +2,7 @@
 #include "core/util.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -448,6 +449,39 @@ static const struct {
 #undef CK
 };
 
+/* common_keys chained by their length and first byte, built once and read-only afterwards: a
+ * record's key is compared with the one or two keys that can match it, not with every one. Only
+ * the few rows of the lengths in use are ever touched. */
+static struct {
+    unsigned char head[UINT8_MAX + 1][256]; /* index in common_keys plus one, 0: none */
+    unsigned char next[TRL_ARRAY_LEN(common_keys)];
+} key_index;
+static pthread_once_t key_index_once = PTHREAD_ONCE_INIT;
+
+_Static_assert(TRL_ARRAY_LEN(common_keys) < 255, "key indices must fit in an unsigned char");
+
+static void build_key_index(void)
+{
+    for (size_t k = TRL_ARRAY_LEN(common_keys); k-- > 0;) {
+        unsigned char *head =
+            &key_index.head[common_keys[k].len][(unsigned char)common_keys[k].name[0]];
+        key_index.next[k] = *head;
+        *head = (unsigned char)(k + 1);
+    }
+}
+
+/* The index in common_keys of the key klen bytes long at key, or -1. */
+static int common_key(const char *key, size_t klen)
+{
+    if (klen == 0 || klen > UINT8_MAX)
+        return -1;
+    for (unsigned k = key_index.head[klen][(unsigned char)key[0]]; k; k = key_index.next[k - 1]) {
+        if (memcmp(common_keys[k - 1].name, key, klen) == 0)
+            return (int)k - 1;
+    }
+    return -1;
+}
+
 struct slot {
     const char *v;
     size_t len;
@@ -455,6 +489,7 @@ struct slot {
 
 static void collect(const struct trl_event *rec, struct slot *slots)
 {
+    pthread_once(&key_index_once, build_key_index);
     memset(slots, 0, K__COUNT * sizeof(*slots));
     for (uint32_t i = 0; i < rec->nfields; i++) {
         const struct trl_kv *kv = &rec->fields[i];
@@ -463,15 +498,13 @@ static void collect(const struct trl_event *rec, struct slot *slots)
             continue;
         const char *key = kv->name + TRL_AUDIT_DATA_PREFIX_LEN;
         size_t klen = kv->name_len - TRL_AUDIT_DATA_PREFIX_LEN;
-        for (size_t k = 0; k < TRL_ARRAY_LEN(common_keys); k++) {
-            if (common_keys[k].len == klen && memcmp(common_keys[k].name, key, klen) == 0) {
-                struct slot *s = &slots[common_keys[k].key];
-                if (!s->v && !is_placeholder(kv->val, kv->val_len)) {
-                    s->v = kv->val;
-                    s->len = kv->val_len;
-                }
-                break;
-            }
+        int k = common_key(key, klen);
+        if (k < 0)
+            continue;
+        struct slot *s = &slots[common_keys[k].key];
+        if (!s->v && !is_placeholder(kv->val, kv->val_len)) {
+            s->v = kv->val;
+            s->len = kv->val_len;
         }
     }
 }

@@ -1016,12 +1016,14 @@ struct plan {
     uint32_t *name_len;
     char *names;
     struct plan_op *ops;
-    char *text; /* text_len bytes and WRITE_SLACK more */
-    void *mem;  /* the one allocation everything above lives in */
+    char *text;    /* text_len bytes and WRITE_SLACK more */
+    void *mem;     /* the one allocation everything above lives in */
+    uint64_t used; /* the cache's tick when the plan was last used */
 };
 
 struct trl_json_cache {
     struct plan slots[CACHE_SLOTS];
+    uint64_t tick;      /* counts lookups: the older plan of a shape's two slots is replaced */
     int64_t created_ns; /* the last receive time formatted, and its text */
     size_t created_len;
     char created[TRL_RFC3339_MAX];
@@ -1282,11 +1284,18 @@ void trl_json_encode_event_cached(struct trl_json_cache *c, const struct trl_eve
         if (!kv->field)
             h = mix(h, hash_name(kv->name, kv->name_len));
     }
-    struct plan *pl = &c->slots[h % CACHE_SLOTS];
-    if (plan_matches(pl, ev, h)) {
-        plan_run(c, pl, ev, out, value_bytes);
+    /* A shape may take either of two slots, so two frequent shapes that share a slot do not keep
+     * replacing each other's plan. */
+    struct plan *a = &c->slots[h % CACHE_SLOTS], *b = &c->slots[(h >> 32) % CACHE_SLOTS];
+    c->tick++;
+    struct plan *hit = plan_matches(a, ev, h) ? a : a != b && plan_matches(b, ev, h) ? b : NULL;
+    if (hit) {
+        hit->used = c->tick;
+        plan_run(c, hit, ev, out, value_bytes);
         return;
     }
+    struct plan *pl = !a->mem ? a : !b->mem ? b : a->used <= b->used ? a : b;
+    pl->used = c->tick;
     struct recorded_value stack[64];
     struct recorder rec = {stack, 0, TRL_ARRAY_LEN(stack)};
     /* Every field, the values outside the list and the timestamp. */

@@ -235,20 +235,33 @@ static const char *unescape(struct trl_event *ev, const char *p, size_t len, enu
     return out;
 }
 
+/* The fields between separators; memchr skips the long runs of text between them. */
 static struct trl_str *split(struct trl_event *ev, const char *p, size_t len, char sep, size_t *n)
 {
+    if (len == 0) {
+        struct trl_str *f = trl_arena_alloc(ev->arena, sizeof(*f));
+        f->ptr = p;
+        f->len = 0;
+        *n = 1;
+        return f;
+    }
+    const char *end = p + len;
     size_t count = 1;
-    for (size_t i = 0; i < len; i++)
-        count += p[i] == sep;
+    for (const char *q = p; q < end && (q = memchr(q, sep, (size_t)(end - q))) != NULL; q++)
+        count++;
     struct trl_str *f = trl_arena_alloc(ev->arena, count * sizeof(*f));
-    size_t k = 0, start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i == len || p[i] == sep) {
-            f[k].ptr = p + start;
-            f[k].len = i - start;
-            k++;
-            start = i + 1;
-        }
+    size_t k = 0;
+    const char *start = p;
+    for (;;) {
+        const char *q = start < end ? memchr(start, sep, (size_t)(end - start)) : NULL;
+        if (!q)
+            q = end;
+        f[k].ptr = start;
+        f[k].len = (size_t)(q - start);
+        k++;
+        if (q == end)
+            break;
+        start = q + 1;
     }
     *n = k;
     return f;

@@ -23,6 +23,8 @@
  */
 #include "formats/snare_internal.h"
 
+#include <limits.h>
+#include <pthread.h>
 #include <string.h>
 
 #define EVENT_DATA_PFX "winlog.event_data."
@@ -289,21 +291,32 @@ static const char *const trailers[] = {
     "Certificate information is only provided",
 };
 
-/* Labels chained by their first letter, built per call (no global mutable state). */
+/* Labels chained by their length, built once and read-only afterwards. A label text holds no
+ * ':', so a label at p[i] can only be the one that ends at the first ':' after i: its length is
+ * known before any comparison and only the few labels of that length are compared. */
 struct index {
-    unsigned char head[26];
+    unsigned char head[UCHAR_MAX + 1]; /* by label length */
     unsigned char next[NLABELS];
+    size_t max_len; /* the longest label */
 };
 
 _Static_assert(NLABELS < 255, "label indices must fit in an unsigned char");
 
-static void build_index(struct index *ix)
+/* Written once under index_once, read-only afterwards. */
+static struct index label_index;
+static pthread_once_t index_once = PTHREAD_ONCE_INIT;
+
+static void build_index(void)
 {
+    struct index *ix = &label_index;
     memset(ix->head, 0xff, sizeof(ix->head));
+    ix->max_len = 0;
     for (size_t i = NLABELS; i-- > 0;) {
-        unsigned c = (unsigned)(labels[i].text[0] - 'A');
-        ix->next[i] = ix->head[c];
-        ix->head[c] = (unsigned char)i;
+        unsigned l = labels[i].len;
+        ix->next[i] = ix->head[l];
+        ix->head[l] = (unsigned char)i;
+        if (l > ix->max_len)
+            ix->max_len = l;
     }
 }
 
@@ -312,25 +325,49 @@ static bool is_space(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* The longest known label at p[i] followed by ':', or -1. */
-static int label_at(const struct index *ix, const char *p, size_t len, size_t i)
+/* The known label at p[i] followed by ':', or -1; colon is the first ':' at or after i (len when
+ * there is none). */
+static int label_at(const struct index *ix, const char *p, size_t len, size_t i, size_t colon)
 {
     char c = p[i];
     if (c < 'A' || c > 'Z')
         return -1;
     if (i > 0 && !is_space(p[i - 1]) && p[i - 1] != ':' && p[i - 1] != '.')
         return -1;
-    int best = -1;
-    size_t best_len = 0;
-    for (unsigned k = ix->head[c - 'A']; k != 0xff; k = ix->next[k]) {
-        size_t tl = labels[k].len;
-        if (tl > best_len && len - i > tl && p[i + tl] == ':' &&
-            memcmp(p + i, labels[k].text, tl) == 0) {
-            best = (int)k;
-            best_len = tl;
-        }
+    size_t tl = colon - i;
+    if (colon >= len || tl > UCHAR_MAX)
+        return -1;
+    for (unsigned k = ix->head[tl]; k != 0xff; k = ix->next[k]) {
+        if (labels[k].text[0] == c && memcmp(p + i, labels[k].text, tl) == 0)
+            return (int)k;
     }
-    return best;
+    return -1;
+}
+
+/* The first known label at or after from: its index, with *at where it starts; or -1. Every
+ * position between two colons has the later colon as its first, so rather than trying each
+ * position the search goes from colon to colon and, for each, tries the label lengths that end
+ * there from the longest: the first match is the label that starts first. */
+static int next_label(const struct index *ix, const char *p, size_t len, size_t from, size_t *at)
+{
+    while (from < len) {
+        const char *q = memchr(p + from, ':', len - from);
+        if (!q)
+            return -1;
+        size_t colon = (size_t)(q - p);
+        size_t most = TRL_MIN(colon - from, ix->max_len);
+        for (size_t tl = most; tl > 0; tl--) {
+            if (ix->head[tl] == 0xff)
+                continue;
+            int k = label_at(ix, p, len, colon - tl, colon);
+            if (k >= 0) {
+                *at = colon - tl;
+                return k;
+            }
+        }
+        from = colon + 1;
+    }
+    return -1;
 }
 
 static const char *rule_name(const struct label *l, enum section sec, unsigned event_id)
@@ -356,7 +393,7 @@ static void store(struct trl_event *ev, struct stored *st, const struct label *l
 {
     /* The first value wins: a later label of the same name is further from the event's subject. */
     for (size_t i = 0; i < st->n; i++) {
-        if (st->names[i] == name || strcmp(st->names[i], name) == 0)
+        if (st->names[i] == name || (st->names[i][0] == name[0] && strcmp(st->names[i], name) == 0))
             return;
     }
     if (st->n < TRL_ARRAY_LEN(st->names))
@@ -395,17 +432,17 @@ static size_t trailer_start(const char *msg, size_t len)
 
 void trl_snare_win_message(struct trl_event *ev, unsigned event_id, const char *msg, size_t len)
 {
-    struct index ix;
-    build_index(&ix);
-    struct stored st = {.n = 0};
+    pthread_once(&index_once, build_index);
+    struct stored st;
+    st.n = 0;
     len = trailer_start(msg, len);
     enum section sec = SEC_TOP;
     int cur = -1;           /* label whose value is being read */
     size_t value_start = 0; /* where its value starts */
-    for (size_t i = 0; i <= len; i++) {
-        int next = i < len ? label_at(&ix, msg, len, i) : -1;
-        if (next < 0 && i < len)
-            continue;
+    size_t from = 0;        /* where the search for the next label starts */
+    for (;;) {
+        size_t i = len;
+        int next = next_label(&label_index, msg, len, from, &i);
         if (cur >= 0) {
             const struct label *l = &labels[cur];
             size_t vs = value_start, ve = i;
@@ -433,6 +470,6 @@ void trl_snare_win_message(struct trl_event *ev, unsigned event_id, const char *
             break;
         cur = next;
         value_start = i + labels[next].len + 1;
-        i = value_start - 1;
+        from = value_start;
     }
 }

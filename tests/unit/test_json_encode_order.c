@@ -668,6 +668,27 @@ static void test_json_cached_encoder_handles_events_too_big_for_a_plan(void **st
     }
 }
 
+/* More shapes than the cache has slots, seen round after round: plans are replaced and shapes
+ * that share a slot take turns, and every event still gets the bytes of the full encoder. */
+static void test_json_cache_keeps_encoding_right_when_shapes_outnumber_its_slots(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 3; round++) {
+        for (unsigned shape = 0; shape < 700; shape++) {
+            struct trl_event *ev = new_event();
+            trl_event_set_str(ev, TRL_F_HOST_NAME, round ? "db01" : "web01");
+            char name[32], val[32];
+            int n = snprintf(name, sizeof(name), "labels.shape_%u", shape);
+            int v = snprintf(val, sizeof(val), "%u", shape * 3 + (unsigned)round);
+            trl_event_set_named(ev, name, (size_t)n, val, (size_t)v);
+            if (shape % 3 == 0)
+                trl_event_add(ev, TRL_F_RELATED_IP, "10.0.0.1", 8);
+            /* encode() checks the cached bytes against the uncached ones. */
+            assert_non_null(strstr(encode(ev), name + 7));
+        }
+    }
+}
+
 static int free_out(void **state)
 {
     (void)state;
@@ -693,6 +714,7 @@ int main(void)
         cmocka_unit_test(test_json_cached_plan_fits_new_values_of_the_same_shape),
         cmocka_unit_test(test_json_cached_times_match_full_formatting),
         cmocka_unit_test(test_json_cached_encoder_handles_events_too_big_for_a_plan),
+        cmocka_unit_test(test_json_cache_keeps_encoding_right_when_shapes_outnumber_its_slots),
     };
     return cmocka_run_group_tests(tests, setup, free_out);
 }

@@ -81,7 +81,8 @@ static const char *item(const struct win *w, const struct win_items *items, cons
 {
     for (size_t i = 0; i < items->n; i++) {
         const struct win_item *it = &items->v[i];
-        if (it->len == nlen && memcmp(it->name, name, nlen) == 0) {
+        if (it->len == nlen && (nlen == 0 || it->name[0] == name[0]) &&
+            memcmp(it->name, name, nlen) == 0) {
             *len = it->vlen;
             return it->val;
         }
