@@ -22,7 +22,9 @@ struct trl_event *trl_event_create(struct trl_arena *a, const char *original, si
  * second with one growth. */
 #define KV_FIRST_CAP 32
 
-static void kv_grow(struct trl_event *ev)
+/* Out of line: appending a field (every parser's and normaliser's hot path) then compiles to a
+ * few stores, without saving registers for a call it seldom makes. */
+static __attribute__((noinline)) void kv_grow(struct trl_event *ev)
 {
     uint32_t cap = ev->cap ? ev->cap * 2 : KV_FIRST_CAP;
     struct trl_kv *fields = trl_arena_alloc(ev->arena, cap * sizeof(*fields));
@@ -45,18 +47,33 @@ static struct trl_kv *kv_find(const struct trl_event *ev, enum trl_field f)
     return s ? &ev->fields[s - 1] : NULL;
 }
 
-/* Appends a known field's entry with its value. */
-static inline void kv_append_known(struct trl_event *ev, enum trl_field f, const char *v,
-                                   size_t len)
+/* Appends a known field's entry with its value when the list has room; false when it is full. */
+static inline bool kv_put_known(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
 {
-    struct trl_kv *kv = kv_append(ev);
-    kv->name = NULL;
-    kv->val = v;
-    kv->name_len = 0;
-    kv->val_len = (uint32_t)len;
-    kv->field = (uint16_t)f;
-    if (!ev->slot[f] && ev->nfields <= UINT16_MAX)
-        ev->slot[f] = (uint16_t)ev->nfields;
+    if (ev->nfields == ev->cap)
+        return false;
+    uint32_t n = ev->nfields++;
+    ev->fields[n] = (struct trl_kv){.val = v, .val_len = (uint32_t)len, .field = (uint16_t)f};
+    if (!ev->slot[f] && n < UINT16_MAX)
+        ev->slot[f] = (uint16_t)(n + 1);
+    return true;
+}
+
+/* Appends a known field's entry with its value, growing the list first when it is full. Callers
+ * try kv_put_known() first and call this only when that fails: the common path then makes no
+ * call and saves no registers. */
+static __attribute__((noinline)) void kv_append_known(struct trl_event *ev, enum trl_field f,
+                                                      const char *v, size_t len)
+{
+    kv_grow(ev);
+    kv_put_known(ev, f, v, len);
+}
+
+/* Appends a known field's entry with its value. */
+static inline void kv_add_known(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
+{
+    if (!kv_put_known(ev, f, v, len))
+        kv_append_known(ev, f, v, len);
 }
 
 /* Dynamic fields only ever follow the first one, so the known fields before it are skipped. */
@@ -79,13 +96,14 @@ static struct trl_kv *kv_find_named(const struct trl_event *ev, const char *name
 
 void trl_event_set_ref(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
 {
-    struct trl_kv *kv = kv_find(ev, f);
-    if (!kv) {
-        kv_append_known(ev, f, v, len);
+    uint16_t s = ev->slot[f];
+    if (s) {
+        struct trl_kv *kv = &ev->fields[s - 1];
+        kv->val = v;
+        kv->val_len = (uint32_t)len;
         return;
     }
-    kv->val = v;
-    kv->val_len = (uint32_t)len;
+    kv_add_known(ev, f, v, len);
 }
 
 void trl_event_set(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
@@ -115,12 +133,13 @@ void trl_event_set_int(struct trl_event *ev, enum trl_field f, int64_t v)
 
 void trl_event_add(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
 {
-    kv_append_known(ev, f, trl_arena_strndup(ev->arena, v, len), len);
+    const char *copy = trl_arena_strndup(ev->arena, v, len);
+    kv_add_known(ev, f, copy, len);
 }
 
 void trl_event_add_ref(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
 {
-    kv_append_known(ev, f, v, len);
+    kv_add_known(ev, f, v, len);
 }
 
 /* Whether array field f already holds the value. */
@@ -143,7 +162,7 @@ void trl_event_add_unique(struct trl_event *ev, enum trl_field f, const char *v,
 void trl_event_add_unique_ref(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
 {
     if (!has_value(ev, f, v, len))
-        kv_append_known(ev, f, v, len);
+        kv_add_known(ev, f, v, len);
 }
 
 /* Stores by reference what must outlive the arena anyway (a literal name, a slice of
@@ -156,7 +175,7 @@ static void set_named(struct trl_event *ev, const char *name, size_t name_len, b
         if (copy_value)
             v = trl_arena_strndup(ev->arena, v, len);
         if (trl_field_info(f)->type == TRL_FT_ARRAY)
-            kv_append_known(ev, f, v, len);
+            kv_add_known(ev, f, v, len);
         else
             trl_event_set_ref(ev, f, v, len);
         return;

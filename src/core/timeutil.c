@@ -169,15 +169,17 @@ size_t trl_parse_rfc3339(const char *p, size_t len, int64_t *ns)
         i++;
         static const int32_t scale[9] = {100000000, 10000000, 1000000, 100000, 10000,
                                          1000,      100,      10,      1};
-        size_t start = i;
-        /* Digits past the ninth (below a nanosecond) are read and dropped. */
-        while (i < len && p[i] >= '0' && p[i] <= '9') {
-            if (i - start < 9)
-                frac += (int64_t)(p[i] - '0') * scale[i - start];
-            i++;
-        }
+        size_t start = i, stop = len - i > 9 ? i + 9 : len;
+        uint32_t v = 0;
+        while (i < stop && (unsigned char)(p[i] - '0') <= 9)
+            v = v * 10 + (uint32_t)(p[i++] - '0');
         if (i == start)
             return 0;
+        /* n digits are v * 10^(9 - n) nanoseconds. */
+        frac = (int64_t)v * scale[i - start - 1];
+        /* Digits past the ninth (below a nanosecond) are read and dropped. */
+        while (i < len && p[i] >= '0' && p[i] <= '9')
+            i++;
     }
     int64_t offset = 0;
     if (i < len && (p[i] == 'Z' || p[i] == 'z')) {

@@ -668,7 +668,7 @@ static void sort_dynamic(struct dynamic_value *d, uint32_t n)
 enum value_kind {
     KIND_RAW,    /* copied as it is (the formatted @timestamp) */
     KIND_STRING, /* put_string() */
-    KIND_LONG,   /* put_value() of a long field: a bare number when it is one */
+    KIND_LONG,   /* a long field: a bare number when it is one (as put_value() writes it) */
 };
 
 /* Where each value of one encoding went in the output, in order: the rest of the output is the
@@ -993,6 +993,7 @@ void trl_json_encode_event(const struct trl_event *ev, struct trl_buf *out)
  */
 
 #define CACHE_SLOTS      256
+#define RECENT_SLOTS     64
 #define PLAN_MAX_VALUES  1024  /* larger events are encoded without a plan ... */
 #define PLAN_MAX_BYTES   16384 /* ... and so are those whose plan would take more memory */
 #define SHAPE_HAS_FORMAT (1u << 0)
@@ -1023,6 +1024,10 @@ struct plan {
 
 struct trl_json_cache {
     struct plan slots[CACHE_SLOTS];
+    /* The slot whose plan an event with this many fields (modulo RECENT_SLOTS) used last: tried
+     * before the shape's hash is worked out, which an event of the same shape as an earlier one
+     * with as many fields then does not need. */
+    struct plan *recent[RECENT_SLOTS];
     uint64_t tick;      /* counts lookups: the older plan of a shape's two slots is replaced */
     int64_t created_ns; /* the last receive time formatted, and its text */
     size_t created_len;
@@ -1055,19 +1060,22 @@ static inline uint64_t mix(uint64_t h, uint64_t v)
     return h ^ (h >> 29);
 }
 
-static uint64_t hash_name(const char *p, size_t len)
+/* The key of a dynamic name in a shape's hash: its length and up to 16 of its bytes, the end
+ * (where names with a common prefix differ) and the middle. The top bit keeps it apart from every
+ * known field's key, its enum trl_field. A weak key only makes two shapes share cache slots: a
+ * plan is used only after plan_matches() compared every name. */
+static inline uint64_t name_key(const char *name, size_t len)
 {
-    uint64_t h = len;
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        h = mix(h, w);
+    uint64_t k = (uint64_t)len << 48 | (uint64_t)1 << 63;
+    if (len >= 8) {
+        uint64_t end, mid;
+        memcpy(&end, name + len - 8, 8);
+        memcpy(&mid, name + len / 2 - 4, 8);
+        return k ^ end ^ (mid * 0xFF51AFD7ED558CCDULL);
     }
-    uint64_t w = 0;
-    if (len > i)
-        memcpy(&w, p + i, len - i);
-    return mix(h, w);
+    for (size_t i = 0; i < len; i++)
+        k ^= (uint64_t)(unsigned char)name[i] << (8 * i);
+    return k;
 }
 
 static uint32_t shape_bits(const struct trl_event *ev)
@@ -1077,12 +1085,17 @@ static uint32_t shape_bits(const struct trl_event *ev)
            (ev->flags & TRL_EVF_UNPARSED ? SHAPE_UNPARSED : 0);
 }
 
-static bool plan_matches(const struct plan *pl, const struct trl_event *ev, uint64_t hash)
+/* Whether pl is the plan of ev's shape; if so, also sums the bytes of ev's values into
+ * *value_bytes (one pass over the fields for both). The fields and names are compared in full: a
+ * plan found by a hash, or tried on a guess, is used only when it is the right one. */
+static bool plan_fits(const struct plan *pl, const struct trl_event *ev, size_t *value_bytes)
 {
-    if (!pl->mem || pl->hash != hash || pl->nfields != ev->nfields || pl->bits != shape_bits(ev))
+    if (!pl->mem || pl->nfields != ev->nfields || pl->bits != shape_bits(ev))
         return false;
+    size_t bytes = 0;
     for (uint32_t i = 0; i < ev->nfields; i++) {
         const struct trl_kv *kv = &ev->fields[i];
+        bytes += kv->val_len;
         if (pl->fields[i] != kv->field)
             return false;
         if (!kv->field &&
@@ -1090,7 +1103,15 @@ static bool plan_matches(const struct plan *pl, const struct trl_event *ev, uint
              (kv->name_len && memcmp(pl->names + pl->name_at[i], kv->name, kv->name_len) != 0)))
             return false;
     }
+    *value_bytes = bytes;
     return true;
+}
+
+/* plan_fits() for a plan found by hash: the stored hash rules most wrong ones out first. */
+static inline bool plan_matches(const struct plan *pl, const struct trl_event *ev, uint64_t hash,
+                                size_t *value_bytes)
+{
+    return pl->hash == hash && plan_fits(pl, ev, value_bytes);
 }
 
 /* Makes pl the plan of ev's shape from where encode_full() put each value (the event's text is
@@ -1161,6 +1182,12 @@ static void plan_build(struct plan *pl, const struct trl_event *ev, uint64_t has
     pl->text_len = (uint32_t)text_len;
 }
 
+/* "00" .. "99". */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
 /* Formats ns as trl_format_rfc3339() does. Timestamps mostly come in order, many in one second:
  * the text of the last second is reused and only its nine digits of fraction are written. */
 static size_t format_time(struct trl_json_cache *c, int64_t ns, char *buf)
@@ -1180,20 +1207,28 @@ static size_t format_time(struct trl_json_cache *c, int64_t ns, char *buf)
         return c->ts_len;
     }
     memcpy(buf, c->ts, c->ts_len);
-    char *p = buf + c->ts_len - 2;
+    /* The nine digits before the 'Z', by constant divisions and two digits at a time. */
+    char *p = buf + c->ts_len - 10;
     uint32_t f = (uint32_t)frac;
-    for (int i = 0; i < 9; i++, f /= 10)
-        *p-- = (char)('0' + f % 10);
+    p[0] = (char)('0' + f / 100000000);
+    f %= 100000000;
+    memcpy(p + 1, digit_pairs + 2 * (f / 1000000), 2);
+    f %= 1000000;
+    memcpy(p + 3, digit_pairs + 2 * (f / 10000), 2);
+    f %= 10000;
+    memcpy(p + 5, digit_pairs + 2 * (f / 100), 2);
+    memcpy(p + 7, digit_pairs + 2 * (f % 100), 2);
     return c->ts_len;
 }
 
 /* Copies structure text; both sides have WRITE_SLACK bytes of room past the end. */
 static inline char *put_text(char *o, const char *t, size_t len)
 {
-    if (len <= 16) {
-        memcpy(o, t, 16);
-    } else {
-        for (size_t i = 0; i < len; i += 16)
+    /* Most pieces (a closing quote, a comma and the next key) take one or two blocks. */
+    memcpy(o, t, 16);
+    if (len > 16) {
+        memcpy(o + 16, t + 16, 16);
+        for (size_t i = 32; i < len; i += 16)
             memcpy(o + i, t + i, 16);
     }
     return o + len;
@@ -1226,34 +1261,38 @@ static void plan_run(struct trl_json_cache *c, const struct plan *pl, const stru
         t += op->text_len;
         const char *v;
         size_t len;
-        switch (op->src) {
-        case SRC_TIMESTAMP:
-            v = ts, len = ts_len;
-            break;
-        case SRC_CREATED:
-            v = created, len = created_len;
-            break;
-        case SRC_ORIGINAL:
-            v = ev->original, len = ev->original_len;
-            break;
-        case SRC_FORMAT:
-            v = ev->format, len = format_len;
-            break;
-        case SRC_TAG_TRUNCATED:
-            v = "trapline.truncated", len = 18;
-            break;
-        case SRC_TAG_UNPARSED:
-            v = "trapline.unparsed", len = 17;
-            break;
-        default:
-            v = ev->fields[op->src - SRC_FIELD0].val;
-            len = ev->fields[op->src - SRC_FIELD0].val_len;
-            break;
+        /* Most values are fields': those first, the few others by a switch. */
+        if (op->src >= SRC_FIELD0) {
+            const struct trl_kv *kv = &ev->fields[op->src - SRC_FIELD0];
+            v = kv->val, len = kv->val_len;
+        } else {
+            switch (op->src) {
+            case SRC_TIMESTAMP:
+                v = ts, len = ts_len;
+                break;
+            case SRC_CREATED:
+                v = created, len = created_len;
+                break;
+            case SRC_ORIGINAL:
+                v = ev->original, len = ev->original_len;
+                break;
+            case SRC_FORMAT:
+                v = ev->format, len = format_len;
+                break;
+            case SRC_TAG_TRUNCATED:
+                v = "trapline.truncated", len = 18;
+                break;
+            default: /* SRC_TAG_UNPARSED */
+                v = "trapline.unparsed", len = 17;
+                break;
+            }
         }
         if (op->kind == KIND_STRING)
             o = put_string(o, v, len);
         else if (op->kind == KIND_LONG)
-            o = put_value(o, TRL_FT_LONG, v, len);
+            /* The check inline and put_value() (out of line) only for a text that is not a
+             * plain number: numbers are most long values. */
+            o = plain_integer(v, len) ? put_raw(o, v, len) : put_value(o, TRL_FT_LONG, v, len);
         else
             o = put_raw(o, v, len);
     }
@@ -1275,27 +1314,38 @@ void trl_json_encode_event_cached(struct trl_json_cache *c, const struct trl_eve
         encode_full(ev, out, c->created, c->created_len, NULL);
         return;
     }
-    uint64_t h = mix(ev->nfields, shape_bits(ev));
-    size_t value_bytes = 0;
+    struct plan **recent = &c->recent[ev->nfields % RECENT_SLOTS];
+    size_t value_bytes;
+    c->tick++;
+    if (*recent && plan_fits(*recent, ev, &value_bytes)) {
+        (*recent)->used = c->tick;
+        plan_run(c, *recent, ev, out, value_bytes);
+        return;
+    }
+    /* The shape's hash: one multiply per field (a polynomial in the field keys), mixed once at
+     * the end to spread it over the slots. */
+    uint64_t h = 0;
     for (uint32_t i = 0; i < ev->nfields; i++) {
         const struct trl_kv *kv = &ev->fields[i];
-        value_bytes += kv->val_len;
-        h = mix(h, kv->field);
-        if (!kv->field)
-            h = mix(h, hash_name(kv->name, kv->name_len));
+        uint64_t k = kv->field ? kv->field : name_key(kv->name, kv->name_len);
+        h = (h + k) * 0x9E3779B97F4A7C15ULL;
     }
+    h = mix(mix(h, ev->nfields), shape_bits(ev));
     /* A shape may take either of two slots, so two frequent shapes that share a slot do not keep
      * replacing each other's plan. */
     struct plan *a = &c->slots[h % CACHE_SLOTS], *b = &c->slots[(h >> 32) % CACHE_SLOTS];
-    c->tick++;
-    struct plan *hit = plan_matches(a, ev, h) ? a : a != b && plan_matches(b, ev, h) ? b : NULL;
+    struct plan *hit = plan_matches(a, ev, h, &value_bytes)             ? a
+                       : a != b && plan_matches(b, ev, h, &value_bytes) ? b
+                                                                        : NULL;
     if (hit) {
         hit->used = c->tick;
+        *recent = hit;
         plan_run(c, hit, ev, out, value_bytes);
         return;
     }
     struct plan *pl = !a->mem ? a : !b->mem ? b : a->used <= b->used ? a : b;
     pl->used = c->tick;
+    *recent = pl;
     struct recorded_value stack[64];
     struct recorder rec = {stack, 0, TRL_ARRAY_LEN(stack)};
     /* Every field, the values outside the list and the timestamp. */

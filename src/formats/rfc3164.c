@@ -234,9 +234,17 @@ struct tag {
     size_t end; /* where the text after the tag starts */
 };
 
-static bool is_tag_char(char c)
+/* Bytes of a tag's NAME or SUB: above the space, except ':', '[', ']', '(' and ')'. A table
+ * indexed by byte value: one load and test per byte, where the tag and the host before it are
+ * scanned for every message. */
+static const bool tag_char[256] = {
+    ['!' ... '\''] = true, ['*' ... '9'] = true, [';' ... 'Z'] = true,
+    ['\\'] = true,         ['^' ... 255] = true,
+};
+
+static inline bool is_tag_char(char c)
 {
-    return (unsigned char)c > ' ' && c != ':' && c != '[' && c != ']' && c != '(' && c != ')';
+    return tag_char[(unsigned char)c];
 }
 
 /* Recognises a tag at p: NAME ["(" SUB ")"] ["[" PID "]"] ":" followed by a space or the end. With

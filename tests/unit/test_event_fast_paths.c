@@ -171,6 +171,37 @@ static void test_rfc3339_parse_reads_fraction_offset_and_rejects_bad_digits(void
     assert_int_equal(trl_parse_rfc3339("2024-07-09T22:31", 16, &ns), 0);
 }
 
+/* A fraction of one to nine digits is scaled to nanoseconds; digits past the ninth are read and
+ * dropped; a comma may stand for the point. */
+static void test_rfc3339_fraction_of_any_length_scales_to_nanoseconds(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int64_t frac;
+    } cases[] = {
+        {"2024-07-09T22:31:02.5Z", 500000000},
+        {"2024-07-09T22:31:02.05Z", 50000000},
+        {"2024-07-09T22:31:02.123Z", 123000000},
+        {"2024-07-09T22:31:02,123456Z", 123456000},
+        {"2024-07-09T22:31:02.000000001Z", 1},
+        {"2024-07-09T22:31:02.999999999Z", 999999999},
+        {"2024-07-09T22:31:02.1234567899999Z", 123456789},
+        {"2024-07-09T22:31:02.000Z", 0},
+    };
+    for (size_t i = 0; i < TRL_ARRAY_LEN(cases); i++) {
+        int64_t ns = 0;
+        size_t len = strlen(cases[i].text);
+        assert_int_equal(trl_parse_rfc3339(cases[i].text, len, &ns), len);
+        assert_int_equal(ns, 1720564262LL * TRL_NS_PER_SEC + cases[i].frac);
+    }
+    /* Cut inside the fraction: what is there counts. */
+    int64_t ns = 0;
+    assert_int_equal(trl_parse_rfc3339("2024-07-09T22:31:02.12", 22, &ns), 22);
+    assert_int_equal(ns, 1720564262LL * TRL_NS_PER_SEC + 120000000);
+    assert_int_equal(trl_parse_rfc3339("2024-07-09T22:31:02.x", 21, &ns), 0);
+}
+
 /* A BSD timestamp takes the year nearest the receive time, also across New Year. */
 static void test_rfc3164_year_is_the_one_nearest_receive_time(void **state)
 {
@@ -206,6 +237,7 @@ int main(void)
         cmocka_unit_test(test_is_ip_agrees_with_inet_pton),
         cmocka_unit_test(test_memmem_finds_first_match_and_survives_near_misses),
         cmocka_unit_test(test_rfc3339_parse_reads_fraction_offset_and_rejects_bad_digits),
+        cmocka_unit_test(test_rfc3339_fraction_of_any_length_scales_to_nanoseconds),
         cmocka_unit_test(test_rfc3164_year_is_the_one_nearest_receive_time),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -689,6 +689,85 @@ static void test_json_cache_keeps_encoding_right_when_shapes_outnumber_its_slots
     }
 }
 
+/* The cache picks a slot by a hash that reads only some bytes of a dynamic name: shapes whose
+ * names differ elsewhere share slots, and each must still get its own plan and output. */
+static void test_json_cache_tells_apart_names_that_differ_only_in_unhashed_bytes(void **state)
+{
+    (void)state;
+    static const char *names[] = {
+        "labels.a_long_name_with_a_middle_part_.end",
+        "labels.b_long_name_with_a_middle_part_.end",
+        "labels.a_long_name_with_a_middle_part_.enD",
+        "labels.c_long_name_with_a_middle_part_.end",
+        "labels.ab",
+        "labels.ac",
+        "labels.x.ab",
+    };
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < TRL_ARRAY_LEN(names); i++) {
+            struct trl_event *ev = new_event();
+            trl_event_set_str(ev, TRL_F_HOST_NAME, "web01");
+            trl_event_set_named(ev, names[i], strlen(names[i]), "v", 1);
+            /* encode() checks the cached bytes against the uncached ones. */
+            const char *json = encode(ev);
+            const char *leaf = strrchr(names[i], '.') + 1;
+            char want[64];
+            snprintf(want, sizeof(want), "\"%s\":\"v\"", leaf);
+            assert_non_null(strstr(json, want));
+        }
+    }
+}
+
+/* The cache first tries the plan last used for an event with as many fields: events of other
+ * shapes with the same count, alternating, must each come out as their own. */
+static void test_json_cache_alternating_shapes_of_one_field_count(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 12; i++) {
+        struct trl_event *ev = new_event();
+        switch (i % 4) {
+        case 0:
+            trl_event_set_str(ev, TRL_F_HOST_NAME, "web01");
+            trl_event_set_str(ev, TRL_F_USER_NAME, "alice");
+            break;
+        case 1:
+            trl_event_set_str(ev, TRL_F_USER_NAME, "alice");
+            trl_event_set_str(ev, TRL_F_HOST_NAME, "web01");
+            break;
+        case 2:
+            trl_event_set_str(ev, TRL_F_HOST_NAME, "web01");
+            trl_event_add(ev, TRL_F_RELATED_USER, "alice", 5);
+            break;
+        default:
+            trl_event_set_str(ev, TRL_F_HOST_NAME, "web01");
+            ev->flags |= TRL_EVF_TRUNCATED;
+            trl_event_set_str(ev, TRL_F_USER_NAME, "alice");
+            break;
+        }
+        /* encode() checks the cached bytes against the uncached ones. */
+        assert_non_null(strstr(encode(ev), "alice"));
+    }
+}
+
+/* Values that are not fields' (the times, event.original, the format, the unparsed and truncated
+ * tags) come out of a cached plan as they do from a full encoding. */
+static void test_json_cached_plan_writes_times_original_format_and_tags(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 2; round++) {
+        trl_arena_reset(arena);
+        const char *raw = round ? "<13>raw \"line\"" : "plain line";
+        struct trl_event *ev = trl_event_create(arena, raw, strlen(raw), 1720563243412000000LL);
+        ev->flags = TRL_EVF_UNPARSED | TRL_EVF_TRUNCATED;
+        ev->format = round ? "raw" : NULL;
+        trl_event_set_str(ev, TRL_F_MESSAGE, raw);
+        const char *json = encode(ev);
+        assert_non_null(strstr(json, "\"trapline.unparsed\""));
+        assert_non_null(strstr(json, "\"trapline.truncated\""));
+        assert_non_null(strstr(json, "\"created\":\"2024-07-09T22:14:03.412000000Z\""));
+    }
+}
+
 static int free_out(void **state)
 {
     (void)state;
@@ -714,6 +793,9 @@ int main(void)
         cmocka_unit_test(test_json_cached_plan_fits_new_values_of_the_same_shape),
         cmocka_unit_test(test_json_cached_times_match_full_formatting),
         cmocka_unit_test(test_json_cached_encoder_handles_events_too_big_for_a_plan),
+        cmocka_unit_test(test_json_cache_tells_apart_names_that_differ_only_in_unhashed_bytes),
+        cmocka_unit_test(test_json_cached_plan_writes_times_original_format_and_tags),
+        cmocka_unit_test(test_json_cache_alternating_shapes_of_one_field_count),
         cmocka_unit_test(test_json_cache_keeps_encoding_right_when_shapes_outnumber_its_slots),
     };
     return cmocka_run_group_tests(tests, setup, free_out);

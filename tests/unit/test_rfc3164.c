@@ -219,6 +219,26 @@ static void test_rfc3164_tag_names_with_slashes_dots_and_dashes(void **state)
     assert_field(ev, TRL_F_PROCESS_PID, "612");
 }
 
+/* A tag's name takes every byte above the space except ':', '[', ']', '(' and ')'. */
+static void test_rfc3164_tag_name_bytes(void **state)
+{
+    (void)state;
+    for (unsigned c = '!'; c <= 0xFF; c++) {
+        char line[64];
+        int n = snprintf(line, sizeof(line), "Jul  9 22:40:03 host a%cb[42]: started", (char)c);
+        struct trl_event *ev = parse_at(line, (size_t)n, RECEIVED_NS, 0);
+        size_t len = 0;
+        const char *name = trl_event_get(ev, TRL_F_PROCESS_NAME, &len);
+        bool whole = name && len == 3 && name[0] == 'a' && name[1] == (char)c && name[2] == 'b';
+        bool tag_byte = c != ':' && c != '[' && c != ']' && c != '(' && c != ')';
+        if (whole != tag_byte) {
+            print_error("byte 0x%02x: process.name %.*s\n", c, name ? (int)len : 6,
+                        name ? name : "absent");
+            fail();
+        }
+    }
+}
+
 static void test_rfc3164_non_numeric_pid_is_procid_only(void **state)
 {
     (void)state;
@@ -625,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_rfc3164_tag_without_pid_and_spaces_trimmed),
         cmocka_unit_test(test_rfc3164_tag_with_subsystem_in_parentheses),
         cmocka_unit_test(test_rfc3164_tag_names_with_slashes_dots_and_dashes),
+        cmocka_unit_test(test_rfc3164_tag_name_bytes),
         cmocka_unit_test(test_rfc3164_non_numeric_pid_is_procid_only),
         cmocka_unit_test(test_rfc3164_kernel_uptime_stays_in_message),
         cmocka_unit_test(test_rfc3164_text_after_hostname_without_tag_is_message),
