@@ -72,12 +72,20 @@ ticks() { awk '{ print $14 + $15 }' /proc/"$1"/stat 2>/dev/null || echo 0; }
 kb() { awk -v k="$1:" '$1 == k { print $2 }' "$2" 2>/dev/null || echo 0; }
 HZ=$(getconf CLK_TCK)
 
-# Settle: connected, every baseline built, then under 1% of a core over 5 s (at most 10 min).
+# Settle: connected, every baseline built and the memory of the scan given back (the agent trims
+# every 20 s: 25 s after the baselines), then under 1% of a core over 5 s (at most 10 min).
 echo "waiting for the agent to settle (file integrity baselines of /etc and the binaries)..." >&2
 START=$(date +%s)
+BASELINED=""
+baselines_done() {
+    grep -q "sources: .*file integrity" "$WORK/agent.log" || return 0
+    grep -q "fim: baseline built" "$WORK/agent.log" || return 1
+    [ -n "$BASELINED" ] || BASELINED=$(date +%s)
+    [ $(($(date +%s) - BASELINED)) -ge 25 ]
+}
 while :; do
     kill -0 "$AGENT" 2>/dev/null || { echo "the agent exited:" >&2; tail "$WORK/agent.log" >&2; exit 1; }
-    if grep -q "connected to" "$WORK/agent.log"; then
+    if grep -q "connected to" "$WORK/agent.log" && baselines_done; then
         t0=$(ticks "$AGENT")
         sleep 5
         t1=$(ticks "$AGENT")

@@ -24,7 +24,6 @@
 #include "agent/spool.h"
 #include "agent/statefile.h"
 #include "agent/tail.h"
-#include "agent/tlsio.h"
 #include "agent/utmp.h"
 #include "core/arena.h"
 #include "core/buf.h"
@@ -61,6 +60,8 @@
 /* Memory is given back this long after the start, then at this interval (on_trim_timer). */
 #define TRIM_FIRST_MS 10000
 #define TRIM_EVERY_MS 20000
+/* Batch buffers larger than this are freed as soon as the spool is drained (release_burst). */
+#define BURST_KEEP (256u << 10)
 /* Free room the spool must have for the file sources to read on: a few of the longest lines. */
 #define SPOOL_MARGIN (4u << 20)
 /* A connection that gets no ACK for this long while batches are unacknowledged is dead. */
@@ -116,7 +117,9 @@ struct agent {
     char port[16];
     char hostname[256];
     char *state_dir;
-    SSL_CTX *ssl;
+    /* The agent's identity and pinned CA in the state directory, which the network process loads:
+     * the agent itself never initialises OpenSSL (docs/agent.md, "Footprint"). */
+    char *ca_path, *crt_path, *key_path;
 
     struct trl_spool *spool;
     struct trl_tail *tail;
@@ -141,8 +144,7 @@ struct agent {
     uv_poll_t np_poll;
     uv_timer_t np_timer; /* restarts a network process that died */
     bool np_polling;
-    bool fwd_known; /* fwd[] holds a report of the network process */
-    SSL_CTX *fwd_ssl[TRL_FWD_MAX];
+    bool fwd_known;                            /* fwd[] holds a report of the network process */
     struct trl_forward_stats fwd[TRL_FWD_MAX]; /* as the network process last said */
     uint64_t fwd_local_drops[TRL_FWD_MAX];     /* control socket full; earlier processes' drops */
     uint64_t fwd_sent_base[TRL_FWD_MAX];       /* sent by earlier network processes */
@@ -950,6 +952,20 @@ static void pump_soon(struct agent *a)
         pump(a);
 }
 
+/* Called once the spool is drained: when a burst grew the batch buffers past BURST_KEEP, they and
+ * the compressor's tables sized for that burst are freed now rather than at the next trim, up to
+ * 20 s later. Buffers that large are mappings of their own (M_MMAP_THRESHOLD), so the memory goes
+ * back to the kernel at once; the next burst maps it again. Smaller ones, which a steady flow of
+ * events reuses every 200 ms, stay. */
+static void release_burst(struct agent *a)
+{
+    if (a->raw.cap <= BURST_KEEP && a->frame.cap <= BURST_KEEP)
+        return;
+    trl_buf_free(&a->raw);
+    trl_buf_free(&a->frame);
+    trl_proto_zctx_trim(a->zctx);
+}
+
 /* Builds and sends batches while the window and the socket have room. */
 static void pump(struct agent *a)
 {
@@ -999,8 +1015,10 @@ static void pump(struct agent *a)
             /* Last: data may point into held. */
             a->have_held = false;
         }
-        if (count == 0)
+        if (count == 0) {
+            release_burst(a);
             return;
+        }
         trl_buf_reset(&a->frame);
         int rc =
             trl_proto_put_batch_z(a->zctx, &a->frame, first, count, a->raw.data, a->raw.len, 1);
@@ -1090,9 +1108,10 @@ static void on_np_timer(uv_timer_t *t)
     struct agent *a = t->data;
     if (a->stopping)
         return;
-    int rc = trl_netproc_restart(a->np);
+    char err[400];
+    int rc = trl_netproc_restart(a->np, err, sizeof(err));
     if (rc < 0) {
-        trl_error(COMP, "cannot start the network process: %s; retrying in 5 s", strerror(-rc));
+        trl_error(COMP, "cannot start the network process: %s; retrying in 5 s", err);
         uv_timer_start(&a->np_timer, on_np_timer, 5000, 0);
         return;
     }
@@ -1140,21 +1159,14 @@ static void start_np_poll(struct agent *a)
     a->np_polling = true;
 }
 
-/* Loads the forwarders' TLS files and forks the network process, which gives up every privilege
- * before it opens a socket. */
+/* Forks the network process, which loads the agent's identity and the forwarders' TLS files,
+ * then gives up every privilege before it opens a socket. */
 static int setup_network(struct agent *a)
 {
     const struct trl_agent_opts *o = a->o;
     if (o->nforwarders > TRL_FWD_MAX) {
         trl_error(COMP, "at most %d forwarders", TRL_FWD_MAX);
         return TRL_ECONFIG;
-    }
-    for (size_t i = 0; i < o->nforwarders; i++) {
-        char err[400];
-        if (trl_forward_ssl_ctx(&o->forwarders[i], &a->fwd_ssl[i], err, sizeof(err)) != 0) {
-            trl_error(COMP, "%s", err);
-            return TRL_ECONFIG;
-        }
     }
     const char *user = o->network_user ? o->network_user : "nobody";
     if (trl_privsep_lookup(user, &a->user) != 0) {
@@ -1165,16 +1177,21 @@ static int setup_network(struct agent *a)
     struct trl_netproc_config nc = {
         .server_host = a->host,
         .server_port = a->port,
-        .server_ssl = a->ssl,
+        .server_ca = a->ca_path,
+        .server_cert = a->crt_path,
+        .server_key = a->key_path,
         .fwd = o->forwarders,
         .nfwd = o->nforwarders,
-        .fwd_ssl = a->fwd_ssl,
         .user = &a->user,
     };
-    int rc = trl_netproc_start(&nc, &a->np);
+    char err[400];
+    int rc = trl_netproc_start(&nc, &a->np, err, sizeof(err));
     if (rc < 0) {
         a->np = NULL;
-        trl_error(COMP, "cannot start the network process: %s", strerror(-rc));
+        if (rc == TRL_ECONFIG)
+            trl_error(COMP, "%s (state directory %s)", err, a->state_dir);
+        else
+            trl_error(COMP, "cannot start the network process: %s", err);
         return rc;
     }
     for (size_t i = 0; i < o->nforwarders; i++) {
@@ -1313,19 +1330,9 @@ static int setup_server(struct agent *a)
         return TRL_ECONFIG;
     }
     snprintf(a->port, sizeof(a->port), "%u", port);
-    char *ca = trl_path_join(a->state_dir, "ca.crt");
-    char *crt = trl_path_join(a->state_dir, "agent.crt");
-    char *key = trl_path_join(a->state_dir, "agent.key");
-    char err[300];
-    a->ssl = trl_tlsio_client_ctx(ca, crt, key, err, sizeof(err));
-    free(ca);
-    free(crt);
-    free(key);
-    if (!a->ssl) {
-        trl_error(COMP, "cannot load the agent's identity from %s (enroll first): %s", a->state_dir,
-                  err);
-        return TRL_ECONFIG;
-    }
+    a->ca_path = trl_path_join(a->state_dir, "ca.crt");
+    a->crt_path = trl_path_join(a->state_dir, "agent.crt");
+    a->key_path = trl_path_join(a->state_dir, "agent.key");
     return 0;
 }
 
@@ -1601,8 +1608,6 @@ out:
         apply_ack(a);
     }
     trl_netproc_destroy(a->np);
-    for (size_t i = 0; i < TRL_FWD_MAX; i++)
-        SSL_CTX_free(a->fwd_ssl[i]);
     trl_buf_free(&a->fwd_msg);
     trl_tail_destroy(a->tail);
     trl_fim_destroy(a->fim);
@@ -1616,7 +1621,9 @@ out:
         free(a->protected_ips[i]);
     free(a->protected_ips);
     trl_spool_destroy(a->spool);
-    SSL_CTX_free(a->ssl);
+    free(a->ca_path);
+    free(a->crt_path);
+    free(a->key_path);
     trl_arena_destroy(a->arena);
     trl_proto_zctx_destroy(a->zctx);
     trl_buf_free(&a->json);

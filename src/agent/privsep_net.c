@@ -36,6 +36,8 @@
 #define RELAY_QUEUE_MAX (4u << 20)
 #define RELAY_CHECK_MS  20
 #define CTL_SNDBUF      (4 << 20)
+/* Loading a few PEM files takes milliseconds; this bounds a child stuck on a file. */
+#define READY_TIMEOUT_MS 30000
 
 struct trl_netproc {
     struct trl_netproc_config c;
@@ -46,14 +48,15 @@ struct trl_netproc {
 
 /* ---- parent side ---- */
 
-static int spawn(struct trl_netproc *np);
+static int spawn(struct trl_netproc *np, char *err, size_t errlen);
 
-int trl_netproc_start(const struct trl_netproc_config *c, struct trl_netproc **out)
+int trl_netproc_start(const struct trl_netproc_config *c, struct trl_netproc **out, char *err,
+                      size_t errlen)
 {
     struct trl_netproc *np = trl_xcalloc(1, sizeof(*np));
     np->c = *c;
     np->ctl = -1;
-    int rc = spawn(np);
+    int rc = spawn(np, err, errlen);
     if (rc < 0) {
         free(np);
         return rc;
@@ -95,10 +98,10 @@ static void reap(struct trl_netproc *np)
     np->pid = 0;
 }
 
-int trl_netproc_restart(struct trl_netproc *np)
+int trl_netproc_restart(struct trl_netproc *np, char *err, size_t errlen)
 {
     reap(np);
-    return spawn(np);
+    return spawn(np, err, errlen);
 }
 
 void trl_netproc_destroy(struct trl_netproc *np)
@@ -203,6 +206,8 @@ struct relay {
 struct child {
     uv_loop_t loop;
     const struct trl_netproc_config *c;
+    SSL_CTX *server_ssl;
+    SSL_CTX *fwd_ssl[TRL_FWD_MAX]; /* NULL for UDP and TCP forwarders */
     uv_poll_t ctl_poll;
     uv_timer_t stats_timer;
     uv_timer_t trim_timer; /* gives the heap's free pages back every 20 s */
@@ -442,7 +447,7 @@ static void relay_start(struct child *ch, int fd)
         relay_close(r, "cannot use the agent's socket");
         return;
     }
-    r->tls = trl_tlsio_create(ch->c->server_ssl, false, ch->c->server_host);
+    r->tls = trl_tlsio_create(ch->server_ssl, false, ch->c->server_host);
     if (!r->tls) {
         relay_close(r, "cannot set up TLS");
         return;
@@ -554,6 +559,23 @@ static void close_other_fds(void)
         close((int)fd);
 }
 
+/* Loads the TLS contexts: the agent's identity and pinned CA, and each TLS forwarder's files. */
+static int load_tls(struct child *ch, char *err, size_t errlen)
+{
+    const struct trl_netproc_config *c = ch->c;
+    char why[300];
+    ch->server_ssl =
+        trl_tlsio_client_ctx(c->server_ca, c->server_cert, c->server_key, why, sizeof(why));
+    if (!ch->server_ssl) {
+        snprintf(err, errlen, "cannot load the agent's identity (enroll first): %s", why);
+        return TRL_ECONFIG;
+    }
+    for (size_t i = 0; i < c->nfwd; i++)
+        if (trl_forward_ssl_ctx(&c->fwd[i], &ch->fwd_ssl[i], err, errlen) != 0)
+            return TRL_ECONFIG;
+    return 0;
+}
+
 static void child_main(const struct trl_netproc_config *c, int ctl)
 {
     if (ctl != CTL_FD) {
@@ -567,7 +589,16 @@ static void child_main(const struct trl_netproc_config *c, int ctl)
     signal(SIGTERM, SIG_IGN); /* the agent stops it by closing the control socket */
     signal(SIGINT, SIG_IGN);
     prctl(PR_SET_NAME, "trapline-net", 0, 0, 0);
-    char err[300];
+    struct child *ch = trl_xcalloc(1, sizeof(*ch));
+    ch->c = c;
+    /* The key and certificates are read before the privileges go (agent.key is readable by root
+     * only), the same files the agent itself used to load. The agent waits for the answer. */
+    char err[400];
+    bool loaded = load_tls(ch, err, sizeof(err)) == 0;
+    char tag = loaded ? 'R' : 'E';
+    struct iovec ready[2] = {{&tag, 1}, {err, loaded ? 0 : strlen(err)}};
+    if (send_ctl(CTL_FD, ready, 2, -1, 0) != 0 || !loaded)
+        _exit(1);
     if (trl_privsep_drop(c->user, err, sizeof(err)) != 0) {
         trl_error(COMP, "cannot give up privileges, network process not started: %s", err);
         _exit(1);
@@ -579,14 +610,11 @@ static void child_main(const struct trl_netproc_config *c, int ctl)
                  "Seccomp=%d",
                  (long)getpid(), (unsigned)ps.uid, (unsigned long long)ps.cap_eff,
                  (unsigned long long)ps.cap_bnd, ps.no_new_privs, ps.seccomp);
-    struct child *ch = trl_xcalloc(1, sizeof(*ch));
-    ch->c = c;
     ch->rbuf = trl_xmalloc(2 + TRL_NETPROC_MAX_MSG);
     memset(ch->last, 0xff, sizeof(ch->last)); /* the first report goes out whatever it says */
     uv_loop_init(&ch->loop);
     for (size_t i = 0; i < c->nfwd; i++) {
-        if (trl_forwarder_create(&ch->loop, &c->fwd[i], c->fwd_ssl ? c->fwd_ssl[i] : NULL,
-                                 &ch->fw[i]) != 0) {
+        if (trl_forwarder_create(&ch->loop, &c->fwd[i], ch->fwd_ssl[i], &ch->fw[i]) != 0) {
             trl_error(COMP, "forwarder %s cannot start", c->fwd[i].name);
             _exit(1);
         }
@@ -605,7 +633,35 @@ static void child_main(const struct trl_netproc_config *c, int ctl)
     _exit(0);
 }
 
-static int spawn(struct trl_netproc *np)
+/* Waits for the new process's first message: 'R' once its TLS contexts are loaded, 'E' and the
+ * reason when they cannot be. */
+static int wait_ready(struct trl_netproc *np, char *err, size_t errlen)
+{
+    struct pollfd p = {np->ctl, POLLIN, 0};
+    int n;
+    while ((n = poll(&p, 1, READY_TIMEOUT_MS)) < 0 && errno == EINTR)
+        ;
+    if (n == 0) {
+        snprintf(err, errlen, "the network process did not load its TLS files in %d s",
+                 READY_TIMEOUT_MS / 1000);
+        return -ETIMEDOUT;
+    }
+    char msg[512];
+    ssize_t got;
+    while ((got = recv(np->ctl, msg, sizeof(msg) - 1, 0)) < 0 && errno == EINTR)
+        ;
+    if (got > 0 && msg[0] == 'R')
+        return 0;
+    if (got > 1 && msg[0] == 'E') {
+        msg[got] = '\0';
+        snprintf(err, errlen, "%s", msg + 1);
+        return TRL_ECONFIG;
+    }
+    snprintf(err, errlen, "the network process exited while starting");
+    return -EPIPE;
+}
+
+static int spawn(struct trl_netproc *np, char *err, size_t errlen)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
@@ -628,5 +684,8 @@ static int spawn(struct trl_netproc *np)
     close(sv[1]);
     np->pid = pid;
     np->ctl = sv[0];
-    return 0;
+    int rc = wait_ready(np, err, errlen);
+    if (rc < 0)
+        reap(np);
+    return rc;
 }

@@ -1,10 +1,10 @@
 #include "detect/sigma_literals.h"
+#include "core/hs_lib.h"
 #include "core/log.h"
 #include "core/strmap.h"
 #include "core/util.h"
 #include "detect/sigma_internal.h"
 
-#include <hs.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,7 +44,8 @@ static void clear_id(struct sigma_value *v, void *ud)
 
 void sigma_literals_free(struct trl_sigma_ruleset *rs)
 {
-    hs_free_database(rs->literals);
+    if (rs->literals)
+        trl_hs()->free_database(rs->literals);
     rs->literals = NULL;
     rs->nliterals = 0;
 }
@@ -62,12 +63,17 @@ int sigma_literals_build(struct trl_sigma_ruleset *rs)
             flags[i] = HS_FLAG_SINGLEMATCH;
             ids[i] = i;
         }
+        char why[256];
+        const struct trl_hs *hs = trl_hs_get(why, sizeof(why));
         hs_compile_error_t *err = NULL;
-        if (hs_compile_lit_multi(c.texts, flags, ids, c.lens, c.n, HS_MODE_BLOCK, NULL,
-                                 &rs->literals, &err) != HS_SUCCESS) {
+        if (!hs || hs->compile_lit_multi(c.texts, flags, ids, c.lens, c.n, HS_MODE_BLOCK, NULL,
+                                         &rs->literals, &err) != HS_SUCCESS) {
             trl_warn("rules", "literal prefilter unavailable, using plain search error=\"%s\"",
-                     err && err->message ? err->message : "unknown");
-            hs_free_compile_error(err);
+                     !hs                   ? why
+                     : err && err->message ? err->message
+                                           : "unknown");
+            if (hs)
+                hs->free_compile_error(err);
             rs->literals = NULL;
             sigma_each_value(rs, clear_id, NULL);
             rc = TRL_EINVAL;
@@ -88,7 +94,7 @@ int sigma_literals_scratch_init(const struct trl_sigma_ruleset *rs, struct trl_s
     s->hs = NULL;
     if (!rs->literals)
         return 0;
-    if (hs_alloc_scratch(rs->literals, &s->hs) != HS_SUCCESS)
+    if (trl_hs()->alloc_scratch(rs->literals, &s->hs) != HS_SUCCESS)
         return TRL_EINVAL;
     size_t words = (rs->nliterals + 63) / 64;
     for (size_t i = 0; i < TRL_ARRAY_LEN(s->lower); i++)
@@ -98,7 +104,8 @@ int sigma_literals_scratch_init(const struct trl_sigma_ruleset *rs, struct trl_s
 
 void sigma_literals_scratch_free(struct trl_sigma_scratch *s)
 {
-    hs_free_scratch(s->hs);
+    if (s->hs)
+        trl_hs()->free_scratch(s->hs);
     s->hs = NULL;
     for (size_t i = 0; i < TRL_ARRAY_LEN(s->lower); i++) {
         free(s->lower[i].bits);
@@ -121,7 +128,7 @@ bool sigma_literals_contains(const struct trl_sigma_ruleset *rs, struct trl_sigm
     if (!l->scanned) {
         memset(l->bits, 0, (rs->nliterals + 63) / 64 * sizeof(uint64_t));
         /* Values are at most the maximum message size, far below Vectorscan's 4 GiB limit. */
-        hs_scan(rs->literals, l->buf, (unsigned)l->len, 0, s->hs, on_literal, l->bits);
+        trl_hs()->scan(rs->literals, l->buf, (unsigned)l->len, 0, s->hs, on_literal, l->bits);
         l->scanned = true;
     }
     return (l->bits[id / 64] >> (id % 64)) & 1;

@@ -1,6 +1,7 @@
 #include "detect/sigma_prefilter.h"
 
 #include "core/buf.h"
+#include "core/hs_lib.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "detect/sigma_internal.h"
@@ -8,7 +9,6 @@
 #include "core/strmap.h"
 
 #include <ctype.h>
-#include <hs.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,7 +197,8 @@ void sigma_prefilter_free(struct trl_sigma_ruleset *rs)
     struct sigma_prefilter *pf = rs->prefilter;
     if (!pf)
         return;
-    hs_free_database(pf->db);
+    if (pf->db)
+        trl_hs()->free_database(pf->db);
     free(pf->first);
     free(pf->rules);
     free(pf->always);
@@ -249,13 +250,18 @@ static bool compile(struct sigma_prefilter *pf, const struct atom_table *t)
         flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
         ids[i] = i;
     }
+    char why[256];
+    const struct trl_hs *hs = trl_hs_get(why, sizeof(why));
     hs_compile_error_t *err = NULL;
-    bool ok = hs_compile_lit_multi(t->s, flags, ids, t->len, t->n, HS_MODE_BLOCK, NULL, &pf->db,
-                                   &err) == HS_SUCCESS;
+    bool ok = hs && hs->compile_lit_multi(t->s, flags, ids, t->len, t->n, HS_MODE_BLOCK, NULL,
+                                          &pf->db, &err) == HS_SUCCESS;
     if (!ok) {
         trl_warn("rules", "rule prefilter unavailable, every rule is evaluated error=\"%s\"",
-                 err && err->message ? err->message : "unknown");
-        hs_free_compile_error(err);
+                 !hs                   ? why
+                 : err && err->message ? err->message
+                                       : "unknown");
+        if (hs)
+            hs->free_compile_error(err);
         pf->db = NULL;
     }
     free(flags);
@@ -329,7 +335,7 @@ void sigma_prefilter_scratch_init(const struct trl_sigma_ruleset *rs, struct trl
     s->pf_state = 0;
     if (!pf || !pf->db)
         return;
-    if (hs_alloc_scratch(pf->db, &s->pf_hs) != HS_SUCCESS) {
+    if (trl_hs()->alloc_scratch(pf->db, &s->pf_hs) != HS_SUCCESS) {
         trl_warn("rules", "no scan space for the rule prefilter: every rule is evaluated");
         s->pf_hs = NULL;
         return;
@@ -340,7 +346,8 @@ void sigma_prefilter_scratch_init(const struct trl_sigma_ruleset *rs, struct trl
 
 void sigma_prefilter_scratch_free(struct trl_sigma_scratch *s)
 {
-    hs_free_scratch(s->pf_hs);
+    if (s->pf_hs)
+        trl_hs()->free_scratch(s->pf_hs);
     s->pf_hs = NULL;
     free(s->pf_bits);
     s->pf_bits = NULL;
@@ -388,7 +395,8 @@ static void scan(const struct sigma_prefilter *pf, struct trl_sigma_scratch *s,
     if (ev->original && !trl_event_has(ev, TRL_F_MESSAGE))
         trl_buf_append(t, ev->original, ev->original_len);
     if (t->len > 0 && t->len < UINT32_MAX &&
-        hs_scan(pf->db, t->data, (unsigned)t->len, 0, s->pf_hs, on_atom, &ctx) != HS_SUCCESS) {
+        trl_hs()->scan(pf->db, t->data, (unsigned)t->len, 0, s->pf_hs, on_atom, &ctx) !=
+            HS_SUCCESS) {
         /* A failed scan selects every rule rather than none. */
         memset(s->pf_bits, 0xff, s->pf_words * sizeof(uint64_t));
     }

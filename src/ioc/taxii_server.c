@@ -3,6 +3,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/mhd_lib.h"
 #include "core/timeutil.h"
 #include "core/util.h"
 #include "ioc/stix_export.h"
@@ -12,7 +13,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -86,21 +86,21 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, char
     if (!text)
         return MHD_NO;
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+        trl_mhd()->create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(text);
         return MHD_NO;
     }
-    MHD_add_response_header(r, "Content-Type", TRL_TAXII_MEDIA_TYPE);
-    MHD_add_response_header(r, "Cache-Control", "no-store");
+    trl_mhd()->add_response_header(r, "Content-Type", TRL_TAXII_MEDIA_TYPE);
+    trl_mhd()->add_response_header(r, "Cache-Control", "no-store");
     if (status == MHD_HTTP_UNAUTHORIZED)
-        MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"trapline-taxii\"");
+        trl_mhd()->add_response_header(r, "WWW-Authenticate", "Bearer realm=\"trapline-taxii\"");
     if (first)
-        MHD_add_response_header(r, "X-TAXII-Date-Added-First", first);
+        trl_mhd()->add_response_header(r, "X-TAXII-Date-Added-First", first);
     if (last)
-        MHD_add_response_header(r, "X-TAXII-Date-Added-Last", last);
-    enum MHD_Result rc = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
+        trl_mhd()->add_response_header(r, "X-TAXII-Date-Added-Last", last);
+    enum MHD_Result rc = trl_mhd()->queue_response(c, status, r);
+    trl_mhd()->destroy_response(r);
     return rc;
 }
 
@@ -127,7 +127,7 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, con
 
 static bool authorised(const struct trl_taxii_server *s, struct MHD_Connection *c)
 {
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *h = trl_mhd()->lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     if (!h || strncasecmp(h, "Bearer ", 7))
         return false;
     const char *tok = h + 7;
@@ -149,7 +149,7 @@ static bool authorised(const struct trl_taxii_server *s, struct MHD_Connection *
 /* TAXII 2.1 clients ask for application/taxii+json, with version=2.1 or without a version. */
 static bool accepts_taxii(struct MHD_Connection *c)
 {
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+    const char *h = trl_mhd()->lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
     if (!h)
         return false;
     char norm[512];
@@ -171,7 +171,7 @@ static bool accepts_taxii(struct MHD_Connection *c)
 /* "https://<Host>/..." for discovery, when the Host header is a plain host[:port]. */
 static char *absolute(struct MHD_Connection *c, const char *path)
 {
-    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    const char *host = trl_mhd()->lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     bool ok = host && *host && strlen(host) < 256;
     for (const char *p = host; ok && *p; p++)
         ok = isalnum((unsigned char)*p) || strchr(".-:[]", *p);
@@ -210,9 +210,9 @@ static int cmp_dated(const void *a, const void *b)
 
 static enum MHD_Result serve_objects(struct trl_taxii_server *s, struct MHD_Connection *c)
 {
-    const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "added_after");
-    const char *limit_s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
-    const char *next_s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "next");
+    const char *after = trl_mhd()->lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "added_after");
+    const char *limit_s = trl_mhd()->lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+    const char *next_s = trl_mhd()->lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "next");
     int64_t after_ns = 0;
     uint64_t limit = DEFAULT_LIMIT, offset = 0;
     if (after && trl_parse_rfc3339(after, strlen(after), &after_ns) != strlen(after))
@@ -401,16 +401,22 @@ struct trl_taxii_server *trl_taxii_server_start(const struct trl_taxii_server_op
         a4->sin_port = htons(port);
         inet_pton(AF_INET, addr, &a4->sin_addr);
     }
+    char why[256];
+    const struct trl_mhd *mhd = trl_mhd_get(why, sizeof(why));
+    if (!mhd) {
+        trl_error("taxii-server", "cannot serve TAXII: %s", why);
+        goto fail;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_EPOLL;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&ss, MHD_OPTION_HTTPS_MEM_CERT, s->cert_pem,
-                            MHD_OPTION_HTTPS_MEM_KEY, s->key_pem, MHD_OPTION_HTTPS_PRIORITIES,
-                            TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE, 2u,
-                            MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                            16u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024, MHD_OPTION_END);
+    s->d = mhd->start_daemon(flags, port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+                             (struct sockaddr *)&ss, MHD_OPTION_HTTPS_MEM_CERT, s->cert_pem,
+                             MHD_OPTION_HTTPS_MEM_KEY, s->key_pem, MHD_OPTION_HTTPS_PRIORITIES,
+                             TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE, 2u,
+                             MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                             16u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024, MHD_OPTION_END);
     if (!s->d) {
         trl_error("taxii-server",
                   "cannot serve TAXII on %s (address in use, or a bad "
@@ -418,7 +424,7 @@ struct trl_taxii_server *trl_taxii_server_start(const struct trl_taxii_server_op
                   o->listen);
         goto fail;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *di = mhd->get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : port;
     trl_info("taxii-server", "listening taxii=%s%s%s:%u collection=%s",
              ss.ss_family == AF_INET6 ? "[" : "", addr, ss.ss_family == AF_INET6 ? "]" : "",
@@ -439,6 +445,6 @@ void trl_taxii_server_stop(struct trl_taxii_server *s)
     if (!s)
         return;
     if (s->d)
-        MHD_stop_daemon(s->d);
+        trl_mhd()->stop_daemon(s->d);
     free_server(s);
 }

@@ -4,6 +4,7 @@
  */
 #include "web/http_server.h"
 #include "core/log.h"
+#include "core/mhd_lib.h"
 #include "core/timeutil.h"
 #include "core/util.h"
 #include "web/assets.h"
@@ -11,7 +12,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -123,34 +123,34 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 static void add_common_headers(struct MHD_Response *r, bool api)
 {
-    MHD_add_response_header(r, "Content-Security-Policy", csp);
-    MHD_add_response_header(r, "Strict-Transport-Security", "max-age=31536000");
-    MHD_add_response_header(r, "X-Frame-Options", "DENY");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-    MHD_add_response_header(r, "Cache-Control", api ? "no-store" : "no-cache");
+    trl_mhd()->add_response_header(r, "Content-Security-Policy", csp);
+    trl_mhd()->add_response_header(r, "Strict-Transport-Security", "max-age=31536000");
+    trl_mhd()->add_response_header(r, "X-Frame-Options", "DENY");
+    trl_mhd()->add_response_header(r, "X-Content-Type-Options", "nosniff");
+    trl_mhd()->add_response_header(r, "Referrer-Policy", "no-referrer");
+    trl_mhd()->add_response_header(r, "Cache-Control", api ? "no-store" : "no-cache");
 }
 
 static enum MHD_Result send_resp(struct MHD_Connection *c, struct trl_web_resp *rs, bool api)
 {
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(rs->len, rs->body, MHD_RESPMEM_MUST_FREE);
+        trl_mhd()->create_response_from_buffer(rs->len, rs->body, MHD_RESPMEM_MUST_FREE);
     rs->body = NULL;
     if (!r)
         return MHD_NO;
     add_common_headers(r, api);
     if (rs->len || rs->ctype)
-        MHD_add_response_header(r, "Content-Type",
-                                rs->ctype ? rs->ctype : "application/json; charset=utf-8");
+        trl_mhd()->add_response_header(r, "Content-Type",
+                                       rs->ctype ? rs->ctype : "application/json; charset=utf-8");
     if (rs->set_cookie[0])
-        MHD_add_response_header(r, "Set-Cookie", rs->set_cookie);
+        trl_mhd()->add_response_header(r, "Set-Cookie", rs->set_cookie);
     if (rs->retry_after_s > 0) {
         char v[32];
         snprintf(v, sizeof(v), "%ld", rs->retry_after_s);
-        MHD_add_response_header(r, "Retry-After", v);
+        trl_mhd()->add_response_header(r, "Retry-After", v);
     }
-    enum MHD_Result ret = MHD_queue_response(c, rs->status, r);
-    MHD_destroy_response(r);
+    enum MHD_Result ret = trl_mhd()->queue_response(c, rs->status, r);
+    trl_mhd()->destroy_response(r);
     return ret;
 }
 
@@ -174,26 +174,26 @@ static enum MHD_Result send_static(struct MHD_Connection *c, const char *path)
     const struct trl_web_asset *a = trl_web_asset_find(key);
     if (!a)
         return send_error(c, MHD_HTTP_NOT_FOUND, "not found");
-    const char *ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
+    const char *ae = trl_mhd()->lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
     bool gz = a->gz && ae && trl_accepts_gzip(ae);
-    struct MHD_Response *r = MHD_create_response_from_buffer(
+    struct MHD_Response *r = trl_mhd()->create_response_from_buffer(
         gz ? a->gz_len : a->len, (void *)(gz ? a->gz : a->data), MHD_RESPMEM_PERSISTENT);
     if (!r)
         return MHD_NO;
     add_common_headers(r, false);
-    MHD_add_response_header(r, "Content-Type", a->ctype);
-    MHD_add_response_header(r, "Vary", "Accept-Encoding");
+    trl_mhd()->add_response_header(r, "Content-Type", a->ctype);
+    trl_mhd()->add_response_header(r, "Vary", "Accept-Encoding");
     if (gz)
-        MHD_add_response_header(r, "Content-Encoding", "gzip");
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-    MHD_destroy_response(r);
+        trl_mhd()->add_response_header(r, "Content-Encoding", "gzip");
+    enum MHD_Result ret = trl_mhd()->queue_response(c, MHD_HTTP_OK, r);
+    trl_mhd()->destroy_response(r);
     return ret;
 }
 
 static void client_ip(struct MHD_Connection *c, char *out, size_t cap)
 {
     const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        trl_mhd()->get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     snprintf(out, cap, "unknown");
     if (!ci || !ci->client_addr)
         return;
@@ -209,7 +209,7 @@ static void client_ip(struct MHD_Connection *c, char *out, size_t cap)
 static bool authenticate(struct trl_web_req *rq)
 {
     struct MHD_Connection *c = rq->conn;
-    const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *authz = trl_mhd()->lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     const char *tok;
     size_t len;
     if (authz) {
@@ -222,7 +222,7 @@ static bool authenticate(struct trl_web_req *rq)
         rq->role = role;
         return true;
     }
-    const char *cookie = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Cookie");
+    const char *cookie = trl_mhd()->lookup_connection_value(c, MHD_HEADER_KIND, "Cookie");
     struct trl_session_info si;
     if (!cookie || !trl_cookie_find(cookie, "trl_session", &tok, &len) ||
         !trl_sessions_get(rq->web->sessions, tok, len, trl_mono_ns(), &si))
@@ -243,7 +243,7 @@ static bool authenticate(struct trl_web_req *rq)
     const char *m = rq->method;
     bool changes = strcmp(m, "GET") && strcmp(m, "HEAD") && strcmp(m, "OPTIONS");
     if (changes) {
-        const char *sent = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-CSRF-Token");
+        const char *sent = trl_mhd()->lookup_connection_value(c, MHD_HEADER_KIND, "X-CSRF-Token");
         rq->csrf_ok = sent && strlen(sent) == TRL_SESSION_ID_LEN &&
                       sodium_memcmp(sent, si.csrf, TRL_SESSION_ID_LEN) == 0;
     }
@@ -307,7 +307,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         /* A body somewhat over the limit is read and dropped, so that the client, still
          * sending, gets to read the 413; an absurd one is answered at once and the connection
          * closed. */
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        const char *cl = trl_mhd()->lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         uint64_t n;
         if (cl && trl_parse_u64(cl, strlen(cl), &n) && n > st->limit) {
             st->too_large = true;
@@ -395,10 +395,16 @@ struct trl_http_server *trl_http_server_start(const struct trl_http_opts *o)
     if (trl_users_open(o->data_dir, &s->web.users) != 0 ||
         trl_users_ensure_admin(s->web.users, o->data_dir) != 0)
         goto fail;
+    char why[256];
+    const struct trl_mhd *mhd = trl_mhd_get(why, sizeof(why));
+    if (!mhd) {
+        trl_error("http", "cannot serve https: %s", why);
+        goto fail;
+    }
     unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->d = MHD_start_daemon(
+    s->d = mhd->start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_HTTPS_MEM_CERT, s->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, s->key_pem,
         MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE,
@@ -413,7 +419,7 @@ struct trl_http_server *trl_http_server_start(const struct trl_http_opts *o)
                   o->listen);
         goto fail;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *di = mhd->get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     unsigned port = di ? di->port : 0;
     char host[64] = "?";
     if (ss.ss_family == AF_INET6) {
@@ -439,7 +445,7 @@ void trl_http_server_stop(struct trl_http_server *s)
 {
     if (!s)
         return;
-    MHD_stop_daemon(s->d);
+    trl_mhd()->stop_daemon(s->d);
     web_free(&s->web);
     sodium_memzero(s->key_pem, strlen(s->key_pem));
     free(s->cert_pem);

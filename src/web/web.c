@@ -3,12 +3,12 @@
  */
 #include "web/web.h"
 #include "core/log.h"
+#include "core/mhd_lib.h"
 #include "core/timeutil.h"
 #include "core/util.h"
 #include "store/timearg.h"
 
 #include <errno.h>
-#include <microhttpd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,12 +98,12 @@ void trl_web_bad_field(struct trl_web_resp *rs, const char *field, const char *m
 
 const char *trl_web_arg(const struct trl_web_req *rq, const char *name)
 {
-    return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
+    return trl_mhd()->lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
 const char *trl_web_header(const struct trl_web_req *rq, const char *name)
 {
-    return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+    return trl_mhd()->lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
 }
 
 bool trl_web_arg_uint(const struct trl_web_req *rq, struct trl_web_resp *rs, const char *name,

@@ -388,6 +388,29 @@ static void test_fim_single_file_root(void **state)
     trl_fim_destroy(m);
 }
 
+/* A file read in several chunks gets the standard SHA-256 of its whole content (the value
+ * sha256sum prints), so that baselines written by earlier versions stay valid. */
+static void test_fim_hashes_multi_chunk_file_like_sha256sum(void **state)
+{
+    struct fixture *f = *state;
+    struct trl_fim *m = make(f, 0, true);
+    run(m, f, 0);
+    size_t n = 200003;
+    unsigned char *data = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        data[i] = (unsigned char)(i % 251);
+    agent_test_write(p(f, "sshd.bin"), "w", data, n);
+    free(data);
+    run(m, f, 1);
+    assert_int_equal(f->n, 1);
+    assert_field(f->ev[0], TRL_F_EVENT_ACTION, "file-created");
+    assert_field(f->ev[0], TRL_F_FILE_SIZE, "200003");
+    assert_field(f->ev[0], TRL_F_FILE_HASH_SHA256,
+                 "49cbf04ab31e40bccff20650404805fc4a1f508e56d891f406ec592a2176d2e4");
+    reset(f);
+    trl_fim_destroy(m);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -400,6 +423,7 @@ int main(void)
         T(test_fim_periodic_scan_without_inotify),
         T(test_fim_new_root_is_baselined_silently),
         T(test_fim_single_file_root),
+        T(test_fim_hashes_multi_chunk_file_like_sha256sum),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,8 +1,11 @@
-/* libcurl loaded on first use (core/http_lib.h): the binary does not link it, the table resolves
- * every function the outputs and the TAXII client call, and the library works through it. */
+/* libcurl, libmicrohttpd and Vectorscan loaded on first use (core/http_lib.h, mhd_lib.h,
+ * hs_lib.h): the binary does not link them, each table resolves every function Trapline calls, and
+ * the library works through it. */
 #include "trl_test.h"
 
+#include "core/hs_lib.h"
 #include "core/http_lib.h"
+#include "core/mhd_lib.h"
 
 #include <dlfcn.h>
 
@@ -12,6 +15,79 @@ static void test_libcurl_is_not_loaded_before_first_use(void **state)
     /* RTLD_NOLOAD only looks: the binary must not have pulled libcurl in at start-up. */
     void *h = dlopen(TRL_CURL_SONAME, RTLD_NOW | RTLD_NOLOAD);
     assert_null(h);
+}
+
+static void test_libmicrohttpd_and_vectorscan_are_not_loaded_before_first_use(void **state)
+{
+    (void)state;
+    assert_null(dlopen(TRL_MHD_SONAME, RTLD_NOW | RTLD_NOLOAD));
+    assert_null(dlopen(TRL_HS_SONAME, RTLD_NOW | RTLD_NOLOAD));
+    /* Nor GnuTLS, which libmicrohttpd would bring. (The C++ runtime, Vectorscan's, cannot be
+     * checked the same way: the sanitisers' runtime links it.) */
+    assert_null(dlopen("libgnutls.so.30", RTLD_NOW | RTLD_NOLOAD));
+}
+
+static void test_libmicrohttpd_table_is_complete(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    const struct trl_mhd *m = trl_mhd_get(err, sizeof(err));
+    if (!m)
+        fail_msg("libmicrohttpd did not load: %s", err);
+    assert_ptr_equal(trl_mhd(), m);
+    assert_non_null(m->start_daemon);
+    assert_non_null(m->stop_daemon);
+    assert_non_null(m->get_daemon_info);
+    assert_non_null(m->get_connection_info);
+    assert_non_null(m->lookup_connection_value);
+    assert_non_null(m->create_response_from_buffer);
+    assert_non_null(m->add_response_header);
+    assert_non_null(m->queue_response);
+    assert_non_null(m->destroy_response);
+    /* A response built and released through the table. */
+    static const char body[] = "ok";
+    struct MHD_Response *r =
+        m->create_response_from_buffer(2, (void *)body, MHD_RESPMEM_PERSISTENT);
+    assert_non_null(r);
+    assert_int_equal(m->add_response_header(r, "Content-Type", "text/plain"), MHD_YES);
+    m->destroy_response(r);
+}
+
+static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                    void *ctx)
+{
+    (void)from;
+    (void)to;
+    (void)flags;
+    *(unsigned *)ctx |= 1u << id;
+    return 0;
+}
+
+static void test_vectorscan_scans_through_the_table(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    const struct trl_hs *hs = trl_hs_get(err, sizeof(err));
+    if (!hs)
+        fail_msg("Vectorscan did not load: %s", err);
+    assert_ptr_equal(trl_hs(), hs);
+    const char *lits[] = {"mimikatz", "sekurlsa"};
+    unsigned flags[] = {HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH, HS_FLAG_SINGLEMATCH};
+    unsigned ids[] = {0, 1};
+    size_t lens[] = {8, 8};
+    hs_database_t *db = NULL;
+    hs_compile_error_t *cerr = NULL;
+    assert_int_equal(
+        hs->compile_lit_multi(lits, flags, ids, lens, 2, HS_MODE_BLOCK, NULL, &db, &cerr),
+        HS_SUCCESS);
+    hs_scratch_t *scratch = NULL;
+    assert_int_equal(hs->alloc_scratch(db, &scratch), HS_SUCCESS);
+    static const char line[] = "CommandLine: MIMIKATZ.exe privilege::debug";
+    unsigned seen = 0;
+    assert_int_equal(hs->scan(db, line, sizeof(line) - 1, 0, scratch, on_match, &seen), HS_SUCCESS);
+    assert_int_equal(seen, 1u);
+    hs->free_scratch(scratch);
+    hs->free_database(db);
 }
 
 static void test_every_function_is_resolved_once(void **state)
@@ -74,6 +150,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_libcurl_is_not_loaded_before_first_use),
+        cmocka_unit_test(test_libmicrohttpd_and_vectorscan_are_not_loaded_before_first_use),
+        cmocka_unit_test(test_libmicrohttpd_table_is_complete),
+        cmocka_unit_test(test_vectorscan_scans_through_the_table),
         cmocka_unit_test(test_every_function_is_resolved_once),
         cmocka_unit_test(test_functions_work_through_the_table),
     };
