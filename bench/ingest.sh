@@ -6,7 +6,7 @@
 # systemd, with varying users, addresses and ports), sends each file over one TCP connection, and
 # times from the first byte sent until every event is in the output file. Trapline parses,
 # normalises and writes ECS JSON lines; rsyslog (a private test instance: imptcp -> omfile with its
-# traditional file template) parses and writes plain lines. Trapline runs twice per format:
+# traditional file template) parses and writes plain lines. Trapline runs twice per format (and everything ROUNDS times, see below):
 #   relay   --store off: parse + normalise + hand-off to the output file, what rsyslog does; the
 #           ratio against rsyslog is computed on this run;
 #   store   the default server: the same, plus every event committed to the event store (see
@@ -16,12 +16,14 @@
 # Not part of `make test`.
 #
 # usage: bench/ingest.sh [LINES]   (TRAPLINE=path of the binary, default build/trapline;
-#                                   a Release/RelWithDebInfo build, not a sanitizer one)
+#                                   a Release/RelWithDebInfo build, not a sanitizer one;
+#                                   ROUNDS=3: rounds of every run, compared by their medians)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 TRAPLINE=${TRAPLINE:-$root/build/trapline}
 LINES=${1:-1000000}
+ROUNDS=${ROUNDS:-3}
 [ -x "$TRAPLINE" ] || { echo "build trapline first (make), or set TRAPLINE"; exit 1; }
 command -v python3 >/dev/null || { echo "python3 is needed"; exit 1; }
 RSYSLOGD=$(command -v rsyslogd || echo /usr/sbin/rsyslogd)
@@ -142,37 +144,35 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-declare -A RESULT
-for mode in relay store; do
-    for fmt in rfc3164 rfc5424; do
-        out="$WORK/trapline-$fmt.jsonl"
-        rm -rf "$WORK/data"
-        store=on
-        [ "$mode" = relay ] && store=off
-        "$TRAPLINE" server --syslog-tcp 127.0.0.1:0 --output "$out" --data "$WORK/data" \
-            --store "$store" --rules off --http "" --agents "" --stats-interval 0 \
-            --log-level warn >"$WORK/trapline.stdout" 2>"$WORK/trapline-$fmt.log" &
-        pid=$!
-        PIDS+=("$pid")
-        for _ in $(seq 100); do grep -q listening "$WORK/trapline.stdout" && break; sleep 0.1; done
-        port=$(grep -o 'tcp=127.0.0.1:[0-9]*' "$WORK/trapline.stdout" | head -1 | sed 's/.*://')
-        read -r eps total sent < <(send_and_count "$port" "$WORK/$fmt.log" "$out" "$LINES")
-        RESULT[trapline-$mode-$fmt]=$eps
-        printf 'trapline %-5s %-8s %9s events/s  (%s s; sending took %s s)\n' "$mode" "$fmt" \
-            "$eps" "$total" "$sent"
-        printf '         cpu by thread: %s\n' "$(thread_cpu "$pid" "$LINES")"
-        kill -TERM "$pid"
-        wait "$pid" || true
-        rm -f "$out"
-    done
-done
+# run_trapline MODE FMT: one trapline run; appends its events/s to RESULT[trapline-MODE-FMT].
+run_trapline() {
+    local mode=$1 fmt=$2 out="$WORK/trapline-$2.jsonl" store=on pid port eps total sent
+    rm -rf "$WORK/data"
+    [ "$mode" = relay ] && store=off
+    "$TRAPLINE" server --syslog-tcp 127.0.0.1:0 --output "$out" --data "$WORK/data" \
+        --store "$store" --rules off --http "" --agents "" --stats-interval 0 \
+        --log-level warn >"$WORK/trapline.stdout" 2>"$WORK/trapline-$fmt.log" &
+    pid=$!
+    PIDS+=("$pid")
+    for _ in $(seq 100); do grep -q listening "$WORK/trapline.stdout" && break; sleep 0.1; done
+    port=$(grep -o 'tcp=127.0.0.1:[0-9]*' "$WORK/trapline.stdout" | head -1 | sed 's/.*://')
+    read -r eps total sent < <(send_and_count "$port" "$WORK/$fmt.log" "$out" "$LINES")
+    RESULT[trapline-$mode-$fmt]+=" $eps"
+    printf 'trapline %-5s %-8s %9s events/s  (%s s; sending took %s s)\n' "$mode" "$fmt" \
+        "$eps" "$total" "$sent"
+    printf '         cpu by thread: %s\n' "$(thread_cpu "$pid" "$LINES")"
+    kill -TERM "$pid"
+    wait "$pid" || true
+    rm -f "$out"
+}
 
-if [ -n "$RSYSLOGD" ]; then
-    for fmt in rfc3164 rfc5424; do
-        out="$WORK/rsyslog-$fmt.log"
-        port=$(free_port)
-        mkdir -p "$WORK/rs-$fmt"
-        cat >"$WORK/rsyslog-$fmt.conf" <<CONF
+# run_rsyslog FMT: one rsyslog run; appends its events/s to RESULT[rsyslog-FMT].
+run_rsyslog() {
+    local fmt=$1 out="$WORK/rsyslog-$1.log" port pid eps total sent
+    port=$(free_port)
+    rm -rf "$WORK/rs-$fmt"
+    mkdir -p "$WORK/rs-$fmt"
+    cat >"$WORK/rsyslog-$fmt.conf" <<CONF
 global(workDirectory="$WORK/rs-$fmt")
 module(load="imptcp")
 input(type="imptcp" address="127.0.0.1" port="$port" ruleset="bench")
@@ -180,27 +180,51 @@ ruleset(name="bench") {
     action(type="omfile" file="$out" template="RSYSLOG_TraditionalFileFormat")
 }
 CONF
-        "$RSYSLOGD" -n -f "$WORK/rsyslog-$fmt.conf" -i "$WORK/rsyslog-$fmt.pid" \
-            >"$WORK/rsyslog-$fmt.stdout" 2>&1 &
-        pid=$!
-        PIDS+=("$pid")
-        for _ in $(seq 100); do
-            python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" \
-                2>/dev/null && break
-            sleep 0.1
-        done
-        read -r eps total sent < <(send_and_count "$port" "$WORK/$fmt.log" "$out" "$LINES")
-        RESULT[rsyslog-$fmt]=$eps
-        printf 'rsyslog        %-8s %9s events/s  (%s s; sending took %s s)\n' "$fmt" "$eps" "$total" "$sent"
-        kill -TERM "$pid"
-        wait "$pid" || true
-        rm -f "$out"
+    "$RSYSLOGD" -n -f "$WORK/rsyslog-$fmt.conf" -i "$WORK/rsyslog-$fmt.pid" \
+        >"$WORK/rsyslog-$fmt.stdout" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    for _ in $(seq 100); do
+        python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" \
+            2>/dev/null && break
+        sleep 0.1
     done
+    read -r eps total sent < <(send_and_count "$port" "$WORK/$fmt.log" "$out" "$LINES")
+    RESULT[rsyslog-$fmt]+=" $eps"
+    printf 'rsyslog        %-8s %9s events/s  (%s s; sending took %s s)\n' "$fmt" "$eps" "$total" \
+        "$sent"
+    kill -TERM "$pid"
+    wait "$pid" || true
+    rm -f "$out"
+}
+
+# median VALUES...: the middle value (the lower middle of an even count).
+median() {
+    printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+# Each round runs every trapline configuration and rsyslog on each format next to each other, so
+# that a ratio compares runs made under the same load; the medians over ROUNDS are compared.
+declare -A RESULT
+for round in $(seq "$ROUNDS"); do
+    [ "$ROUNDS" -gt 1 ] && echo "-- round $round of $ROUNDS"
+    for fmt in rfc3164 rfc5424; do
+        run_trapline relay "$fmt"
+        [ -n "$RSYSLOGD" ] && run_rsyslog "$fmt"
+        run_trapline store "$fmt"
+    done
+done
+
+if [ -n "$RSYSLOGD" ]; then
+    echo "-- medians of $ROUNDS round(s)"
     for mode in relay store; do
         for fmt in rfc3164 rfc5424; do
-            awk -v t="${RESULT[trapline-$mode-$fmt]}" -v r="${RESULT[rsyslog-$fmt]}" \
-                -v f="$fmt" -v m="$mode" \
-                'BEGIN { printf "ratio    %-5s %-8s trapline/rsyslog = %.2f\n", m, f, t / r }'
+            # shellcheck disable=SC2086
+            t=$(median ${RESULT[trapline-$mode-$fmt]})
+            # shellcheck disable=SC2086
+            r=$(median ${RESULT[rsyslog-$fmt]})
+            awk -v t="$t" -v r="$r" -v f="$fmt" -v m="$mode" \
+                'BEGIN { printf "ratio    %-5s %-8s trapline/rsyslog = %.2f  (%d / %d events/s)\n", m, f, t / r, t, r }'
         done
     done
 else
