@@ -22,6 +22,9 @@
 #define DATA_DIR_LEN 12
 /* Directory flag of version 4: the column holds its distinct entries and references. */
 #define DIR_FLAG_DICT 1
+/* Codec of the JSON column of version 5: its parts, each compressed on its own (those after the
+ * first with the end of the first as zstd prefix). */
+#define CODEC_PARTS 2
 /* Meta blob: "TRLM", version, term hash version, Bloom k, summary count, event count (u32),
  * min and max timestamp (i64), Bloom size in bits (u32), the summaries, then the Bloom bits. */
 #define META_MAGIC   "TRLM"
@@ -277,6 +280,11 @@ struct trl_block_builder {
     struct pending *pend;
     size_t pend_cap;
     struct trl_shredder *shred;
+    uint32_t *part_events; /* per part of the JSON column: its events and raw length */
+    uint32_t *part_raw;
+    size_t nparts, parts_cap;
+    uint32_t part_size;    /* trl_block_builder_set_part_events(), 0 for the default */
+    struct trl_buf frames; /* the JSON column's compressed parts, before their directory */
     struct trl_buf data, meta;
     uint8_t *bloom;
     size_t bloom_cap;
@@ -304,6 +312,11 @@ struct trl_block_builder *trl_block_builder_create(int zstd_level, unsigned bloo
     return b;
 }
 
+void trl_block_builder_set_part_events(struct trl_block_builder *b, uint32_t events)
+{
+    b->part_size = events;
+}
+
 void trl_block_builder_destroy(struct trl_block_builder *b)
 {
     if (!b)
@@ -328,6 +341,9 @@ void trl_block_builder_destroy(struct trl_block_builder *b)
     }
     trl_buf_free(&b->data);
     trl_buf_free(&b->meta);
+    trl_buf_free(&b->frames);
+    free(b->part_events);
+    free(b->part_raw);
     free(b->pend);
     free(b->sinfo);
     free(b->bloom);
@@ -1053,6 +1069,61 @@ static void build_event_vals(struct trl_block_builder *b, const struct trl_shred
     flush_columns(b, npend);
 }
 
+/* The JSON column of format 5: the directory of its parts (varint count, varint prefix length,
+ * then per part varint events, raw length and stored length), then each part compressed on its
+ * own, so that a reader of a few events decompresses only their parts (and the first). */
+static int compress_parts(struct trl_block_builder *b, size_t dir_entry)
+{
+    const struct trl_buf *raw = &b->raw[TRL_COL_JSON];
+    buf_reuse(&b->frames);
+    uint32_t *stored_len = trl_xmalloc(b->nparts * sizeof(*stored_len));
+    uint32_t prefix_len = b->nparts > 1 ? b->part_raw[0] : 0;
+    size_t at = 0;
+    int rc = 0;
+    for (size_t k = 0; k < b->nparts; k++) {
+        size_t n = b->part_raw[k];
+        size_t bound = ZSTD_compressBound(n);
+        trl_buf_reserve(&b->frames, bound + 1);
+        /* Parts after the first are compressed with the first as zstd prefix: the matches it
+         * gives are most of what independent parts lose (a reader of any part has the first,
+         * whose skeletons the others name). The directory's prefix length lets a writer take
+         * only the first part's last bytes. */
+        if (k > 0 && prefix_len > 0 &&
+            ZSTD_isError(ZSTD_CCtx_refPrefix(b->cctx, raw->data + b->part_raw[0] - prefix_len,
+                                             prefix_len))) {
+            rc = -EIO;
+            goto fail;
+        }
+        size_t z =
+            ZSTD_compress2(b->cctx, b->frames.data + b->frames.len, bound, raw->data + at, n);
+        if (ZSTD_isError(z)) {
+            rc = -EIO;
+            goto fail;
+        }
+        stored_len[k] = (uint32_t)z;
+        b->frames.len += z;
+        at += n;
+    }
+    size_t start = b->data.len;
+    buf_varint(&b->data, b->nparts);
+    buf_varint(&b->data, prefix_len);
+    for (size_t k = 0; k < b->nparts; k++) {
+        buf_varint(&b->data, b->part_events[k]);
+        buf_varint(&b->data, b->part_raw[k]);
+        buf_varint(&b->data, stored_len[k]);
+    }
+    trl_buf_append(&b->data, b->frames.data, b->frames.len);
+    uint8_t *d = (uint8_t *)b->data.data + dir_entry;
+    d[0] = TRL_COL_JSON;
+    d[1] = CODEC_PARTS;
+    d[2] = 0;
+    trl_put_u32le(d + 4, (uint32_t)raw->len);
+    trl_put_u32le(d + 8, (uint32_t)(b->data.len - start));
+fail:
+    free(stored_len);
+    return rc;
+}
+
 static int compress_columns(struct trl_block_builder *b, uint32_t count)
 {
     uint8_t hdr[DATA_HDR_LEN] = {'T', 'R', 'L', 'B', TRL_BLOCK_VERSION, TRL_COL__COUNT, 0, 0};
@@ -1075,6 +1146,12 @@ static int compress_columns(struct trl_block_builder *b, uint32_t count)
         const struct trl_buf *raw = &b->raw[c];
         if (raw->len > TRL_BLOCK_MAX_COL_BYTES)
             return -EFBIG;
+        if (c == TRL_COL_JSON) {
+            int rc = compress_parts(b, dir_at + (size_t)c * DATA_DIR_LEN);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
         size_t bound = ZSTD_compressBound(raw->len);
         trl_buf_reserve(&b->data, bound + 1);
         uint8_t codec = 0;
@@ -1191,6 +1268,30 @@ static void write_meta(struct trl_block_builder *b, uint32_t count, int64_t min_
     trl_buf_append(&b->meta, b->bloom, nbytes);
 }
 
+/* Events per part of the JSON column, by the block's size (docs/storage.md, "Format 5"): a
+ * reader of one event rebuilds its part only; smaller parts compress a little worse. */
+static size_t json_part_events(const struct trl_block_builder *b, size_t n)
+{
+    if (b->part_size)
+        return b->part_size;
+    return n > TRL_BLOCK_SMALL ? TRL_BLOCK_PART_EVENTS_LARGE : TRL_BLOCK_PART_EVENTS;
+}
+
+/* Ends the JSON column's current part, of `events` events. */
+static void cut_part(struct trl_block_builder *b, uint32_t events)
+{
+    if (b->nparts == b->parts_cap) {
+        b->parts_cap = b->parts_cap ? b->parts_cap * 2 : 16;
+        b->part_events = trl_xrealloc(b->part_events, b->parts_cap * sizeof(*b->part_events));
+        b->part_raw = trl_xrealloc(b->part_raw, b->parts_cap * sizeof(*b->part_raw));
+    }
+    size_t before = b->raw[TRL_COL_JSON].len;
+    trl_shredder_cut(b->shred, &b->raw[TRL_COL_JSON]);
+    b->part_events[b->nparts] = events;
+    b->part_raw[b->nparts] = (uint32_t)(b->raw[TRL_COL_JSON].len - before);
+    b->nparts++;
+}
+
 int trl_block_build(struct trl_block_builder *b, const struct trl_block_input *ev, size_t n,
                     struct trl_block_out *out)
 {
@@ -1198,6 +1299,8 @@ int trl_block_build(struct trl_block_builder *b, const struct trl_block_input *e
         return TRL_EINVAL;
     builder_reset(b);
     trl_shredder_reset(b->shred);
+    b->nparts = 0;
+    size_t part = json_part_events(b, n);
     struct trl_sha256 digest;
     if (trl_sha256_init(&digest) != 0)
         return -ENOMEM;
@@ -1224,9 +1327,10 @@ int trl_block_build(struct trl_block_builder *b, const struct trl_block_input *e
             build_event_leaves(b);
         }
         trl_events_digest_add(&digest, in->ts, in->json, in->len);
+        if ((i + 1) % part == 0 || i + 1 == n)
+            cut_part(b, (uint32_t)((i + 1) % part == 0 ? part : (i + 1) % part));
     }
     trl_sha256_final(&digest, out->events_digest);
-    trl_shredder_finish(b->shred, &b->raw[TRL_COL_JSON]);
     int rc = compress_columns(b, (uint32_t)n);
     if (rc != 0)
         return rc;
@@ -1250,8 +1354,9 @@ int trl_block_view_init(struct trl_block_view *v, const void *data, size_t len)
     memset(v, 0, sizeof(*v));
     const uint8_t *p = data;
     if (!p || len < DATA_HDR_LEN || memcmp(p, DATA_MAGIC, 4) != 0 ||
-        (p[4] != TRL_BLOCK_VERSION && p[4] != TRL_BLOCK_VERSION_SHRED3 &&
-         p[4] != TRL_BLOCK_VERSION_SHRED2 && p[4] != TRL_BLOCK_VERSION_ROWS))
+        (p[4] != TRL_BLOCK_VERSION && p[4] != TRL_BLOCK_VERSION_DICT4 &&
+         p[4] != TRL_BLOCK_VERSION_SHRED3 && p[4] != TRL_BLOCK_VERSION_SHRED2 &&
+         p[4] != TRL_BLOCK_VERSION_ROWS))
         return TRL_EINVAL;
     unsigned ncols = p[5];
     uint32_t count = trl_get_u32le(p + 8);
@@ -1265,14 +1370,16 @@ int trl_block_view_init(struct trl_block_view *v, const void *data, size_t len)
         unsigned c = d[0];
         uint8_t codec = d[1];
         /* Before version 4 the flag byte was reserved (written as 0, never read). */
-        uint8_t flags = p[4] >= TRL_BLOCK_VERSION ? d[2] : 0;
+        uint8_t flags = p[4] >= TRL_BLOCK_VERSION_DICT4 ? d[2] : 0;
         bool keyword = c >= TRL_COL_HOST_NAME && c <= TRL_COL_EVENT_CODE;
         uint32_t raw_len = trl_get_u32le(d + 4), stored = trl_get_u32le(d + 8);
+        /* Version 5 stores the JSON column as parts, and only it. */
+        bool parts = p[4] >= TRL_BLOCK_VERSION && c == TRL_COL_JSON;
         if (flags & ~DIR_FLAG_DICT || (flags && !keyword))
             return TRL_EINVAL;
-        if (c >= TRL_COL__COUNT || v->cols[c].present || codec > 1 ||
-            raw_len > TRL_BLOCK_MAX_COL_BYTES || stored > len - off ||
-            (codec == 0 && stored != raw_len))
+        if (c >= TRL_COL__COUNT || v->cols[c].present ||
+            (parts ? codec != CODEC_PARTS : codec > 1) || raw_len > TRL_BLOCK_MAX_COL_BYTES ||
+            stored > len - off || (codec == 0 && stored != raw_len))
             return TRL_EINVAL;
         v->cols[c].present = true;
         v->cols[c].codec = codec;
@@ -1305,6 +1412,7 @@ void trl_block_decoder_free(struct trl_block_decoder *d)
         free(d->str[c].vals);
     }
     trl_unshred_buf_free(&d->unshred);
+    trl_json_parts_free(&d->parts);
     free(d->json_off);
     free(d->packed);
     free(d->entry_off);
@@ -1395,6 +1503,104 @@ static int expand_dict(struct trl_block_decoder *d, enum trl_col c, const uint8_
 
 /* Points *out at the column's bytes as versions 1-3 store them: decompressed into the decoder's
  * buffer, and expanded there when the column is dictionary-coded. */
+void trl_json_parts_free(struct trl_json_parts *ps)
+{
+    free(ps->p);
+    memset(ps, 0, sizeof(*ps));
+}
+
+int trl_block_json_parts(const struct trl_block_view *v, struct trl_json_parts *ps)
+{
+    const uint32_t col_off = v->cols[TRL_COL_JSON].off, stored = v->cols[TRL_COL_JSON].stored_len;
+    const uint32_t raw_len = v->cols[TRL_COL_JSON].raw_len;
+    ps->n = 0;
+    if (!v->cols[TRL_COL_JSON].present)
+        return TRL_EINVAL;
+    if (v->cols[TRL_COL_JSON].codec != CODEC_PARTS) {
+        if (!ps->cap) {
+            ps->p = trl_xmalloc(sizeof(*ps->p));
+            ps->cap = 1;
+        }
+        ps->p[0] = (struct trl_json_part){0, v->count, raw_len, col_off, stored};
+        ps->n = 1;
+        ps->prefix_len = 0;
+        return 0;
+    }
+    const uint8_t *q = v->data + col_off, *end = q + stored;
+    uint64_t n, prefix;
+    /* Each part holds an event and takes three directory bytes. */
+    if (!trl_varint_get(&q, end, &n) || !trl_varint_get(&q, end, &prefix) || n == 0 ||
+        n > v->count || n > (uint64_t)(end - q) / 3)
+        return TRL_EINVAL;
+    if (ps->cap < n) {
+        free(ps->p);
+        ps->cap = (size_t)n;
+        ps->p = trl_xmalloc(ps->cap * sizeof(*ps->p));
+    }
+    uint64_t events = 0, raw = 0, bytes = 0;
+    for (uint64_t k = 0; k < n; k++) {
+        uint64_t e, r, z;
+        if (!trl_varint_get(&q, end, &e) || !trl_varint_get(&q, end, &r) ||
+            !trl_varint_get(&q, end, &z) || e == 0 || e > v->count - events || r == 0 ||
+            r > raw_len - raw || z == 0 || z > stored)
+            return TRL_EINVAL;
+        ps->p[k] = (struct trl_json_part){(uint32_t)events, (uint32_t)e, (uint32_t)r,
+                                          (uint32_t)bytes, (uint32_t)z};
+        events += e;
+        raw += r;
+        bytes += z;
+    }
+    uint32_t frames = (uint32_t)(q - v->data);
+    if (events != v->count || raw != raw_len || bytes != (uint64_t)(end - q) ||
+        prefix > ps->p[0].raw_len || (n == 1 && prefix > 0))
+        return TRL_EINVAL;
+    ps->prefix_len = (uint32_t)prefix;
+    for (uint64_t k = 0; k < n; k++)
+        ps->p[k].off += frames;
+    ps->n = (uint32_t)n;
+    return 0;
+}
+
+int trl_block_json_read(void **dctx, const struct trl_block_view *v,
+                        const struct trl_json_parts *ps, const uint8_t *sel, uint8_t *dst,
+                        size_t *len, uint32_t *first)
+{
+    bool zstd = v->cols[TRL_COL_JSON].codec != 0;
+    if (zstd && !*dctx && !(*dctx = ZSTD_createDCtx()))
+        return -ENOMEM;
+    size_t at = 0;
+    uint32_t j = 0;
+    for (uint32_t k = 0; k < ps->n; k++) {
+        const struct trl_json_part *pt = &ps->p[k];
+        if (sel && !sel[k])
+            continue;
+        const uint8_t *src = v->data + pt->off;
+        if (!zstd) {
+            memcpy(dst + at, src, pt->raw_len);
+        } else {
+            /* The size a frame claims must be the directory's before it is decompressed. */
+            if (pt->raw_len == 0 || ZSTD_getFrameContentSize(src, pt->stored_len) != pt->raw_len)
+                return TRL_EINVAL;
+            /* The end of the first part, written first, is the prefix of the others (for this
+             * frame only). */
+            if (k > 0 && ps->prefix_len > 0 &&
+                ((sel && !sel[0]) ||
+                 ZSTD_isError(ZSTD_DCtx_refPrefix(*dctx, dst + ps->p[0].raw_len - ps->prefix_len,
+                                                  ps->prefix_len))))
+                return TRL_EINVAL;
+            size_t z = ZSTD_decompressDCtx(*dctx, dst + at, pt->raw_len, src, pt->stored_len);
+            if (ZSTD_isError(z) || z != pt->raw_len)
+                return TRL_EINVAL;
+        }
+        at += pt->raw_len;
+        if (first)
+            first[j] = pt->first;
+        j++;
+    }
+    *len = at;
+    return 0;
+}
+
 static int column_bytes(struct trl_block_decoder *d, const struct trl_block_view *v, enum trl_col c,
                         const uint8_t **out, size_t *out_len)
 {
@@ -1406,6 +1612,19 @@ static int column_bytes(struct trl_block_decoder *d, const struct trl_block_view
         *out = src;
         *out_len = raw_len;
         return 0;
+    }
+    if (v->cols[c].codec == CODEC_PARTS) {
+        int rc = trl_block_json_parts(v, &d->parts);
+        if (rc != 0)
+            return rc;
+        if (d->raw_cap[c] < raw_len) {
+            free(d->raw[c]);
+            d->raw[c] = trl_xmalloc(raw_len);
+            d->raw_cap[c] = raw_len;
+        }
+        rc = trl_block_json_read(&d->dctx, v, &d->parts, NULL, d->raw[c], out_len, NULL);
+        *out = d->raw[c];
+        return rc;
     }
     /* The size the frame claims must match the directory (itself capped at
      * TRL_BLOCK_MAX_COL_BYTES) before anything is allocated for it. */
@@ -1516,10 +1735,14 @@ static int decode_shredded(struct trl_block_decoder *d, const struct trl_block_v
         d->json_off_cap = (size_t)count + 1;
         d->json_off = trl_xmalloc(d->json_off_cap * sizeof(*d->json_off));
     }
-    /* Format 4 changed the keyword columns only: its JSON column is that of format 3. */
+    /* Format 4 changed the keyword columns only: its JSON column is that of format 3; format 5
+     * cuts it into parts, each that of format 3. */
     int shred_version = v->version >= 3 ? 3 : 2;
-    int rc = trl_json_unshred_ts(p, len, count, shred_version, ts, TRL_BLOCK_MAX_COL_BYTES,
-                                 &d->unshred, d->json_off);
+    int rc = v->version >= TRL_BLOCK_VERSION
+                 ? trl_json_unshred_parts(p, len, count, ts, TRL_BLOCK_MAX_COL_BYTES, &d->unshred,
+                                          d->json_off)
+                 : trl_json_unshred_ts(p, len, count, shred_version, ts, TRL_BLOCK_MAX_COL_BYTES,
+                                       &d->unshred, d->json_off);
     if (rc != 0)
         return rc;
     struct trl_strcol *s = &d->str[TRL_COL_JSON];

@@ -5,8 +5,9 @@
  * so a reader decompresses only what it needs: the timestamps, nine keyword columns (host.name,
  * source.ip, destination.ip, user.name, process.name, event.category, event.action,
  * event.outcome, event.code; format 4 stores each as its distinct entries and one reference per
- * event) and the full JSON of every event, shredded by field (json_shred.h; blocks of formats 3,
- * 2 and 1, the last with row JSON, stay readable). `meta` holds
+ * event) and the full JSON of every event, shredded by field (json_shred.h) in parts of
+ * consecutive events compressed apart (format 5), so that reading a few events decompresses their
+ * parts only (blocks of formats 4, 3, 2 and 1, the last with row JSON, stay readable). `meta` holds
  * what lets a search skip the block without touching `data`: the time range, per-column summaries
  * (lower-cased min/max and the distinct values when there are few) and a Bloom filter of the
  * block's terms (terms.h). docs/storage.md describes the formats byte by byte.
@@ -45,15 +46,24 @@ enum trl_col {
 
 /* Data blob versions: 1 keeps each event's JSON as a row; 2 shreds the JSON column by field
  * (json_shred.h); 3 also keeps the few values of low-variety fields inline and times as deltas
- * from the event's timestamp; 4 (written now) may store a keyword column as its block's distinct
- * entries and one reference per event (a flag in the column's directory entry). All are read. The
- * meta blob keeps its own version. */
-#define TRL_BLOCK_VERSION        4
+ * from the event's timestamp; 4 may store a keyword column as its block's distinct entries and
+ * one reference per event (a flag in the column's directory entry); 5 (written now) cuts the JSON
+ * column into parts of consecutive events, each shredded and compressed on its own, so that
+ * reading one event decompresses and rebuilds its part only. All are read. The meta blob keeps
+ * its own version. */
+#define TRL_BLOCK_VERSION        5
+#define TRL_BLOCK_VERSION_DICT4  4
 #define TRL_BLOCK_VERSION_SHRED3 3
 #define TRL_BLOCK_VERSION_SHRED2 2
 #define TRL_BLOCK_VERSION_ROWS   1
 #define TRL_BLOCK_META_VERSION   1
 #define TRL_BLOCK_MAX_EVENTS     65536 /* hard limit of the format; blocks are built smaller */
+/* Events per part of the JSON column (format 5): blocks as appended, and larger ones (those
+ * compaction builds); docs/storage.md gives the measurements behind them. */
+#define TRL_BLOCK_SMALL             4096 /* larger blocks are built by compaction */
+#define TRL_BLOCK_PART_EVENTS       1024
+#define TRL_BLOCK_PART_EVENTS_LARGE 4096
+
 /* Decoded size limit of one column: room for a block holding one 16 MiB message whose JSON
  * (message and event.original, every byte escaped) is 12 times larger. */
 #define TRL_BLOCK_MAX_COL_BYTES  (256u << 20)
@@ -93,6 +103,9 @@ struct trl_block_builder;
 /* zstd_level 1..19; bloom_bits_per_term 4..32. */
 struct trl_block_builder *trl_block_builder_create(int zstd_level, unsigned bloom_bits_per_term);
 void trl_block_builder_destroy(struct trl_block_builder *b);
+/* Events per part of the JSON column from now on (0: TRL_BLOCK_PART_EVENTS and ..._LARGE by the
+ * block's size). Tests use small parts to build blocks of many parts from few events. */
+void trl_block_builder_set_part_events(struct trl_block_builder *b, uint32_t events);
 /* Builds one block of n (1..TRL_BLOCK_MAX_EVENTS) events. 0 or a negative error. */
 int trl_block_build(struct trl_block_builder *b, const struct trl_block_input *ev, size_t n,
                     struct trl_block_out *out);
@@ -110,7 +123,7 @@ struct trl_block_view {
     uint8_t version;
     struct {
         bool present;
-        uint8_t codec; /* 0 stored, 1 zstd */
+        uint8_t codec; /* 0 stored, 1 zstd, 2 parts (the JSON column of version 5) */
         bool dict;     /* version 4: distinct entries and references (docs/storage.md) */
         uint32_t raw_len;
         uint32_t off;
@@ -120,6 +133,34 @@ struct trl_block_view {
 
 /* Checks the header and directory of a data blob (nothing is decompressed). */
 int trl_block_view_init(struct trl_block_view *v, const void *data, size_t len);
+
+/* A part of the JSON column: the events first .. first + count - 1, shredded on their own (a
+ * block before format 5 has one part, the whole column). */
+struct trl_json_part {
+    uint32_t first, count;
+    uint32_t raw_len;
+    uint32_t off, stored_len; /* its bytes in the data blob */
+};
+
+struct trl_json_parts {
+    struct trl_json_part *p;
+    size_t cap;
+    uint32_t n;
+    uint32_t prefix_len; /* the last bytes of the first part, zstd prefix of the others */
+};
+
+void trl_json_parts_free(struct trl_json_parts *ps);
+/* Reads the parts of the JSON column from its directory (the column's stored bytes must be in
+ * v->data). 0 or TRL_EINVAL. */
+int trl_block_json_parts(const struct trl_block_view *v, struct trl_json_parts *ps);
+/* Decompresses the parts k with sel[k] != 0 (every part when sel is NULL; the first must be
+ * chosen with any other when ps->prefix_len > 0) back to back into dst,
+ * which has room for the column's raw length; *len is their total length and first[j] the first
+ * event of the j-th part written (what trl_shred_scan_open_parts() takes). *dctx is a ZSTD_DCtx,
+ * created on first use, owned by the caller. 0, TRL_EINVAL or -ENOMEM. */
+int trl_block_json_read(void **dctx, const struct trl_block_view *v,
+                        const struct trl_json_parts *ps, const uint8_t *sel, uint8_t *dst,
+                        size_t *len, uint32_t *first);
 
 /* A decoded string column: the values of event i are vals[first[i]] .. vals[first[i+1]-1].
  * The JSON column has exactly one value per event. */
@@ -137,6 +178,7 @@ struct trl_block_decoder {
     size_t ts_cap;
     struct trl_strcol str[TRL_COL__COUNT];
     struct trl_unshred_buf unshred; /* the JSON of a version 2 block */
+    struct trl_json_parts parts;    /* of the JSON column of a version 5 block */
     uint32_t *json_off;
     size_t json_off_cap;
     uint8_t *packed; /* a dictionary-coded keyword column, before it is expanded into raw[] */

@@ -94,9 +94,11 @@ struct skel_slot {
     bool used;
 };
 
-/* Where a distinct skeleton lies in skel, by its number. */
+/* Where a distinct skeleton lies in skel (in skel0 when it is one of the first part's), by its
+ * number. */
 struct skel_pos {
     uint32_t off, len;
+    uint64_t hash;
 };
 
 /* A known shape of the block: the events walked so far, as a tree of the bytes between their
@@ -179,6 +181,11 @@ struct trl_shredder {
     size_t smap_cap, nskel;
     struct skel_pos *skel_at; /* nskel entries */
     size_t skel_at_cap;
+    /* Format 5: the skeletons of the block's first part, which later parts name without storing
+     * them again (skeletons 0 .. nskel0 - 1); cut0 once the first part is cut. */
+    struct trl_buf skel0;
+    size_t nskel0;
+    bool cut0;
     uint32_t skel_recent[SKEL_RECENT]; /* a skeleton's number + 1, 0 for none */
     /* The known shapes (node 0 the root), and the steps of the current event. */
     struct shape_node *nodes;
@@ -215,6 +222,7 @@ void trl_shredder_destroy(struct trl_shredder *s)
     free(s->vals);
     free(s->smap);
     free(s->skel_at);
+    trl_buf_free(&s->skel0);
     free(s->nodes);
     trl_buf_free(&s->lits);
     free(s->steps);
@@ -240,6 +248,9 @@ void trl_shredder_reset(struct trl_shredder *s)
         memset(s->smap, 0, s->smap_cap * sizeof(*s->smap));
     s->nskel = 0;
     memset(s->skel_recent, 0, sizeof(s->skel_recent));
+    trl_buf_reset(&s->skel0);
+    s->nskel0 = 0;
+    s->cut0 = false;
     /* Stream numbers belong to the block: so do the shapes that name them. */
     s->nnodes = 0;
     s->shape_tries = 0;
@@ -1054,6 +1065,12 @@ static void smap_grow(struct trl_shredder *s)
     s->smap_cap = ncap;
 }
 
+/* The bytes of distinct skeleton idx. */
+static inline const char *skel_bytes(const struct trl_shredder *s, size_t idx)
+{
+    return (idx < s->nskel0 ? s->skel0.data : s->skel.data) + s->skel_at[idx].off;
+}
+
 /* Appends the event's skeleton (in s->ev) to the block's: a skeleton seen before in the block as
  * 0 and its number among the distinct ones, a new one as its length and bytes. */
 static void put_skeleton(struct trl_shredder *s)
@@ -1062,7 +1079,7 @@ static void put_skeleton(struct trl_shredder *s)
     uint32_t *recent = &s->skel_recent[s->ev.len % SKEL_RECENT];
     if (*recent) {
         const struct skel_pos *sp = &s->skel_at[*recent - 1];
-        if (sp->len == s->ev.len && !memcmp(s->skel.data + sp->off, s->ev.data, s->ev.len)) {
+        if (sp->len == s->ev.len && !memcmp(skel_bytes(s, *recent - 1), s->ev.data, s->ev.len)) {
             put_varint(&s->skel, 0);
             put_varint(&s->skel, *recent - 1);
             return;
@@ -1075,7 +1092,7 @@ static void put_skeleton(struct trl_shredder *s)
     while (s->smap[j].used) {
         const struct skel_slot *e = &s->smap[j];
         if (e->hash == h && e->len == s->ev.len &&
-            !memcmp(s->skel.data + e->off, s->ev.data, s->ev.len)) {
+            !memcmp(skel_bytes(s, e->idx), s->ev.data, s->ev.len)) {
             put_varint(&s->skel, 0);
             put_varint(&s->skel, e->idx);
             *recent = e->idx + 1;
@@ -1090,7 +1107,7 @@ static void put_skeleton(struct trl_shredder *s)
     put_varint(&s->skel, s->ev.len);
     uint32_t idx = (uint32_t)s->nskel++;
     s->smap[j] = (struct skel_slot){h, (uint32_t)s->skel.len, (uint32_t)s->ev.len, idx, true};
-    s->skel_at[idx] = (struct skel_pos){(uint32_t)s->skel.len, (uint32_t)s->ev.len};
+    s->skel_at[idx] = (struct skel_pos){(uint32_t)s->skel.len, (uint32_t)s->ev.len, h};
     *recent = idx + 1;
     trl_buf_append(&s->skel, s->ev.data, s->ev.len);
 }
@@ -1329,6 +1346,41 @@ void trl_shredder_finish(struct trl_shredder *s, struct trl_buf *out)
     }
 }
 
+void trl_shredder_cut(struct trl_shredder *s, struct trl_buf *out)
+{
+    trl_shredder_finish(s, out);
+    /* The next part keeps the block's stream numbers, paths and shapes (a stream with no value in
+     * it costs two zero bytes in its directory); its values, skeletons and counts are its own. */
+    for (size_t i = 0; i < s->nst; i++) {
+        trl_buf_reset(&s->st[i].vals);
+        trl_buf_reset(&s->st[i].refs);
+    }
+    /* Later parts name the first part's skeletons by their numbers (its bytes are the zstd
+     * prefix of theirs, and a reader of any part has them); their own come after. */
+    if (!s->cut0) {
+        /* The first part's skeleton bytes move to skel0 (the buffers trade places). */
+        struct trl_buf t = s->skel0;
+        s->skel0 = s->skel;
+        s->skel = t;
+        s->nskel0 = s->nskel;
+        s->cut0 = true;
+    } else if (s->nskel > s->nskel0) {
+        memset(s->smap, 0, s->smap_cap * sizeof(*s->smap));
+        for (size_t i = 0; i < s->nskel0; i++) {
+            const struct skel_pos *sp = &s->skel_at[i];
+            size_t j = (size_t)sp->hash & (s->smap_cap - 1);
+            while (s->smap[j].used)
+                j = (j + 1) & (s->smap_cap - 1);
+            s->smap[j] = (struct skel_slot){sp->hash, sp->off, sp->len, (uint32_t)i, true};
+        }
+        s->nskel = s->nskel0;
+    }
+    trl_buf_reset(&s->skel);
+    memset(s->skel_recent, 0, sizeof(s->skel_recent));
+    s->total = 0;
+    s->count = 0;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Unshredding                                                                                 */
 
@@ -1442,19 +1494,22 @@ int trl_json_unshred(const uint8_t *p, size_t len, uint32_t count, size_t max_js
     return trl_json_unshred_ts(p, len, count, 3, NULL, max_json, ub, off);
 }
 
-int trl_json_unshred_ts(const uint8_t *p, size_t len, uint32_t count, int version,
+/* Rebuilds one shredded column (a whole block's, or one part of a format 5 column) that starts at
+ * p, with avail bytes after p of which it may use the first ones: its events' JSON goes to
+ * ub->json from out_at on, event i at off[i] (off[n] its end; absolute offsets). *n and *used
+ * give its event count (at most max_count) and byte length. */
+static int unshred_part(const uint8_t *p, size_t avail, uint32_t max_count, int version,
                         const int64_t *ts, size_t max_json, struct trl_unshred_buf *ub,
-                        uint32_t *off)
+                        size_t out_at, uint32_t *off, uint32_t *n, size_t *used, size_t *nskel_io)
 {
-    if (version != 2 && version != 3)
-        return TRL_EINVAL;
-    const uint8_t *q = p, *end = p + len;
+    const uint8_t *q = p, *end = p + avail;
     uint64_t n_ev, total, nst, skel_len;
     if (!trl_varint_get(&q, end, &n_ev) || !trl_varint_get(&q, end, &total) ||
         !trl_varint_get(&q, end, &nst) || !trl_varint_get(&q, end, &skel_len))
         return TRL_EINVAL;
     /* Each stream takes at least two directory bytes: that bounds nst by the input. */
-    if (n_ev != count || total > max_json || total > UINT32_MAX || nst > (uint64_t)(end - q) / 2)
+    if (n_ev > max_count || total > max_json - out_at || out_at + total > UINT32_MAX ||
+        nst > (uint64_t)(end - q) / 2)
         return TRL_EINVAL;
     if (ub->cursor_cap < nst * 4) {
         free(ub->cursor);
@@ -1473,9 +1528,10 @@ int trl_json_unshred_ts(const uint8_t *p, size_t len, uint32_t count, int versio
             return TRL_EINVAL;
         sum += lens[0] + lens[1];
     }
-    if (skel_len > (uint64_t)(end - q) || sum != (uint64_t)(end - q) - skel_len)
+    if (skel_len > (uint64_t)(end - q) || sum > (uint64_t)(end - q) - skel_len)
         return TRL_EINVAL;
     const uint8_t *skel = q, *skel_end = q + skel_len;
+    *used = (size_t)(skel_end - p) + (size_t)sum;
     size_t pos = (size_t)(skel_end - p);
     q = dir;
     for (uint64_t i = 0; i < nst; i++) {
@@ -1488,16 +1544,20 @@ int trl_json_unshred_ts(const uint8_t *p, size_t len, uint32_t count, int versio
         cur[i * 4 + 3] = pos + (size_t)lens[1];
         pos += (size_t)lens[1];
     }
-    if (ub->json_cap < total || !ub->json) {
-        free(ub->json);
-        ub->json_cap = total ? (size_t)total : 1;
-        ub->json = trl_xmalloc(ub->json_cap);
+    size_t need = out_at + (size_t)total;
+    if (ub->json_cap < need || !ub->json) {
+        size_t cap = ub->json_cap > need ? ub->json_cap : need ? need : 1;
+        if (out_at > 0 && cap < ub->json_cap * 2)
+            cap = ub->json_cap * 2; /* parts after the first: grow geometrically */
+        ub->json = trl_xrealloc(ub->json, cap);
+        ub->json_cap = cap;
     }
     struct unshred u = {
-        ub->json, 0, (size_t)total, cur, (size_t)nst, p, version == 2 ? MARK_LAST_V2 : MARK_LAST};
+        ub->json, out_at, need, cur, (size_t)nst, p, version == 2 ? MARK_LAST_V2 : MARK_LAST};
     q = skel;
-    size_t nskel = 0;
-    for (uint32_t i = 0; i < count; i++) {
+    /* A later part of format 5 names the first part's skeletons (ub->skel[0 .. *nskel_io)) too. */
+    size_t nskel = *nskel_io;
+    for (uint32_t i = 0; i < n_ev; i++) {
         uint64_t sl;
         if (!trl_varint_get(&q, skel_end, &sl) || sl > (uint64_t)(skel_end - q))
             return TRL_EINVAL;
@@ -1525,13 +1585,52 @@ int trl_json_unshred_ts(const uint8_t *p, size_t len, uint32_t count, int versio
         if (!unshred_event(&u, sk, sk + sl, ts ? &ts[i] : NULL))
             return TRL_EINVAL;
     }
-    off[count] = (uint32_t)u.olen;
-    if (q != skel_end || u.olen != total)
+    off[n_ev] = (uint32_t)u.olen;
+    if (q != skel_end || u.olen != need)
         return TRL_EINVAL;
     /* Every value and reference was used: anything left over means damage. */
     for (uint64_t i = 0; i < nst; i++) {
         if (cur[i * 4] != cur[i * 4 + 1] || cur[i * 4 + 2] != cur[i * 4 + 3])
             return TRL_EINVAL;
     }
+    *n = (uint32_t)n_ev;
+    *nskel_io = nskel;
     return 0;
+}
+
+int trl_json_unshred_ts(const uint8_t *p, size_t len, uint32_t count, int version,
+                        const int64_t *ts, size_t max_json, struct trl_unshred_buf *ub,
+                        uint32_t *off)
+{
+    if (version != 2 && version != 3)
+        return TRL_EINVAL;
+    uint32_t n;
+    size_t used, nskel = 0;
+    int rc = unshred_part(p, len, count, version, ts, max_json, ub, 0, off, &n, &used, &nskel);
+    return rc != 0 ? rc : n == count && used == len ? 0 : TRL_EINVAL;
+}
+
+int trl_json_unshred_parts(const uint8_t *p, size_t len, uint32_t count, const int64_t *ts,
+                           size_t max_json, struct trl_unshred_buf *ub, uint32_t *off)
+{
+    if (!ts)
+        return TRL_EINVAL;
+    size_t pos = 0, out_at = 0, nskel0 = 0;
+    uint32_t done = 0;
+    while (pos < len) {
+        uint32_t n;
+        size_t used, nskel = nskel0;
+        int rc = unshred_part(p + pos, len - pos, count - done, 3, ts + done, max_json, ub, out_at,
+                              off + done, &n, &used, &nskel);
+        if (rc != 0)
+            return rc;
+        if (done == 0)
+            nskel0 = nskel; /* the first part's distinct skeletons, which later parts share */
+        if (n == 0)
+            return TRL_EINVAL; /* the writer makes no empty part */
+        done += n;
+        pos += used;
+        out_at = off[done];
+    }
+    return done == count ? 0 : TRL_EINVAL;
 }

@@ -1,5 +1,6 @@
 /*
- * json_shred: the event store's columnar encoding of a block's JSON (block format 2).
+ * json_shred: the event store's columnar encoding of a block's JSON (block format 2; format 5
+ * cuts it into parts, trl_shredder_cut()).
  *
  * Row JSON compresses poorly: every event repeats its keys, and values of one field (addresses,
  * ports, users) are scattered among unrelated text. Shredding splits a block's events into a
@@ -58,6 +59,10 @@ const char *trl_shredder_path(const struct trl_shredder *s, uint32_t sid, size_t
 
 /* Appends the shredded block (what the JSON column stores before compression) to out. */
 void trl_shredder_finish(struct trl_shredder *s, struct trl_buf *out);
+/* Appends the events added since the last cut (or reset) to out as one part of a format 5
+ * column: a shredded column of its own, which names the block's stream numbers so far; the next
+ * events start the next part of the same block. */
+void trl_shredder_cut(struct trl_shredder *s, struct trl_buf *out);
 
 /* Scratch of trl_json_unshred, owned by the caller and reused across blocks. */
 struct trl_unshred_buf {
@@ -81,6 +86,10 @@ void trl_unshred_buf_free(struct trl_unshred_buf *u);
 int trl_json_unshred_ts(const uint8_t *p, size_t len, uint32_t count, int version,
                         const int64_t *ts, size_t max_json, struct trl_unshred_buf *u,
                         uint32_t *off);
+/* The same for the parts of a format 5 column (trl_shredder_cut()) laid back to back: each a
+ * format 3 column of the next events; ts must not be NULL. */
+int trl_json_unshred_parts(const uint8_t *p, size_t len, uint32_t count, const int64_t *ts,
+                           size_t max_json, struct trl_unshred_buf *u, uint32_t *off);
 /* The same for format 3 without timestamps. */
 int trl_json_unshred(const uint8_t *p, size_t len, uint32_t count, size_t max_json,
                      struct trl_unshred_buf *u, uint32_t *off);

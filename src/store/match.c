@@ -769,15 +769,32 @@ static bool scan_stream(void *ud, uint32_t sid, const char *path, size_t plen)
             mask |= 1ULL << t;
     }
     /* A stream whose stored values hold none of its terms' texts (and no escape, and no
-     * reference into an original, which has its own bytes) need not be read at all. */
-    const struct trl_shred_cursor *st = &sc->s->start[sid];
-    if (mask && (mask & ~c->prefilter) == 0 && st->refs == st->refs_end &&
-        !any_bit(c->occ + c->words * m->nterms, st->vals, st->vals_end)) {
+     * reference into an original, which has its own bytes) need not be read at all. Its values
+     * lie in each part of the column (one part before format 5). */
+    const struct trl_shred_scan *s = sc->s;
+    bool plain = mask && (mask & ~c->prefilter) == 0;
+    for (size_t k = 0; plain && k < s->nparts; k++) {
+        const struct trl_shred_part *pt = &s->parts[k];
+        if (sid >= pt->nst)
+            continue;
+        const struct trl_shred_cursor *st = &s->start[pt->cur_off + sid];
+        plain = st->refs == st->refs_end &&
+                !any_bit(c->occ + c->words * m->nterms, st->vals, st->vals_end);
+    }
+    if (plain) {
         uint64_t keep = 0;
         for (uint64_t k = mask; k; k &= k - 1) {
             uint32_t t = (uint32_t)__builtin_ctzll(k);
             /* A time stored as a delta from the timestamp is not in the values as text. */
-            if (any_bit(c->occ + c->words * t, st->vals, st->vals_end) || time_like(m->terms[t]))
+            bool found = time_like(m->terms[t]);
+            for (size_t j = 0; !found && j < s->nparts; j++) {
+                const struct trl_shred_part *pt = &s->parts[j];
+                if (sid >= pt->nst)
+                    continue;
+                const struct trl_shred_cursor *st = &s->start[pt->cur_off + sid];
+                found = any_bit(c->occ + c->words * t, st->vals, st->vals_end);
+            }
+            if (found)
                 keep |= 1ULL << t;
         }
         mask = keep;

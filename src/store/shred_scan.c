@@ -47,47 +47,48 @@ void trl_shred_scan_free(struct trl_shred_scan *s)
     free(s->ops);
     free(s->shape_bytes);
     free(s->dist);
+    free(s->parts);
+    free(s->shared);
     free(s->tmp);
     free(s->json);
     trl_leaves_free(&s->unesc);
     memset(s, 0, sizeof(*s));
 }
 
+/* Room for nst streams, keeping those of the parts opened before. */
 static void reserve_streams(struct trl_shred_scan *s, size_t nst)
 {
     if (s->st_cap >= nst)
         return;
-    size_t cap = nst > 64 ? nst : 64;
-    free(s->cur);
-    free(s->start);
-    free(s->path_off);
-    free(s->path_len);
-    free(s->mode);
-    s->cur = trl_xmalloc(cap * sizeof(*s->cur));
-    s->start = trl_xmalloc(cap * sizeof(*s->start));
-    s->path_off = trl_xmalloc(cap * sizeof(*s->path_off));
-    s->path_len = trl_xmalloc(cap * sizeof(*s->path_len));
-    s->mode = trl_xmalloc(cap);
+    size_t cap = s->st_cap > 64 ? s->st_cap : 64;
+    while (cap < nst)
+        cap *= 2;
+    s->cur = trl_xrealloc(s->cur, cap * sizeof(*s->cur));
+    s->start = trl_xrealloc(s->start, cap * sizeof(*s->start));
+    s->path_off = trl_xrealloc(s->path_off, cap * sizeof(*s->path_off));
+    s->path_len = trl_xrealloc(s->path_len, cap * sizeof(*s->path_len));
+    s->mode = trl_xrealloc(s->mode, cap);
     s->st_cap = cap;
 }
 
-int trl_shred_scan_open(struct trl_shred_scan *s, const uint8_t *p, size_t len, uint32_t count,
-                        int version, const int64_t *ts)
+/* Reads the header and stream directory of the part at p[*pos..len) (a shredded column of its
+ * own): its streams' cursors are added to start, and *pos moves past it. */
+static int open_part(struct trl_shred_scan *s, const uint8_t *p, size_t len, size_t *pos,
+                     uint32_t first, uint32_t max_count, bool whole)
 {
-    /* Format 4 changed the keyword columns only: its JSON column is that of format 3. */
-    if (version == 4)
-        version = 3;
-    if (version != 2 && version != 3)
-        return TRL_ENOMATCH;
-    const uint8_t *q = p, *end = p + len;
+    const uint8_t *q = p + *pos, *end = p + len;
     uint64_t n_ev, total, nst, skel_len;
     if (!trl_varint_get(&q, end, &n_ev) || !trl_varint_get(&q, end, &total) ||
         !trl_varint_get(&q, end, &nst) || !trl_varint_get(&q, end, &skel_len))
         return TRL_EINVAL;
     /* Each stream takes at least two directory bytes: that bounds nst by the input. */
-    if (n_ev != count || nst > (uint64_t)(end - q) / 2)
+    if (n_ev > max_count || (whole ? n_ev != max_count : n_ev == 0) ||
+        nst > (uint64_t)(end - q) / 2)
         return TRL_EINVAL;
-    reserve_streams(s, (size_t)nst);
+    /* The part's cursors follow those of the parts before it in start; its stream numbers are
+     * the block's (every part of a format 5 column keeps them). */
+    size_t base = s->ncur;
+    reserve_streams(s, base + (size_t)nst);
     const uint8_t *dir = q;
     uint64_t sum = 0;
     for (uint64_t i = 0; i < nst; i++) {
@@ -97,39 +98,176 @@ int trl_shred_scan_open(struct trl_shred_scan *s, const uint8_t *p, size_t len, 
             return TRL_EINVAL;
         sum += a + b;
     }
-    if (skel_len > (uint64_t)(end - q) || sum != (uint64_t)(end - q) - skel_len)
+    if (skel_len > (uint64_t)(end - q) || sum > (uint64_t)(end - q) - skel_len ||
+        (whole && sum != (uint64_t)(end - q) - skel_len))
         return TRL_EINVAL;
-    s->skel = (size_t)(q - p);
-    s->skel_end = s->skel + (size_t)skel_len;
-    size_t pos = s->skel_end;
+    if (s->nparts == s->parts_cap) {
+        s->parts_cap = s->parts_cap ? s->parts_cap * 2 : 16;
+        s->parts = trl_xrealloc(s->parts, s->parts_cap * sizeof(*s->parts));
+    }
+    struct trl_shred_part *pt = &s->parts[s->nparts++];
+    pt->skel = (size_t)(q - p);
+    pt->skel_end = pt->skel + (size_t)skel_len;
+    pt->first = first;
+    pt->count = (uint32_t)n_ev;
+    pt->cur_off = (uint32_t)base;
+    pt->nst = (uint32_t)nst;
+    size_t at = pt->skel_end;
     q = dir;
     for (uint64_t i = 0; i < nst; i++) {
         uint64_t a, b;
         trl_varint_get(&q, end, &a);
         trl_varint_get(&q, end, &b);
-        s->start[i].vals = pos;
-        s->start[i].vals_end = pos + (size_t)a;
-        pos += (size_t)a;
-        s->start[i].refs = pos;
-        s->start[i].refs_end = pos + (size_t)b;
-        pos += (size_t)b;
-        s->path_len[i] = UINT32_MAX;
+        struct trl_shred_cursor *c = &s->start[base + i];
+        c->vals = at;
+        c->vals_end = at + (size_t)a;
+        at += (size_t)a;
+        c->refs = at;
+        c->refs_end = at + (size_t)b;
+        at += (size_t)b;
     }
+    s->ncur = base + (size_t)nst;
+    if (nst > s->nst)
+        s->nst = (size_t)nst;
+    *pos = at;
+    return 0;
+}
+
+static void dist_reserve(struct trl_shred_scan *s, size_t n)
+{
+    if (s->dist_cap - s->ndist >= n)
+        return;
+    size_t cap = s->dist_cap ? s->dist_cap * 2 : 64;
+    while (cap - s->ndist < n)
+        cap *= 2;
+    s->dist = trl_xrealloc(s->dist, cap * sizeof(*s->dist));
+    s->dist_cap = cap;
+}
+
+/* Makes part k the one walked: its skeletons and its streams' cursors. A part after the block's
+ * first also names the first's distinct skeletons: those are dist[0 .. nshared). */
+static void set_part(struct trl_shred_scan *s, uint32_t k)
+{
+    const struct trl_shred_part *pt = &s->parts[k];
+    s->part = k;
+    s->skel = pt->skel;
+    s->skel_end = pt->skel_end;
+    s->part_nst = pt->nst;
+    /* Its cursors; the block's streams it has no directory entry for have no values. */
+    if (pt->nst > 0)
+        memcpy(s->cur, s->start + pt->cur_off, pt->nst * sizeof(*s->cur));
+    if (s->nst > pt->nst)
+        memset(s->cur + pt->nst, 0, (s->nst - pt->nst) * sizeof(*s->cur));
+    s->sharing = pt->first > 0 && s->nshared > 0;
+    if (s->sharing && s->ndist < s->nshared) {
+        /* The first part was not walked (to its end): its skeletons come from the list. */
+        dist_reserve(s, s->nshared - s->ndist);
+        for (size_t i = s->ndist; i < s->nshared; i++)
+            s->dist[i] = (struct trl_shred_skel){s->shared[i].off, s->shared[i].len, -1};
+        s->ndist = s->nshared;
+    }
+    s->dist_base = s->ndist;
+}
+
+/* Lists the distinct skeletons of the block's first part (the scan's part 0), which the later
+ * parts of a format 5 column name. */
+static int list_shared(struct trl_shred_scan *s, const uint8_t *p)
+{
+    const struct trl_shred_part *pt = &s->parts[0];
+    const uint8_t *q = p + pt->skel, *e = p + pt->skel_end;
+    s->nshared = 0;
+    for (uint32_t i = 0; i < pt->count; i++) {
+        uint64_t n, idx;
+        if (!trl_varint_get(&q, e, &n) || n > (uint64_t)(e - q))
+            return TRL_EINVAL;
+        if (n == 0) {
+            if (!trl_varint_get(&q, e, &idx) || idx >= s->nshared)
+                return TRL_EINVAL;
+            continue;
+        }
+        if (s->nshared == s->shared_cap) {
+            s->shared_cap = s->shared_cap ? s->shared_cap * 2 : 64;
+            s->shared = trl_xrealloc(s->shared, s->shared_cap * sizeof(*s->shared));
+        }
+        s->shared[s->nshared++] = (struct trl_shred_skel){(size_t)(q - p), (size_t)n, -1};
+        q += n;
+    }
+    return q == e ? 0 : TRL_EINVAL;
+}
+
+static int open_common(struct trl_shred_scan *s, const uint8_t *p, size_t len, uint32_t count,
+                       int version, const int64_t *ts, const uint32_t *first, size_t nparts)
+{
+    s->nst = 0;
+    s->ncur = 0;
+    s->nparts = 0;
+    s->nshared = 0;
+    size_t pos = 0;
+    uint32_t next = 0; /* the first event no part opened so far holds */
+    if (version != 5) {
+        int rc = open_part(s, p, len, &pos, 0, count, true);
+        if (rc != 0)
+            return rc;
+    } else {
+        for (size_t k = 0; first ? k < nparts : pos < len; k++) {
+            uint32_t at = first ? first[k] : next;
+            if (pos >= len || at < next || at >= count)
+                return TRL_EINVAL;
+            int rc = open_part(s, p, len, &pos, at, count - at, false);
+            if (rc != 0)
+                return rc;
+            next = at + s->parts[s->nparts - 1].count;
+        }
+        if (pos != len || (!first && next != count))
+            return TRL_EINVAL;
+        version = 3;
+        s->nshared = 0;
+        if (s->parts[0].first == 0) {
+            int rc = list_shared(s, p);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    reserve_streams(s, s->ncur);
+    for (size_t i = 0; i < s->nst; i++)
+        s->path_len[i] = UINT32_MAX;
     s->base = p;
     s->len = len;
     s->count = count;
     s->version = version;
     s->ts = ts;
     s->last_mark = version == 2 ? M_ORIGINAL : M_TIME;
-    s->nst = (size_t)nst;
     s->paths_len = 0;
     s->nshapes = 0;
     s->nops = 0;
+    s->ndist = 0;
     s->dist_scanned = 0;
     s->shape_bytes_len = 0;
     if (s->slots_cap)
         memset(s->slots, 0, s->slots_cap * sizeof(*s->slots));
+    set_part(s, 0);
     return 0;
+}
+
+int trl_shred_scan_open_parts(struct trl_shred_scan *s, const uint8_t *p, size_t len,
+                              uint32_t count, const int64_t *ts, const uint32_t *first,
+                              size_t nparts)
+{
+    /* A later part names the first part's skeletons: it is never read without it. */
+    if (nparts == 0 || first[0] != 0)
+        return TRL_EINVAL;
+    return open_common(s, p, len, count, 5, ts, first, nparts);
+}
+
+int trl_shred_scan_open(struct trl_shred_scan *s, const uint8_t *p, size_t len, uint32_t count,
+                        int version, const int64_t *ts)
+{
+    /* Format 4 changed the keyword columns only: its JSON column is that of format 3. */
+    if (version == 4)
+        version = 3;
+    if (version != 2 && version != 3 && version != 5)
+        return TRL_ENOMATCH;
+    return open_common(s, p, len, count, version, ts, NULL, 0);
 }
 
 /* The first skeleton byte in [q, e) that is a marker, or e. Markers are control bytes, which JSON
@@ -246,7 +384,7 @@ static int parse_shape(struct trl_shred_scan *s, const struct trl_shred_visitor 
             uint64_t sid;
             if (c == M_VERBATIM || depth == 0)
                 return TRL_ENOMATCH;
-            if (!trl_varint_get(&q, e, &sid) || sid >= s->nst)
+            if (!trl_varint_get(&q, e, &sid) || sid >= s->part_nst)
                 return TRL_EINVAL;
             if (s->path_len[sid] == UINT32_MAX) {
                 set_path(s, (uint32_t)sid, path, plen);
@@ -423,7 +561,7 @@ static int plain_shape(struct trl_shred_scan *s, const struct trl_shred_visitor 
         int rc = 0;
         if (mark == M_VERBATIM)
             rc = 1;
-        else if (!trl_varint_get(&q, e, &sid) || sid >= s->nst)
+        else if (!trl_varint_get(&q, e, &sid) || sid >= s->part_nst)
             rc = TRL_EINVAL;
         else if (s->path_len[sid] == UINT32_MAX)
             rc = 1;
@@ -462,9 +600,18 @@ static int next_skel(struct trl_shred_scan *s, const uint8_t **q, const uint8_t 
         return TRL_EINVAL;
     if (s->version >= 3 && n == 0) {
         uint64_t idx;
-        if (!trl_varint_get(q, qe, &idx) || idx >= s->ndist)
+        if (!trl_varint_get(q, qe, &idx))
             return TRL_EINVAL;
-        *d = &s->dist[idx];
+        /* A later part of format 5 names the first part's skeletons (dist[0 .. nshared)) first. */
+        if (s->sharing && idx < s->nshared) {
+            *d = &s->dist[idx];
+        } else {
+            if (s->sharing)
+                idx -= s->nshared;
+            if (idx >= s->ndist - s->dist_base)
+                return TRL_EINVAL;
+            *d = &s->dist[s->dist_base + idx];
+        }
         *sk = s->base + (*d)->off;
         *sl = (*d)->len;
         return 0;
@@ -584,16 +731,30 @@ static int walk_event(struct trl_shred_scan *s, const struct trl_shred_visitor *
     return 0;
 }
 
+static int walk_part(struct trl_shred_scan *s, const struct trl_shred_visitor *v);
+
 int trl_shred_scan_values(struct trl_shred_scan *s, const struct trl_shred_visitor *v)
 {
     if (s->version == 3 && !s->ts)
         return TRL_ENOMATCH;
-    if (s->nst > 0)
-        memcpy(s->cur, s->start, s->nst * sizeof(*s->cur));
     s->ndist = 0;
     s->dist_scanned = 0;
+    for (uint32_t k = 0; k < s->nparts; k++) {
+        set_part(s, k);
+        int rc = walk_part(s, v);
+        if (rc != 0)
+            return rc;
+    }
+    s->dist_scanned = s->ndist;
+    return 0;
+}
+
+/* Walks the events of the part set_part() chose. */
+static int walk_part(struct trl_shred_scan *s, const struct trl_shred_visitor *v)
+{
+    const struct trl_shred_part *pt = &s->parts[s->part];
     const uint8_t *q = s->base + s->skel, *qe = s->base + s->skel_end;
-    for (uint32_t i = 0; i < s->count; i++) {
+    for (uint32_t i = pt->first; i < pt->first + pt->count; i++) {
         const uint8_t *sk;
         size_t sl;
         struct trl_shred_skel *d;
@@ -629,7 +790,6 @@ int trl_shred_scan_values(struct trl_shred_scan *s, const struct trl_shred_visit
         if (rc != 0)
             return rc;
     }
-    s->dist_scanned = s->ndist;
     return q == qe ? 0 : TRL_EINVAL;
 }
 
@@ -672,7 +832,7 @@ static int skip_event(struct trl_shred_scan *s, const uint8_t *q, const uint8_t 
             q += x;
             continue;
         }
-        if (x >= s->nst)
+        if (x >= s->part_nst)
             return TRL_EINVAL;
         struct trl_shred_cursor *c = &s->cur[x];
         if (mark == M_STR_REF || mark == M_SCALAR_REF) {
@@ -707,7 +867,7 @@ static int ops_of(struct trl_shred_scan *s, const uint8_t *q, const uint8_t *e, 
             s->nops = first;
             return 0;
         }
-        if (!trl_varint_get(&q, e, &sid) || sid >= s->nst) {
+        if (!trl_varint_get(&q, e, &sid) || sid >= s->part_nst) {
             s->nops = first;
             return TRL_EINVAL;
         }
@@ -774,7 +934,7 @@ static int rebuild_event(struct trl_shred_scan *s, uint32_t i, const uint8_t *q,
             q += x;
             continue;
         }
-        if (x >= s->nst)
+        if (x >= s->part_nst)
             return TRL_EINVAL;
         struct trl_shred_cursor *c = &s->cur[x];
         bool quoted = mark != M_SCALAR && mark != M_SCALAR_REF;
@@ -815,28 +975,19 @@ static int rebuild_event(struct trl_shred_scan *s, uint32_t i, const uint8_t *q,
     return 0;
 }
 
-int trl_shred_rebuild(struct trl_shred_scan *s, const uint8_t *want, uint32_t *off, uint32_t *len)
+/* Rebuilds the chosen events of the part set_part() chose, up to its last chosen one (stop). */
+static int rebuild_part(struct trl_shred_scan *s, const uint8_t *want, uint32_t stop, uint32_t *off,
+                        uint32_t *len)
 {
-    if (s->nst > 0)
-        memcpy(s->cur, s->start, s->nst * sizeof(*s->cur));
-    s->json_len = 0;
-    s->ndist = 0;
-    out_reserve(s, 1); /* s->json is never NULL after a rebuild, even of empty events */
-    /* The events after the last chosen one are not needed: the walk stops there. */
-    uint32_t stop = s->count;
-    while (stop > 0 && !want[stop - 1])
-        stop--;
-    memset(off + stop, 0, (s->count - stop) * sizeof(*off));
-    memset(len + stop, 0, (s->count - stop) * sizeof(*len));
+    const struct trl_shred_part *pt = &s->parts[s->part];
     const uint8_t *q = s->base + s->skel, *qe = s->base + s->skel_end;
-    for (uint32_t i = 0; i < stop; i++) {
+    for (uint32_t i = pt->first; i < stop; i++) {
         const uint8_t *sk;
         size_t sl;
         struct trl_shred_skel *d;
         int rc = next_skel(s, &q, qe, &sk, &sl, &d);
         if (rc != 0)
             return rc;
-        off[i] = len[i] = 0;
         if (want[i]) {
             size_t at = s->json_len;
             rc = rebuild_event(s, i, sk, sk + sl);
@@ -855,5 +1006,38 @@ int trl_shred_rebuild(struct trl_shred_scan *s, const uint8_t *want, uint32_t *o
         if (rc != 0)
             return rc;
     }
-    return stop < s->count || q == qe ? 0 : TRL_EINVAL;
+    return stop < pt->first + pt->count || q == qe ? 0 : TRL_EINVAL;
+}
+
+int trl_shred_rebuild(struct trl_shred_scan *s, const uint8_t *want, uint32_t *off, uint32_t *len)
+{
+    s->json_len = 0;
+    s->ndist = 0;
+    out_reserve(s, 1); /* s->json is never NULL after a rebuild, even of empty events */
+    memset(off, 0, s->count * sizeof(*off));
+    memset(len, 0, s->count * sizeof(*len));
+    /* A part without a chosen event is not read; in the others the walk stops after the last. */
+    uint32_t next = 0;
+    for (uint32_t k = 0; k < s->nparts; k++) {
+        const struct trl_shred_part *pt = &s->parts[k];
+        for (uint32_t i = next; i < pt->first; i++) {
+            if (want[i])
+                return TRL_EINVAL; /* an event of no part opened */
+        }
+        next = pt->first + pt->count;
+        uint32_t stop = next;
+        while (stop > pt->first && !want[stop - 1])
+            stop--;
+        if (stop == pt->first)
+            continue;
+        set_part(s, k);
+        int rc = rebuild_part(s, want, stop, off, len);
+        if (rc != 0)
+            return rc;
+    }
+    for (uint32_t i = next; i < s->count; i++) {
+        if (want[i])
+            return TRL_EINVAL;
+    }
+    return 0;
 }

@@ -41,6 +41,16 @@ struct trl_shred_shape {
     uint32_t op, nops;           /* its markers, in ops */
 };
 
+/* A part of the column (format 5 cuts it into parts of consecutive events; before, the whole
+ * column is one): a shredded column of its own, with the block's stream numbers and values of
+ * its own; a later part also names the first part's skeletons. */
+struct trl_shred_part {
+    size_t skel, skel_end; /* offsets of its skeletons */
+    uint32_t first, count; /* its events */
+    uint32_t cur_off;      /* its streams' cursors are start[cur_off ..] */
+    uint32_t nst;
+};
+
 struct trl_shred_scan {
     const uint8_t *base;
     size_t len;
@@ -48,11 +58,18 @@ struct trl_shred_scan {
     int version;
     const int64_t *ts;     /* the events' timestamps (format 3 stores times relative to them) */
     uint8_t last_mark;     /* skeleton bytes 1..last_mark are markers */
-    size_t skel, skel_end; /* offsets of the skeletons */
-    size_t nst;
-    struct trl_shred_cursor *cur, *start; /* per stream: during a walk, and as opened */
-    uint32_t *path_off, *path_len; /* per stream, in paths; path_len UINT32_MAX: not seen yet */
-    uint8_t *mode;                 /* per stream: what the walk does with its values */
+    size_t skel, skel_end; /* offsets of the skeletons of the part being walked */
+    size_t nst;            /* the block's streams: the most any part has */
+    size_t ncur;           /* cursors in start: every part's streams */
+    struct trl_shred_part *parts;
+    size_t nparts, parts_cap;
+    uint32_t part, part_nst;        /* the part being walked */
+    size_t dist_base;               /* its first entry of its own in dist */
+    bool sharing;                   /* it names the first part's skeletons */
+    struct trl_shred_cursor *cur;   /* per stream, during a walk */
+    struct trl_shred_cursor *start; /* per part and stream, as opened (see trl_shred_part) */
+    uint32_t *path_off, *path_len;  /* per stream, in paths; path_len UINT32_MAX: not seen yet */
+    uint8_t *mode;                  /* per stream: what the walk does with its values */
     size_t st_cap;
     char *paths;
     size_t paths_len, paths_cap;
@@ -71,6 +88,10 @@ struct trl_shred_scan {
         int32_t shape;
     } * dist;
     size_t ndist, dist_cap;
+    /* Format 5: the distinct skeletons of the block's first part, which the later parts name
+     * (their skeleton n < nshared is the first part's n-th). */
+    struct trl_shred_skel *shared;
+    size_t nshared, shared_cap;
     size_t dist_scanned;     /* entries whose shape the last trl_shred_scan_values() found */
     struct trl_leaves unesc; /* an escaped string, unescaped */
     char *tmp;
@@ -83,11 +104,18 @@ void trl_shred_scan_init(struct trl_shred_scan *s);
 void trl_shred_scan_free(struct trl_shred_scan *s);
 
 /* Takes the shredded column p[0..len) of count events of block format version (2, 3 or 4, whose
- * JSON column is that of 3), whose
- * timestamps are ts[0..count). p and ts must stay valid while the scan is used. 0, TRL_EINVAL,
- * or TRL_ENOMATCH for another version. */
+ * JSON column is that of 3; or 5, whose column is parts of format 3 back to back, as
+ * trl_block_json_read() gives them), whose timestamps are ts[0..count). p and ts must stay valid
+ * while the scan is used. 0, TRL_EINVAL, or TRL_ENOMATCH for another version. */
 int trl_shred_scan_open(struct trl_shred_scan *s, const uint8_t *p, size_t len, uint32_t count,
                         int version, const int64_t *ts);
+/* The same for some parts of a format 5 column only: p holds nparts parts back to back, the j-th
+ * of them holding the events from first[j] on (increasing, within count; the first part, which
+ * the others need, first). A walk of the values
+ * then visits their events only; trl_shred_rebuild() refuses to rebuild an event of no part. */
+int trl_shred_scan_open_parts(struct trl_shred_scan *s, const uint8_t *p, size_t len,
+                              uint32_t count, const int64_t *ts, const uint32_t *first,
+                              size_t nparts);
 
 struct trl_shred_visitor {
     /* A stream's path, the first time the walk meets the stream (before any of its values):

@@ -20,10 +20,15 @@ struct trl_store_reader {
     char *events_dir;
     struct trl_block_decoder dec;
     struct trl_match_ctx mctx;
-    /* The JSON column of a format 2 block, decompressed but not rebuilt, and its scan. */
+    /* The JSON column of a shredded block (or the parts of it a search needs), decompressed but
+     * not rebuilt, and its scan. */
     void *dctx; /* ZSTD_DCtx */
     uint8_t *shred;
     size_t shred_cap;
+    struct trl_json_parts parts;
+    uint8_t *part_sel;    /* per part: decompressed */
+    uint32_t *part_first; /* per part decompressed: its first event */
+    size_t part_cap;
     struct trl_shred_scan scan;
     /* Per event of the current block: matched, JSON wanted; offsets of rebuilt JSON. */
     uint8_t *hit, *want;
@@ -198,6 +203,9 @@ void trl_store_reader_close(struct trl_store_reader *r)
     trl_shred_scan_free(&r->scan);
     ZSTD_freeDCtx(r->dctx);
     free(r->shred);
+    trl_json_parts_free(&r->parts);
+    free(r->part_sel);
+    free(r->part_first);
     free(r->hit);
     free(r->want);
     free(r->off);
@@ -714,9 +722,11 @@ static int decode_col(struct trl_store_reader *r, const struct trl_block_view *v
     return rc != 0 ? rc : trl_block_decode(&r->dec, v, c);
 }
 
-/* Decompresses the JSON column of a format 2 block without rebuilding it and opens its scan.
- * 0, or non-zero when the block is to be decoded the usual way (which reports damage). */
-static int open_scan(struct trl_store_reader *r, const struct trl_block_view *v)
+/* Decompresses the JSON column of a shredded block without rebuilding it and opens its scan: the
+ * whole column, or with want (per event) only the parts holding a wanted event. 0, or non-zero
+ * when the block is to be decoded the usual way (which reports damage). */
+static int open_scan(struct trl_store_reader *r, const struct trl_block_view *v,
+                     const uint8_t *want)
 {
     if (v->version == TRL_BLOCK_VERSION_ROWS || !v->cols[TRL_COL_JSON].present ||
         !r->dec.decoded[TRL_COL_TS])
@@ -724,24 +734,40 @@ static int open_scan(struct trl_store_reader *r, const struct trl_block_view *v)
     int rc = load_cols(r, v, 1u << TRL_COL_JSON);
     if (rc != 0)
         return rc;
-    const uint8_t *p = v->data + v->cols[TRL_COL_JSON].off;
-    size_t stored = v->cols[TRL_COL_JSON].stored_len, raw = v->cols[TRL_COL_JSON].raw_len;
-    if (v->cols[TRL_COL_JSON].codec == 1) {
-        if (raw == 0 || ZSTD_getFrameContentSize(p, stored) != raw)
-            return TRL_EINVAL;
-        if (!r->dctx && !(r->dctx = ZSTD_createDCtx()))
-            return -ENOMEM;
-        if (r->shred_cap < raw) {
-            free(r->shred);
-            r->shred_cap = grow_cap(r->shred_cap, raw);
-            r->shred = trl_xmalloc(r->shred_cap);
-        }
-        size_t n = ZSTD_decompressDCtx(r->dctx, r->shred, raw, p, stored);
-        if (ZSTD_isError(n) || n != raw)
-            return TRL_EINVAL;
-        p = r->shred;
+    if ((rc = trl_block_json_parts(v, &r->parts)) != 0)
+        return rc;
+    uint32_t n = r->parts.n, nsel = 0;
+    if (r->part_cap < n) {
+        free(r->part_sel);
+        free(r->part_first);
+        r->part_cap = grow_cap(r->part_cap, n);
+        r->part_sel = trl_xmalloc(r->part_cap);
+        r->part_first = trl_xmalloc(r->part_cap * sizeof(*r->part_first));
     }
-    return trl_shred_scan_open(&r->scan, p, raw, v->count, v->version, r->dec.ts);
+    for (uint32_t k = 0; k < n; k++) {
+        const struct trl_json_part *pt = &r->parts.p[k];
+        r->part_sel[k] = !want || memchr(want + pt->first, 1, pt->count) != NULL;
+        /* The first part holds skeletons the others name (and is their zstd prefix): it is
+         * decompressed with any of them. */
+        if (r->part_sel[k] && k > 0 && !r->part_sel[0]) {
+            r->part_sel[0] = 1;
+            nsel++;
+        }
+        nsel += r->part_sel[k];
+    }
+    size_t raw = v->cols[TRL_COL_JSON].raw_len, len;
+    if (r->shred_cap < raw) {
+        free(r->shred);
+        r->shred_cap = grow_cap(r->shred_cap, raw);
+        r->shred = trl_xmalloc(r->shred_cap);
+    }
+    rc = trl_block_json_read(&r->dctx, v, &r->parts, r->part_sel, r->shred, &len, r->part_first);
+    if (rc != 0)
+        return rc;
+    if (nsel < n)
+        return trl_shred_scan_open_parts(&r->scan, r->shred, len, v->count, r->dec.ts,
+                                         r->part_first, nsel);
+    return trl_shred_scan_open(&r->scan, r->shred, len, v->count, v->version, r->dec.ts);
 }
 
 static void reserve_events(struct trl_store_reader *r, uint32_t count)
@@ -768,8 +794,11 @@ static int matched_json(struct trl_store_reader *r, const struct trl_block_view 
     if (r->dec.decoded[TRL_COL_JSON])
         return 0;
     /* Rebuilding all the events costs about what skipping most of them and rebuilding the rest
-     * does; the column decoder also checks the block as a whole. */
-    if ((uint64_t)nhit * 4 < v->count && (scanned || open_scan(r, v) == 0) &&
+     * does; the column decoder also checks the block as a whole. A block of format 5 needs only
+     * the parts that hold a matched event decompressed and rebuilt. */
+    bool parts = v->version >= TRL_BLOCK_VERSION && v->count > TRL_BLOCK_PART_EVENTS;
+    if (((uint64_t)nhit * 4 < v->count || (parts && !scanned)) &&
+        (scanned || open_scan(r, v, parts ? r->hit : NULL) == 0) &&
         trl_shred_rebuild(&r->scan, r->hit, r->off, r->len) == 0) {
         *rebuilt = true;
         return 0;
@@ -855,7 +884,8 @@ static int search_block(struct search *s, struct trl_partition *p, const struct 
     if (rc == 0 && !cols_only && abandoned(s))
         return 0;
     if (rc == 0 && !cols_only) {
-        scanned = open_scan(r, &v) == 0 && trl_match_scan_block(s->m, &r->mctx, &r->scan) == 0;
+        scanned =
+            open_scan(r, &v, NULL) == 0 && trl_match_scan_block(s->m, &r->mctx, &r->scan) == 0;
         if (!scanned)
             rc = trl_block_decode(&r->dec, &v, TRL_COL_JSON);
     }

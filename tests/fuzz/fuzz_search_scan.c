@@ -25,21 +25,48 @@ static const char *const queries[] = {
 };
 
 /* The JSON column of the block, decompressed into a buffer of its own (NULL when the block has
- * none the scan reads). */
-static uint8_t *column_of(const struct trl_block_view *v, size_t *len)
+ * none the scan reads): every part, or those with sel[k] set. */
+static uint8_t *column_of(const struct trl_block_view *v, const struct trl_json_parts *ps,
+                          const uint8_t *sel, size_t *len, uint32_t *first)
 {
     if (!v->cols[TRL_COL_JSON].present || v->version == TRL_BLOCK_VERSION_ROWS)
         return NULL;
-    *len = v->cols[TRL_COL_JSON].raw_len;
-    uint8_t *col = malloc(*len ? *len : 1);
-    const uint8_t *src = v->data + v->cols[TRL_COL_JSON].off;
-    if (v->cols[TRL_COL_JSON].codec != 1) {
-        memcpy(col, src, *len);
-        return col;
-    }
-    if (ZSTD_decompress(col, *len, src, v->cols[TRL_COL_JSON].stored_len) != *len)
+    uint8_t *col = malloc(v->cols[TRL_COL_JSON].raw_len + 1);
+    void *dctx = NULL;
+    if (trl_block_json_read(&dctx, v, ps, sel, col, len, first) != 0)
         abort();
+    ZSTD_freeDCtx(dctx);
     return col;
+}
+
+/* Rebuilds the chosen events from the first part and the part holding the last event only, as a
+ * search of a hit block does: byte for byte what the full decoder gives. */
+static void check_parts(const struct trl_block_view *v, const struct trl_json_parts *ps,
+                        struct trl_block_decoder *d, uint8_t *want, uint32_t *off, uint32_t *len)
+{
+    uint8_t sel[MAX_LINES] = {0};
+    uint32_t first[MAX_LINES];
+    sel[0] = sel[ps->n - 1] = 1;
+    size_t n;
+    uint8_t *col = column_of(v, ps, sel, &n, first);
+    if (!col)
+        return;
+    struct trl_shred_scan s;
+    trl_shred_scan_init(&s);
+    if (trl_shred_scan_open_parts(&s, col, n, v->count, d->ts, first, sel[0] + (ps->n > 1)) != 0)
+        abort();
+    memset(want, 0, v->count);
+    want[0] = want[v->count - 1] = 1;
+    if (trl_shred_rebuild(&s, want, off, len) != 0)
+        abort();
+    const struct trl_strcol *js = &d->str[TRL_COL_JSON];
+    for (uint32_t i = 0; i < v->count; i++) {
+        const struct trl_str *e = &js->vals[js->first[i]];
+        if (want[i] && (len[i] != e->len || memcmp(s.json + off[i], e->ptr, e->len) != 0))
+            abort();
+    }
+    trl_shred_scan_free(&s);
+    free(col);
 }
 
 static void check_query(const char *text, struct trl_shred_scan *s, const uint8_t *col,
@@ -102,6 +129,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     struct trl_block_builder *b = trl_block_builder_create(1, 10);
+    /* Parts of a few events, so that a block of a few lines has several. */
+    trl_block_builder_set_part_events(b, size > 0 ? 1 + data[0] % 8 : 0);
     struct trl_block_out out;
     if (trl_block_build(b, in, n, &out) != 0)
         abort();
@@ -114,9 +143,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (trl_block_decode(&d, &v, TRL_COL_TS) != 0 || trl_block_decode(&d, &v, TRL_COL_JSON) != 0)
         abort();
     size_t col_len = 0;
-    uint8_t *col = column_of(&v, &col_len);
+    struct trl_json_parts ps = {0};
+    if (trl_block_json_parts(&v, &ps) != 0)
+        abort();
     uint8_t want[MAX_LINES];
     uint32_t off[MAX_LINES], len[MAX_LINES];
+    uint8_t *col = column_of(&v, &ps, NULL, &col_len, NULL);
+    check_parts(&v, &ps, &d, want, off, len);
     struct trl_shred_scan s;
     trl_shred_scan_init(&s);
     if (col && trl_shred_scan_open(&s, col, col_len, v.count, v.version, d.ts) == 0) {
@@ -142,6 +175,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     trl_shred_scan_free(&s);
     free(col);
+    trl_json_parts_free(&ps);
     trl_block_decoder_free(&d);
     trl_block_builder_destroy(b);
     return 0;

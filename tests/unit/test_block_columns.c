@@ -105,7 +105,7 @@ static size_t put_varint(uint8_t *p, uint64_t v)
 static size_t dict_blob(uint8_t *out, uint32_t count, const uint8_t *col, size_t len)
 {
     memcpy(out, "TRLB", 4);
-    out[4] = TRL_BLOCK_VERSION;
+    out[4] = TRL_BLOCK_VERSION_DICT4;
     out[5] = 3;
     out[6] = out[7] = 0;
     trl_put_u32le(out + 8, count);

@@ -44,7 +44,7 @@ static const char *const odd[] = {
 };
 
 #define NODD  (sizeof(odd) / sizeof(odd[0]))
-#define NREAL 600
+#define NREAL 1200
 #define NALL  (NREAL + NODD)
 
 struct blk {
@@ -55,6 +55,21 @@ struct blk {
     uint8_t *col;
     size_t col_len;
 };
+
+/* The JSON column of a block, decompressed (every part of it) but not rebuilt. */
+static uint8_t *json_column(const struct trl_block_view *v, size_t *len)
+{
+    struct trl_json_parts ps = {0};
+    assert_int_equal(trl_block_json_parts(v, &ps), 0);
+    uint8_t *col = malloc(v->cols[TRL_COL_JSON].raw_len + 1);
+    assert_non_null(col);
+    void *dctx = NULL;
+    assert_int_equal(trl_block_json_read(&dctx, v, &ps, NULL, col, len, NULL), 0);
+    assert_int_equal(*len, v->cols[TRL_COL_JSON].raw_len);
+    ZSTD_freeDCtx(dctx);
+    trl_json_parts_free(&ps);
+    return col;
+}
 
 /* Builds one block of the realistic events followed by the odd ones, and decodes it fully. */
 static void build(struct blk *k, struct trl_arena *a, struct trl_buf *json)
@@ -87,15 +102,7 @@ static void build(struct blk *k, struct trl_arena *a, struct trl_buf *json)
     trl_block_decoder_reset(&k->d, &k->v);
     assert_int_equal(trl_block_decode(&k->d, &k->v, TRL_COL_TS), 0);
     assert_int_equal(trl_block_decode(&k->d, &k->v, TRL_COL_JSON), 0);
-    k->col_len = k->v.cols[TRL_COL_JSON].raw_len;
-    k->col = malloc(k->col_len);
-    const uint8_t *src = k->v.data + k->v.cols[TRL_COL_JSON].off;
-    if (k->v.cols[TRL_COL_JSON].codec == 1)
-        assert_int_equal(
-            ZSTD_decompress(k->col, k->col_len, src, k->v.cols[TRL_COL_JSON].stored_len),
-            k->col_len);
-    else
-        memcpy(k->col, src, k->col_len);
+    k->col = json_column(&k->v, &k->col_len);
 }
 
 static void blk_free(struct blk *k)
@@ -253,13 +260,8 @@ static void test_escaped_keys_are_left_to_the_json_walk(void **state)
     trl_block_decoder_init(&d);
     trl_block_decoder_reset(&d, &v);
     assert_int_equal(trl_block_decode(&d, &v, TRL_COL_TS), 0);
-    size_t n = v.cols[TRL_COL_JSON].raw_len;
-    uint8_t *col = malloc(n);
-    const uint8_t *src = v.data + v.cols[TRL_COL_JSON].off;
-    if (v.cols[TRL_COL_JSON].codec == 1)
-        assert_int_equal(ZSTD_decompress(col, n, src, v.cols[TRL_COL_JSON].stored_len), n);
-    else
-        memcpy(col, src, n);
+    size_t n;
+    uint8_t *col = json_column(&v, &n);
     struct trl_query *q = NULL;
     assert_int_equal(trl_query_parse("sshd", 4, &q, NULL), 0);
     struct trl_match *m = trl_match_compile(q);
@@ -277,6 +279,66 @@ static void test_escaped_keys_are_left_to_the_json_walk(void **state)
     free(col);
     trl_block_decoder_free(&d);
     trl_block_builder_destroy(b);
+}
+
+static void test_events_are_rebuilt_from_their_part_alone(void **state)
+{
+    (void)state;
+    struct trl_arena *a = trl_arena_create(0);
+    struct trl_buf json = {0};
+    struct blk k;
+    build(&k, a, &json);
+    /* 1,215 events: a part of 1,024, then one of 191 (the odd events among them). */
+    struct trl_json_parts ps = {0};
+    assert_int_equal(trl_block_json_parts(&k.v, &ps), 0);
+    assert_int_equal(ps.n, 2);
+    assert_int_equal(ps.p[0].count, TRL_BLOCK_PART_EVENTS);
+    assert_int_equal(ps.p[1].first, TRL_BLOCK_PART_EVENTS);
+    uint8_t *col = malloc(k.v.cols[TRL_COL_JSON].raw_len);
+    size_t n;
+    uint32_t first[2];
+    void *dctx = NULL;
+    /* The second part needs the first (its zstd prefix, and the skeletons it names). */
+    const uint8_t alone[2] = {0, 1}, both[2] = {1, 1}, head[2] = {1, 0};
+    assert_int_equal(trl_block_json_read(&dctx, &k.v, &ps, alone, col, &n, first), TRL_EINVAL);
+    assert_int_equal(trl_block_json_read(&dctx, &k.v, &ps, both, col, &n, first), 0);
+    assert_int_equal(n, k.v.cols[TRL_COL_JSON].raw_len);
+    assert_int_equal(first[1], TRL_BLOCK_PART_EVENTS);
+    struct trl_shred_scan s;
+    trl_shred_scan_init(&s);
+    assert_int_equal(trl_shred_scan_open_parts(&s, col, n, k.v.count, k.d.ts, first, 2), 0);
+    /* Events of the second part are rebuilt without reading the first part's events. */
+    static uint8_t want[NALL];
+    static uint32_t off[NALL], len[NALL];
+    memset(want, 0, sizeof(want));
+    want[NREAL - 1] = want[NALL - 2] = want[NALL - 1] = 1;
+    assert_int_equal(trl_shred_rebuild(&s, want, off, len), 0);
+    for (uint32_t i = 0; i < NALL; i++) {
+        if (!want[i]) {
+            assert_int_equal(len[i], 0);
+            continue;
+        }
+        assert_int_equal(len[i], json_of(&k, i)->len);
+        assert_memory_equal(s.json + off[i], json_of(&k, i)->ptr, len[i]);
+    }
+    /* With the first part alone, events of the second cannot be rebuilt. */
+    assert_int_equal(trl_block_json_read(&dctx, &k.v, &ps, head, col, &n, first), 0);
+    assert_int_equal(trl_shred_scan_open_parts(&s, col, n, k.v.count, k.d.ts, first, 1), 0);
+    assert_int_equal(trl_shred_rebuild(&s, want, off, len), TRL_EINVAL);
+    memset(want, 0, sizeof(want));
+    want[3] = 1;
+    assert_int_equal(trl_shred_rebuild(&s, want, off, len), 0);
+    assert_memory_equal(s.json + off[3], json_of(&k, 3)->ptr, len[3]);
+    /* Parts must name increasing events inside the block. */
+    const uint32_t late[1] = {NALL - 1};
+    assert_int_equal(trl_shred_scan_open_parts(&s, col, n, k.v.count, k.d.ts, late, 1), TRL_EINVAL);
+    trl_shred_scan_free(&s);
+    ZSTD_freeDCtx(dctx);
+    free(col);
+    trl_json_parts_free(&ps);
+    blk_free(&k);
+    trl_buf_free(&json);
+    trl_arena_destroy(a);
 }
 
 static void test_damaged_columns_are_refused_without_a_crash(void **state)
@@ -332,6 +394,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chosen_events_are_rebuilt_byte_for_byte),
+        cmocka_unit_test(test_events_are_rebuilt_from_their_part_alone),
         cmocka_unit_test(test_scanned_values_match_exactly_as_the_rebuilt_json),
         cmocka_unit_test(test_escaped_keys_are_left_to_the_json_walk),
         cmocka_unit_test(test_damaged_columns_are_refused_without_a_crash),

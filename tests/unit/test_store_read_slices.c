@@ -33,7 +33,7 @@ static size_t make_blob(uint8_t *out, const uint8_t *user, size_t ulen)
         ncols++;
     }
     memcpy(out, "TRLB", 4);
-    out[4] = TRL_BLOCK_VERSION;
+    out[4] = TRL_BLOCK_VERSION_DICT4;
     out[5] = (uint8_t)ncols;
     out[6] = out[7] = 0;
     trl_put_u32le(out + 8, 3);

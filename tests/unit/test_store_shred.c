@@ -552,6 +552,105 @@ static void test_blocks_of_format_3_stay_readable(void **state)
     free(blob);
 }
 
+/* A block of format 4 as the previous writer built it (zstd level 3, 12 bits per term, term hash
+ * version 3, ribbon filter): the events of the format 3 block above, with the same timestamps. Its
+ * keyword columns are dictionaries and its JSON column one shredded stream. */
+static const char *const format4_data_hex =
+    "54524c42040b000004000000000100000c00000019000000010101000d0000001a0000000201010022000000"
+    "2f000000030101000600000013000000040101001300000020000000050101000c0000001900000006010100"
+    "0600000013000000070101001800000025000000080101000600000013000000090101000600000013000000"
+    "0a010000e8020000b001000028b52ffd240c61000080f8d6fdd0a4d6e02f0202028f7da1e328b52ffd240d69"
+    "000008010577656230310000000201e5d06bb128b52ffd24221101001d010c3230332e302e3131332e343500"
+    "010c3139382e35312e3130302e3700000200076640ec28b52ffd2406310000010000010101669181b028b52f"
+    "fd24139900000e0104726f6f7400010561646d696e00000200a7cfd17628b52ffd240c610000070104737368"
+    "64000000020274dc671828b52ffd2406310000010000010101669181b028b52ffd2418c10000130110737368"
+    "2d6c6f67696e2d6661696c65640000000201da384e0428b52ffd2406310000010000010101669181b028b52f"
+    "fd2406310000010000010101669181b028b52ffd64e801150d0036d952346049da1c304c4d30040a7804e40a"
+    "e150384da4e8253590ff5fac9dc9a7ec24e1852904daedcd2eb3d34898112b391421843e2212470040004000"
+    "57e1f01e41192191ceb3858777a82d6cfa9c1dea28c2c74246c88c16915aff2e67b40f7cf56e652fe8b3f5f0"
+    "3e49d0d696a235f04a61c25a6b2940588ab5d602c3030807090c01b42b75769be21cf36ee99ccece3092c5b9"
+    "a4254b53fe3ec57e2835ebd95d5a639477284e915a6bed67d2e9ac41f1de10586b4b67f7ae397ae2ef2d4159"
+    "67e42c97fff75e9a49dc8245112559d7083e5853d436efd099ddeafd39b3c6ad58a3610d85b9a679779c195f"
+    "3a12dd1ae530e4386d277547c1f9f1e1b982f7dece49034f8012a99515a535062381c2ccd2a40f663a1f0cd1"
+    "39512b9cf800bf46c30522160208183868b0d6bd1f90b4e612c7241112aec12ea304c13755d434c2e3809751"
+    "a26d25f50a40438020203042224052f9180027072b030eb980fa56251a2342dd896a31520cbb45530536aa4c"
+    "8e7330df2e0987b546ef85e6995f43f6cd023e8c2825a89747c320b297b6c6d28d4484ed3a38ae8c60835d01"
+    "2638ebc2b573182b";
+static const char *const format4_meta_hex =
+    "54524c4d010208090400000000deda8792ace01703deda8792ace01700030000010302000000057765623031"
+    "057765623031010577656230310203020000000c3139382e35312e3130302e370c3230332e302e3131332e34"
+    "35020c3230332e302e3131332e34350c3139382e35312e3130302e3703010000000000040302000000056164"
+    "6d696e04726f6f740204726f6f740561646d696e050301000000047373686404737368640104737368640601"
+    "0000000000070302000000107373682d6c6f67696e2d6661696c6564107373682d6c6f67696e2d6661696c65"
+    "6401107373682d6c6f67696e2d6661696c6564080100000000000901000000000057f9fec3e154111e018916"
+    "16e4e9fe2522ab6264dd38c8df8e6cf85966814b647842710ed064c26a6e8feba24c43899aedd8d534424dfd"
+    "cd7276a3352715e53713491ca9783fc310c7b6ef91938ad6464de2eefd5756681646ad2154e2ca2412";
+static const char *const format4_digest_hex =
+    "e6973138e0949458fef6791e84f4d00b745a307e4ee418d497cb55054199e9ee";
+
+static void test_blocks_of_format_4_stay_readable(void **state)
+{
+    (void)state;
+    const char *json[4] = {format2_json[0], format2_json[1], format2_json[2], format3_extra_json};
+    size_t len, mlen, dlen;
+    uint8_t *blob = from_hex(format4_data_hex, &len);
+    uint8_t *meta = from_hex(format4_meta_hex, &mlen);
+    uint8_t *digest = from_hex(format4_digest_hex, &dlen);
+    struct trl_block_view v;
+    assert_int_equal(trl_block_view_init(&v, blob, len), 0);
+    assert_int_equal(v.version, TRL_BLOCK_VERSION_DICT4);
+    assert_true(v.cols[TRL_COL_USER_NAME].dict);
+    struct trl_block_decoder d;
+    trl_block_decoder_init(&d);
+    trl_block_decoder_reset(&d, &v);
+    assert_int_equal(trl_block_decode(&d, &v, TRL_COL_JSON), 0);
+    assert_int_equal(trl_block_decode(&d, &v, TRL_COL_USER_NAME), 0);
+    /* The events come back byte for byte: their digest is the one the chain recorded. */
+    struct trl_sha256 h;
+    assert_int_equal(trl_sha256_init(&h), 0);
+    for (uint32_t i = 0; i < 4; i++) {
+        assert_true(d.ts[i] == 1720564803000000000LL + i);
+        const struct trl_str *j = &d.str[TRL_COL_JSON].vals[d.str[TRL_COL_JSON].first[i]];
+        assert_int_equal(j->len, strlen(json[i]));
+        assert_memory_equal(j->ptr, json[i], j->len);
+        trl_events_digest_add(&h, d.ts[i], j->ptr, j->len);
+    }
+    uint8_t got[TRL_SHA256_LEN];
+    trl_sha256_final(&h, got);
+    assert_int_equal(dlen, TRL_SHA256_LEN);
+    assert_memory_equal(got, digest, TRL_SHA256_LEN);
+    const struct trl_strcol *u = &d.str[TRL_COL_USER_NAME];
+    assert_int_equal(u->first[1] - u->first[0], 1);
+    assert_memory_equal(u->vals[u->first[0]].ptr, "root", 4);
+    assert_memory_equal(u->vals[u->first[3]].ptr, "admin", 5);
+    /* Its JSON column is one part: a search reads it as a format 5 block's. */
+    struct trl_json_parts ps = {0};
+    assert_int_equal(trl_block_json_parts(&v, &ps), 0);
+    assert_int_equal(ps.n, 1);
+    assert_int_equal(ps.p[0].count, 4);
+    trl_json_parts_free(&ps);
+    /* The meta blob parses, and the current writer builds the same index and digest for the
+     * same events, in a block of format 5. */
+    struct trl_block_meta m;
+    assert_int_equal(trl_block_meta_parse(meta, mlen, &m), 0);
+    assert_int_equal(m.count, 4);
+    struct trl_block_input in[4];
+    for (int i = 0; i < 4; i++)
+        in[i] = (struct trl_block_input){1720564803000000000LL + i, json[i], strlen(json[i])};
+    struct trl_block_builder *b = trl_block_builder_create(3, 12);
+    struct trl_block_out out;
+    assert_int_equal(trl_block_build(b, in, 4, &out), 0);
+    assert_int_equal(out.data[4], TRL_BLOCK_VERSION);
+    assert_int_equal(out.meta_len, mlen);
+    assert_memory_equal(out.meta, meta, mlen);
+    assert_memory_equal(out.events_digest, digest, TRL_SHA256_LEN);
+    trl_block_builder_destroy(b);
+    trl_block_decoder_free(&d);
+    free(blob);
+    free(meta);
+    free(digest);
+}
+
 /* Shreds the events (NUL-terminated, one block) and checks they come back byte for byte. */
 static void assert_round_trip(char (*ev)[256], uint32_t n)
 {
@@ -625,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_blocks_of_format_1_stay_readable),
         cmocka_unit_test(test_blocks_of_format_2_stay_readable),
         cmocka_unit_test(test_blocks_of_format_3_stay_readable),
+        cmocka_unit_test(test_blocks_of_format_4_stay_readable),
         cmocka_unit_test(test_times_are_stored_as_deltas_from_the_event_timestamp),
         cmocka_unit_test(test_times_at_the_ends_of_the_range_come_back_exactly),
         cmocka_unit_test(test_references_at_every_place_of_the_original_come_back_exactly),
