@@ -88,22 +88,40 @@ static inline void tu_results_free(struct tu_results *r)
     memset(r, 0, sizeof(*r));
 }
 
-/* Runs a search over [from, to) and returns the results (caller frees with tu_results_free). */
-static inline struct tu_results tu_search(const char *dir, const char *query, int64_t from,
-                                          int64_t to, size_t limit)
+/* Runs a search over [from, to) on that many threads and returns the results (caller frees with
+ * tu_results_free); again: runs it twice on the same reader (whose helper threads' readers are
+ * then reused) and checks that the second run returns the same. */
+static inline struct tu_results tu_search_on(const char *dir, const char *query, int64_t from,
+                                             int64_t to, size_t limit, unsigned threads, bool again)
 {
     struct tu_results r = {0};
     struct trl_store_reader *rd;
     assert_int_equal(trl_store_reader_open(dir, &rd), 0);
+    trl_store_reader_set_threads(rd, threads);
     struct trl_query *q;
     struct trl_query_error e;
     if (trl_query_parse(query, strlen(query), &q, &e) != 0)
         fail_msg("query '%s': %s", query, e.message);
     struct trl_store_search_opts o = {from, to, limit};
     assert_int_equal(trl_store_search(rd, q, &o, tu_collect, &r, &r.st), 0);
+    if (again) {
+        struct tu_results r2 = {0};
+        assert_int_equal(trl_store_search(rd, q, &o, tu_collect, &r2, &r2.st), 0);
+        assert_int_equal(r2.n, r.n);
+        for (size_t i = 0; i < r.n; i++)
+            assert_string_equal(r2.json[i], r.json[i]);
+        tu_results_free(&r2);
+    }
     trl_query_free(q);
     trl_store_reader_close(rd);
     return r;
+}
+
+/* tu_search_on() on the calling thread alone, once. */
+static inline struct tu_results tu_search(const char *dir, const char *query, int64_t from,
+                                          int64_t to, size_t limit)
+{
+    return tu_search_on(dir, query, from, to, limit, 1, false);
 }
 
 struct tu_findings {

@@ -89,17 +89,6 @@ static void test_dictionary_columns_give_back_every_events_values(void **state)
     check_round_trip(3000);
 }
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
 /* A version 4 data blob of count events with stored columns: zero timestamps, user.name holding
  * col[0..len) flagged as dictionary-coded, and a placeholder JSON column. */
 static size_t dict_blob(uint8_t *out, uint32_t count, const uint8_t *col, size_t len)
@@ -185,9 +174,9 @@ static void test_dictionary_columns_refuse_damage(void **state)
     size_t elen = 65536, len = 0;
     uint8_t *huge = malloc(elen + 16 + (size_t)count);
     assert_non_null(huge);
-    len += put_varint(huge, elen + 4);
-    len += put_varint(huge + len, 1);
-    len += put_varint(huge + len, elen);
+    len += trl_varint_put(huge, elen + 4);
+    len += trl_varint_put(huge + len, 1);
+    len += trl_varint_put(huge + len, elen);
     memset(huge + len, 'a', elen);
     len += elen;
     huge[len++] = 0;

@@ -39,38 +39,10 @@ static char *write_store(void)
     return dir;
 }
 
-/* Runs a search with that many threads; again, when twice on the same reader (its helper
- * threads' readers are then reused), checking that the second run returns the same. */
-static struct tu_results search_on(const char *dir, unsigned threads, bool again, const char *query,
-                                   int64_t from, int64_t to, size_t limit)
-{
-    struct tu_results r = {0};
-    struct trl_store_reader *rd;
-    assert_int_equal(trl_store_reader_open(dir, &rd), 0);
-    trl_store_reader_set_threads(rd, threads);
-    struct trl_query *q;
-    struct trl_query_error e;
-    if (trl_query_parse(query, strlen(query), &q, &e) != 0)
-        fail_msg("query '%s': %s", query, e.message);
-    struct trl_store_search_opts o = {from, to, limit};
-    assert_int_equal(trl_store_search(rd, q, &o, tu_collect, &r, &r.st), 0);
-    if (again) {
-        struct tu_results r2 = {0};
-        assert_int_equal(trl_store_search(rd, q, &o, tu_collect, &r2, &r2.st), 0);
-        assert_int_equal(r2.n, r.n);
-        for (size_t i = 0; i < r.n; i++)
-            assert_string_equal(r2.json[i], r.json[i]);
-        tu_results_free(&r2);
-    }
-    trl_query_free(q);
-    trl_store_reader_close(rd);
-    return r;
-}
-
 static struct tu_results search(const char *dir, unsigned threads, const char *query, int64_t from,
                                 int64_t to, size_t limit)
 {
-    return search_on(dir, threads, false, query, from, to, limit);
+    return tu_search_on(dir, query, from, to, limit, threads, false);
 }
 
 static const char *const queries[] = {
@@ -135,7 +107,7 @@ static void test_a_limit_the_newest_day_fills_leaves_the_older_days_unread(void 
     tu_results_free(&r);
     /* A rare term reads every day; the stats add up over the threads. */
     struct tu_results one = search(dir, 1, "rare", D0, D0 + DAYS * DAY_NS, 0);
-    struct tu_results par = search_on(dir, 2, true, "rare", D0, D0 + DAYS * DAY_NS, 0);
+    struct tu_results par = tu_search_on(dir, "rare", D0, D0 + DAYS * DAY_NS, 0, 2, true);
     assert_int_equal(par.n, one.n);
     assert_int_equal(par.st.partitions, DAYS);
     assert_int_equal(par.st.blocks, DAYS * BLOCKS_PER_DAY);

@@ -490,6 +490,26 @@ static uint8_t *from_hex(const char *hex, size_t *len)
     return p;
 }
 
+/* The four events of a format fixture come back byte for byte from decoder d (JSON decoded), with
+ * the timestamps they were written with, and their digest is the one the chain recorded. */
+static void assert_fixture_events(const struct trl_block_decoder *d, const char *const json[4],
+                                  const uint8_t *digest, size_t dlen)
+{
+    struct trl_sha256 h;
+    assert_int_equal(trl_sha256_init(&h), 0);
+    for (uint32_t i = 0; i < 4; i++) {
+        assert_true(d->ts[i] == 1720564803000000000LL + i);
+        const struct trl_str *j = &d->str[TRL_COL_JSON].vals[d->str[TRL_COL_JSON].first[i]];
+        assert_int_equal(j->len, strlen(json[i]));
+        assert_memory_equal(j->ptr, json[i], j->len);
+        trl_events_digest_add(&h, d->ts[i], j->ptr, j->len);
+    }
+    uint8_t got[TRL_SHA256_LEN];
+    trl_sha256_final(&h, got);
+    assert_int_equal(dlen, TRL_SHA256_LEN);
+    assert_memory_equal(got, digest, TRL_SHA256_LEN);
+}
+
 static void test_blocks_of_format_3_stay_readable(void **state)
 {
     (void)state;
@@ -507,20 +527,7 @@ static void test_blocks_of_format_3_stay_readable(void **state)
     assert_int_equal(trl_block_decode(&d, &v, TRL_COL_JSON), 0);
     assert_int_equal(trl_block_decode(&d, &v, TRL_COL_USER_NAME), 0);
     assert_int_equal(trl_block_decode(&d, &v, TRL_COL_SOURCE_IP), 0);
-    /* The events come back byte for byte: their digest is the one the chain recorded. */
-    struct trl_sha256 h;
-    assert_int_equal(trl_sha256_init(&h), 0);
-    for (uint32_t i = 0; i < 4; i++) {
-        assert_true(d.ts[i] == 1720564803000000000LL + i);
-        const struct trl_str *j = &d.str[TRL_COL_JSON].vals[d.str[TRL_COL_JSON].first[i]];
-        assert_int_equal(j->len, strlen(json[i]));
-        assert_memory_equal(j->ptr, json[i], j->len);
-        trl_events_digest_add(&h, d.ts[i], j->ptr, j->len);
-    }
-    uint8_t got[TRL_SHA256_LEN];
-    trl_sha256_final(&h, got);
-    assert_int_equal(dlen, TRL_SHA256_LEN);
-    assert_memory_equal(got, digest, TRL_SHA256_LEN);
+    assert_fixture_events(&d, json, digest, dlen);
     /* Keyword columns: root, none, none, admin; the addresses of events 0 and 3. */
     const struct trl_strcol *u = &d.str[TRL_COL_USER_NAME], *ip = &d.str[TRL_COL_SOURCE_IP];
     assert_int_equal(u->first[1] - u->first[0], 1);
@@ -605,20 +612,7 @@ static void test_blocks_of_format_4_stay_readable(void **state)
     trl_block_decoder_reset(&d, &v);
     assert_int_equal(trl_block_decode(&d, &v, TRL_COL_JSON), 0);
     assert_int_equal(trl_block_decode(&d, &v, TRL_COL_USER_NAME), 0);
-    /* The events come back byte for byte: their digest is the one the chain recorded. */
-    struct trl_sha256 h;
-    assert_int_equal(trl_sha256_init(&h), 0);
-    for (uint32_t i = 0; i < 4; i++) {
-        assert_true(d.ts[i] == 1720564803000000000LL + i);
-        const struct trl_str *j = &d.str[TRL_COL_JSON].vals[d.str[TRL_COL_JSON].first[i]];
-        assert_int_equal(j->len, strlen(json[i]));
-        assert_memory_equal(j->ptr, json[i], j->len);
-        trl_events_digest_add(&h, d.ts[i], j->ptr, j->len);
-    }
-    uint8_t got[TRL_SHA256_LEN];
-    trl_sha256_final(&h, got);
-    assert_int_equal(dlen, TRL_SHA256_LEN);
-    assert_memory_equal(got, digest, TRL_SHA256_LEN);
+    assert_fixture_events(&d, json, digest, dlen);
     const struct trl_strcol *u = &d.str[TRL_COL_USER_NAME];
     assert_int_equal(u->first[1] - u->first[0], 1);
     assert_memory_equal(u->vals[u->first[0]].ptr, "root", 4);
