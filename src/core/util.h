@@ -81,6 +81,24 @@ static inline int trl_hex_value(char c)
     return -1;
 }
 
+/* Is any bit of [from, to) set in the bit array b (bit i is b[i / 64] >> (i % 64))? */
+static inline bool trl_bits_any(const uint64_t *b, size_t from, size_t to)
+{
+    if (from >= to)
+        return false;
+    size_t wf = from >> 6, wt = (to - 1) >> 6;
+    uint64_t first = ~0ULL << (from & 63), last = ~0ULL >> (63 - ((to - 1) & 63));
+    if (wf == wt)
+        return (b[wf] & first & last) != 0;
+    if (b[wf] & first)
+        return true;
+    for (size_t w = wf + 1; w < wt; w++) {
+        if (b[w])
+            return true;
+    }
+    return (b[wt] & last) != 0;
+}
+
 /* A fast hash of a short byte string, eight bytes at a time, for in-memory tables (group keys,
  * skeletons). Its values may change between versions: never store them. */
 static inline uint64_t trl_hash_short(const void *data, size_t n)

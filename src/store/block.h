@@ -233,8 +233,18 @@ int trl_block_meta_parse(const void *p, size_t len, struct trl_block_meta *m);
 bool trl_block_summary_any(const struct trl_block_summary *s,
                            bool (*fn)(void *ud, const char *v, size_t len), void *ud);
 
-/* LEB128 helpers shared with the store's other formats. */
-size_t trl_varint_put(uint8_t *p, uint64_t v);
+/* LEB128 helpers shared with the store's other formats. Writes v at p (room for 10 bytes) and
+ * returns the bytes written; inline, as the shredder writes several per value. */
+static inline size_t trl_varint_put(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
 /* Reads a varint from [*p, end); false when truncated or longer than 10 bytes. */
 bool trl_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *v);
 

@@ -308,18 +308,6 @@ static inline bool mem_eq(const char *a, const char *b, size_t n)
     return load64(a + n - 8) == load64(b + n - 8);
 }
 
-/* LEB128, as trl_varint_put() writes it; p has room for 10 bytes. */
-static inline size_t varint_put(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
 /* Makes room for n more bytes; trl_buf keeps a byte for its terminating NUL. */
 static inline uint8_t *buf_room(struct trl_buf *b, size_t n)
 {
@@ -331,7 +319,7 @@ static inline uint8_t *buf_room(struct trl_buf *b, size_t n)
 static inline void put_varint(struct trl_buf *b, uint64_t v)
 {
     uint8_t *p = buf_room(b, 10);
-    b->len += varint_put(p, v);
+    b->len += trl_varint_put(p, v);
 }
 
 static inline void put_bytes(struct trl_buf *b, const char *a, size_t n)
@@ -345,7 +333,7 @@ static inline void put_bytes(struct trl_buf *b, const char *a, size_t n)
 static inline void put_lenval(struct trl_buf *b, const char *a, size_t n)
 {
     uint8_t *p = buf_room(b, n + 10);
-    size_t k = varint_put(p, n);
+    size_t k = trl_varint_put(p, n);
     memcpy(p + k, a, n);
     b->len += k + n;
 }
@@ -355,7 +343,7 @@ static inline void put_mark(struct trl_buf *b, uint8_t mark, uint32_t sid)
 {
     uint8_t *p = buf_room(b, 11);
     p[0] = mark;
-    b->len += 1 + varint_put(p + 1, sid);
+    b->len += 1 + trl_varint_put(p + 1, sid);
 }
 
 /* A hash for the tables of paths and skeletons (only ever compared with itself). */
@@ -804,8 +792,8 @@ static inline __attribute__((always_inline)) void emit_value(struct trl_shredder
             st->hits++;
             put_mark(&s->ev, is_str ? MARK_STR_REF : MARK_SCALAR_REF, sid);
             uint8_t *p = buf_room(&st->refs, 20);
-            size_t k = varint_put(p, (uint64_t)(m - s->orig));
-            k += varint_put(p + k, n);
+            size_t k = trl_varint_put(p, (uint64_t)(m - s->orig));
+            k += trl_varint_put(p + k, n);
             st->refs.len += k;
             return;
         }

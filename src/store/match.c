@@ -744,8 +744,6 @@ struct scan_ctx {
     struct trl_shred_scan *s;
 };
 
-static bool any_bit(const uint64_t *b, size_t from, size_t to);
-
 /* The term's text could be (part of) a time as trl_format_rfc3339() writes it, lower-cased: such a
  * value may be stored as a delta from the event's timestamp, not as text. */
 static bool time_like(const struct mnode *n)
@@ -779,7 +777,7 @@ static bool scan_stream(void *ud, uint32_t sid, const char *path, size_t plen)
             continue;
         const struct trl_shred_cursor *st = &s->start[pt->cur_off + sid];
         plain = st->refs == st->refs_end &&
-                !any_bit(c->occ + c->words * m->nterms, st->vals, st->vals_end);
+                !trl_bits_any(c->occ + c->words * m->nterms, st->vals, st->vals_end);
     }
     if (plain) {
         uint64_t keep = 0;
@@ -792,7 +790,7 @@ static bool scan_stream(void *ud, uint32_t sid, const char *path, size_t plen)
                 if (sid >= pt->nst)
                     continue;
                 const struct trl_shred_cursor *st = &s->start[pt->cur_off + sid];
-                found = any_bit(c->occ + c->words * t, st->vals, st->vals_end);
+                found = trl_bits_any(c->occ + c->words * t, st->vals, st->vals_end);
             }
             if (found)
                 keep |= 1ULL << t;
@@ -801,24 +799,6 @@ static bool scan_stream(void *ud, uint32_t sid, const char *path, size_t plen)
     }
     c->rel[sid] = mask;
     return mask != 0;
-}
-
-/* Is any bit of [from, to) set? */
-static bool any_bit(const uint64_t *b, size_t from, size_t to)
-{
-    if (from >= to)
-        return false;
-    size_t wf = from >> 6, wt = (to - 1) >> 6;
-    uint64_t first = ~0ULL << (from & 63), last = ~0ULL >> (63 - ((to - 1) & 63));
-    if (wf == wt)
-        return (b[wf] & first & last) != 0;
-    if (b[wf] & first)
-        return true;
-    for (size_t w = wf + 1; w < wt; w++) {
-        if (b[w])
-            return true;
-    }
-    return (b[wt] & last) != 0;
 }
 
 static inline void set_bit(uint64_t *b, size_t i)
@@ -936,7 +916,7 @@ static bool block_has_no_match(const struct trl_match *m, const struct trl_match
         const struct mnode *n = req[k];
         if (n->kind != TRL_Q_TERM || !(c->prefilter >> n->tid & 1))
             continue;
-        if (any_bit(c->occ + c->words * n->tid, 0, s->len))
+        if (trl_bits_any(c->occ + c->words * n->tid, 0, s->len))
             continue;
         if (time_like(n))
             continue;
@@ -1011,7 +991,7 @@ static int scan_value(void *ud, uint32_t ev, uint32_t sid, const char *v, size_t
     uintptr_t at = (uintptr_t)v, col = (uintptr_t)c->col;
     bool inside = c->prefilter && at >= col && at - col < c->col_len;
     size_t a = inside ? (size_t)(at - col) : 0;
-    bool esc = is_string && (inside ? any_bit(c->occ + c->words * sc->m->nterms, a, a + len)
+    bool esc = is_string && (inside ? trl_bits_any(c->occ + c->words * sc->m->nterms, a, a + len)
                                     : memchr(v, '\\', len) != NULL);
     bool hide_u = false, hide_slash = false;
     if (inside && esc && len > 0)
@@ -1022,7 +1002,8 @@ static int scan_value(void *ud, uint32_t ev, uint32_t sid, const char *v, size_t
         const struct mnode *n = sc->m->terms[t];
         bool pre = inside && (c->prefilter >> t & 1);
         if (pre && !hide_u && !(hide_slash && n->has_slash) &&
-            (len < n->text_len || !any_bit(c->occ + c->words * t, a, a + len - n->text_len + 1)))
+            (len < n->text_len ||
+             !trl_bits_any(c->occ + c->words * t, a, a + len - n->text_len + 1)))
             continue;
         if (pre && !esc && n->text_field) {
             if (text_at_occurrences(c, n, t, a, len))
@@ -1081,8 +1062,8 @@ static void scan_inline(void *ud, uint32_t shape, const char *path, size_t plen,
         if (!(n->field ? path_is(path, plen, n) : indexed))
             continue;
         bool pre = inside && (c->prefilter >> t & 1);
-        if (pre &&
-            (len < n->text_len || !any_bit(c->occ + c->words * t, a, a + len - n->text_len + 1)))
+        if (pre && (len < n->text_len ||
+                    !trl_bits_any(c->occ + c->words * t, a, a + len - n->text_len + 1)))
             continue;
         if (pre && n->text_field ? text_at_occurrences(c, n, t, a, len) : value_matches(n, v, len))
             c->shape_mask[shape] |= 1ULL << t;
@@ -1099,7 +1080,7 @@ static bool scan_plain(void *ud, size_t off, size_t n)
     if (n == 0)
         return true;
     for (uint32_t t = 0; t <= sc->m->nterms; t++) {
-        if (any_bit(c->occ + c->words * t, off, off + n))
+        if (trl_bits_any(c->occ + c->words * t, off, off + n))
             return false;
     }
     return true;

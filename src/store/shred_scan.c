@@ -545,6 +545,19 @@ static int shape_of(struct trl_shred_scan *s, const struct trl_shred_visitor *v,
     return 0;
 }
 
+/* Appends a shape of the ops from first to the last one added, without skeleton bytes; its index.
+ */
+static uint32_t ops_shape_add(struct trl_shred_scan *s, size_t first)
+{
+    if (s->nshapes == s->shapes_cap) {
+        s->shapes_cap = s->shapes_cap ? s->shapes_cap * 2 : 64;
+        s->shapes = trl_xrealloc(s->shapes, s->shapes_cap * sizeof(*s->shapes));
+    }
+    s->shapes[s->nshapes] =
+        (struct trl_shred_shape){0, 0, 0, (uint32_t)first, (uint32_t)(s->nops - first)};
+    return (uint32_t)s->nshapes++;
+}
+
 /* A shape of markers only, for a skeleton [q, e) whose inline values the visitor does not need:
  * 0 and *out when every stream it names was met before (their paths and modes are known), 1 when
  * one was not or the skeleton is verbatim (it is then read in full), or TRL_EINVAL. */
@@ -571,14 +584,8 @@ static int plain_shape(struct trl_shred_scan *s, const struct trl_shred_visitor 
         }
         add_op(s, mark, (uint32_t)sid);
     }
-    if (s->nshapes == s->shapes_cap) {
-        s->shapes_cap = s->shapes_cap ? s->shapes_cap * 2 : 64;
-        s->shapes = trl_xrealloc(s->shapes, s->shapes_cap * sizeof(*s->shapes));
-    }
-    uint32_t id = (uint32_t)s->nshapes;
     /* No bytes are kept: a skeleton is met once per block in format 3, through its entry. */
-    s->shapes[s->nshapes++] =
-        (struct trl_shred_shape){0, 0, 0, (uint32_t)first, (uint32_t)(s->nops - first)};
+    uint32_t id = ops_shape_add(s, first);
     if (v->shape)
         v->shape(v->ud, id);
     *out = &s->shapes[id];
@@ -648,24 +655,6 @@ bool trl_shred_unescape(struct trl_shred_scan *s, const char **v, size_t *n)
     return leaf_value(s, v, n, true);
 }
 
-/* Is any bit of [from, to) set? */
-static inline bool any_set(const uint64_t *b, size_t from, size_t to)
-{
-    if (from >= to)
-        return false;
-    size_t wf = from >> 6, wt = (to - 1) >> 6;
-    uint64_t first = ~0ULL << (from & 63), last = ~0ULL >> (63 - ((to - 1) & 63));
-    if (wf == wt)
-        return (b[wf] & first & last) != 0;
-    if (b[wf] & first)
-        return true;
-    for (size_t w = wf + 1; w < wt; w++) {
-        if (b[w])
-            return true;
-    }
-    return (b[wt] & last) != 0;
-}
-
 /* The stored values of one event, by its shape's ops. */
 static int walk_event(struct trl_shred_scan *s, const struct trl_shred_visitor *v, uint32_t i,
                       const struct trl_shred_shape *sh)
@@ -691,7 +680,7 @@ static int walk_event(struct trl_shred_scan *s, const struct trl_shred_visitor *
                 n > orig_len - off)
                 return TRL_EINVAL;
             size_t at = (size_t)(orig - base) + (size_t)off;
-            if (v->filter && !any_set(v->filter, at, at + (size_t)n))
+            if (v->filter && !trl_bits_any(v->filter, at, at + (size_t)n))
                 continue;
             int rc = give(s, v, i, op->sid, orig + off, (size_t)n, mark == M_STR_REF);
             if (rc != 0)
@@ -722,7 +711,7 @@ static int walk_event(struct trl_shred_scan *s, const struct trl_shred_visitor *
             orig_len = (size_t)n;
         }
         if ((mode & MODE_WANT) &&
-            (!v->filter || any_set(v->filter, c->vals - (size_t)n, c->vals))) {
+            (!v->filter || trl_bits_any(v->filter, c->vals - (size_t)n, c->vals))) {
             int rc = give(s, v, i, op->sid, val, (size_t)n, mark != M_SCALAR);
             if (rc != 0)
                 return rc;
@@ -873,13 +862,7 @@ static int ops_of(struct trl_shred_scan *s, const uint8_t *q, const uint8_t *e, 
         }
         add_op(s, mark, (uint32_t)sid);
     }
-    if (s->nshapes == s->shapes_cap) {
-        s->shapes_cap = s->shapes_cap ? s->shapes_cap * 2 : 64;
-        s->shapes = trl_xrealloc(s->shapes, s->shapes_cap * sizeof(*s->shapes));
-    }
-    *id = (int32_t)s->nshapes;
-    s->shapes[s->nshapes++] =
-        (struct trl_shred_shape){0, 0, 0, (uint32_t)first, (uint32_t)(s->nops - first)};
+    *id = (int32_t)ops_shape_add(s, first);
     return 0;
 }
 
