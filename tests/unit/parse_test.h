@@ -17,21 +17,7 @@
 #define TRL_TEST_RECV_NS 0
 #endif
 
-static struct trl_arena *arena;
-
-static int setup(void **state)
-{
-    (void)state;
-    arena = trl_arena_create(0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    trl_arena_destroy(arena);
-    return 0;
-}
+#include "arena_fixture.h"
 
 /* Parses the event's own copy of line (event.original), as the server does. */
 static inline struct trl_event *parse_rc(const char *line, size_t len, int *rc)

@@ -7,21 +7,7 @@
 
 #include <arpa/inet.h>
 
-static struct trl_arena *arena;
-
-static int setup(void **state)
-{
-    (void)state;
-    arena = trl_arena_create(0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    trl_arena_destroy(arena);
-    return 0;
-}
+#include "arena_fixture.h"
 
 static void test_field_lookup_finds_every_known_field_and_nothing_else(void **state)
 {

@@ -3,21 +3,7 @@
 #include "core/buf.h"
 #include "formats/json_encode.h"
 
-static struct trl_arena *arena;
-
-static int setup(void **state)
-{
-    (void)state;
-    arena = trl_arena_create(0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    trl_arena_destroy(arena);
-    return 0;
-}
+#include "arena_fixture.h"
 
 static char *encode(const struct trl_event *ev)
 {

@@ -10,21 +10,7 @@
 
 #include <dirent.h>
 
-static struct trl_arena *arena;
-
-static int setup(void **state)
-{
-    (void)state;
-    arena = trl_arena_create(0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    trl_arena_destroy(arena);
-    return 0;
-}
+#include "arena_fixture.h"
 
 static struct trl_event *agent_event(const char *line, size_t len)
 {

@@ -9,21 +9,7 @@
 /* 2024-07-10T00:00:00Z: the samples below are from the evening before. */
 #define RECEIVED_NS (1720569600LL * TRL_NS_PER_SEC)
 
-static struct trl_arena *arena;
-
-static int setup(void **state)
-{
-    (void)state;
-    arena = trl_arena_create(0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    trl_arena_destroy(arena);
-    return 0;
-}
+#include "arena_fixture.h"
 
 static struct trl_event *parse_at(const char *line, size_t len, int64_t received_ns, int want_rc)
 {

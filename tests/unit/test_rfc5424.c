@@ -7,21 +7,7 @@
 #define RECEIVED_NS (1720569600LL * TRL_NS_PER_SEC)
 #define SD          "log.syslog.structured_data."
 
-static struct trl_arena *arena;
-
-static int setup(void **state)
-{
-    (void)state;
-    arena = trl_arena_create(0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    trl_arena_destroy(arena);
-    return 0;
-}
+#include "arena_fixture.h"
 
 static struct trl_event *parse_n(const char *line, size_t len, int want_rc)
 {

@@ -1,20 +1,6 @@
 #include "sigma_test_util.h"
 
-static struct trl_arena *arena;
-
-static int setup(void **state)
-{
-    (void)state;
-    arena = trl_arena_create(0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    trl_arena_destroy(arena);
-    return 0;
-}
+#include "arena_fixture.h"
 
 /* Evaluates a one-selection rule `sel: {KEY: VALUE}` against Image=image, CommandLine=cmd. */
 static bool rule_matches(const char *selection, const char *image, const char *cmd)

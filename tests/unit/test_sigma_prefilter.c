@@ -4,21 +4,7 @@
 
 #include "detect/sigma_prefilter.h"
 
-static struct trl_arena *arena;
-
-static int setup(void **state)
-{
-    (void)state;
-    arena = trl_arena_create(0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    trl_arena_destroy(arena);
-    return 0;
-}
+#include "arena_fixture.h"
 
 /* Loads `sel`-based detection text under a process_creation head, reports whether the prefilter
  * may skip the rule (it has atoms) and whether it matches Image=image, CommandLine=cmd. */

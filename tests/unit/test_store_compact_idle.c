@@ -2,24 +2,7 @@
  * of old logs, late events) keeps the blocks appends wrote until the writer leaves it alone. */
 #include "store_testutil.h"
 
-static char *dir;
-static struct trl_arena *arena;
-
-static int setup(void **state)
-{
-    (void)state;
-    dir = tu_mkdtemp();
-    arena = trl_arena_create(1 << 20);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    trl_arena_destroy(arena);
-    tu_rmrf(dir);
-    return 0;
-}
+#include "store_dir_fixture.h"
 
 /* Ten appends of 40 events (not small blocks: 64 / 4 = 16) to a day two days ago. */
 static void append_past_day(struct trl_store *st)

@@ -9,24 +9,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 
-static char *dir;
-static struct trl_arena *arena;
-
-static int setup(void **state)
-{
-    (void)state;
-    dir = tu_mkdtemp();
-    arena = trl_arena_create(1 << 20);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    trl_arena_destroy(arena);
-    tu_rmrf(dir);
-    return 0;
-}
+#include "store_dir_fixture.h"
 
 static bool file_exists(const char *day)
 {
