@@ -6,14 +6,18 @@
 # Generates LINES realistic auth.log lines (sshd, sudo, cron with varying hosts, users, addresses
 # and ports; every line carries a unique token tkNNNNNNNN), then:
 #
-#   trapline  a server on a temporary data directory (agent listener on a free loopback port,
-#             syslog TCP/TLS off, UDP on a free loopback port it never receives on, web console off,
-#             --rules off) and an enrolled agent with --no-default-sources --tail FILE. The clock
-#             runs from the agent's start until the server has committed all LINES events to its
-#             store: the agent numbers each line once and the server records the highest committed
-#             number (agents.last_seq in DATA/agents.db, read every 0.1 s). The agent parses and
-#             normalises every line to ECS JSON, spools it to disk (fsync), sends zstd batches over
-#             TLS 1.3; the server writes its store (indexed, compressed) before acknowledging.
+#   trapline  twice, each time a server on a temporary data directory (agent listener on a free
+#             loopback port, syslog TCP/TLS off, UDP on a free loopback port it never receives on,
+#             web console off, --rules off) and an enrolled agent with --no-default-sources --tail
+#             FILE. The clock runs from the agent's start until the server has acknowledged all
+#             LINES events: the agent numbers each line once and the server records the highest
+#             acknowledged number (agents.last_seq in DATA/agents.db, read every 0.1 s). The agent
+#             parses and normalises every line to ECS JSON, spools it to disk (fsync), sends zstd
+#             batches over TLS 1.3. First the server writes its store (indexed, compressed,
+#             committed) before acknowledging: the central store's rate, which bench/store.sh
+#             measures on its own, bounds this one. Then the server is a relay (--store off
+#             --output FILE) that acknowledges once its file has the batch, the same work as
+#             rsyslog's sink below: the agent's own delivery rate, compared with rsyslog's.
 #   rsyslog   a sink (imptcp -> omfile) and a sender (imfile from the file's start, own state
 #             directory -> omfwd TCP), both private instances (-n -f CONF -i PIDFILE in the
 #             temporary directory; the system rsyslog is not touched). The clock runs from the
@@ -21,9 +25,10 @@
 #             no parsing into fields, no spool on disk, no TLS, no acknowledgement from the sink.
 #
 # Peak RSS (VmHWM) and CPU seconds (utime + stime) are those of the collecting process (the agent,
-# the rsyslog sender), read from /proc just before it is stopped; the receiving side's CPU is shown
-# on a second line. Afterwards the stored events are counted (each token once) for both. Not part
-# of `make test`.
+# the rsyslog sender), read from /proc just before it is stopped; the agent's network process (its
+# child) is shown apart and counted in the summary's CPU; the receiving side's CPU is shown on a
+# second line. Afterwards the delivered events are counted (each token once) for all three. Not
+# part of `make test`.
 #
 # usage: bench/agent.sh [LINES]    (default 1000000; TRAPLINE=path of the binary, default
 #                                   build/trapline, a Release/RelWithDebInfo build; rsyslogd from
@@ -197,37 +202,9 @@ print(f"{(int(f[11]) + int(f[12])) / tck:.2f}")' "$1"
 }
 
 # ---- Trapline
-echo
-echo "== trapline: agent --tail -> server (TLS 1.3, store, acks; --rules off)"
-DATA="$WORK/trl-data"
-STATE="$WORK/trl-state"
-aport=$(free_port)
-"$TRAPLINE" server --data "$DATA" --syslog-udp 127.0.0.1:0 --syslog-tcp off --syslog-tls off \
-    --http "" --agents "127.0.0.1:$aport" --rules off --stats-interval 0 --log-level warn \
-    >"$WORK/server.out" 2>"$WORK/server.log" &
-spid=$!
-PIDS+=("$spid")
-wait_port "$aport" "$spid" || { echo "the server did not start:"; cat "$WORK/server.log"; exit 1; }
-token=$("$TRAPLINE" token --data "$DATA" --server "127.0.0.1:$aport" 2>/dev/null | tail -1)
-"$TRAPLINE" agent enroll --token "$token" --state "$STATE" >/dev/null 2>&1
-t0=$(now)
-"$TRAPLINE" agent --state "$STATE" --server "127.0.0.1:$aport" --no-default-sources \
-    --tail "$LOG" --log-level warn >/dev/null 2>"$WORK/agent.log" &
-apid=$!
-PIDS+=("$apid")
-if ! read -r t_s t_eps t_rss t_cpu < <(wait_done seq "$DATA/agents.db" "$apid" "$t0"); then
-    echo "trapline delivery failed; agent log:"; tail -20 "$WORK/agent.log"
-    echo "server log:"; tail -20 "$WORK/server.log"; exit 1
-fi
-t_srv_cpu=$(cpu_s "$spid")
-stop "$apid"
-printf '  %s events in %s s: %s events/s; agent peak RSS %s MB, CPU %s s; server CPU %s s\n' \
-    "$LINES" "$t_s" "$t_eps" "$t_rss" "$t_cpu" "$t_srv_cpu"
-awk -v n="$LINES" -v a="$t_cpu" -v s="$t_srv_cpu" \
-    'BEGIN { printf "  CPU per event: agent %.1f us, server %.1f us\n", a * 1e6 / n, s * 1e6 / n }'
-# Each token stored exactly once? (Outside the timing; the server is still running.)
-t_check=$("$TRAPLINE" search --data "$DATA" --from 2000-01-01 --to now --limit 0 --output json \
-    '| fields event.original' 2>/dev/null |
+# count_tokens: reads event text on stdin; prints how many of the LINES tokens were delivered, and
+# how many are missing or came more than once.
+count_tokens() {
     python3 -c '
 import re, sys
 seen = {}
@@ -239,9 +216,79 @@ n = int(sys.argv[1])
 stored = sum(seen.values())
 missing = sum(1 for i in range(1, n + 1) if f"tk{i:08d}" not in seen)
 dup = sum(1 for c in seen.values() if c > 1)
-print(f"stored={stored} distinct={len(seen)} missing={missing} duplicated={dup}")' "$LINES")
-echo "  check: $t_check"
-stop "$spid"
+print(f"stored={stored} distinct={len(seen)} missing={missing} duplicated={dup}")' "$LINES"
+}
+
+# child_cpu_s PID: CPU seconds of PID's children (the agent's network process).
+child_cpu_s() {
+    python3 -c '
+import os, sys
+tck, total = os.sysconf("SC_CLK_TCK"), 0
+for d in os.listdir("/proc"):
+    if not d.isdigit():
+        continue
+    try:
+        f = open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        continue
+    if f[1] == sys.argv[1]:
+        total += int(f[11]) + int(f[12])
+print(f"{total / tck:.2f}")' "$1"
+}
+
+# run_trapline MODE: MODE store: the server keeps every event in its store (indexed, compressed,
+# committed) before acknowledging; MODE relay: the server is a relay (--store off) that writes
+# every event as a JSON line to a file and acknowledges once the file has it, as rsyslog's sink
+# does below. Sets t_s t_eps t_rss t_cpu t_net_cpu t_srv_cpu t_check.
+run_trapline() {
+    local mode=$1 extra=() data="$WORK/trl-data-$1" state="$WORK/trl-state-$1"
+    local out="$WORK/relay-$1.jsonl"
+    [ "$mode" = relay ] && extra=(--store off --output "$out")
+    aport=$(free_port)
+    "$TRAPLINE" server --data "$data" --syslog-udp 127.0.0.1:0 --syslog-tcp off --syslog-tls off \
+        --http "" --agents "127.0.0.1:$aport" --rules off --stats-interval 0 --log-level warn \
+        "${extra[@]}" >"$WORK/server-$mode.out" 2>"$WORK/server-$mode.log" &
+    spid=$!
+    PIDS+=("$spid")
+    wait_port "$aport" "$spid" ||
+        { echo "the server did not start:"; cat "$WORK/server-$mode.log"; exit 1; }
+    token=$("$TRAPLINE" token --data "$data" --server "127.0.0.1:$aport" 2>/dev/null | tail -1)
+    "$TRAPLINE" agent enroll --token "$token" --state "$state" >/dev/null 2>&1
+    t0=$(now)
+    "$TRAPLINE" agent --state "$state" --server "127.0.0.1:$aport" --no-default-sources \
+        --tail "$LOG" --log-level warn >/dev/null 2>"$WORK/agent-$mode.log" &
+    apid=$!
+    PIDS+=("$apid")
+    if ! read -r t_s t_eps t_rss t_cpu < <(wait_done seq "$data/agents.db" "$apid" "$t0"); then
+        echo "trapline delivery failed; agent log:"; tail -20 "$WORK/agent-$mode.log"
+        echo "server log:"; tail -20 "$WORK/server-$mode.log"; exit 1
+    fi
+    t_net_cpu=$(child_cpu_s "$apid")
+    t_srv_cpu=$(cpu_s "$spid")
+    stop "$apid"
+    printf '  %s events in %s s: %s events/s; agent peak RSS %s MB, CPU %s s (+ network process %s s); server CPU %s s\n' \
+        "$LINES" "$t_s" "$t_eps" "$t_rss" "$t_cpu" "$t_net_cpu" "$t_srv_cpu"
+    awk -v n="$LINES" -v a="$t_cpu" -v c="$t_net_cpu" -v s="$t_srv_cpu" 'BEGIN {
+        printf "  CPU per event: agent %.1f us (+ %.1f us network process), server %.1f us\n",
+            a * 1e6 / n, c * 1e6 / n, s * 1e6 / n }'
+    # Each token delivered exactly once? (Outside the timing; the server is still running.)
+    if [ "$mode" = store ]; then
+        t_check=$("$TRAPLINE" search --data "$data" --from 2000-01-01 --to now --limit 0 \
+            --output json '| fields event.original' 2>/dev/null | count_tokens)
+    else
+        t_check=$(count_tokens <"$out")
+    fi
+    echo "  check: $t_check"
+    stop "$spid"
+}
+
+echo
+echo "== trapline: agent --tail -> server (TLS 1.3, acks; --rules off), the server storing"
+run_trapline store
+s_s=$t_s s_eps=$t_eps s_rss=$t_rss s_cpu=$t_cpu s_net=$t_net_cpu
+echo
+echo "== trapline: agent --tail -> server as a relay (--store off --output FILE), as rsyslog's sink"
+run_trapline relay
 
 # ---- rsyslog
 if [ -z "$RSYSLOGD" ]; then
@@ -290,29 +337,20 @@ printf '  %s events in %s s: %s events/s; sender peak RSS %s MB, CPU %s s; sink 
 awk -v n="$LINES" -v a="$r_cpu" -v s="$r_sink_cpu" \
     'BEGIN { printf "  CPU per event: sender %.1f us, sink %.1f us\n", a * 1e6 / n, s * 1e6 / n }'
 sleep 0.5
-r_check=$(python3 -c '
-import re, sys
-seen = {}
-for line in open(sys.argv[1], errors="replace"):
-    m = re.search(r"tk\d{8}", line)
-    if m:
-        seen[m.group()] = seen.get(m.group(), 0) + 1
-n = int(sys.argv[2])
-stored = sum(seen.values())
-missing = sum(1 for i in range(1, n + 1) if f"tk{i:08d}" not in seen)
-dup = sum(1 for c in seen.values() if c > 1)
-print(f"stored={stored} distinct={len(seen)} missing={missing} duplicated={dup}")' "$SINK" "$LINES")
+r_check=$(count_tokens <"$SINK")
 echo "  check: $r_check"
 stop "$kpid"
 
 # ---- Summary
 echo
-printf '%-24s %12s %12s %10s\n' "$LINES lines" trapline rsyslog ratio
-awk -v te="$t_eps" -v re="$r_eps" -v tr="$t_rss" -v rr="$r_rss" -v tc="$t_cpu" -v rc="$r_cpu" \
-    -v ts="$t_s" -v rs="$r_s" 'BEGIN {
-    printf "%-24s %12d %12d %10.2f\n", "events/s", te, re, te / re
-    printf "%-24s %12.2f %12.2f %10.2f\n", "seconds to deliver", ts, rs, ts / rs
-    printf "%-24s %12.1f %12.1f %10.2f\n", "peak RSS MB (collector)", tr, rr, tr / rr
-    printf "%-24s %12.2f %12.2f %10.2f\n", "CPU s (collector)", tc, rc, (rc > 0 ? tc / rc : 0)
+printf '%-26s %12s %12s %12s %14s\n' "$LINES lines" "trl, store" "trl, relay" rsyslog "relay/rsyslog"
+awk -v se="$s_eps" -v te="$t_eps" -v re="$r_eps" -v sr="$s_rss" -v tr="$t_rss" -v rr="$r_rss" \
+    -v sc="$s_cpu" -v sn="$s_net" -v tc="$t_cpu" -v tn="$t_net_cpu" -v rc="$r_cpu" \
+    -v ss="$s_s" -v ts="$t_s" -v rs="$r_s" 'BEGIN {
+    printf "%-26s %12d %12d %12d %14.2f\n", "events/s", se, te, re, te / re
+    printf "%-26s %12.2f %12.2f %12.2f %14.2f\n", "seconds to deliver", ss, ts, rs, ts / rs
+    printf "%-26s %12.1f %12.1f %12.1f %14.2f\n", "peak RSS MB (collector)", sr, tr, rr, tr / rr
+    printf "%-26s %12.2f %12.2f %12.2f %14.2f\n", "CPU s (collector, all)", sc + sn, tc + tn, rc,
+        (rc > 0 ? (tc + tn) / rc : 0)
 }'
-echo "(ratio = trapline / rsyslog; for events/s higher is better, for the others lower)"
+echo "(trl = trapline; ratio = trapline relay / rsyslog; for events/s higher is better, for the others lower)"

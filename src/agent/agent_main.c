@@ -163,6 +163,9 @@ struct agent {
     struct pend_line pend_lines[PEND_MAX];
     size_t npend;
     struct trl_proto_zctx *zctx; /* zstd state kept across batches */
+    /* The JSON structure of the event shapes seen: sources repeat a few shapes, and an event of a
+     * known one is encoded without working out its keys' order and nesting again. */
+    struct trl_json_cache *jcache;
 
     struct link *link;
     uint64_t inflight[MAX_WINDOW]; /* last seq of each unacknowledged batch, oldest first */
@@ -254,7 +257,7 @@ static size_t encode_record(struct agent *a, struct trl_event *ev, const struct 
         trl_buf_putc(out, '\n');
     }
     size_t json_at = out->len;
-    trl_json_encode_event(ev, out);
+    trl_json_encode_event_cached(a->jcache, ev, out);
     return json_at;
 }
 
@@ -1092,7 +1095,7 @@ static void report_forwarders(struct agent *a)
         trl_agent_set_named_u64(ev, "forwarder.dropped_since_last", delta);
         trl_agent_set_named_u64(ev, "forwarder.queued", st->queued);
         trl_buf_reset(&a->json);
-        trl_json_encode_event(ev, &a->json);
+        trl_json_encode_event_cached(a->jcache, ev, &a->json);
         if (spool_has_room(a) && trl_spool_append(a->spool, a->json.data, a->json.len, NULL) == 0)
             a->collected++;
         else
@@ -1530,6 +1533,7 @@ int trl_agent_run(const struct trl_agent_opts *o)
     uv_loop_init(&a->loop);
     a->arena = trl_arena_create(0);
     a->zctx = trl_proto_zctx_create();
+    a->jcache = trl_json_cache_create();
     if ((rc = trl_state_mkdir(a->state_dir)) < 0) {
         trl_error(COMP, "cannot create the state directory %s: %s", a->state_dir, trl_strerror(rc));
         goto out;
@@ -1626,6 +1630,7 @@ out:
     free(a->key_path);
     trl_arena_destroy(a->arena);
     trl_proto_zctx_destroy(a->zctx);
+    trl_json_cache_destroy(a->jcache);
     trl_buf_free(&a->json);
     trl_buf_free(&a->pend);
     trl_buf_free(&a->raw);

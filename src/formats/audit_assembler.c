@@ -55,6 +55,7 @@ struct trl_audit_assembler {
     size_t npending;
     size_t nready;
     size_t bytes;
+    int64_t last_add; /* the arrival of the last record added */
     struct trl_audit_assembler_stats stats;
 };
 
@@ -381,6 +382,7 @@ int trl_audit_assembler_add(struct trl_audit_assembler *a, const struct trl_even
         pe = pending_new(a, host_get(a, hname, hlen, true), serial, ts);
     }
     append_rec(a, pe, r, arrival);
+    a->last_add = TRL_MAX(a->last_add, arrival);
     /* A record of another event from the same host: events of that host that have been quiet for
      * settle_ns will get no more records (the kernel writes an event's records together). pe is
      * the last of its host's list, so the host outlives this loop. */
@@ -729,6 +731,20 @@ size_t trl_audit_assembler_take(struct trl_audit_assembler *a, struct trl_arena 
 bool trl_audit_assembler_ready(const struct trl_audit_assembler *a, int64_t now_ns)
 {
     return a->ready_first || (a->first && now_ns - a->first->last_arrival >= a->cfg.timeout_ns);
+}
+
+int64_t trl_audit_assembler_quiet_at(const struct trl_audit_assembler *a)
+{
+    return a->first ? a->last_add + a->cfg.settle_ns : INT64_MAX;
+}
+
+void trl_audit_assembler_complete_quiet(struct trl_audit_assembler *a, int64_t at)
+{
+    int64_t cutoff = at - a->cfg.settle_ns;
+    while (a->first && a->first->last_arrival <= cutoff) {
+        a->stats.quiet++;
+        complete(a, a->first);
+    }
 }
 
 void trl_audit_assembler_get_stats(const struct trl_audit_assembler *a,

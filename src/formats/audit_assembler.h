@@ -7,10 +7,12 @@
  * all records merged (see docs/formats-audit.md).
  *
  * An event is complete when its EOE record arrives; when a record with another serial arrives from
- * the same host and the event has had no record for settle_ns; when it has had no record for
- * timeout_ns; when it has too many records; or, as the oldest, when more than max_pending events
- * (or max_bytes of records) are waiting. Records of user-space messages (USER_*, CRED_*, ADD_USER,
- * SERVICE_START, ...) are whole events already: trl_audit_assembler_wants() says no to them.
+ * the same host and the event has had no record for settle_ns; when the whole input has had no
+ * record for settle_ns after the event's last one (complete_quiet(), for a caller that knows its
+ * input is drained); when it has had no record for timeout_ns; when it has too many records; or,
+ * as the oldest, when more than max_pending events (or max_bytes of records) are waiting. Records
+ * of user-space messages (USER_*, CRED_*, ADD_USER, SERVICE_START, ...) are whole events already:
+ * trl_audit_assembler_wants() says no to them.
  *
  * Ownership: add() copies what it keeps into the assembler's own heap memory, so the record's
  * arena may be reset right after. take() builds events in the arena it is given; they belong to
@@ -40,6 +42,7 @@ struct trl_audit_assembler_stats {
     uint64_t records;   /* records taken by add() */
     uint64_t events;    /* events returned by take() */
     uint64_t timed_out; /* events completed by the timeout rather than EOE or a later serial */
+    uint64_t quiet;     /* events completed because the input went quiet after them */
     uint64_t evicted;   /* events completed early because of max_pending or max_bytes */
     uint64_t orphans;   /* EOE records whose event was already complete (dropped: no content) */
     size_t pending;     /* events waiting for more records now */
@@ -71,6 +74,16 @@ size_t trl_audit_assembler_take(struct trl_audit_assembler *a, struct trl_arena 
 
 /* True when take() would return at least one event at now_ns. */
 bool trl_audit_assembler_ready(const struct trl_audit_assembler *a, int64_t now_ns);
+
+/* When the input's silence completes the pending events: settle_ns after the last record added.
+ * INT64_MAX when no event is pending. */
+int64_t trl_audit_assembler_quiet_at(const struct trl_audit_assembler *a);
+/* For a caller that had added every record it received by the time quiet_at() passed (its input
+ * drained, so the silence was real): completes the events that were pending then. at is the value
+ * quiet_at() returned; events that got a record since stay pending. The kernel writes an event's
+ * records together, so a stream that stopped for settle_ns after them sends no more: this spares
+ * the last events of a stream the wait for timeout_ns. */
+void trl_audit_assembler_complete_quiet(struct trl_audit_assembler *a, int64_t at);
 
 void trl_audit_assembler_get_stats(const struct trl_audit_assembler *a,
                                    struct trl_audit_assembler_stats *out);

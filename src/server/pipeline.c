@@ -72,9 +72,10 @@ struct batch_node {
     const char *peer;            /* the last peer copied into msg_arena, and its length */
     size_t peer_len;
     enum node_state state;
-    bool audit_flush;     /* no messages: emit the audit events the assembler holds */
-    bool audit_flush_all; /* ... all of them, complete or not (sync, stop) */
-    uint64_t *ids;        /* event.id of each message, given at submit */
+    bool audit_flush;       /* no messages: emit the audit events the assembler holds */
+    bool audit_flush_all;   /* ... all of them, complete or not (sync, stop) */
+    int64_t audit_quiet_at; /* ... after those the input's silence completed (0: none) */
+    uint64_t *ids;          /* event.id of each message, given at submit */
     uint32_t ids_cap;
     uint32_t *nfields_seen; /* per event: its field count when parsing encoded it */
     uint32_t nfields_cap;
@@ -192,6 +193,7 @@ static void batch_recycle_locked(struct trl_pipeline *p, struct trl_batch *b)
     n->peer_len = 0;
     n->audit_flush = false;
     n->audit_flush_all = false;
+    n->audit_quiet_at = 0;
     memset(&n->st, 0, sizeof(n->st));
     n->next = p->free_list;
     p->free_list = n;
@@ -485,6 +487,8 @@ static void prepare_batch(struct trl_pipeline *p, struct batch_node *n, struct t
             audit_seen = true;
         }
     }
+    if (n->audit_quiet_at)
+        trl_audit_assembler_complete_quiet(p->audit, n->audit_quiet_at);
     if (n->audit_flush || audit_seen || trl_audit_assembler_ready(p->audit, trl_now_ns()))
         take_audit_events(p, b, n->audit_flush_all);
     pthread_mutex_unlock(&p->audit_mu);
@@ -645,22 +649,27 @@ static void enqueue_locked(struct trl_pipeline *p, struct batch_node *n)
 }
 
 /* Queues a batch without messages that makes preparing emit the audit events the assembler
- * holds: those whose last record never came (after its timeout), or all of them. */
-static void enqueue_audit_flush_locked(struct trl_pipeline *p, bool all)
+ * holds: those whose last record never came (after its timeout), those the input's silence
+ * completed (quiet_at, see trl_audit_assembler_complete_quiet(); 0: none), or all of them. */
+static void enqueue_audit_flush_locked(struct trl_pipeline *p, bool all, int64_t quiet_at)
 {
     pthread_mutex_unlock(&p->mu);
     struct batch_node *n = node_of(trl_pipeline_batch_get(p));
     pthread_mutex_lock(&p->mu);
     n->audit_flush = true;
     n->audit_flush_all = all;
+    n->audit_quiet_at = quiet_at;
     p->flush_queued = true;
     enqueue_locked(p, n);
 }
 
-static bool audit_ready(struct trl_pipeline *p)
+/* Whether the assembler has events to emit at now; *quiet_at: when the input's silence completes
+ * its pending events (INT64_MAX: none pending). */
+static bool audit_ready(struct trl_pipeline *p, int64_t now, int64_t *quiet_at)
 {
     pthread_mutex_lock(&p->audit_mu);
-    bool ready = trl_audit_assembler_ready(p->audit, trl_now_ns());
+    bool ready = trl_audit_assembler_ready(p->audit, now);
+    *quiet_at = trl_audit_assembler_quiet_at(p->audit);
     pthread_mutex_unlock(&p->audit_mu);
     return ready;
 }
@@ -690,25 +699,38 @@ static struct batch_node *next_batch_locked(struct trl_pipeline *p)
                 pthread_cond_broadcast(&p->idle);
             continue;
         }
+        int64_t wait_ns = TRL_NS_PER_SEC;
         if (!n) {
             if (p->final_flushed)
                 return NULL;
             bool all = p->stopping || p->flush_requested;
             if (!p->flush_queued) {
                 pthread_mutex_unlock(&p->mu);
-                bool ready = all || audit_ready(p);
+                int64_t now = trl_now_ns(), quiet_at;
+                bool ready = audit_ready(p, now, &quiet_at) || all;
                 pthread_mutex_lock(&p->mu);
-                if (ready && !p->head) {
-                    enqueue_audit_flush_locked(p, all || p->stopping || p->flush_requested);
-                    continue;
+                /* Nothing queued: every record received so far was added, so a silence the
+                 * assembler sees is the input's. */
+                if (!p->head) {
+                    bool quiet = quiet_at <= now;
+                    if (ready || quiet) {
+                        enqueue_audit_flush_locked(p, all || p->stopping || p->flush_requested,
+                                                   quiet ? quiet_at : 0);
+                        continue;
+                    }
+                    if (quiet_at - now < wait_ns)
+                        wait_ns = quiet_at - now;
                 }
             }
         }
         /* Wake up now and then: audit events whose last record never came are emitted after
-         * the assembler's timeout even when no new traffic arrives. */
+         * the assembler's timeout even when no new traffic arrives, and those the input's
+         * silence completes once it has lasted. */
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
+        int64_t ns = until.tv_nsec + wait_ns;
+        until.tv_sec += ns / TRL_NS_PER_SEC;
+        until.tv_nsec = ns % TRL_NS_PER_SEC;
         pthread_cond_timedwait(&p->has_work, &p->mu, &until);
     }
 }

@@ -324,6 +324,39 @@ static void test_assembler_later_serial_from_same_host_completes_after_settle(vo
     trl_audit_assembler_destroy(a);
 }
 
+static void test_assembler_quiet_input_completes_pending_events(void **state)
+{
+    (void)state;
+    struct trl_audit_assembler_config cfg = {.timeout_ns = 2000 * MS, .settle_ns = 100 * MS};
+    struct trl_audit_assembler *a = trl_audit_assembler_create(&cfg);
+    struct trl_event *out[4];
+    assert_true(trl_audit_assembler_quiet_at(a) == INT64_MAX);
+    /* The last records of a stream: a SYSCALL with items=1 whose PATH never comes, from two hosts. */
+    add(a, "node=a type=SYSCALL msg=audit(10.000:1): syscall=59 items=1 pid=1", 1000 * MS);
+    add(a, "node=b type=SYSCALL msg=audit(10.000:2): syscall=59 items=1 pid=2", 1030 * MS);
+    /* Quiet from the last record on, whatever host it came from. */
+    assert_true(trl_audit_assembler_quiet_at(a) == 1130 * MS);
+    int64_t at = trl_audit_assembler_quiet_at(a);
+    /* A record that arrives after the silence began (from a third host, so that no other rule
+     * completes anything) stays pending: it starts a new event. */
+    add(a, "node=c type=SYSCALL msg=audit(10.200:3): syscall=59 items=1 pid=3", 1140 * MS);
+    trl_audit_assembler_complete_quiet(a, at);
+    assert_int_equal(trl_audit_assembler_take(a, out_arena, 1140 * MS, false, out, 4), 2);
+    assert_field(out[0], TRL_F_AUDITD_SEQUENCE, "1");
+    assert_field(out[1], TRL_F_AUDITD_SEQUENCE, "2");
+    assert_true(trl_audit_assembler_quiet_at(a) == 1240 * MS);
+    struct trl_audit_assembler_stats st;
+    trl_audit_assembler_get_stats(a, &st);
+    assert_int_equal(st.quiet, 2);
+    assert_int_equal(st.timed_out, 0);
+    assert_int_equal(st.pending, 1);
+    trl_audit_assembler_complete_quiet(a, trl_audit_assembler_quiet_at(a));
+    assert_int_equal(trl_audit_assembler_take(a, out_arena, 1240 * MS, false, out, 4), 1);
+    assert_field(out[0], TRL_F_AUDITD_SEQUENCE, "3");
+    assert_true(trl_audit_assembler_quiet_at(a) == INT64_MAX);
+    trl_audit_assembler_destroy(a);
+}
+
 static void test_assembler_interleaved_events_and_hosts_stay_apart(void **state)
 {
     (void)state;
@@ -615,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_assembler_web01_curl_scan_and_exfil),
         cmocka_unit_test(test_assembler_eoe_completes_at_once),
         cmocka_unit_test(test_assembler_timeout_completes_event_without_eoe),
+        cmocka_unit_test(test_assembler_quiet_input_completes_pending_events),
         cmocka_unit_test(test_assembler_later_serial_from_same_host_completes_after_settle),
         cmocka_unit_test(test_assembler_interleaved_events_and_hosts_stay_apart),
         cmocka_unit_test(test_assembler_bounds_pending_events),
