@@ -92,7 +92,9 @@ void trl_json_set_text(struct trl_event *ev, enum trl_field f, const char *name,
  * agent listener appends, into the same fields trl_parse_json() would set for an event flagged
  * TRL_EVF_FROM_AGENT, without building a json-c tree. Returns 0 when decoded, TRL_ENOMATCH when
  * the text is in any other shape; the event is then untouched and trl_parse_json() must do it.
- * Values may point into ev->original, which must live as long as the event's arena.
+ * Values may point into ev->original, which must live as long as the event's arena. Each calling
+ * thread keeps the shapes (key sequences) of the events it decoded, to read the next events of a
+ * known shape without looking their keys up again: about 140 KB, freed when the thread ends.
  */
 int trl_json_parse_agent(struct trl_event *ev);
 

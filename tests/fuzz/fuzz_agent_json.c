@@ -3,7 +3,8 @@
  * stands in for. The input is read in place from libFuzzer's exactly sized buffer, so any read
  * past its end is caught by ASan. Checked: input it refuses leaves the event untouched; input it
  * takes gives exactly the event trl_parse_json() builds for an agent's event (the same fields in
- * the same order, original, format, timestamp and JSON output).
+ * the same order, original, format, timestamp and JSON output), and so does the same text decoded
+ * again along the shape the decoder kept, and a text of that shape with other value bytes.
  */
 #include "core/arena.h"
 #include "core/buf.h"
@@ -71,5 +72,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     slow->flags |= TRL_EVF_FROM_AGENT;
     check(trl_parse_json(slow, slow->original, slow->original_len) == 0);
     check_same(slow, fast, &ja, &jb);
+
+    /* The decoder now knows this shape: the same text again is read along it, to the same event,
+     * as is a text that differs only in its first value's bytes. */
+    struct trl_event *again = trl_event_create(arena, NULL, 0, RECEIVED_NS);
+    again->original = p;
+    again->original_len = size;
+    again->flags |= TRL_EVF_FROM_AGENT;
+    check(trl_json_parse_agent(again) == 0);
+    check_same(slow, again, &ja, &jb);
+    char *other = trl_arena_strndup(arena, p, size);
+    for (size_t i = 0; i + 1 < size; i++) {
+        if (other[i] == ':' && other[i + 1] == '"') {
+            for (size_t j = i + 2; j < size && other[j] >= 'a' && other[j] <= 'z'; j++)
+                other[j] = (char)('a' + 'z' - other[j]);
+            break;
+        }
+    }
+    struct trl_event *near = trl_event_create(arena, NULL, 0, RECEIVED_NS);
+    near->original = other;
+    near->original_len = size;
+    near->flags |= TRL_EVF_FROM_AGENT;
+    int rc = trl_json_parse_agent(near);
+    struct trl_event *near_slow = trl_event_create(arena, other, size, RECEIVED_NS);
+    near_slow->flags |= TRL_EVF_FROM_AGENT;
+    if (rc == 0) {
+        check(trl_parse_json(near_slow, near_slow->original, near_slow->original_len) == 0);
+        check_same(near_slow, near, &ja, &jb);
+    } else {
+        check(near->nfields == 0 && near->format == NULL && near->timestamp_ns == 0);
+    }
     return 0;
 }

@@ -219,6 +219,170 @@ static void test_agent_json_deep_and_long_names_go_generic(void **state)
     assert_false(check(longname));
 }
 
+/* Runs both decoders over line for events that already hold a dynamic field name = "0". */
+static bool check_with_dynamic(const char *line, const char *name)
+{
+    size_t len = strlen(line);
+    struct trl_event *fast = agent_event(line, len);
+    trl_event_set_named(fast, name, strlen(name), "0", 1);
+    if (trl_json_parse_agent(fast) != 0)
+        return false;
+    struct trl_event *slow = agent_event(line, len);
+    trl_event_set_named(slow, name, strlen(name), "0", 1);
+    assert_int_equal(trl_parse_json(slow, slow->original, slow->original_len), 0);
+    assert_same_event(slow, fast);
+    return true;
+}
+
+/* The value of dynamic field name in what the fast decoder makes of line, or NULL. */
+static const char *fast_named(const char *line, const char *name)
+{
+    struct trl_event *ev = agent_event(line, strlen(line));
+    assert_int_equal(trl_json_parse_agent(ev), 0);
+    size_t len;
+    const char *v = trl_event_get_named(ev, name, strlen(name), &len);
+    return v ? trl_arena_strndup(arena, v, len) : NULL;
+}
+
+static void test_agent_json_known_shape_is_read_again_with_new_values(void **state)
+{
+    (void)state;
+    const char *first =
+        "{\"@timestamp\":\"2024-07-09T22:31:02Z\",\"event\":{\"action\":\"ssh-login\","
+        "\"category\":[\"authentication\"]},\"related\":{\"ip\":[\"10.0.0.1\"]},"
+        "\"source\":{\"port\":22},\"sshd\":{\"method\":\"password\"}}";
+    const char *second = "{\"@timestamp\":\"2025-01-02T03:04:05.5Z\",\"event\":{\"action\":\"ssh-"
+                         "logout\",\"category\":[]},\"related\":{\"ip\":[\"10.0.0.2\",\"::1\","
+                         "null]},\"source\":{\"port\":-65536},\"sshd\":{\"method\":\"pub\\\"key\\\""
+                         "\\u00e9\"}}";
+    assert_true(check(first));
+    assert_true(check(first));
+    assert_true(check(second));
+    assert_string_equal(fast_named(second, "sshd.method"), "pub\"key\"\xc3\xa9");
+    /* A value holding the bytes that follow it in the shape is still one value. */
+    assert_true(
+        check("{\"@timestamp\":\"2024-07-09T22:31:02Z\",\"event\":{\"action\":\"x\\\",\\"
+              "\"category\\\":[\\\"y\\\"]},\\\"z\\\":{\\\"a\\\":\\\"\",\"category\":[\"w\"]},"
+              "\"related\":{\"ip\":[]},\"source\":{\"port\":1},\"sshd\":{\"method\":\"m\"}}"));
+    /* Values the full reading refuses are refused along a known shape too. */
+    static const char *const refused[] = {
+        "{\"@timestamp\":\"2024-07-09T22:31:02Z\",\"event\":{\"action\":\"a\",\"category\":[\"c\"]"
+        "},\"related\":{\"ip\":[\"i\"]},\"source\":{\"port\":022},\"sshd\":{\"method\":\"m\"}}",
+        "{\"@timestamp\":\"2024-07-09T22:31:02Z\",\"event\":{\"action\":\"a\",\"category\":[\"c\"]"
+        "},\"related\":{\"ip\":[\"i\"]},\"source\":{\"port\":2.5},\"sshd\":{\"method\":\"m\"}}",
+        "{\"@timestamp\":\"2024-07-09T22:31:02Z\",\"event\":{\"action\":\"a\\ud800\",\"category\":"
+        "[\"c\"]},\"related\":{\"ip\":[\"i\"]},\"source\":{\"port\":2},\"sshd\":{\"method\":\"m\"}"
+        "}",
+        "{\"@timestamp\":\"2024-07-09T22:31:02Z\",\"event\":{\"action\":\"a\",\"category\":[[\"c\""
+        "]]},\"related\":{\"ip\":[\"i\"]},\"source\":{\"port\":2},\"sshd\":{\"method\":\"m\"}}",
+        "{\"@timestamp\":\"2024-07-09T22:31:02Z\",\"event\":{\"action\":\"a\",\"category\":[\"c\"]"
+        "},\"related\":{\"ip\":[\"i\"]},\"source\":{\"port\":2},\"sshd\":{\"method\":\"m\"}}x",
+        "{\"@timestamp\":\"2024-07-09T22:31:02Z\",\"event\":{\"action\":\"a\",\"category\":[\"c\"]"
+        "},\"related\":{\"ip\":[\"i\"]},\"source\":{\"port\":2},\"sshd\":{\"method\":\"m\"}",
+        "{\"@timestamp\":\"2024-07-09T22:31:02Z\",\"event\":{\"action\":\"a\",\"category\":[\"c\"]"
+        "},\"related\":{\"ip\":[\"i\"]},\"source\":{\"port\":2},\"sshd\":{\"method\":\"m\t\"}}",
+    };
+    for (size_t i = 0; i < TRL_ARRAY_LEN(refused); i++) {
+        if (check(refused[i]))
+            fail_msg("taken by the fast decoder: %s", refused[i]);
+    }
+    /* Whether timestamp or time stands in for @timestamp depends on each event's @timestamp. */
+    assert_true(check("{\"@timestamp\":\"2024-07-09T22:31:02Z\",\"time\":\"x\"}"));
+    assert_false(check("{\"@timestamp\":\"2024-07-09T22:31:0xZ\",\"time\":\"x\"}"));
+    assert_true(check("{\"@timestamp\":\"2024-07-09T22:31:03Z\",\"time\":\"x\"}"));
+}
+
+static void test_agent_json_shape_differing_in_one_key_byte(void **state)
+{
+    (void)state;
+    assert_true(check("{\"host\":{\"name\":\"h1\"},\"user\":{\"name\":\"u1\"},\"x\":\"1\"}"));
+    assert_true(check("{\"host\":{\"name\":\"h2\"},\"user\":{\"nbme\":\"u2\"},\"x\":\"2\"}"));
+    assert_string_equal(fast_named("{\"host\":{\"name\":\"h2\"},\"user\":{\"nbme\":\"u2\"},"
+                                   "\"x\":\"2\"}",
+                                   "user.nbme"),
+                        "u2");
+    assert_true(check("{\"host\":{\"name\":\"h3\"},\"user\":{\"name\":\"u3\"},\"y\":\"3\"}"));
+    assert_true(
+        check("{\"host\":{\"name\":\"h3\"},\"user\":{\"name\":\"u3\"},\"x\":\"3\",\"y\":1}"));
+    assert_true(check("{\"host\":{\"name\":\"h3\"},\"user\":{\"name\":\"u3\"}}"));
+    assert_true(check("{\"host\":{\"name\":\"h3\"},\"user\":{\"name\":\"u3\",\"x\":\"4\"}}"));
+    assert_string_equal(fast_named("{\"host\":{\"name\":\"h3\"},\"user\":{\"name\":\"u3\"},\"x\":"
+                                   "\"5\"}",
+                                   "x"),
+                        "5");
+    /* The same keys with a duplicate among them is still left to the generic parser. */
+    assert_false(check("{\"host\":{\"name\":\"h3\"},\"user\":{\"name\":\"u3\"},\"user\":\"5\"}"));
+    assert_false(check("{\"host\":{\"name\":\"h3\"},\"user\":{\"name\":\"u3\"},\"msg\":\"5\"}"));
+}
+
+static void test_agent_json_shape_with_a_different_value_kind(void **state)
+{
+    (void)state;
+    static const char *const kinds[] = {
+        "{\"a\":\"s\",\"tags\":[\"t\"],\"b\":{\"c\":\"1\"}}",
+        "{\"a\":12,\"tags\":[\"t\"],\"b\":{\"c\":\"1\"}}",
+        "{\"a\":-3,\"tags\":[\"t\"],\"b\":{\"c\":\"1\"}}",
+        "{\"a\":true,\"tags\":[\"t\"],\"b\":{\"c\":\"1\"}}",
+        "{\"a\":false,\"tags\":[\"t\"],\"b\":{\"c\":\"1\"}}",
+        "{\"a\":null,\"tags\":[\"t\"],\"b\":{\"c\":\"1\"}}",
+        "{\"a\":\"s\",\"tags\":\"t\",\"b\":{\"c\":\"1\"}}",
+        "{\"a\":\"s\",\"tags\":[],\"b\":{\"c\":\"1\"}}",
+        "{\"a\":\"s\",\"tags\":null,\"b\":{\"c\":\"1\"}}",
+        "{\"a\":\"s\",\"tags\":[\"t\"],\"b\":{\"c\":1}}",
+        "{\"a\":\"s\",\"tags\":[\"t\"],\"b\":{}}",
+        "{\"a\":\"s\",\"tags\":[\"t\"],\"b\":\"c\"}",
+    };
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < TRL_ARRAY_LEN(kinds); i++) {
+            if (!check(kinds[i]))
+                fail_msg("left to the generic parser: %s", kinds[i]);
+        }
+    }
+    assert_false(check("{\"a\":\"s\",\"tags\":[\"t\"],\"b\":{\"c\":1.5}}"));
+    assert_false(check("{\"a\":\"s\",\"tags\":[\"t\"],\"b\":[\"c\"]}"));
+}
+
+/* A dynamic name that clashes moves under json. or is dropped; what it clashes with includes
+ * the dynamic fields the event held before, so those events are not read like the others. */
+static void test_agent_json_shape_with_clashing_names(void **state)
+{
+    (void)state;
+    const char *line =
+        "{\"q.r\":\"1\",\"a\":\"2\",\"a.b\":\"3\",\"json\":{\"a_b\":\"4\"},\"z\":\"5\"}";
+    for (int round = 0; round < 2; round++) {
+        assert_true(check(line));
+        assert_true(check_with_dynamic(line, "q"));
+        assert_true(check_with_dynamic(line, "z.y"));
+        assert_true(check(line));
+    }
+    assert_null(fast_named(line, "a.b"));
+    assert_string_equal(fast_named(line, "q.r"), "1");
+}
+
+/* More shapes than a thread keeps, and more parting at one key than it follows: the oldest are
+ * forgotten or some never kept, and every event still comes out right. */
+static void test_agent_json_many_shapes(void **state)
+{
+    (void)state;
+    char line[128];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 4096; i++) {
+            snprintf(line, sizeof(line),
+                     "{\"host\":{\"name\":\"h\"},\"a%d\":\"1\",\"b%d\":2,\"c%d\":null}", i % 16,
+                     i / 16 % 16, i / 256);
+            assert_true(check(line));
+            if (i % 100 == 0)
+                trl_arena_reset(arena);
+        }
+        for (int i = 0; i < 100; i++) {
+            snprintf(line, sizeof(line), "{\"host\":{\"name\":\"h\"},\"k%d\":{\"v\":\"%d\"}}", i,
+                     i);
+            assert_true(check(line));
+        }
+        trl_arena_reset(arena);
+    }
+}
+
 /* Every line of the shared samples, collected as an agent does, takes the fast path. */
 static void test_agent_json_shared_samples(void **state)
 {
@@ -267,6 +431,11 @@ int main(void)
         cmocka_unit_test(test_agent_json_takes_what_agents_send),
         cmocka_unit_test(test_agent_json_matches_the_generic_parser_on_edge_cases),
         cmocka_unit_test(test_agent_json_deep_and_long_names_go_generic),
+        cmocka_unit_test(test_agent_json_known_shape_is_read_again_with_new_values),
+        cmocka_unit_test(test_agent_json_shape_differing_in_one_key_byte),
+        cmocka_unit_test(test_agent_json_shape_with_a_different_value_kind),
+        cmocka_unit_test(test_agent_json_shape_with_clashing_names),
+        cmocka_unit_test(test_agent_json_many_shapes),
         cmocka_unit_test(test_agent_json_shared_samples),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
