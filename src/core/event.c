@@ -77,9 +77,19 @@ static inline void kv_add_known(struct trl_event *ev, enum trl_field f, const ch
 }
 
 /* Dynamic fields only ever follow the first one, so the known fields before it are skipped. */
+/* Names that share a long prefix ("winlog.event_data.", "auditd.data.") differ in their length,
+ * their last byte or their middle. */
+static inline uint64_t name_bit(const char *name, size_t len)
+{
+    unsigned h =
+        len ? (unsigned)len * 31u + (unsigned char)name[len - 1] * 7u + (unsigned char)name[len / 2]
+            : 0;
+    return 1ULL << (h & 63);
+}
+
 static struct trl_kv *kv_find_named(const struct trl_event *ev, const char *name, size_t len)
 {
-    if (!ev->first_named)
+    if (!ev->first_named || !(ev->named_bits & name_bit(name, len)))
         return NULL;
     /* Dynamic names often share a long prefix ("winlog.event_data.", "auditd.data."): their last
      * byte tells most of them apart without a call to memcmp. */
@@ -204,6 +214,7 @@ static void set_named(struct trl_event *ev, const char *name, size_t name_len, b
         v = trl_arena_strndup(ev->arena, v, len);
     }
     kv = kv_append(ev);
+    ev->named_bits |= name_bit(name, name_len);
     kv->name = name;
     kv->name_len = (uint32_t)name_len;
     kv->field = TRL_F_NONE;

@@ -52,6 +52,9 @@ struct trl_event {
     /* Index of the first dynamic field plus one (0: none yet): looking a dynamic field up by name
      * starts there instead of scanning the header fields every parser sets first. */
     uint32_t first_named;
+    /* A bit per dynamic field name (name_bit() in event.c): a clear bit means the event has no
+     * dynamic field of a name with that bit, so that setting a new name does not scan them all. */
+    uint64_t named_bits;
     /* Index of the first value of each known field plus one (0: absent), so that setting and
      * getting a known field does not scan the field list. */
     uint16_t slot[TRL_F__COUNT];
