@@ -53,8 +53,7 @@
 #define MAX_WINDOW 64
 /* Batches in flight and their size: the server works on batches in stages (parse, store,
  * commit), several at once, and acknowledges a batch only after its commit, so the window holds
- * many of its pipeline batches' worth (32 x 1000 events); each batch read costs the spool one
- * fdatasync, and larger batches share it among more events. */
+ * many of its pipeline batches' worth (32 x 1000 events). */
 #define DEFAULT_WINDOW      32
 #define DEFAULT_BATCH_BYTES (1u << 20)
 /* Memory is given back this long after the start, then at this interval (on_trim_timer). */
@@ -79,6 +78,10 @@
  * fewer when they hold PEND_BYTES, and at the end of every tail poll. */
 #define PEND_MAX   64
 #define PEND_BYTES (1u << 20)
+/* Batches built and waiting for compression, or being compressed (one at a time, on a thread of
+ * libuv's pool): the loop builds the next while one is compressed, which the one built then
+ * follows at once. */
+#define ZQ_SLOTS 2
 
 static const char *const default_logs[] = {"/var/log/auth.log", "/var/log/syslog",
                                            "/var/log/secure", "/var/log/messages"};
@@ -97,6 +100,19 @@ struct line_pos {
 struct pend_line {
     size_t off, len; /* of its record in pend */
     uint64_t file_id, end;
+};
+
+/* A batch on its way to the link: its events as newline-separated JSON, then its BATCH frame. gen
+ * is the connection it was built for; a batch that comes back from compression after that
+ * connection closed is dropped (the spool was rewound, it is resent). */
+struct zbatch {
+    uv_work_t req;
+    struct agent *a;
+    uint64_t gen;
+    uint64_t first;
+    uint32_t count;
+    int rc;
+    struct trl_buf raw, frame;
 };
 
 /* One connection attempt; freed when its handle is closed. The pipe is the agent's end of a
@@ -137,6 +153,7 @@ struct agent {
     uv_signal_t sigterm, sigint;
     uv_timer_t unblock_timer; /* the next block's end, for its ip-unblocked event */
     uv_timer_t trim_timer;    /* gives back memory every 20 s */
+    uv_async_t durable_async; /* a background sync of the spool is done */
 
     /* The unprivileged network process: the server connection and the forwarders. */
     struct trl_privsep_user user;
@@ -168,11 +185,18 @@ struct agent {
     struct trl_json_cache *jcache;
 
     struct link *link;
+    uint64_t link_gen; /* counts connection attempts */
+    /* Compression queue: zq[zhead], zq[zhead + 1], ... (mod ZQ_SLOTS), zcount of them, in
+     * sequence order; the head is being compressed while zrunning. The zstd context is the
+     * worker's while zrunning. */
+    struct zbatch zq[ZQ_SLOTS];
+    uint32_t zhead, zcount;
+    bool zrunning;
     uint64_t inflight[MAX_WINDOW]; /* last seq of each unacknowledged batch, oldest first */
     uint32_t nin;
     uint64_t last_ack_ms;
     uint32_t attempt;
-    struct trl_buf raw, frame, held;
+    struct trl_buf frame, held;
     bool have_held;
     uint64_t held_seq;
 
@@ -634,6 +658,8 @@ static void link_close(struct agent *a, const char *why)
     uv_close((uv_handle_t *)&k->pipe, on_link_closed);
     a->nin = 0;
     a->have_held = false;
+    /* Batches not yet compressed go; the one being compressed is dropped when it is done. */
+    a->zcount = a->zrunning ? 1 : 0;
     trl_spool_rewind(a->spool);
     schedule_reconnect(a);
 }
@@ -909,6 +935,7 @@ static void connect_now(struct agent *a)
     k->started_ms = uv_now(&a->loop);
     k->state = LINK_HELLO;
     a->link = k;
+    a->link_gen++;
     a->nin = 0;
     a->have_held = false;
     trl_spool_rewind(a->spool);
@@ -962,11 +989,87 @@ static void pump_soon(struct agent *a)
  * events reuses every 200 ms, stay. */
 static void release_burst(struct agent *a)
 {
-    if (a->raw.cap <= BURST_KEEP && a->frame.cap <= BURST_KEEP)
+    if (a->zcount)
         return;
-    trl_buf_free(&a->raw);
-    trl_buf_free(&a->frame);
-    trl_proto_zctx_trim(a->zctx);
+    bool large = false;
+    for (size_t i = 0; i < ZQ_SLOTS; i++) {
+        struct zbatch *b = &a->zq[i];
+        if (b->raw.cap > BURST_KEEP || b->frame.cap > BURST_KEEP) {
+            trl_buf_free(&b->raw);
+            trl_buf_free(&b->frame);
+            large = true;
+        }
+    }
+    if (large)
+        trl_proto_zctx_trim(a->zctx);
+}
+
+/* Runs on a thread of libuv's pool: touches only the batch and the zstd context. */
+static void zbatch_compress(uv_work_t *req)
+{
+    struct zbatch *b = req->data;
+    trl_buf_reset(&b->frame);
+    b->rc = trl_proto_put_batch_z(b->a->zctx, &b->frame, b->first, b->count, b->raw.data,
+                                  b->raw.len, 1);
+}
+
+static void zq_kick(struct agent *a);
+
+/* Back on the loop: the head of the queue is compressed; sent when its connection is still up. */
+static void zbatch_done(uv_work_t *req, int status)
+{
+    (void)status;
+    struct zbatch *b = req->data;
+    struct agent *a = b->a;
+    a->zrunning = false;
+    a->zhead = (a->zhead + 1) % ZQ_SLOTS;
+    a->zcount--;
+    struct link *k = a->link;
+    if (a->stopping)
+        return;
+    if (!k || b->gen != a->link_gen) {
+        /* Built for a closed connection: the batches of the next one may wait behind it. */
+        zq_kick(a);
+        return;
+    }
+    if (b->rc != 0) {
+        trl_error(COMP, "cannot encode a batch seq=%llu count=%u: %s", (unsigned long long)b->first,
+                  b->count, trl_strerror(b->rc));
+        link_close(a, "batch encoding failed");
+        return;
+    }
+    link_send(k, &b->frame);
+    zq_kick(a);
+    pump(a);
+}
+
+/* Starts compressing the head of the queue unless a batch is being compressed. */
+static void zq_kick(struct agent *a)
+{
+    if (a->zrunning || a->zcount == 0)
+        return;
+    struct zbatch *b = &a->zq[a->zhead];
+    b->req.data = b;
+    a->zrunning = true;
+    /* Fails only without a work callback. */
+    (void)uv_queue_work(&a->loop, &b->req, zbatch_compress, zbatch_done);
+}
+
+/* The spool's sync thread finished a sync: the records it made durable may be sent. */
+static void on_spool_durable(void *ud)
+{
+    struct agent *a = ud;
+    uv_async_send(&a->durable_async);
+}
+
+static void on_durable_async(uv_async_t *h)
+{
+    struct agent *a = h->data;
+    int rc = trl_spool_poll(a->spool);
+    if (rc < 0)
+        trl_error(COMP, "cannot sync the spool: %s", trl_strerror(rc));
+    if (!a->stopping)
+        pump(a);
 }
 
 /* Builds and sends batches while the window and the socket have room. */
@@ -978,9 +1081,10 @@ static void pump(struct agent *a)
     uint32_t max_events = a->o->batch_max_events ? a->o->batch_max_events : 1000;
     max_events = TRL_MIN(max_events, TRL_PROTO_MAX_EVENTS);
     size_t max_bytes = a->o->batch_max_bytes ? a->o->batch_max_bytes : DEFAULT_BATCH_BYTES;
-    while (k && k->state == LINK_READY && a->nin < window &&
+    while (k && k->state == LINK_READY && a->nin < window && a->zcount < ZQ_SLOTS &&
            uv_stream_get_write_queue_size((uv_stream_t *)&k->pipe) < MAX_WRITE_QUEUE) {
-        trl_buf_reset(&a->raw);
+        struct zbatch *b = &a->zq[(a->zhead + a->zcount) % ZQ_SLOTS];
+        trl_buf_reset(&b->raw);
         uint32_t count = 0;
         uint64_t first = 0;
         for (;;) {
@@ -1000,7 +1104,7 @@ static void pump(struct agent *a)
             size_t len;
             record_payload(&rec, &data, &len);
             bool fits = count == 0 || (rec.seq == first + count && count < max_events &&
-                                       a->raw.len + len + 1 <= max_bytes);
+                                       b->raw.len + len + 1 <= max_bytes);
             if (!fits) {
                 if (!a->have_held) {
                     trl_buf_reset(&a->held);
@@ -1012,30 +1116,29 @@ static void pump(struct agent *a)
             }
             if (count == 0)
                 first = rec.seq;
-            trl_buf_append(&a->raw, data, len);
-            trl_buf_putc(&a->raw, '\n');
+            trl_buf_append(&b->raw, data, len);
+            trl_buf_putc(&b->raw, '\n');
             count++;
             /* Last: data may point into held. */
             a->have_held = false;
         }
         if (count == 0) {
-            release_burst(a);
+            /* Not when the records left wait for a sync: the burst goes on. */
+            if (trl_spool_unread(a->spool) == 0)
+                release_burst(a);
             return;
         }
-        trl_buf_reset(&a->frame);
-        int rc =
-            trl_proto_put_batch_z(a->zctx, &a->frame, first, count, a->raw.data, a->raw.len, 1);
-        if (rc != 0) {
-            trl_error(COMP, "cannot encode a batch seq=%llu count=%u: %s",
-                      (unsigned long long)first, count, trl_strerror(rc));
-            link_close(a, "batch encoding failed");
-            return;
-        }
+        /* Compressed off the loop, and sent in this order (zbatch_done). */
+        b->a = a;
+        b->gen = a->link_gen;
+        b->first = first;
+        b->count = count;
+        a->zcount++;
         if (a->nin == 0)
             a->last_ack_ms = uv_now(&a->loop);
         a->inflight[a->nin++] = first + count - 1;
         a->sent += count;
-        link_send(k, &a->frame);
+        zq_kick(a);
     }
 }
 
@@ -1243,7 +1346,7 @@ static void on_commit_timer(uv_timer_t *t)
         commit_sources(a);
         apply_ack(a);
     } else {
-        int rc = trl_spool_sync(a->spool);
+        int rc = trl_spool_sync_start(a->spool);
         if (rc < 0)
             trl_error(COMP, "cannot sync the spool: %s", trl_strerror(rc));
     }
@@ -1275,9 +1378,14 @@ static void on_trim_timer(uv_timer_t *t)
         trl_buf_free(&a->pend);
     if (!a->have_held)
         trl_buf_free(&a->held);
-    trl_buf_free(&a->raw);
     trl_buf_free(&a->frame);
-    trl_proto_zctx_trim(a->zctx);
+    if (a->zcount == 0) {
+        for (size_t i = 0; i < ZQ_SLOTS; i++) {
+            trl_buf_free(&a->zq[i].raw);
+            trl_buf_free(&a->zq[i].frame);
+        }
+        trl_proto_zctx_trim(a->zctx);
+    }
     trl_spool_trim(a->spool);
     trl_fim_trim(a->fim);
     malloc_trim(0);
@@ -1531,6 +1639,8 @@ int trl_agent_run(const struct trl_agent_opts *o)
      * such a buffer is freed, and the next ones stay in the heap until the next trim. */
     mallopt(M_MMAP_THRESHOLD, 128 << 10);
     uv_loop_init(&a->loop);
+    uv_async_init(&a->loop, &a->durable_async, on_durable_async);
+    a->durable_async.data = a;
     a->arena = trl_arena_create(0);
     a->zctx = trl_proto_zctx_create();
     a->jcache = trl_json_cache_create();
@@ -1549,6 +1659,9 @@ int trl_agent_run(const struct trl_agent_opts *o)
         .max_bytes = o->spool_max_bytes,
         .policy = TRL_SPOOL_BLOCK,
         .sync_interval_ms = 200,
+        .background_sync = true,
+        .on_durable = on_spool_durable,
+        .ud = a,
     };
     rc = trl_spool_create(&sc, &a->spool);
     free(spool_dir);
@@ -1598,6 +1711,9 @@ int trl_agent_run(const struct trl_agent_opts *o)
     rc = 0;
 out:
     a->stopping = true;
+    /* No background sync may be running (and wake durable_async) once the handles close. */
+    if (a->spool)
+        trl_spool_sync(a->spool);
     if (a->link) {
         struct link *k = a->link;
         a->link = NULL;
@@ -1633,7 +1749,10 @@ out:
     trl_json_cache_destroy(a->jcache);
     trl_buf_free(&a->json);
     trl_buf_free(&a->pend);
-    trl_buf_free(&a->raw);
+    for (size_t i = 0; i < ZQ_SLOTS; i++) {
+        trl_buf_free(&a->zq[i].raw);
+        trl_buf_free(&a->zq[i].frame);
+    }
     trl_buf_free(&a->frame);
     trl_buf_free(&a->held);
     free(a->replay);

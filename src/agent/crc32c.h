@@ -3,8 +3,9 @@
  *
  * Used to detect torn and corrupted records in the agent's on-disk files (spool segments, state
  * files). On x86-64 processors with SSE 4.2 it uses the crc32 instruction (checked at run time);
- * elsewhere a table-driven loop, eight bytes per step. The tables are constant data: both are
- * pure and safe from any thread.
+ * elsewhere a table-driven loop, eight bytes per step. The tables are constant data, but for the
+ * few the instruction's three-lane loop uses, built once at its first use (pthread_once): both
+ * are pure and safe from any thread.
  */
 #ifndef TRL_AGENT_CRC32C_H
 #define TRL_AGENT_CRC32C_H

@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +44,19 @@ struct seg {
     uint64_t size;
     struct hole *holes;
     size_t nholes;
+};
+
+/* One background sync: fdatasync of fds, then of the directory when dir, after which every record
+ * up to target is durable. err is its outcome (0 or a negative errno), what names the call that
+ * failed. */
+struct sync_job {
+    int *fds;
+    size_t nfds;
+    size_t cap;
+    bool dir;
+    uint64_t target;
+    int err;
+    const char *what;
 };
 
 struct trl_spool {
@@ -87,6 +102,26 @@ struct trl_spool {
 
     uint64_t dropped;
     uint64_t corrupt_bytes;
+
+    /* Background sync (cfg->background_sync). The sync thread runs one job at a time: the loop
+     * fills job and sets job_ready; the thread runs it, sets job_done and calls on_durable. The
+     * flags and on_durable are guarded by mu; job belongs to the thread between job_ready and
+     * job_done, to the loop otherwise. job_busy (loop only) is true from the start of a job until
+     * the loop has collected its result. Write segments closed while records in them were not yet
+     * durable stay open in sealed until a sync has covered them. */
+    bool background;
+    void (*on_durable)(void *ud);
+    void *ud;
+    bool thread_started;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool job_ready, job_done, quit;
+    bool job_busy;
+    struct sync_job job;
+    int *sealed;
+    size_t nsealed;
+    size_t sealedcap;
 };
 
 static void put_u32(unsigned char *p, uint32_t v)
@@ -512,6 +547,11 @@ int trl_spool_create(const struct trl_spool_config *cfg, struct trl_spool **out)
     s->wfd = -1;
     s->rfd = -1;
     s->next_seg_id = 1;
+    s->background = cfg->background_sync;
+    s->on_durable = cfg->on_durable;
+    s->ud = cfg->ud;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
     int rc = TRL_EINVAL;
     if (s->max_bytes < s->segment_bytes || s->segment_bytes < 4096 ||
         (cfg->policy != TRL_SPOOL_BLOCK && cfg->policy != TRL_SPOOL_DROP_OLDEST))
@@ -536,15 +576,126 @@ fail:
     return rc;
 }
 
+/* fdatasyncs every fd of job, then the directory when job->dir: the part of a sync that waits for
+ * the disk, and touches nothing of the spool but its (immutable) directory name. */
+static void job_run(const char *dir, struct sync_job *job)
+{
+    job->err = 0;
+    for (size_t i = 0; i < job->nfds; i++) {
+        if (fdatasync(job->fds[i]) != 0) {
+            job->err = -errno;
+            job->what = "fdatasync";
+            return;
+        }
+    }
+    if (job->dir) {
+        job->err = trl_state_sync_dir(dir);
+        job->what = "directory sync";
+    }
+}
+
+static void *sync_main(void *arg)
+{
+    struct trl_spool *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->job_ready && !s->quit)
+            pthread_cond_wait(&s->cv, &s->mu);
+        if (!s->job_ready)
+            break;
+        pthread_mutex_unlock(&s->mu);
+        job_run(s->dir, &s->job);
+        pthread_mutex_lock(&s->mu);
+        s->job_ready = false;
+        s->job_done = true;
+        /* Called under the lock: once the loop has collected a job (which takes the lock), no
+         * call for it can still be running, so the owner may close what it wakes. */
+        if (s->on_durable)
+            s->on_durable(s->ud);
+        pthread_cond_broadcast(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+static void sealed_push(struct trl_spool *s, int fd)
+{
+    if (s->nsealed == s->sealedcap) {
+        s->sealedcap = s->sealedcap ? s->sealedcap * 2 : 8;
+        s->sealed = trl_xrealloc(s->sealed, s->sealedcap * sizeof(*s->sealed));
+    }
+    s->sealed[s->nsealed++] = fd;
+}
+
+/*
+ * Takes the result of the background sync once it is done, waiting for it when wait. Returns 0
+ * (none running, or it succeeded: durable has advanced), 1 (still running) or the error of the
+ * sync, logged. A failed job's descriptors go back to sealed so that the next sync retries them.
+ */
+static int sync_collect(struct trl_spool *s, bool wait)
+{
+    if (!s->job_busy)
+        return 0;
+    pthread_mutex_lock(&s->mu);
+    while (wait && !s->job_done)
+        pthread_cond_wait(&s->cv, &s->mu);
+    bool done = s->job_done;
+    s->job_done = false;
+    pthread_mutex_unlock(&s->mu);
+    if (!done)
+        return 1;
+    s->job_busy = false;
+    struct sync_job *job = &s->job;
+    if (job->err < 0) {
+        trl_error(LOG_COMP, "%s failed path=%s err=\"%s\"", job->what, s->dir, strerror(-job->err));
+        for (size_t i = 0; i < job->nfds; i++)
+            sealed_push(s, job->fds[i]);
+        job->nfds = 0;
+        if (job->dir)
+            s->dir_dirty = true;
+        return job->err;
+    }
+    for (size_t i = 0; i < job->nfds; i++)
+        close(job->fds[i]);
+    job->nfds = 0;
+    if (job->target > s->durable)
+        s->durable = job->target;
+    return 0;
+}
+
+static void job_add_fd(struct sync_job *job, int fd)
+{
+    if (job->nfds == job->cap) {
+        job->cap = job->cap ? job->cap * 2 : 8;
+        job->fds = trl_xrealloc(job->fds, job->cap * sizeof(*job->fds));
+    }
+    job->fds[job->nfds++] = fd;
+}
+
 int trl_spool_sync(struct trl_spool *s)
 {
+    /* A background sync in flight finishes first: one sync at a time, and its result (durable,
+     * an error) is taken before this one. */
+    int rc = sync_collect(s, true);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < s->nsealed; i++) {
+        if (fdatasync(s->sealed[i]) != 0) {
+            rc = -errno;
+            trl_error(LOG_COMP, "fdatasync failed path=%s err=\"%s\"", s->dir, strerror(errno));
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < s->nsealed; i++)
+        close(s->sealed[i]);
+    s->nsealed = 0;
     if (s->wfd >= 0 && s->durable + 1 < s->next_seq && fdatasync(s->wfd) != 0) {
-        int rc = -errno;
+        rc = -errno;
         trl_error(LOG_COMP, "fdatasync failed path=%s err=\"%s\"", s->dir, strerror(errno));
         return rc;
     }
     if (s->dir_dirty) {
-        int rc = trl_state_sync_dir(s->dir);
+        rc = trl_state_sync_dir(s->dir);
         if (rc < 0)
             return rc;
         s->dir_dirty = false;
@@ -554,8 +705,76 @@ int trl_spool_sync(struct trl_spool *s)
     return persist_ack(s);
 }
 
+/*
+ * The appends made while a sync runs wait for the next one (group commit). Falls back to
+ * trl_spool_sync() when the thread or a descriptor cannot be had.
+ */
+int trl_spool_sync_start(struct trl_spool *s)
+{
+    if (!s->background)
+        return trl_spool_sync(s);
+    if (s->job_busy)
+        return 0;
+    bool unsynced = s->durable + 1 < s->next_seq;
+    if (!unsynced && !s->dir_dirty && s->nsealed == 0)
+        return 0;
+    if (!s->thread_started) {
+        /* The thread takes no signal: the owner's handlers run on the owner's thread. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int err = pthread_create(&s->thread, NULL, sync_main, s);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (err != 0)
+            return trl_spool_sync(s);
+        s->thread_started = true;
+    }
+    struct sync_job *job = &s->job;
+    job->nfds = 0;
+    if (unsynced && s->wfd >= 0) {
+        /* A descriptor of the sync's own: rotation may close the write segment's meanwhile. */
+        int fd = fcntl(s->wfd, F_DUPFD_CLOEXEC, 0);
+        if (fd < 0)
+            return trl_spool_sync(s);
+        job_add_fd(job, fd);
+    }
+    for (size_t i = 0; i < s->nsealed; i++)
+        job_add_fd(job, s->sealed[i]);
+    s->nsealed = 0;
+    job->dir = s->dir_dirty;
+    s->dir_dirty = false;
+    job->target = s->next_seq - 1;
+    s->job_busy = true;
+    s->last_sync_ns = trl_mono_ns();
+    pthread_mutex_lock(&s->mu);
+    s->job_ready = true;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+int trl_spool_poll(struct trl_spool *s)
+{
+    int rc = sync_collect(s, false);
+    return rc > 0 ? 0 : rc;
+}
+
+uint64_t trl_spool_unread(const struct trl_spool *s)
+{
+    return s->next_seq - 1 > s->rlast ? s->next_seq - 1 - s->rlast : 0;
+}
+
 int trl_spool_tick(struct trl_spool *s)
 {
+    if (s->background) {
+        int rc = trl_spool_poll(s);
+        if (rc < 0)
+            return rc;
+        bool pending = s->durable + 1 < s->next_seq || s->dir_dirty || s->nsealed;
+        if (!pending || trl_mono_ns() - s->last_sync_ns < s->sync_interval_ns)
+            return 0;
+        return trl_spool_sync_start(s);
+    }
     bool pending = s->durable + 1 < s->next_seq || s->ack_on_disk != s->acked || s->dir_dirty;
     if (!pending || trl_mono_ns() - s->last_sync_ns < s->sync_interval_ns)
         return 0;
@@ -568,6 +787,21 @@ void trl_spool_destroy(struct trl_spool *s)
         return;
     if (s->next_seq)
         trl_spool_sync(s);
+    /* A failed last sync leaves its job's descriptors here. */
+    sync_collect(s, true);
+    if (s->thread_started) {
+        pthread_mutex_lock(&s->mu);
+        s->quit = true;
+        pthread_cond_signal(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->thread, NULL);
+    }
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    for (size_t i = 0; i < s->nsealed; i++)
+        close(s->sealed[i]);
+    free(s->sealed);
+    free(s->job.fds);
     if (s->wfd >= 0)
         close(s->wfd);
     if (s->rfd >= 0)
@@ -581,11 +815,20 @@ void trl_spool_destroy(struct trl_spool *s)
     free(s);
 }
 
-/* Closes the write segment (making it durable first) so the next append starts a new one. */
+/* Closes the write segment so the next append starts a new one: made durable first, or, with a
+ * background sync, kept open in sealed for the next sync when records in it are not durable yet. */
 static int seg_seal(struct trl_spool *s)
 {
     if (s->wfd < 0)
         return 0;
+    if (s->background) {
+        if (s->durable + 1 < s->next_seq)
+            sealed_push(s, s->wfd);
+        else
+            close(s->wfd);
+        s->wfd = -1;
+        return 0;
+    }
     int rc = trl_spool_sync(s);
     if (rc < 0)
         return rc;
@@ -797,6 +1040,16 @@ int trl_spool_read(struct trl_spool *s, struct trl_spool_record *rec)
     for (;;) {
         if (s->rlast + 1 >= s->next_seq)
             return 0;
+        if (s->background && s->rlast >= s->durable) {
+            /* The next record is not durable yet: the reader comes back once a sync is done. */
+            int rc = sync_collect(s, false);
+            if (rc < 0)
+                return rc;
+            if (s->rlast >= s->durable) {
+                rc = trl_spool_sync_start(s);
+                return rc < 0 ? rc : 0;
+            }
+        }
         size_t i = seg_index(s, s->rseg_id);
         if (i == SIZE_MAX) {
             /* The cursor's segment was deleted (acknowledged or dropped): go on from the oldest. */
@@ -840,6 +1093,11 @@ int trl_spool_read(struct trl_spool *s, struct trl_spool_record *rec)
             s->corrupt_bytes += (uint64_t)next - s->roff;
             s->roff = (uint64_t)next;
             continue;
+        }
+        if (seq > s->durable && s->background) {
+            /* Left for after the next sync (the cursor stays on this record). */
+            rc = trl_spool_sync_start(s);
+            return rc < 0 ? rc : 0;
         }
         s->roff += REC_HDR + len;
         s->rseq = seq;

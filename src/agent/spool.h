@@ -12,6 +12,14 @@
  * record is never sent before it is on disk, so the server can never have seen a sequence number
  * the spool could lose and later reuse).
  *
+ * Background sync (cfg->background_sync): the waits for the disk leave the caller's thread. A
+ * thread of the spool runs one sync at a time, covering every record appended when it started;
+ * the records appended meanwhile wait for the next one (group commit). trl_spool_read() then never
+ * waits: at the first record that is not durable yet it starts a sync (unless one runs) and
+ * returns 0; cfg->on_durable is called, from the sync thread, when a sync is done, and the owner
+ * then calls trl_spool_poll() and reads on. The interval sync of the appends is started in the
+ * background too. trl_spool_sync() still waits, for the running sync and then its own.
+ *
  * Reading is separate from acknowledging: trl_spool_read() advances a cursor through unsent
  * records; trl_spool_ack(seq) marks everything up to seq delivered, deletes segments that are
  * wholly delivered and keeps the ack position on disk; trl_spool_rewind() moves the cursor back to
@@ -27,11 +35,13 @@
  *
  * Ownership: the spool owns its files and memory; a record returned by trl_spool_read() points into
  * a buffer of the spool, valid until the next call on it. Not thread-safe: one thread drives a
- * spool (or the caller locks around every call).
+ * spool (or the caller locks around every call); the sync thread touches nothing of it but the
+ * descriptors it was handed.
  */
 #ifndef TRL_AGENT_SPOOL_H
 #define TRL_AGENT_SPOOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -50,6 +60,11 @@ struct trl_spool_config {
     uint64_t max_bytes;     /* cap on the segments' total size; 0: 1 GiB */
     enum trl_spool_full_policy policy;
     int sync_interval_ms; /* group-commit interval; 0: fdatasync after every append */
+    bool background_sync; /* fdatasync on a thread of the spool (see above) */
+    /* Called from the sync thread when a background sync is done (may be NULL). It runs under the
+     * spool's lock and must only wake the owner (e.g. uv_async_send), never call the spool. */
+    void (*on_durable)(void *ud);
+    void *ud;
 };
 
 struct trl_spool_record {
@@ -89,8 +104,17 @@ int trl_spool_append(struct trl_spool *s, const void *data, size_t len, uint64_t
  * appended before it (those are in the spool as if appended one by one). */
 int trl_spool_append_many(struct trl_spool *s, const struct iovec *recs, size_t n,
                           uint64_t *first_seq, size_t *done);
-/* fdatasyncs appended records and persists the ack position now. Returns 0 or a negative errno. */
+/* fdatasyncs appended records and persists the ack position now, after waiting for the background
+ * sync in flight. Returns 0 or a negative errno. */
 int trl_spool_sync(struct trl_spool *s);
+/* Starts a background sync of the records appended so far unless one runs (without background
+ * sync: trl_spool_sync()). Returns 0 or a negative errno. */
+int trl_spool_sync_start(struct trl_spool *s);
+/* Takes the result of a finished background sync (durable advances). Returns 0, also while the
+ * sync still runs, or the error of the sync (logged; the next sync retries what it covered). */
+int trl_spool_poll(struct trl_spool *s);
+/* Records appended but not yet returned by trl_spool_read(). */
+uint64_t trl_spool_unread(const struct trl_spool *s);
 /* Syncs when the group-commit interval has passed since the last sync and something is unsynced;
  * call it from the main loop at least every sync_interval_ms. */
 int trl_spool_tick(struct trl_spool *s);
