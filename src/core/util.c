@@ -149,46 +149,55 @@ bool trl_parse_i64(const char *p, size_t len, int64_t *out)
     return true;
 }
 
-static inline bool is_digit_at(const char *p, const char *end)
-{
-    return p < end && (unsigned char)(*p - '0') <= 9;
-}
-
 /* Dotted-quad IPv4 exactly as inet_pton(AF_INET) takes it: four decimal numbers 0..255 without
- * leading zeros, nothing else. The text ends at end or at a NUL, as a C string would. */
-static bool is_ipv4(const char *p, const char *end)
+ * leading zeros, nothing else. The text ends at p + len or at a NUL, as a C string would.
+ *
+ * The longest such text is 15 bytes, so the first 16 bytes (or fewer) are copied into a zeroed
+ * block with two fixed-size moves: a zero byte then marks the end wherever it comes from, and
+ * the digits are read without a bounds check each. */
+static bool is_ipv4(const char *p, size_t len)
 {
-    for (int octet = 0; octet < 4; octet++) {
-        if (octet > 0) {
-            if (p == end || *p != '.')
-                return false;
-            p++;
-        }
-        if (!is_digit_at(p, end))
-            return false;
-        unsigned v = (unsigned)(*p++ - '0');
-        if (is_digit_at(p, end)) {
-            if (v == 0)
-                return false;
-            v = v * 10 + (unsigned)(*p++ - '0');
-            if (is_digit_at(p, end)) {
-                v = v * 10 + (unsigned)(*p++ - '0');
-                if (v > 255 || is_digit_at(p, end))
-                    return false;
-            }
-        }
+    unsigned char b[16] = {0};
+    if (len < 7)
+        return false; /* "1.2.3.4" is the shortest */
+    size_t n = len < sizeof(b) ? len : sizeof(b);
+    if (n >= 8) {
+        memcpy(b, p, 8);
+        memcpy(b + n - 8, p + n - 8, 8);
+    } else {
+        memcpy(b, p, 4);
+        memcpy(b + n - 4, p + n - 4, 4);
     }
-    return p == end || *p == '\0';
+    /* An octet starts at offset 12 at the latest and is read with the byte after its third
+     * digit: b[15] is the last byte read. */
+    const unsigned char *q = b;
+    for (int octet = 0;; octet++) {
+        unsigned d0 = (unsigned)q[0] - '0', d1 = (unsigned)q[1] - '0', d2 = (unsigned)q[2] - '0';
+        if (d0 > 9)
+            return false;
+        if (d1 > 9) {
+            q += 1;
+        } else if (d0 == 0) {
+            return false; /* a leading zero */
+        } else if (d2 > 9) {
+            q += 2;
+        } else {
+            if (d0 * 100 + d1 * 10 + d2 > 255 || (unsigned)q[3] - '0' <= 9)
+                return false;
+            q += 3;
+        }
+        if (octet == 3)
+            return *q == '\0';
+        if (*q++ != '.')
+            return false;
+    }
 }
 
-bool trl_is_ip(const char *p, size_t len)
+/* The IPv6 forms, out of line: the IPv4 check before it needs no stack buffer. */
+static __attribute__((noinline)) bool is_ipv6(const char *p, size_t len)
 {
     char buf[INET6_ADDRSTRLEN + 1];
     unsigned char addr[sizeof(struct in6_addr)];
-    if (len == 0 || len >= sizeof(buf))
-        return false;
-    if (is_ipv4(p, p + len))
-        return true;
     /* inet_pton(3) reads a C string: the address ends at a NUL. Every IPv6 text form has a colon;
      * without one only IPv4 could have matched. */
     const char *nul = memchr(p, '\0', len);
@@ -198,6 +207,13 @@ bool trl_is_ip(const char *p, size_t len)
     memcpy(buf, p, n);
     buf[n] = '\0';
     return inet_pton(AF_INET6, buf, addr) == 1;
+}
+
+bool trl_is_ip(const char *p, size_t len)
+{
+    if (len == 0 || len > INET6_ADDRSTRLEN)
+        return false;
+    return is_ipv4(p, len) || is_ipv6(p, len);
 }
 
 int trl_write_all(int fd, const void *p, size_t len)

@@ -3,7 +3,12 @@
 #include "core/util.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+
+#if defined(__linux__)
+#include <link.h>
+#endif
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -105,6 +110,13 @@ static __attribute__((noinline)) unsigned put_special(char *o, const unsigned ch
     }
 }
 
+/* Where the bytes of a string that needed care (escaped, or checked as UTF-8) were: from the
+ * first of them to the end of the last; first is NULL when there was none. */
+struct care_span {
+    const char *first;
+    const char *end;
+};
+
 /* Escapes the byte at p into o, advancing both. */
 #define PUT_SPECIAL(o, p, end)                                                                     \
     do {                                                                                           \
@@ -129,11 +141,13 @@ static inline uint64_t load_short(const unsigned char *p, size_t r)
 }
 
 /* Writes s as a quoted JSON string at o, which has room for 6 * len + 2 + WRITE_SLACK bytes, and
- * returns the end of what it wrote. Plain bytes are copied 16 at a time; a tail shorter than 16
+ * returns the end of what it wrote; notes in *span where the bytes that needed care were (see
+ * struct care_span). Plain bytes are copied 16 at a time; a tail shorter than 16
  * is checked in one go (two overlapping 8-byte loads, or one short load), so short values cost
  * no loop at all. Every store copies source bytes verbatim, so storing more than the plain run
  * is harmless: the next write starts at the first byte that needs care. */
-static inline __attribute__((always_inline)) char *put_string(char *o, const char *s, size_t len)
+static inline __attribute__((always_inline)) char *
+put_string_noting(char *o, const char *s, size_t len, struct care_span *span)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     *o++ = '"';
@@ -176,7 +190,10 @@ static inline __attribute__((always_inline)) char *put_string(char *o, const cha
         }
         p += k;
         o += k;
+        if (!span->first)
+            span->first = (const char *)p;
         PUT_SPECIAL(o, p, end);
+        span->end = (const char *)p;
     }
     *o++ = '"';
     return o;
@@ -205,8 +222,9 @@ static inline uint64_t word_needs_care(uint64_t w)
 }
 
 /* Writes s as a quoted JSON string at o, which has room for 6 * len + 2 + WRITE_SLACK bytes, and
- * returns the end of what it wrote. Plain bytes are copied a word at a time. */
-static char *put_string(char *o, const char *s, size_t len)
+ * returns the end of what it wrote; notes in *span where the bytes that needed care were. Plain
+ * bytes are copied a word at a time. */
+static inline char *put_string_noting(char *o, const char *s, size_t len, struct care_span *span)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     *o++ = '"';
@@ -222,13 +240,23 @@ static char *put_string(char *o, const char *s, size_t len)
         }
         while (p < end && !needs_care[*p])
             *o++ = (char)*p++;
-        if (p < end)
+        if (p < end) {
+            if (!span->first)
+                span->first = (const char *)p;
             PUT_SPECIAL(o, p, end);
+            span->end = (const char *)p;
+        }
     }
     *o++ = '"';
     return o;
 }
 #endif
+
+static inline __attribute__((always_inline)) char *put_string(char *o, const char *s, size_t len)
+{
+    struct care_span unused = {NULL, NULL};
+    return put_string_noting(o, s, len, &unused);
+}
 
 void trl_json_append_string(struct trl_buf *out, const char *s, size_t len)
 {
@@ -272,10 +300,31 @@ static inline char *put_raw(char *o, const char *v, size_t len)
         o[0] = v[0];
         o[len >> 1] = v[len >> 1];
         o[len - 1] = v[len - 1];
-    } else if (len > 16) {
+    } else if (len > 16 && len <= 32) {
+        memcpy(o, v, 16);
+        memcpy(o + len - 16, v + len - 16, 16);
+    } else if (len > 32) {
         memcpy(o, v, len);
     }
     return o + len;
+}
+
+/* Writes s quoted, its bytes copied as they are: for a text known to need no escaping. Copies 16
+ * bytes at a time, the last block overlapping the one before, never reading past s + len. */
+static inline char *put_verbatim(char *o, const char *s, size_t len)
+{
+    *o++ = '"';
+    if (len <= 16) {
+        o = put_raw(o, s, len);
+    } else {
+        size_t i = 0;
+        for (; i + 16 < len; i += 16)
+            memcpy(o + i, s + i, 16);
+        memcpy(o + len - 16, s + len - 16, 16);
+        o += len;
+    }
+    *o++ = '"';
+    return o;
 }
 
 /* Writes a value of the given type at o (room as for put_string). */
@@ -330,11 +379,27 @@ struct layout {
     uint16_t *shared; /* nnodes x nnodes: the innermost object two objects are both inside */
     struct object_node nodes[KNOWN_NAME_BYTES];
     char open_text[4 * KNOWN_NAME_BYTES + WRITE_SLACK];
+    /* The read-only segment this code's string literals are in (empty when unknown): the bytes
+     * there never change, so a value found there clean once stays clean. */
+    uintptr_t ro_start, ro_end;
 };
 
 /* Written once under layout_once, read-only afterwards. */
 static struct layout layout;
 static pthread_once_t layout_once = PTHREAD_ONCE_INIT;
+static atomic_bool layout_built;
+
+static void build_layout(void);
+
+/* pthread_once() is a library call: the cached encoder, called for every event, skips it once
+ * the layout is known to be built. */
+static inline void ensure_layout(void)
+{
+    if (!atomic_load_explicit(&layout_built, memory_order_acquire)) {
+        pthread_once(&layout_once, build_layout);
+        atomic_store_explicit(&layout_built, true, memory_order_release);
+    }
+}
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define LITTLE_ENDIAN_WORDS 1
@@ -408,8 +473,36 @@ static uint16_t object_node(uint16_t parent, const char *name, size_t len)
     return (uint16_t)layout.nnodes++;
 }
 
+#if defined(__linux__)
+/* dl_iterate_phdr(3) callback: the loaded segment holding the address data, kept when it is not
+ * writable. */
+static int find_read_only_segment(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    uintptr_t probe = (uintptr_t)data;
+    for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr, end = start + ph->p_memsz;
+        if (ph->p_type != PT_LOAD || probe < start || probe >= end)
+            continue;
+        if (!(ph->p_flags & PF_W)) {
+            layout.ro_start = start;
+            layout.ro_end = end;
+        }
+        return 1;
+    }
+    return 0;
+}
+#endif
+
 static void build_layout(void)
 {
+#if defined(__linux__)
+    /* The string literals of the program this code is linked into share the read-only segment
+     * of this array; values anywhere else are checked every time. */
+    static const char probe[] = "trapline.format";
+    dl_iterate_phdr(find_read_only_segment, (void *)(uintptr_t)probe);
+#endif
     layout.nnodes = 1; /* node 0: the root, depth 0, nothing to skip */
     uint16_t order[NMEMBERS];
     for (uint16_t i = 0; i < NMEMBERS; i++)
@@ -974,7 +1067,7 @@ static void encode_full(const struct trl_event *ev, struct trl_buf *out, const c
 
 void trl_json_encode_event(const struct trl_event *ev, struct trl_buf *out)
 {
-    pthread_once(&layout_once, build_layout);
+    ensure_layout();
     char created[TRL_RFC3339_MAX];
     size_t created_len = trl_format_rfc3339(ev->received_ns, created);
     encode_full(ev, out, created, created_len, NULL);
@@ -1000,10 +1093,41 @@ void trl_json_encode_event(const struct trl_event *ev, struct trl_buf *out)
 #define SHAPE_TRUNCATED  (1u << 1)
 #define SHAPE_UNPARSED   (1u << 2)
 
+/* What a plan does with a value: the source and the kind of value_src and value_kind in one,
+ * so that the most frequent case (a field's string) is told apart with one test. */
+enum plan_code {
+    OP_FIELD_STRING, /* arg: the field's index */
+    OP_FIELD_LONG,   /* arg: the field's index */
+    OP_OTHER_STRING, /* arg: enum value_src below SRC_FIELD0 */
+    OP_OTHER_RAW,    /* arg: enum value_src below SRC_FIELD0 */
+};
+
 struct plan_op {
     uint32_t text_len; /* structure text before the value */
-    uint16_t src;      /* enum value_src */
-    uint16_t kind;     /* enum value_kind */
+    uint16_t code;     /* enum plan_code */
+    uint16_t arg;
+    /* The last value written here that was found to need no escaping and lies in the read-only
+     * segment (a literal: "event", "authpriv", "ssh-login"): the same one again is copied. */
+    const char *seen;
+    uint32_t seen_len;
+};
+
+/* The plan's code and argument for a value recorded from src, written as kind. */
+static struct plan_op plan_op_of(uint32_t text_len, uint32_t src, uint32_t kind)
+{
+    if (src >= SRC_FIELD0)
+        return (struct plan_op){text_len, kind == KIND_LONG ? OP_FIELD_LONG : OP_FIELD_STRING,
+                                (uint16_t)(src - SRC_FIELD0), NULL, 0};
+    return (struct plan_op){text_len, kind == KIND_RAW ? OP_OTHER_RAW : OP_OTHER_STRING,
+                            (uint16_t)src, NULL, 0};
+}
+
+/* A dynamic name of a shape: the field's index in the event's list, and where the name's bytes
+ * are in the plan's names. */
+struct plan_name {
+    uint32_t index;
+    uint32_t at;
+    uint32_t len;
 };
 
 struct plan {
@@ -1012,9 +1136,9 @@ struct plan {
     uint32_t bits; /* SHAPE_* */
     uint32_t nops;
     uint32_t text_len; /* all the structure text, the part after the last value included */
-    uint16_t *fields;  /* the shape: each field's enum trl_field, 0 for a dynamic name */
-    uint32_t *name_at; /* for a dynamic name: its offset in names, and its length */
-    uint32_t *name_len;
+    uint32_t ndyn;
+    uint16_t *fields;      /* the shape: each field's enum trl_field, 0 for a dynamic name */
+    struct plan_name *dyn; /* the dynamic names of the shape, ndyn of them */
     char *names;
     struct plan_op *ops;
     char *text;    /* text_len bytes and WRITE_SLACK more */
@@ -1085,25 +1209,59 @@ static uint32_t shape_bits(const struct trl_event *ev)
            (ev->flags & TRL_EVF_UNPARSED ? SHAPE_UNPARSED : 0);
 }
 
+/* Whether the n bytes at a and b are the same: 8 at a time, the last 8 overlapping, for the short
+ * dynamic names a shape is checked against. */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+    if (n < 8)
+        return n == 0 || memcmp(a, b, n) == 0;
+    uint64_t diff = 0, x, y;
+    for (size_t i = 0; i + 8 < n; i += 8) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        diff |= x ^ y;
+    }
+    memcpy(&x, a + n - 8, 8);
+    memcpy(&y, b + n - 8, 8);
+    return (diff | (x ^ y)) == 0;
+}
+
 /* Whether pl is the plan of ev's shape; if so, also sums the bytes of ev's values into
- * *value_bytes (one pass over the fields for both). The fields and names are compared in full: a
+ * *value_bytes (one pass over the fields for both, without a branch per field: the differences
+ * of the field ids are gathered and looked at once). The fields and names are compared in full: a
  * plan found by a hash, or tried on a guess, is used only when it is the right one. */
 static bool plan_fits(const struct plan *pl, const struct trl_event *ev, size_t *value_bytes)
 {
     if (!pl->mem || pl->nfields != ev->nfields || pl->bits != shape_bits(ev))
         return false;
-    size_t bytes = 0;
-    for (uint32_t i = 0; i < ev->nfields; i++) {
-        const struct trl_kv *kv = &ev->fields[i];
-        bytes += kv->val_len;
-        if (pl->fields[i] != kv->field)
-            return false;
-        if (!kv->field &&
-            (pl->name_len[i] != kv->name_len ||
-             (kv->name_len && memcmp(pl->names + pl->name_at[i], kv->name, kv->name_len) != 0)))
+    /* An event without fields may have no field list at all: no pointer is derived from it. */
+    if (ev->nfields == 0) {
+        *value_bytes = 0;
+        return true;
+    }
+    const struct trl_kv *kv = ev->fields, *k = kv, *end = kv + ev->nfields;
+    const uint16_t *f = pl->fields;
+    size_t bytes = 0, bytes2 = 0;
+    uint16_t diff = 0, diff2 = 0;
+    for (; k + 1 < end; k += 2, f += 2) {
+        bytes += k[0].val_len;
+        bytes2 += k[1].val_len;
+        diff |= (uint16_t)(f[0] ^ k[0].field);
+        diff2 |= (uint16_t)(f[1] ^ k[1].field);
+    }
+    if (k < end) {
+        bytes += k->val_len;
+        diff |= (uint16_t)(*f ^ k->field);
+    }
+    if (diff | diff2)
+        return false;
+    for (uint32_t d = 0; d < pl->ndyn; d++) {
+        const struct plan_name *pn = &pl->dyn[d];
+        const struct trl_kv *k = &kv[pn->index];
+        if (pn->len != k->name_len || !same_bytes(pl->names + pn->at, k->name, pn->len))
             return false;
     }
-    *value_bytes = bytes;
+    *value_bytes = bytes + bytes2;
     return true;
 }
 
@@ -1119,17 +1277,19 @@ static inline bool plan_matches(const struct plan *pl, const struct trl_event *e
 static void plan_build(struct plan *pl, const struct trl_event *ev, uint64_t hash, const char *text,
                        size_t len, const struct recorder *rec)
 {
-    size_t names_len = 0;
+    size_t names_len = 0, ndyn = 0;
     for (uint32_t i = 0; i < ev->nfields; i++) {
-        if (!ev->fields[i].field)
+        if (!ev->fields[i].field) {
             names_len += ev->fields[i].name_len;
+            ndyn++;
+        }
     }
     size_t value_bytes = 0;
     for (uint32_t i = 0; i < rec->n; i++)
         value_bytes += rec->v[i].end - rec->v[i].start;
     size_t text_len = len - value_bytes;
     size_t n = ev->nfields;
-    size_t size = rec->n * sizeof(struct plan_op) + n * 2 * sizeof(uint32_t) +
+    size_t size = rec->n * sizeof(struct plan_op) + ndyn * sizeof(struct plan_name) +
                   n * sizeof(uint16_t) + names_len + text_len + WRITE_SLACK;
     /* Bounds the cache (CACHE_SLOTS plans at most this big) whatever the input: such an event
      * keeps being encoded in full, and the slot keeps its plan. */
@@ -1140,10 +1300,8 @@ static void plan_build(struct plan *pl, const struct trl_event *ev, uint64_t has
     pl->mem = mem;
     pl->ops = (struct plan_op *)(void *)mem;
     mem += rec->n * sizeof(struct plan_op);
-    pl->name_at = (uint32_t *)(void *)mem;
-    mem += n * sizeof(uint32_t);
-    pl->name_len = (uint32_t *)(void *)mem;
-    mem += n * sizeof(uint32_t);
+    pl->dyn = (struct plan_name *)(void *)mem;
+    mem += ndyn * sizeof(struct plan_name);
     pl->fields = (uint16_t *)(void *)mem;
     mem += n * sizeof(uint16_t);
     pl->names = mem;
@@ -1151,25 +1309,23 @@ static void plan_build(struct plan *pl, const struct trl_event *ev, uint64_t has
     pl->text = mem;
 
     size_t at = 0;
+    uint32_t d = 0;
     for (uint32_t i = 0; i < ev->nfields; i++) {
         const struct trl_kv *kv = &ev->fields[i];
         pl->fields[i] = kv->field;
-        pl->name_at[i] = 0;
-        pl->name_len[i] = 0;
         if (!kv->field) {
             if (kv->name_len)
                 memcpy(pl->names + at, kv->name, kv->name_len);
-            pl->name_at[i] = (uint32_t)at;
-            pl->name_len[i] = kv->name_len;
+            pl->dyn[d++] = (struct plan_name){i, (uint32_t)at, kv->name_len};
             at += kv->name_len;
         }
     }
+    pl->ndyn = d;
     size_t from = 0, t = 0;
     for (uint32_t i = 0; i < rec->n; i++) {
         const struct recorded_value *v = &rec->v[i];
         memcpy(pl->text + t, text + from, v->start - from);
-        pl->ops[i] =
-            (struct plan_op){v->start - (uint32_t)from, (uint16_t)v->src, (uint16_t)v->kind};
+        pl->ops[i] = plan_op_of(v->start - (uint32_t)from, v->src, v->kind);
         t += v->start - from;
         from = v->end;
     }
@@ -1188,9 +1344,10 @@ static const char digit_pairs[201] = "000102030405060708091011121314151617181920
                                      "50515253545556575859606162636465666768697071727374"
                                      "75767778798081828384858687888990919293949596979899";
 
-/* Formats ns as trl_format_rfc3339() does. Timestamps mostly come in order, many in one second:
- * the text of the last second is reused and only its nine digits of fraction are written. */
-static size_t format_time(struct trl_json_cache *c, int64_t ns, char *buf)
+/* Formats ns as trl_format_rfc3339() does, into c->ts, and returns its length. Timestamps mostly
+ * come in order, many in one second: the text of the last second is kept and only its nine digits
+ * of fraction are rewritten. */
+static size_t format_time(struct trl_json_cache *c, int64_t ns)
 {
     int64_t secs = ns / TRL_NS_PER_SEC;
     int64_t frac = ns % TRL_NS_PER_SEC;
@@ -1203,12 +1360,10 @@ static size_t format_time(struct trl_json_cache *c, int64_t ns, char *buf)
         /* Only a text that ends in ".NNNNNNNNNZ" has its fraction rewritten next time. */
         bool fixed = c->ts_len >= 11 && c->ts[c->ts_len - 11] == '.' && c->ts[c->ts_len - 1] == 'Z';
         c->ts_secs = fixed ? secs : INT64_MIN;
-        memcpy(buf, c->ts, c->ts_len);
         return c->ts_len;
     }
-    memcpy(buf, c->ts, c->ts_len);
     /* The nine digits before the 'Z', by constant divisions and two digits at a time. */
-    char *p = buf + c->ts_len - 10;
+    char *p = c->ts + c->ts_len - 10;
     uint32_t f = (uint32_t)frac;
     p[0] = (char)('0' + f / 100000000);
     f %= 100000000;
@@ -1234,17 +1389,30 @@ static inline char *put_text(char *o, const char *t, size_t len)
     return o + len;
 }
 
+/* Writes a value that is no slice of a clean event.original, escaped as needed; notes it in op
+ * when it needed nothing and lies in the read-only segment, where it cannot change. */
+static inline char *put_checked(struct plan_op *op, char *o, const char *v, size_t len)
+{
+    struct care_span span = {NULL, NULL};
+    o = put_string_noting(o, v, len, &span);
+    uintptr_t at = (uintptr_t)v - layout.ro_start, size = layout.ro_end - layout.ro_start;
+    if (!span.first && at < size && len <= size - at) {
+        op->seen = v;
+        op->seen_len = (uint32_t)len;
+    }
+    return o;
+}
+
 static void plan_run(struct trl_json_cache *c, const struct plan *pl, const struct trl_event *ev,
                      struct trl_buf *out, size_t value_bytes)
 {
-    const char *created = c->created;
     size_t created_len = c->created_len;
-    char ts[TRL_RFC3339_MAX];
+    const char *ts = c->created;
     size_t ts_len = created_len;
-    if (ev->timestamp_ns && ev->timestamp_ns != ev->received_ns)
-        ts_len = format_time(c, ev->timestamp_ns, ts);
-    else
-        memcpy(ts, created, created_len);
+    if (ev->timestamp_ns && ev->timestamp_ns != ev->received_ns) {
+        ts_len = format_time(c, ev->timestamp_ns);
+        ts = c->ts;
+    }
     size_t format_len = ev->format ? strlen(ev->format) : 0;
     /* Every value escaped at worst 6 bytes a byte, with its quotes and array separators. */
     size_t need =
@@ -1253,48 +1421,76 @@ static void plan_run(struct trl_json_cache *c, const struct plan *pl, const stru
         4 * (size_t)pl->nops + 2 * WRITE_SLACK;
     if (out->cap - out->len < need)
         trl_buf_reserve(out, need);
-    char *o = out->data + out->len;
+
+    /* The values from outside the field list, by source. */
+    const char *other[SRC_FIELD0];
+    size_t other_len[SRC_FIELD0];
+    other[SRC_TIMESTAMP] = ts, other_len[SRC_TIMESTAMP] = ts_len;
+    other[SRC_CREATED] = c->created, other_len[SRC_CREATED] = created_len;
+    other[SRC_ORIGINAL] = ev->original, other_len[SRC_ORIGINAL] = ev->original_len;
+    other[SRC_FORMAT] = ev->format, other_len[SRC_FORMAT] = format_len;
+    other[SRC_TAG_TRUNCATED] = "trapline.truncated", other_len[SRC_TAG_TRUNCATED] = 18;
+    other[SRC_TAG_UNPARSED] = "trapline.unparsed", other_len[SRC_TAG_UNPARSED] = 17;
+
+    /* Most values are slices of event.original. Once that has been written, the parts of it
+     * before the first byte that needed care and after the last are known to need none: a slice
+     * within either is copied without checking. Until then both windows are empty. Everything
+     * the loop reads is held in locals: the output is written through a char pointer, which may
+     * alias anything. */
+    uintptr_t orig = (uintptr_t)ev->original, orig_len = ev->original_len;
+    uintptr_t head_len = 0, tail_at = 0, tail_len = 0;
+    const struct trl_kv *fields = ev->fields;
+    struct plan_op *op = pl->ops, *op_end = op + pl->nops;
     const char *t = pl->text;
-    for (uint32_t i = 0; i < pl->nops; i++) {
-        const struct plan_op *op = &pl->ops[i];
-        o = put_text(o, t, op->text_len);
-        t += op->text_len;
-        const char *v;
-        size_t len;
-        /* Most values are fields': those first, the few others by a switch. */
-        if (op->src >= SRC_FIELD0) {
-            const struct trl_kv *kv = &ev->fields[op->src - SRC_FIELD0];
-            v = kv->val, len = kv->val_len;
-        } else {
-            switch (op->src) {
-            case SRC_TIMESTAMP:
-                v = ts, len = ts_len;
-                break;
-            case SRC_CREATED:
-                v = created, len = created_len;
-                break;
-            case SRC_ORIGINAL:
-                v = ev->original, len = ev->original_len;
-                break;
-            case SRC_FORMAT:
-                v = ev->format, len = format_len;
-                break;
-            case SRC_TAG_TRUNCATED:
-                v = "trapline.truncated", len = 18;
-                break;
-            default: /* SRC_TAG_UNPARSED */
-                v = "trapline.unparsed", len = 17;
-                break;
+    char *o = out->data + out->len;
+    for (; op < op_end; op++) {
+        size_t text_len = op->text_len;
+        unsigned code = op->code, arg = op->arg;
+        o = put_text(o, t, text_len);
+        t += text_len;
+        if (code == OP_FIELD_STRING) {
+            const char *v = fields[arg].val;
+            size_t len = fields[arg].val_len;
+            uintptr_t at = (uintptr_t)v - orig, in_tail = at - tail_at;
+            if ((at <= head_len && len <= head_len - at) ||
+                (in_tail <= tail_len && len <= tail_len - in_tail)) {
+                if (len <= 16 && at + 16 <= orig_len) {
+                    /* A short slice with 16 bytes of event.original from its start: one block
+                     * copies it (the output has room past the value for the rest). */
+                    *o = '"';
+                    memcpy(o + 1, v, 16);
+                    o += len + 2;
+                    o[-1] = '"';
+                } else {
+                    o = put_verbatim(o, v, len);
+                }
+            } else if (v == op->seen && len == op->seen_len) {
+                o = put_verbatim(o, v, len);
+            } else {
+                o = put_checked(op, o, v, len);
             }
-        }
-        if (op->kind == KIND_STRING)
-            o = put_string(o, v, len);
-        else if (op->kind == KIND_LONG)
+        } else if (code == OP_FIELD_LONG) {
+            const char *v = fields[arg].val;
+            size_t len = fields[arg].val_len;
             /* The check inline and put_value() (out of line) only for a text that is not a
              * plain number: numbers are most long values. */
             o = plain_integer(v, len) ? put_raw(o, v, len) : put_value(o, TRL_FT_LONG, v, len);
-        else
-            o = put_raw(o, v, len);
+        } else if (code == OP_OTHER_RAW) {
+            o = put_raw(o, other[arg], other_len[arg]);
+        } else if (arg == SRC_ORIGINAL) {
+            struct care_span span = {NULL, NULL};
+            o = put_string_noting(o, ev->original, orig_len, &span);
+            head_len = span.first ? (uintptr_t)span.first - orig : orig_len;
+            tail_at = span.first ? (uintptr_t)span.end - orig : 0;
+            tail_len = orig_len - tail_at;
+        } else if (arg == SRC_CREATED) {
+            /* trl_format_rfc3339() writes digits, '-', ':', 'T', '.' and 'Z' only. */
+            o = put_verbatim(o, other[arg], other_len[arg]);
+        } else if (other[arg] == op->seen && other_len[arg] == op->seen_len) {
+            o = put_verbatim(o, other[arg], other_len[arg]);
+        } else {
+            o = put_checked(op, o, other[arg], other_len[arg]);
+        }
     }
     o = put_text(o, t, pl->text_len - (size_t)(t - pl->text));
     out->len = (size_t)(o - out->data);
@@ -1304,7 +1500,7 @@ static void plan_run(struct trl_json_cache *c, const struct plan *pl, const stru
 void trl_json_encode_event_cached(struct trl_json_cache *c, const struct trl_event *ev,
                                   struct trl_buf *out)
 {
-    pthread_once(&layout_once, build_layout);
+    ensure_layout();
     /* Events of one read share their receive time: format it once. */
     if (ev->received_ns != c->created_ns) {
         c->created_len = trl_format_rfc3339(ev->received_ns, c->created);

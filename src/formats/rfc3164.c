@@ -86,9 +86,69 @@ static bool read_digits(const char *p, size_t len, size_t i, size_t n, unsigned 
     return true;
 }
 
+/* The value of the digit c, or a value above 99 when it is not one. */
+static unsigned one_digit(char c)
+{
+    unsigned v = (unsigned)(unsigned char)c - '0';
+    return v <= 9 ? v : 100;
+}
+
+/* The value of the two digits at p, or a value above 99 when either is not a digit. */
+static unsigned two_digits(const char *p)
+{
+    unsigned a = one_digit(p[0]), b = one_digit(p[1]);
+    return a <= 9 && b <= 9 ? a * 10 + b : 100;
+}
+
+/* The layout nearly every sender writes, "Mmm dd hh:mm:ss" or "Mmm  d hh:mm:ss" (the month already
+ * checked), read at fixed offsets. False for anything else, which the general reader then takes:
+ * on this layout it would read the same values and stop at the same place, 15 bytes in. */
+static bool fixed_layout(const char *p, size_t len, unsigned *day, unsigned *h, unsigned *mi,
+                         unsigned *s)
+{
+    if (len < 15 || p[6] != ' ' || p[9] != ':' || p[12] != ':')
+        return false;
+    *day = p[4] == ' ' ? one_digit(p[5]) : two_digits(p + 4);
+    *h = two_digits(p + 7);
+    *mi = two_digits(p + 10);
+    *s = two_digits(p + 13);
+    return *day <= 99 && *h <= 99 && *mi <= 99 && *s <= 99;
+}
+
 static int64_t floor_div(int64_t a, int64_t b)
 {
     return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+/* Days from 1970-01-01 to January 1st of year y (negative before 1970): 365 a year plus the leap
+ * days of the years in between (477 leap years come before 1970). */
+static int64_t days_to_year(int64_t y)
+{
+    int64_t leaps;
+    if (y >= 1) {
+        uint64_t p = (uint64_t)(y - 1); /* unsigned: the divisions need no rounding fix */
+        leaps = (int64_t)(p / 4 - p / 100 + p / 400);
+    } else {
+        leaps = floor_div(y - 1, 4) - floor_div(y - 1, 100) + floor_div(y - 1, 400);
+    }
+    return 365 * (y - 1970) + leaps - 477;
+}
+
+static bool is_leap(int64_t y)
+{
+    return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+}
+
+/* Seconds since the epoch of mon/day h:mi:s in year y, which starts start days after 1970-01-01,
+ * as trl_epoch_from_civil() counts them (a day past the end of its month runs on into the next).
+ */
+static int64_t epoch_in_year(int64_t y, int64_t start, unsigned mon, unsigned day, unsigned h,
+                             unsigned mi, unsigned s)
+{
+    static const uint16_t days_before_month[12] = {0,   31,  59,  90,  120, 151,
+                                                   181, 212, 243, 273, 304, 334};
+    int64_t days = start + days_before_month[mon - 1] + (mon > 2 && is_leap(y)) + day - 1;
+    return days * 86400 + h * 3600 + mi * 60 + s;
 }
 
 /* Seconds since the epoch of a year-less date: the candidate year closest to the receive time. */
@@ -96,17 +156,26 @@ static int64_t closest_year_epoch(unsigned mon, unsigned day, unsigned h, unsign
                                   int64_t received_ns)
 {
     int64_t rsec = floor_div(received_ns, TRL_NS_PER_SEC);
-    int64_t year;
-    unsigned rm, rd;
-    trl_civil_from_days(floor_div(rsec, 86400), &year, &rm, &rd);
-    int64_t best = trl_epoch_from_civil(year, mon, day, h, mi, s);
+    int64_t days = floor_div(rsec, 86400);
+    /* The receive year: the mean Gregorian year of 146097/400 days puts the estimate within a
+     * year of it, and where that year starts settles which. */
+    int64_t year = 1970 + floor_div(days * 400, 146097);
+    int64_t start = days_to_year(year);
+    if (start > days) {
+        year--;
+        start = days_to_year(year);
+    } else if (start + 365 + is_leap(year) <= days) {
+        start += 365 + is_leap(year);
+        year++;
+    }
+    int64_t best = epoch_in_year(year, start, mon, day, h, mi, s);
     int64_t best_diff = best > rsec ? best - rsec : rsec - best;
     /* The neighbouring years are 365 or 366 days away from this candidate: within half a year of
      * the receive time, neither can be closer. */
     if (best_diff <= 182 * 86400)
         return best;
     for (int64_t y = year - 1; y <= year + 1; y += 2) {
-        int64_t t = trl_epoch_from_civil(y, mon, day, h, mi, s);
+        int64_t t = epoch_in_year(y, days_to_year(y), mon, day, h, mi, s);
         int64_t diff = t > rsec ? t - rsec : rsec - t;
         if (diff < best_diff) {
             best = t;
@@ -128,30 +197,35 @@ static size_t parse_bsd_time(const char *p, size_t len, int64_t received_ns, int
     unsigned mon = month_at(p);
     if (!mon || p[3] != ' ')
         return 0;
-    size_t i = 4;
-    if (p[i] == ' ')
-        i++;
     unsigned day, year = 0, h, mi, s;
-    if (read_digits(p, len, i, 2, &day))
-        i += 2;
-    else if (read_digits(p, len, i, 1, &day))
-        i += 1;
-    else
-        return 0;
-    if (i >= len || p[i] != ' ')
-        return 0;
-    i++;
-    bool has_year = read_digits(p, len, i, 4, &year) && i + 4 < len && p[i + 4] == ' ';
-    if (has_year) {
-        if (year < TRL_SYSLOG_YEAR_MIN || year > TRL_SYSLOG_YEAR_MAX)
+    bool has_year = false;
+    size_t i = 4;
+    if (fixed_layout(p, len, &day, &h, &mi, &s)) {
+        i = 15;
+    } else {
+        if (p[i] == ' ')
+            i++;
+        if (read_digits(p, len, i, 2, &day))
+            i += 2;
+        else if (read_digits(p, len, i, 1, &day))
+            i += 1;
+        else
             return 0;
-        i += 5;
+        if (i >= len || p[i] != ' ')
+            return 0;
+        i++;
+        has_year = read_digits(p, len, i, 4, &year) && i + 4 < len && p[i + 4] == ' ';
+        if (has_year) {
+            if (year < TRL_SYSLOG_YEAR_MIN || year > TRL_SYSLOG_YEAR_MAX)
+                return 0;
+            i += 5;
+        }
+        if (!read_digits(p, len, i, 2, &h) || i + 8 > len || p[i + 2] != ':' ||
+            !read_digits(p, len, i + 3, 2, &mi) || p[i + 5] != ':' ||
+            !read_digits(p, len, i + 6, 2, &s))
+            return 0;
+        i += 8;
     }
-    if (!read_digits(p, len, i, 2, &h) || i + 8 > len || p[i + 2] != ':' ||
-        !read_digits(p, len, i + 3, 2, &mi) || p[i + 5] != ':' ||
-        !read_digits(p, len, i + 6, 2, &s))
-        return 0;
-    i += 8;
     if (day < 1 || day > 31 || h > 23 || mi > 59 || s > 60)
         return 0;
     int64_t frac = 0;
@@ -248,16 +322,17 @@ static inline bool is_tag_char(char c)
 }
 
 /* Recognises a tag at p: NAME ["(" SUB ")"] ["[" PID "]"] ":" followed by a space or the end. With
- * a [PID] the colon may be missing. Anything else (a word, "host:port", "CEF:0|") is not a tag. */
+ * a [PID] the colon may be missing. Anything else (a word, "host:port", "CEF:0|") is not a tag.
+ * Either way t->name_len is the length of the run of tag characters at p. */
 static bool scan_tag(const char *p, size_t len, struct tag *t)
 {
     size_t i = 0;
     while (i < len && is_tag_char(p[i]))
         i++;
-    if (i == 0)
-        return false;
     memset(t, 0, sizeof(*t));
     t->name_len = i;
+    if (i == 0)
+        return false;
     if (i < len && p[i] == '(') {
         t->sub_off = ++i;
         while (i < len && is_tag_char(p[i]))
@@ -309,6 +384,8 @@ static void parse_host_tag_msg(struct trl_event *ev, const char *p, size_t len, 
     }
     if (!scan_tag(p + i, len - i, &t)) {
         size_t host = i;
+        /* The run of tag characters scan_tag() read has no space in it. */
+        i += t.name_len;
         while (i < len && !is_space(p[i]))
             i++;
         if (i == host)

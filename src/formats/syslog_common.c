@@ -33,8 +33,34 @@ static const struct lit severities[8] = {
     LIT("warning"), LIT("notice"), LIT("info"), LIT("debug"),
 };
 
+/* The usual PRI, "<" 1*3DIGIT ">" without a leading zero, read in one short pass with nothing
+ * to clear first; false for anything else, which the general reader below then takes (it would
+ * give the same result on this form). */
+static bool scan_plain_pri(const char *p, size_t len, struct trl_syslog_pri *pri)
+{
+    if (len < 3 || p[0] != '<' || p[1] < '1' || p[1] > '9')
+        return false;
+    unsigned v = (unsigned)(p[1] - '0');
+    size_t n = 1;
+    while (n < 3 && 1 + n < len && trl_syslog_is_digit(p[1 + n])) {
+        v = v * 10 + (unsigned)(p[1 + n] - '0');
+        n++;
+    }
+    if (1 + n >= len || p[1 + n] != '>')
+        return false;
+    *pri = (struct trl_syslog_pri){.end = n + 2,
+                                   .digits = p + 1,
+                                   .ndigits = n,
+                                   .value = v,
+                                   .valid = v <= TRL_SYSLOG_PRI_MAX,
+                                   .leading_zero = false};
+    return true;
+}
+
 void trl_syslog_scan_pri(const char *p, size_t len, struct trl_syslog_pri *pri)
 {
+    if (scan_plain_pri(p, len, pri))
+        return;
     memset(pri, 0, sizeof(*pri));
     if (len < 3 || p[0] != '<')
         return;

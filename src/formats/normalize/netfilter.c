@@ -172,9 +172,7 @@ static void parse_packet(struct trl_str kv, struct packet *pk)
             p++;
         if (p == end || *p == '[')
             break;
-        const char *q = p;
-        while (q < end && *q != ' ')
-            q++;
+        const char *q = trl_scan_find_space(p, end);
         struct trl_str tok = {p, (size_t)(q - p)}, *slot;
         size_t klen = 0;
         p = q;
@@ -209,6 +207,25 @@ static void set_transport(struct trl_event *ev, struct trl_str proto)
     trl_event_set(ev, TRL_F_NETWORK_TRANSPORT, low, proto.len);
 }
 
+/* Copies the 17 bytes "xx:xx:xx:xx:xx:xx" at in (hex digits and colons, checked) to out with the
+ * letters in upper case and '-' for ':'. Of those bytes only the lower-case letters have both
+ * 0x40 and 0x20 set: clearing 0x20 where 0x40 is set changes exactly them, 8 bytes at a time. */
+static void upper_mac(char *out, const char *in)
+{
+    const uint64_t bit40 = 0x4040404040404040ULL;
+    uint64_t a, b;
+    memcpy(&a, in, 8);
+    memcpy(&b, in + 8, 8);
+    a &= ~((a & bit40) >> 1);
+    b &= ~((b & bit40) >> 1);
+    memcpy(out, &a, 8);
+    memcpy(out + 8, &b, 8);
+    char c = in[16];
+    out[16] = (char)(c & ~((c & 0x40) >> 1));
+    for (size_t i = 2; i < 17; i += 3)
+        out[i] = '-';
+}
+
 /* MAC= holds destination (6 octets), source (6) and EtherType (2) for Ethernet; ECS writes MAC
  * addresses upper-case with hyphens. */
 static void set_macs(struct trl_event *ev, struct trl_str mac)
@@ -221,11 +238,8 @@ static void set_macs(struct trl_event *ev, struct trl_str mac)
             return;
     }
     char dst[17], src[17];
-    for (size_t i = 0; i < 17; i++) {
-        char d = mac.ptr[i], s = mac.ptr[18 + i];
-        dst[i] = d == ':' ? '-' : (char)(d >= 'a' && d <= 'f' ? d - ('a' - 'A') : d);
-        src[i] = s == ':' ? '-' : (char)(s >= 'a' && s <= 'f' ? s - ('a' - 'A') : s);
-    }
+    upper_mac(dst, mac.ptr);
+    upper_mac(src, mac.ptr + 18);
     trl_event_set(ev, TRL_F_SOURCE_MAC, src, sizeof(src));
     trl_event_set_named_ex(ev, "destination.mac", 15, dst, sizeof(dst), TRL_REF_NAME);
 }
@@ -263,8 +277,8 @@ static int netfilter_body(struct trl_event *ev, struct trl_str m)
 
     trl_norm_classify(ev, c);
     trl_norm_set(ev, TRL_F_RULE_NAME, rule);
-    trl_norm_ip(ev, TRL_F_SOURCE_IP, pk.src);
-    trl_norm_ip(ev, TRL_F_DESTINATION_IP, pk.dst);
+    trl_norm_checked_ip(ev, TRL_F_SOURCE_IP, pk.src);
+    trl_norm_checked_ip(ev, TRL_F_DESTINATION_IP, pk.dst);
     trl_norm_port(ev, TRL_F_SOURCE_PORT, pk.spt);
     trl_norm_port(ev, TRL_F_DESTINATION_PORT, pk.dpt);
     set_transport(ev, pk.proto);

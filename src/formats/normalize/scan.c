@@ -27,9 +27,19 @@ const char *trl_scan_rfind(const char *p, size_t len, const char *lit)
     size_t n = strlen(lit);
     if (n == 0 || n > len)
         return NULL;
-    for (size_t i = len - n + 1; i-- > 0;) {
-        if (p[i] == lit[0] && memcmp(p + i, lit, n) == 0)
-            return p + i;
+    /* memrchr(3) jumps between the places a byte of lit could be: its first byte that is not a
+     * space, which is rarer in text than the spaces literals start and end with. */
+    size_t k = 0;
+    while (k + 1 < n && lit[k] == ' ')
+        k++;
+    /* A match starts at i in [0, len - n]: its key byte is at i + k, below lim. */
+    size_t lim = len - n + 1 + k;
+    const char *hit;
+    while (lim > k && (hit = memrchr(p + k, lit[k], lim - k)) != NULL) {
+        const char *at = hit - k;
+        if (memcmp(at, lit, n) == 0)
+            return at;
+        lim = (size_t)(hit - p);
     }
     return NULL;
 }
@@ -78,9 +88,8 @@ static bool addr_port_at(struct trl_str text, size_t at, struct trl_str *before,
                          struct trl_str *port, struct trl_str *after)
 {
     const char *p = text.ptr;
-    size_t ip_start = at;
-    while (ip_start > 0 && p[ip_start - 1] != ' ')
-        ip_start--;
+    const char *sp = at ? memrchr(p, ' ', at) : NULL;
+    size_t ip_start = sp ? (size_t)(sp - p) + 1 : 0;
     if (ip_start == at || !trl_is_ip(p + ip_start, at - ip_start))
         return false;
     size_t d = at + 6, dend = d;
@@ -145,26 +154,26 @@ bool trl_scan_repeated(struct trl_str msg, struct trl_str *inner, struct trl_str
 }
 
 /* The class strings are literals: stored by reference, not copied. */
-void trl_norm_classify(struct trl_event *ev, const struct trl_norm_class *c)
+void trl_norm_classify_n(struct trl_event *ev, const struct trl_norm_class *c, const size_t len[5])
 {
     trl_event_set_ref(ev, TRL_F_EVENT_KIND, "event", 5);
-    trl_event_add_ref(ev, TRL_F_EVENT_CATEGORY, c->category, strlen(c->category));
-    trl_event_add_ref(ev, TRL_F_EVENT_TYPE, c->type, strlen(c->type));
+    trl_event_add_ref(ev, TRL_F_EVENT_CATEGORY, c->category, len[0]);
+    trl_event_add_ref(ev, TRL_F_EVENT_TYPE, c->type, len[1]);
     if (c->type2)
-        trl_event_add_ref(ev, TRL_F_EVENT_TYPE, c->type2, strlen(c->type2));
-    trl_event_set_ref(ev, TRL_F_EVENT_ACTION, c->action, strlen(c->action));
+        trl_event_add_ref(ev, TRL_F_EVENT_TYPE, c->type2, len[2]);
+    trl_event_set_ref(ev, TRL_F_EVENT_ACTION, c->action, len[3]);
     if (c->outcome)
-        trl_event_set_ref(ev, TRL_F_EVENT_OUTCOME, c->outcome, strlen(c->outcome));
+        trl_event_set_ref(ev, TRL_F_EVENT_OUTCOME, c->outcome, len[4]);
 }
 
 /* Messages handed to the normalisers are usually slices of event.original: what they set is then
  * stored by reference. stable() returns s itself when it can be, else a copy in the arena. */
-static bool in_original(const struct trl_event *ev, struct trl_str s)
+static inline bool in_original(const struct trl_event *ev, struct trl_str s)
 {
     return trl_event_in_original(ev, s.ptr, s.len);
 }
 
-static const char *stable(struct trl_event *ev, struct trl_str s)
+static inline const char *stable(struct trl_event *ev, struct trl_str s)
 {
     return in_original(ev, s) ? s.ptr : trl_arena_strndup(ev->arena, s.ptr, s.len);
 }
@@ -179,20 +188,43 @@ void trl_norm_user(struct trl_event *ev, enum trl_field f, struct trl_str s)
     trl_event_add_unique_ref(ev, TRL_F_RELATED_USER, v, s.len);
 }
 
+void trl_norm_checked_ip(struct trl_event *ev, enum trl_field f, struct trl_str s)
+{
+    if (s.len == 0)
+        return;
+    const char *v = stable(ev, s);
+    trl_event_set_ref(ev, f, v, s.len);
+    trl_event_add_unique_ref(ev, TRL_F_RELATED_IP, v, s.len);
+}
+
 bool trl_norm_ip(struct trl_event *ev, enum trl_field f, struct trl_str s)
 {
     if (!trl_is_ip(s.ptr, s.len))
         return false;
-    const char *v = stable(ev, s);
-    trl_event_set_ref(ev, f, v, s.len);
-    trl_event_add_unique_ref(ev, TRL_F_RELATED_IP, v, s.len);
+    trl_norm_checked_ip(ev, f, s);
+    return true;
+}
+
+/* s as a number when it is one of 1 to 5 digits; anything else goes to trl_parse_u64(). */
+static bool parse_port(struct trl_str s, uint64_t *v)
+{
+    if (s.len == 0 || s.len > 5)
+        return trl_parse_u64(s.ptr, s.len, v);
+    unsigned n = 0;
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned d = (unsigned)(unsigned char)s.ptr[i] - '0';
+        if (d > 9)
+            return false;
+        n = n * 10 + d;
+    }
+    *v = n;
     return true;
 }
 
 void trl_norm_port(struct trl_event *ev, enum trl_field f, struct trl_str s)
 {
     uint64_t v;
-    if (!trl_parse_u64(s.ptr, s.len, &v) || v > 65535)
+    if (!parse_port(s, &v) || v > 65535)
         return;
     /* Without leading zeros the digits are already the value's text. */
     if (s.len == 1 || s.ptr[0] != '0')
@@ -205,16 +237,6 @@ void trl_norm_set(struct trl_event *ev, enum trl_field f, struct trl_str s)
 {
     if (s.len > 0)
         trl_event_set_ref(ev, f, stable(ev, s), s.len);
-}
-
-void trl_norm_set_named(struct trl_event *ev, const char *name, struct trl_str s)
-{
-    if (s.len == 0)
-        return;
-    if (in_original(ev, s))
-        trl_event_set_named_ex(ev, name, strlen(name), s.ptr, s.len, TRL_REF_NAME | TRL_REF_VALUE);
-    else
-        trl_event_set_named_ex(ev, name, strlen(name), s.ptr, s.len, TRL_REF_NAME);
 }
 
 int trl_norm_run(struct trl_event *ev, const char *msg, size_t len, trl_norm_body_fn fn)

@@ -55,12 +55,32 @@ static inline void trl_scan_skip_space(struct trl_scan *s)
         s->p++;
 }
 
+/* The first space in [p, end), or end. Words run to a few dozen bytes (key fingerprints, MAC
+ * addresses): they are tested 8 bytes at a time, a zero byte of w ^ spaces being a space, and
+ * never read past end. */
+static inline const char *trl_scan_find_space(const char *p, const char *end)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    for (; end - p >= 8; p += 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        uint64_t x = w ^ (ones * ' ');
+        /* Exact for the lowest zero byte, the first space in memory order. */
+        uint64_t zero = (x - ones) & ~x & highs;
+        if (zero)
+            return p + __builtin_ctzll(zero) / 8;
+    }
+#endif
+    while (p < end && *p != ' ')
+        p++;
+    return p;
+}
+
 /* Reads up to (not including) the next space or the end; false when that is empty. */
 static inline bool trl_scan_word(struct trl_scan *s, struct trl_str *out)
 {
-    const char *q = s->p;
-    while (q < s->end && *q != ' ')
-        q++;
+    const char *q = trl_scan_find_space(s->p, s->end);
     if (q == s->p)
         return false;
     *out = (struct trl_str){s->p, (size_t)(q - s->p)};
@@ -127,19 +147,42 @@ struct trl_norm_class {
     const char *outcome;
 };
 
+/* trl_norm_classify() with the lengths of c's category, type, type2, action and outcome (0 for an
+ * absent one) given. */
+void trl_norm_classify_n(struct trl_event *ev, const struct trl_norm_class *c, const size_t len[5]);
+
 /* Sets event.kind=event, event.category, event.type(s), event.action and event.outcome. The
- * class's strings are stored by reference: they must be string literals. */
-void trl_norm_classify(struct trl_event *ev, const struct trl_norm_class *c);
+ * class's strings are stored by reference: they must be string literals. Inline: for a class
+ * that is a constant where it is called, the lengths of its strings are worked out when
+ * compiling. */
+static inline void trl_norm_classify(struct trl_event *ev, const struct trl_norm_class *c)
+{
+    const size_t len[5] = {strlen(c->category), strlen(c->type), c->type2 ? strlen(c->type2) : 0,
+                           strlen(c->action), c->outcome ? strlen(c->outcome) : 0};
+    trl_norm_classify_n(ev, c, len);
+}
 /* Sets field f to s and adds s to related.user; does nothing for an empty s. */
 void trl_norm_user(struct trl_event *ev, enum trl_field f, struct trl_str s);
 /* Sets field f to s and adds it to related.ip when s is an IP address; returns whether it was. */
 bool trl_norm_ip(struct trl_event *ev, enum trl_field f, struct trl_str s);
+/* trl_norm_ip() for an s the caller has already checked with trl_is_ip(), or an empty s (which
+ * sets nothing). */
+void trl_norm_checked_ip(struct trl_event *ev, enum trl_field f, struct trl_str s);
 /* Sets a port field when s is a number in 0..65535. */
 void trl_norm_port(struct trl_event *ev, enum trl_field f, struct trl_str s);
 /* Sets field f to s unless s is empty. */
 void trl_norm_set(struct trl_event *ev, enum trl_field f, struct trl_str s);
-/* Sets the dynamic field name (a string literal: it is not copied) to s unless s is empty. */
-void trl_norm_set_named(struct trl_event *ev, const char *name, struct trl_str s);
+/* Sets the dynamic field name (a string literal: it is not copied) to s unless s is empty. Inline:
+ * the literal's length is then known when compiling. */
+static inline void trl_norm_set_named(struct trl_event *ev, const char *name, struct trl_str s)
+{
+    if (s.len == 0)
+        return;
+    unsigned refs = TRL_REF_NAME;
+    if (trl_event_in_original(ev, s.ptr, s.len))
+        refs |= TRL_REF_VALUE;
+    trl_event_set_named_ex(ev, name, strlen(name), s.ptr, s.len, refs);
+}
 
 /*
  * Runs fn over msg after trimming it and unfolding an rsyslog "message repeated N times" wrapper;

@@ -42,7 +42,8 @@ static const struct trl_norm_class cls_password_required = {"authentication", "i
 static const struct trl_norm_class cls_denied = {"authentication", "info", NULL, "sudo-denied",
                                                  "failure"};
 
-static bool take_value(struct trl_str item, const char *key, struct trl_str *out)
+/* Inline: with key a literal, its length and the compare are settled when compiling. */
+static inline bool take_value(struct trl_str item, const char *key, struct trl_str *out)
 {
     size_t n = strlen(key);
     if (item.len < n + 1 || memcmp(item.ptr, key, n) != 0 || item.ptr[n] != '=')
