@@ -589,6 +589,8 @@ static void child_main(const struct trl_netproc_config *c, int ctl)
     signal(SIGTERM, SIG_IGN); /* the agent stops it by closing the control socket */
     signal(SIGINT, SIG_IGN);
     prctl(PR_SET_NAME, "trapline-net", 0, 0, 0);
+    if (c->pool_size)
+        setenv("UV_THREADPOOL_SIZE", c->pool_size, 1); /* one thread here since fork() */
     struct child *ch = trl_xcalloc(1, sizeof(*ch));
     ch->c = c;
     /* The key and certificates are read before the privileges go (agent.key is readable by root

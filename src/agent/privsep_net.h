@@ -41,6 +41,8 @@ struct trl_netproc_config {
     const struct trl_forward_config *fwd; /* TLS forwarders name their own files */
     size_t nfwd;
     const struct trl_privsep_user *user;
+    /* UV_THREADPOOL_SIZE for the network process, whose pool resolves names (NULL: inherited). */
+    const char *pool_size;
 };
 
 struct trl_netproc;
