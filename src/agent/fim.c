@@ -25,12 +25,6 @@
     (IN_CREATE | IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |            \
      IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW)
 
-struct fent {
-    struct trl_fim_entry e;
-    uint32_t gen; /* the full scan that last saw it */
-    char path[];
-};
-
 struct pend {
     int64_t due;
     char path[];
@@ -49,7 +43,6 @@ struct trl_fim {
     char **ignores;
     size_t nignores;
 
-    struct trl_strmap *map;     /* path -> struct fent */
     struct trl_strmap *pending; /* path -> struct pend: inotify saw a change there */
 
     int ifd;
@@ -57,7 +50,7 @@ struct trl_fim {
     size_t wdcap;
     bool watch_warned;
 
-    uint32_t gen;
+    uint32_t gen; /* of the current or last full scan, stored with the paths it saw */
     bool scan_now;
     int64_t next_scan_ns;
     bool in_txn;
@@ -72,17 +65,6 @@ struct trl_fim {
 };
 
 /* ---- baseline entries ---------------------------------------------------------------------- */
-
-static void load_entry(void *ud, const char *path, const struct trl_fim_entry *e)
-{
-    struct trl_fim *f = ud;
-    size_t n = strlen(path);
-    struct fent *fe = trl_xmalloc(sizeof(*fe) + n + 1);
-    fe->e = *e;
-    fe->gen = 0;
-    memcpy(fe->path, path, n + 1);
-    free(trl_strmap_put(f->map, path, n, fe));
-}
 
 static void load_root(void *ud, const char *path)
 {
@@ -103,20 +85,16 @@ static void txn_end(struct trl_fim *f)
     f->in_txn = false;
 }
 
-static struct fent *entry_put(struct trl_fim *f, const char *path, const struct trl_fim_entry *e)
+static void entry_put(struct trl_fim *f, const char *path, const struct trl_fim_entry *e)
 {
-    size_t n = strlen(path);
-    struct fent *fe = trl_strmap_get(f->map, path, n);
-    if (!fe) {
-        fe = trl_xmalloc(sizeof(*fe) + n + 1);
-        memcpy(fe->path, path, n + 1);
-        trl_strmap_put(f->map, path, n, fe);
-    }
-    fe->e = *e;
-    fe->gen = f->gen;
     txn(f);
-    trl_fim_db_put(f->db, path, e);
-    return fe;
+    trl_fim_db_put(f->db, path, e, f->gen);
+}
+
+/* The baseline entry of path, from the database: true when there is one. */
+static bool entry_get(struct trl_fim *f, const char *path, struct trl_fim_entry *e)
+{
+    return trl_fim_db_get(f->db, path, e) == 1;
 }
 
 /* ---- paths --------------------------------------------------------------------------------- */
@@ -413,19 +391,20 @@ static bool entry_equal(const struct trl_fim_entry *a, const struct trl_fim_entr
 /* Brings one path's baseline up to date; report: differences are events (else silent). */
 static void visit(struct trl_fim *f, const char *path, const struct stat *st, bool report)
 {
-    struct fent *fe = trl_strmap_get(f->map, path, strlen(path));
     struct trl_fim_entry cur, old;
-    make_entry(f, path, st, fe ? &fe->e : NULL, &cur);
-    if (!fe) {
+    bool known = entry_get(f, path, &old);
+    make_entry(f, path, st, known ? &old : NULL, &cur);
+    if (!known) {
         entry_put(f, path, &cur);
         if (report)
             emit(f, "file-created", "creation", path, &cur, NULL, NULL);
         return;
     }
-    fe->gen = f->gen;
-    if (entry_equal(&fe->e, &cur))
+    if (entry_equal(&old, &cur)) {
+        txn(f);
+        trl_fim_db_seen(f->db, path, f->gen);
         return;
-    old = fe->e;
+    }
     entry_put(f, path, &cur);
     if (report)
         report_change(f, path, &old, &cur);
@@ -486,36 +465,42 @@ static void walk(struct trl_fim *f, const char *path, bool report)
     closedir(d);
 }
 
-struct sweep_ctx {
-    struct trl_fim *f;
-    const char *prefix; /* the path removed; NULL: sweep what a full scan did not see */
-    bool below_only;    /* keep prefix itself, remove only what is below it */
+/* The entries a sweep removes, collected before any is deleted (the database is not written
+ * while a query reads it). */
+struct gone {
+    struct trl_fim_entry *e;
+    char **paths;
+    size_t n, cap;
 };
 
-static bool sweep_pred(void *value, void *ud)
+static void collect_gone(void *ud, const char *path, const struct trl_fim_entry *e)
 {
-    struct sweep_ctx *c = ud;
-    struct fent *fe = value;
-    struct trl_fim *f = c->f;
-    if (c->prefix) {
-        if (!under(fe->path, c->prefix) || (c->below_only && strcmp(fe->path, c->prefix) == 0))
-            return false;
-    } else if (fe->gen == f->gen) {
-        return false;
+    struct gone *g = ud;
+    if (g->n == g->cap) {
+        g->cap = g->cap ? g->cap * 2 : 16;
+        g->e = trl_xrealloc(g->e, g->cap * sizeof(*g->e));
+        g->paths = trl_xrealloc(g->paths, g->cap * sizeof(*g->paths));
     }
-    int r = root_of(f, fe->path);
-    if (r >= 0 && f->baselined[r])
-        emit(f, "file-deleted", "deletion", fe->path, &fe->e, NULL, NULL);
-    txn(f);
-    trl_fim_db_delete(f->db, fe->path);
-    return true;
+    g->e[g->n] = *e;
+    g->paths[g->n++] = trl_xstrdup(path);
 }
 
-/* Forgets path (unless below_only) and everything below it, reporting each as deleted. */
-static void remove_tree(struct trl_fim *f, const char *path, bool below_only)
+/* Forgets what a full scan did not see (prefix NULL), or prefix (unless below_only) and
+ * everything below it, reporting each as deleted where its root's baseline is complete. */
+static void sweep(struct trl_fim *f, const char *prefix, bool below_only)
 {
-    struct sweep_ctx c = {f, path, below_only};
-    trl_strmap_remove_if(f->map, sweep_pred, &c, free);
+    struct gone g = {0};
+    trl_fim_db_select(f->db, prefix, below_only, f->gen, collect_gone, &g);
+    for (size_t i = 0; i < g.n; i++) {
+        int r = root_of(f, g.paths[i]);
+        if (r >= 0 && f->baselined[r])
+            emit(f, "file-deleted", "deletion", g.paths[i], &g.e[i], NULL, NULL);
+        txn(f);
+        trl_fim_db_delete(f->db, g.paths[i]);
+        free(g.paths[i]);
+    }
+    free(g.paths);
+    free(g.e);
 }
 
 static void check_path(struct trl_fim *f, const char *path)
@@ -526,20 +511,21 @@ static void check_path(struct trl_fim *f, const char *path)
     struct stat st;
     if (lstat(path, &st) != 0) {
         if (errno == ENOENT || errno == ENOTDIR)
-            remove_tree(f, path, false);
+            sweep(f, path, false);
         return;
     }
-    struct fent *fe = trl_strmap_get(f->map, path, strlen(path));
-    if (S_ISDIR(st.st_mode) && (!fe || fe->e.type != TRL_FIM_DIR || fe->e.ino != st.st_ino)) {
+    struct trl_fim_entry e;
+    bool known = entry_get(f, path, &e);
+    if (S_ISDIR(st.st_mode) && (!known || e.type != TRL_FIM_DIR || e.ino != st.st_ino)) {
         /* A directory created or moved in: everything in it is new. */
-        if (fe && fe->e.type == TRL_FIM_DIR)
-            remove_tree(f, path, false);
+        if (known && e.type == TRL_FIM_DIR)
+            sweep(f, path, false);
         walk(f, path, f->baselined[r]);
         return;
     }
-    if (fe && fe->e.type == TRL_FIM_DIR && !S_ISDIR(st.st_mode)) {
+    if (known && e.type == TRL_FIM_DIR && !S_ISDIR(st.st_mode)) {
         /* A directory replaced by a file: its former content is gone. */
-        remove_tree(f, path, true);
+        sweep(f, path, true);
     }
     visit(f, path, &st, f->baselined[r]);
 }
@@ -561,8 +547,7 @@ static void run_full_scan(struct trl_fim *f)
             free(dir);
         }
     }
-    struct sweep_ctx c = {f, NULL, false};
-    trl_strmap_remove_if(f->map, sweep_pred, &c, free);
+    sweep(f, NULL, false);
     for (size_t i = 0; i < f->nroots; i++) {
         if (f->baselined[i])
             continue;
@@ -680,7 +665,6 @@ int trl_fim_create(const struct trl_fim_config *cfg, struct trl_fim **out)
     f->max_hash = cfg->max_hash_bytes ? cfg->max_hash_bytes : 64ull << 20;
     f->interval_ns = (int64_t)(cfg->scan_interval_s ? cfg->scan_interval_s : 3600) * TRL_NS_PER_SEC;
     f->settle_ns = (int64_t)(cfg->settle_ms ? cfg->settle_ms : 200) * 1000000;
-    f->map = trl_strmap_create();
     f->pending = trl_strmap_create();
     f->done_roots = trl_strmap_create();
     f->scan_now = true;
@@ -688,7 +672,7 @@ int trl_fim_create(const struct trl_fim_config *cfg, struct trl_fim **out)
     int rc = trl_fim_db_open(cfg->db_path, &f->db);
     if (rc < 0)
         goto fail;
-    rc = trl_fim_db_load(f->db, load_entry, load_root, f);
+    rc = trl_fim_db_load_roots(f->db, load_root, f, &f->gen);
     if (rc < 0)
         goto fail;
     /* The baseline database lives in the state directory, which may well be monitored. */
@@ -730,7 +714,6 @@ void trl_fim_destroy(struct trl_fim *f)
     for (size_t i = 0; i < f->nignores; i++)
         free(f->ignores[i]);
     free(f->ignores);
-    trl_strmap_destroy(f->map, free);
     trl_strmap_destroy(f->pending, free);
     trl_strmap_destroy(f->done_roots, NULL);
     for (size_t i = 0; i < f->wdcap; i++)
@@ -832,5 +815,7 @@ int trl_fim_scan(struct trl_fim *f, struct trl_arena *arena, trl_agent_event_fn 
 void trl_fim_stats(const struct trl_fim *f, struct trl_fim_stats *st)
 {
     *st = f->st;
-    st->entries = trl_strmap_count(f->map);
+    uint64_t n = 0;
+    trl_fim_db_count(f->db, &n);
+    st->entries = n;
 }

@@ -4,7 +4,7 @@
  * after.
  *
  * The baseline (SHA-256, size, mode, uid, gid, mtime, ctime, inode of every file) lives in an
- * SQLite database in the agent's state directory, mirrored in memory for fast comparison. SQLite
+ * SQLite database in the agent's state directory, read row by row as paths are looked at. SQLite
  * rather than a flat file because the baseline changes a few rows at a time: each change is one
  * small transaction instead of rewriting a file of every entry, the write-ahead log keeps it
  * consistent after kill -9 or power loss, and an incident responder can query it with sqlite3.

@@ -7,6 +7,7 @@
 #include "core/timeutil.h"
 
 #include <poll.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 /*
@@ -253,6 +254,87 @@ static void test_fim_new_directory_and_ignored_files(void **state)
     trl_fim_destroy(m);
 }
 
+static void test_fim_directory_moved_away_reports_its_tree_only(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(mkdir(p(f, "cron.d"), 0755), 0);
+    assert_int_equal(mkdir(p(f, "cron.d/sub"), 0755), 0);
+    agent_test_write(p(f, "cron.d/job"), "w", "x", 1);
+    agent_test_write(p(f, "cron.d/sub/deep"), "w", "y", 1);
+    /* Names that sort right around the directory's subtree must stay. */
+    agent_test_write(p(f, "cron.d0"), "w", "z", 1);
+    agent_test_write(p(f, "cron.d.bak"), "w", "z", 1);
+    agent_test_write(p(f, "cron.dz"), "w", "z", 1);
+    struct trl_fim *m = make(f, 0, true);
+    run(m, f, 0);
+    assert_int_equal(f->n, 0);
+
+    char away[4200];
+    snprintf(away, sizeof(away), "%s/away", f->dir);
+    assert_int_equal(rename(p(f, "cron.d"), away), 0);
+    run(m, f, 4);
+    assert_int_equal(f->n, 4);
+    int seen = 0;
+    for (int i = 0; i < f->n; i++) {
+        assert_field(f->ev[i], TRL_F_EVENT_ACTION, "file-deleted");
+        size_t len;
+        const char *path = trl_event_get(f->ev[i], TRL_F_FILE_PATH, &len);
+        static const char *const gone[] = {"cron.d", "cron.d/sub", "cron.d/job", "cron.d/sub/deep"};
+        for (int k = 0; k < 4; k++) {
+            if (strcmp(path, p(f, gone[k])) == 0)
+                seen |= 1 << k;
+        }
+    }
+    assert_int_equal(seen, 15);
+    reset(f);
+    struct trl_fim_stats st;
+    trl_fim_stats(m, &st);
+    assert_int_equal(st.entries, 4); /* the root and its three files */
+    trl_fim_destroy(m);
+}
+
+/* A baseline written before the scan generation was stored (schema version 1) is kept: unchanged
+ * files stay silent, changes made while the agent was down are reported. */
+static void test_fim_baseline_of_schema_version_1_is_kept(void **state)
+{
+    struct fixture *f = *state;
+    agent_test_write(p(f, "passwd"), "w", "root:x:0:0::/root:/bin/sh\n", 27);
+    agent_test_write(p(f, "hosts"), "w", "127.0.0.1 localhost\n", 20);
+    agent_test_write(p(f, "issue"), "w", "Debian\n", 7);
+    struct trl_fim *m = make(f, 0, false);
+    run(m, f, 0);
+    assert_int_equal(f->n, 0);
+    trl_fim_destroy(m);
+
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "ALTER TABLE files DROP COLUMN gen; PRAGMA user_version=1;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    agent_test_write(p(f, "hosts"), "a", "10.0.0.9 evil\n", 14);
+    assert_int_equal(unlink(p(f, "issue")), 0);
+
+    m = make(f, 0, false);
+    run(m, f, 2);
+    assert_int_equal(f->n, 2);
+    int seen = 0;
+    for (int i = 0; i < f->n; i++) {
+        size_t len;
+        const char *path = trl_event_get(f->ev[i], TRL_F_FILE_PATH, &len);
+        if (strcmp(path, p(f, "hosts")) == 0) {
+            assert_field(f->ev[i], TRL_F_EVENT_ACTION, "file-modified");
+            seen |= 1;
+        } else if (strcmp(path, p(f, "issue")) == 0) {
+            assert_field(f->ev[i], TRL_F_EVENT_ACTION, "file-deleted");
+            seen |= 2;
+        }
+    }
+    assert_int_equal(seen, 3);
+    reset(f);
+    trl_fim_destroy(m);
+}
+
 static void test_fim_changes_while_down_are_found_by_scan(void **state)
 {
     struct fixture *f = *state;
@@ -418,7 +500,9 @@ int main(void)
         T(test_fim_first_scan_builds_baseline_silently),
         T(test_fim_realtime_create_modify_chmod_chown_delete),
         T(test_fim_new_directory_and_ignored_files),
+        T(test_fim_directory_moved_away_reports_its_tree_only),
         T(test_fim_changes_while_down_are_found_by_scan),
+        T(test_fim_baseline_of_schema_version_1_is_kept),
         T(test_fim_large_files_are_not_hashed),
         T(test_fim_periodic_scan_without_inotify),
         T(test_fim_new_root_is_baselined_silently),
