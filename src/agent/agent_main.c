@@ -983,6 +983,22 @@ static void pump_soon(struct agent *a)
         pump(a);
 }
 
+/* Frees the compression queue's buffers that grew past keep bytes (all of them with 0); the queue
+ * must be empty. Returns whether any was freed. */
+static bool zq_release(struct agent *a, size_t keep)
+{
+    bool freed = false;
+    for (size_t i = 0; i < ZQ_SLOTS; i++) {
+        struct zbatch *b = &a->zq[i];
+        if (b->raw.cap > keep || b->frame.cap > keep) {
+            trl_buf_free(&b->raw);
+            trl_buf_free(&b->frame);
+            freed = true;
+        }
+    }
+    return freed;
+}
+
 /* Called once the spool is drained: when a burst grew the batch buffers past BURST_KEEP, they and
  * the compressor's tables sized for that burst are freed now rather than at the next trim, up to
  * 20 s later. Buffers that large are mappings of their own (M_MMAP_THRESHOLD), so the memory goes
@@ -990,18 +1006,7 @@ static void pump_soon(struct agent *a)
  * events reuses every 200 ms, stay. */
 static void release_burst(struct agent *a)
 {
-    if (a->zcount)
-        return;
-    bool large = false;
-    for (size_t i = 0; i < ZQ_SLOTS; i++) {
-        struct zbatch *b = &a->zq[i];
-        if (b->raw.cap > BURST_KEEP || b->frame.cap > BURST_KEEP) {
-            trl_buf_free(&b->raw);
-            trl_buf_free(&b->frame);
-            large = true;
-        }
-    }
-    if (large)
+    if (!a->zcount && zq_release(a, BURST_KEEP))
         trl_proto_zctx_trim(a->zctx);
 }
 
@@ -1382,10 +1387,7 @@ static void on_trim_timer(uv_timer_t *t)
         trl_buf_free(&a->held);
     trl_buf_free(&a->frame);
     if (a->zcount == 0) {
-        for (size_t i = 0; i < ZQ_SLOTS; i++) {
-            trl_buf_free(&a->zq[i].raw);
-            trl_buf_free(&a->zq[i].frame);
-        }
+        zq_release(a, 0);
         trl_proto_zctx_trim(a->zctx);
     }
     trl_spool_trim(a->spool);

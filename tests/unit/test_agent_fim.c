@@ -95,6 +95,15 @@ static void run(struct trl_fim *m, struct fixture *f, int want)
     }
 }
 
+/* A monitor of the root whose first scan built the baseline, silently. */
+static struct trl_fim *baseline(struct fixture *f, bool realtime)
+{
+    struct trl_fim *m = make(f, 0, realtime);
+    run(m, f, 0);
+    assert_int_equal(f->n, 0);
+    return m;
+}
+
 static const char *named(const struct trl_event *ev, const char *name)
 {
     size_t len;
@@ -113,9 +122,7 @@ static void test_fim_first_scan_builds_baseline_silently(void **state)
     agent_test_write(p(f, "passwd"), "w", "root:x:0:0::/root:/bin/bash\n", 28);
     assert_int_equal(mkdir(p(f, "ssh"), 0755), 0);
     agent_test_write(p(f, "ssh/sshd_config"), "w", "PermitRootLogin no\n", 19);
-    struct trl_fim *m = make(f, 0, true);
-    run(m, f, 0);
-    assert_int_equal(f->n, 0);
+    struct trl_fim *m = baseline(f, true);
     struct trl_fim_stats st;
     trl_fim_stats(m, &st);
     assert_int_equal(st.entries, 4); /* etc, passwd, ssh, sshd_config */
@@ -127,9 +134,7 @@ static void test_fim_realtime_create_modify_chmod_chown_delete(void **state)
 {
     struct fixture *f = *state;
     agent_test_write(p(f, "hosts"), "w", "127.0.0.1 localhost\n", 20);
-    struct trl_fim *m = make(f, 0, true);
-    run(m, f, 0);
-    assert_int_equal(f->n, 0);
+    struct trl_fim *m = baseline(f, true);
 
     /* Created and written: one event, with the final content. */
     agent_test_write(p(f, "cron.d-backdoor"), "w", "hello", 5);
@@ -265,9 +270,7 @@ static void test_fim_directory_moved_away_reports_its_tree_only(void **state)
     agent_test_write(p(f, "cron.d0"), "w", "z", 1);
     agent_test_write(p(f, "cron.d.bak"), "w", "z", 1);
     agent_test_write(p(f, "cron.dz"), "w", "z", 1);
-    struct trl_fim *m = make(f, 0, true);
-    run(m, f, 0);
-    assert_int_equal(f->n, 0);
+    struct trl_fim *m = baseline(f, true);
 
     char away[4200];
     snprintf(away, sizeof(away), "%s/away", f->dir);
@@ -301,9 +304,7 @@ static void test_fim_baseline_of_schema_version_1_is_kept(void **state)
     agent_test_write(p(f, "passwd"), "w", "root:x:0:0::/root:/bin/sh\n", 27);
     agent_test_write(p(f, "hosts"), "w", "127.0.0.1 localhost\n", 20);
     agent_test_write(p(f, "issue"), "w", "Debian\n", 7);
-    struct trl_fim *m = make(f, 0, false);
-    run(m, f, 0);
-    assert_int_equal(f->n, 0);
+    struct trl_fim *m = baseline(f, false);
     trl_fim_destroy(m);
 
     sqlite3 *db;
@@ -340,9 +341,7 @@ static void test_fim_changes_while_down_are_found_by_scan(void **state)
     struct fixture *f = *state;
     agent_test_write(p(f, "shadow"), "w", "root:*:19000::::::\n", 19);
     agent_test_write(p(f, "motd"), "w", "welcome\n", 8);
-    struct trl_fim *m = make(f, 0, true);
-    run(m, f, 0);
-    assert_int_equal(f->n, 0);
+    struct trl_fim *m = baseline(f, true);
     trl_fim_trim(m);
     trl_fim_destroy(m);
 

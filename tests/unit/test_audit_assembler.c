@@ -331,7 +331,8 @@ static void test_assembler_quiet_input_completes_pending_events(void **state)
     struct trl_audit_assembler *a = trl_audit_assembler_create(&cfg);
     struct trl_event *out[4];
     assert_true(trl_audit_assembler_quiet_at(a) == INT64_MAX);
-    /* The last records of a stream: a SYSCALL with items=1 whose PATH never comes, from two hosts. */
+    /* The last records of a stream: a SYSCALL with items=1 whose PATH never comes, from two hosts.
+     */
     add(a, "node=a type=SYSCALL msg=audit(10.000:1): syscall=59 items=1 pid=1", 1000 * MS);
     add(a, "node=b type=SYSCALL msg=audit(10.000:2): syscall=59 items=1 pid=2", 1030 * MS);
     /* Quiet from the last record on, whatever host it came from. */

@@ -43,17 +43,19 @@ static int refuse_check(void *table, char *err, size_t errlen)
     return TRL_EINVAL;
 }
 
+/* libm.so.6 (package libc6) with the functions syms_, loaded into the table t_, checked by check_.
+ */
+#define LIBM(t_, syms_, check_)                                                                    \
+    {                                                                                              \
+        .soname = "libm.so.6", .package = "libc6", .syms = syms_, .nsyms = TRL_ARRAY_LEN(syms_),   \
+        .table = t_, .check = check_, TRL_DYNLIB_STATE                                             \
+    }
+
 static void test_library_found_fills_the_table(void **state)
 {
     (void)state;
     struct libm_table t = {0};
-    struct trl_dynlib lib = {.soname = "libm.so.6",
-                             .package = "libc6",
-                             .syms = libm_syms,
-                             .nsyms = TRL_ARRAY_LEN(libm_syms),
-                             .table = &t,
-                             .check = count_check,
-                             TRL_DYNLIB_STATE};
+    struct trl_dynlib lib = LIBM(&t, libm_syms, count_check);
     atomic_store(&checks_run, 0);
     char err[256] = "";
     assert_int_equal(trl_dynlib_load(&lib, err, sizeof(err)), 0);
@@ -91,12 +93,7 @@ static void test_missing_function_names_it_and_empties_the_table(void **state)
 {
     (void)state;
     struct libm_table t = {0};
-    struct trl_dynlib lib = {.soname = "libm.so.6",
-                             .package = "libc6",
-                             .syms = libm_syms_one_missing,
-                             .nsyms = TRL_ARRAY_LEN(libm_syms_one_missing),
-                             .table = &t,
-                             TRL_DYNLIB_STATE};
+    struct trl_dynlib lib = LIBM(&t, libm_syms_one_missing, NULL);
     char err[256] = "";
     assert_int_equal(trl_dynlib_load(&lib, err, sizeof(err)), -ENOENT);
     assert_string_equal(err, "libm.so.6 has no function trl_no_such_function: install a newer "
@@ -110,13 +107,7 @@ static void test_failed_check_is_the_error(void **state)
 {
     (void)state;
     struct libm_table t = {0};
-    struct trl_dynlib lib = {.soname = "libm.so.6",
-                             .package = "libc6",
-                             .syms = libm_syms,
-                             .nsyms = TRL_ARRAY_LEN(libm_syms),
-                             .table = &t,
-                             .check = refuse_check,
-                             TRL_DYNLIB_STATE};
+    struct trl_dynlib lib = LIBM(&t, libm_syms, refuse_check);
     char err[256] = "";
     assert_int_equal(trl_dynlib_load(&lib, err, sizeof(err)), -ENOENT);
     assert_string_equal(err, "libm.so.6 says cos(0) is 1: refused");
@@ -136,13 +127,7 @@ static void test_threads_racing_load_it_once(void **state)
 {
     (void)state;
     struct libm_table t = {0};
-    struct trl_dynlib lib = {.soname = "libm.so.6",
-                             .package = "libc6",
-                             .syms = libm_syms,
-                             .nsyms = TRL_ARRAY_LEN(libm_syms),
-                             .table = &t,
-                             .check = count_check,
-                             TRL_DYNLIB_STATE};
+    struct trl_dynlib lib = LIBM(&t, libm_syms, count_check);
     atomic_store(&checks_run, 0);
     pthread_t th[8];
     for (size_t i = 0; i < TRL_ARRAY_LEN(th); i++)

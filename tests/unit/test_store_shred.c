@@ -510,26 +510,49 @@ static void assert_fixture_events(const struct trl_block_decoder *d, const char 
     assert_memory_equal(got, digest, TRL_SHA256_LEN);
 }
 
+/* A block fixture of a past format: its data, meta and events digest decoded from hex, the data
+ * viewed, its JSON and user.name columns decoded, and its events checked against the fixture's
+ * JSON (the format 2 events and format3_extra_json). */
+struct old_block {
+    uint8_t *data, *meta, *digest;
+    size_t len, mlen, dlen;
+    struct trl_block_view v;
+    struct trl_block_decoder d;
+};
+
+static void old_block_open(struct old_block *b, const char *data_hex, const char *meta_hex,
+                           const char *digest_hex, uint8_t version)
+{
+    const char *json[4] = {format2_json[0], format2_json[1], format2_json[2], format3_extra_json};
+    b->data = from_hex(data_hex, &b->len);
+    b->meta = from_hex(meta_hex, &b->mlen);
+    b->digest = from_hex(digest_hex, &b->dlen);
+    assert_int_equal(trl_block_view_init(&b->v, b->data, b->len), 0);
+    assert_int_equal(b->v.version, version);
+    trl_block_decoder_init(&b->d);
+    trl_block_decoder_reset(&b->d, &b->v);
+    assert_int_equal(trl_block_decode(&b->d, &b->v, TRL_COL_JSON), 0);
+    assert_int_equal(trl_block_decode(&b->d, &b->v, TRL_COL_USER_NAME), 0);
+    assert_fixture_events(&b->d, json, b->digest, b->dlen);
+}
+
+static void old_block_close(struct old_block *b)
+{
+    trl_block_decoder_free(&b->d);
+    free(b->data);
+    free(b->meta);
+    free(b->digest);
+}
+
 static void test_blocks_of_format_3_stay_readable(void **state)
 {
     (void)state;
-    const char *json[4] = {format2_json[0], format2_json[1], format2_json[2], format3_extra_json};
-    size_t len, mlen, dlen;
-    uint8_t *blob = from_hex(format3_data_hex, &len);
-    uint8_t *meta = from_hex(format3_meta_hex, &mlen);
-    uint8_t *digest = from_hex(format3_digest_hex, &dlen);
-    struct trl_block_view v;
-    assert_int_equal(trl_block_view_init(&v, blob, len), 0);
-    assert_int_equal(v.version, 3);
-    struct trl_block_decoder d;
-    trl_block_decoder_init(&d);
-    trl_block_decoder_reset(&d, &v);
-    assert_int_equal(trl_block_decode(&d, &v, TRL_COL_JSON), 0);
-    assert_int_equal(trl_block_decode(&d, &v, TRL_COL_USER_NAME), 0);
-    assert_int_equal(trl_block_decode(&d, &v, TRL_COL_SOURCE_IP), 0);
-    assert_fixture_events(&d, json, digest, dlen);
+    struct old_block b;
+    old_block_open(&b, format3_data_hex, format3_meta_hex, format3_digest_hex, 3);
+    struct trl_block_decoder *d = &b.d;
+    assert_int_equal(trl_block_decode(d, &b.v, TRL_COL_SOURCE_IP), 0);
     /* Keyword columns: root, none, none, admin; the addresses of events 0 and 3. */
-    const struct trl_strcol *u = &d.str[TRL_COL_USER_NAME], *ip = &d.str[TRL_COL_SOURCE_IP];
+    const struct trl_strcol *u = &d->str[TRL_COL_USER_NAME], *ip = &d->str[TRL_COL_SOURCE_IP];
     assert_int_equal(u->first[1] - u->first[0], 1);
     assert_memory_equal(u->vals[u->first[0]].ptr, "root", 4);
     assert_int_equal(u->first[3] - u->first[1], 0);
@@ -539,7 +562,7 @@ static void test_blocks_of_format_3_stay_readable(void **state)
     assert_memory_equal(ip->vals[ip->first[3]].ptr, "198.51.100.7", 12);
     uint32_t start[5], nvals[4];
     const uint8_t *bytes;
-    assert_int_equal(trl_block_decode_slices(&d, &v, TRL_COL_USER_NAME, start, nvals, &bytes), 0);
+    assert_int_equal(trl_block_decode_slices(d, &b.v, TRL_COL_USER_NAME, start, nvals, &bytes), 0);
     assert_int_equal(nvals[0], 1);
     assert_int_equal(nvals[1], 0);
     assert_memory_equal(bytes + start[3],
@@ -548,15 +571,12 @@ static void test_blocks_of_format_3_stay_readable(void **state)
                         7);
     /* Its meta (term hash version 2) still answers for its terms. */
     struct trl_block_meta m;
-    assert_int_equal(trl_block_meta_parse(meta, mlen, &m), 0);
+    assert_int_equal(trl_block_meta_parse(b.meta, b.mlen, &m), 0);
     assert_int_equal(m.bloom.version, 2);
     assert_true(trl_bloom_maybe(&m.bloom, trl_term_field_hash("user.name", 9, "admin", 5)));
     assert_true(trl_bloom_maybe(&m.bloom, trl_term_text_hash("198.51", 6)));
     assert_false(trl_bloom_maybe(&m.bloom, trl_term_field_hash("user.name", 9, "mallory", 7)));
-    trl_block_decoder_free(&d);
-    free(digest);
-    free(meta);
-    free(blob);
+    old_block_close(&b);
 }
 
 /* A block of format 4 as the previous writer built it (zstd level 3, 12 bits per term, term hash
@@ -599,50 +619,37 @@ static void test_blocks_of_format_4_stay_readable(void **state)
 {
     (void)state;
     const char *json[4] = {format2_json[0], format2_json[1], format2_json[2], format3_extra_json};
-    size_t len, mlen, dlen;
-    uint8_t *blob = from_hex(format4_data_hex, &len);
-    uint8_t *meta = from_hex(format4_meta_hex, &mlen);
-    uint8_t *digest = from_hex(format4_digest_hex, &dlen);
-    struct trl_block_view v;
-    assert_int_equal(trl_block_view_init(&v, blob, len), 0);
-    assert_int_equal(v.version, TRL_BLOCK_VERSION_DICT4);
-    assert_true(v.cols[TRL_COL_USER_NAME].dict);
-    struct trl_block_decoder d;
-    trl_block_decoder_init(&d);
-    trl_block_decoder_reset(&d, &v);
-    assert_int_equal(trl_block_decode(&d, &v, TRL_COL_JSON), 0);
-    assert_int_equal(trl_block_decode(&d, &v, TRL_COL_USER_NAME), 0);
-    assert_fixture_events(&d, json, digest, dlen);
-    const struct trl_strcol *u = &d.str[TRL_COL_USER_NAME];
+    struct old_block b;
+    old_block_open(&b, format4_data_hex, format4_meta_hex, format4_digest_hex,
+                   TRL_BLOCK_VERSION_DICT4);
+    assert_true(b.v.cols[TRL_COL_USER_NAME].dict);
+    const struct trl_strcol *u = &b.d.str[TRL_COL_USER_NAME];
     assert_int_equal(u->first[1] - u->first[0], 1);
     assert_memory_equal(u->vals[u->first[0]].ptr, "root", 4);
     assert_memory_equal(u->vals[u->first[3]].ptr, "admin", 5);
     /* Its JSON column is one part: a search reads it as a format 5 block's. */
     struct trl_json_parts ps = {0};
-    assert_int_equal(trl_block_json_parts(&v, &ps), 0);
+    assert_int_equal(trl_block_json_parts(&b.v, &ps), 0);
     assert_int_equal(ps.n, 1);
     assert_int_equal(ps.p[0].count, 4);
     trl_json_parts_free(&ps);
     /* The meta blob parses, and the current writer builds the same index and digest for the
      * same events, in a block of format 5. */
     struct trl_block_meta m;
-    assert_int_equal(trl_block_meta_parse(meta, mlen, &m), 0);
+    assert_int_equal(trl_block_meta_parse(b.meta, b.mlen, &m), 0);
     assert_int_equal(m.count, 4);
     struct trl_block_input in[4];
     for (int i = 0; i < 4; i++)
         in[i] = (struct trl_block_input){1720564803000000000LL + i, json[i], strlen(json[i])};
-    struct trl_block_builder *b = trl_block_builder_create(3, 12);
+    struct trl_block_builder *bb = trl_block_builder_create(3, 12);
     struct trl_block_out out;
-    assert_int_equal(trl_block_build(b, in, 4, &out), 0);
+    assert_int_equal(trl_block_build(bb, in, 4, &out), 0);
     assert_int_equal(out.data[4], TRL_BLOCK_VERSION);
-    assert_int_equal(out.meta_len, mlen);
-    assert_memory_equal(out.meta, meta, mlen);
-    assert_memory_equal(out.events_digest, digest, TRL_SHA256_LEN);
-    trl_block_builder_destroy(b);
-    trl_block_decoder_free(&d);
-    free(blob);
-    free(meta);
-    free(digest);
+    assert_int_equal(out.meta_len, b.mlen);
+    assert_memory_equal(out.meta, b.meta, b.mlen);
+    assert_memory_equal(out.events_digest, b.digest, TRL_SHA256_LEN);
+    trl_block_builder_destroy(bb);
+    old_block_close(&b);
 }
 
 /* Shreds the events (NUL-terminated, one block) and checks they come back byte for byte. */

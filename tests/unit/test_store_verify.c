@@ -1,21 +1,16 @@
 /* Tamper evidence: verify names every altered, deleted or inserted block, chain entry,
  * partition and ledger entry, and accepts what compaction and retention did. */
-#include "store_testutil.h"
+#include "store_dir_fixture.h"
 
 #include "store/keys.h"
 
 #include <sqlite3.h>
 #include <sys/stat.h>
 
-static char *dir;
-static struct trl_arena *arena;
-
 /* Two days: 2026-11-27 with 5 blocks of 20 events (ids 1..5), 2026-11-28 with one block. */
-static int setup(void **state)
+static int setup_store(void **state)
 {
-    (void)state;
-    dir = tu_mkdtemp();
-    arena = trl_arena_create(1 << 20);
+    setup(state);
     struct trl_store *st;
     assert_int_equal(trl_store_open(dir, NULL, &st), 0);
     for (int b = 0; b < 6; b++) {
@@ -27,14 +22,6 @@ static int setup(void **state)
         assert_int_equal(trl_store_append(st, ev, 20), 0);
     }
     trl_store_close(st);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    trl_arena_destroy(arena);
-    tu_rmrf(dir);
     return 0;
 }
 
@@ -226,7 +213,7 @@ static void test_a_restored_replaced_block_is_named(void **state)
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, setup_store, teardown)
     const struct CMUnitTest tests[] = {
         T(test_untouched_store_verifies),
         T(test_a_changed_byte_in_a_block_is_named),
