@@ -1,6 +1,7 @@
 #include "core/event.h"
 #include "core/util.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,7 +13,9 @@ struct trl_event *trl_event_create(struct trl_arena *a, const char *original, si
     memset(ev, 0, sizeof(*ev));
     ev->arena = a;
     ev->received_ns = received_ns;
-    ev->original = trl_arena_strndup(a, original ? original : "", original ? len : 0);
+    /* Without bytes (the pipeline points event.original at the message it already keeps in the
+     * arena), a literal empty string is as good as a copy of one. */
+    ev->original = original ? trl_arena_strndup(a, original, len) : "";
     ev->original_len = original ? len : 0;
     return ev;
 }
@@ -41,19 +44,13 @@ static struct trl_kv *kv_append(struct trl_event *ev)
     return &ev->fields[ev->nfields++];
 }
 
-static struct trl_kv *kv_find(const struct trl_event *ev, enum trl_field f)
-{
-    uint16_t s = ev->slot[f];
-    return s ? &ev->fields[s - 1] : NULL;
-}
-
 /* Appends a known field's entry with its value when the list has room; false when it is full. */
 static inline bool kv_put_known(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
 {
     if (ev->nfields == ev->cap)
         return false;
     uint32_t n = ev->nfields++;
-    ev->fields[n] = (struct trl_kv){.val = v, .val_len = (uint32_t)len, .field = (uint16_t)f};
+    trl_kv_put_known(&ev->fields[n], f, v, len);
     if (!ev->slot[f] && n < UINT16_MAX)
         ev->slot[f] = (uint16_t)(n + 1);
     return true;
@@ -87,10 +84,11 @@ static inline uint64_t name_bit(const char *name, size_t len)
     return 1ULL << (h & 63);
 }
 
-static struct trl_kv *kv_find_named(const struct trl_event *ev, const char *name, size_t len)
+/* The dynamic field of that name, found by a scan of the dynamic fields: kv_find_named() has
+ * ruled out the common case that the event has none of that name's bit. */
+static __attribute__((noinline)) struct trl_kv *kv_scan_named(const struct trl_event *ev,
+                                                              const char *name, size_t len)
 {
-    if (!ev->first_named || !(ev->named_bits & name_bit(name, len)))
-        return NULL;
     /* Dynamic names often share a long prefix ("winlog.event_data.", "auditd.data."): their last
      * byte tells most of them apart without a call to memcmp. */
     char last = len ? name[len - 1] : 0;
@@ -104,15 +102,16 @@ static struct trl_kv *kv_find_named(const struct trl_event *ev, const char *name
     return NULL;
 }
 
-void trl_event_set_ref(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
+static inline struct trl_kv *kv_find_named(const struct trl_event *ev, const char *name, size_t len,
+                                           uint64_t bit)
 {
-    uint16_t s = ev->slot[f];
-    if (s) {
-        struct trl_kv *kv = &ev->fields[s - 1];
-        kv->val = v;
-        kv->val_len = (uint32_t)len;
-        return;
-    }
+    if (!ev->first_named || !(ev->named_bits & bit))
+        return NULL;
+    return kv_scan_named(ev, name, len);
+}
+
+void trl_event_append_known(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
+{
     kv_add_known(ev, f, v, len);
 }
 
@@ -147,11 +146,6 @@ void trl_event_add(struct trl_event *ev, enum trl_field f, const char *v, size_t
     kv_add_known(ev, f, copy, len);
 }
 
-void trl_event_add_ref(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
-{
-    kv_add_known(ev, f, v, len);
-}
-
 /* Whether array field f already holds the value. */
 static bool has_value(const struct trl_event *ev, enum trl_field f, const char *v, size_t len)
 {
@@ -163,34 +157,27 @@ static bool has_value(const struct trl_event *ev, enum trl_field f, const char *
     return false;
 }
 
+/* A field without a value yet (the first related.ip, the first related.user) needs no search. */
 void trl_event_add_unique(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
 {
-    if (!has_value(ev, f, v, len))
+    if (!ev->slot[f] || !has_value(ev, f, v, len))
         trl_event_add(ev, f, v, len);
 }
 
 void trl_event_add_unique_ref(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
 {
-    if (!has_value(ev, f, v, len))
+    if (!ev->slot[f] || !has_value(ev, f, v, len))
         kv_add_known(ev, f, v, len);
 }
 
-/* Stores by reference what must outlive the arena anyway (a literal name, a slice of
- * event.original), copies the rest. */
-static void set_named(struct trl_event *ev, const char *name, size_t name_len, bool copy_name,
-                      const char *v, size_t len, bool copy_value)
+/* Sets a dynamic field, a name that is no known field's. Stores by reference what must outlive
+ * the arena anyway (a literal name, a slice of event.original), copies the rest. */
+static __attribute__((noinline)) void set_dynamic(struct trl_event *ev, const char *name,
+                                                  size_t name_len, bool copy_name, const char *v,
+                                                  size_t len, bool copy_value)
 {
-    enum trl_field f = trl_field_lookup(name, name_len);
-    if (f != TRL_F_NONE) {
-        if (copy_value)
-            v = trl_arena_strndup(ev->arena, v, len);
-        if (trl_field_info(f)->type == TRL_FT_ARRAY)
-            kv_add_known(ev, f, v, len);
-        else
-            trl_event_set_ref(ev, f, v, len);
-        return;
-    }
-    struct trl_kv *kv = kv_find_named(ev, name, name_len);
+    uint64_t bit = name_bit(name, name_len);
+    struct trl_kv *kv = kv_find_named(ev, name, name_len, bit);
     if (kv) {
         kv->val = copy_value ? trl_arena_strndup(ev->arena, v, len) : v;
         kv->val_len = (uint32_t)len;
@@ -214,7 +201,7 @@ static void set_named(struct trl_event *ev, const char *name, size_t name_len, b
         v = trl_arena_strndup(ev->arena, v, len);
     }
     kv = kv_append(ev);
-    ev->named_bits |= name_bit(name, name_len);
+    ev->named_bits |= bit;
     kv->name = name;
     kv->name_len = (uint32_t)name_len;
     kv->field = TRL_F_NONE;
@@ -222,6 +209,23 @@ static void set_named(struct trl_event *ev, const char *name, size_t name_len, b
         ev->first_named = ev->nfields;
     kv->val = v;
     kv->val_len = (uint32_t)len;
+}
+
+/* Stores a name that is a known field's as that field, any other as a dynamic field. */
+static void set_named(struct trl_event *ev, const char *name, size_t name_len, bool copy_name,
+                      const char *v, size_t len, bool copy_value)
+{
+    enum trl_field f = trl_field_lookup(name, name_len);
+    if (f != TRL_F_NONE) {
+        if (copy_value)
+            v = trl_arena_strndup(ev->arena, v, len);
+        if (trl_field_info(f)->type == TRL_FT_ARRAY)
+            kv_add_known(ev, f, v, len);
+        else
+            trl_event_set_ref(ev, f, v, len);
+        return;
+    }
+    set_dynamic(ev, name, name_len, copy_name, v, len, copy_value);
 }
 
 void trl_event_set_named(struct trl_event *ev, const char *name, size_t name_len, const char *v,
@@ -234,6 +238,30 @@ void trl_event_set_named_ex(struct trl_event *ev, const char *name, size_t name_
                             size_t len, unsigned refs)
 {
     set_named(ev, name, name_len, !(refs & TRL_REF_NAME), v, len, !(refs & TRL_REF_VALUE));
+}
+
+void trl_event_set_dynamic_ex(struct trl_event *ev, const char *name, size_t name_len,
+                              const char *v, size_t len, unsigned refs)
+{
+    assert(trl_field_lookup(name, name_len) == TRL_F_NONE);
+    /* The usual case, a new name stored with its value by reference, in a few stores; the rest
+     * (a copy, a name already set, a full list) as set_dynamic() does it. */
+    uint64_t bit = name_bit(name, name_len);
+    uint32_t n = ev->nfields;
+    if (refs == (TRL_REF_NAME | TRL_REF_VALUE) && !(ev->first_named && (ev->named_bits & bit)) &&
+        n != ev->cap) {
+        ev->fields[n] = (struct trl_kv){.name = name,
+                                        .val = v,
+                                        .name_len = (uint32_t)name_len,
+                                        .val_len = (uint32_t)len,
+                                        .field = TRL_F_NONE};
+        ev->nfields = n + 1;
+        ev->named_bits |= bit;
+        if (!ev->first_named)
+            ev->first_named = n + 1;
+        return;
+    }
+    set_dynamic(ev, name, name_len, !(refs & TRL_REF_NAME), v, len, !(refs & TRL_REF_VALUE));
 }
 
 void trl_event_remove(struct trl_event *ev, enum trl_field f)
@@ -256,9 +284,10 @@ void trl_event_remove(struct trl_event *ev, enum trl_field f)
 
 const char *trl_event_get(const struct trl_event *ev, enum trl_field f, size_t *len)
 {
-    const struct trl_kv *kv = kv_find(ev, f);
-    if (!kv)
+    uint16_t s = ev->slot[f];
+    if (!s)
         return NULL;
+    const struct trl_kv *kv = &ev->fields[s - 1];
     *len = kv->val_len;
     return kv->val;
 }
@@ -269,7 +298,7 @@ const char *trl_event_get_named(const struct trl_event *ev, const char *name, si
     enum trl_field f = trl_field_lookup(name, name_len);
     if (f != TRL_F_NONE)
         return trl_event_get(ev, f, len);
-    const struct trl_kv *kv = kv_find_named(ev, name, name_len);
+    const struct trl_kv *kv = kv_find_named(ev, name, name_len, name_bit(name, name_len));
     if (!kv)
         return NULL;
     *len = kv->val_len;

@@ -60,19 +60,67 @@ struct trl_event {
     uint16_t slot[TRL_F__COUNT];
 };
 
-/* Allocates a zeroed event in the arena. The original bytes are copied into the arena. */
+/* Allocates a zeroed event in the arena. The original bytes are copied into the arena; without
+ * them (NULL) event.original is empty until the caller points it at bytes of its own. */
 struct trl_event *trl_event_create(struct trl_arena *a, const char *original, size_t len,
                                    int64_t received_ns);
 
+/* Appends a known field's value by reference after growing the field list: the rare path of the
+ * inline setters below, out of line so that their common path makes no call. */
+void trl_event_append_known(struct trl_event *ev, enum trl_field f, const char *v, size_t len);
+
+/* Fills a known field's entry member by member: a compound literal would first clear the whole
+ * entry, padding included, and then store the members again. */
+static inline void trl_kv_put_known(struct trl_kv *kv, enum trl_field f, const char *v, size_t len)
+{
+    kv->name = NULL;
+    kv->val = v;
+    kv->name_len = 0;
+    kv->val_len = (uint32_t)len;
+    kv->field = (uint16_t)f;
+}
+
 void trl_event_set(struct trl_event *ev, enum trl_field f, const char *v, size_t len);
 void trl_event_set_str(struct trl_event *ev, enum trl_field f, const char *v);
-void trl_event_set_ref(struct trl_event *ev, enum trl_field f, const char *v, size_t len);
+/* Inline: parsers and normalisers set about twenty fields per event this way, and the common path
+ * is a few loads and stores. */
+static inline void trl_event_set_ref(struct trl_event *ev, enum trl_field f, const char *v,
+                                     size_t len)
+{
+    uint16_t s = ev->slot[f];
+    if (s) {
+        struct trl_kv *kv = &ev->fields[s - 1];
+        kv->val = v;
+        kv->val_len = (uint32_t)len;
+        return;
+    }
+    uint32_t n = ev->nfields;
+    if (n == ev->cap || n >= UINT16_MAX) {
+        trl_event_append_known(ev, f, v, len);
+        return;
+    }
+    trl_kv_put_known(&ev->fields[n], f, v, len);
+    ev->nfields = n + 1;
+    ev->slot[f] = (uint16_t)(n + 1);
+}
 void trl_event_set_int(struct trl_event *ev, enum trl_field f, int64_t v);
 /* Appends a value to an array field; trl_event_add_unique() skips a value already present.
  * trl_event_add_ref() stores the pointer like trl_event_set_ref() (a literal, or a slice that lives
  * as long as the arena). */
 void trl_event_add(struct trl_event *ev, enum trl_field f, const char *v, size_t len);
-void trl_event_add_ref(struct trl_event *ev, enum trl_field f, const char *v, size_t len);
+static inline void trl_event_add_ref(struct trl_event *ev, enum trl_field f, const char *v,
+                                     size_t len)
+{
+    uint32_t n = ev->nfields;
+    if (n == ev->cap || n >= UINT16_MAX) {
+        trl_event_append_known(ev, f, v, len);
+        return;
+    }
+    trl_kv_put_known(&ev->fields[n], f, v, len);
+    ev->nfields = n + 1;
+    if (!ev->slot[f])
+        ev->slot[f] = (uint16_t)(n + 1);
+}
 void trl_event_add_unique(struct trl_event *ev, enum trl_field f, const char *v, size_t len);
 void trl_event_add_unique_ref(struct trl_event *ev, enum trl_field f, const char *v, size_t len);
 /* Sets a dynamic field by dotted name. A name that is a known field is stored as that field. */
@@ -87,6 +135,11 @@ enum trl_set_ref {
 /* trl_event_set_named() with copies saved: refs is a set of enum trl_set_ref. */
 void trl_event_set_named_ex(struct trl_event *ev, const char *name, size_t name_len, const char *v,
                             size_t len, unsigned refs);
+/* trl_event_set_named_ex() for a name that is no known field's (a vendor namespace such as
+ * "sshd." or "iptables."): it skips looking the name up among the known fields. Debug builds
+ * check the promise. */
+void trl_event_set_dynamic_ex(struct trl_event *ev, const char *name, size_t name_len,
+                              const char *v, size_t len, unsigned refs);
 void trl_event_remove(struct trl_event *ev, enum trl_field f);
 
 /* The first value of a field, or NULL (len untouched) when absent. A value set with

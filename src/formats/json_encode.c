@@ -59,14 +59,20 @@ static size_t utf8_seq_len(const unsigned char *p, size_t left)
 }
 
 #if defined(__SSE2__)
-/* Bit i set when byte i of v needs care. A signed compare with 0x20 catches both the controls and
+/* 0xFF in each byte of v that needs care. A signed compare with 0x20 catches both the controls and
  * the bytes >= 0x80, which are negative as signed chars. */
-static inline unsigned block_needs_care(__m128i v)
+static inline __m128i care_bytes(__m128i v)
 {
     __m128i low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
     __m128i quote = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
     __m128i bslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
-    return (unsigned)_mm_movemask_epi8(_mm_or_si128(low, _mm_or_si128(quote, bslash)));
+    return _mm_or_si128(low, _mm_or_si128(quote, bslash));
+}
+
+/* Bit i set when byte i of v needs care. */
+static inline unsigned block_needs_care(__m128i v)
+{
+    return (unsigned)_mm_movemask_epi8(care_bytes(v));
 }
 #endif
 
@@ -151,6 +157,17 @@ put_string_noting(char *o, const char *s, size_t len, struct care_span *span)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     *o++ = '"';
+    /* Long runs of plain bytes (event.original, messages) go 32 at a time with one test. */
+    while (end - p >= 32) {
+        __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+        _mm_storeu_si128((__m128i *)(void *)o, v0);
+        _mm_storeu_si128((__m128i *)(void *)(o + 16), v1);
+        if (_mm_movemask_epi8(_mm_or_si128(care_bytes(v0), care_bytes(v1))))
+            break;
+        p += 32;
+        o += 32;
+    }
     while (p < end) {
         size_t r = (size_t)(end - p);
         unsigned m, k;
@@ -1102,24 +1119,36 @@ enum plan_code {
     OP_OTHER_RAW,    /* arg: enum value_src below SRC_FIELD0 */
 };
 
+_Static_assert(PLAN_MAX_BYTES <= UINT16_MAX, "a plan's text pieces have 16-bit lengths");
+
 struct plan_op {
-    uint32_t text_len; /* structure text before the value */
-    uint16_t code;     /* enum plan_code */
+    uint16_t text_len; /* structure text before the value (a plan is under PLAN_MAX_BYTES) */
+    uint8_t code;      /* enum plan_code */
+    /* The last value written here that was found to need no escaping (for a long field: to be a
+     * plain number) and lies in the read-only segment (a literal: "event", "authpriv",
+     * "ssh-login"): the same one again is copied. seen_block: it is at most 16 bytes long and
+     * seen_text holds a copy, so that one block from there copies it. Until a value is seen,
+     * seen_len is UINT16_MAX, which no value seen has, so that no value (not even an empty one
+     * at NULL) matches. */
+    uint8_t seen_block;
     uint16_t arg;
-    /* The last value written here that was found to need no escaping and lies in the read-only
-     * segment (a literal: "event", "authpriv", "ssh-login"): the same one again is copied. */
+    uint16_t seen_len;
     const char *seen;
-    uint32_t seen_len;
+    char seen_text[16];
 };
 
 /* The plan's code and argument for a value recorded from src, written as kind. */
 static struct plan_op plan_op_of(uint32_t text_len, uint32_t src, uint32_t kind)
 {
     if (src >= SRC_FIELD0)
-        return (struct plan_op){text_len, kind == KIND_LONG ? OP_FIELD_LONG : OP_FIELD_STRING,
-                                (uint16_t)(src - SRC_FIELD0), NULL, 0};
-    return (struct plan_op){text_len, kind == KIND_RAW ? OP_OTHER_RAW : OP_OTHER_STRING,
-                            (uint16_t)src, NULL, 0};
+        return (struct plan_op){.text_len = (uint16_t)text_len,
+                                .code = kind == KIND_LONG ? OP_FIELD_LONG : OP_FIELD_STRING,
+                                .arg = (uint16_t)(src - SRC_FIELD0),
+                                .seen_len = UINT16_MAX};
+    return (struct plan_op){.text_len = (uint16_t)text_len,
+                            .code = kind == KIND_RAW ? OP_OTHER_RAW : OP_OTHER_STRING,
+                            .arg = (uint16_t)src,
+                            .seen_len = UINT16_MAX};
 }
 
 /* A dynamic name of a shape: the field's index in the event's list, and where the name's bytes
@@ -1156,7 +1185,9 @@ struct trl_json_cache {
     int64_t created_ns; /* the last receive time formatted, and its text */
     size_t created_len;
     char created[TRL_RFC3339_MAX];
-    int64_t ts_secs; /* the second of the last @timestamp formatted, and its text */
+    const char *format; /* the last event.format measured, in the read-only segment, and its */
+    size_t format_len;  /* length: formats are parsers' static names */
+    int64_t ts_secs;    /* the second of the last @timestamp formatted, and its text */
     size_t ts_len;
     char ts[TRL_RFC3339_MAX];
 };
@@ -1389,17 +1420,35 @@ static inline char *put_text(char *o, const char *t, size_t len)
     return o + len;
 }
 
+/* Records in op a value of the read-only segment found to be written as it is. Out of line: it
+ * runs once for each literal an op meets, and the loop that calls it keeps its registers. */
+static __attribute__((noinline)) void record_seen(struct plan_op *op, const char *v, size_t len)
+{
+    op->seen = v;
+    op->seen_len = (uint16_t)len;
+    op->seen_block = len <= 16;
+    if (len <= 16)
+        memcpy(op->seen_text, v, len);
+}
+
+/* Notes in op a value found to be written as it is, when it lies in the read-only segment, where
+ * it cannot change. */
+static inline void note_seen(struct plan_op *op, const char *v, size_t len)
+{
+    uintptr_t at = (uintptr_t)v - layout.ro_start, size = layout.ro_end - layout.ro_start;
+    if (at < size && len <= size - at && len < UINT16_MAX)
+        record_seen(op, v, len);
+}
+
 /* Writes a value that is no slice of a clean event.original, escaped as needed; notes it in op
- * when it needed nothing and lies in the read-only segment, where it cannot change. */
-static inline char *put_checked(struct plan_op *op, char *o, const char *v, size_t len)
+ * when it needed nothing. */
+static inline __attribute__((always_inline)) char *put_checked(struct plan_op *op, char *o,
+                                                               const char *v, size_t len)
 {
     struct care_span span = {NULL, NULL};
     o = put_string_noting(o, v, len, &span);
-    uintptr_t at = (uintptr_t)v - layout.ro_start, size = layout.ro_end - layout.ro_start;
-    if (!span.first && at < size && len <= size - at) {
-        op->seen = v;
-        op->seen_len = (uint32_t)len;
-    }
+    if (!span.first)
+        note_seen(op, v, len);
     return o;
 }
 
@@ -1413,7 +1462,17 @@ static void plan_run(struct trl_json_cache *c, const struct plan *pl, const stru
         ts_len = format_time(c, ev->timestamp_ns);
         ts = c->ts;
     }
-    size_t format_len = ev->format ? strlen(ev->format) : 0;
+    size_t format_len = 0;
+    if (ev->format == c->format) {
+        format_len = c->format_len;
+    } else if (ev->format) {
+        format_len = strlen(ev->format);
+        uintptr_t at = (uintptr_t)ev->format - layout.ro_start;
+        if (at < layout.ro_end - layout.ro_start) {
+            c->format = ev->format;
+            c->format_len = format_len;
+        }
+    }
     /* Every value escaped at worst 6 bytes a byte, with its quotes and array separators. */
     size_t need =
         pl->text_len +
@@ -1438,7 +1497,7 @@ static void plan_run(struct trl_json_cache *c, const struct plan *pl, const stru
      * the loop reads is held in locals: the output is written through a char pointer, which may
      * alias anything. */
     uintptr_t orig = (uintptr_t)ev->original, orig_len = ev->original_len;
-    uintptr_t head_len = 0, tail_at = 0, tail_len = 0;
+    uintptr_t head_len = 0, tail_at = UINTPTR_MAX;
     const struct trl_kv *fields = ev->fields;
     struct plan_op *op = pl->ops, *op_end = op + pl->nops;
     const char *t = pl->text;
@@ -1448,12 +1507,18 @@ static void plan_run(struct trl_json_cache *c, const struct plan *pl, const stru
         unsigned code = op->code, arg = op->arg;
         o = put_text(o, t, text_len);
         t += text_len;
+        /* The values that take the common checked path below leave their text in v and len;
+         * the others are written where they are told apart, so that the checked writer (a long
+         * piece of code) is inlined once. */
+        const char *v;
+        size_t len;
         if (code == OP_FIELD_STRING) {
-            const char *v = fields[arg].val;
-            size_t len = fields[arg].val_len;
-            uintptr_t at = (uintptr_t)v - orig, in_tail = at - tail_at;
-            if ((at <= head_len && len <= head_len - at) ||
-                (in_tail <= tail_len && len <= tail_len - in_tail)) {
+            v = fields[arg].val;
+            len = fields[arg].val_len;
+            /* Within event.original, and before the first byte that needed care or after the
+             * last. */
+            uintptr_t at = (uintptr_t)v - orig;
+            if (at <= orig_len && len <= orig_len - at && (at + len <= head_len || at >= tail_at)) {
                 if (len <= 16 && at + 16 <= orig_len) {
                     /* A short slice with 16 bytes of event.original from its start: one block
                      * copies it (the output has room past the value for the rest). */
@@ -1464,32 +1529,55 @@ static void plan_run(struct trl_json_cache *c, const struct plan *pl, const stru
                 } else {
                     o = put_verbatim(o, v, len);
                 }
-            } else if (v == op->seen && len == op->seen_len) {
-                o = put_verbatim(o, v, len);
-            } else {
-                o = put_checked(op, o, v, len);
+                continue;
             }
         } else if (code == OP_FIELD_LONG) {
-            const char *v = fields[arg].val;
-            size_t len = fields[arg].val_len;
+            v = fields[arg].val;
+            len = fields[arg].val_len;
             /* The check inline and put_value() (out of line) only for a text that is not a
              * plain number: numbers are most long values. */
-            o = plain_integer(v, len) ? put_raw(o, v, len) : put_value(o, TRL_FT_LONG, v, len);
+            if (v == op->seen && len == op->seen_len) {
+                if (op->seen_block) {
+                    memcpy(o, op->seen_text, 16);
+                    o += len;
+                } else {
+                    o = put_raw(o, v, len);
+                }
+            } else if (plain_integer(v, len)) {
+                o = put_raw(o, v, len);
+                note_seen(op, v, len);
+            } else {
+                o = put_value(o, TRL_FT_LONG, v, len);
+            }
+            continue;
         } else if (code == OP_OTHER_RAW) {
             o = put_raw(o, other[arg], other_len[arg]);
+            continue;
         } else if (arg == SRC_ORIGINAL) {
             struct care_span span = {NULL, NULL};
             o = put_string_noting(o, ev->original, orig_len, &span);
             head_len = span.first ? (uintptr_t)span.first - orig : orig_len;
-            tail_at = span.first ? (uintptr_t)span.end - orig : 0;
-            tail_len = orig_len - tail_at;
+            tail_at = span.first ? (uintptr_t)span.end - orig : orig_len;
+            continue;
         } else if (arg == SRC_CREATED) {
             /* trl_format_rfc3339() writes digits, '-', ':', 'T', '.' and 'Z' only. */
             o = put_verbatim(o, other[arg], other_len[arg]);
-        } else if (other[arg] == op->seen && other_len[arg] == op->seen_len) {
-            o = put_verbatim(o, other[arg], other_len[arg]);
+            continue;
         } else {
-            o = put_checked(op, o, other[arg], other_len[arg]);
+            v = other[arg];
+            len = other_len[arg];
+        }
+        if (v == op->seen && len == op->seen_len) {
+            if (op->seen_block) {
+                *o = '"';
+                memcpy(o + 1, op->seen_text, 16);
+                o += len + 2;
+                o[-1] = '"';
+            } else {
+                o = put_verbatim(o, v, len);
+            }
+        } else {
+            o = put_checked(op, o, v, len);
         }
     }
     o = put_text(o, t, pl->text_len - (size_t)(t - pl->text));

@@ -7,6 +7,10 @@
 #include <string.h>
 #include <strings.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 static const char *const format_names[TRL_FORMAT__COUNT] = {
     [TRL_FORMAT_AUTO] = "auto",         [TRL_FORMAT_RFC3164] = "rfc3164",
     [TRL_FORMAT_RFC5424] = "rfc5424",   [TRL_FORMAT_SNARE] = "snare",
@@ -71,11 +75,57 @@ static bool snare_marker_in(const char *p, size_t window)
     return false;
 }
 
+/* Whether the byte pair at p could belong to a marker: every marker holds the pair "SW", "xK" or
+ * "tH", or a tab, which ordinary syslog text rarely does. */
+static inline bool pair_at(const char *p)
+{
+    return (p[0] == 'S' && p[1] == 'W') || (p[0] == 'x' && p[1] == 'K') ||
+           (p[0] == 't' && p[1] == 'H') || p[1] == '\t';
+}
+
+#if defined(__SSE2__)
+/* Bit k set when p[k] (k < 16) is the second byte of a pair that pair_at() looks at: 'W', 'K',
+ * 'H' or a tab. Those are rare enough in log text that the pairs are seldom looked at. */
+static inline unsigned second_bytes(const char *p)
+{
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i wk =
+        _mm_or_si128(_mm_cmpeq_epi8(b, _mm_set1_epi8('W')), _mm_cmpeq_epi8(b, _mm_set1_epi8('K')));
+    __m128i ht =
+        _mm_or_si128(_mm_cmpeq_epi8(b, _mm_set1_epi8('H')), _mm_cmpeq_epi8(b, _mm_set1_epi8('\t')));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(wk, ht));
+}
+
+/* Whether a pair ending in p[j0 + k] for a bit k of bits is one pair_at() takes. */
+static bool pairs_at(const char *p, size_t j0, unsigned bits)
+{
+    for (; bits; bits &= bits - 1) {
+        if (pair_at(p + j0 + (unsigned)__builtin_ctz(bits) - 1))
+            return true;
+    }
+    return false;
+}
+
+/* Whether pair_at() holds for a pair in [p, p + window), window >= 17: the second bytes at
+ * 1 .. window - 1 are screened 16 at a time, the last block overlapping its predecessor rather
+ * than leave a tail. */
+static bool any_pair(const char *p, size_t window)
+{
+    size_t j = 1;
+    for (; j + 16 <= window; j += 16) {
+        unsigned bits = second_bytes(p + j);
+        if (bits && pairs_at(p, j, bits))
+            return true;
+    }
+    if (j == window)
+        return false;
+    unsigned bits = second_bytes(p + window - 16);
+    return bits && pairs_at(p, window - 16, bits);
+}
+#else
 typedef unsigned char byte16 __attribute__((vector_size(16)));
 
-/* Whether one of the 16 byte pairs starting at p[0..15] could belong to a marker: every marker
- * holds the pair "SW", "xK" or "tH", or a tab, which ordinary syslog text rarely does. Reads
- * p[0..16]. */
+/* Whether one of the 16 byte pairs starting at p[0..15] is one pair_at() takes. Reads p[0..16]. */
 static bool pair_block(const char *p)
 {
     byte16 a, b;
@@ -88,11 +138,17 @@ static bool pair_block(const char *p)
     return (w[0] | w[1]) != 0;
 }
 
-static bool pair_at(const char *p)
+/* Whether pair_at() holds for a pair in [p, p + window), window >= 17: blocks of 16 pairs, the
+ * last one overlapping its predecessor rather than leave a tail. */
+static bool any_pair(const char *p, size_t window)
 {
-    return (p[0] == 'S' && p[1] == 'W') || (p[0] == 'x' && p[1] == 'K') ||
-           (p[0] == 't' && p[1] == 'H') || p[1] == '\t';
+    for (size_t i = 0; i + 17 <= window; i += 16) {
+        if (pair_block(p + i))
+            return true;
+    }
+    return pair_block(p + window - 17);
 }
+#endif
 
 /* Snare lines name their log type in the first or second tab-separated field (or after a syslog
  * header); the names are distinctive enough to route on. Every message is checked, so a cheap
@@ -106,12 +162,8 @@ static bool looks_like_snare(const char *p, size_t len)
     if (window < 17) {
         for (size_t i = 0; !candidate && i + 1 < window; i++)
             candidate = pair_at(p + i);
-    } else {
-        /* Blocks of 16 pairs; the last one overlaps its predecessor rather than leave a tail. */
-        for (size_t i = 0; !candidate && i + 17 <= window; i += 16)
-            candidate = pair_block(p + i);
-        if (!candidate)
-            candidate = pair_block(p + window - 17);
+    } else if (!candidate) {
+        candidate = any_pair(p, window);
     }
     return candidate && snare_marker_in(p, window);
 }
@@ -167,6 +219,31 @@ static bool is_web_server(const char *app, size_t len)
     }
 }
 
+/* Whether "audit(" lies in the first 64 bytes of [p, p+len): the mark of an audit record that a
+ * syslog daemon relayed. Every syslog message is checked: its '(' bytes are found 16 at a time,
+ * and only they are compared. */
+static bool has_audit_mark(const char *p, size_t len)
+{
+    size_t window = TRL_MIN(len, 64);
+#if defined(__SSE2__)
+    if (window >= 16) {
+        for (size_t i = 0; i < window; i += 16) {
+            /* The last block overlaps its predecessor rather than read past the window. */
+            size_t at = i + 16 <= window ? i : window - 16;
+            __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + at));
+            unsigned bits = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, _mm_set1_epi8('(')));
+            for (; bits; bits &= bits - 1) {
+                size_t j = at + (unsigned)__builtin_ctz(bits);
+                if (j >= 5 && memcmp(p + j - 5, "audit", 5) == 0)
+                    return true;
+            }
+        }
+        return false;
+    }
+#endif
+    return CONTAINS(p, window, "audit(", 5);
+}
+
 /* A syslog message may carry another format in its MSG part; parse it into the same event. */
 static void parse_payload(struct trl_event *ev)
 {
@@ -184,7 +261,7 @@ static void parse_payload(struct trl_event *ev)
     else if (msg[0] == '{')
         trl_parse_json(ev, msg, len);
     else if (trl_starts_with(msg, len, "type=") || trl_starts_with(msg, len, "node=") ||
-             CONTAINS(msg, TRL_MIN(len, 64), "audit(", 5))
+             has_audit_mark(msg, len))
         trl_parse_audit(ev, msg, len);
     else if ((app = trl_event_get(ev, TRL_F_LOG_SYSLOG_APPNAME, &app_len)) &&
              is_web_server(app, app_len))

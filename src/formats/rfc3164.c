@@ -102,17 +102,44 @@ static unsigned two_digits(const char *p)
 
 /* The layout nearly every sender writes, "Mmm dd hh:mm:ss" or "Mmm  d hh:mm:ss" (the month already
  * checked), read at fixed offsets. False for anything else, which the general reader then takes:
- * on this layout it would read the same values and stop at the same place, 15 bytes in. */
+ * on this layout it would read the same values and stop at the same place, 15 bytes in. The eight
+ * bytes "hh:mm:ss" are checked and read as one word. */
 static bool fixed_layout(const char *p, size_t len, unsigned *day, unsigned *h, unsigned *mi,
                          unsigned *s)
 {
-    if (len < 15 || p[6] != ' ' || p[9] != ':' || p[12] != ':')
+    if (len < 15 || p[6] != ' ')
         return false;
-    *day = p[4] == ' ' ? one_digit(p[5]) : two_digits(p + 4);
+    const uint64_t ones = 0x0101010101010101ULL, nibbles = 0xF0F0F0F0F0F0F0F0ULL;
+    /* Bytes 2 and 5 of the word are the colons (x86 and other little-endian machines load byte k
+     * into bits 8k..8k+7). */
+    const uint64_t colons = (uint64_t)':' << 16 | (uint64_t)':' << 40;
+    const uint64_t colon_bytes = 0xFFULL << 16 | 0xFFULL << 40;
+    uint64_t w;
+    memcpy(&w, p + 7, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if ((w & colon_bytes) != colons)
+        return false;
+    /* The colons become '0': then every byte must be a digit, 0x30..0x39, which is the high
+     * nibble 3 before and after adding 6. */
+    uint64_t x = w ^ ((uint64_t)(':' ^ '0') << 16 | (uint64_t)(':' ^ '0') << 40);
+    if ((x & nibbles) != ones * '0' || ((x + ones * 6) & nibbles) != ones * '0')
+        return false;
+    uint64_t d = x - ones * '0';
+    *h = (unsigned)(d & 0xFF) * 10 + (unsigned)(d >> 8 & 0xFF);
+    *mi = (unsigned)(d >> 24 & 0xFF) * 10 + (unsigned)(d >> 32 & 0xFF);
+    *s = (unsigned)(d >> 48 & 0xFF) * 10 + (unsigned)(d >> 56);
+#else
+    (void)ones, (void)nibbles, (void)colons, (void)colon_bytes, (void)w;
+    if (p[9] != ':' || p[12] != ':')
+        return false;
     *h = two_digits(p + 7);
     *mi = two_digits(p + 10);
     *s = two_digits(p + 13);
-    return *day <= 99 && *h <= 99 && *mi <= 99 && *s <= 99;
+    if (*h > 99 || *mi > 99 || *s > 99)
+        return false;
+#endif
+    *day = p[4] == ' ' ? one_digit(p[5]) : two_digits(p + 4);
+    return *day <= 99;
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -139,26 +166,29 @@ static bool is_leap(int64_t y)
     return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
 }
 
-/* Seconds since the epoch of mon/day h:mi:s in year y, which starts start days after 1970-01-01,
- * as trl_epoch_from_civil() counts them (a day past the end of its month runs on into the next).
- */
-static int64_t epoch_in_year(int64_t y, int64_t start, unsigned mon, unsigned day, unsigned h,
+/* Seconds since the epoch of mon/day h:mi:s in the year that starts start days after 1970-01-01
+ * (leap: whether it is a leap year), as trl_epoch_from_civil() counts them (a day past the end of
+ * its month runs on into the next). */
+static int64_t epoch_in_year(int64_t start, bool leap, unsigned mon, unsigned day, unsigned h,
                              unsigned mi, unsigned s)
 {
     static const uint16_t days_before_month[12] = {0,   31,  59,  90,  120, 151,
                                                    181, 212, 243, 273, 304, 334};
-    int64_t days = start + days_before_month[mon - 1] + (mon > 2 && is_leap(y)) + day - 1;
+    int64_t days = start + days_before_month[mon - 1] + (mon > 2 && leap) + day - 1;
     return days * 86400 + h * 3600 + mi * 60 + s;
 }
 
-/* Seconds since the epoch of a year-less date: the candidate year closest to the receive time. */
-static int64_t closest_year_epoch(unsigned mon, unsigned day, unsigned h, unsigned mi, unsigned s,
-                                  int64_t received_ns)
+/* The calendar year a receive time falls in: the seconds it spans and where it starts. */
+struct recv_year {
+    int64_t first_sec, end_sec; /* [first_sec, end_sec) since the epoch */
+    int64_t year, start;        /* start: days from 1970-01-01 to its January 1st */
+    bool leap;
+};
+
+static struct recv_year recv_year_of(int64_t days)
 {
-    int64_t rsec = floor_div(received_ns, TRL_NS_PER_SEC);
-    int64_t days = floor_div(rsec, 86400);
-    /* The receive year: the mean Gregorian year of 146097/400 days puts the estimate within a
-     * year of it, and where that year starts settles which. */
+    /* The mean Gregorian year of 146097/400 days puts the estimate within a year of it, and where
+     * that year starts settles which. */
     int64_t year = 1970 + floor_div(days * 400, 146097);
     int64_t start = days_to_year(year);
     if (start > days) {
@@ -168,14 +198,32 @@ static int64_t closest_year_epoch(unsigned mon, unsigned day, unsigned h, unsign
         start += 365 + is_leap(year);
         year++;
     }
-    int64_t best = epoch_in_year(year, start, mon, day, h, mi, s);
+    bool leap = is_leap(year);
+    return (struct recv_year){start * 86400, (start + 365 + leap) * 86400, year, start, leap};
+}
+
+/* The receive year of the last year-less timestamp this thread read. Receive times change year
+ * once a year, so working it out again for every message is wasted: a memo of a pure function,
+ * whose result is the same whichever thread asks, and so no state that changes any output. */
+static _Thread_local struct recv_year last_recv_year = {1, 0, 0, 0, false};
+
+/* Seconds since the epoch of a year-less date: the candidate year closest to the receive time. */
+static int64_t closest_year_epoch(unsigned mon, unsigned day, unsigned h, unsigned mi, unsigned s,
+                                  int64_t received_ns)
+{
+    int64_t rsec = floor_div(received_ns, TRL_NS_PER_SEC);
+    struct recv_year *ry = &last_recv_year;
+    if (rsec < ry->first_sec || rsec >= ry->end_sec)
+        *ry = recv_year_of(floor_div(rsec, 86400));
+    int64_t year = ry->year;
+    int64_t best = epoch_in_year(ry->start, ry->leap, mon, day, h, mi, s);
     int64_t best_diff = best > rsec ? best - rsec : rsec - best;
     /* The neighbouring years are 365 or 366 days away from this candidate: within half a year of
      * the receive time, neither can be closer. */
     if (best_diff <= 182 * 86400)
         return best;
     for (int64_t y = year - 1; y <= year + 1; y += 2) {
-        int64_t t = epoch_in_year(y, days_to_year(y), mon, day, h, mi, s);
+        int64_t t = epoch_in_year(days_to_year(y), is_leap(y), mon, day, h, mi, s);
         int64_t diff = t > rsec ? t - rsec : rsec - t;
         if (diff < best_diff) {
             best = t;

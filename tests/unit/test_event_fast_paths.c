@@ -214,6 +214,92 @@ static void test_rfc3164_year_is_the_one_nearest_receive_time(void **state)
     }
 }
 
+/* Two events built the same way, one through trl_event_set_named_ex() and the other through
+ * trl_event_set_dynamic_ex(), hold the same fields: repeated names, every kind of reference, known
+ * fields in between and more fields than the list first has room for. */
+static void test_set_dynamic_ex_is_set_named_ex_for_vendor_names(void **state)
+{
+    (void)state;
+    static const char *const names[] = {
+        "sshd.method", "sshd.key_type",       "iptables.tcp.flags", "pam.module", "sudo.tty",
+        "x",           "sshd.key_fingerprint"};
+    const char *line = "<86>Jul  9 22:40:03 web01 sshd[1]: Accepted publickey for bob";
+    struct trl_event *a = trl_event_create(arena, line, strlen(line), 0);
+    struct trl_event *b = trl_event_create(arena, line, strlen(line), 0);
+    uint32_t r = 12345;
+    for (int i = 0; i < 200; i++) {
+        r = r * 1103515245u + 12345u;
+        const char *name = names[(r >> 8) % TRL_ARRAY_LEN(names)];
+        unsigned refs = (r >> 16) & 3;
+        size_t off = (r >> 4) % 40, len = (r >> 20) % 20;
+        char copy[32];
+        memcpy(copy, line + off, len);
+        /* A referenced value must outlive the arena: a slice of event.original then. */
+        const char *va = refs & TRL_REF_VALUE ? a->original + off : copy;
+        const char *vb = refs & TRL_REF_VALUE ? b->original + off : copy;
+        trl_event_set_named_ex(a, name, strlen(name), va, len, refs);
+        trl_event_set_dynamic_ex(b, name, strlen(name), vb, len, refs);
+        memset(copy, 'z', sizeof(copy));
+        if (i % 7 == 0) {
+            trl_event_set_ref(a, (enum trl_field)(1 + i % 40), "v", 1);
+            trl_event_set_ref(b, (enum trl_field)(1 + i % 40), "v", 1);
+        }
+    }
+    assert_int_equal(a->nfields, b->nfields);
+    for (uint32_t i = 0; i < a->nfields; i++) {
+        const struct trl_kv *x = &a->fields[i], *y = &b->fields[i];
+        size_t xl, yl;
+        const char *xn = trl_kv_name(x, &xl), *yn = trl_kv_name(y, &yl);
+        assert_int_equal(x->field, y->field);
+        assert_int_equal(xl, yl);
+        assert_memory_equal(xn, yn, xl);
+        assert_int_equal(x->val_len, y->val_len);
+        if (x->val_len)
+            assert_memory_equal(x->val, y->val, x->val_len);
+    }
+    for (size_t n = 0; n < TRL_ARRAY_LEN(names); n++) {
+        size_t la = 0, lb = 0;
+        const char *va = trl_event_get_named(a, names[n], strlen(names[n]), &la);
+        const char *vb = trl_event_get_named(b, names[n], strlen(names[n]), &lb);
+        assert_int_equal(va == NULL, vb == NULL);
+        assert_int_equal(la, lb);
+        if (va && la)
+            assert_memory_equal(va, vb, la);
+    }
+}
+
+/* The inline setters append while the list has room and grow it when it is full, keep the first
+ * value of an array field findable, and replace a scalar's value in place. */
+static void test_inline_setters_grow_the_list_and_replace_in_place(void **state)
+{
+    (void)state;
+    struct trl_event *ev = trl_event_create(arena, "x", 1, 0);
+    assert_int_equal(ev->cap, 0);
+    static const char digits[] = "0123456789";
+    for (int f = 1; f < TRL_F__COUNT; f++) {
+        if (trl_field_info((enum trl_field)f)->type == TRL_FT_ARRAY) {
+            trl_event_add_ref(ev, (enum trl_field)f, digits + f % 10, 1);
+            trl_event_add_unique_ref(ev, (enum trl_field)f, digits + f % 10, 1);
+            trl_event_add_unique_ref(ev, (enum trl_field)f, digits + (f + 1) % 10, 1);
+        } else {
+            trl_event_set_ref(ev, (enum trl_field)f, digits, 10);
+            trl_event_set_ref(ev, (enum trl_field)f, digits + f % 10, 1);
+        }
+    }
+    uint32_t arrays = 0;
+    for (int f = 1; f < TRL_F__COUNT; f++) {
+        size_t len = 0;
+        const char *v = trl_event_get(ev, (enum trl_field)f, &len);
+        assert_non_null(v);
+        assert_int_equal(len, 1);
+        assert_int_equal(*v, digits[f % 10]);
+        arrays += trl_field_info((enum trl_field)f)->type == TRL_FT_ARRAY;
+    }
+    /* One entry per scalar, two per array field (the duplicate was skipped). */
+    assert_int_equal(ev->nfields, (uint32_t)(TRL_F__COUNT - 1) + arrays);
+    assert_true(ev->cap >= ev->nfields);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -225,6 +311,8 @@ int main(void)
         cmocka_unit_test(test_rfc3339_parse_reads_fraction_offset_and_rejects_bad_digits),
         cmocka_unit_test(test_rfc3339_fraction_of_any_length_scales_to_nanoseconds),
         cmocka_unit_test(test_rfc3164_year_is_the_one_nearest_receive_time),
+        cmocka_unit_test(test_set_dynamic_ex_is_set_named_ex_for_vendor_names),
+        cmocka_unit_test(test_inline_setters_grow_the_list_and_replace_in_place),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

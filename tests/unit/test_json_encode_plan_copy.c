@@ -152,6 +152,64 @@ static void test_plan_checks_a_value_that_starts_before_the_original(void **stat
     trl_json_cache_destroy(c);
 }
 
+/* Literals the plan has checked once are copied the next time: a string field and a long field
+ * that meet one literal after another (clean, needing escapes, longer than a block, a number, a
+ * negative one, one with a leading zero, one too long for a long) and copies of the same text
+ * in the arena, in every order, must come out as the plain encoder writes them. */
+static void test_plan_reuses_literals_it_has_checked(void **state)
+{
+    (void)state;
+    static const char *const strings[] = {
+        "ssh-login",
+        "ssh-login-failed",
+        "a\"b",
+        "tab\there",
+        "a value longer than one block",
+        "",
+        "x",
+        "sixteen bytes ok",
+        "\xc3\xa9t\xc3\xa9",
+        "\xff",
+    };
+    static const char *const longs[] = {
+        "2222",
+        "0",
+        "-1",
+        "012",
+        "-",
+        "65535",
+        "12345678901234567890",
+        "9223372036854775807",
+        "1234567890123456",
+        "abc",
+        "",
+    };
+    struct trl_json_cache *c = trl_json_cache_create();
+    for (int round = 0; round < 400; round++) {
+        const char *sv = strings[next_rand() % TRL_ARRAY_LEN(strings)];
+        const char *lv = longs[next_rand() % TRL_ARRAY_LEN(longs)];
+        struct trl_event *ev =
+            shaped_event("<86>Nov 27 21:03:46 web20 sshd[1]: x", 36, 20, 5, 35, 1);
+        /* The literal itself, or the same bytes copied into the arena. */
+        if (next_rand() % 3 == 0)
+            trl_event_set_str(ev, TRL_F_EVENT_ACTION, sv);
+        else
+            trl_event_set_ref(ev, TRL_F_EVENT_ACTION, sv, strlen(sv));
+        if (next_rand() % 3 == 0)
+            trl_event_set_str(ev, TRL_F_SOURCE_PORT, lv);
+        else
+            trl_event_set_ref(ev, TRL_F_SOURCE_PORT, lv, strlen(lv));
+        assert_same_as_plain(c, ev);
+        /* An empty value without bytes at all. */
+        if (round % 50 == 0) {
+            trl_event_set_ref(ev, TRL_F_SOURCE_PORT, NULL, 0);
+            trl_event_set_ref(ev, TRL_F_EVENT_ACTION, NULL, 0);
+            assert_same_as_plain(c, ev);
+        }
+    }
+    trl_json_cache_destroy(c);
+}
+
 /* Random bytes, random slices: long and short values, every byte value. */
 static void test_plan_matches_plain_encoding_on_random_events(void **state)
 {
@@ -189,6 +247,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_plan_of_an_event_without_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plan_checks_a_value_that_starts_before_the_original,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plan_reuses_literals_it_has_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plan_matches_plain_encoding_on_random_events, setup,
                                         teardown),
     };

@@ -155,6 +155,67 @@ static void test_dispatch_forced_format_that_does_not_match_is_unparsed(void **s
     assert_field(ev, TRL_F_MESSAGE, "forced");
 }
 
+/* A web server's message is read as an access log line unless a Snare marker lies in its first
+ * 160 bytes: the marker is moved through every position of that window (and past it), and the
+ * byte pairs the screen looks for are planted elsewhere, alone, where they must not count. */
+static void test_dispatch_snare_marker_anywhere_in_the_window_wins(void **state)
+{
+    (void)state;
+    static const char *const markers[] = {"MSWinEventLog", "LinuxKAudit", "AgentHeartBeat"};
+    static const char *const decoys[] = {"", "SW", "xK", "tH", "SWxKtH", "W K H"};
+    static const char head[] = "<13>Jul  9 22:40:03 web01 nginx: ";
+    static const char req[] = "10.0.0.1 - - [09/Jul/2024:22:40:03 +0000] \"GET /";
+    static const char tail[] = " HTTP/1.1\" 200 512 \"-\" \"curl/8.0\"";
+    char line[512];
+    for (size_t m = 0; m < TRL_ARRAY_LEN(markers); m++) {
+        for (size_t d = 0; d < TRL_ARRAY_LEN(decoys); d++) {
+            for (size_t pad = 0; pad < 140; pad++) {
+                int n =
+                    snprintf(line, sizeof(line), "%s%s%s%.*s%s%s", head, req, decoys[d], (int)pad,
+                             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                             markers[m], tail);
+                assert_true(n > 0 && (size_t)n < sizeof(line));
+                struct trl_event *ev = parse_as(line, (size_t)n, TRL_FORMAT_AUTO);
+                size_t marker_end = sizeof(req) - 1 + strlen(decoys[d]) + pad + strlen(markers[m]);
+                if (marker_end <= 160)
+                    assert_field(ev, TRL_F_HTTP_REQUEST_METHOD, NULL);
+                else
+                    assert_field(ev, TRL_F_HTTP_REQUEST_METHOD, "GET");
+            }
+        }
+        trl_arena_reset(arena);
+    }
+    /* The decoys alone are no marker. */
+    for (size_t d = 0; d < TRL_ARRAY_LEN(decoys); d++) {
+        int n = snprintf(line, sizeof(line), "%s%s%sx%s", head, req, decoys[d], tail);
+        struct trl_event *ev = parse_as(line, (size_t)n, TRL_FORMAT_AUTO);
+        assert_field(ev, TRL_F_HTTP_REQUEST_METHOD, "GET");
+    }
+}
+
+/* A kernel line that relays an audit record is read as one when "audit(" lies in the first 64
+ * bytes of its message: the record is moved through that window and past its end. */
+static void test_dispatch_audit_mark_in_the_first_64_bytes(void **state)
+{
+    (void)state;
+    char line[256];
+    for (int node = 1; node <= 40; node++) {
+        int n = snprintf(line, sizeof(line),
+                         "<5>Jul  9 22:40:03 db01 kernel: [ 1.567890] audit: node=%.*s "
+                         "type=SYSCALL msg=audit(1720563243.412:8801): arch=c000003e syscall=59",
+                         node, "hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh");
+        assert_true(n > 0 && (size_t)n < sizeof(line));
+        struct trl_event *ev = parse_as(line, (size_t)n, TRL_FORMAT_AUTO);
+        /* "[ 1.567890] audit: node=", the node's name, " type=SYSCALL msg=" and "audit(". */
+        if (24 + node + 18 + 6 <= 64)
+            assert_field(ev, TRL_F_AUDITD_RECORD_TYPE, "SYSCALL");
+        else
+            assert_field(ev, TRL_F_AUDITD_RECORD_TYPE, NULL);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +228,8 @@ int main(void)
         cmocka_unit_test(test_dispatch_syslog_wrapped_payload_keeps_syslog_header),
         cmocka_unit_test(test_dispatch_junk_becomes_unparsed_event),
         cmocka_unit_test(test_dispatch_forced_format_that_does_not_match_is_unparsed),
+        cmocka_unit_test(test_dispatch_snare_marker_anywhere_in_the_window_wins),
+        cmocka_unit_test(test_dispatch_audit_mark_in_the_first_64_bytes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -88,6 +88,78 @@ static void test_rfc3164_january_line_received_in_december_is_next_year(void **s
     assert_time(ev, "2025-01-01T00:00:05.000000000Z");
 }
 
+/* The year a year-less timestamp gets is remembered per receive year: receive times that jump
+ * between years, in either direction, and the leap day each get the year nearest to them. */
+static void test_rfc3164_year_follows_receive_time_across_years(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *line;
+        int64_t received; /* seconds since the epoch */
+        const char *want;
+    } cases[] = {
+        /* 2024-07-10T00:00:00Z, then 2023-03-01T00:00:00Z (back a year), then forward again. */
+        {"<13>Jul  9 23:00:00 h a: x", 1720569600, "2024-07-09T23:00:00.000000000Z"},
+        {"<13>Feb 28 23:00:00 h a: x", 1677628800, "2023-02-28T23:00:00.000000000Z"},
+        {"<13>Jul  9 23:00:00 h a: x", 1720569600, "2024-07-09T23:00:00.000000000Z"},
+        /* A leap day in a leap year, and one received in a common year: it runs on into
+         * March 1st, as trl_epoch_from_civil() counts it. */
+        {"<13>Feb 29 12:00:00 h a: x", 1709251200, "2024-02-29T12:00:00.000000000Z"},
+        {"<13>Feb 29 12:00:00 h a: x", 1677628800, "2023-03-01T12:00:00.000000000Z"},
+        /* The last second of 2024 and the first of 2025 as receive times. */
+        {"<13>Dec 31 23:59:59 h a: x", 1735689599, "2024-12-31T23:59:59.000000000Z"},
+        {"<13>Jan  1 00:00:00 h a: x", 1735689600, "2025-01-01T00:00:00.000000000Z"},
+        {"<13>Dec 31 23:59:59 h a: x", 1735689600, "2024-12-31T23:59:59.000000000Z"},
+        {"<13>Jan  1 00:00:00 h a: x", 1735689599, "2025-01-01T00:00:00.000000000Z"},
+        /* Half a year off either way: the neighbouring year is closer. */
+        {"<13>Aug 15 00:00:00 h a: x", 1706745600, "2023-08-15T00:00:00.000000000Z"},
+        {"<13>Jan 15 00:00:00 h a: x", 1722470400, "2025-01-15T00:00:00.000000000Z"},
+        /* Before 1970: receive times are signed. */
+        {"<13>Jun  1 00:00:00 h a: x", -86400, "1970-06-01T00:00:00.000000000Z"},
+        {"<13>Dec 30 00:00:00 h a: x", -86400, "1969-12-30T00:00:00.000000000Z"},
+    };
+    for (size_t i = 0; i < TRL_ARRAY_LEN(cases); i++) {
+        const char *line = cases[i].line;
+        struct trl_event *ev =
+            parse_at(line, strlen(line), cases[i].received * TRL_NS_PER_SEC + 123, 0);
+        assert_time(ev, cases[i].want);
+    }
+}
+
+/* "hh:mm:ss" is read as one word: every digit and both colons count, and a time that is not one
+ * leaves the receive time. */
+static void test_rfc3164_time_digits_are_checked_one_by_one(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *line;
+        const char *want; /* NULL: no timestamp read, the receive time stands */
+    } cases[] = {
+        {"<13>Jul  9 00:00:00 h a: x", "2024-07-09T00:00:00.000000000Z"},
+        {"<13>Jul  9 23:59:60 h a: x", "2024-07-10T00:00:00.000000000Z"},
+        {"<13>Jul 09 09:05:07 h a: x", "2024-07-09T09:05:07.000000000Z"},
+        {"<13>Jul  9 19:28:37 h a: x", "2024-07-09T19:28:37.000000000Z"},
+        {"<13>Jul  9 24:00:00 h a: x", NULL},
+        {"<13>Jul  9 23:60:00 h a: x", NULL},
+        {"<13>Jul  9 23:59:61 h a: x", NULL},
+        {"<13>Jul  9 2a:40:03 h a: x", NULL},
+        {"<13>Jul  9 /2:40:03 h a: x", NULL},
+        {"<13>Jul  9 22:4::03 h a: x", NULL},
+        {"<13>Jul  9 22:40:0: h a: x", NULL},
+        {"<13>Jul  9 22-40:03 h a: x", NULL},
+        {"<13>Jul  9 22:40;03 h a: x", NULL},
+        {"<13>Jul  9 22:40:\xb3 h a: x", NULL},
+        {"<13>Jul 3x 22:40:03 h a: x", NULL},
+    };
+    for (size_t i = 0; i < TRL_ARRAY_LEN(cases); i++) {
+        struct trl_event *ev = parse(cases[i].line, 0);
+        if (cases[i].want)
+            assert_time(ev, cases[i].want);
+        else
+            assert_int_equal(ev->timestamp_ns, RECEIVED_NS);
+    }
+}
+
 static void test_rfc3164_parses_rsyslog_high_precision_timestamp(void **state)
 {
     (void)state;
@@ -624,6 +696,8 @@ int main(void)
         cmocka_unit_test(test_rfc3164_accepts_unpadded_day),
         cmocka_unit_test(test_rfc3164_december_line_received_in_january_is_last_year),
         cmocka_unit_test(test_rfc3164_january_line_received_in_december_is_next_year),
+        cmocka_unit_test(test_rfc3164_year_follows_receive_time_across_years),
+        cmocka_unit_test(test_rfc3164_time_digits_are_checked_one_by_one),
         cmocka_unit_test(test_rfc3164_parses_rsyslog_high_precision_timestamp),
         cmocka_unit_test(test_rfc3164_applies_iso8601_offset),
         cmocka_unit_test(test_rfc3164_tag_right_after_timestamp_means_no_hostname),

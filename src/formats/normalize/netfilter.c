@@ -292,9 +292,10 @@ static int netfilter_body(struct trl_event *ev, struct trl_str m)
         trl_event_set_ref(ev, TRL_F_NETWORK_DIRECTION, "egress", 6);
     set_macs(ev, pk.mac);
     if (pk.flags_len)
-        trl_event_set_named_ex(ev, "iptables.tcp.flags", 18, pk.flags, pk.flags_len, TRL_REF_NAME);
-    trl_norm_set_named(ev, "iptables.icmp.type", pk.icmp_type);
-    trl_norm_set_named(ev, "iptables.icmp.code", pk.icmp_code);
+        trl_event_set_dynamic_ex(ev, "iptables.tcp.flags", 18, pk.flags, pk.flags_len,
+                                 TRL_REF_NAME);
+    trl_norm_set_dynamic(ev, "iptables.icmp.type", pk.icmp_type);
+    trl_norm_set_dynamic(ev, "iptables.icmp.code", pk.icmp_code);
     return 0;
 }
 

@@ -59,7 +59,7 @@ static void auth_failure_kv(struct trl_event *ev, struct trl_str kv)
     set_actor_target(ev, ruser, user);
     if (!trl_norm_ip(ev, TRL_F_SOURCE_IP, rhost))
         trl_norm_set(ev, TRL_F_SOURCE_DOMAIN, rhost);
-    trl_norm_set_named(ev, "pam.tty", tty);
+    trl_norm_set_dynamic(ev, "pam.tty", tty);
 }
 
 /* Reads "NAME(uid=N)", "NAME" or "(uid=N)"; name stops at '(' or a space. */
@@ -191,7 +191,7 @@ static int pam_body(struct trl_event *ev, struct trl_str m)
         trl_scan_until(&s, ";", &service);
         trl_norm_classify(ev, &cls_auth_summary);
         auth_failure_kv(ev, trl_scan_rest(&s));
-        trl_norm_set_named(ev, "pam.failures", n);
+        trl_norm_set_dynamic(ev, "pam.failures", n);
         return 0;
     }
     if (trl_norm_is_pam(m)) {
@@ -203,8 +203,8 @@ static int pam_body(struct trl_event *ev, struct trl_str m)
         int rc = pam_text(ev, trl_scan_rest(&s));
         if (rc != 0)
             return rc;
-        trl_norm_set_named(ev, "pam.module", module);
-        trl_norm_set_named(ev, "pam.service", service);
+        trl_norm_set_dynamic(ev, "pam.module", module);
+        trl_norm_set_dynamic(ev, "pam.service", service);
         return 0;
     }
     /* Old tags ("sshd(pam_unix)[42]: ...") leave the module in log.logger and the text bare. */
@@ -212,7 +212,7 @@ static int pam_body(struct trl_event *ev, struct trl_str m)
     const char *logger = trl_event_get(ev, TRL_F_LOG_LOGGER, &llen);
     int rc = pam_text(ev, m);
     if (rc == 0 && logger && trl_starts_with(logger, llen, "pam_"))
-        trl_norm_set_named(ev, "pam.module", (struct trl_str){logger, llen});
+        trl_norm_set_dynamic(ev, "pam.module", (struct trl_str){logger, llen});
     return rc;
 }
 

@@ -2,6 +2,10 @@
 
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 bool trl_scan_until_n(struct trl_scan *s, const char *lit, size_t n, struct trl_str *out)
 {
     const char *hit = trl_memmem(s->p, trl_scan_left(s), lit, n);
@@ -114,6 +118,33 @@ bool trl_scan_addr_port(struct trl_str text, bool last, struct trl_str *before, 
     /* Candidates start at a space: memchr(3) / memrchr(3) jump from one to the next. */
     if (last) {
         size_t lim = text.len - n + 1; /* candidates start below lim */
+#if defined(__SSE2__)
+        /* The last occurrence is usually near the end, behind a few words (a key fingerprint,
+         * "ssh2:"): 16 candidate starts at a time, from the end, are screened by three bytes of
+         * the needle (' ', 'p', ' '), and only those that pass are compared in full, the highest
+         * first. The blocks read up to p[i + 20] for a start i below lim: inside the text. */
+        const char *p = text.ptr;
+        size_t below = lim; /* the candidates at and above it have been tried */
+        while (below >= 16) {
+            size_t b = below - 16;
+            __m128i sp0 = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + b)),
+                                         _mm_set1_epi8(' '));
+            __m128i p1 = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + b + 1)),
+                                        _mm_set1_epi8('p'));
+            __m128i sp5 = _mm_cmpeq_epi8(
+                _mm_loadu_si128((const __m128i *)(const void *)(p + b + 5)), _mm_set1_epi8(' '));
+            unsigned bits = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_and_si128(sp0, p1), sp5));
+            while (bits) {
+                unsigned k = 31u - (unsigned)__builtin_clz(bits);
+                bits &= ~(1u << k);
+                size_t i = b + k;
+                if (memcmp(p + i, needle, n) == 0 && addr_port_at(text, i, before, ip, port, after))
+                    return true;
+            }
+            below = b;
+        }
+        lim = below;
+#endif
         const char *sp;
         while (lim > 0 && (sp = memrchr(text.ptr, ' ', lim)) != NULL) {
             size_t i = (size_t)(sp - text.ptr);
@@ -248,7 +279,7 @@ int trl_norm_run(struct trl_event *ev, const char *msg, size_t len, trl_norm_bod
         return m.len > 0 ? fn(ev, m) : TRL_ENOMATCH;
     if (inner.len == 0 || fn(ev, inner) != 0)
         return TRL_ENOMATCH;
-    trl_norm_set_named(ev, "trapline.repeat_count", count);
+    trl_norm_set_dynamic(ev, "trapline.repeat_count", count);
     return 0;
 }
 

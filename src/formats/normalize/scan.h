@@ -183,6 +183,17 @@ static inline void trl_norm_set_named(struct trl_event *ev, const char *name, st
         refs |= TRL_REF_VALUE;
     trl_event_set_named_ex(ev, name, strlen(name), s.ptr, s.len, refs);
 }
+/* trl_norm_set_named() for a name in a vendor namespace ("sshd.", "pam.", "iptables."), which no
+ * known field's name is: the name is not looked up among them. */
+static inline void trl_norm_set_dynamic(struct trl_event *ev, const char *name, struct trl_str s)
+{
+    if (s.len == 0)
+        return;
+    unsigned refs = TRL_REF_NAME;
+    if (trl_event_in_original(ev, s.ptr, s.len))
+        refs |= TRL_REF_VALUE;
+    trl_event_set_dynamic_ex(ev, name, strlen(name), s.ptr, s.len, refs);
+}
 
 /*
  * Runs fn over msg after trimming it and unfolding an rsyslog "message repeated N times" wrapper;

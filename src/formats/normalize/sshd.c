@@ -145,8 +145,8 @@ static void set_peer(struct trl_event *ev, const struct peer_user *pu)
     trl_norm_checked_ip(ev, TRL_F_SOURCE_IP, pu->ip);
     trl_norm_port(ev, TRL_F_SOURCE_PORT, pu->port);
     if (pu->invalid)
-        trl_event_set_named_ex(ev, "sshd.invalid_user", 17, "true", 4,
-                               TRL_REF_NAME | TRL_REF_VALUE);
+        trl_event_set_dynamic_ex(ev, "sshd.invalid_user", 17, "true", 4,
+                                 TRL_REF_NAME | TRL_REF_VALUE);
 }
 
 /* The host part of "from HOST": an address goes to source.ip, a name to source.domain. */
@@ -185,9 +185,9 @@ auth_result(struct trl_event *ev, struct trl_scan *s, const struct trl_norm_clas
         method.len = (size_t)(slash - method.ptr);
     trl_norm_classify(ev, c);
     set_peer(ev, &pu);
-    trl_norm_set_named(ev, "sshd.method", method);
-    trl_norm_set_named(ev, "sshd.key_type", key_type);
-    trl_norm_set_named(ev, "sshd.key_fingerprint", fingerprint);
+    trl_norm_set_dynamic(ev, "sshd.method", method);
+    trl_norm_set_dynamic(ev, "sshd.key_type", key_type);
+    trl_norm_set_dynamic(ev, "sshd.key_fingerprint", fingerprint);
     return 0;
 }
 
@@ -263,7 +263,7 @@ static int received_disconnect(struct trl_event *ev, struct trl_str rest)
     trl_norm_classify(ev, &cls_disconnect_received);
     trl_norm_ip(ev, TRL_F_SOURCE_IP, ip);
     trl_norm_port(ev, TRL_F_SOURCE_PORT, port);
-    trl_norm_set_named(ev, "sshd.disconnect_code", code);
+    trl_norm_set_dynamic(ev, "sshd.disconnect_code", code);
     trl_norm_set(ev, TRL_F_EVENT_REASON, trl_scan_rest(&s));
     return 0;
 }

@@ -155,11 +155,11 @@ static int sudo_body(struct trl_event *ev, struct trl_str m)
     trl_norm_user(ev, TRL_F_USER_TARGET_NAME, l.runas);
     trl_norm_set_named(ev, "user.target.group.name", l.group);
     trl_norm_set(ev, TRL_F_EVENT_REASON, l.reason);
-    trl_norm_set_named(ev, "sudo.tty", l.tty);
-    trl_norm_set_named(ev, "sudo.env", l.env);
+    trl_norm_set_dynamic(ev, "sudo.tty", l.tty);
+    trl_norm_set_dynamic(ev, "sudo.env", l.env);
     trl_norm_set(ev, TRL_F_PROCESS_WORKING_DIRECTORY, l.pwd);
     trl_norm_set_named(ev, "process.exit_code", l.exit);
-    trl_norm_set_named(ev, "sudo.signal", l.signal);
+    trl_norm_set_dynamic(ev, "sudo.signal", l.signal);
     if (c != &cls_list && l.command.len > 0) {
         struct trl_scan s = trl_scan_init(l.command.ptr, l.command.len);
         struct trl_str exe;
