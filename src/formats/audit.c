@@ -16,6 +16,7 @@
 #include "core/timeutil.h"
 #include "core/util.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,6 +55,21 @@ struct tok_ctx {
     bool have_arg;
     bool seen_arg;
     unsigned data_args;
+    bool arg_ref; /* arg lives as long as the arena: it may be stored by reference */
+};
+
+/* Byte classes of the tokenizer. */
+enum {
+    C_SPACE = 1, /* separates pairs */
+    C_EQ = 2,    /* ends a key */
+    C_KEY = 4,   /* may be part of a key */
+};
+
+static const unsigned char byte_class[256] = {
+    [' '] = C_SPACE, ['\t'] = C_SPACE,      ['\n'] = C_SPACE,      ['\r'] = C_SPACE,
+    ['='] = C_EQ,    ['0' ... '9'] = C_KEY, ['a' ... 'z'] = C_KEY, ['A' ... 'Z'] = C_KEY,
+    ['_'] = C_KEY,   ['-'] = C_KEY,         ['.'] = C_KEY,         ['['] = C_KEY,
+    [']'] = C_KEY,
 };
 
 static bool is_space(char c)
@@ -86,15 +102,159 @@ static bool valid_key(const char *k, size_t len)
     return true;
 }
 
-static bool is_hex(const char *v, size_t len)
-{
-    if (len < 2 || len % 2)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        if (trl_hex_value(v[i]) < 0)
-            return false;
+/* The keys records commonly carry, with their full field names: a pair with one of these keys is
+ * stored without building and copying its name. hex marks the fields auditd hex-encodes when their
+ * value needs quoting (saddr is always hex but binary: it is decoded as a socket address instead).
+ */
+#define DATA_NAME_MAX (TRL_AUDIT_DATA_PREFIX_LEN + 16)
+static const struct {
+    char full[DATA_NAME_MAX]; /* TRL_AUDIT_DATA_PREFIX key, NUL-terminated */
+    unsigned char len;        /* of the key */
+    bool hex;
+} data_keys[] = {
+#define K(key, hex)                                                                                \
+    {                                                                                              \
+        TRL_AUDIT_DATA_PREFIX key, sizeof(key) - 1, hex                                            \
     }
-    return true;
+    /* Hex-encoded when they need quoting. */
+    K("proctitle", true),
+    K("name", true),
+    K("cwd", true),
+    K("comm", true),
+    K("exe", true),
+    K("acct", true),
+    K("cmd", true),
+    K("data", true),
+    K("path", true),
+    K("dir", true),
+    K("ocomm", true),
+    K("key", true),
+    K("watch", true),
+    /* SYSCALL. */
+    K("arch", false),
+    K("syscall", false),
+    K("success", false),
+    K("exit", false),
+    K("a0", false),
+    K("a1", false),
+    K("a2", false),
+    K("a3", false),
+    K("items", false),
+    K("ppid", false),
+    K("pid", false),
+    K("auid", false),
+    K("uid", false),
+    K("gid", false),
+    K("euid", false),
+    K("suid", false),
+    K("fsuid", false),
+    K("egid", false),
+    K("sgid", false),
+    K("fsgid", false),
+    K("tty", false),
+    K("ses", false),
+    K("subj", false),
+    /* PATH, EXECVE, SOCKADDR. */
+    K("item", false),
+    K("inode", false),
+    K("dev", false),
+    K("mode", false),
+    K("ouid", false),
+    K("ogid", false),
+    K("rdev", false),
+    K("obj", false),
+    K("nametype", false),
+    K("cap_fp", false),
+    K("cap_fi", false),
+    K("cap_fe", false),
+    K("cap_fver", false),
+    K("cap_frootid", false),
+    K("argc", false),
+    K("saddr", false),
+    /* User-space messages. */
+    K("msg", false),
+    K("op", false),
+    K("hostname", false),
+    K("addr", false),
+    K("terminal", false),
+    K("res", false),
+    K("id", false),
+    K("unit", false),
+    K("grantors", false),
+    K("old-auid", false),
+    K("old-ses", false),
+    /* AVC. */
+    K("seresult", false),
+    K("seperms", false),
+    K("scontext", false),
+    K("tcontext", false),
+    K("tclass", false),
+    K("permissive", false),
+    K("apparmor", false),
+    K("operation", false),
+    K("profile", false),
+    K("denied_mask", false),
+    K("requested_mask", false),
+    /* The enriched block. */
+    K("ARCH", false),
+    K("SYSCALL", false),
+    K("AUID", false),
+    K("UID", false),
+    K("GID", false),
+    K("EUID", false),
+    K("SUID", false),
+    K("FSUID", false),
+    K("EGID", false),
+    K("SGID", false),
+    K("FSGID", false),
+    K("OUID", false),
+    K("OGID", false),
+#undef K
+};
+
+/* data_keys by key: an open-addressing table of indices plus one (0: empty), built once (see
+ * trl_parse_audit()) and read-only afterwards. */
+#define KEY_SLOTS 256
+_Static_assert(TRL_ARRAY_LEN(data_keys) < KEY_SLOTS / 2, "the key table must stay sparse");
+_Static_assert(TRL_ARRAY_LEN(data_keys) < UINT8_MAX, "key indices must fit in a byte");
+
+static unsigned char key_slots[KEY_SLOTS];
+static pthread_once_t key_slots_once = PTHREAD_ONCE_INIT;
+
+static size_t key_hash(const char *k, size_t len)
+{
+    return (len * 7 + (unsigned char)k[0] * 31 + (unsigned char)k[len - 1] * 3 +
+            (unsigned char)k[len / 2]) &
+           (KEY_SLOTS - 1);
+}
+
+static void build_key_slots(void)
+{
+    for (size_t i = 0; i < TRL_ARRAY_LEN(data_keys); i++) {
+        size_t h = key_hash(data_keys[i].full + TRL_AUDIT_DATA_PREFIX_LEN, data_keys[i].len);
+        while (key_slots[h])
+            h = (h + 1) & (KEY_SLOTS - 1);
+        key_slots[h] = (unsigned char)(i + 1);
+    }
+}
+
+/* The name of the known key klen bytes long at key, or NULL; *hex tells whether auditd hex-encodes
+ * its value when it needs quoting. */
+static const char *data_name(const char *key, size_t klen, bool *hex)
+{
+    *hex = false;
+    if (klen == 0 || klen >= DATA_NAME_MAX - TRL_AUDIT_DATA_PREFIX_LEN)
+        return NULL;
+    for (size_t h = key_hash(key, klen);; h = (h + 1) & (KEY_SLOTS - 1)) {
+        unsigned i = key_slots[h];
+        if (!i)
+            return NULL;
+        const char *k = data_keys[i - 1].full + TRL_AUDIT_DATA_PREFIX_LEN;
+        if (data_keys[i - 1].len == klen && trl_audit_bytes_eq(k, key, klen)) {
+            *hex = data_keys[i - 1].hex;
+            return data_keys[i - 1].full;
+        }
+    }
 }
 
 /* Length of "a" DIGITS at the start of k when k is an EXECVE argument key ("a3", "a3[1]"). */
@@ -117,35 +277,21 @@ static size_t arg_key_len(const char *k, size_t len)
     return i;
 }
 
-/* Fields auditd hex-encodes when their value needs quoting. saddr is always hex but binary: it is
- * decoded as a socket address instead. */
-static bool hex_field(const struct tok_ctx *c, const char *k, size_t len)
-{
-    static const struct {
-        const char *s;
-        size_t len;
-    } names[] = {
-#define N(s) {s, sizeof(s) - 1}
-        N("proctitle"), N("name"), N("cwd"), N("comm"),  N("exe"), N("acct"),  N("cmd"),
-        N("data"),      N("path"), N("dir"), N("ocomm"), N("key"), N("watch"),
-#undef N
-    };
-    if (c->execve && arg_key_len(k, len))
-        return true;
-    for (size_t i = 0; i < TRL_ARRAY_LEN(names); i++) {
-        if (names[i].len == len && names[i].s[0] == k[0] && memcmp(names[i].s, k, len) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* Decodes hex into the arena; NUL bytes (proctitle's argument separators) become spaces. */
+/* Decodes v when it is hex (an even number, at least two, of hex digits) into the arena, in one
+ * pass; NUL bytes (proctitle's argument separators) become spaces. NULL when v is not hex: a value
+ * that turns out not to be after its first two digits leaves its buffer unused in the arena (the
+ * fields auditd hex-encodes are written either all hex or quoted, so this is rare). */
 static char *hex_decode(struct trl_arena *a, const char *v, size_t len, size_t *out_len)
 {
+    if (len < 2 || len % 2 || trl_hex_value(v[0]) < 0 || trl_hex_value(v[1]) < 0)
+        return NULL;
     size_t n = len / 2;
     char *out = trl_arena_alloc(a, n + 1);
     for (size_t i = 0; i < n; i++) {
-        char c = (char)(trl_hex_value(v[2 * i]) << 4 | trl_hex_value(v[2 * i + 1]));
+        int hi = trl_hex_value(v[2 * i]), lo = trl_hex_value(v[2 * i + 1]);
+        if ((hi | lo) < 0)
+            return NULL;
+        char c = (char)(hi << 4 | lo);
         out[i] = c ? c : ' ';
     }
     out[n] = '\0';
@@ -157,12 +303,25 @@ static void flush_arg(struct tok_ctx *c)
 {
     if (!c->have_arg)
         return;
-    trl_event_add(c->ev, TRL_F_PROCESS_ARGS, c->arg, c->arg_len);
+    if (c->arg_ref)
+        trl_event_add_ref(c->ev, TRL_F_PROCESS_ARGS, c->arg, c->arg_len);
+    else
+        trl_event_add(c->ev, TRL_F_PROCESS_ARGS, c->arg, c->arg_len);
     if (c->data_args < MAX_DATA_ARGS) {
-        char name[TRL_AUDIT_DATA_PREFIX_LEN + 24];
-        int n = snprintf(name, sizeof(name), TRL_AUDIT_DATA_PREFIX "a%llu",
-                         (unsigned long long)c->arg_idx);
-        trl_event_set_named(c->ev, name, (size_t)n, c->arg, c->arg_len);
+        /* TRL_AUDIT_DATA_PREFIX "a" and the argument's index in decimal. */
+        char name[TRL_AUDIT_DATA_PREFIX_LEN + 24], digits[20];
+        size_t nd = 0, n = TRL_AUDIT_DATA_PREFIX_LEN;
+        uint64_t idx = c->arg_idx;
+        do {
+            digits[nd++] = (char)('0' + idx % 10);
+            idx /= 10;
+        } while (idx);
+        memcpy(name, TRL_AUDIT_DATA_PREFIX, TRL_AUDIT_DATA_PREFIX_LEN);
+        name[n++] = 'a';
+        while (nd)
+            name[n++] = digits[--nd];
+        trl_event_set_dynamic_ex(c->ev, name, n, c->arg, c->arg_len,
+                                 c->arg_ref ? TRL_REF_VALUE : 0);
         c->data_args++;
     }
     c->have_arg = false;
@@ -170,7 +329,7 @@ static void flush_arg(struct tok_ctx *c)
 
 /* EXECVE arguments go to process.args in order (a record may hold thousands). */
 static void store_arg(struct tok_ctx *c, const char *k, size_t klen, size_t base, const char *v,
-                      size_t vlen)
+                      size_t vlen, bool ref)
 {
     uint64_t idx = 0, piece = 0;
     trl_parse_u64(k + 1, base - 1, &idx);
@@ -178,7 +337,8 @@ static void store_arg(struct tok_ctx *c, const char *k, size_t klen, size_t base
         trl_parse_u64(k + base + 1, klen - base - 2, &piece);
     if (!c->seen_arg && piece > 0) {
         /* The record starts in the middle of an argument begun in the previous record. */
-        trl_event_set_named(c->ev, "auditd.execve.continued", 23, "true", 4);
+        trl_event_set_dynamic_ex(c->ev, "auditd.execve.continued", 23, "true", 4,
+                                 TRL_REF_NAME | TRL_REF_VALUE);
     }
     c->seen_arg = true;
     if (c->have_arg && base < klen && piece > 0 && idx == c->arg_idx) {
@@ -188,6 +348,7 @@ static void store_arg(struct tok_ctx *c, const char *k, size_t klen, size_t base
         joined[c->arg_len + vlen] = '\0';
         c->arg = joined;
         c->arg_len += vlen;
+        c->arg_ref = true;
         return;
     }
     flush_arg(c);
@@ -195,26 +356,48 @@ static void store_arg(struct tok_ctx *c, const char *k, size_t klen, size_t base
     c->arg_len = vlen;
     c->arg_idx = idx;
     c->have_arg = true;
+    c->arg_ref = ref;
 }
 
+/* Stores the pair k=v (k a valid key). in_arena: v lives in the event's arena already. No known
+ * field's name starts with TRL_AUDIT_DATA_PREFIX: the names are set as dynamic fields directly. */
 static void store(struct tok_ctx *c, const char *k, size_t klen, const char *v, size_t vlen,
-                  bool quoted)
+                  bool quoted, bool in_arena)
 {
     struct trl_event *ev = c->ev;
     size_t base = c->execve ? arg_key_len(k, klen) : 0;
     if (!base && c->npairs >= MAX_PAIRS)
         return;
-    if (!quoted && hex_field(c, k, klen) && is_hex(v, vlen))
-        v = hex_decode(ev->arena, v, vlen, &vlen);
+    bool hex = false;
+    const char *full = base ? NULL : data_name(k, klen, &hex);
+    /* EXECVE arguments are hex-encoded like the named fields. */
+    if (!quoted && (base || hex)) {
+        size_t dlen;
+        const char *d = hex_decode(ev->arena, v, vlen, &dlen);
+        if (d) {
+            v = d;
+            vlen = dlen;
+            in_arena = true;
+        }
+    }
+    /* A value that lives as long as the arena (a slice of event.original, or decoded into the
+     * arena) is stored by reference. */
+    bool ref = in_arena || trl_event_in_original(ev, v, vlen);
     if (base) {
-        store_arg(c, k, klen, base, v, vlen);
+        store_arg(c, k, klen, base, v, vlen, ref);
         return;
     }
     c->npairs++;
+    unsigned refs = ref ? TRL_REF_VALUE : 0;
+    if (full) {
+        trl_event_set_dynamic_ex(ev, full, TRL_AUDIT_DATA_PREFIX_LEN + klen, v, vlen,
+                                 refs | TRL_REF_NAME);
+        return;
+    }
     char name[TRL_AUDIT_DATA_PREFIX_LEN + TRL_AUDIT_KEY_MAX];
     memcpy(name, TRL_AUDIT_DATA_PREFIX, TRL_AUDIT_DATA_PREFIX_LEN);
     memcpy(name + TRL_AUDIT_DATA_PREFIX_LEN, k, klen);
-    trl_event_set_named(ev, name, TRL_AUDIT_DATA_PREFIX_LEN + klen, v, vlen);
+    trl_event_set_dynamic_ex(ev, name, TRL_AUDIT_DATA_PREFIX_LEN + klen, v, vlen, refs);
 }
 
 /* Words that are not key=value: SELinux AVC records say "avc:  denied  { read write } for ...". */
@@ -223,7 +406,7 @@ static void junk_token(struct tok_ctx *c, const char *t, size_t len, const char 
     if (!c->avc)
         return;
     if ((len == 6 && !memcmp(t, "denied", 6)) || (len == 7 && !memcmp(t, "granted", 7)))
-        store(c, "seresult", 8, t, len, true);
+        store(c, "seresult", 8, t, len, true, false);
     else if (len == 1 && t[0] == '{')
         c->brace = t + 1;
     else if (len == 1 && t[0] == '}' && c->brace && c->brace <= t && t <= body_end) {
@@ -244,7 +427,7 @@ static void junk_token(struct tok_ctx *c, const char *t, size_t len, const char 
             else if (o > 0 && perms[o - 1] != ',')
                 perms[o++] = ',';
         }
-        store(c, "seperms", 7, perms, o, true);
+        store(c, "seperms", 7, perms, o, true, true);
     }
 }
 
@@ -252,17 +435,24 @@ static void tokenize(struct tok_ctx *c, const char *p, size_t len, int depth)
 {
     size_t i = 0;
     while (i < len) {
-        i = skip_spaces(p, len, i);
+        while (i < len && (byte_class[(unsigned char)p[i]] & C_SPACE))
+            i++;
         if (i >= len)
             break;
         size_t k = i;
-        while (i < len && p[i] != '=' && !is_space(p[i]))
+        /* The key, checked while it is scanned: valid when all its bytes are key bytes. */
+        unsigned char all = C_KEY;
+        unsigned char cl;
+        while (i < len && !((cl = byte_class[(unsigned char)p[i]]) & (C_SPACE | C_EQ))) {
+            all &= cl;
             i++;
+        }
         if (i >= len || p[i] != '=') {
             junk_token(c, p + k, i - k, p + len);
             continue;
         }
         size_t klen = i - k;
+        bool key_ok = all && klen > 0 && klen <= TRL_AUDIT_KEY_MAX;
         i++;
         size_t v, vlen;
         char q = 0;
@@ -276,11 +466,11 @@ static void tokenize(struct tok_ctx *c, const char *p, size_t len, int depth)
             i = close ? end + 1 : len;
         } else {
             v = i;
-            while (i < len && !is_space(p[i]))
+            while (i < len && !(byte_class[(unsigned char)p[i]] & C_SPACE))
                 i++;
             vlen = i - v;
         }
-        if (!valid_key(p + k, klen))
+        if (!key_ok)
             continue;
         /* msg='op=login acct="alice" ... res=failed': the user-space message's own pairs. */
         if (q == '\'' && depth == 0 && klen == 3 && !memcmp(p + k, "msg", 3) &&
@@ -288,7 +478,7 @@ static void tokenize(struct tok_ctx *c, const char *p, size_t len, int depth)
             tokenize(c, p + v, vlen, depth + 1);
             continue;
         }
-        store(c, p + k, klen, p + v, vlen, q != 0);
+        store(c, p + k, klen, p + v, vlen, q != 0, false);
     }
 }
 
@@ -389,6 +579,15 @@ static bool parse_header(const char *p, size_t len, struct header *h)
     return true;
 }
 
+/* Sets f to a slice of the input: by reference when it lies in event.original, else copied. */
+static void set_slice(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
+{
+    if (trl_event_in_original(ev, v, len))
+        trl_event_set_ref(ev, f, v, len);
+    else
+        trl_event_set(ev, f, v, len);
+}
+
 static void set_record_type(struct trl_event *ev, const struct header *h, const char **name,
                             size_t *nlen)
 {
@@ -401,9 +600,19 @@ static void set_record_type(struct trl_event *ev, const struct header *h, const 
         if (known) {
             *name = known;
             *nlen = strlen(known);
+            trl_event_set_ref(ev, TRL_F_AUDITD_RECORD_TYPE, *name, *nlen);
+            return;
         }
     }
-    trl_event_set(ev, TRL_F_AUDITD_RECORD_TYPE, *name, *nlen);
+    /* A known name is stored as the table's literal: record types are read as C strings too
+     * (auditd.log.record_types); any other is copied, NUL-terminated. */
+    const char *lit = trl_audit_type_literal(*name, *nlen);
+    if (lit) {
+        *name = lit;
+        trl_event_set_ref(ev, TRL_F_AUDITD_RECORD_TYPE, lit, *nlen);
+    } else {
+        trl_event_set(ev, TRL_F_AUDITD_RECORD_TYPE, *name, *nlen);
+    }
 }
 
 static bool type_is(const char *t, size_t len, const char *lit)
@@ -418,6 +627,7 @@ int trl_parse_audit(struct trl_event *ev, const char *p, size_t len)
     struct header h;
     if (!parse_header(p, len, &h))
         return TRL_ENOMATCH;
+    pthread_once(&key_slots_once, build_key_slots);
 
     bool top = ev->format == NULL;
     if (top) {
@@ -425,17 +635,19 @@ int trl_parse_audit(struct trl_event *ev, const char *p, size_t len)
     } else {
         /* Inside syslog the tag names the forwarder (audispd, kernel), which stays in
          * log.syslog.appname and procid; process.* describe the audited process. */
-        trl_event_remove(ev, TRL_F_PROCESS_NAME);
-        trl_event_remove(ev, TRL_F_PROCESS_PID);
+        if (trl_event_has(ev, TRL_F_PROCESS_NAME))
+            trl_event_remove(ev, TRL_F_PROCESS_NAME);
+        if (trl_event_has(ev, TRL_F_PROCESS_PID))
+            trl_event_remove(ev, TRL_F_PROCESS_PID);
     }
     const char *rtype;
     size_t rtlen;
     set_record_type(ev, &h, &rtype, &rtlen);
     if (h.node_len > 0)
-        trl_event_set(ev, TRL_F_HOST_NAME, h.node, h.node_len);
+        set_slice(ev, TRL_F_HOST_NAME, h.node, h.node_len);
     if (h.have_stamp) {
         ev->timestamp_ns = h.ts_ns;
-        trl_event_set(ev, TRL_F_AUDITD_SEQUENCE, h.serial, h.serial_len);
+        set_slice(ev, TRL_F_AUDITD_SEQUENCE, h.serial, h.serial_len);
     }
 
     struct tok_ctx c = {
@@ -469,7 +681,7 @@ int trl_parse_audit(struct trl_event *ev, const char *p, size_t len)
         size_t nlen;
         const char *name = trl_audit_data(ev, "name", &nlen);
         if (name && nlen > 1 && name[0] == '/')
-            trl_event_set(ev, TRL_F_FILE_PATH, name, nlen);
+            trl_event_set_ref(ev, TRL_F_FILE_PATH, name, nlen);
     }
     trl_audit_ecs_classify(ev);
     trl_audit_ecs_related(ev);

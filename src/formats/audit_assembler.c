@@ -2,7 +2,7 @@
 #include "core/util.h"
 #include "formats/audit_ecs.h"
 
-#include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,15 +11,26 @@
 #define MAX_EVENT_RECORDS 512
 #define MAX_EVENT_BYTES   (1024 * 1024)
 
+/* The record types the merge treats apart from the others. */
+enum rec_kind { R_OTHER, R_SYSCALL, R_EOE, R_EXECVE, R_PATH, R_PROCTITLE, R_SOCKADDR };
+
 /* A record copied out of its batch arena: a read-only event whose fields and strings live in the
- * same heap allocation. */
+ * same heap allocation: the struct, the field list, then its strings (strs, str_bytes long): the
+ * original first, which the values that are slices of it point into, then the other values and
+ * the names of the dynamic fields. */
 struct rec {
     struct trl_event ev;
     size_t bytes;
     const char *type;
     size_t type_len;
+    enum rec_kind kind;
+    char *strs;
+    size_t str_bytes;
     struct trl_kv kvs[];
 };
+
+/* Records of an event held without a further allocation: most events have a few. */
+#define INLINE_RECS 4
 
 struct host;
 
@@ -31,10 +42,11 @@ struct pending {
     uint64_t serial;
     int64_t ts_ns;
     int64_t last_arrival;
-    struct rec **recs;
+    struct rec **recs; /* inline_recs until there are more */
     uint32_t nrecs;
     uint32_t cap;
     size_t bytes;
+    struct rec *inline_recs[INLINE_RECS];
 };
 
 struct host {
@@ -83,8 +95,55 @@ static size_t event_bucket(const struct trl_audit_assembler *a, const struct hos
     return (size_t)(mix((uint64_t)(uintptr_t)h ^ mix(serial) ^ (uint64_t)ts) & (a->nbuckets - 1));
 }
 
+/* Fields the audit parser derives from the records are rebuilt from the merged data; everything
+ * else (host, log.*, labels, the syslog header of a forwarded record) is copied from the primary
+ * record. */
+static bool derived_name(const char *name, size_t len)
+{
+    /* Most dynamic names of a record are its auditd.data.* pairs. */
+    if (trl_audit_is_data_name(name, len))
+        return true;
+    static const struct {
+        const char *s;
+        size_t len;
+    } prefixes[] = {
+#define P(s) {s, sizeof(s) - 1}
+        P("auditd."),       P("process."),       P("user."),        P("group."),
+        P("file."),         P("source."),        P("destination."), P("service."),
+        P("related."),      P("event.category"), P("event.type"),   P("event.action"),
+        P("event.outcome"), P("event.kind"),     P("message"),
+#undef P
+    };
+    for (size_t i = 0; i < TRL_ARRAY_LEN(prefixes); i++) {
+        if (len >= prefixes[i].len && name[0] == prefixes[i].s[0] &&
+            trl_audit_bytes_eq(name, prefixes[i].s, prefixes[i].len))
+            return true;
+    }
+    return false;
+}
+
+/* derived_name() of every known field, worked out once and read-only afterwards. */
+static bool derived_known[TRL_F__COUNT];
+static pthread_once_t derived_once = PTHREAD_ONCE_INIT;
+
+static void build_derived_known(void)
+{
+    for (int f = 1; f < TRL_F__COUNT; f++) {
+        const struct trl_field_info *fi = trl_field_info((enum trl_field)f);
+        derived_known[f] = derived_name(fi->name, fi->name_len);
+    }
+}
+
+static bool derived_field(const struct trl_kv *kv)
+{
+    if (kv->field)
+        return derived_known[kv->field];
+    return derived_name(kv->name, kv->name_len);
+}
+
 struct trl_audit_assembler *trl_audit_assembler_create(const struct trl_audit_assembler_config *cfg)
 {
+    pthread_once(&derived_once, build_derived_known);
     struct trl_audit_assembler *a = trl_xcalloc(1, sizeof(*a));
     if (cfg)
         a->cfg = *cfg;
@@ -110,7 +169,8 @@ static void free_pending(struct pending *pe)
 {
     for (uint32_t i = 0; i < pe->nrecs; i++)
         free(pe->recs[i]);
-    free(pe->recs);
+    if (pe->recs != pe->inline_recs)
+        free(pe->recs);
     free(pe);
 }
 
@@ -266,6 +326,8 @@ static struct pending *pending_new(struct trl_audit_assembler *a, struct host *h
                                    int64_t ts)
 {
     struct pending *pe = trl_xcalloc(1, sizeof(*pe));
+    pe->recs = pe->inline_recs;
+    pe->cap = INLINE_RECS;
     pe->host = h;
     pe->serial = serial;
     pe->ts_ns = ts;
@@ -279,33 +341,83 @@ static struct pending *pending_new(struct trl_audit_assembler *a, struct host *h
     return pe;
 }
 
-/* Copies a record's event into one heap allocation. */
+static bool type_eq(const char *t, size_t len, const char *lit, size_t lit_len)
+{
+    return len == lit_len && memcmp(t, lit, len) == 0;
+}
+
+static enum rec_kind rec_kind(const char *t, size_t len)
+{
+#define IS(lit) type_eq(t, len, lit, sizeof(lit) - 1)
+    if (!t)
+        return R_OTHER;
+    if (IS("SYSCALL"))
+        return R_SYSCALL;
+    if (IS("EOE"))
+        return R_EOE;
+    if (IS("EXECVE"))
+        return R_EXECVE;
+    if (IS("PATH"))
+        return R_PATH;
+    if (IS("PROCTITLE"))
+        return R_PROCTITLE;
+    if (IS("SOCKADDR"))
+        return R_SOCKADDR;
+    return R_OTHER;
+#undef IS
+}
+
+/* Whether [v, v+len) lies inside the len bytes at o: trl_event_in_original() for a source whose
+ * original is known to be set. */
+static inline bool in_block(const char *o, size_t olen, const char *v, size_t len)
+{
+    uintptr_t off = (uintptr_t)v - (uintptr_t)o;
+    return (uintptr_t)v >= (uintptr_t)o && len <= olen && off <= olen - len;
+}
+
+/* Copies a record's event into one heap allocation. Values that are slices of the original point
+ * into its copy, without a copy of their own. Every value copied is NUL-terminated; a slice of the
+ * original is not (values are always read with their length). */
 static struct rec *freeze(const struct trl_event *src)
 {
-    size_t n = src->nfields;
-    size_t size = sizeof(struct rec) + n * sizeof(struct trl_kv) + src->original_len + 1;
+    size_t n = src->nfields, olen = src->original ? src->original_len : 0, strs = olen + 1;
+    const char *orig = src->original ? src->original : "";
+    /* Which of the first 64 values are slices of the original, for the second pass. */
+    uint64_t sliced = 0;
     for (size_t i = 0; i < n; i++) {
         const struct trl_kv *kv = &src->fields[i];
-        size += kv->val_len + 1 + (kv->field ? 0 : kv->name_len + 1);
+        if (in_block(orig, olen, kv->val, kv->val_len))
+            sliced |= i < 64 ? 1ULL << i : 0;
+        else
+            strs += kv->val_len + 1;
+        if (!kv->field)
+            strs += kv->name_len + 1;
     }
+    size_t size = sizeof(struct rec) + n * sizeof(struct trl_kv) + strs;
     struct rec *r = trl_xmalloc(size);
-    memset(r, 0, sizeof(*r));
     char *s = (char *)(r->kvs + n);
     r->ev = *src;
     r->ev.arena = NULL;
     r->ev.nfields = r->ev.cap = (uint32_t)n;
     r->ev.fields = r->kvs;
-    memcpy(s, src->original, src->original_len);
-    s[src->original_len] = '\0';
+    r->strs = s;
+    r->str_bytes = strs;
+    memcpy(s, orig, olen);
+    s[olen] = '\0';
     r->ev.original = s;
-    s += src->original_len + 1;
+    r->ev.original_len = olen;
+    s += olen + 1;
     for (size_t i = 0; i < n; i++) {
         const struct trl_kv *kv = &src->fields[i];
         r->kvs[i] = *kv;
-        memcpy(s, kv->val, kv->val_len);
-        s[kv->val_len] = '\0';
-        r->kvs[i].val = s;
-        s += kv->val_len + 1;
+        if (i < 64 ? (sliced >> i) & 1 : in_block(orig, olen, kv->val, kv->val_len)) {
+            r->kvs[i].val = r->ev.original + (kv->val - orig);
+        } else {
+            memcpy(s, kv->val, kv->val_len);
+            s[kv->val_len] = '\0';
+            r->kvs[i].val = s;
+            s += kv->val_len + 1;
+        }
         if (!kv->field) {
             memcpy(s, kv->name, kv->name_len);
             s[kv->name_len] = '\0';
@@ -315,20 +427,46 @@ static struct rec *freeze(const struct trl_event *src)
     }
     r->bytes = size;
     r->type = trl_event_get(&r->ev, TRL_F_AUDITD_RECORD_TYPE, &r->type_len);
+    r->kind = rec_kind(r->type, r->type_len);
     return r;
 }
 
-static bool rec_is(const struct rec *r, const char *type)
+/* Moves a record's field strings into arena, in one copy: the merged event then stores them by
+ * reference instead of copying them value by value. The record is freed right after the merge,
+ * so its own field list is pointed at the copy. */
+static void thaw(struct trl_arena *arena, struct rec *r)
 {
-    return r->type && strlen(type) == r->type_len && memcmp(r->type, type, r->type_len) == 0;
+    char *s = trl_arena_alloc(arena, r->str_bytes ? r->str_bytes : 1);
+    if (r->str_bytes)
+        memcpy(s, r->strs, r->str_bytes);
+    for (uint32_t i = 0; i < r->ev.nfields; i++) {
+        struct trl_kv *kv = &r->kvs[i];
+        kv->val = s + (kv->val - r->strs);
+        if (!kv->field)
+            kv->name = s + (kv->name - r->strs);
+    }
+    if (r->type)
+        r->type = s + (r->type - r->strs);
+    r->ev.original = s;
+    r->strs = s;
+}
+
+static bool rec_is(const struct rec *r, enum rec_kind kind)
+{
+    return r->kind == kind;
 }
 
 static void append_rec(struct trl_audit_assembler *a, struct pending *pe, struct rec *r,
                        int64_t arrival)
 {
     if (pe->nrecs == pe->cap) {
-        pe->cap = pe->cap ? pe->cap * 2 : 8;
-        pe->recs = trl_xrealloc(pe->recs, pe->cap * sizeof(*pe->recs));
+        uint32_t cap = pe->cap * 2;
+        struct rec **recs = trl_xmalloc(cap * sizeof(*recs));
+        memcpy(recs, pe->recs, pe->nrecs * sizeof(*recs));
+        if (pe->recs != pe->inline_recs)
+            free(pe->recs);
+        pe->recs = recs;
+        pe->cap = cap;
     }
     pe->recs[pe->nrecs++] = r;
     pe->bytes += r->bytes;
@@ -364,7 +502,7 @@ int trl_audit_assembler_add(struct trl_audit_assembler *a, const struct trl_even
 
     struct rec *r = freeze(record);
     struct pending *pe = lookup(a, host_get(a, hname, hlen, false), serial, ts);
-    if (rec_is(r, "EOE") && !pe) {
+    if (rec_is(r, R_EOE) && !pe) {
         a->stats.orphans++;
         free(r);
         return TRL_OK;
@@ -389,7 +527,7 @@ int trl_audit_assembler_add(struct trl_audit_assembler *a, const struct trl_even
     struct host *h = pe->host;
     while (h->first != pe && arrival - h->first->last_arrival >= a->cfg.settle_ns)
         complete(a, h->first);
-    if (rec_is(r, "EOE"))
+    if (rec_is(r, R_EOE))
         complete(a, pe);
     return TRL_OK;
 }
@@ -397,49 +535,26 @@ int trl_audit_assembler_add(struct trl_audit_assembler *a, const struct trl_even
 /* --- building the merged event -----------------------------------------------------------------
  */
 
-/* Fields the audit parser derives from the records are rebuilt from the merged data; everything
- * else (host, log.*, labels, the syslog header of a forwarded record) is copied from the primary
- * record. */
-static bool derived_field(const struct trl_kv *kv)
-{
-    static const struct {
-        const char *s;
-        size_t len;
-    } prefixes[] = {
-#define P(s) {s, sizeof(s) - 1}
-        P("auditd."),       P("process."),       P("user."),        P("group."),
-        P("file."),         P("source."),        P("destination."), P("service."),
-        P("related."),      P("event.category"), P("event.type"),   P("event.action"),
-        P("event.outcome"), P("event.kind"),     P("message"),
-#undef P
-    };
-    size_t len;
-    const char *name = trl_kv_name(kv, &len);
-    for (size_t i = 0; i < TRL_ARRAY_LEN(prefixes); i++) {
-        if (len >= prefixes[i].len && name[0] == prefixes[i].s[0] &&
-            memcmp(name, prefixes[i].s, prefixes[i].len) == 0)
-            return true;
-    }
-    return false;
-}
-
+/* Copies a field of a record thawed into ev's arena (see thaw()): by reference. A dynamic field's
+ * name is no known field's (the event would hold it as that field), so it is not looked up among
+ * them again. */
 static void copy_field(struct trl_event *ev, const struct trl_kv *kv)
 {
     if (kv->field) {
         enum trl_field f = (enum trl_field)kv->field;
         if (trl_field_info(f)->type == TRL_FT_ARRAY)
-            trl_event_add(ev, f, kv->val, kv->val_len);
+            trl_event_add_ref(ev, f, kv->val, kv->val_len);
         else
-            trl_event_set(ev, f, kv->val, kv->val_len);
+            trl_event_set_ref(ev, f, kv->val, kv->val_len);
     } else {
-        trl_event_set_named(ev, kv->name, kv->name_len, kv->val, kv->val_len);
+        trl_event_set_dynamic_ex(ev, kv->name, kv->name_len, kv->val, kv->val_len,
+                                 TRL_REF_NAME | TRL_REF_VALUE);
     }
 }
 
 static bool is_data(const struct trl_kv *kv)
 {
-    return !kv->field && kv->name_len > TRL_AUDIT_DATA_PREFIX_LEN &&
-           memcmp(kv->name, TRL_AUDIT_DATA_PREFIX, TRL_AUDIT_DATA_PREFIX_LEN) == 0;
+    return !kv->field && trl_audit_is_data_name(kv->name, kv->name_len);
 }
 
 /* True for auditd.data.aN: SYSCALL's argument registers, or EXECVE's arguments. */
@@ -468,7 +583,8 @@ static void copy_data(struct trl_event *ev, const struct trl_event *rec, bool on
             continue;
         if (only_new && trl_event_get_named(ev, kv->name, kv->name_len, &old))
             continue;
-        trl_event_set_named(ev, kv->name, kv->name_len, kv->val, kv->val_len);
+        trl_event_set_dynamic_ex(ev, kv->name, kv->name_len, kv->val, kv->val_len,
+                                 TRL_REF_NAME | TRL_REF_VALUE);
     }
 }
 
@@ -503,6 +619,34 @@ static bool is_loader(const struct trl_event *rec)
     return true;
 }
 
+/* Writes the decimal digits of v at out; returns how many. */
+static size_t put_decimal(char *out, uint64_t v)
+{
+    char digits[20];
+    size_t n = 0, len;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    len = n;
+    while (n)
+        *out++ = digits[--n];
+    return len;
+}
+
+/* "auditd.paths.<idx>.<key>" into name (room for 32 + TRL_AUDIT_KEY_MAX bytes: idx has at most
+ * four digits, key at most TRL_AUDIT_KEY_MAX bytes); returns its length. */
+static size_t path_item_name(char *name, uint64_t idx, const char *key, size_t klen)
+{
+    static const char pfx[] = "auditd.paths.";
+    size_t n = sizeof(pfx) - 1;
+    memcpy(name, pfx, n);
+    n += put_decimal(name + n, idx);
+    name[n++] = '.';
+    memcpy(name + n, key, klen);
+    return n + klen;
+}
+
 /* Stores every PATH item as auditd.paths.<item>.<key>. */
 static void store_path_items(struct trl_event *ev, const struct rec *const *paths, size_t n)
 {
@@ -522,10 +666,8 @@ static void store_path_items(struct trl_event *ev, const struct rec *const *path
             if (klen == 4 && !memcmp(key, "item", 4))
                 continue;
             char name[32 + TRL_AUDIT_KEY_MAX];
-            int nlen =
-                snprintf(name, sizeof(name), "auditd.paths.%u.%.*s", (unsigned)idx, (int)klen, key);
-            if (nlen > 0 && (size_t)nlen < sizeof(name))
-                trl_event_set_named(ev, name, (size_t)nlen, kv->val, kv->val_len);
+            size_t nlen = path_item_name(name, idx, key, klen);
+            trl_event_set_dynamic_ex(ev, name, nlen, kv->val, kv->val_len, TRL_REF_VALUE);
         }
     }
 }
@@ -575,7 +717,7 @@ static void set_record_types(struct trl_event *ev, struct rec *const *recs, size
     for (size_t i = 0; i < n; i++) {
         const struct rec *r = recs[i];
         if (r->type && r->type_len)
-            trl_event_add_unique(ev, TRL_F_AUDITD_RECORD_TYPES, r->type, r->type_len);
+            trl_event_add_unique_ref(ev, TRL_F_AUDITD_RECORD_TYPES, r->type, r->type_len);
     }
 }
 
@@ -587,12 +729,14 @@ static void set_arg_data(struct trl_event *ev)
         const struct trl_kv *kv = &ev->fields[i];
         if (kv->field != TRL_F_PROCESS_ARGS)
             continue;
-        char name[TRL_AUDIT_DATA_PREFIX_LEN + 16];
-        int nlen = snprintf(name, sizeof(name), TRL_AUDIT_DATA_PREFIX "a%u", n++);
-        /* Fields may move while adding: the value is copied before that. */
+        char name[TRL_AUDIT_DATA_PREFIX_LEN + 24];
+        memcpy(name, TRL_AUDIT_DATA_PREFIX "a", TRL_AUDIT_DATA_PREFIX_LEN + 1);
+        size_t nlen =
+            TRL_AUDIT_DATA_PREFIX_LEN + 1 + put_decimal(name + TRL_AUDIT_DATA_PREFIX_LEN + 1, n++);
+        /* Fields may move while adding: the value is read before that. It lives in the arena. */
         const char *v = kv->val;
         size_t vlen = kv->val_len;
-        trl_event_set_named(ev, name, (size_t)nlen, v, vlen);
+        trl_event_set_dynamic_ex(ev, name, nlen, v, vlen, TRL_REF_VALUE);
     }
 }
 
@@ -608,17 +752,28 @@ static struct trl_event *build(struct trl_arena *arena, const struct pending *pe
     struct rec *const *recs = pe->recs;
     size_t n = pe->nrecs, total = 0;
     for (size_t i = 0; i < n; i++)
-        total += trimmed_len(recs[i]->ev.original, recs[i]->ev.original_len) + 1;
-    char *orig = trl_arena_alloc(arena, total + 1);
+        thaw(arena, recs[i]);
+    const char *orig;
     size_t olen = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t l = trimmed_len(recs[i]->ev.original, recs[i]->ev.original_len);
-        if (i)
-            orig[olen++] = '\n';
-        memcpy(orig + olen, recs[i]->ev.original, l);
-        olen += l;
+    if (n == 1 &&
+        trimmed_len(recs[0]->ev.original, recs[0]->ev.original_len) == recs[0]->ev.original_len) {
+        /* The record's original, thawed into the arena and NUL-terminated, is the event's. */
+        orig = recs[0]->ev.original;
+        olen = recs[0]->ev.original_len;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            total += trimmed_len(recs[i]->ev.original, recs[i]->ev.original_len) + 1;
+        char *joined = trl_arena_alloc(arena, total + 1);
+        for (size_t i = 0; i < n; i++) {
+            size_t l = trimmed_len(recs[i]->ev.original, recs[i]->ev.original_len);
+            if (i)
+                joined[olen++] = '\n';
+            memcpy(joined + olen, recs[i]->ev.original, l);
+            olen += l;
+        }
+        joined[olen] = '\0';
+        orig = joined;
     }
-    orig[olen] = '\0';
 
     struct trl_event *ev = trl_event_create(arena, NULL, 0, recs[0]->ev.received_ns);
     ev->original = orig;
@@ -631,11 +786,11 @@ static struct trl_event *build(struct trl_arena *arena, const struct pending *pe
     /* The primary record (SYSCALL when there is one) gives the event its data and process. */
     const struct rec *primary = NULL;
     for (size_t i = 0; i < n && !primary; i++) {
-        if (rec_is(recs[i], "SYSCALL"))
+        if (rec_is(recs[i], R_SYSCALL))
             primary = recs[i];
     }
     for (size_t i = 0; i < n && !primary; i++) {
-        if (!rec_is(recs[i], "EOE"))
+        if (!rec_is(recs[i], R_EOE))
             primary = recs[i];
     }
     if (!primary)
@@ -648,14 +803,14 @@ static struct trl_event *build(struct trl_arena *arena, const struct pending *pe
     size_t len;
     const char *v = trl_event_get(pev, TRL_F_AUDITD_SEQUENCE, &len);
     if (v)
-        trl_event_set(ev, TRL_F_AUDITD_SEQUENCE, v, len);
+        trl_event_set_ref(ev, TRL_F_AUDITD_SEQUENCE, v, len);
     if (primary->type)
-        trl_event_set(ev, TRL_F_AUDITD_RECORD_TYPE, primary->type, primary->type_len);
+        trl_event_set_ref(ev, TRL_F_AUDITD_RECORD_TYPE, primary->type, primary->type_len);
     set_record_types(ev, recs, n);
     /* In an exec event the argument registers are pointers; auditd.data.aN are the arguments. */
     bool has_execve = false;
     for (size_t i = 0; i < n && !has_execve; i++)
-        has_execve = rec_is(recs[i], "EXECVE");
+        has_execve = rec_is(recs[i], R_EXECVE);
     copy_data(ev, pev, false, has_execve);
     trl_audit_ecs_common(ev, pev, primary->type ? primary->type : "", primary->type_len);
 
@@ -664,21 +819,21 @@ static struct trl_event *build(struct trl_arena *arena, const struct pending *pe
     size_t nexec = 0, npaths = 0;
     for (size_t i = 0; i < n; i++) {
         const struct rec *r = recs[i];
-        if (r == primary || rec_is(r, "EOE"))
+        if (r == primary || rec_is(r, R_EOE))
             continue;
-        if (rec_is(r, "EXECVE")) {
+        if (rec_is(r, R_EXECVE)) {
             execve[nexec++] = &r->ev;
             continue;
         }
-        if (rec_is(r, "PATH")) {
+        if (rec_is(r, R_PATH)) {
             paths[npaths++] = r;
             continue;
         }
         copy_data(ev, &r->ev, true, has_execve);
         trl_audit_ecs_common(ev, &r->ev, r->type ? r->type : "", r->type_len);
-        if (rec_is(r, "PROCTITLE"))
+        if (rec_is(r, R_PROCTITLE))
             trl_audit_ecs_proctitle(ev, &r->ev);
-        else if (rec_is(r, "SOCKADDR"))
+        else if (rec_is(r, R_SOCKADDR))
             trl_audit_ecs_sockaddr(ev, &r->ev, sockaddr_peer(ev));
     }
     if (nexec) {

@@ -179,18 +179,58 @@ static const struct audit_type *type_by_num(unsigned num)
     return NULL;
 }
 
-static const struct audit_type *type_by_name(const char *name, size_t len)
+/* audit_types by name: an open-addressing table of indices plus one (0: empty), built once and
+ * read-only afterwards. Every record's type is looked up several times on its way (parse, assembly,
+ * classification); a scan of the whole list cost more than the rest of that. */
+#define TYPE_SLOTS 512
+_Static_assert(TRL_ARRAY_LEN(audit_types) < TYPE_SLOTS / 2, "the type table must stay sparse");
+_Static_assert(TRL_ARRAY_LEN(audit_types) < UINT8_MAX, "type indices must fit in a byte");
+
+static unsigned char type_slots[TYPE_SLOTS];
+static pthread_once_t type_slots_once = PTHREAD_ONCE_INIT;
+
+static size_t type_hash(const char *name, size_t len)
+{
+    size_t h = len;
+    for (size_t i = 0; i < len; i++)
+        h = h * 31 + (unsigned char)name[i];
+    return h & (TYPE_SLOTS - 1);
+}
+
+static void build_type_slots(void)
 {
     for (size_t i = 0; i < TRL_ARRAY_LEN(audit_types); i++) {
-        if (audit_types[i].len == len && memcmp(audit_types[i].name, name, len) == 0)
-            return &audit_types[i];
+        size_t h = type_hash(audit_types[i].name, audit_types[i].len);
+        while (type_slots[h])
+            h = (h + 1) & (TYPE_SLOTS - 1);
+        type_slots[h] = (unsigned char)(i + 1);
     }
-    return NULL;
+}
+
+static const struct audit_type *type_by_name(const char *name, size_t len)
+{
+    pthread_once(&type_slots_once, build_type_slots);
+    if (len == 0 || len > 32)
+        return NULL;
+    for (size_t h = type_hash(name, len);; h = (h + 1) & (TYPE_SLOTS - 1)) {
+        unsigned k = type_slots[h];
+        if (!k)
+            return NULL;
+        const struct audit_type *t = &audit_types[k - 1];
+        if (t->len == len && trl_audit_bytes_eq(t->name, name, len))
+            return t;
+    }
 }
 
 const char *trl_audit_type_name(unsigned type)
 {
     const struct audit_type *t = type_by_num(type);
+    return t ? t->name : NULL;
+}
+
+const char *trl_audit_type_literal(const char *name, size_t len)
+{
+    const struct audit_type *t = type_by_name(name, len);
     return t ? t->name : NULL;
 }
 
@@ -319,18 +359,11 @@ const char *trl_audit_syscall_name(const char *nr, size_t len)
     return NULL;
 }
 
-/* Finds a dynamic field by its full name without the known-field lookup trl_event_get_named()
- * does first: auditd.* names are never known fields. */
+/* Finds a dynamic field by its full name. The auditd.* and user.audit.* names read here are never
+ * known fields, so the lookup finds the dynamic field of that name. */
 static const char *get_dyn(const struct trl_event *ev, const char *name, size_t nlen, size_t *len)
 {
-    for (uint32_t i = 0; i < ev->nfields; i++) {
-        const struct trl_kv *kv = &ev->fields[i];
-        if (!kv->field && kv->name_len == nlen && memcmp(kv->name, name, nlen) == 0) {
-            *len = kv->val_len;
-            return kv->val;
-        }
-    }
-    return NULL;
+    return trl_event_get_named(ev, name, nlen, len);
 }
 
 const char *trl_audit_data(const struct trl_event *rec, const char *key, size_t *len)
@@ -360,25 +393,47 @@ static bool is_digits(const char *v, size_t len)
     return true;
 }
 
-/* Sets f unless it already has a value: the record applied first wins. */
+/* Sets f unless it already has a value: the record applied first wins. v is stored by reference:
+ * a literal, a value of rec (which lives as long as ev's arena, see audit_ecs.h) or a value already
+ * in ev's arena. */
 static void put(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
+{
+    if (v && len > 0 && !trl_event_has(ev, f))
+        trl_event_set_ref(ev, f, v, len);
+}
+
+/* put() for a value in a buffer of the caller's that does not outlive the call: copied. */
+static void put_copy(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
 {
     if (v && len > 0 && !trl_event_has(ev, f))
         trl_event_set(ev, f, v, len);
 }
 
-static void put_named(struct trl_event *ev, const char *name, const char *v, size_t len)
+/* Sets a dynamic field (name a literal) unless present; refs says whether v is stored by reference
+ * (as in put()) or copied (as in put_copy()). */
+static void put_named_ex(struct trl_event *ev, const char *name, const char *v, size_t len,
+                         bool ref)
 {
     size_t nlen = strlen(name), old;
     if (v && len > 0 && !get_dyn(ev, name, nlen, &old))
-        trl_event_set_named(ev, name, nlen, v, len);
+        trl_event_set_dynamic_ex(ev, name, nlen, v, len, TRL_REF_NAME | (ref ? TRL_REF_VALUE : 0));
+}
+
+static void put_named(struct trl_event *ev, const char *name, const char *v, size_t len)
+{
+    put_named_ex(ev, name, v, len, false);
 }
 
 /* Values audit writes for "nobody" or "not known" rather than a real name or path. */
 static bool is_placeholder(const char *v, size_t len)
 {
-    return len == 0 || lit_eq(v, len, "?") || lit_eq(v, len, "(null)") ||
-           lit_eq(v, len, "(none)") || lit_eq(v, len, "unset") || lit_eq(v, len, "(unknown)") ||
+    if (len == 0)
+        return true;
+    /* Every placeholder starts with one of these: most values are rejected by their first byte. */
+    if (v[0] != '?' && v[0] != '(' && v[0] != 'u')
+        return false;
+    return lit_eq(v, len, "?") || lit_eq(v, len, "(null)") || lit_eq(v, len, "(none)") ||
+           lit_eq(v, len, "unset") || lit_eq(v, len, "(unknown)") ||
            lit_eq(v, len, "(invalid user)") || trl_starts_with(v, len, "unknown(");
 }
 
@@ -476,7 +531,7 @@ static int common_key(const char *key, size_t klen)
     if (klen == 0 || klen > UINT8_MAX)
         return -1;
     for (unsigned k = key_index.head[klen][(unsigned char)key[0]]; k; k = key_index.next[k - 1]) {
-        if (memcmp(common_keys[k - 1].name, key, klen) == 0)
+        if (trl_audit_bytes_eq(common_keys[k - 1].name, key, klen))
             return (int)k - 1;
     }
     return -1;
@@ -493,8 +548,7 @@ static void collect(const struct trl_event *rec, struct slot *slots)
     memset(slots, 0, K__COUNT * sizeof(*slots));
     for (uint32_t i = 0; i < rec->nfields; i++) {
         const struct trl_kv *kv = &rec->fields[i];
-        if (kv->field || kv->name_len <= TRL_AUDIT_DATA_PREFIX_LEN ||
-            memcmp(kv->name, TRL_AUDIT_DATA_PREFIX, TRL_AUDIT_DATA_PREFIX_LEN) != 0)
+        if (kv->field || !trl_audit_is_data_name(kv->name, kv->name_len))
             continue;
         const char *key = kv->name + TRL_AUDIT_DATA_PREFIX_LEN;
         size_t klen = kv->name_len - TRL_AUDIT_DATA_PREFIX_LEN;
@@ -598,7 +652,7 @@ void trl_audit_ecs_common(struct trl_event *ev, const struct trl_event *rec, con
     put_slot(ev, TRL_F_USER_NAME, &s[K_E_UID]);
     put_slot(ev, TRL_F_USER_EFFECTIVE_NAME, &s[K_E_EUID]);
     put_slot(ev, TRL_F_GROUP_NAME, &s[K_E_GID]);
-    put_named(ev, "user.audit.name", s[K_E_AUID].v, s[K_E_AUID].len);
+    put_named_ex(ev, "user.audit.name", s[K_E_AUID].v, s[K_E_AUID].len, true);
 }
 
 static bool needs_quotes(const char *s, size_t len)
@@ -681,7 +735,7 @@ void trl_audit_ecs_execve(struct trl_event *ev, const struct trl_event *const *r
                 last_len += kv->val_len;
             } else {
                 if (have_last)
-                    trl_event_add(ev, TRL_F_PROCESS_ARGS, last, last_len);
+                    trl_event_add_ref(ev, TRL_F_PROCESS_ARGS, last, last_len);
                 last = kv->val;
                 last_len = kv->val_len;
                 have_last = true;
@@ -690,7 +744,7 @@ void trl_audit_ecs_execve(struct trl_event *ev, const struct trl_event *const *r
         }
     }
     if (have_last)
-        trl_event_add(ev, TRL_F_PROCESS_ARGS, last, last_len);
+        trl_event_add_ref(ev, TRL_F_PROCESS_ARGS, last, last_len);
     command_line(ev);
 }
 
@@ -750,9 +804,9 @@ void trl_audit_ecs_path(struct trl_event *ev, const struct trl_event *rec, const
             bool slash = cwd[cwdlen - 1] == '/';
             char *full = trl_arena_sprintf(ev->arena, "%.*s%s%.*s", (int)cwdlen, cwd,
                                            slash ? "" : "/", (int)len, v);
-            trl_event_set_str(ev, TRL_F_FILE_PATH, full);
+            trl_event_set_ref(ev, TRL_F_FILE_PATH, full, strlen(full));
         } else {
-            trl_event_set(ev, TRL_F_FILE_PATH, v, len);
+            trl_event_set_ref(ev, TRL_F_FILE_PATH, v, len);
         }
         size_t blen;
         const char *base = basename_of(v, len, &blen);
@@ -764,7 +818,7 @@ void trl_audit_ecs_path(struct trl_event *ev, const struct trl_event *rec, const
     if ((v = data(rec, "mode", &len)) && parse_octal(v, len, &mode)) {
         char buf[16];
         int n = snprintf(buf, sizeof(buf), "%04o", (unsigned)(mode & 07777));
-        put(ev, TRL_F_FILE_MODE, buf, (size_t)n);
+        put_copy(ev, TRL_F_FILE_MODE, buf, (size_t)n);
         const char *ft = file_type(mode);
         if (ft)
             put(ev, TRL_F_FILE_TYPE, ft, strlen(ft));
@@ -832,8 +886,8 @@ void trl_audit_ecs_sockaddr(struct trl_event *ev, const struct trl_event *rec,
     if (peer == TRL_AUDIT_PEER_NONE)
         return;
     bool src = peer == TRL_AUDIT_PEER_SOURCE;
-    put(ev, src ? TRL_F_SOURCE_IP : TRL_F_DESTINATION_IP, addr, strlen(addr));
-    put(ev, src ? TRL_F_SOURCE_PORT : TRL_F_DESTINATION_PORT, portbuf, (size_t)plen);
+    put_copy(ev, src ? TRL_F_SOURCE_IP : TRL_F_DESTINATION_IP, addr, strlen(addr));
+    put_copy(ev, src ? TRL_F_SOURCE_PORT : TRL_F_DESTINATION_PORT, portbuf, (size_t)plen);
 }
 
 struct syscall_class {
@@ -888,9 +942,9 @@ static const struct syscall_class *syscall_class(const char *name, size_t len)
 static void add_class(struct trl_event *ev, const char *cat, const char *type, const char *action)
 {
     if (cat && !trl_event_has(ev, TRL_F_EVENT_CATEGORY))
-        trl_event_add(ev, TRL_F_EVENT_CATEGORY, cat, strlen(cat));
+        trl_event_add_ref(ev, TRL_F_EVENT_CATEGORY, cat, strlen(cat));
     if (type && !trl_event_has(ev, TRL_F_EVENT_TYPE))
-        trl_event_add(ev, TRL_F_EVENT_TYPE, type, strlen(type));
+        trl_event_add_ref(ev, TRL_F_EVENT_TYPE, type, strlen(type));
     if (action)
         put(ev, TRL_F_EVENT_ACTION, action, strlen(action));
 }
@@ -990,9 +1044,9 @@ void trl_audit_ecs_classify(struct trl_event *ev)
         bool have_type = trl_event_has(ev, TRL_F_EVENT_TYPE);
         for (int i = 0; i < 2; i++) {
             if (t->cat[i] && !have_cat)
-                trl_event_add(ev, TRL_F_EVENT_CATEGORY, t->cat[i], strlen(t->cat[i]));
+                trl_event_add_ref(ev, TRL_F_EVENT_CATEGORY, t->cat[i], strlen(t->cat[i]));
             if (t->type[i] && !have_type)
-                trl_event_add(ev, TRL_F_EVENT_TYPE, t->type[i], strlen(t->type[i]));
+                trl_event_add_ref(ev, TRL_F_EVENT_TYPE, t->type[i], strlen(t->type[i]));
         }
     }
     if (t && t->action) {
@@ -1024,12 +1078,21 @@ void trl_audit_ecs_related(struct trl_event *ev)
     const char *v;
     for (size_t i = 0; i < TRL_ARRAY_LEN(ips); i++) {
         if ((v = trl_event_get(ev, ips[i], &len)))
-            trl_event_add_unique(ev, TRL_F_RELATED_IP, v, len);
+            trl_event_add_unique_ref(ev, TRL_F_RELATED_IP, v, len);
     }
     for (size_t i = 0; i < TRL_ARRAY_LEN(users); i++) {
         if ((v = trl_event_get(ev, users[i], &len)))
-            trl_event_add_unique(ev, TRL_F_RELATED_USER, v, len);
+            trl_event_add_unique_ref(ev, TRL_F_RELATED_USER, v, len);
     }
-    if ((v = get_dyn(ev, "user.audit.name", 15, &len)))
-        trl_event_add_unique(ev, TRL_F_RELATED_USER, v, len);
+    /* A plain scan: the name often shares its bit of the event's name filter with an
+     * auditd.data.* name, which makes trl_event_get_named() compare more. */
+    static const char audit_name[] = "user.audit.name";
+    for (uint32_t i = ev->first_named ? ev->first_named - 1 : ev->nfields; i < ev->nfields; i++) {
+        const struct trl_kv *kv = &ev->fields[i];
+        if (!kv->field && kv->name_len == sizeof(audit_name) - 1 &&
+            trl_audit_bytes_eq(kv->name, audit_name, sizeof(audit_name) - 1)) {
+            trl_event_add_unique_ref(ev, TRL_F_RELATED_USER, kv->val, kv->val_len);
+            break;
+        }
+    }
 }

@@ -6,8 +6,9 @@
  * functions here read those fields from a record (`rec`) and set ECS fields on an event (`ev`). For
  * a single record rec and ev are the same event; when records are merged, rec is each stored record
  * and ev the assembled event. Setters never replace a value already present, so the record applied
- * first (the SYSCALL record) wins. Pure functions; allocate only in ev's arena; callable from any
- * thread on distinct events.
+ * first (the SYSCALL record) wins. Values of rec are stored on ev by reference, not copied: rec's
+ * values must live as long as ev's arena (rec is ev, or a record whose values were copied into ev's
+ * arena). Pure functions; allocate only in ev's arena; callable from any thread on distinct events.
  */
 #ifndef TRL_AUDIT_ECS_H
 #define TRL_AUDIT_ECS_H
@@ -17,14 +18,44 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define TRL_AUDIT_DATA_PREFIX     "auditd.data."
 #define TRL_AUDIT_DATA_PREFIX_LEN (sizeof(TRL_AUDIT_DATA_PREFIX) - 1)
+_Static_assert(sizeof(TRL_AUDIT_DATA_PREFIX) - 1 == 12, "trl_audit_is_data_name compares 12 bytes");
 /* Longest key= name kept; longer ones are not audit keys. */
 #define TRL_AUDIT_KEY_MAX 64
 
+/* Whether the len bytes at a and b are equal: for the short names and keys compared here, a loop
+ * the compiler keeps inline costs less than a call to memcmp. */
+static inline bool trl_audit_bytes_eq(const char *a, const char *b, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (a[i] != b[i])
+            return false;
+    }
+    return true;
+}
+
+/* Whether a field name is TRL_AUDIT_DATA_PREFIX followed by a key, compared as two words. */
+static inline bool trl_audit_is_data_name(const char *name, size_t len)
+{
+    uint64_t head, want_head;
+    uint32_t tail, want_tail;
+    if (len <= TRL_AUDIT_DATA_PREFIX_LEN)
+        return false;
+    memcpy(&head, name, 8);
+    memcpy(&tail, name + 8, 4);
+    memcpy(&want_head, TRL_AUDIT_DATA_PREFIX, 8);
+    memcpy(&want_tail, &TRL_AUDIT_DATA_PREFIX[8], 4);
+    return head == want_head && tail == want_tail;
+}
+
 /* Name of a numeric record type (1300 -> "SYSCALL"), or NULL when unknown. */
 const char *trl_audit_type_name(unsigned type);
+/* The record type name len bytes long at name as a string literal ("SYSCALL"), or NULL when it is
+ * not a known type's name. */
+const char *trl_audit_type_literal(const char *name, size_t len);
 /* Numeric value of a record type name ("SYSCALL" -> 1300, "UNKNOWN[1334]" -> 1334), 0 if unknown.
  */
 unsigned trl_audit_type_number(const char *name, size_t len);

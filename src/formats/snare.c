@@ -235,27 +235,25 @@ static const char *unescape(struct trl_event *ev, const char *p, size_t len, enu
     return out;
 }
 
-/* The fields between separators; memchr skips the long runs of text between them. */
+/* Fields a record is split into before the list has to grow: a Windows record has about 15. */
+#define SPLIT_FIRST 32
+
+/* The fields between separators, in one pass; memchr skips the long runs of text between them. */
 static struct trl_str *split(struct trl_event *ev, const char *p, size_t len, char sep, size_t *n)
 {
-    if (len == 0) {
-        struct trl_str *f = trl_arena_alloc(ev->arena, sizeof(*f));
-        f->ptr = p;
-        f->len = 0;
-        *n = 1;
-        return f;
-    }
-    const char *end = p + len;
-    size_t count = 1;
-    for (const char *q = p; q < end && (q = memchr(q, sep, (size_t)(end - q))) != NULL; q++)
-        count++;
-    struct trl_str *f = trl_arena_alloc(ev->arena, count * sizeof(*f));
-    size_t k = 0;
-    const char *start = p;
+    size_t cap = SPLIT_FIRST, k = 0;
+    struct trl_str *f = trl_arena_alloc(ev->arena, cap * sizeof(*f));
+    const char *end = p + len, *start = p;
     for (;;) {
         const char *q = start < end ? memchr(start, sep, (size_t)(end - start)) : NULL;
         if (!q)
             q = end;
+        if (k == cap) {
+            struct trl_str *grown = trl_arena_alloc(ev->arena, 2 * cap * sizeof(*f));
+            memcpy(grown, f, cap * sizeof(*f));
+            f = grown;
+            cap *= 2;
+        }
         f[k].ptr = start;
         f[k].len = (size_t)(q - start);
         k++;
@@ -484,14 +482,14 @@ int trl_parse_snare(struct trl_event *ev, const char *p, size_t len)
     if (!ev->format)
         ev->format = "snare";
     if (fr.host)
-        trl_event_set(ev, TRL_F_HOST_NAME, fr.host, fr.host_len);
+        trl_snare_set_slice(ev, TRL_F_HOST_NAME, fr.host, fr.host_len);
     trl_snare_set_named(ev, "labels.snare_log_type", fr.type, fr.type_len);
     /* Whatever follows, the event keeps a message: the record without its header. */
     if (!trl_event_has(ev, TRL_F_MESSAGE)) {
         if (fr.raw_len > 0)
-            trl_event_set(ev, TRL_F_MESSAGE, fr.raw, fr.raw_len);
+            trl_snare_set_slice(ev, TRL_F_MESSAGE, fr.raw, fr.raw_len);
         else
-            trl_event_set(ev, TRL_F_MESSAGE, p, len);
+            trl_snare_set_slice(ev, TRL_F_MESSAGE, p, len);
     }
 
     bool windows = type_is(&fr, "MSWinEventLog");

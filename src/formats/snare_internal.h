@@ -5,8 +5,9 @@
  *
  * snare.c finds the log type, undoes the tab escaping and splits the fields; the functions here
  * receive the fields after the log type (criticality first). Field slices point into the input or
- * into the event's arena and live as long as the arena. Every value set on the event is copied into
- * the arena. Pure functions; callable from any thread on distinct events.
+ * into the event's arena and live as long as the arena. A value set on the event that is a slice
+ * of event.original is stored by reference; any other is copied into the arena. Pure functions;
+ * callable from any thread on distinct events.
  */
 #ifndef TRL_SNARE_INTERNAL_H
 #define TRL_SNARE_INTERNAL_H
@@ -46,11 +47,21 @@ static inline bool trl_snare_is_digits(const char *p, size_t len)
     return true;
 }
 
-/* Sets a field from a slice (copied) unless the slice is empty. */
+/* Sets a field from a slice: by reference when the slice lies in event.original, else copied. */
+static inline void trl_snare_set_slice(struct trl_event *ev, enum trl_field f, const char *v,
+                                       size_t len)
+{
+    if (trl_event_in_original(ev, v, len))
+        trl_event_set_ref(ev, f, v, len);
+    else
+        trl_event_set(ev, f, v, len);
+}
+
+/* Sets a field from a slice unless the slice is empty. */
 static inline void trl_snare_set(struct trl_event *ev, enum trl_field f, const char *v, size_t len)
 {
     if (v && len > 0)
-        trl_event_set(ev, f, v, len);
+        trl_snare_set_slice(ev, f, v, len);
 }
 
 /* Sets a field only when the event does not have it yet. */
@@ -58,14 +69,15 @@ static inline void trl_snare_set_new(struct trl_event *ev, enum trl_field f, con
                                      size_t len)
 {
     if (v && len > 0 && !trl_event_has(ev, f))
-        trl_event_set(ev, f, v, len);
+        trl_snare_set_slice(ev, f, v, len);
 }
 
-/* Sets a dynamic field from a NUL-terminated name. */
+/* Sets a dynamic field; name is a string literal (stored by reference). */
 static inline void trl_snare_set_named(struct trl_event *ev, const char *name, const char *v,
                                        size_t len)
 {
-    trl_event_set_named(ev, name, strlen(name), v, len);
+    trl_event_set_named_ex(ev, name, strlen(name), v, len,
+                           TRL_REF_NAME | (trl_event_in_original(ev, v, len) ? TRL_REF_VALUE : 0));
 }
 
 /* Reference time for dates without a year: the receive time, else now. */

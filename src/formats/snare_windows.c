@@ -17,6 +17,7 @@
  * The DateTime carries no time zone. The agent writes the Windows host's local time by default (it
  * can be set to UTC); without a zone it is taken as UTC.
  */
+#include "core/timeutil.h"
 #include "formats/snare_internal.h"
 #include "formats/vendor_ecs.h"
 #include "formats/vendor_time.h"
@@ -110,24 +111,68 @@ static void set_log_type(struct trl_event *ev, const char *p, size_t len)
     if (trl_strcase_eq(p, len, "Success Audit", 13) ||
         trl_strcase_eq(p, len, "AUDIT_SUCCESS", 13) ||
         trl_strcase_eq(p, len, "Audit Success", 13)) {
-        trl_event_set_str(ev, TRL_F_EVENT_OUTCOME, "success");
-        trl_event_add_unique(ev, TRL_F_WINLOG_KEYWORDS, "Audit Success", 13);
+        trl_event_set_ref(ev, TRL_F_EVENT_OUTCOME, "success", 7);
+        trl_event_add_unique_ref(ev, TRL_F_WINLOG_KEYWORDS, "Audit Success", 13);
         return;
     }
     if (trl_strcase_eq(p, len, "Failure Audit", 13) ||
         trl_strcase_eq(p, len, "AUDIT_FAILURE", 13) ||
         trl_strcase_eq(p, len, "Audit Failure", 13)) {
-        trl_event_set_str(ev, TRL_F_EVENT_OUTCOME, "failure");
-        trl_event_add_unique(ev, TRL_F_WINLOG_KEYWORDS, "Audit Failure", 13);
+        trl_event_set_ref(ev, TRL_F_EVENT_OUTCOME, "failure", 7);
+        trl_event_add_unique_ref(ev, TRL_F_WINLOG_KEYWORDS, "Audit Failure", 13);
         return;
     }
     static const char *const levels[] = {"information", "warning", "error", "critical", "verbose"};
     for (size_t i = 0; i < TRL_ARRAY_LEN(levels); i++) {
         if (trl_strcase_eq(p, len, levels[i], strlen(levels[i]))) {
-            trl_event_set_str(ev, TRL_F_LOG_LEVEL, levels[i]);
+            trl_event_set_ref(ev, TRL_F_LOG_LEVEL, levels[i], strlen(levels[i]));
             return;
         }
     }
+}
+
+static bool two_digits(const char *p, unsigned *v)
+{
+    if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
+        return false;
+    *v = (unsigned)(p[0] - '0') * 10 + (unsigned)(p[1] - '0');
+    return true;
+}
+
+/* The DateTime in the form every agent writes, "Fri Nov 27 18:37:34 2026" (day in one or two
+ * digits), read without interpreting CTIME_PATTERN. Gives what trl_vtime_parse_pattern() gives for
+ * the same text; false for any other form, which the pattern then reads. */
+static bool parse_ctime(const char *p, size_t len, int64_t *ns)
+{
+    if (len != 23 && len != 24)
+        return false;
+    size_t dd = len - 22; /* digits of the day */
+    const char *t = p + 8 + dd;
+    for (size_t i = 0; i < 3; i++) {
+        char c = (char)(p[i] | 0x20);
+        if (c < 'a' || c > 'z')
+            return false;
+    }
+    if (p[3] != ' ' || p[7] != ' ' || t[0] != ' ' || t[3] != ':' || t[6] != ':' || t[9] != ' ')
+        return false;
+    char abbr[4] = {p[4], p[5], p[6], '\0'};
+    unsigned mon = trl_month_from_abbrev(abbr), day, hour, min, sec, y1, y2;
+    if (p[8] < '0' || p[8] > '9')
+        return false;
+    day = (unsigned)(p[8] - '0');
+    if (dd == 2) {
+        if (p[9] < '0' || p[9] > '9')
+            return false;
+        day = day * 10 + (unsigned)(p[9] - '0');
+    }
+    if (!mon || !two_digits(t + 1, &hour) || !two_digits(t + 4, &min) || !two_digits(t + 7, &sec) ||
+        !two_digits(t + 10, &y1) || !two_digits(t + 12, &y2))
+        return false;
+    unsigned year = y1 * 100 + y2;
+    if (day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60 || year < 1970 || year > 2261)
+        return false;
+    *ns = trl_epoch_from_civil(year, mon, day, hour, min, sec) * TRL_NS_PER_SEC;
+    return true;
 }
 
 static bool set_event_id(struct trl_event *ev, const char *p, size_t len, unsigned *id)
@@ -135,8 +180,8 @@ static bool set_event_id(struct trl_event *ev, const char *p, size_t len, unsign
     uint64_t v;
     if (len > 5 || !trl_parse_u64(p, len, &v) || v > 65535)
         return false;
-    trl_event_set(ev, TRL_F_WINLOG_EVENT_ID, p, len);
-    trl_event_set(ev, TRL_F_EVENT_CODE, p, len);
+    trl_snare_set_slice(ev, TRL_F_WINLOG_EVENT_ID, p, len);
+    trl_snare_set_slice(ev, TRL_F_EVENT_CODE, p, len);
     *id = (unsigned)v;
     return true;
 }
@@ -145,7 +190,7 @@ static void set_computer(struct trl_event *ev, const char *p, size_t len)
 {
     if (len == 0)
         return;
-    trl_event_set(ev, TRL_F_WINLOG_COMPUTER_NAME, p, len);
+    trl_snare_set_slice(ev, TRL_F_WINLOG_COMPUTER_NAME, p, len);
     trl_snare_set_new(ev, TRL_F_HOST_NAME, p, len);
 }
 
@@ -158,7 +203,7 @@ static void parse_strings(struct trl_event *ev, const struct trl_str *f, size_t 
     while (k > first + 1 && is_optional_field(&f[k - 1]))
         k--;
     if (k > first + 1 && f[k - 1].len <= 20 && trl_snare_is_digits(f[k - 1].ptr, f[k - 1].len)) {
-        trl_event_set(ev, TRL_F_WINLOG_RECORD_ID, f[k - 1].ptr, f[k - 1].len);
+        trl_snare_set_slice(ev, TRL_F_WINLOG_RECORD_ID, f[k - 1].ptr, f[k - 1].len);
         for (size_t i = k; i < n; i++)
             set_optional_field(ev, &f[i]);
         end = k - 1;
@@ -173,7 +218,7 @@ static void parse_strings(struct trl_event *ev, const struct trl_str *f, size_t 
         mlen--;
     if (mlen == 0)
         return;
-    trl_event_set(ev, TRL_F_MESSAGE, msg, mlen);
+    trl_snare_set_slice(ev, TRL_F_MESSAGE, msg, mlen);
     if (have_id)
         trl_snare_win_message(ev, id, msg, mlen);
 }
@@ -186,16 +231,17 @@ int trl_snare_windows(struct trl_event *ev, const struct trl_str *f, size_t n)
         trl_snare_set(ev, TRL_F_WINLOG_CHANNEL, f[F_LOGNAME].ptr, f[F_LOGNAME].len);
     if (n > F_COUNTER && f[F_COUNTER].len <= 20 &&
         trl_snare_is_digits(f[F_COUNTER].ptr, f[F_COUNTER].len))
-        trl_event_set(ev, TRL_F_EVENT_SEQUENCE, f[F_COUNTER].ptr, f[F_COUNTER].len);
+        trl_snare_set_slice(ev, TRL_F_EVENT_SEQUENCE, f[F_COUNTER].ptr, f[F_COUNTER].len);
     int64_t ns;
-    if (n > F_DATETIME && trl_vtime_parse_pattern(CTIME_PATTERN, sizeof(CTIME_PATTERN) - 1,
-                                                  f[F_DATETIME].ptr, f[F_DATETIME].len, 0, &ns))
+    if (n > F_DATETIME && (parse_ctime(f[F_DATETIME].ptr, f[F_DATETIME].len, &ns) ||
+                           trl_vtime_parse_pattern(CTIME_PATTERN, sizeof(CTIME_PATTERN) - 1,
+                                                   f[F_DATETIME].ptr, f[F_DATETIME].len, 0, &ns)))
         ev->timestamp_ns = ns;
     unsigned id = 0;
     bool have_id = n > F_EVENTID && set_event_id(ev, f[F_EVENTID].ptr, f[F_EVENTID].len, &id);
     if (n > F_SOURCE && f[F_SOURCE].len) {
-        trl_event_set(ev, TRL_F_WINLOG_PROVIDER_NAME, f[F_SOURCE].ptr, f[F_SOURCE].len);
-        trl_event_set(ev, TRL_F_EVENT_PROVIDER, f[F_SOURCE].ptr, f[F_SOURCE].len);
+        trl_snare_set_slice(ev, TRL_F_WINLOG_PROVIDER_NAME, f[F_SOURCE].ptr, f[F_SOURCE].len);
+        trl_snare_set_slice(ev, TRL_F_EVENT_PROVIDER, f[F_SOURCE].ptr, f[F_SOURCE].len);
     }
     if (n > F_USER && !is_na(&f[F_USER]))
         set_user(ev, f[F_USER].ptr, f[F_USER].len);

@@ -25,6 +25,11 @@
 
 #include <limits.h>
 #include <pthread.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define EVENT_DATA_PFX "winlog.event_data."
@@ -283,21 +288,26 @@ static const struct label labels[] = {
 
 #define NLABELS TRL_ARRAY_LEN(labels)
 
-/* The explanatory text Windows appends after the fields; values stop where it starts. */
-static const char *const trailers[] = {
-    "This event is generated",
-    "This event is logged",
-    "Token Elevation Type indicates",
-    "Certificate information is only provided",
-};
+/* The most rules one label has. */
+#define MAX_RULES 8
+/* Room for the full names of the distinct EventData names of the rules. */
+#define NAME_POOL 4096
+#define MAX_NAMES 256
 
-/* Labels chained by their length, built once and read-only afterwards. A label text holds no
+/* Labels chained by their length, and the rules' EventData names numbered and spelt out in full
+ * ("winlog.event_data.TargetUserName"), built once and read-only afterwards. A label text holds no
  * ':', so a label at p[i] can only be the one that ends at the first ':' after i: its length is
  * known before any comparison and only the few labels of that length are compared. */
 struct index {
     unsigned char head[UCHAR_MAX + 1]; /* by label length */
     unsigned char next[NLABELS];
     size_t max_len; /* the longest label */
+    /* The number of the name of rule r of label k: the same name in several rules has one. */
+    unsigned char name_id[NLABELS][MAX_RULES];
+    const char *full[MAX_NAMES]; /* by number: EVENT_DATA_PFX name, NUL-terminated */
+    unsigned char full_len[MAX_NAMES];
+    size_t nnames;
+    char pool[NAME_POOL];
 };
 
 _Static_assert(NLABELS < 255, "label indices must fit in an unsigned char");
@@ -306,9 +316,30 @@ _Static_assert(NLABELS < 255, "label indices must fit in an unsigned char");
 static struct index label_index;
 static pthread_once_t index_once = PTHREAD_ONCE_INIT;
 
+/* The number of a rule's name, added to the index when new. */
+static unsigned char name_number(struct index *ix, size_t *pool_used, const char *name)
+{
+    size_t plen = sizeof(EVENT_DATA_PFX) - 1, nlen = strlen(name);
+    for (size_t i = 0; i < ix->nnames; i++) {
+        if (ix->full_len[i] == plen + nlen && memcmp(ix->full[i] + plen, name, nlen) == 0)
+            return (unsigned char)i;
+    }
+    /* The table is fixed: a new rule name that overflowed these would be a programming error. */
+    if (ix->nnames >= MAX_NAMES || *pool_used + plen + nlen + 1 > NAME_POOL || plen + nlen > 255)
+        abort();
+    char *full = ix->pool + *pool_used;
+    memcpy(full, EVENT_DATA_PFX, plen);
+    memcpy(full + plen, name, nlen + 1);
+    *pool_used += plen + nlen + 1;
+    ix->full[ix->nnames] = full;
+    ix->full_len[ix->nnames] = (unsigned char)(plen + nlen);
+    return (unsigned char)ix->nnames++;
+}
+
 static void build_index(void)
 {
     struct index *ix = &label_index;
+    size_t pool_used = 0;
     memset(ix->head, 0xff, sizeof(ix->head));
     ix->max_len = 0;
     for (size_t i = NLABELS; i-- > 0;) {
@@ -318,6 +349,14 @@ static void build_index(void)
         if (l > ix->max_len)
             ix->max_len = l;
     }
+    for (size_t i = 0; i < NLABELS; i++) {
+        size_t r = 0;
+        for (const struct rule *ru = labels[i].rules; ru && ru->name; ru++, r++) {
+            if (r >= MAX_RULES)
+                abort();
+            ix->name_id[i][r] = name_number(ix, &pool_used, ru->name);
+        }
+    }
 }
 
 static bool is_space(char c)
@@ -325,83 +364,120 @@ static bool is_space(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* The known label at p[i] followed by ':', or -1; colon is the first ':' at or after i (len when
- * there is none). */
-static int label_at(const struct index *ix, const char *p, size_t len, size_t i, size_t colon)
+/* Whether a label may start at p[i]: a capital letter at the start of the message or after
+ * whitespace, ':' or '.'. */
+static bool may_start(const char *p, size_t i)
 {
     char c = p[i];
     if (c < 'A' || c > 'Z')
-        return -1;
-    if (i > 0 && !is_space(p[i - 1]) && p[i - 1] != ':' && p[i - 1] != '.')
-        return -1;
+        return false;
+    return i == 0 || is_space(p[i - 1]) || p[i - 1] == ':' || p[i - 1] == '.';
+}
+
+/* The label that starts at p[i] and ends at colon, or -1. */
+static int label_at(const struct index *ix, const char *p, size_t i, size_t colon)
+{
     size_t tl = colon - i;
-    if (colon >= len || tl > UCHAR_MAX)
+    if (tl > ix->max_len)
         return -1;
     for (unsigned k = ix->head[tl]; k != 0xff; k = ix->next[k]) {
-        if (labels[k].text[0] == c && memcmp(p + i, labels[k].text, tl) == 0)
+        if (labels[k].text[0] == p[i] && memcmp(p + i, labels[k].text, tl) == 0)
             return (int)k;
     }
     return -1;
 }
 
-/* The first known label at or after from: its index, with *at where it starts; or -1. Every
- * position between two colons has the later colon as its first, so rather than trying each
- * position the search goes from colon to colon and, for each, tries the label lengths that end
- * there from the longest: the first match is the label that starts first. */
+/* Tries the label that may start at p[i] (may_start() is true): a label ends at the first ':'
+ * after its start, *colon, moved on when i is past it. Returns the label, -1 when none starts at
+ * i, or -2 when there is no ':' left (no label can follow). */
+static int try_at(const struct index *ix, const char *p, size_t len, size_t i, size_t *colon)
+{
+    if (i > *colon) {
+        const char *q = memchr(p + i, ':', len - i);
+        if (!q)
+            return -2;
+        *colon = (size_t)(q - p);
+    }
+    return label_at(ix, p, i, *colon);
+}
+
+/* The first known label at or after from: its index, with *at where it starts; or -1. The message
+ * is read once, word start by word start (16 bytes at a time where SSE2 is available), and each
+ * possible start is compared with the labels as long as the distance to the next ':'. */
 static int next_label(const struct index *ix, const char *p, size_t len, size_t from, size_t *at)
 {
-    while (from < len) {
-        const char *q = memchr(p + from, ':', len - from);
-        if (!q)
-            return -1;
-        size_t colon = (size_t)(q - p);
-        size_t most = TRL_MIN(colon - from, ix->max_len);
-        for (size_t tl = most; tl > 0; tl--) {
-            if (ix->head[tl] == 0xff)
-                continue;
-            int k = label_at(ix, p, len, colon - tl, colon);
-            if (k >= 0) {
-                *at = colon - tl;
-                return k;
+    if (from >= len)
+        return -1;
+    const char *q = memchr(p + from, ':', len - from);
+    if (!q)
+        return -1;
+    size_t colon = (size_t)(q - p);
+    size_t i = from;
+    int k;
+#if defined(__SSE2__)
+    if (i == 0) {
+        if (may_start(p, 0) && (k = try_at(ix, p, len, 0, &colon)) != -1) {
+            *at = 0;
+            return k < 0 ? -1 : k;
+        }
+        i = 1;
+    }
+    const __m128i before_a = _mm_set1_epi8('A' - 1), after_z = _mm_set1_epi8('Z' + 1);
+    const __m128i sp = _mm_set1_epi8(' '), tab = _mm_set1_epi8('\t'), cr = _mm_set1_epi8('\r'),
+                  lf = _mm_set1_epi8('\n'), co = _mm_set1_epi8(':'), dot = _mm_set1_epi8('.');
+    for (; i + 16 <= len; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + i - 1));
+        /* Bytes 0x80 and above compare as negative: never capitals. */
+        __m128i cap = _mm_and_si128(_mm_cmpgt_epi8(v, before_a), _mm_cmplt_epi8(v, after_z));
+        __m128i sep =
+            _mm_or_si128(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(b, sp), _mm_cmpeq_epi8(b, tab)),
+                                      _mm_or_si128(_mm_cmpeq_epi8(b, cr), _mm_cmpeq_epi8(b, lf))),
+                         _mm_or_si128(_mm_cmpeq_epi8(b, co), _mm_cmpeq_epi8(b, dot)));
+        unsigned mask = (unsigned)_mm_movemask_epi8(_mm_and_si128(cap, sep));
+        while (mask) {
+            size_t j = i + (size_t)__builtin_ctz(mask);
+            mask &= mask - 1;
+            if ((k = try_at(ix, p, len, j, &colon)) != -1) {
+                *at = j;
+                return k < 0 ? -1 : k;
             }
         }
-        from = colon + 1;
+    }
+#endif
+    for (; i < len; i++) {
+        if (may_start(p, i) && (k = try_at(ix, p, len, i, &colon)) != -1) {
+            *at = i;
+            return k < 0 ? -1 : k;
+        }
     }
     return -1;
 }
 
-static const char *rule_name(const struct label *l, enum section sec, unsigned event_id)
+/* The number of the EventData name label k stores in section sec of event event_id, or -1. */
+static int rule_name(const struct index *ix, size_t k, enum section sec, unsigned event_id)
 {
+    const struct label *l = &labels[k];
     if (!l->rules)
-        return NULL;
-    for (const struct rule *r = l->rules; r->name; r++) {
-        if ((r->section == SEC_ANY || r->section == sec) &&
-            (r->ev_lo == 0 || (event_id >= r->ev_lo && event_id <= r->ev_hi)))
-            return r->name;
+        return -1;
+    size_t r = 0;
+    for (const struct rule *ru = l->rules; ru->name; ru++, r++) {
+        if ((ru->section == SEC_ANY || ru->section == sec) &&
+            (ru->ev_lo == 0 || (event_id >= ru->ev_lo && event_id <= ru->ev_hi)))
+            return ix->name_id[k][r];
     }
-    return NULL;
+    return -1;
 }
 
-/* Names already stored for this message. */
-struct stored {
-    const char *names[NLABELS * 2];
-    size_t n;
-};
-
-static void store(struct trl_event *ev, struct stored *st, const struct label *l, const char *name,
-                  const char *v, size_t len)
+static void store(struct trl_event *ev, const struct index *ix, uint64_t *stored,
+                  const struct label *l, unsigned id, const char *v, size_t len)
 {
     /* The first value wins: a later label of the same name is further from the event's subject. */
-    for (size_t i = 0; i < st->n; i++) {
-        if (st->names[i] == name || (st->names[i][0] == name[0] && strcmp(st->names[i], name) == 0))
-            return;
-    }
-    if (st->n < TRL_ARRAY_LEN(st->names))
-        st->names[st->n++] = name;
-    char full[64];
-    size_t plen = sizeof(EVENT_DATA_PFX) - 1, nlen = strlen(name);
-    memcpy(full, EVENT_DATA_PFX, plen);
-    memcpy(full + plen, name, nlen);
+    uint64_t bit = 1ULL << (id % 64);
+    if (stored[id / 64] & bit)
+        return;
+    stored[id / 64] |= bit;
+    unsigned refs = TRL_REF_NAME;
     if (l->flags & LF_LIST) {
         char *out = trl_arena_alloc(ev->arena, len + 1);
         size_t n = 0;
@@ -413,28 +489,49 @@ static void store(struct trl_event *ev, struct stored *st, const struct label *l
                 out[n++] = v[i];
             }
         }
+        out[n] = '\0';
         v = out;
         len = n;
+        refs |= TRL_REF_VALUE;
+    } else if (trl_event_in_original(ev, v, len)) {
+        refs |= TRL_REF_VALUE;
     }
-    trl_event_set_named(ev, full, plen + nlen, v, len);
+    trl_event_set_dynamic_ex(ev, ix->full[id], ix->full_len[id], v, len, refs);
 }
 
+/* Where the explanatory text Windows appends after the fields starts (len when there is none): the
+ * first of the phrases that open it. No phrase can start inside another, so the first occurrence of
+ * any of them is found by looking at each 'T' for the phrases that start with one. */
 static size_t trailer_start(const char *msg, size_t len)
 {
+    static const char *const t_phrases[] = {
+        "This event is generated",
+        "This event is logged",
+        "Token Elevation Type indicates",
+    };
     size_t end = len;
-    for (size_t k = 0; k < TRL_ARRAY_LEN(trailers); k++) {
-        const char *t = trl_memstr(msg, end, trailers[k]);
-        if (t)
+    for (const char *t = memchr(msg, 'T', len); t;
+         t = memchr(t + 1, 'T', len - (size_t)(t + 1 - msg))) {
+        size_t rest = len - (size_t)(t - msg);
+        bool hit = false;
+        for (size_t k = 0; k < TRL_ARRAY_LEN(t_phrases) && !hit; k++)
+            hit = trl_starts_with(t, rest, t_phrases[k]);
+        if (hit) {
             end = (size_t)(t - msg);
+            break;
+        }
+        if (rest <= 1)
+            break;
     }
-    return end;
+    const char *c = trl_memstr(msg, end, "Certificate information is only provided");
+    return c ? (size_t)(c - msg) : end;
 }
 
 void trl_snare_win_message(struct trl_event *ev, unsigned event_id, const char *msg, size_t len)
 {
     pthread_once(&index_once, build_index);
-    struct stored st;
-    st.n = 0;
+    const struct index *ix = &label_index;
+    uint64_t stored[MAX_NAMES / 64] = {0};
     len = trailer_start(msg, len);
     enum section sec = SEC_TOP;
     int cur = -1;           /* label whose value is being read */
@@ -442,7 +539,7 @@ void trl_snare_win_message(struct trl_event *ev, unsigned event_id, const char *
     size_t from = 0;        /* where the search for the next label starts */
     for (;;) {
         size_t i = len;
-        int next = next_label(&label_index, msg, len, from, &i);
+        int next = next_label(ix, msg, len, from, &i);
         if (cur >= 0) {
             const struct label *l = &labels[cur];
             size_t vs = value_start, ve = i;
@@ -459,9 +556,9 @@ void trl_snare_win_message(struct trl_event *ev, unsigned event_id, const char *
             if (l->header && ve == vs) {
                 sec = (enum section)l->header;
             } else if (ve > vs) {
-                const char *name = rule_name(l, sec, event_id);
-                if (name)
-                    store(ev, &st, l, name, msg + vs, ve - vs);
+                int id = rule_name(ix, (size_t)cur, sec, event_id);
+                if (id >= 0)
+                    store(ev, ix, stored, l, (unsigned)id, msg + vs, ve - vs);
                 if (l->header)
                     sec = (enum section)l->header;
             }

@@ -528,6 +528,107 @@ static void test_audit_every_truncation_of_real_records_is_safe(void **state)
     assert_truncations_safe(lines, TRL_ARRAY_LEN(lines), true);
 }
 
+/* ---- the tokenizer: hex decoding, keys, values stored by reference ---- */
+
+static void test_audit_hex_values_decode_in_one_pass(void **state)
+{
+    (void)state;
+    struct trl_event *ev = parse(
+        "type=PATH msg=audit(1.0:1): name=2F746D702F6120622063 cwd=2f746d70 comm=41 exe=414 "
+        "dir=41424X43 watch=2F6574630A path=\"2F746D70\" arch=c000003e foo=4142 key=00410042");
+    /* Even runs of hex digits, upper or lower case, are decoded; NUL bytes become spaces. */
+    assert_named(ev, "auditd.data.name", "/tmp/a b c");
+    assert_named(ev, "auditd.data.cwd", "/tmp");
+    assert_named(ev, "auditd.data.key", " A B");
+    /* Two digits are the shortest hex value; a line feed is kept as decoded. */
+    assert_named(ev, "auditd.data.comm", "A");
+    assert_named(ev, "auditd.data.watch", "/etc\n");
+    /* An odd length, a non-hex byte anywhere, a quoted value or a field auditd never
+     * hex-encodes stays as it was written. */
+    assert_named(ev, "auditd.data.exe", "414");
+    assert_named(ev, "auditd.data.dir", "41424X43");
+    assert_named(ev, "auditd.data.path", "2F746D70");
+    assert_named(ev, "auditd.data.arch", "c000003e");
+    assert_named(ev, "auditd.data.foo", "4142");
+}
+
+static void test_audit_execve_hex_arguments_and_plain_ones(void **state)
+{
+    (void)state;
+    struct trl_event *ev = parse_ok(
+        "type=EXECVE msg=audit(1.0:1): argc=4 a0=6C73 a1=\"-l\" a2=2D2D636F6C6F72 a3=41G0");
+    assert_string_equal(array(ev, TRL_F_PROCESS_ARGS), "ls|-l|--color|41G0");
+    assert_named(ev, "auditd.data.a0", "ls");
+    assert_named(ev, "auditd.data.a3", "41G0");
+    assert_field(ev, TRL_F_PROCESS_COMMAND_LINE, "ls -l --color 41G0");
+}
+
+static void test_audit_keys_with_other_bytes_are_skipped(void **state)
+{
+    (void)state;
+    char line[512];
+    char key64[65], key65[66];
+    memset(key64, 'k', 64);
+    key64[64] = '\0';
+    memset(key65, 'k', 65);
+    key65[65] = '\0';
+    snprintf(line, sizeof(line),
+             "type=SYSCALL msg=audit(1.0:1): pid=1 a$b=2 k\xc3\xa9=3 =4 %s=5 %s=6 "
+             "a.b-c_d[0]=7 UID=\"root\" x==8 y=",
+             key64, key65);
+    struct trl_event *ev = parse(line);
+    assert_named(ev, "auditd.data.pid", "1");
+    assert_named(ev, "auditd.data.a$b", NULL);
+    assert_named(ev, "auditd.data.k\xc3\xa9", NULL);
+    char name[128];
+    snprintf(name, sizeof(name), "auditd.data.%s", key64);
+    assert_named(ev, name, "5");
+    snprintf(name, sizeof(name), "auditd.data.%s", key65);
+    assert_named(ev, name, NULL);
+    assert_named(ev, "auditd.data.a.b-c_d[0]", "7");
+    assert_named(ev, "auditd.data.UID", "root");
+    assert_field(ev, TRL_F_USER_NAME, "root");
+    assert_named(ev, "auditd.data.x", "=8");
+    assert_named(ev, "auditd.data.y", "");
+}
+
+/* The values of a record parsed from event.original are slices of it; parsed from a buffer of the
+ * caller's they are copies. Both give the same fields. */
+static void test_audit_values_in_place_equal_copies(void **state)
+{
+    (void)state;
+    static const char *const lines[] = {
+        "type=SYSCALL msg=audit(1720563243.412:8801): arch=c000003e syscall=59 success=yes exit=0 "
+        "a0=55d0c3a4e2a0 items=2 ppid=1187 pid=24001 auid=1000 uid=33 gid=33 euid=33 tty=pts0 "
+        "ses=4 comm=\"sh\" exe=\"/usr/bin/dash\" key=\"exec\"\x1dUID=\"www-data\" AUID=\"alice\"",
+        "type=EXECVE msg=audit(1.0:2): argc=3 a0=\"sh\" a1=\"-c\" a2=6964",
+        "type=PROCTITLE msg=audit(1.0:3): proctitle=7368002D63006964",
+        "type=USER_LOGIN msg=audit(1.0:4): pid=1 uid=0 auid=4294967295 ses=4294967295 "
+        "msg='op=login acct=\"root\" exe=\"/usr/sbin/sshd\" hostname=? addr=203.0.113.9 "
+        "terminal=sshd res=failed'",
+        "type=AVC msg=audit(1.0:5): avc:  denied  { read write } for pid=7 comm=\"httpd\" "
+        "name=\"x\" scontext=a tcontext=b tclass=file permissive=0",
+        "[   12.345678] audit: type=1300 audit(1.0:6): syscall=2 pid=3",
+    };
+    for (size_t k = 0; k < TRL_ARRAY_LEN(lines); k++) {
+        struct trl_event *a = parse_ok(lines[k]);
+        int rc;
+        struct trl_event *b = parse_as(lines[k], strlen(lines[k]), NULL, &rc);
+        assert_int_equal(rc, TRL_OK);
+        assert_int_equal(a->nfields, b->nfields);
+        for (uint32_t i = 0; i < a->nfields; i++) {
+            const struct trl_kv *x = &a->fields[i], *y = &b->fields[i];
+            size_t xl, yl;
+            const char *xn = trl_kv_name(x, &xl), *yn = trl_kv_name(y, &yl);
+            assert_int_equal(xl, yl);
+            assert_memory_equal(xn, yn, xl);
+            assert_int_equal(x->val_len, y->val_len);
+            if (x->val_len)
+                assert_memory_equal(x->val, y->val, x->val_len);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -558,6 +659,10 @@ int main(void)
         cmocka_unit_test(test_audit_odd_quoting_and_bytes_do_not_break_parsing),
         cmocka_unit_test(test_audit_huge_values_and_many_pairs),
         cmocka_unit_test(test_audit_every_truncation_of_real_records_is_safe),
+        cmocka_unit_test(test_audit_hex_values_decode_in_one_pass),
+        cmocka_unit_test(test_audit_execve_hex_arguments_and_plain_ones),
+        cmocka_unit_test(test_audit_keys_with_other_bytes_are_skipped),
+        cmocka_unit_test(test_audit_values_in_place_equal_copies),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

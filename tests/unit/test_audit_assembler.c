@@ -641,6 +641,72 @@ static void test_assembler_syslog_records_keep_their_header(void **state)
     trl_audit_assembler_destroy(a);
 }
 
+/* A record of more fields than the copy's bookkeeping holds in one word (64), added from an arena
+ * that is reset right after, as a batch's is: the merged event has every argument. */
+static void test_assembler_long_records_from_reset_arenas(void **state)
+{
+    (void)state;
+    struct trl_audit_assembler *a = trl_audit_assembler_create(NULL);
+    struct trl_event *out[4];
+    char line[4096];
+    int n = snprintf(line, sizeof(line), "type=EXECVE msg=audit(10.000:7): argc=90");
+    for (int i = 0; i < 90; i++)
+        n += snprintf(line + n, sizeof(line) - (size_t)n, " a%d=\"arg%d\"", i, i);
+    add(a,
+        "type=SYSCALL msg=audit(10.000:7): arch=c000003e syscall=59 pid=2 ppid=1 "
+        "comm=\"x\" exe=\"/bin/x\" key=\"exec\"",
+        0);
+    trl_arena_reset(in_arena);
+    add(a, line, 0);
+    trl_arena_reset(in_arena);
+    add(a, "type=PROCTITLE msg=audit(10.000:7): proctitle=61726730006172673100", 0);
+    trl_arena_reset(in_arena);
+    add(a, "type=EOE msg=audit(10.000:7): ", 0);
+    trl_arena_reset(in_arena);
+    assert_int_equal(trl_audit_assembler_take(a, out_arena, 0, false, out, 4), 1);
+    struct trl_event *ev = out[0];
+    assert_field(ev, TRL_F_PROCESS_ARGS_COUNT, "90");
+    char want[1024];
+    int w = 0;
+    for (int i = 0; i < 90; i++)
+        w += snprintf(want + w, sizeof(want) - (size_t)w, "%sarg%d", i ? " " : "", i);
+    assert_field(ev, TRL_F_PROCESS_COMMAND_LINE, want);
+    assert_string_equal(named(ev, "auditd.data.a63"), "arg63");
+    assert_string_equal(named(ev, "auditd.data.a64"), "(absent)");
+    assert_string_equal(named(ev, "auditd.data.proctitle"), "arg0 arg1 ");
+    assert_field(ev, TRL_F_PROCESS_TITLE, "arg0 arg1");
+    assert_field(ev, TRL_F_PROCESS_EXECUTABLE, "/bin/x");
+    assert_field(ev, TRL_F_AUDITD_KEY, "exec");
+    assert_string_equal(array(ev, TRL_F_AUDITD_RECORD_TYPES), "SYSCALL|EXECVE|PROCTITLE|EOE");
+    assert_true(
+        trl_starts_with(ev->original, ev->original_len, "type=SYSCALL msg=audit(10.000:7)"));
+    trl_audit_assembler_destroy(a);
+}
+
+/* A record whose values are not slices of its original (set by another stage) is copied whole,
+ * and an event of one record keeps that record's original. */
+static void test_assembler_values_outside_the_original(void **state)
+{
+    (void)state;
+    struct trl_audit_assembler *a = trl_audit_assembler_create(NULL);
+    struct trl_event *out[2];
+    struct trl_event *ev =
+        record("type=SYSCALL msg=audit(20.000:9): syscall=2 pid=5 comm=\"cat\"", 0);
+    trl_event_set_named(ev, "labels.site", 11, "lab", 3);
+    trl_event_set(ev, TRL_F_HOST_NAME, "db01", 4);
+    assert_int_equal(trl_audit_assembler_add(a, ev), TRL_OK);
+    trl_arena_reset(in_arena);
+    assert_int_equal(trl_audit_assembler_take(a, out_arena, 0, true, out, 2), 1);
+    assert_field(out[0], TRL_F_HOST_NAME, "db01");
+    assert_string_equal(named(out[0], "labels.site"), "lab");
+    assert_string_equal(named(out[0], "auditd.data.comm"), "cat");
+    assert_field(out[0], TRL_F_PROCESS_NAME, "cat");
+    assert_int_equal(out[0]->original_len,
+                     strlen("type=SYSCALL msg=audit(20.000:9): syscall=2 pid=5 comm=\"cat\""));
+    assert_int_equal(out[0]->original[out[0]->original_len], '\0');
+    trl_audit_assembler_destroy(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -663,6 +729,8 @@ int main(void)
         cmocka_unit_test(test_assembler_kernel_module_load),
         cmocka_unit_test(test_assembler_execve_split_over_records),
         cmocka_unit_test(test_assembler_syslog_records_keep_their_header),
+        cmocka_unit_test(test_assembler_long_records_from_reset_arenas),
+        cmocka_unit_test(test_assembler_values_outside_the_original),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

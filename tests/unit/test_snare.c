@@ -1031,6 +1031,134 @@ static void test_snare_huge_and_binary_input(void **state)
     free(buf);
 }
 
+/* ---- the message scan, the field split and the DateTime ---- */
+
+/* A message of Windows labels behind padding of every length: the labels are found wherever they
+ * fall in the blocks the scan reads at once, and only at the start of a word. */
+static void test_snare_message_labels_at_every_offset(void **state)
+{
+    (void)state;
+    for (size_t pad = 0; pad < 40; pad++) {
+        char msg[256], line[512];
+        size_t n = 0;
+        for (size_t i = 0; i < pad; i++)
+            msg[n++] = i + 1 == pad ? ' ' : (char)('a' + i % 26);
+        snprintf(msg + n, sizeof(msg) - n,
+                 "Logon Type: 3 XProcess Name: evil Source Network Address: 10.0.0.%zu Source "
+                 "Port: 5%zu Process Name: good",
+                 pad, pad);
+        snprintf(line, sizeof(line), SEC("4624", "N/A", "Success Audit", "Logon", "%s", "7"), msg);
+        struct trl_event *ev = parse_ok(line);
+        char ip[32], port[32];
+        snprintf(ip, sizeof(ip), "10.0.0.%zu", pad);
+        snprintf(port, sizeof(port), "5%zu", pad);
+        assert_data(ev, "LogonType", "3");
+        assert_data(ev, "IpAddress", ip);
+        assert_data(ev, "IpPort", port);
+        /* "XProcess Name:" starts inside a word: no label, part of LogonType's value. */
+        assert_data(ev, "ProcessName", "good");
+    }
+}
+
+static void test_snare_message_without_labels_or_colons(void **state)
+{
+    (void)state;
+    static const char *const msgs[] = {
+        "no colon here at all",
+        ":::",
+        "A:B:C:",
+        "Logon Type:",
+        "Logon Type: ",
+        ":Logon Type: 2",
+        "x.Logon Type: 2",
+        "Subject:Security ID:S-1-5-18",
+    };
+    for (size_t k = 0; k < TRL_ARRAY_LEN(msgs); k++) {
+        char line[512];
+        snprintf(line, sizeof(line), SEC("4624", "N/A", "Success Audit", "Logon", "%s", "7"),
+                 msgs[k]);
+        struct trl_event *ev = parse_ok(line);
+        assert_field(ev, TRL_F_WINLOG_EVENT_ID, "4624");
+        if (k == 5 || k == 6)
+            assert_data(ev, "LogonType", "2");
+        else if (k == 7)
+            assert_data(ev, "SubjectUserSid", "S-1-5-18");
+        else
+            assert_data(ev, "LogonType", NULL);
+    }
+}
+
+static void test_snare_message_trailer_ends_the_values(void **state)
+{
+    (void)state;
+    struct trl_event *ev = parse_ok(SEC(
+        "4624", "N/A", "Success Audit", "Logon",
+        "Logon Type: 3 Process Name: C:\\\\Windows\\\\x.exe This event is generated when a logon "
+        "session is created. Logon Type: 9",
+        "7"));
+    assert_data(ev, "LogonType", "3");
+    assert_data(ev, "ProcessName", "C:\\\\Windows\\\\x.exe");
+    ev = parse_ok(SEC("4624", "N/A", "Success Audit", "Logon",
+                      "Logon Type: 3 Certificate information is only provided if a certificate "
+                      "was used. Logon Type: 9",
+                      "7"));
+    assert_data(ev, "LogonType", "3");
+    /* A 'T' as the last byte, and phrases that only start like a trailer. */
+    ev = parse_ok(SEC("4624", "N/A", "Success Audit", "Logon",
+                      "Logon Type: 3 This event is Token Elevation T", "7"));
+    assert_data(ev, "LogonType", "3");
+}
+
+static void test_snare_many_fields_are_all_split(void **state)
+{
+    (void)state;
+    char line[2048];
+    int n = snprintf(line, sizeof(line), "%s",
+                     SEC("4624", "N/A", "Success Audit", "Logon", "Logon Type: 3", "7"));
+    for (int i = 0; i < 40; i++)
+        n += snprintf(line + n, sizeof(line) - (size_t)n, "\tK%d=v%d", i, i);
+    struct trl_event *ev = parse_ok(line);
+    assert_field(ev, TRL_F_WINLOG_RECORD_ID, "7");
+    assert_named(ev, "labels.snare_K0", "v0");
+    assert_named(ev, "labels.snare_K39", "v39");
+    assert_data(ev, "LogonType", "3");
+}
+
+static void test_snare_datetime_forms(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *when;
+        const char *want; /* NULL: no timestamp from the record (the receive time stays) */
+    } cases[] = {
+        {"Tue Jul 09 10:15:02 2024", "2024-07-09T10:15:02.000000000Z"},
+        {"Tue Jul 9 10:15:02 2024", "2024-07-09T10:15:02.000000000Z"},
+        {"Tue Jul  9 10:15:02 2024", "2024-07-09T10:15:02.000000000Z"},
+        {"tue JUL 09 10:15:02 2024", "2024-07-09T10:15:02.000000000Z"},
+        {"Tuesday July 09 10:15:02 2024", "2024-07-09T10:15:02.000000000Z"},
+        {"Sun Feb 29 23:59:60 2032", "2032-03-01T00:00:00.000000000Z"},
+        {"Tue Jux 09 10:15:02 2024", NULL},
+        {"Tue Jul 32 10:15:02 2024", NULL},
+        {"Tue Jul 09 24:15:02 2024", NULL},
+        {"Tue Jul 09 10:15:02 1969", NULL},
+        {"Tue Jul 09 10:15:02 2262", NULL},
+        {"Tue Jul 09 10-15-02 2024", NULL},
+        {"T1e Jul 09 10:15:02 2024", NULL},
+    };
+    for (size_t k = 0; k < TRL_ARRAY_LEN(cases); k++) {
+        char line[512];
+        snprintf(line, sizeof(line),
+                 "DC01\tMSWinEventLog\t1\tSecurity\t2291\t%s\t4624\tMicrosoft-Windows-Security-"
+                 "Auditing\tN/A\tN/A\tSuccess Audit\tDC01\tLogon\t\tLogon Type: 3\t7",
+                 cases[k].when);
+        struct trl_event *ev = parse_ok(line);
+        if (cases[k].want)
+            assert_time(ev, cases[k].want);
+        else
+            assert_true(ev->timestamp_ns == 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1076,6 +1204,11 @@ int main(void)
         cmocka_unit_test(test_snare_malformed_windows_lines_are_invalid),
         cmocka_unit_test(test_snare_escapes_cut_at_end_of_input),
         cmocka_unit_test(test_snare_huge_and_binary_input),
+        cmocka_unit_test(test_snare_message_labels_at_every_offset),
+        cmocka_unit_test(test_snare_message_without_labels_or_colons),
+        cmocka_unit_test(test_snare_message_trailer_ends_the_values),
+        cmocka_unit_test(test_snare_many_fields_are_all_split),
+        cmocka_unit_test(test_snare_datetime_forms),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
