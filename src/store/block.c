@@ -146,6 +146,8 @@ struct summary_acc {
     struct trl_buf min, max;
 };
 
+struct seen_slot;
+
 /* A keyword column value of the event being built, filed once its leaves are all seen. */
 struct pending {
     uint8_t col;
@@ -153,6 +155,11 @@ struct pending {
     uint32_t len;
     const char *val;
     uint64_t field_hash;
+    /* The slot of the table of seen values that holds this value, while its tag is `tag` (the
+     * slot may be taken by another value of the same event): it remembers the value's column
+     * entry. NULL for values the table does not keep. */
+    struct seen_slot *seen;
+    uint32_t tag;
 };
 
 /* What the builder needs to know about a leaf's path. Every event of a block repeats the same few
@@ -204,6 +211,18 @@ struct token_slot {
     uint32_t gen; /* the builder's block generation when the term went into the block's set */
 };
 
+/* Segments of up to 16 bytes whose terms the block has. Values are cut into segments at spaces
+ * and control characters, which are neither word bytes nor joiners, so that every term of a value
+ * (token or joined pair) lies within one segment and depends on its bytes alone: a segment seen
+ * again in the block (a word of a message template, a host name, an address, a time) is skipped
+ * whole instead of looking up each of its terms. Remembered by their bytes, as the token cache's
+ * keys. */
+#define SEG_CACHE_BITS 12
+struct seg_slot {
+    uint64_t k0, k1;
+    uint32_t gen; /* the builder's block generation when the segment's terms were added */
+};
+
 /* Keyword values of up to 16 bytes already indexed in the block, by stream: one seen again
  * (the same user or address a few events later) adds nothing to the index and nothing to its
  * column's summary, so it is only filed for its column. */
@@ -213,6 +232,10 @@ struct seen_slot {
     uint32_t sid;
     uint32_t len;
     uint32_t gen; /* the builder's block generation when indexed; 0: empty */
+    uint32_t tag; /* distinct for every value put in a slot during a block */
+    /* 1 + the column dictionary's entry of an event whose only value in the column is this one,
+     * 0 while not known: such an event is filed without building and looking up its entry. */
+    uint32_t entry;
 };
 
 /* The term hashes added to the block (with some repeats), filed by their top bits into lists
@@ -258,10 +281,13 @@ struct trl_block_builder {
     uint64_t recent[RECENT_TERMS];
     uint64_t recent_tok[RECENT_VALUES];
     struct token_slot tokens[1u << TOKEN_CACHE_BITS];
+    struct seg_slot segs[1u << SEG_CACHE_BITS];
     struct seen_slot seen[1u << SEEN_BITS];
-    uint32_t gen; /* counts blocks, from 1: a token slot stamped with it has its term added */
-    char *text;   /* a value being tokenized, followed by TEXT_PAD zero bytes */
+    uint32_t gen;       /* counts blocks, from 1: a token slot stamped with it has its term added */
+    uint32_t seen_tags; /* tags given to seen slots in this block */
+    char *text;         /* a value being tokenized, followed by TEXT_PAD zero bytes */
     size_t text_cap;
+    uint64_t *masks;  /* its word and gap masks (index_text) */
     int32_t orig_sid; /* stream of event.original in the current block, -1 while unknown */
     struct trl_buf raw[TRL_COL__COUNT];
     struct coldict dict[TRL_COL__COUNT];
@@ -317,6 +343,7 @@ void trl_block_builder_destroy(struct trl_block_builder *b)
         free(b->terms.v[p]);
     free(b->terms.set);
     free(b->text);
+    free(b->masks);
     for (int c = 0; c < TRL_COL__COUNT; c++) {
         trl_buf_free(&b->raw[c]);
         trl_buf_free(&b->dict[c].vals);
@@ -365,23 +392,14 @@ static inline void add_term(struct trl_block_builder *b, uint64_t h)
     term_parts_add(&b->terms, h);
 }
 
-/* Keeps each hash of list p once (in place, in first-seen order); returns how many remain. */
-static uint32_t term_part_dedup(struct term_parts *t, unsigned p)
+/* Keeps each hash of list p once (in place, in first-seen order) with the help of t->set, whose
+ * slots hold 0 or hashes of this list or of lists done before; returns how many remain. */
+static uint32_t term_part_dedup(struct term_parts *t, unsigned p, size_t mask)
 {
     uint32_t n = t->n[p];
     if (n < 2)
         return n;
-    size_t cap = 64;
-    while (cap < (size_t)n * 2)
-        cap *= 2;
-    if (t->set_cap < cap) {
-        free(t->set);
-        t->set = trl_xmalloc(cap * sizeof(*t->set));
-        t->set_cap = cap;
-    }
-    memset(t->set, 0, cap * sizeof(*t->set));
-    uint64_t *v = t->v[p];
-    size_t mask = cap - 1;
+    uint64_t *v = t->v[p], *set = t->set;
     bool have_zero = false;
     uint32_t k = 0;
     for (uint32_t i = 0; i < n; i++) {
@@ -392,23 +410,39 @@ static uint32_t term_part_dedup(struct term_parts *t, unsigned p)
             have_zero = true;
             continue;
         }
-        /* The slot comes from bits below the top ones, which all hashes of the list share. */
+        /* The slot comes from bits below the top ones, which all hashes of the list share. A
+         * slot holding a hash of another list is free for this one: no list looks at it again. */
         size_t j = (size_t)(h >> 20) & mask;
-        while (t->set[j] && t->set[j] != h)
+        while (set[j] && set[j] >> (64 - TERM_PART_BITS) == p && set[j] != h)
             j = (j + 1) & mask;
-        if (t->set[j])
+        if (set[j] == h)
             continue;
-        t->set[j] = h;
+        set[j] = h;
         v[k++] = h;
     }
     return k;
 }
 
+/* Deduplicates the lists one after the other in one table, cleared once for the block rather than
+ * once per list: a list's hashes all share their top bits, so it can tell its own slots from
+ * those of the lists before. */
 static void term_parts_dedup(struct term_parts *t)
 {
+    uint32_t most = 0;
+    for (unsigned p = 0; p < TERM_PARTS; p++)
+        most = t->n[p] > most ? t->n[p] : most;
+    size_t cap = 64;
+    while (cap < (size_t)most * 2)
+        cap *= 2;
+    if (t->set_cap < cap) {
+        free(t->set);
+        t->set = trl_xmalloc(cap * sizeof(*t->set));
+        t->set_cap = cap;
+    }
+    memset(t->set, 0, cap * sizeof(*t->set));
     t->distinct = 0;
     for (unsigned p = 0; p < TERM_PARTS; p++) {
-        t->n[p] = term_part_dedup(t, p);
+        t->n[p] = term_part_dedup(t, p, cap - 1);
         t->distinct += t->n[p];
     }
 }
@@ -467,19 +501,36 @@ static inline uint64_t load_le64(const char *p)
     return le64toh(w);
 }
 
-/* Adds the text term [tok, tok + n) of a padded copy (see TEXT_PAD). Terms of up to 16 bytes are
- * looked up in the token cache, which also knows whether the block has the term already. */
-static inline void add_text_term(struct trl_block_builder *b, const char *tok, size_t n)
+/* The key of the 1 to 16 bytes at p, followed by at least 16 readable bytes, in the token cache
+ * (see struct token_slot); returns its hash. */
+static inline uint64_t term_key(const char *p, size_t n, uint64_t *k0, uint64_t *k1)
 {
-    if (n > 16) {
-        add_term(b, trl_term_text_hash(tok, n));
+    uint64_t a = load_le64(p), c;
+    if (n > 8) {
+        c = load_le64(p + 8) & low_bytes[n - 8];
+    } else {
+        a &= low_bytes[n];
+        c = 0;
+    }
+    if (n < 16)
+        c |= (uint64_t)n << 56;
+    *k0 = a;
+    *k1 = c;
+    return (a ^ (c * 0xbf58476d1ce4e5b9ULL)) * 0x9e3779b97f4a7c15ULL;
+}
+
+/* Adds the text term [tok, tok + n) of a padded copy (see TEXT_PAD). Terms of up to 16 bytes are
+ * looked up in the token cache, which also knows whether the block has the term already. Inlined
+ * into the tokenizer's loop: it runs for every token of every event. */
+static inline __attribute__((always_inline)) void add_text_term(struct trl_block_builder *b,
+                                                                const char *tok, size_t n)
+{
+    if (__builtin_expect(n > 16, 0)) {
+        add_term(b, trl_term_hash_lower(TRL_TERM_SEED_TEXT, tok, n));
         return;
     }
-    uint64_t k0 = load_le64(tok) & low_bytes[n < 8 ? n : 8];
-    uint64_t k1 = n > 8 ? load_le64(tok + 8) & low_bytes[n - 8] : 0;
-    if (n < 16)
-        k1 |= (uint64_t)n << 56;
-    uint64_t x = (k0 ^ (k1 * 0xbf58476d1ce4e5b9ULL)) * 0x9e3779b97f4a7c15ULL;
+    uint64_t k0, k1;
+    uint64_t x = term_key(tok, n, &k0, &k1);
     struct token_slot *t = &b->tokens[x >> (64 - TOKEN_CACHE_BITS)];
     if (t->k0 == k0 && t->k1 == k1) {
         if (t->gen == b->gen)
@@ -487,82 +538,218 @@ static inline void add_text_term(struct trl_block_builder *b, const char *tok, s
     } else {
         t->k0 = k0;
         t->k1 = k1;
-        t->hash = trl_term_text_hash(tok, n);
+        t->hash = trl_term_hash_lower(TRL_TERM_SEED_TEXT, tok, n);
     }
     t->gen = b->gen;
     term_parts_add(&b->terms, t->hash);
 }
 
-/* Bit i set when p[i] is a word byte (trl_term_is_word), for the 64 bytes at p. */
-static inline uint64_t word_mask64(const unsigned char *p)
+/* Two masks of the 16 bytes at p: bit i of *word set when p[i] is a word byte (trl_term_is_word),
+ * bit i of *gap when p[i] is a space or a control character (0x00..0x20; see struct seg_slot). */
+static inline void masks16(const unsigned char *p, uint32_t *word, uint32_t *gap)
 {
 #if defined(__SSE2__)
     const __m128i lo_digit = _mm_set1_epi8('0' - 1), hi_digit = _mm_set1_epi8('9' + 1);
     const __m128i lo_alpha = _mm_set1_epi8('a' - 1), hi_alpha = _mm_set1_epi8('z' + 1);
     const __m128i case_bit = _mm_set1_epi8(0x20), under = _mm_set1_epi8('_');
+    const __m128i space = _mm_set1_epi8(' ');
     const __m128i zero = _mm_setzero_si128();
-    uint64_t m = 0;
-    for (int k = 0; k < 4; k++) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
-        /* Signed compares: bytes >= 0x80 are negative, and word bytes by themselves. */
-        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, lo_digit), _mm_cmplt_epi8(x, hi_digit));
-        __m128i l = _mm_or_si128(x, case_bit);
-        __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(l, lo_alpha), _mm_cmplt_epi8(l, hi_alpha));
-        __m128i w = _mm_or_si128(_mm_or_si128(digit, alpha),
-                                 _mm_or_si128(_mm_cmpeq_epi8(x, under), _mm_cmplt_epi8(x, zero)));
-        m |= (uint64_t)(uint32_t)_mm_movemask_epi8(w) << (16 * k);
-    }
-    return m;
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    /* Signed compares: bytes >= 0x80 are negative, and word bytes by themselves. */
+    __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, lo_digit), _mm_cmplt_epi8(x, hi_digit));
+    __m128i l = _mm_or_si128(x, case_bit);
+    __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(l, lo_alpha), _mm_cmplt_epi8(l, hi_alpha));
+    __m128i w = _mm_or_si128(_mm_or_si128(digit, alpha),
+                             _mm_or_si128(_mm_cmpeq_epi8(x, under), _mm_cmplt_epi8(x, zero)));
+    /* Unsigned x <= ' ': the larger of the two is the space. */
+    __m128i g = _mm_cmpeq_epi8(_mm_max_epu8(x, space), space);
+    *word = (uint32_t)_mm_movemask_epi8(w);
+    *gap = (uint32_t)_mm_movemask_epi8(g);
 #else
-    uint64_t m = 0;
-    for (unsigned i = 0; i < 64; i++)
-        m |= (uint64_t)trl_term_wordchar[p[i]] << i;
-    return m;
+    uint32_t m = 0, g = 0;
+    for (unsigned i = 0; i < 16; i++) {
+        m |= (uint32_t)trl_term_wordchar[p[i]] << i;
+        g |= (uint32_t)(p[i] <= ' ') << i;
+    }
+    *word = m;
+    *gap = g;
 #endif
 }
 
+/* The joiners of trl_term_is_joiner(), as a table: the tokenizer asks once per token. */
+static const uint8_t joiner_table[256] = {
+    ['.'] = 1, [':'] = 1, ['-'] = 1, ['/'] = 1, ['@'] = 1, ['\\'] = 1,
+};
+
+/* Adds the token [s0, e0) of the padded copy p, and the pair it makes with the previous token
+ * [*prev_start, *prev_end) when one joiner separates them. */
+static inline __attribute__((always_inline)) void emit_token(struct trl_block_builder *b,
+                                                             const char *p, size_t s0, size_t e0,
+                                                             size_t *prev_start, size_t *prev_end)
+{
+    add_text_term(b, p + s0, e0 - s0);
+    if (s0 == *prev_end + 1 && joiner_table[(unsigned char)p[*prev_end]])
+        add_text_term(b, p + *prev_start, e0 - *prev_start);
+    *prev_start = s0;
+    *prev_end = e0;
+}
+
+/* True when the block has the terms of the segment [p, p + n) of at most 16 bytes (followed by 16
+ * readable bytes); otherwise remembers that it has them, the caller adding them now. */
+static inline bool seg_seen(struct trl_block_builder *b, const char *p, size_t n)
+{
+    uint64_t k0, k1;
+    uint64_t x = term_key(p, n, &k0, &k1);
+    struct seg_slot *sl = &b->segs[x >> (64 - SEG_CACHE_BITS)];
+    if (sl->gen == b->gen && sl->k0 == k0 && sl->k1 == k1)
+        return true;
+    *sl = (struct seg_slot){k0, k1, b->gen};
+    return false;
+}
+
+/* index_text() for a value of 1 to 16 bytes (most keyword values): the copy is made on the stack
+ * without a call, and one 16-byte mask covers it. */
+static void index_short_text(struct trl_block_builder *b, const char *val, size_t len)
+{
+    /* The value, then zero bytes: a term key reads 16 bytes from a token's start. */
+    char p[32] = {0};
+    if (len >= 8) {
+        memcpy(p, val, 8);
+        memcpy(p + len - 8, val + len - 8, 8);
+    } else if (len >= 4) {
+        memcpy(p, val, 4);
+        memcpy(p + len - 4, val + len - 4, 4);
+    } else {
+        p[0] = val[0];
+        p[len / 2] = val[len / 2];
+        p[len - 1] = val[len - 1];
+    }
+    uint32_t word, gap;
+    masks16((const unsigned char *)p, &word, &gap);
+    /* A value without a gap is one segment: often one of the event's original, seen there. */
+    if (!(gap & ((1u << len) - 1)) && seg_seen(b, p, len))
+        return;
+    /* Bit len, a zero byte, ends the last token. */
+    uint64_t m = word;
+    uint64_t starts = m & ~(m << 1), ends = ~m & (m << 1);
+    size_t prev_start = 0, prev_end = (size_t)-2;
+    while (ends) {
+        size_t s0 = (size_t)__builtin_ctzll(starts);
+        size_t e = (size_t)__builtin_ctzll(ends);
+        starts &= starts - 1;
+        ends &= ends - 1;
+        emit_token(b, p, s0, e, &prev_start, &prev_end);
+    }
+}
+
+/* The first position from i whose bit is set in the masks w (one is, at the latest in the
+ * sentinel word after the last). */
+static inline size_t next_set(const uint64_t *w, size_t i)
+{
+    size_t k = i >> 6;
+    uint64_t x = w[k] & (~0ULL << (i & 63));
+    while (!x)
+        x = w[++k];
+    return (k << 6) + (size_t)__builtin_ctzll(x);
+}
+
+/* The same for a clear bit. */
+static inline size_t next_clear(const uint64_t *w, size_t i)
+{
+    size_t k = i >> 6;
+    uint64_t x = ~w[k] & (~0ULL << (i & 63));
+    while (!x)
+        x = ~w[++k];
+    return (k << 6) + (size_t)__builtin_ctzll(x);
+}
+
+/* Adds the terms of the segment [a, z) of the padded copy p, whose word masks are wm (with a set
+ * sentinel word after the last), unless the block has them. */
+static inline __attribute__((always_inline)) void
+index_segment(struct trl_block_builder *b, const char *p, const uint64_t *wm, size_t a, size_t z)
+{
+    if (z - a <= 16 && seg_seen(b, p + a, z - a))
+        return;
+    size_t prev_start = 0, prev_end = (size_t)-2;
+    for (size_t i = a;;) {
+        size_t s0 = next_set(wm, i);
+        if (s0 >= z)
+            break;
+        /* The gap byte at z is not a word byte: the token ends there at the latest. */
+        i = next_clear(wm, s0);
+        emit_token(b, p, s0, i, &prev_start, &prev_end);
+    }
+}
+
 /* Adds the text terms of a value: what trl_term_index_terms() reports (every token, and every
- * pair of tokens joined by one joiner), found 64 bytes at a time from a mask of word bytes in a
- * zero-padded copy of the value. */
+ * pair of tokens joined by one joiner). A zero-padded copy of the value is cut into segments at
+ * gap bytes, which no term spans; a segment of up to 16 bytes seen before in the block (a word of
+ * a template, a host, an address, a time) adds nothing, any other is tokenized from a mask of word
+ * bytes. */
 static void index_text(struct trl_block_builder *b, const char *val, size_t len)
 {
     if (len == 0)
         return;
+    if (len <= 16) {
+        index_short_text(b, val, len);
+        return;
+    }
+    /* Mask words for bits 0..len (the byte at len is zero: a gap, not a word byte), then a
+     * sentinel word for the word masks. */
+    size_t nw = len / 64 + 1;
     if (b->text_cap < len + TEXT_PAD) {
         free(b->text);
+        free(b->masks);
         b->text_cap = len + TEXT_PAD > 4096 ? len + TEXT_PAD : 4096;
         b->text = trl_xmalloc(b->text_cap);
+        b->masks = trl_xmalloc(2 * (b->text_cap / 64 + 2) * sizeof(*b->masks));
     }
     char *p = b->text;
     memcpy(p, val, len);
     memset(p + len, 0, TEXT_PAD);
-    const unsigned char *u = (const unsigned char *)p;
-    size_t start = 0, prev_start = 0, prev_end = 0;
-    bool have_prev = false, in_token = false;
-    /* The zero bytes after the value end its last token, in the same 64 bytes or the next. */
-    for (size_t base = 0; base < len || in_token; base += 64) {
-        uint64_t m = word_mask64(u + base);
-        uint64_t shifted = (m << 1) | (in_token ? 1 : 0);
-        uint64_t starts = m & ~shifted, ends = ~m & shifted;
-        for (;;) {
-            if (!in_token) {
-                if (!starts)
-                    break;
-                start = base + (size_t)__builtin_ctzll(starts);
-                starts &= starts - 1;
-                in_token = true;
-            }
-            if (!ends)
-                break;
-            size_t end = base + (size_t)__builtin_ctzll(ends);
-            ends &= ends - 1;
-            in_token = false;
-            add_text_term(b, p + start, end - start);
-            if (have_prev && start == prev_end + 1 && trl_term_is_joiner(u[prev_end]))
-                add_text_term(b, p + prev_start, end - prev_start);
-            have_prev = true;
-            prev_start = start;
-            prev_end = end;
+    uint64_t *wm = b->masks, *gm = b->masks + nw + 1;
+    for (size_t k = 0; k < nw; k++) {
+        uint64_t w = 0, g = 0;
+        for (unsigned c = 0; c < 4; c++) {
+            uint32_t w16, g16;
+            masks16((const unsigned char *)p + 64 * k + 16 * c, &w16, &g16);
+            w |= (uint64_t)w16 << (16 * c);
+            g |= (uint64_t)g16 << (16 * c);
+        }
+        wm[k] = w;
+        gm[k] = g;
+    }
+    wm[nw] = ~0ULL;
+    /* Segments from the gap masks as tokens from word masks: a start where a gap byte (or the
+     * value's start) precedes a byte that is not one, an end where a gap byte follows one. */
+    bool in_seg = false;
+    size_t a = 0;
+    for (size_t k = 0; k < nw; k++) {
+        size_t base = 64 * k;
+        uint64_t ng = ~gm[k];
+        uint64_t shifted = (ng << 1) | (in_seg ? 1 : 0);
+        uint64_t st = ng & ~shifted, en = ~ng & shifted;
+        if (in_seg) {
+            /* A segment from the previous 64 bytes: none ends here when no byte is a gap. */
+            if (!en)
+                continue;
+            size_t z = base + (size_t)__builtin_ctzll(en);
+            en &= en - 1;
+            in_seg = false;
+            index_segment(b, p, wm, a, z);
+        }
+        while (en) {
+            size_t s0 = base + (size_t)__builtin_ctzll(st);
+            size_t z = base + (size_t)__builtin_ctzll(en);
+            st &= st - 1;
+            en &= en - 1;
+            index_segment(b, p, wm, s0, z);
+        }
+        /* A start left over begins a segment that goes on into the next 64 bytes (the zero
+         * byte at len ends the last one in the last word). */
+        if (st) {
+            a = base + (size_t)__builtin_ctzll(st);
+            in_seg = true;
         }
     }
 }
@@ -684,8 +871,8 @@ static void coldict_grow(struct coldict *d)
 }
 
 /* Files the entry that was just appended to d->vals from offset at: kept when new to the block,
- * else taken back off; either way the event's reference is written. */
-static void coldict_file(struct coldict *d, size_t at)
+ * else taken back off; either way the event's reference is written. Returns the entry's index. */
+static uint32_t coldict_file(struct coldict *d, size_t at)
 {
     const char *e = d->vals.data + at;
     size_t len = d->vals.len - at;
@@ -700,7 +887,7 @@ static void coldict_file(struct coldict *d, size_t at)
             !memcmp(d->vals.data + d->off[i], e, len)) {
             d->vals.len = at;
             buf_varint(&d->refs, (uint64_t)i + 1);
-            return;
+            return i;
         }
     }
     if ((size_t)d->n + 2 > d->off_cap) {
@@ -714,6 +901,14 @@ static void coldict_file(struct coldict *d, size_t at)
     d->n++;
     d->off[d->n] = (uint32_t)d->vals.len;
     trl_buf_putc(&d->refs, 0);
+    return d->n - 1;
+}
+
+/* Files entry i, already in the block, for another event. */
+static inline void coldict_again(struct coldict *d, uint32_t i)
+{
+    d->expanded += d->off[i + 1] - d->off[i];
+    buf_varint(&d->refs, (uint64_t)i + 1);
 }
 
 /* An event without a value in the column: the one-byte entry of no values. */
@@ -727,7 +922,7 @@ static void coldict_none(struct coldict *d)
     d->empty = (int32_t)d->n;
     size_t at = d->vals.len;
     trl_buf_putc(&d->vals, 0);
-    coldict_file(d, at);
+    (void)coldict_file(d, at);
 }
 
 static void builder_reset(struct trl_block_builder *b)
@@ -738,12 +933,16 @@ static void builder_reset(struct trl_block_builder *b)
      * the slots. */
     if (++b->gen == 0) {
         memset(b->tokens, 0, sizeof(b->tokens));
+        memset(b->segs, 0, sizeof(b->segs));
         memset(b->seen, 0, sizeof(b->seen));
         b->gen = 1;
     }
+    b->seen_tags = 0;
     if (b->text_cap > TEXT_KEEP) {
         free(b->text);
+        free(b->masks);
         b->text = NULL;
+        b->masks = NULL;
         b->text_cap = 0;
     }
     memset(b->recent, 0, sizeof(b->recent));
@@ -838,21 +1037,26 @@ static const struct path_info *path_lookup(struct trl_block_builder *b, const ch
     return pi;
 }
 
-static struct pending *pending_add(struct trl_block_builder *b, size_t *npend)
+/* Makes room for n more values of the event being built, so that pending_add() need not check. */
+static void pending_reserve(struct trl_block_builder *b, size_t n)
 {
-    if (*npend == b->pend_cap) {
-        b->pend_cap = b->pend_cap ? b->pend_cap * 2 : 32;
+    if (n > b->pend_cap) {
+        b->pend_cap = n > 32 ? n : 32;
         b->pend = trl_xrealloc(b->pend, b->pend_cap * sizeof(*b->pend));
     }
+}
+
+static inline struct pending *pending_add(struct trl_block_builder *b, size_t *npend)
+{
     return &b->pend[(*npend)++];
 }
 
 /* Indexes one value: its text terms unless an earlier value of the block had the same ones (the
  * same value, or a long value found whole in the event's original: a message inside
- * event.original), its field term, and files it for its keyword column. */
-static void index_value(struct trl_block_builder *b, bool text, int col, uint64_t path_hash,
-                        const char *val, size_t len, uint64_t vh, const char *orig, size_t orig_len,
-                        size_t *npend)
+ * event.original), its field term, and files it for its keyword column (returned then). */
+static inline __attribute__((always_inline)) struct pending *
+index_value(struct trl_block_builder *b, bool text, int col, uint64_t path_hash, const char *val,
+            size_t len, uint64_t vh, const char *orig, size_t orig_len, size_t *npend)
 {
     if (first_tokenized(b, vh)) {
         /* Only long values are worth the search: short ones cost one hash anyway. */
@@ -862,11 +1066,14 @@ static void index_value(struct trl_block_builder *b, bool text, int col, uint64_
             index_text(b, val, len);
     }
     if (text)
-        return;
+        return NULL;
     uint64_t fh = trl_term_field_combine(path_hash, vh);
     add_term(b, fh);
-    if (col >= 0)
-        *pending_add(b, npend) = (struct pending){(uint8_t)col, false, (uint32_t)len, val, fh};
+    if (col < 0)
+        return NULL;
+    struct pending *pd = pending_add(b, npend);
+    *pd = (struct pending){(uint8_t)col, false, (uint32_t)len, val, fh, NULL, 0};
+    return pd;
 }
 
 /* Appends the event's keyword column values (filed in b->pend, in leaf order) and updates the
@@ -886,18 +1093,31 @@ static void flush_columns(struct trl_block_builder *b, size_t npend)
             continue;
         }
         b->sum[c].nonempty++;
+        /* A single value the table of seen values still holds: its entry may be known. */
+        const struct pending *one = &b->pend[first[c]];
+        struct seen_slot *ss =
+            nv[c] == 1 && one->seen && one->seen->tag == one->tag && one->seen->gen == b->gen
+                ? one->seen
+                : NULL;
+        if (ss && ss->entry) {
+            coldict_again(d, ss->entry - 1);
+            continue;
+        }
         size_t at = d->vals.len;
         buf_varint(&d->vals, nv[c]);
-        for (size_t j = first[c]; j < npend; j++) {
+        for (size_t j = first[c], left = nv[c]; left; j++) {
             const struct pending *pd = &b->pend[j];
             if (pd->col != c)
                 continue;
+            left--;
             buf_varint(&d->vals, pd->len);
             trl_buf_append(&d->vals, pd->val, pd->len);
             if (!pd->repeat)
                 summary_add(&b->sum[c], pd->val, pd->len, pd->field_hash);
         }
-        coldict_file(d, at);
+        uint32_t entry = coldict_file(d, at);
+        if (ss)
+            ss->entry = entry + 1;
     }
 }
 
@@ -917,6 +1137,7 @@ static void build_event_leaves(struct trl_block_builder *b)
     const char *orig = original ? trl_leaf_val(l, original) : NULL;
     size_t orig_len = original ? original->val_len : 0;
     size_t npend = 0;
+    pending_reserve(b, l->n);
     for (size_t i = 0; i < l->n; i++) {
         const struct trl_leaf *f = &l->items[i];
         struct path_info tmp;
@@ -924,8 +1145,8 @@ static void build_event_leaves(struct trl_block_builder *b)
         if (!pi->indexed)
             continue;
         const char *val = trl_leaf_val(l, f);
-        index_value(b, pi->text, pi->col, pi->hash, val, f->val_len,
-                    trl_term_value_hash(val, f->val_len), orig, orig_len, &npend);
+        (void)index_value(b, pi->text, pi->col, pi->hash, val, f->val_len,
+                          trl_term_value_hash(val, f->val_len), orig, orig_len, &npend);
     }
     flush_columns(b, npend);
 }
@@ -1002,6 +1223,7 @@ static void build_event_vals(struct trl_block_builder *b, const struct trl_shred
         }
     }
     size_t npend = 0;
+    pending_reserve(b, n);
     for (size_t i = 0; i < n; i++) {
         const struct trl_shred_val *x = &v[i];
         struct stream_info *si = stream_info(b, x->sid);
@@ -1015,7 +1237,7 @@ static void build_event_vals(struct trl_block_builder *b, const struct trl_shred
             /* Its terms are in the set; the column still needs the value. */
             if (si->col >= 0 && !si->text)
                 *pending_add(b, &npend) =
-                    (struct pending){(uint8_t)si->col, true, x->len, x->ptr, 0};
+                    (struct pending){(uint8_t)si->col, true, x->len, x->ptr, 0, NULL, 0};
             continue;
         }
         if (si->original) {
@@ -1027,7 +1249,8 @@ static void build_event_vals(struct trl_block_builder *b, const struct trl_shred
              * from the end, costs less than hashing it to look for an earlier equal one. */
             bool inside = orig && x->ptr != orig && x->len >= 32 &&
                           aligned_in(orig, orig_len, x->ptr, x->len);
-            if (!inside && first_tokenized(b, trl_term_value_hash(x->ptr, x->len)))
+            if (!inside &&
+                first_tokenized(b, trl_term_hash_lower(TRL_TERM_SEED_VALUE, x->ptr, x->len)))
                 index_text(b, x->ptr, x->len);
         } else if (short_keyword) {
             uint64_t k0, k1;
@@ -1039,18 +1262,28 @@ static void build_event_vals(struct trl_block_builder *b, const struct trl_shred
                 ss->len == x->len) {
                 if (si->col >= 0)
                     *pending_add(b, &npend) =
-                        (struct pending){(uint8_t)si->col, true, x->len, x->ptr, 0};
+                        (struct pending){(uint8_t)si->col, true, x->len, x->ptr, 0, ss, ss->tag};
             } else {
-                uint64_t vh = trl_term_value_hash(x->ptr, x->len);
-                index_value(b, false, si->col, si->hash, x->ptr, x->len, vh, orig, orig_len,
-                            &npend);
-                *ss = (struct seen_slot){k0, k1, x->sid, x->len, b->gen};
+                uint32_t tag = ++b->seen_tags;
+                *ss = (struct seen_slot){k0, k1, x->sid, x->len, b->gen, tag, 0};
+                uint64_t vh = trl_term_hash_lower(TRL_TERM_SEED_VALUE, x->ptr, x->len);
+                struct pending *pd = index_value(b, false, si->col, si->hash, x->ptr, x->len, vh,
+                                                 orig, orig_len, &npend);
+                if (pd) {
+                    pd->seen = ss;
+                    pd->tag = tag;
+                }
             }
+            /* The table, not the previous value, recognises the next short value. */
+            continue;
         } else {
-            uint64_t vh = trl_term_value_hash(x->ptr, x->len);
-            index_value(b, false, si->col, si->hash, x->ptr, x->len, vh, orig, orig_len, &npend);
+            uint64_t vh = trl_term_hash_lower(TRL_TERM_SEED_VALUE, x->ptr, x->len);
+            (void)index_value(b, false, si->col, si->hash, x->ptr, x->len, vh, orig, orig_len,
+                              &npend);
         }
-        /* Only values inside the input stay valid for the rest of the block. */
+        /* Only values inside the input stay valid for the rest of the block. The previous value
+         * of a path is the last one that was not a short keyword: any of its earlier values is
+         * as good, its terms and summary entry being in the block already. */
         bool in_input = x->ptr >= json && x->ptr + x->len <= json + json_len;
         si->prev = in_input ? x->ptr : NULL;
         si->prev_len = x->len;
@@ -1215,10 +1448,8 @@ static void write_meta(struct trl_block_builder *b, uint32_t count, int64_t min_
             nbits = slots * k;
             trl_ribbon_begin(rb, slots, k, trl_bloom_salt(count, min_ts, max_ts, nbits));
             bool solved = true;
-            for (unsigned p = 0; p < TERM_PARTS && solved; p++) {
-                for (uint32_t i = 0; i < t->n[p] && solved; i++)
-                    solved = trl_ribbon_add(rb, t->v[p][i]);
-            }
+            for (unsigned p = 0; p < TERM_PARTS && solved; p++)
+                solved = trl_ribbon_add_all(rb, t->v[p], t->n[p]);
             if (solved)
                 break;
         }

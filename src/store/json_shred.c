@@ -10,6 +10,14 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+/* x86-64 compilers that build a function for AVX2 on demand: find_in() then tries 32 positions a
+ * time where the processor has it. */
+#if defined(__x86_64__) && defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+#define SHRED_AVX2 1
+#include <immintrin.h>
+#else
+#define SHRED_AVX2 0
+#endif
 
 /*
  * Layout of a shredded block (all integers LEB128 varints):
@@ -70,6 +78,10 @@ struct stream {
     uint32_t time_tries, time_hits; /* time encoding attempts in this block */
     uint64_t seen[INLINE_DISTINCT]; /* fingerprints of the values kept inline */
     uint8_t nseen;
+    /* The two values last kept inline (their lengths, 0xff for none): the next value of the path
+     * is most often one of them, which a comparison then tells without fingerprinting it. */
+    uint8_t last_len[2];
+    char last[2][INLINE_MAX_LEN];
     bool varied;        /* more distinct values than INLINE_DISTINCT */
     bool original_path; /* the path is event.original */
 };
@@ -116,11 +128,16 @@ struct shape_node {
     uint32_t child, next; /* first child and next sibling, 0 for none (node 0 is the root) */
     uint8_t kind;
     uint8_t nchild;
-    uint64_t head; /* the first 8 bytes (fewer: zeros after them) as load64() reads them */
+    /* The first 16 bytes of the literal followed by the string's opening quote (SHAPE_STR), and
+     * a bit for each of them that there is (zeros after them). quick: they are all the step
+     * has, literal and quote. */
+    uint16_t head_mask;
+    bool quick;
+    uint8_t head[16];
 };
 
-/* A value of the event being walked or read by a known shape: it lies at [v, vend) in the input
- * (a string with its quotes). */
+/* A value of the event being walked: it lies at [v, vend) in the input (a string with its quotes).
+ * An event read by a known shape has its values in the shredder's vals instead. */
 struct shape_step {
     const char *v, *vend;
     uint32_t sid;
@@ -175,7 +192,7 @@ struct trl_shredder {
     /* The event's values for the index (trl_shredder_add_event), while vals_ok. */
     struct trl_shred_val *vals;
     size_t nvals, vals_cap;
-    bool vals_esc;         /* some of vals are in esc */
+    size_t esc_first;      /* the first of vals in esc (unescaped), SIZE_MAX for none */
     struct trl_leaves esc; /* unescaped copies of escaped strings */
     struct skel_slot *smap;
     size_t smap_cap, nskel;
@@ -187,7 +204,7 @@ struct trl_shredder {
     size_t nskel0;
     bool cut0;
     uint32_t skel_recent[SKEL_RECENT]; /* a skeleton's number + 1, 0 for none */
-    /* The known shapes (node 0 the root), and the steps of the current event. */
+    /* The known shapes (node 0 the root), and the steps of the event walked. */
     struct shape_node *nodes;
     size_t nnodes, nodes_cap;
     struct trl_buf lits;
@@ -195,12 +212,16 @@ struct trl_shredder {
     size_t nsteps, steps_cap;
     bool key_escaped;                 /* the event walked has a key with an escape */
     uint32_t shape_tries, shape_hits; /* events looked up in the known shapes, and found */
+    bool avx2;                        /* the processor has AVX2 */
 };
 
 struct trl_shredder *trl_shredder_create(void)
 {
     struct trl_shredder *s = trl_xcalloc(1, sizeof(struct trl_shredder));
     trl_leaves_init(&s->esc);
+#if SHRED_AVX2
+    s->avx2 = __builtin_cpu_supports("avx2");
+#endif
     return s;
 }
 
@@ -292,14 +313,29 @@ static inline uint64_t zero_byte(uint64_t w)
     return (w - ONES) & ~w & HIGHS;
 }
 
+static inline uint32_t load32(const char *p)
+{
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
+static inline uint16_t load16(const char *p)
+{
+    uint16_t w;
+    memcpy(&w, p, 2);
+    return w;
+}
+
 static inline bool mem_eq(const char *a, const char *b, size_t n)
 {
+    /* Below a word: two reads of half its size or less that overlap cover every length. */
     if (n < 8) {
-        for (size_t i = 0; i < n; i++) {
-            if (a[i] != b[i])
-                return false;
-        }
-        return true;
+        if (n >= 4)
+            return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
+        if (n >= 2)
+            return load16(a) == load16(b) && load16(a + n - 2) == load16(b + n - 2);
+        return n == 0 || a[0] == b[0];
     }
     for (size_t i = 0; i + 8 < n; i += 8) {
         if (load64(a + i) != load64(b + i))
@@ -322,10 +358,38 @@ static inline void put_varint(struct trl_buf *b, uint64_t v)
     b->len += trl_varint_put(p, v);
 }
 
+/* Copies n bytes: the runs of keys between values and most values are short, which two reads
+ * that overlap copy without a call. */
+static inline void copy_bytes(uint8_t *d, const char *a, size_t n)
+{
+#if defined(__SSE2__)
+    if (n >= 16 && n <= 32) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)a);
+        __m128i y = _mm_loadu_si128((const __m128i *)(const void *)(a + n - 16));
+        _mm_storeu_si128((__m128i *)(void *)d, x);
+        _mm_storeu_si128((__m128i *)(void *)(d + n - 16), y);
+        return;
+    }
+#endif
+    if (n >= 8 && n <= 16) {
+        uint64_t x = load64(a), y = load64(a + n - 8);
+        memcpy(d, &x, 8);
+        memcpy(d + n - 8, &y, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t x = load32(a), y = load32(a + n - 4);
+        memcpy(d, &x, 4);
+        memcpy(d + n - 4, &y, 4);
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            d[i] = (uint8_t)a[i];
+    } else {
+        memcpy(d, a, n);
+    }
+}
+
 static inline void put_bytes(struct trl_buf *b, const char *a, size_t n)
 {
-    if (n > 0)
-        memcpy(buf_room(b, n), a, n);
+    copy_bytes(buf_room(b, n), a, n);
     b->len += n;
 }
 
@@ -334,7 +398,7 @@ static inline void put_lenval(struct trl_buf *b, const char *a, size_t n)
 {
     uint8_t *p = buf_room(b, n + 10);
     size_t k = trl_varint_put(p, n);
-    memcpy(p + k, a, n);
+    copy_bytes(p + k, a, n);
     b->len += k + n;
 }
 
@@ -428,6 +492,8 @@ static uint32_t stream_lookup(struct trl_shredder *s)
     s->st[sid].time_tries = 0;
     s->st[sid].time_hits = 0;
     s->st[sid].nseen = 0;
+    s->st[sid].last_len[0] = 0xff;
+    s->st[sid].last_len[1] = 0xff;
     s->st[sid].varied = false;
     s->st[sid].original_path = s->plen == 14 && !memcmp(s->path, "event.original", 14);
     trl_buf_append(&s->paths, s->path, s->plen);
@@ -524,6 +590,63 @@ static const char *find_in(const char *hay, size_t hlen, const char *needle, siz
     return NULL;
 }
 
+#if SHRED_AVX2
+/* find_in16() for 32 start positions. */
+__attribute__((target("avx2"))) static inline const char *find_in32(const char *hay,
+                                                                    const char *needle, size_t n,
+                                                                    uint32_t head, __m256i first,
+                                                                    __m256i last, unsigned from)
+{
+    __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)hay);
+    __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(hay + n - 1));
+    unsigned m = (unsigned)_mm256_movemask_epi8(
+        _mm256_and_si256(_mm256_cmpeq_epi8(a, first), _mm256_cmpeq_epi8(b, last)));
+    m &= (unsigned)(~0ULL << from);
+    while (m) {
+        const char *p = hay + (unsigned)__builtin_ctz(m);
+        if (needle_at(p, needle, n, head))
+            return p;
+        m &= m - 1;
+    }
+    return NULL;
+}
+
+/* find_in() with 32 start positions at a time; a haystack with fewer goes to find_in(). */
+__attribute__((target("avx2"))) static const char *find_in_avx2(const char *hay, size_t hlen,
+                                                                const char *needle, size_t n)
+{
+    size_t npos = hlen - n + 1;
+    if (npos < 32)
+        return find_in(hay, hlen, needle, n);
+    uint32_t head;
+    memcpy(&head, needle, 4);
+    const __m256i first = _mm256_set1_epi8(needle[0]), last = _mm256_set1_epi8(needle[n - 1]);
+    size_t i = 0;
+    for (; i + 32 <= npos; i += 32) {
+        const char *p = find_in32(hay + i, needle, n, head, first, last, 0);
+        if (p)
+            return p;
+    }
+    if (i == npos)
+        return NULL;
+    return find_in32(hay + npos - 32, needle, n, head, first, last, (unsigned)(i - (npos - 32)));
+}
+#endif
+
+/* The first occurrence of needle (n >= REF_MIN_LEN) in hay, by the widest search the processor
+ * has. */
+static inline const char *find_first(const struct trl_shredder *s, const char *hay, size_t hlen,
+                                     const char *needle, size_t n)
+{
+#if SHRED_AVX2
+    if (s->avx2)
+        return find_in_avx2(hay, hlen, needle, n);
+#else
+    (void)s;
+#endif
+    return find_in(hay, hlen, needle, n);
+}
+
 /* A number or literal as trl_json_leaves() accepts it. */
 static inline bool scalar_is_json(const char *v, size_t n)
 {
@@ -609,7 +732,20 @@ static bool seen_or_new(const struct trl_shredder *s, struct stream *st, bool is
 static inline bool keep_inline(const struct trl_shredder *s, struct stream *st, bool is_str,
                                const char *a, size_t n)
 {
-    return !st->varied && n <= INLINE_MAX_LEN && seen_or_new(s, st, is_str, a, n);
+    if (st->varied || n > INLINE_MAX_LEN)
+        return false;
+    /* The last value kept inline has no marker byte and its fingerprint stays among the seen
+     * ones while the path is not varied: the same bytes again are kept inline for sure. */
+    if ((n == st->last_len[0] && mem_eq(a, st->last[0], n)) ||
+        (n == st->last_len[1] && mem_eq(a, st->last[1], n)))
+        return true;
+    if (!seen_or_new(s, st, is_str, a, n))
+        return false;
+    st->last_len[1] = st->last_len[0];
+    memcpy(st->last[1], st->last[0], sizeof(st->last[0]));
+    st->last_len[0] = (uint8_t)n;
+    memcpy(st->last[0], a, n);
+    return true;
 }
 
 static inline bool is_digit(char c)
@@ -631,21 +767,52 @@ static inline int64_t minute_of(int64_t ns)
     return ns - ((ns % MINUTE_NS) + MINUTE_NS) % MINUTE_NS;
 }
 
+/* The nine digits at a as a number. */
+static inline bool fraction_digits(const char *a, int64_t *v)
+{
+    if (!SHRED_WORDS) {
+        int64_t x = 0;
+        for (int i = 0; i < 9; i++) {
+            if (!is_digit(a[i]))
+                return false;
+            x = x * 10 + (a[i] - '0');
+        }
+        *v = x;
+        return true;
+    }
+    /* The first eight a word at a time: every byte is a digit when its high half is 3 and adding
+     * 6 leaves it so; then pairs, fours and the eight are summed with their weights. */
+    uint64_t w = load64(a);
+    if ((w & 0xf0f0f0f0f0f0f0f0ULL) != 0x3030303030303030ULL ||
+        ((w + 0x0606060606060606ULL) & 0xf0f0f0f0f0f0f0f0ULL) != 0x3030303030303030ULL ||
+        !is_digit(a[8]))
+        return false;
+    w -= 0x3030303030303030ULL;
+    w = w * 10 + (w >> 8);
+    w = (((w & 0x000000ff000000ffULL) * (100 + (1000000ULL << 32))) +
+         (((w >> 16) & 0x000000ff000000ffULL) * (1 + (10000ULL << 32)))) >>
+        32;
+    *v = (int64_t)(uint32_t)w * 10 + (a[8] - '0');
+    return true;
+}
+
+/* The time of a[0..TIME_LEN) when its seconds and fraction are digits, its first bytes known to
+ * be those of minute m. */
+static inline bool time_after_minute(const struct minute_text *m, const char *a, int64_t *ns)
+{
+    int64_t frac;
+    if (!is_digit(a[17]) || !is_digit(a[18]) || (a[17] - '0') * 10 + (a[18] - '0') >= 60 ||
+        !fraction_digits(a + 20, &frac))
+        return false;
+    *ns = m->minute + ((a[17] - '0') * 10 + (a[18] - '0')) * TRL_NS_PER_SEC + frac;
+    return true;
+}
+
 /* The time of a[0..TIME_LEN) when it is a time of minute m: its first bytes are m's and its
  * seconds and fraction are digits (a time the JSON encoder would write). */
 static bool time_in_minute(const struct minute_text *m, const char *a, int64_t *ns)
 {
-    if (!m->known || !mem_eq(a, m->text, MINUTE_TEXT) || !is_digit(a[17]) || !is_digit(a[18]) ||
-        (a[17] - '0') * 10 + (a[18] - '0') >= 60)
-        return false;
-    int64_t frac = 0;
-    for (int i = 20; i < 29; i++) {
-        if (!is_digit(a[i]))
-            return false;
-        frac = frac * 10 + (a[i] - '0');
-    }
-    *ns = m->minute + ((a[17] - '0') * 10 + (a[18] - '0')) * TRL_NS_PER_SEC + frac;
-    return true;
+    return m->known && mem_eq(a, m->text, MINUTE_TEXT) && time_after_minute(m, a, ns);
 }
 
 /* The time a string holds when it is exactly the JSON encoder's form of it (RFC 3339, nine
@@ -658,8 +825,9 @@ static bool time_value(struct trl_shredder *s, const char *a, size_t n, int64_t 
         a[29] != 'Z')
         return false;
     if (time_in_range(s->ts)) {
-        int64_t m = minute_of(s->ts);
-        if (!s->ts_min.known || s->ts_min.minute != m) {
+        /* Both in range: the difference cannot overflow. */
+        if (!s->ts_min.known || s->ts < s->ts_min.minute || s->ts - s->ts_min.minute >= MINUTE_NS) {
+            int64_t m = minute_of(s->ts);
             char buf[TRL_RFC3339_MAX];
             trl_format_rfc3339(m, buf);
             memcpy(s->ts_min.text, buf, MINUTE_TEXT);
@@ -669,7 +837,7 @@ static bool time_value(struct trl_shredder *s, const char *a, size_t n, int64_t 
         if (mem_eq(a, s->ts_min.text, MINUTE_TEXT)) {
             /* The seconds of a time of ts's minute: no other reading of these bytes. */
             if (is_digit(a[17]) && is_digit(a[18]) && (a[17] - '0') * 10 + (a[18] - '0') < 60)
-                return time_in_minute(&s->ts_min, a, ns);
+                return time_after_minute(&s->ts_min, a, ns);
         } else if (time_in_minute(&s->other_min, a, ns)) {
             return true;
         }
@@ -692,14 +860,20 @@ static inline bool time_worth_trying(const struct stream *st)
     return st->time_tries < 16 || st->time_hits * 4 >= st->time_tries;
 }
 
+/* Makes room for more values of the event; gives them. */
+static struct trl_shred_val *vals_grow(struct trl_shredder *s)
+{
+    s->vals_cap = s->vals_cap ? s->vals_cap * 2 : 64;
+    s->vals = trl_xrealloc(s->vals, s->vals_cap * sizeof(*s->vals));
+    return s->vals;
+}
+
 /* Adds a value for the index: at a in the input, or (a NULL) at esc_off in s->esc. */
 static inline void push_val(struct trl_shredder *s, uint32_t sid, const char *a, size_t n,
                             bool is_str, uint32_t esc_off)
 {
-    if (s->nvals == s->vals_cap) {
-        s->vals_cap = s->vals_cap ? s->vals_cap * 2 : 64;
-        s->vals = trl_xrealloc(s->vals, s->vals_cap * sizeof(*s->vals));
-    }
+    if (s->nvals == s->vals_cap)
+        vals_grow(s);
     struct trl_shred_val *v = &s->vals[s->nvals++];
     v->ptr = a;
     v->len = (uint32_t)n;
@@ -728,28 +902,50 @@ static void index_value(struct trl_shredder *s, uint32_t sid, bool is_str, bool 
         if (s->leaves_ok) {
             const struct trl_leaf *f = &s->esc.items[s->esc.n - 1];
             push_val(s, sid, NULL, f->val_len, true, f->val_off);
-            s->vals_esc = true;
+            if (s->esc_first == SIZE_MAX)
+                s->esc_first = s->nvals - 1;
         }
     } else {
         push_val(s, sid, a, n, is_str, 0);
     }
 }
 
-/* Files the value of stream sid at input [vstart, vend) (quotes included), whose content is
- * [a, a + n) (escaped tells whether it holds a backslash): kept inline in the skeleton, or
- * replaced there by its marker and stored in its stream. */
-static inline __attribute__((always_inline)) void emit_value(struct trl_shredder *s, uint32_t sid,
-                                                             bool is_str, bool escaped,
-                                                             const char *vstart, const char *vend,
-                                                             const char *a, size_t n, bool may_fail)
+/* Completes the entry of a value that shape_match() wrote to s->vals as it lies in the input when
+ * it is not what the index takes as it is (escaped tells whether it holds a backslash): an
+ * escaped string is unescaped, what trl_json_leaves() would refuse leaves the event to it. */
+static void index_entry(struct trl_shredder *s, struct trl_shred_val *v, bool escaped)
 {
-    if (s->leaves_ok) {
-        if (!s->leaves && !escaped && (is_str || (n > 0 && is_digit(a[0]))))
-            push_val(s, sid, a, n, is_str, 0);
-        else
-            index_value(s, sid, is_str, escaped, a, n);
+    if (!v->is_string && !scalar_is_json(v->ptr, v->len)) {
+        s->leaves_ok = false;
+    } else if (escaped) {
+        s->leaves_ok = trl_leaves_add_escaped(&s->esc, "", 0, v->ptr, v->len);
+        if (s->leaves_ok) {
+            const struct trl_leaf *f = &s->esc.items[s->esc.n - 1];
+            v->ptr = NULL;
+            v->len = f->val_len;
+            v->esc_off = f->val_off;
+            if (s->esc_first == SIZE_MAX)
+                s->esc_first = (size_t)(v - s->vals);
+        }
     }
-    struct stream *st = &s->st[sid];
+}
+
+/* A marker and its stream number where the buffer has room for them. */
+static inline void put_mark_room(struct trl_buf *b, uint8_t mark, uint32_t sid)
+{
+    uint8_t *p = (uint8_t *)b->data + b->len;
+    p[0] = mark;
+    b->len += 1 + trl_varint_put(p + 1, sid);
+}
+
+/* Files the value of stream sid (st) at input [vstart, vend) (quotes included), whose content is
+ * [a, a + n): kept inline in the skeleton, or replaced there by its marker and stored in its
+ * stream. may_fail: the event is walked key by key; otherwise it follows a known shape, and s->ev
+ * has room for what any of its values adds to it. */
+static inline __attribute__((always_inline)) void
+emit_value(struct trl_shredder *s, struct stream *st, uint32_t sid, bool is_str, const char *vstart,
+           const char *vend, const char *a, size_t n, bool may_fail)
+{
     bool original = is_str && !s->orig && st->original_path;
     int64_t tns;
     bool is_time = !original && is_str && s->have_ts && n == TIME_LEN && time_worth_trying(st);
@@ -760,7 +956,13 @@ static inline __attribute__((always_inline)) void emit_value(struct trl_shredder
     }
     if (!original && !is_time && keep_inline(s, st, is_str, a, n))
         return;
-    put_bytes(&s->ev, s->copy_from, (size_t)(vstart - s->copy_from));
+    size_t run = (size_t)(vstart - s->copy_from);
+    if (may_fail) {
+        put_bytes(&s->ev, s->copy_from, run);
+    } else {
+        copy_bytes((uint8_t *)s->ev.data + s->ev.len, s->copy_from, run);
+        s->ev.len += run;
+    }
     s->copy_from = vend;
     /* An event walked key by key may still turn out not to be JSON: what its values add to the
      * streams is then taken back. */
@@ -771,8 +973,9 @@ static inline __attribute__((always_inline)) void emit_value(struct trl_shredder
         }
         s->undo[s->nundo++] = (struct undo){sid, st->vals.len, st->refs.len};
     }
+    struct trl_buf *ev = &s->ev;
     if (original) {
-        put_mark(&s->ev, MARK_ORIGINAL, sid);
+        may_fail ? put_mark(ev, MARK_ORIGINAL, sid) : put_mark_room(ev, MARK_ORIGINAL, sid);
         put_lenval(&st->vals, a, n);
         s->orig = a;
         s->orig_len = n;
@@ -781,16 +984,17 @@ static inline __attribute__((always_inline)) void emit_value(struct trl_shredder
     if (is_time) {
         /* As a zig-zag delta from the event's timestamp: @timestamp itself costs one byte. */
         uint64_t d = (uint64_t)tns - (uint64_t)s->ts;
-        put_mark(&s->ev, MARK_TIME, sid);
+        may_fail ? put_mark(ev, MARK_TIME, sid) : put_mark_room(ev, MARK_TIME, sid);
         put_varint(&st->vals, (d << 1) ^ (uint64_t)((int64_t)d >> 63));
         return;
     }
     if (s->orig && n >= REF_MIN_LEN && n <= s->orig_len && ref_worth_trying(st)) {
         st->tries++;
-        const char *m = find_in(s->orig, s->orig_len, a, n);
+        const char *m = find_first(s, s->orig, s->orig_len, a, n);
         if (m) {
             st->hits++;
-            put_mark(&s->ev, is_str ? MARK_STR_REF : MARK_SCALAR_REF, sid);
+            uint8_t mark = is_str ? MARK_STR_REF : MARK_SCALAR_REF;
+            may_fail ? put_mark(ev, mark, sid) : put_mark_room(ev, mark, sid);
             uint8_t *p = buf_room(&st->refs, 20);
             size_t k = trl_varint_put(p, (uint64_t)(m - s->orig));
             k += trl_varint_put(p + k, n);
@@ -798,7 +1002,8 @@ static inline __attribute__((always_inline)) void emit_value(struct trl_shredder
             return;
         }
     }
-    put_mark(&s->ev, is_str ? MARK_STR : MARK_SCALAR, sid);
+    uint8_t mark = is_str ? MARK_STR : MARK_SCALAR;
+    may_fail ? put_mark(ev, mark, sid) : put_mark_room(ev, mark, sid);
     put_lenval(&st->vals, a, n);
 }
 
@@ -832,10 +1037,41 @@ scan_string(const char **pp, const char *end, const char **a, const char **b, bo
 {
     const char *p = *pp + 1;
     *a = p;
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    /* Most strings end within sixteen bytes, without an escape before their quote. */
+    if (end - p >= 16) {
+        __m128i w = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(w, quote), _mm_cmpeq_epi8(w, bslash)));
+        if (m && p[__builtin_ctz(m)] == '"') {
+            *esc = false;
+            *b = p + __builtin_ctz(m);
+            *pp = *b + 1;
+            return true;
+        }
+    }
+#endif
     /* Most strings are short: a word at a time finds their end, or an escape, without a call. */
     const char *stop = end - p > 64 ? p + 64 : end;
     bool hit = false;
+#if defined(__SSE2__)
+    /* Sixteen bytes at a time while they lie before stop. */
+    while (stop - p >= 16) {
+        __m128i w = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(w, quote), _mm_cmpeq_epi8(w, bslash)));
+        if (m) {
+            p += __builtin_ctz(m);
+            hit = true;
+            break;
+        }
+        p += 16;
+    }
+    if (!hit && SHRED_WORDS) {
+#else
     if (SHRED_WORDS) {
+#endif
         while (stop - p >= 8) {
             uint64_t w = load64(p);
             uint64_t m = zero_byte(w ^ (ONES * '"')) | zero_byte(w ^ (ONES * '\\'));
@@ -964,7 +1200,13 @@ static void walk_value(struct trl_shredder *s, bool is_str, bool escaped, const 
     st->sid = sid;
     st->kind = is_str ? SHAPE_STR : SHAPE_SCALAR;
     st->esc = escaped;
-    emit_value(s, sid, is_str, escaped, vstart, vend, a, n, true);
+    if (s->leaves_ok) {
+        if (!s->leaves && !escaped && (is_str || (n > 0 && is_digit(a[0]))))
+            push_val(s, sid, a, n, is_str, 0);
+        else
+            index_value(s, sid, is_str, escaped, a, n);
+    }
+    emit_value(s, &s->st[sid], sid, is_str, vstart, vend, a, n, true);
 }
 
 static bool shred_value(struct trl_shredder *s, const char **pp, const char *end, int depth);
@@ -1100,20 +1342,25 @@ static void put_skeleton(struct trl_shredder *s)
     trl_buf_append(&s->skel, s->ev.data, s->ev.len);
 }
 
-/* Whether the input at p (with at least t's length left before end) starts with t's bytes. */
-static inline bool lit_matches(const struct shape_node *t, const char *lits, const char *p,
-                               const char *end)
+/* Whether the input at p is the literal of t followed by a value of t's kind (the end of the
+ * input for SHAPE_END), reading from byte 'from' of the literal on (the ones before are known to
+ * match). */
+static inline bool node_fits(const struct shape_node *t, const char *lits, const char *p,
+                             const char *end, size_t from)
 {
     size_t n = t->lit_len;
-    if (!SHRED_WORDS || end - p < 8)
-        return mem_eq(p, lits + t->lit_off, n);
-    uint64_t w = load64(p);
-    if (n < 8)
-        return n == 0 || ((w ^ t->head) & (~0ULL >> (64 - 8 * n))) == 0;
-    return w == t->head && mem_eq(p + 8, lits + t->lit_off + 8, n - 8);
+    if (n > (size_t)(end - p) ||
+        (n > from && !mem_eq(p + from, lits + t->lit_off + from, n - from)))
+        return false;
+    const char *v = p + n;
+    return t->kind == SHAPE_END   ? v == end
+           : t->kind == SHAPE_STR ? v < end && *v == '"'
+                                  : v < end && is_scalar_byte(*v);
 }
 
-/* Whether the event follows a known shape to its end; its values are then in s->steps. */
+/* Whether the event follows a known shape to its end. Its values are then in s->vals[0 ..
+ * s->nsteps) as they lie in the input (a string's content between its quotes), each with esc_off
+ * 1 when it holds a backslash, else 0. */
 static bool shape_match(struct trl_shredder *s, const char *json, size_t len)
 {
     if (s->nnodes == 0)
@@ -1121,45 +1368,72 @@ static bool shape_match(struct trl_shredder *s, const char *json, size_t len)
     const struct shape_node *nodes = s->nodes;
     const char *lits = s->lits.data;
     const char *p = json, *end = json + len;
-    s->nsteps = 0;
+    struct trl_shred_val *vals = s->vals;
+    size_t nsteps = 0, cap = s->vals_cap;
     uint32_t cur = 0;
+    bool ok = false;
     for (;;) {
         const struct shape_node *t = NULL;
-        for (uint32_t c = nodes[cur].child; c; c = nodes[c].next) {
-            const struct shape_node *x = &nodes[c];
-            if (x->lit_len > (size_t)(end - p) || !lit_matches(x, lits, p, end))
-                continue;
-            const char *v = p + x->lit_len;
-            bool fits = x->kind == SHAPE_END   ? v == end
-                        : x->kind == SHAPE_STR ? v < end && *v == '"'
-                                               : v < end && is_scalar_byte(*v);
-            if (!fits)
-                continue;
-            t = x;
-            break;
+#if defined(__SSE2__)
+        if (end - p >= 16) {
+            /* The next sixteen bytes against each child's first ones: for most steps (a key and
+             * a string) that is the whole test. */
+            __m128i w = _mm_loadu_si128((const __m128i *)(const void *)p);
+            for (uint32_t c = nodes[cur].child; c; c = nodes[c].next) {
+                const struct shape_node *x = &nodes[c];
+                __m128i h = _mm_loadu_si128((const __m128i *)(const void *)x->head);
+                unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(w, h));
+                if ((m & x->head_mask) != x->head_mask ||
+                    (!x->quick && !node_fits(x, lits, p, end, 16)))
+                    continue;
+                t = x;
+                break;
+            }
+        } else
+#endif
+        {
+            for (uint32_t c = nodes[cur].child; c; c = nodes[c].next) {
+                if (node_fits(&nodes[c], lits, p, end, 0)) {
+                    t = &nodes[c];
+                    break;
+                }
+            }
         }
         if (!t)
-            return false;
-        if (t->kind == SHAPE_END)
-            return true;
-        const char *v = p + t->lit_len;
-        struct shape_step *st = step_push(s);
-        st->v = v;
-        st->sid = t->sid;
-        st->kind = t->kind;
-        p = v;
+            break;
+        if (t->kind == SHAPE_END) {
+            ok = true;
+            break;
+        }
+        if (nsteps == cap) {
+            vals = vals_grow(s);
+            cap = s->vals_cap;
+        }
+        struct trl_shred_val *v = &vals[nsteps++];
+        p += t->lit_len;
+        v->sid = t->sid;
         if (t->kind == SHAPE_STR) {
             const char *a, *b;
-            if (!scan_string(&p, end, &a, &b, &st->esc))
-                return false;
+            bool esc;
+            if (!scan_string(&p, end, &a, &b, &esc))
+                break;
+            v->ptr = a;
+            v->len = (uint32_t)(b - a);
+            v->esc_off = esc;
+            v->is_string = true;
         } else {
+            const char *a = p;
             while (p < end && is_scalar_byte(*p))
                 p++;
-            st->esc = false;
+            v->ptr = a;
+            v->len = (uint32_t)(p - a);
+            v->esc_off = 0;
+            v->is_string = false;
         }
-        st->vend = p;
         cur = (uint32_t)(t - nodes);
     }
+    s->nsteps = nsteps;
+    return ok;
 }
 
 /* Adds the shape of the event just walked (s->steps, then its bytes from the last value to end)
@@ -1197,9 +1471,18 @@ static void shape_insert(struct trl_shredder *s, const char *json, const char *e
                 return;
             s->nodes[cur].nchild++;
             c = (uint32_t)s->nnodes++;
-            s->nodes[c] = (struct shape_node){(uint32_t)s->lits.len, lit_len, sid, 0,
-                                              s->nodes[cur].child,   kind,    0,   0};
-            memcpy(&s->nodes[c].head, lit, lit_len < 8 ? lit_len : 8);
+            s->nodes[c] = (struct shape_node){.lit_off = (uint32_t)s->lits.len,
+                                              .lit_len = lit_len,
+                                              .sid = sid,
+                                              .next = s->nodes[cur].child,
+                                              .kind = kind};
+            struct shape_node *x = &s->nodes[c];
+            size_t nh = lit_len < 16 ? lit_len : 16;
+            memcpy(x->head, lit, nh);
+            if (kind == SHAPE_STR && nh < 16)
+                x->head[nh++] = '"';
+            x->head_mask = (uint16_t)((1u << nh) - 1);
+            x->quick = kind == SHAPE_STR && lit_len < 16;
             s->nodes[cur].child = c;
             trl_buf_append(&s->lits, lit, lit_len);
         }
@@ -1248,15 +1531,30 @@ static bool shred_event(struct trl_shredder *s, const char *json, size_t len)
         s->shape_hits += known;
     }
     if (known) {
-        for (size_t i = 0; i < s->nsteps; i++) {
-            const struct shape_step *st = &s->steps[i];
-            bool is_str = st->kind == SHAPE_STR;
-            const char *a = st->v + is_str;
-            emit_value(s, st->sid, is_str, st->esc, st->v, st->vend, a,
-                       (size_t)(st->vend - is_str - a), false);
+        /* Room for the skeleton: the input, each value at worst replaced by a marker and a stream
+         * number of up to five bytes. */
+        trl_buf_reserve(&s->ev, len + 6 * s->nsteps + 1);
+        struct trl_shred_val *vals = s->vals;
+        struct stream *streams = s->st;
+        const struct trl_leaves *leaves = s->leaves;
+        for (size_t i = 0, nsteps = s->nsteps; i < nsteps; i++) {
+            struct trl_shred_val *v = &vals[i];
+            const char *a = v->ptr;
+            size_t n = v->len;
+            uint32_t sid = v->sid;
+            bool is_str = v->is_string, escaped = v->esc_off != 0;
+            if (s->leaves_ok) {
+                if (leaves)
+                    index_value(s, sid, is_str, escaped, a, n);
+                else if (escaped || (!is_str && !is_digit(a[0])))
+                    index_entry(s, v, escaped);
+            }
+            emit_value(s, &streams[sid], sid, is_str, a - is_str, a + n + is_str, a, n, false);
         }
+        s->nvals = s->nsteps;
         ok = true;
     } else {
+        s->nvals = 0;
         ok = walk_event(s, json, len, try_shape);
     }
     /* Whitespace and punctuation between values: only the bytes JSON allows there. */
@@ -1286,6 +1584,7 @@ bool trl_shredder_add(struct trl_shredder *s, const char *json, size_t len,
 {
     s->leaves = leaves;
     s->leaves_ok = leaves != NULL;
+    s->esc_first = SIZE_MAX;
     s->have_ts = false;
     s->nvals = 0;
     return shred_event(s, json, len);
@@ -1299,12 +1598,15 @@ bool trl_shredder_add_event(struct trl_shredder *s, int64_t ts, const char *json
     s->have_ts = true;
     s->ts = ts;
     s->nvals = 0;
-    s->vals_esc = false;
+    s->esc_first = SIZE_MAX;
     trl_leaves_reset(&s->esc);
     bool ok = shred_event(s, json, len);
-    for (size_t i = 0; ok && s->vals_esc && i < s->nvals; i++) {
-        if (!s->vals[i].ptr)
-            s->vals[i].ptr = s->esc.buf + s->vals[i].esc_off;
+    if (ok) {
+        struct trl_shred_val *v = s->vals;
+        for (size_t i = s->esc_first, n = s->nvals; i < n; i++) {
+            if (!v[i].ptr)
+                v[i].ptr = s->esc.buf + v[i].esc_off;
+        }
     }
     *vals = s->vals;
     *nvals = ok ? s->nvals : 0;

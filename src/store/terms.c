@@ -9,85 +9,19 @@ const uint8_t trl_term_wordchar[256] = {
     ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['_'] = 1, [128 ... 255] = 1,
 };
 
-/* Seeds keep text terms and field terms apart: the token "root" and the field term
- * user.name=root must not share a hash. */
-#define SEED_TEXT  0x5472706c54657874ULL
-#define SEED_FIELD 0x5472706c4669656cULL
-#define SEED_VALUE 0x5472706c56616c75ULL
-
-static inline uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
-/* Lower-cases the ASCII capitals of eight bytes at once: a byte gets 0x20 added when it is in
- * 'A'..'Z'. Bytes >= 0x80 are left alone (their high bit excludes them). */
-static inline uint64_t lower8(uint64_t x)
-{
-    const uint64_t hi = 0x8080808080808080ULL;
-    uint64_t t = x & 0x7f7f7f7f7f7f7f7fULL;
-    uint64_t ge_a = t + 0x3f3f3f3f3f3f3f3fULL; /* high bit set when byte >= 'A' */
-    uint64_t gt_z = t + 0x2525252525252525ULL; /* high bit set when byte > 'Z' */
-    uint64_t upper = ge_a & ~gt_z & ~x & hi;
-    return x | (upper >> 2);
-}
-
-/* The bytes are read as little-endian words whatever the host, so stored indexes are portable. */
-static uint64_t hash_lower(uint64_t seed, const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    uint64_t h = seed ^ ((uint64_t)len * 0x9e3779b97f4a7c15ULL);
-    while (len >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        w = lower8(le64toh(w));
-        h = (h ^ mix64(w)) * 0x9e3779b97f4a7c15ULL;
-        h = (h << 29) | (h >> 35);
-        p += 8;
-        len -= 8;
-    }
-    if (len) {
-        /* The last 1..7 bytes in one word without a byte loop: two overlapping 4-byte reads, or
-         * first/middle/last byte. Not the bytes in order, but a fixed function of them (and
-         * the length is in the seed), which is all a hash needs. */
-        uint64_t w;
-        if (len >= 4) {
-            uint32_t a, b;
-            memcpy(&a, p, 4);
-            memcpy(&b, p + len - 4, 4);
-            w = (uint64_t)le32toh(a) | (uint64_t)le32toh(b) << 32;
-        } else {
-            w = (uint64_t)p[0] | (uint64_t)p[len / 2] << 8 | (uint64_t)p[len - 1] << 16;
-        }
-        w = lower8(w);
-        h = (h ^ mix64(w)) * 0x9e3779b97f4a7c15ULL;
-    }
-    return mix64(h);
-}
-
 uint64_t trl_term_text_hash(const char *tok, size_t len)
 {
-    return hash_lower(SEED_TEXT, tok, len);
+    return trl_term_hash_lower(TRL_TERM_SEED_TEXT, tok, len);
 }
 
 uint64_t trl_term_value_hash(const char *val, size_t len)
 {
-    return hash_lower(SEED_VALUE, val, len);
+    return trl_term_hash_lower(TRL_TERM_SEED_VALUE, val, len);
 }
 
 uint64_t trl_term_path_hash(const char *path, size_t len)
 {
-    return hash_lower(SEED_FIELD, path, len);
-}
-
-uint64_t trl_term_field_combine(uint64_t path_hash, uint64_t value_hash)
-{
-    return mix64(path_hash * 0x9e3779b97f4a7c15ULL + value_hash);
+    return trl_term_hash_lower(TRL_TERM_SEED_FIELD, path, len);
 }
 
 uint64_t trl_term_field_hash(const char *path, size_t path_len, const char *val, size_t val_len)
@@ -230,16 +164,16 @@ uint8_t trl_bloom_best_k(unsigned bits_per_term)
 
 uint64_t trl_bloom_salt(uint32_t count, int64_t min_ts, int64_t max_ts, uint32_t nbits)
 {
-    uint64_t h = mix64((uint64_t)min_ts ^ 0x5472706c53616c74ULL);
-    h = mix64(h ^ (uint64_t)max_ts);
-    return mix64(h ^ ((uint64_t)count << 32 | nbits));
+    uint64_t h = trl_term_mix64((uint64_t)min_ts ^ 0x5472706c53616c74ULL);
+    h = trl_term_mix64(h ^ (uint64_t)max_ts);
+    return trl_term_mix64(h ^ ((uint64_t)count << 32 | nbits));
 }
 
 /* The hash the probes are taken from: the term hash itself in version 1, mixed with the block's
  * salt in version 2. */
 static inline uint64_t probe_key(const struct trl_bloom *b, uint64_t h)
 {
-    return b->version >= 2 ? mix64(h ^ b->salt) : h;
+    return b->version >= 2 ? trl_term_mix64(h ^ b->salt) : h;
 }
 
 /* Probe i of key h: double hashing over the two halves, mapped onto [0, nbits) by a multiply
@@ -266,9 +200,9 @@ void trl_bloom_add(uint8_t *bits, const struct trl_bloom *b, uint64_t h)
 static inline void ribbon_row(uint64_t h, uint64_t salt, uint32_t slots, uint8_t k, uint32_t *start,
                               uint64_t *coef, uint32_t *fp)
 {
-    uint64_t key = mix64(h ^ salt);
+    uint64_t key = trl_term_mix64(h ^ salt);
     *start = (uint32_t)(((key >> 32) * (uint64_t)(slots - 63)) >> 32);
-    *coef = mix64(key ^ 0x5472706c52696262ULL) | 1;
+    *coef = trl_term_mix64(key ^ 0x5472706c52696262ULL) | 1;
     *fp = (uint32_t)key & ((1u << k) - 1);
 }
 
@@ -397,6 +331,20 @@ bool trl_ribbon_add(struct trl_ribbon *r, uint64_t h)
     return band(r, i, c, fp);
 }
 
+bool trl_ribbon_add_all(struct trl_ribbon *r, const uint64_t *h, size_t n)
+{
+    if (n)
+        r->dirty = true;
+    for (size_t j = 0; j < n; j++) {
+        uint32_t i, fp;
+        uint64_t c;
+        ribbon_row(h[j], r->salt, r->slots, r->k, &i, &c, &fp);
+        if (!band(r, i, c, fp))
+            return false;
+    }
+    return true;
+}
+
 /* Loops over the k planes are unrolled where k is a constant, so that the planes stay in
  * registers. */
 #if defined(__clang__)
@@ -407,27 +355,31 @@ bool trl_ribbon_add(struct trl_ribbon *r, uint64_t h)
 #define UNROLL_PLANES
 #endif
 
-/* Back substitution from the last slot: state[b] holds bit b of the solutions of slots i..i+63
- * (bit j for slot i + j). A free slot's solution is 0. */
-static inline __attribute__((always_inline)) void solve_planes(struct trl_ribbon *r, uint8_t *out,
-                                                               unsigned k)
+/* Back substitution from the last slot for the planes b0..b1-1 of k: state[b] holds bit b of the
+ * solutions of slots i..i+63 (bit j for slot i + j). A free slot's solution is 0. The last pass
+ * over the slots frees them for the next filter. */
+static inline __attribute__((always_inline)) void
+solve_planes(struct trl_ribbon *r, uint8_t *out, unsigned k, unsigned b0, unsigned b1, bool last)
 {
     uint64_t state[16] = {0};
     for (uint32_t i = r->slots; i-- > 0;) {
         uint64_t c = r->coef[i];
-        uint32_t res = c ? r->result[i] : 0;
-        /* Read once: the slot is freed for the next filter as it goes. */
-        r->coef[i] = 0;
+        uint32_t res = c ? (uint32_t)r->result[i] >> b0 : 0;
+        if (last)
+            r->coef[i] = 0;
+        /* The fingerprint's bits are taken from its low end, one plane at a time: a shift
+         * where extracting bit b of it would cost a shift and a mask per plane. */
         UNROLL_PLANES
-        for (unsigned b = 0; b < k; b++) {
+        for (unsigned b = b0; b < b1; b++) {
             uint64_t s = state[b] << 1;
-            s |= (uint64_t)(__builtin_parityll(s & c) ^ ((res >> b) & 1));
+            s |= (uint64_t)(((unsigned)__builtin_popcountll(s & c) ^ res) & 1);
+            res >>= 1;
             state[b] = s;
         }
         if (i % 64 == 0) {
             uint8_t *o = out + (size_t)(i / 64) * k * 8;
             UNROLL_PLANES
-            for (unsigned b = 0; b < k; b++) {
+            for (unsigned b = b0; b < b1; b++) {
                 uint64_t w = htole64(state[b]);
                 memcpy(o + 8 * b, &w, 8);
             }
@@ -435,27 +387,40 @@ static inline __attribute__((always_inline)) void solve_planes(struct trl_ribbon
     }
 }
 
+/* The planes of a k known to the compiler, in passes of at most five: then each pass keeps its
+ * planes, the row and the fingerprint in registers (all nine at once spill them, which costs more
+ * than reading every slot's row again). */
+static inline __attribute__((always_inline)) void solve_fixed(struct trl_ribbon *r, uint8_t *out,
+                                                              unsigned k)
+{
+    if (k <= 5) {
+        solve_planes(r, out, k, 0, k, true);
+        return;
+    }
+    solve_planes(r, out, k, 0, k / 2, false);
+    solve_planes(r, out, k, k / 2, k, true);
+}
+
 /* Returns the bytes written. */
 static inline __attribute__((always_inline)) size_t ribbon_solve_body(struct trl_ribbon *r,
                                                                       uint8_t *out)
 {
-    /* The usual fingerprint sizes with k known to the compiler, which then keeps the planes in
-     * registers. */
+    /* The usual fingerprint sizes with k known to the compiler. */
     switch (r->k) {
     case 7:
-        solve_planes(r, out, 7);
+        solve_fixed(r, out, 7);
         break;
     case 8:
-        solve_planes(r, out, 8);
+        solve_fixed(r, out, 8);
         break;
     case 9:
-        solve_planes(r, out, 9);
+        solve_fixed(r, out, 9);
         break;
     case 10:
-        solve_planes(r, out, 10);
+        solve_fixed(r, out, 10);
         break;
     default:
-        solve_planes(r, out, r->k);
+        solve_planes(r, out, r->k, 0, r->k, true);
         break;
     }
     r->dirty = false;

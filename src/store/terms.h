@@ -42,6 +42,73 @@ static inline unsigned char trl_ascii_lower(unsigned char c)
     return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
 }
 
+/* The term hash (term hash versions 1 to 3), inline so that the block builder, which hashes a
+ * few terms per event, does not pay a call for each. Seeds keep text terms and field terms apart:
+ * the token "root" and the field term user.name=root must not share a hash. */
+#define TRL_TERM_SEED_TEXT  0x5472706c54657874ULL
+#define TRL_TERM_SEED_FIELD 0x5472706c4669656cULL
+#define TRL_TERM_SEED_VALUE 0x5472706c56616c75ULL
+
+static inline uint64_t trl_term_mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+/* Lower-cases the ASCII capitals of eight bytes at once: a byte gets 0x20 added when it is in
+ * 'A'..'Z'. Bytes >= 0x80 are left alone (their high bit excludes them). */
+static inline uint64_t trl_term_lower8(uint64_t x)
+{
+    const uint64_t hi = 0x8080808080808080ULL;
+    uint64_t t = x & 0x7f7f7f7f7f7f7f7fULL;
+    uint64_t ge_a = t + 0x3f3f3f3f3f3f3f3fULL; /* high bit set when byte >= 'A' */
+    uint64_t gt_z = t + 0x2525252525252525ULL; /* high bit set when byte > 'Z' */
+    uint64_t upper = ge_a & ~gt_z & ~x & hi;
+    return x | (upper >> 2);
+}
+
+static inline uint32_t trl_term_le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t trl_term_le64(const unsigned char *p)
+{
+    return (uint64_t)trl_term_le32(p) | (uint64_t)trl_term_le32(p + 4) << 32;
+}
+
+/* The bytes are read as little-endian words whatever the host, so stored indexes are portable. */
+static inline __attribute__((always_inline)) uint64_t trl_term_hash_lower(uint64_t seed,
+                                                                          const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    uint64_t h = seed ^ ((uint64_t)len * 0x9e3779b97f4a7c15ULL);
+    while (len >= 8) {
+        uint64_t w = trl_term_lower8(trl_term_le64(p));
+        h = (h ^ trl_term_mix64(w)) * 0x9e3779b97f4a7c15ULL;
+        h = (h << 29) | (h >> 35);
+        p += 8;
+        len -= 8;
+    }
+    if (len) {
+        /* The last 1..7 bytes in one word without a byte loop: two overlapping 4-byte reads, or
+         * first/middle/last byte. Not the bytes in order, but a fixed function of them (and
+         * the length is in the seed), which is all a hash needs. */
+        uint64_t w;
+        if (len >= 4)
+            w = (uint64_t)trl_term_le32(p) | (uint64_t)trl_term_le32(p + len - 4) << 32;
+        else
+            w = (uint64_t)p[0] | (uint64_t)p[len / 2] << 8 | (uint64_t)p[len - 1] << 16;
+        w = trl_term_lower8(w);
+        h = (h ^ trl_term_mix64(w)) * 0x9e3779b97f4a7c15ULL;
+    }
+    return trl_term_mix64(h);
+}
+
 /* Hash of one token for the text index (lower-cased while hashing). */
 uint64_t trl_term_text_hash(const char *tok, size_t len);
 /* Hash of a field term: dotted path and whole value, both lower-cased while hashing. It is
@@ -50,7 +117,10 @@ uint64_t trl_term_text_hash(const char *tok, size_t len);
 uint64_t trl_term_field_hash(const char *path, size_t path_len, const char *val, size_t val_len);
 uint64_t trl_term_path_hash(const char *path, size_t len);
 uint64_t trl_term_value_hash(const char *val, size_t len);
-uint64_t trl_term_field_combine(uint64_t path_hash, uint64_t value_hash);
+static inline uint64_t trl_term_field_combine(uint64_t path_hash, uint64_t value_hash)
+{
+    return trl_term_mix64(path_hash * 0x9e3779b97f4a7c15ULL + value_hash);
+}
 
 /* Calls fn(ud, token, len) for every token of [p, p+len). */
 void trl_term_tokens(const char *p, size_t len, void (*fn)(void *ud, const char *tok, size_t n),
@@ -143,6 +213,8 @@ void trl_ribbon_begin(struct trl_ribbon *r, uint32_t slots, uint8_t k, uint64_t 
 /* False when h's equation contradicts those added before (a few blocks in a hundred: the caller
  * starts over with 64 more slots, which also changes the salt). */
 bool trl_ribbon_add(struct trl_ribbon *r, uint64_t h);
+/* trl_ribbon_add() for n hashes in turn; false at the first that contradicts. */
+bool trl_ribbon_add_all(struct trl_ribbon *r, const uint64_t *h, size_t n);
 /* Writes the filter's slots x k / 8 bytes. */
 void trl_ribbon_solve(struct trl_ribbon *r, uint8_t *out);
 /* False when h is certainly not in the filter; true when it may be (or the filter is empty). */

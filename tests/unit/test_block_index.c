@@ -178,6 +178,106 @@ static void test_block_builder_reused_indexes_each_block_in_full(void **state)
     trl_block_builder_destroy(b);
 }
 
+/* Values are indexed segment by segment (cut at spaces and control characters), a segment seen
+ * before in the block being skipped: repeated segments, segments of 16 and 17 bytes, segments
+ * across the 64-byte steps, joiners next to a gap, control characters and zero bytes as cuts,
+ * capitals, and short values that are segments of the original. */
+static void test_block_terms_of_repeated_segments_are_exactly_those_of_the_rules(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    static char bufs[N][640];
+    const char *json[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(bufs[i], sizeof(bufs[i]),
+                 "{\"event\":{\"original\":\"<13>Nov 27 18:37:%02d WS-%04d MSWinEventLog\\t1\\t"
+                 "Security\\t%d\\tAn account was successfully logged on. Account Name: User%d "
+                 "Source Network Address: 10.0.%d.%d Port: %d abcdefghijklmnop "
+                 "abcdefghijklmnopq %s x.y:z/w@v\\\\u a. b .c -d e- \\u0001ctl\\u0001 "
+                 "nul\\u0000nul\\u0000 line\\nbreak\\r\\n%dxyzxyzxyzxyzxyzxyzxyzxyzxyzxyzxyz.%d "
+                 "tail.%d\"},\"message\":\"An account was successfully logged on.\","
+                 "\"user\":{\"name\":\"User%d\"},\"host\":{\"name\":\"ws-%04d\"},"
+                 "\"source\":{\"ip\":\"10.0.%d.%d\",\"port\":%d},\"process\":{\"name\":"
+                 "\"a b %d\"}}",
+                 i % 60, i % 5, 5720849 + i, i % 7, i % 3, i % 11, 40000 + i % 13,
+                 i % 2 ? "ABCDEFGHIJKLMNOP" : "abcdefghijklmnop", i % 4, i % 9, i % 6, i % 7, i % 5,
+                 i % 3, i % 11, 40000 + i % 13, i % 3);
+        json[i] = bufs[i];
+    }
+    struct trl_block_builder *b = trl_block_builder_create(3, 10);
+    assert_block_terms_are_the_reference(b, json, N);
+    /* Fewer events: segments of the previous block are not taken as seen in this one. */
+    assert_block_terms_are_the_reference(b, json + 7, 40);
+    trl_block_builder_destroy(b);
+}
+
+/* An event whose only value in a column was filed before is filed by the entry remembered for that
+ * value: every event still decodes to its own values, also after a block in between, beside events
+ * with two values or none in the column. */
+static void test_block_columns_of_repeated_values_decode_to_each_events_own(void **state)
+{
+    (void)state;
+    enum { N = 400 };
+    static const char *const users[] = {"root", "alice", "Bob", "svc-backup", "x"};
+    static char bufs[N][200];
+    struct trl_block_input in[N];
+    for (int i = 0; i < N; i++) {
+        if (i % 17 == 0)
+            snprintf(bufs[i], sizeof(bufs[i]),
+                     "{\"user\":{\"name\":[\"%s\",\"%s\"]},\"host\":{\"name\":\"h%d\"}}",
+                     users[i % 5], users[(i + 1) % 5], i % 3);
+        else if (i % 13 == 0)
+            snprintf(bufs[i], sizeof(bufs[i]), "{\"host\":{\"name\":\"h%d\"}}", i % 3);
+        else
+            snprintf(bufs[i], sizeof(bufs[i]),
+                     "{\"user\":{\"name\":\"%s\"},\"host\":{\"name\":\"h%d\"}}", users[i % 5],
+                     i % 3);
+        in[i] = (struct trl_block_input){T0 + i, bufs[i], strlen(bufs[i])};
+    }
+    struct trl_block_builder *b = trl_block_builder_create(3, 10);
+    struct trl_block_decoder d;
+    trl_block_decoder_init(&d);
+    for (int round = 0; round < 3; round++) {
+        /* Round 1 builds a block of other events first: the builder's next generation. */
+        size_t first = round == 1 ? 100 : 0;
+        struct trl_block_out out;
+        assert_int_equal(trl_block_build(b, in + first, N - first, &out), 0);
+        struct trl_block_view v;
+        assert_int_equal(trl_block_view_init(&v, out.data, out.data_len), 0);
+        trl_block_decoder_reset(&d, &v);
+        assert_int_equal(trl_block_decode(&d, &v, TRL_COL_USER_NAME), 0);
+        assert_int_equal(trl_block_decode(&d, &v, TRL_COL_HOST_NAME), 0);
+        const struct trl_strcol *u = &d.str[TRL_COL_USER_NAME], *h = &d.str[TRL_COL_HOST_NAME];
+        for (size_t k = 0; k < N - first; k++) {
+            size_t i = first + k;
+            size_t nu = u->first[k + 1] - u->first[k];
+            const struct trl_str *x = &u->vals[u->first[k]];
+            if (i % 17 == 0) {
+                assert_int_equal(nu, 2);
+                assert_int_equal(x[0].len, strlen(users[i % 5]));
+                assert_memory_equal(x[0].ptr, users[i % 5], x[0].len);
+                assert_int_equal(x[1].len, strlen(users[(i + 1) % 5]));
+                assert_memory_equal(x[1].ptr, users[(i + 1) % 5], x[1].len);
+            } else if (i % 13 == 0) {
+                assert_int_equal(nu, 0);
+            } else {
+                assert_int_equal(nu, 1);
+                assert_int_equal(x[0].len, strlen(users[i % 5]));
+                assert_memory_equal(x[0].ptr, users[i % 5], x[0].len);
+            }
+            char host[8];
+            snprintf(host, sizeof(host), "h%d", (int)(i % 3));
+            assert_int_equal(h->first[k + 1] - h->first[k], 1);
+            assert_int_equal(h->vals[h->first[k]].len, strlen(host));
+            assert_memory_equal(h->vals[h->first[k]].ptr, host, strlen(host));
+        }
+        if (round == 1)
+            assert_int_equal(trl_block_build(b, in, 50, &out), 0);
+    }
+    trl_block_decoder_free(&d);
+    trl_block_builder_destroy(b);
+}
+
 static void test_block_built_twice_is_byte_identical(void **state)
 {
     (void)state;
@@ -301,6 +401,8 @@ int main(void)
         cmocka_unit_test(test_block_terms_are_exactly_those_of_the_rules),
         cmocka_unit_test(test_block_terms_with_a_message_hard_to_find_in_the_original),
         cmocka_unit_test(test_block_builder_reused_indexes_each_block_in_full),
+        cmocka_unit_test(test_block_terms_of_repeated_segments_are_exactly_those_of_the_rules),
+        cmocka_unit_test(test_block_columns_of_repeated_values_decode_to_each_events_own),
         cmocka_unit_test(test_block_built_twice_is_byte_identical),
         cmocka_unit_test(test_block_summary_counts_each_value_once_whatever_its_case),
         cmocka_unit_test(test_block_builder_recovers_from_an_outsized_block),

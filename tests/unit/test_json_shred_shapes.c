@@ -5,29 +5,9 @@
 #include "trl_test.h"
 
 #include "core/timeutil.h"
+#include "shred_leaves_check.h"
 #include "store/json_leaves.h"
 #include "store/json_shred.h"
-
-/* Checks the values the shredder reported for json against trl_json_leaves(). */
-static void assert_vals_are_leaves(const struct trl_shredder *s, const char *json,
-                                   const struct trl_shred_val *v, size_t n)
-{
-    struct trl_leaves l;
-    trl_leaves_init(&l);
-    assert_int_equal(trl_json_leaves(json, strlen(json), &l), 0);
-    assert_int_equal(n, l.n);
-    for (size_t i = 0; i < n; i++) {
-        size_t plen;
-        const char *path = trl_shredder_path(s, v[i].sid, &plen);
-        const struct trl_leaf *f = &l.items[i];
-        assert_int_equal(plen, f->path_len);
-        assert_memory_equal(path, trl_leaf_path(&l, f), plen);
-        assert_int_equal(v[i].len, f->val_len);
-        assert_memory_equal(v[i].ptr, trl_leaf_val(&l, f), f->val_len);
-        assert_int_equal(v[i].is_string, f->is_string);
-    }
-    trl_leaves_free(&l);
-}
 
 /* Shreds n events as one block (timestamps ts, or 0), checks what add_event reports (want_ok[i]:
  * whether it gives the values) and that the block gives back every event. */
