@@ -3,10 +3,12 @@
 #
 # 1. A real `trapline server` (TCP syslog listener, no console, no agents, no rules, a fresh data
 #    directory) receives EVENTS realistic mixed events over one TCP connection and stores them:
-#    sustained events/s from the first byte sent until every event is committed (polled with
-#    `trapline search '* | stats count'`, which counts what a reader sees, i.e. what the store
-#    committed); then, in the same run, a private rsyslog instance (imptcp -> omfile, as in
-#    bench/ingest.sh) receives the same stream into a file, and the ratio is printed (target
+#    sustained events/s from the first byte sent until every event is committed (the last line
+#    sent carries an end marker: the clock stops when `trapline search` finds it, i.e. when a
+#    reader sees it, and `trapline search '* | stats count'` must then count every event); then,
+#    in the same run, a private rsyslog instance (imptcp -> omfile, as in bench/ingest.sh)
+#    receives the same stream into a file (the clock stops when the marker is in the file's tail,
+#    and `wc -l` must then count every line), and the ratio is printed (target
 #    >= 0.5). Then the bytes on disk per event (du of DATA/events once the server stopped) against
 #    the raw text sent. The events are generated here with a fixed seed: sshd (logins accepted
 #    and failed, invalid users, disconnects), sudo, PAM, auditd records, nginx access lines and
@@ -223,7 +225,7 @@ def line(i, t):
     return text, mark
 
 with open(f"{work}/events.log", "w") as f:
-    for i in range(n):
+    for i in range(n - 1):
         t = start + datetime.timedelta(microseconds=i * span_us // max(n, 1))
         # RFC 3164 and Snare have whole seconds: keep every line on a whole second.
         t = t.replace(microsecond=0)
@@ -231,6 +233,9 @@ with open(f"{work}/events.log", "w") as f:
         if mark:
             counts[mark] += 1
         f.write(text + "\n")
+    # The last line carries the end marker the timing watches for (see send_and_wait).
+    f.write(f"<38>1 {end:%Y-%m-%dT%H:%M:%S}.000000Z bastion sshd 4242 - - "
+            f"Connection closed by 10.9.9.9 port 22 trapline-bench-end-of-stream\n")
 field_ip = pool[5]
 with open(f"{work}/expect.json", "w") as f:
     json.dump({"events": n, "rare": RARE, "rare_count": counts["rare"], "user": RARE_USER,
@@ -249,12 +254,19 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# send_and_wait PORT INPUT EVENTS COUNT-COMMAND...: sends INPUT over one TCP connection and runs
-# COUNT-COMMAND every 0.3 s until it prints EVENTS; prints events/s, total s, sending s.
+# send_and_wait PORT INPUT EVENTS DONE-COMMAND COUNT-COMMAND: sends INPUT over one TCP connection,
+# then runs DONE-COMMAND (a shell command) until it succeeds: the input's last line, which carries
+# an end marker, has been stored (Trapline: found by a search) or written (rsyslog: in the file's
+# tail). Both receivers keep the order of one connection, so that line comes last; nothing is
+# polled before the sender is through, so watching costs the receivers next to nothing. Then,
+# off the clock, COUNT-COMMAND must print EVENTS; should events still be missing (an audit event
+# the assembler still holds), the clock runs on until COUNT-COMMAND prints EVENTS.
+# Prints events/s, total s, sending s.
 send_and_wait() {
     python3 - "$@" <<'PY'
 import os, socket, subprocess, sys, time
-port, src, n, cmd = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+port, src, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+done_cmd, count_cmd = sys.argv[4], sys.argv[5]
 trace = os.environ.get("TRACE") == "1"
 data = open(src, "rb").read()
 t0 = time.monotonic()
@@ -262,22 +274,32 @@ s = socket.create_connection(("127.0.0.1", port))
 s.sendall(data)
 s.shutdown(socket.SHUT_WR)
 sent = time.monotonic() - t0
-count, last, last_change = 0, -1, time.monotonic()
-while True:
-    out = subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
-    count = int(out) if out.isdigit() else 0
-    now = time.monotonic()
-    if count >= n:
-        break
-    if count != last:
-        last, last_change = count, now
-        if trace:
-            print(f"  {now - t0:6.2f} s: {count}", file=sys.stderr)
-    elif now - last_change > 60:
-        sys.exit(f"stuck at {count} of {n} events")
+
+
+def count():
+    out = subprocess.run(["bash", "-c", count_cmd], capture_output=True, text=True).stdout.strip()
+    return int(out) if out.isdigit() else 0
+
+
+while subprocess.run(["bash", "-c", done_cmd]).returncode != 0:
+    if time.monotonic() - t0 > sent + 600:
+        sys.exit("the last event never arrived")
+    time.sleep(0.02)
+total = time.monotonic() - t0
+if trace:
+    print(f"  {total:6.2f} s: the last event is in", file=sys.stderr)
+got, last_change = count(), time.monotonic()
+while got < n:
     time.sleep(0.3)
-total = now - t0
+    now, c = time.monotonic(), count()
+    if c != got:
+        got, last_change = c, now
+    elif now - last_change > 60:
+        sys.exit(f"stuck at {got} of {n} events")
+    total = now - t0
 s.close()
+if got != n:
+    sys.exit(f"{got} events for {n} sent")
 print(f"{n / total:.0f} {total:.2f} {sent:.2f}")
 PY
 }
@@ -301,7 +323,9 @@ done
 [ -n "$port" ] || { echo "the server did not start:"; cat "$out" "$work/server.log"; exit 1; }
 # The counting command as send_and_wait runs it (a fresh process each time).
 read -r t_eps t_total t_sent < <(send_and_wait "$port" "$work/events.log" "$EVENTS" \
-    bash -c "\"$TRAPLINE\" search --data \"$DATA\" --from \"$FROM\" --to \"$TO\" --output csv \
+    "\"$TRAPLINE\" search --data \"$DATA\" --from \"$FROM\" --to \"$TO\" --output csv \
+        trapline-bench-end-of-stream 2>/dev/null | grep -q end-of-stream" \
+    "\"$TRAPLINE\" search --data \"$DATA\" --from \"$FROM\" --to \"$TO\" --output csv \
         '* | stats count' 2>/dev/null | tail -1 | tr -dc '0-9'")
 printf '  trapline server -> store  %9s events/s  (%s s until all committed; sending took %s s)\n' \
     "$t_eps" "$t_total" "$t_sent"
@@ -331,7 +355,8 @@ CONF
         sleep 0.1
     done
     read -r r_eps r_total r_sent < <(send_and_wait "$rport" "$work/events.log" "$EVENTS" \
-        bash -c "[ -f \"$rout\" ] && wc -l <\"$rout\" || echo 0")
+        "[ -f \"$rout\" ] && tail -c 65536 \"$rout\" | grep -q trapline-bench-end-of-stream" \
+        "[ -f \"$rout\" ] && wc -l <\"$rout\" || echo 0")
     printf '  rsyslog imptcp -> omfile   %9s events/s  (%s s until all written; sending took %s s)\n' \
         "$r_eps" "$r_total" "$r_sent"
     kill -TERM "$RS_PID"
