@@ -99,6 +99,35 @@ static inline bool trl_bits_any(const uint64_t *b, size_t from, size_t to)
     return (b[wt] & last) != 0;
 }
 
+/* The 8 bytes at p as one word (any alignment). */
+static inline uint64_t trl_load_u64(const void *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof(w));
+    return w;
+}
+
+/* Whether the len bytes at a and b are equal, for short strings such as field names: names that
+ * share a prefix usually differ at their end, so the last word is compared first, then the rest
+ * word by word, without a call to memcmp. */
+static inline bool trl_short_eq(const char *a, const char *b, size_t len)
+{
+    if (len < 8) {
+        for (size_t i = 0; i < len; i++) {
+            if (a[i] != b[i])
+                return false;
+        }
+        return true;
+    }
+    if (trl_load_u64(a + len - 8) != trl_load_u64(b + len - 8))
+        return false;
+    for (size_t i = 0; i + 8 < len; i += 8) {
+        if (trl_load_u64(a + i) != trl_load_u64(b + i))
+            return false;
+    }
+    return true;
+}
+
 /* A fast hash of a short byte string, eight bytes at a time, for in-memory tables (group keys,
  * skeletons). Its values may change between versions: never store them. */
 static inline uint64_t trl_hash_short(const void *data, size_t n)

@@ -20,7 +20,9 @@ enum rec_kind { R_OTHER, R_SYSCALL, R_EOE, R_EXECVE, R_PATH, R_PROCTITLE, R_SOCK
  * the names of the dynamic fields. */
 struct rec {
     struct trl_event ev;
-    size_t bytes;
+    struct rec *next_free; /* in the assembler's pool of unused records */
+    size_t cap;            /* bytes allocated */
+    size_t bytes;          /* bytes used */
     const char *type;
     size_t type_len;
     enum rec_kind kind;
@@ -28,6 +30,16 @@ struct rec {
     size_t str_bytes;
     struct trl_kv kvs[];
 };
+
+/* Records are allocated in classes of REC_UNIT bytes, and those of up to REC_POOL_CLASSES units
+ * go back to a pool when their event is taken: a stream's records have much the same sizes, and
+ * reusing one costs a few instructions where malloc(3) and free(3) cost hundreds. The pool keeps
+ * at most REC_POOL_BYTES; events waiting for their records hold what they hold anyway. */
+#define REC_UNIT         512
+#define REC_POOL_CLASSES 16
+#define REC_POOL_BYTES   (4 * 1024 * 1024)
+/* Taken events whose struct is kept for the next event. */
+#define PENDING_POOL_MAX 1024
 
 /* Records of an event held without a further allocation: most events have a few. */
 #define INLINE_RECS 4
@@ -69,6 +81,10 @@ struct trl_audit_assembler {
     size_t bytes;
     int64_t last_add; /* the arrival of the last record added */
     struct trl_audit_assembler_stats stats;
+    struct rec *rec_pool[REC_POOL_CLASSES + 1]; /* by size class, unused */
+    size_t rec_pool_bytes;
+    struct pending *pending_pool; /* unused, chained by hash_next */
+    size_t pending_pooled;
 };
 
 static uint64_t hash_bytes(const char *p, size_t len)
@@ -122,15 +138,20 @@ static bool derived_name(const char *name, size_t len)
     return false;
 }
 
-/* derived_name() of every known field, worked out once and read-only afterwards. */
+/* derived_name() of every known field, and whether freeze() keeps it (see frozen_field()), worked
+ * out once and read-only afterwards. */
 static bool derived_known[TRL_F__COUNT];
 static pthread_once_t derived_once = PTHREAD_ONCE_INIT;
+
+static bool frozen_known[TRL_F__COUNT];
 
 static void build_derived_known(void)
 {
     for (int f = 1; f < TRL_F__COUNT; f++) {
         const struct trl_field_info *fi = trl_field_info((enum trl_field)f);
         derived_known[f] = derived_name(fi->name, fi->name_len);
+        frozen_known[f] = !derived_known[f] || f == TRL_F_AUDITD_SEQUENCE ||
+                          f == TRL_F_AUDITD_RECORD_TYPE || f == TRL_F_PROCESS_ARGS;
     }
 }
 
@@ -165,13 +186,60 @@ struct trl_audit_assembler *trl_audit_assembler_create(const struct trl_audit_as
     return a;
 }
 
-static void free_pending(struct pending *pe)
+/* --- memory ----------------------------------------------------------------------------------- */
+
+static struct rec *rec_alloc(struct trl_audit_assembler *a, size_t size)
+{
+    size_t units = (size + REC_UNIT - 1) / REC_UNIT;
+    if (units <= REC_POOL_CLASSES && a->rec_pool[units]) {
+        struct rec *r = a->rec_pool[units];
+        a->rec_pool[units] = r->next_free;
+        a->rec_pool_bytes -= r->cap;
+        return r;
+    }
+    size_t cap = units <= REC_POOL_CLASSES ? units * REC_UNIT : size;
+    struct rec *r = trl_xmalloc(cap);
+    r->cap = cap;
+    return r;
+}
+
+static void rec_release(struct trl_audit_assembler *a, struct rec *r)
+{
+    size_t units = r->cap / REC_UNIT;
+    if (r->cap % REC_UNIT || units > REC_POOL_CLASSES ||
+        a->rec_pool_bytes + r->cap > REC_POOL_BYTES) {
+        free(r);
+        return;
+    }
+    r->next_free = a->rec_pool[units];
+    a->rec_pool[units] = r;
+    a->rec_pool_bytes += r->cap;
+}
+
+static struct pending *pending_alloc(struct trl_audit_assembler *a)
+{
+    struct pending *pe = a->pending_pool;
+    if (!pe)
+        return trl_xcalloc(1, sizeof(*pe));
+    a->pending_pool = pe->hash_next;
+    a->pending_pooled--;
+    memset(pe, 0, sizeof(*pe));
+    return pe;
+}
+
+static void free_pending(struct trl_audit_assembler *a, struct pending *pe)
 {
     for (uint32_t i = 0; i < pe->nrecs; i++)
-        free(pe->recs[i]);
+        rec_release(a, pe->recs[i]);
     if (pe->recs != pe->inline_recs)
         free(pe->recs);
-    free(pe);
+    if (a->pending_pooled >= PENDING_POOL_MAX) {
+        free(pe);
+        return;
+    }
+    pe->hash_next = a->pending_pool;
+    a->pending_pool = pe;
+    a->pending_pooled++;
 }
 
 void trl_audit_assembler_destroy(struct trl_audit_assembler *a)
@@ -180,11 +248,21 @@ void trl_audit_assembler_destroy(struct trl_audit_assembler *a)
         return;
     for (struct pending *pe = a->first, *next; pe; pe = next) {
         next = pe->next;
-        free_pending(pe);
+        free_pending(a, pe);
     }
     for (struct pending *pe = a->ready_first, *next; pe; pe = next) {
         next = pe->next;
-        free_pending(pe);
+        free_pending(a, pe);
+    }
+    for (struct pending *pe = a->pending_pool, *next; pe; pe = next) {
+        next = pe->hash_next;
+        free(pe);
+    }
+    for (size_t i = 0; i <= REC_POOL_CLASSES; i++) {
+        for (struct rec *r = a->rec_pool[i], *next; r; r = next) {
+            next = r->next_free;
+            free(r);
+        }
     }
     for (size_t i = 0; i < a->nbuckets; i++) {
         for (struct host *h = a->host_buckets[i], *next; h; h = next) {
@@ -197,17 +275,81 @@ void trl_audit_assembler_destroy(struct trl_audit_assembler *a)
     free(a);
 }
 
+/* The kind of a record type, told by its length first and then compared with a literal of that
+ * length (which compiles to a load or two): every record is sorted this way, some of them several
+ * times. */
+static enum rec_kind rec_kind(const char *t, size_t len)
+{
+#define IS(lit) (memcmp(t, lit, sizeof(lit) - 1) == 0)
+    if (!t)
+        return R_OTHER;
+    switch (len) {
+    case 3:
+        return IS("EOE") ? R_EOE : R_OTHER;
+    case 4:
+        return IS("PATH") ? R_PATH : R_OTHER;
+    case 6:
+        return IS("EXECVE") ? R_EXECVE : R_OTHER;
+    case 7:
+        return IS("SYSCALL") ? R_SYSCALL : R_OTHER;
+    case 8:
+        return IS("SOCKADDR") ? R_SOCKADDR : R_OTHER;
+    case 9:
+        return IS("PROCTITLE") ? R_PROCTITLE : R_OTHER;
+    default:
+        return R_OTHER;
+    }
+#undef IS
+}
+
+/* trl_parse_u64() of an audit serial: up to 19 digits cannot overflow, so only a longer number
+ * (or none) takes the careful way. Called for every record, several times. */
+static inline bool parse_serial(const char *s, size_t len, uint64_t *out)
+{
+    if (len == 0 || len > 19)
+        return trl_parse_u64(s, len, out);
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned d = (unsigned)(unsigned char)s[i] - '0';
+        if (d > 9)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+/* The record types the merge treats apart (SYSCALL, EXECVE, PATH...) are the kernel's own, never
+ * user-space messages: they skip the lookup of the type's number. */
+static bool type_is_standalone(const char *type, size_t len)
+{
+    return rec_kind(type, len) == R_OTHER && trl_audit_type_is_standalone(type, len);
+}
+
+/* trl_event_get() without a call: the pipeline asks wants() about every event it parses. */
+static inline const char *known_value(const struct trl_event *ev, enum trl_field f, size_t *len)
+{
+    uint16_t at = ev->slot[f];
+    if (!at)
+        return NULL;
+    *len = ev->fields[at - 1].val_len;
+    return ev->fields[at - 1].val;
+}
+
 bool trl_audit_assembler_wants(const struct trl_event *ev)
 {
     size_t tlen, slen;
-    const char *type = trl_event_get(ev, TRL_F_AUDITD_RECORD_TYPE, &tlen);
-    const char *serial = trl_event_get(ev, TRL_F_AUDITD_SEQUENCE, &slen);
-    uint64_t n;
+    /* Most events are no audit records at all: they have no record type. */
+    const char *type = known_value(ev, TRL_F_AUDITD_RECORD_TYPE, &tlen);
+    if (!type)
+        return false;
     /* record_types marks an event assembled already (by an agent, or Trapline's own JSON read
      * back): it is whole. */
-    return type && serial && trl_parse_u64(serial, slen, &n) &&
-           !trl_audit_type_is_standalone(type, tlen) &&
-           !trl_event_has(ev, TRL_F_AUDITD_RECORD_TYPES);
+    if (ev->slot[TRL_F_AUDITD_RECORD_TYPES])
+        return false;
+    const char *serial = known_value(ev, TRL_F_AUDITD_SEQUENCE, &slen);
+    uint64_t n;
+    return serial && parse_serial(serial, slen, &n) && !type_is_standalone(type, tlen);
 }
 
 /* --- hosts ------------------------------------------------------------------------------------ */
@@ -325,7 +467,7 @@ static void complete(struct trl_audit_assembler *a, struct pending *pe)
 static struct pending *pending_new(struct trl_audit_assembler *a, struct host *h, uint64_t serial,
                                    int64_t ts)
 {
-    struct pending *pe = trl_xcalloc(1, sizeof(*pe));
+    struct pending *pe = pending_alloc(a);
     pe->recs = pe->inline_recs;
     pe->cap = INLINE_RECS;
     pe->host = h;
@@ -341,32 +483,6 @@ static struct pending *pending_new(struct trl_audit_assembler *a, struct host *h
     return pe;
 }
 
-static bool type_eq(const char *t, size_t len, const char *lit, size_t lit_len)
-{
-    return len == lit_len && memcmp(t, lit, len) == 0;
-}
-
-static enum rec_kind rec_kind(const char *t, size_t len)
-{
-#define IS(lit) type_eq(t, len, lit, sizeof(lit) - 1)
-    if (!t)
-        return R_OTHER;
-    if (IS("SYSCALL"))
-        return R_SYSCALL;
-    if (IS("EOE"))
-        return R_EOE;
-    if (IS("EXECVE"))
-        return R_EXECVE;
-    if (IS("PATH"))
-        return R_PATH;
-    if (IS("PROCTITLE"))
-        return R_PROCTITLE;
-    if (IS("SOCKADDR"))
-        return R_SOCKADDR;
-    return R_OTHER;
-#undef IS
-}
-
 /* Whether [v, v+len) lies inside the len bytes at o: trl_event_in_original() for a source whose
  * original is known to be set. */
 static inline bool in_block(const char *o, size_t olen, const char *v, size_t len)
@@ -375,31 +491,87 @@ static inline bool in_block(const char *o, size_t olen, const char *v, size_t le
     return (uintptr_t)v >= (uintptr_t)o && len <= olen && off <= olen - len;
 }
 
-/* Copies a record's event into one heap allocation. Values that are slices of the original point
- * into its copy, without a copy of their own. Every value copied is NUL-terminated; a slice of the
- * original is not (values are always read with their length). */
-static struct rec *freeze(const struct trl_event *src)
+/* Whether freeze() keeps a field of a record: build() reads the fields it copies as they are (those
+ * derived_field() says no to), the auditd.* dynamic fields (the record's data, the EXECVE
+ * continuation mark), the serial, the record type and EXECVE's process.args. The other fields
+ * the record parser derived (process.*, user.*, event.*, related.*...) are rebuilt from the merged
+ * data, so they are left behind: they are most of a record's fields. */
+static bool frozen_field(const struct trl_kv *kv)
 {
-    size_t n = src->nfields, olen = src->original ? src->original_len : 0, strs = olen + 1;
+    return !kv->field || frozen_known[kv->field];
+}
+
+/* A record being filled by freeze(): the next string byte, the number of fields so far, and the
+ * source's original, which values that are slices of it are relative to. */
+struct frozen {
+    struct rec *r;
+    char *s;
+    uint32_t n;
+    const char *src_original;
+};
+
+/* Appends a copy of kv to the record: its value as a slice of the record's original when it is
+ * one of the source's, its name when it is a dynamic field's. */
+static inline void freeze_field(struct frozen *f, const struct trl_kv *kv, bool slice)
+{
+    struct rec *r = f->r;
+    struct trl_kv *out = &r->kvs[f->n++];
+    *out = *kv;
+    if (slice) {
+        out->val = r->ev.original + (kv->val - f->src_original);
+    } else {
+        memcpy(f->s, kv->val, kv->val_len);
+        f->s[kv->val_len] = '\0';
+        out->val = f->s;
+        f->s += kv->val_len + 1;
+    }
+    if (!kv->field) {
+        memcpy(f->s, kv->name, kv->name_len);
+        f->s[kv->name_len] = '\0';
+        out->name = f->s;
+        f->s += kv->name_len + 1;
+        if (!r->ev.first_named)
+            r->ev.first_named = f->n;
+    } else if (!r->ev.slot[kv->field] && f->n <= UINT16_MAX) {
+        r->ev.slot[kv->field] = (uint16_t)f->n;
+    }
+}
+
+/* Copies what build() needs of a record's event (see frozen_field()) into one heap allocation.
+ * Values that are slices of the original point into its copy, without a copy of their own. Every
+ * value copied is NUL-terminated; a slice of the original is not (values are always read with
+ * their length). */
+static struct rec *freeze(struct trl_audit_assembler *a, const struct trl_event *src)
+{
+    size_t nsrc = src->nfields, n = 0, olen = src->original ? src->original_len : 0,
+           strs = olen + 1;
     const char *orig = src->original ? src->original : "";
-    /* Which of the first 64 values are slices of the original, for the second pass. */
-    uint64_t sliced = 0;
-    for (size_t i = 0; i < n; i++) {
+    /* Which of the first 64 fields are kept, and which of those are slices of the original, for
+     * the second pass. */
+    uint64_t keep = 0, sliced = 0;
+    for (size_t i = 0; i < nsrc; i++) {
         const struct trl_kv *kv = &src->fields[i];
+        if (!frozen_field(kv))
+            continue;
+        uint64_t bit = i < 64 ? 1ULL << i : 0;
+        keep |= bit;
+        n++;
         if (in_block(orig, olen, kv->val, kv->val_len))
-            sliced |= i < 64 ? 1ULL << i : 0;
+            sliced |= bit;
         else
             strs += kv->val_len + 1;
         if (!kv->field)
             strs += kv->name_len + 1;
     }
     size_t size = sizeof(struct rec) + n * sizeof(struct trl_kv) + strs;
-    struct rec *r = trl_xmalloc(size);
+    struct rec *r = rec_alloc(a, size);
     char *s = (char *)(r->kvs + n);
     r->ev = *src;
     r->ev.arena = NULL;
     r->ev.nfields = r->ev.cap = (uint32_t)n;
     r->ev.fields = r->kvs;
+    r->ev.first_named = 0;
+    memset(r->ev.slot, 0, sizeof(r->ev.slot));
     r->strs = s;
     r->str_bytes = strs;
     memcpy(s, orig, olen);
@@ -407,23 +579,16 @@ static struct rec *freeze(const struct trl_event *src)
     r->ev.original = s;
     r->ev.original_len = olen;
     s += olen + 1;
-    for (size_t i = 0; i < n; i++) {
+    struct frozen f = {r, s, 0, orig};
+    /* The first 64 fields by the bits of those kept, the others (seldom any) one by one. */
+    for (uint64_t m = keep; m; m &= m - 1) {
+        unsigned i = (unsigned)__builtin_ctzll(m);
+        freeze_field(&f, &src->fields[i], (sliced >> i) & 1);
+    }
+    for (size_t i = 64; i < nsrc; i++) {
         const struct trl_kv *kv = &src->fields[i];
-        r->kvs[i] = *kv;
-        if (i < 64 ? (sliced >> i) & 1 : in_block(orig, olen, kv->val, kv->val_len)) {
-            r->kvs[i].val = r->ev.original + (kv->val - orig);
-        } else {
-            memcpy(s, kv->val, kv->val_len);
-            s[kv->val_len] = '\0';
-            r->kvs[i].val = s;
-            s += kv->val_len + 1;
-        }
-        if (!kv->field) {
-            memcpy(s, kv->name, kv->name_len);
-            s[kv->name_len] = '\0';
-            r->kvs[i].name = s;
-            s += kv->name_len + 1;
-        }
+        if (frozen_field(kv))
+            freeze_field(&f, kv, in_block(orig, olen, kv->val, kv->val_len));
     }
     r->bytes = size;
     r->type = trl_event_get(&r->ev, TRL_F_AUDITD_RECORD_TYPE, &r->type_len);
@@ -493,18 +658,18 @@ int trl_audit_assembler_add(struct trl_audit_assembler *a, const struct trl_even
     size_t slen, hlen = 0;
     const char *s = trl_event_get(record, TRL_F_AUDITD_SEQUENCE, &slen);
     uint64_t serial = 0;
-    trl_parse_u64(s, slen, &serial);
+    parse_serial(s, slen, &serial);
     const char *hname = trl_event_get(record, TRL_F_HOST_NAME, &hlen);
     if (!hname)
         hname = "";
     int64_t ts = record->timestamp_ns, arrival = record->received_ns;
     a->stats.records++;
 
-    struct rec *r = freeze(record);
+    struct rec *r = freeze(a, record);
     struct pending *pe = lookup(a, host_get(a, hname, hlen, false), serial, ts);
     if (rec_is(r, R_EOE) && !pe) {
         a->stats.orphans++;
-        free(r);
+        rec_release(a, r);
         return TRL_OK;
     }
     if (pe && (pe->nrecs >= MAX_EVENT_RECORDS || pe->bytes + r->bytes > MAX_EVENT_BYTES)) {
@@ -776,6 +941,13 @@ static struct trl_event *build(struct trl_arena *arena, const struct pending *pe
     }
 
     struct trl_event *ev = trl_event_create(arena, NULL, 0, recs[0]->ev.received_ns);
+    /* Room for the records' fields and as many again that the mapping derives: the list then
+     * never grows, a copy of it that would leave the outgrown list unused in the arena. */
+    size_t want = 32;
+    for (size_t i = 0; i < n; i++)
+        want += recs[i]->ev.nfields;
+    ev->fields = trl_arena_alloc(arena, want * sizeof(*ev->fields));
+    ev->cap = (uint32_t)want;
     ev->original = orig;
     ev->original_len = olen;
     ev->timestamp_ns = pe->ts_ns;
@@ -877,7 +1049,7 @@ size_t trl_audit_assembler_take(struct trl_audit_assembler *a, struct trl_arena 
         a->nready--;
         out[n++] = build(arena, pe);
         a->bytes -= pe->bytes;
-        free_pending(pe);
+        free_pending(a, pe);
     }
     a->stats.events += n;
     return n;

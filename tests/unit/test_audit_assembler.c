@@ -707,6 +707,116 @@ static void test_assembler_values_outside_the_original(void **state)
     trl_audit_assembler_destroy(a);
 }
 
+/* A record stamped by hand: type and serial as the record parser sets them. */
+static struct trl_event *stamped(const char *type, const char *serial)
+{
+    struct trl_event *ev = trl_event_create(in_arena, "x", 1, 0);
+    trl_event_set_str(ev, TRL_F_AUDITD_RECORD_TYPE, type);
+    if (serial)
+        trl_event_set_str(ev, TRL_F_AUDITD_SEQUENCE, serial);
+    return ev;
+}
+
+/* The serial must be a decimal number that fits 64 bits; the type any record type but a
+ * user-space message's, by name or by number. */
+static void test_assembler_wants_decimal_serials_and_kernel_record_types(void **state)
+{
+    (void)state;
+    assert_true(trl_audit_assembler_wants(stamped("SYSCALL", "1")));
+    assert_true(trl_audit_assembler_wants(stamped("SYSCALL", "1234567890123456789")));
+    assert_true(trl_audit_assembler_wants(stamped("PATH", "18446744073709551615")));
+    assert_false(trl_audit_assembler_wants(stamped("PATH", "18446744073709551616")));
+    assert_false(trl_audit_assembler_wants(stamped("PATH", "123456789012345678901")));
+    assert_false(trl_audit_assembler_wants(stamped("SYSCALL", "")));
+    assert_false(trl_audit_assembler_wants(stamped("SYSCALL", "12a")));
+    assert_false(trl_audit_assembler_wants(stamped("SYSCALL", "-1")));
+    assert_false(trl_audit_assembler_wants(stamped("SYSCALL", " 1")));
+    assert_false(trl_audit_assembler_wants(stamped("SYSCALL", NULL)));
+    /* Every kernel record type the merge knows, and others it does not treat apart. */
+    static const char *const kernel[] = {"EOE",     "PATH",     "EXECVE",        "SYSCALL",
+                                         "CWD",     "SOCKADDR", "PROCTITLE",     "AVC",
+                                         "syscall", "SYSCALLS", "UNKNOWN[1300]", "1327"};
+    for (size_t i = 0; i < sizeof(kernel) / sizeof(kernel[0]); i++)
+        assert_true(trl_audit_assembler_wants(stamped(kernel[i], "7")));
+    static const char *const user[] = {"USER_AUTH",     "CRED_ACQ", "ADD_USER", "SERVICE_START",
+                                       "UNKNOWN[1105]", "1100",     "2999"};
+    for (size_t i = 0; i < sizeof(user) / sizeof(user[0]); i++)
+        assert_false(trl_audit_assembler_wants(stamped(user[i], "7")));
+    trl_arena_reset(in_arena);
+}
+
+/* Events one after another, of records small and large (beyond what is kept for reuse), each
+ * taken before the next: the memory of a taken event serves the next ones, and every event has
+ * its own values. */
+static void test_assembler_reuses_memory_of_taken_events(void **state)
+{
+    (void)state;
+    struct trl_audit_assembler *a = trl_audit_assembler_create(NULL);
+    static char big[20000];
+    char line[24000], want[64];
+    for (int i = 0; i < 60; i++) {
+        size_t fill = (size_t)(i % 3 == 2 ? 12000 : i % 3 == 1 ? 1500 : 10);
+        memset(big, 'a' + i % 26, fill);
+        big[fill] = '\0';
+        snprintf(line, sizeof(line),
+                 "type=SYSCALL msg=audit(10.000:%d): arch=c000003e syscall=59 pid=%d "
+                 "comm=\"c%d\" exe=\"/bin/%s\"",
+                 i, 100 + i, i, big);
+        add(a, line, 0);
+        snprintf(line, sizeof(line), "type=CWD msg=audit(10.000:%d): cwd=\"/w%d\"", i, i);
+        add(a, line, 0);
+        snprintf(line, sizeof(line), "type=EOE msg=audit(10.000:%d):", i);
+        add(a, line, 0);
+        trl_arena_reset(in_arena);
+        struct trl_event *out[2];
+        assert_int_equal(trl_audit_assembler_take(a, out_arena, 0, false, out, 2), 1);
+        snprintf(want, sizeof(want), "%d", 100 + i);
+        assert_field(out[0], TRL_F_PROCESS_PID, want);
+        snprintf(want, sizeof(want), "c%d", i);
+        assert_string_equal(named(out[0], "auditd.data.comm"), want);
+        snprintf(want, sizeof(want), "/w%d", i);
+        assert_field(out[0], TRL_F_PROCESS_WORKING_DIRECTORY, want);
+        size_t len;
+        const char *exe = trl_event_get(out[0], TRL_F_PROCESS_EXECUTABLE, &len);
+        assert_non_null(exe);
+        assert_int_equal(len, 5 + fill);
+        assert_int_equal(exe[5 + fill - 1], fill ? 'a' + i % 26 : '/');
+        assert_string_equal(array(out[0], TRL_F_AUDITD_RECORD_TYPES), "SYSCALL|CWD|EOE");
+    }
+    struct trl_audit_assembler_stats st;
+    trl_audit_assembler_get_stats(a, &st);
+    assert_int_equal(st.events, 60);
+    assert_int_equal(st.pending, 0);
+    trl_audit_assembler_destroy(a);
+}
+
+/* What another stage derived on a record (its user, its category) is not taken over: the merged
+ * event derives them anew from the records' data. What the stage added of its own (a label) is. */
+static void test_assembler_rebuilds_what_records_derived(void **state)
+{
+    (void)state;
+    struct trl_audit_assembler *a = trl_audit_assembler_create(NULL);
+    struct trl_event *ev =
+        record("type=SYSCALL msg=audit(30.000:4): arch=c000003e syscall=59 success=yes uid=0 "
+               "pid=9 comm=\"id\" exe=\"/usr/bin/id\"",
+               0);
+    trl_event_set_str(ev, TRL_F_USER_NAME, "stale");
+    trl_event_add(ev, TRL_F_EVENT_CATEGORY, "web", 3);
+    trl_event_set_named(ev, "labels.zone", 11, "dmz", 3);
+    assert_int_equal(trl_audit_assembler_add(a, ev), TRL_OK);
+    add(a, "type=EOE msg=audit(30.000:4):", 0);
+    trl_arena_reset(in_arena);
+    struct trl_event *out[2];
+    assert_int_equal(trl_audit_assembler_take(a, out_arena, 0, false, out, 2), 1);
+    assert_null(trl_event_get(out[0], TRL_F_USER_NAME, &(size_t){0}));
+    assert_string_equal(array(out[0], TRL_F_EVENT_CATEGORY), "process");
+    assert_string_equal(named(out[0], "labels.zone"), "dmz");
+    assert_field(out[0], TRL_F_USER_ID, "0");
+    assert_field(out[0], TRL_F_PROCESS_NAME, "id");
+    assert_field(out[0], TRL_F_AUDITD_SEQUENCE, "4");
+    trl_audit_assembler_destroy(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -731,6 +841,9 @@ int main(void)
         cmocka_unit_test(test_assembler_syslog_records_keep_their_header),
         cmocka_unit_test(test_assembler_long_records_from_reset_arenas),
         cmocka_unit_test(test_assembler_values_outside_the_original),
+        cmocka_unit_test(test_assembler_wants_decimal_serials_and_kernel_record_types),
+        cmocka_unit_test(test_assembler_reuses_memory_of_taken_events),
+        cmocka_unit_test(test_assembler_rebuilds_what_records_derived),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -270,6 +270,97 @@ static void test_set_dynamic_ex_is_set_named_ex_for_vendor_names(void **state)
 
 /* The inline setters append while the list has room and grow it when it is full, keep the first
  * value of an array field findable, and replace a scalar's value in place. */
+/* Dynamic names that share a prefix and a suffix, differ in one byte only, or are shorter than a
+ * word: each is set once, found again, replaced in place, and no other name is found for it. */
+static void test_dynamic_names_that_nearly_match_stay_apart(void **state)
+{
+    (void)state;
+    static const char *const names[] = {
+        "auditd.data.pid",
+        "auditd.data.uid",
+        "auditd.data.gid",
+        "auditd.data.ppid",
+        "auditd.data.auid",
+        "auditd.data.euid",
+        "auditd.data.a0",
+        "auditd.data.a1",
+        "auditd.paths.0.nametype",
+        "auditd.paths.1.nametype",
+        "auditd.paths.0.name",
+        "auditd.paths.1.name",
+        "winlog.event_data.TargetUserName",
+        "winlog.event_data.SubjectUserName",
+        "winlog.event_data.TargetUserSid",
+        "winlog.event_data.SubjectUserSid",
+        "a",
+        "b",
+        "ab",
+        "abcdefg",
+        "abcdefh",
+        "abcdefgh",
+        "abcdefgi",
+        "x.y",
+        "",
+    };
+    const size_t n = sizeof(names) / sizeof(names[0]);
+    struct trl_event *ev = trl_event_create(arena, "x", 1, 0);
+    trl_event_set_str(ev, TRL_F_HOST_NAME, "web01");
+    char v[16];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(v, sizeof(v), "v%zu", i);
+        trl_event_set_dynamic_ex(ev, names[i], strlen(names[i]), v, strlen(v), 0);
+    }
+    assert_int_equal(ev->nfields, n + 1);
+    size_t len;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(v, sizeof(v), "v%zu", i);
+        const char *got = trl_event_get_named(ev, names[i], strlen(names[i]), &len);
+        assert_non_null(got);
+        assert_int_equal(len, strlen(v));
+        assert_memory_equal(got, v, len);
+    }
+    /* Setting a name again replaces its value and adds no field. */
+    trl_event_set_named(ev, "auditd.data.uid", 15, "changed", 7);
+    trl_event_set_dynamic_ex(ev, "abcdefgi", 8, "again", 5, TRL_REF_NAME | TRL_REF_VALUE);
+    assert_int_equal(ev->nfields, n + 1);
+    assert_memory_equal(trl_event_get_named(ev, "auditd.data.uid", 15, &len), "changed", 7);
+    assert_memory_equal(trl_event_get_named(ev, "abcdefgi", 8, &len), "again", 5);
+    assert_memory_equal(trl_event_get_named(ev, "auditd.data.pid", 15, &len), "v0", 2);
+    /* Names of the same length and ending, or a prefix of a set name, are not found. */
+    assert_null(trl_event_get_named(ev, "auditd.data.sid", 15, &len));
+    assert_null(trl_event_get_named(ev, "auditd.paths.2.nametype", 23, &len));
+    assert_null(trl_event_get_named(ev, "winlog.event_data.TargetUserNam", 31, &len));
+    assert_null(trl_event_get_named(ev, "abcdefgj", 8, &len));
+    assert_null(trl_event_get_named(ev, "c", 1, &len));
+    assert_null(trl_event_get_named(ev, "auditd.data.pie", 15, &len));
+}
+
+/* Hundreds of dynamic fields (far more than the filter has bits): every one is found, each by
+ * its own name, and setting them again keeps one field per name. */
+static void test_many_dynamic_fields_are_each_found_by_name(void **state)
+{
+    (void)state;
+    struct trl_event *ev = trl_event_create(arena, "x", 1, 0);
+    char name[64], v[16];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 300; i++) {
+            int nlen = snprintf(name, sizeof(name), "%s.%d", i % 2 ? "auditd.data.k" : "w", i);
+            int vlen = snprintf(v, sizeof(v), "%d-%d", round, i);
+            trl_event_set_named(ev, name, (size_t)nlen, v, (size_t)vlen);
+        }
+    }
+    assert_int_equal(ev->nfields, 300);
+    for (int i = 0; i < 300; i++) {
+        int nlen = snprintf(name, sizeof(name), "%s.%d", i % 2 ? "auditd.data.k" : "w", i);
+        int vlen = snprintf(v, sizeof(v), "1-%d", i);
+        size_t len;
+        const char *got = trl_event_get_named(ev, name, (size_t)nlen, &len);
+        assert_non_null(got);
+        assert_int_equal(len, (size_t)vlen);
+        assert_memory_equal(got, v, len);
+    }
+}
+
 static void test_inline_setters_grow_the_list_and_replace_in_place(void **state)
 {
     (void)state;
@@ -313,6 +404,8 @@ int main(void)
         cmocka_unit_test(test_rfc3164_year_is_the_one_nearest_receive_time),
         cmocka_unit_test(test_set_dynamic_ex_is_set_named_ex_for_vendor_names),
         cmocka_unit_test(test_inline_setters_grow_the_list_and_replace_in_place),
+        cmocka_unit_test(test_dynamic_names_that_nearly_match_stay_apart),
+        cmocka_unit_test(test_many_dynamic_fields_are_each_found_by_name),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

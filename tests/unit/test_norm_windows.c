@@ -887,10 +887,96 @@ static void test_windows_sigma_regression_events_parse(void **state)
     assert_true(events >= 100);
 }
 
+/* An event in the shape both Windows parsers leave: the log's fields, then the data items. */
+static struct trl_event *winlog_event(const char *id, const char *const *items, size_t n)
+{
+    struct trl_event *ev = json_event("x", 1);
+    trl_event_set_str(ev, TRL_F_WINLOG_EVENT_ID, id);
+    trl_event_set_str(ev, TRL_F_WINLOG_CHANNEL, "Security");
+    /* A dynamic field of another namespace among the items is no item. */
+    trl_event_set_named(ev, "labels.site", 11, "hq", 2);
+    for (size_t i = 0; i + 1 < n; i += 2)
+        trl_event_set_dynamic_ex(ev, items[i], strlen(items[i]), items[i + 1], strlen(items[i + 1]),
+                                 TRL_REF_NAME | TRL_REF_VALUE);
+    return ev;
+}
+
+/* Items are found by their exact name among names that share prefixes and endings; a name set
+ * twice holds its last value, "-" reads as no value, and NTSTATUS codes match in any case. */
+static void test_windows_items_found_by_exact_name(void **state)
+{
+    (void)state;
+    static const char *const items[] = {
+        "winlog.event_data.TargetUserName",
+        "jdoe",
+        "winlog.event_data.TargetUserNam",
+        "wrong",
+        "winlog.event_data.SubjectUserName",
+        "DC01$",
+        "winlog.event_data.TargetDomainName",
+        "CORP",
+        "winlog.event_data.TargetUserSid",
+        "S-1-5-21-1",
+        "winlog.event_data.TargetUserSid",
+        "S-1-5-21-2",
+        "winlog.user_data.WorkstationName",
+        "WS-USER-DATA",
+        "winlog.event_data.LogonType",
+        "10",
+        "winlog.event_data.IpAddress",
+        "::FFFF:192.0.2.7",
+        "winlog.event_data.IpPort",
+        "-",
+        "winlog.event_data.ProcessName",
+        "-",
+        "winlog.event_data.Status",
+        "0xc000006d",
+        "winlog.event_data.SubStatus",
+        "0xc000006a",
+        "winlog.event_dat",
+        "short",
+        "winlog.event_data.",
+        "empty name",
+    };
+    struct trl_event *ev = winlog_event("4625", items, sizeof(items) / sizeof(items[0]));
+    assert_int_equal(trl_norm_windows(ev), 0);
+    assert_field(ev, TRL_F_EVENT_ACTION, "logon-failed");
+    assert_field(ev, TRL_F_USER_NAME, "jdoe");
+    assert_field(ev, TRL_F_USER_DOMAIN, "CORP");
+    assert_field(ev, TRL_F_USER_ID, "S-1-5-21-2");
+    assert_field(ev, TRL_F_WINLOG_LOGON_TYPE, "RemoteInteractive");
+    assert_field(ev, TRL_F_SOURCE_IP, "192.0.2.7");
+    assert_field(ev, TRL_F_SOURCE_DOMAIN, "WS-USER-DATA");
+    assert_null(trl_event_get(ev, TRL_F_SOURCE_PORT, &(size_t){0}));
+    assert_null(trl_event_get(ev, TRL_F_PROCESS_EXECUTABLE, &(size_t){0}));
+    assert_field(ev, TRL_F_EVENT_REASON, "wrong password");
+    assert_string_equal(json_values(ev, TRL_F_RELATED_USER), "jdoe,DC01$");
+    assert_string_equal(json_values(ev, TRL_F_RELATED_IP), "192.0.2.7");
+}
+
+/* An event without items, or whose items have other names, is mapped without them. */
+static void test_windows_event_without_items_maps_the_log_fields(void **state)
+{
+    (void)state;
+    static const char *const items[] = {"winlog.event_data.Unrelated", "1"};
+    struct trl_event *ev = winlog_event("4672", NULL, 0);
+    assert_int_equal(trl_norm_windows(ev), 0);
+    assert_field(ev, TRL_F_EVENT_ACTION, "logged-in-special");
+    assert_null(trl_event_get(ev, TRL_F_USER_NAME, &(size_t){0}));
+    ev = winlog_event("4624", items, 2);
+    assert_int_equal(trl_norm_windows(ev), 0);
+    assert_null(trl_event_get(ev, TRL_F_USER_NAME, &(size_t){0}));
+    assert_null(trl_event_get(ev, TRL_F_SOURCE_IP, &(size_t){0}));
+    ev = winlog_event("4624x", items, 2);
+    assert_int_equal(trl_norm_windows(ev), TRL_ENOMATCH);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_windows_parser_reads_the_system_element),
+        cmocka_unit_test(test_windows_items_found_by_exact_name),
+        cmocka_unit_test(test_windows_event_without_items_maps_the_log_fields),
         cmocka_unit_test(test_windows_4624_network_logon),
         cmocka_unit_test(test_windows_4624_interactive_logon_has_no_source),
         cmocka_unit_test(test_windows_4624_with_many_data_items_maps_the_late_ones),

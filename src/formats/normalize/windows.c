@@ -23,10 +23,11 @@ static struct trl_str field(const struct trl_event *ev, enum trl_field f)
 }
 
 /* The event's data items, gathered in one pass over its fields before the mapping starts: a
- * mapping looks up a dozen items, and each lookup then compares item names in a short list rather
- * than the full names of every field. An event with more items than fit keeps the first ones
- * here and has the rest looked up by name. */
-#define WIN_MAX_ITEMS 64
+ * mapping looks up a dozen items, and each lookup then compares the names of the few items in
+ * one bucket of a small hash table rather than the full names of every field. An event with more
+ * items than fit keeps the first ones here and has the rest looked up by name. */
+#define WIN_MAX_ITEMS    64
+#define WIN_ITEM_BUCKETS 64
 
 struct win_item {
     const char *name; /* the EVTX name, after the winlog.event_data. or .user_data. prefix */
@@ -38,7 +39,23 @@ struct win_items {
     struct win_item v[WIN_MAX_ITEMS];
     size_t n;
     bool partial; /* more items than fit in v */
+    /* Index plus one of the first item of each bucket (0: none), and of the next item of the same
+     * bucket after each item: a bucket lists its items in the order of the event's fields. */
+    uint8_t head[WIN_ITEM_BUCKETS];
+    uint8_t next[WIN_MAX_ITEMS];
 };
+
+_Static_assert(WIN_MAX_ITEMS < UINT8_MAX, "item indices must fit in a byte");
+
+/* An item name's bucket: EVTX names of one event differ in their length, first or last letter
+ * ("SubjectUserName", "TargetUserName", "IpPort"). */
+static inline size_t item_bucket(const char *name, size_t len)
+{
+    if (len == 0)
+        return 0;
+    return (len * 5 + (unsigned char)name[0] * 3 + (unsigned char)name[len - 1]) &
+           (WIN_ITEM_BUCKETS - 1);
+}
 
 struct win {
     struct trl_event *ev;
@@ -48,7 +65,7 @@ struct win {
 static const char event_data_prefix[] = "winlog.event_data.";
 static const char user_data_prefix[] = "winlog.user_data.";
 
-static void items_add(struct win_items *items, const struct trl_kv *kv, size_t plen)
+static inline void items_add(struct win_items *items, const struct trl_kv *kv, size_t plen)
 {
     if (items->n == WIN_MAX_ITEMS) {
         items->partial = true;
@@ -58,31 +75,45 @@ static void items_add(struct win_items *items, const struct trl_kv *kv, size_t p
         (struct win_item){kv->name + plen, kv->val, kv->name_len - (uint32_t)plen, kv->val_len};
 }
 
+/* Links the items into their buckets, last first, so that each bucket lists them in order. */
+static void items_index(struct win_items *items)
+{
+    memset(items->head, 0, sizeof(items->head));
+    for (size_t i = items->n; i-- > 0;) {
+        const struct win_item *it = &items->v[i];
+        size_t b = item_bucket(it->name, it->len);
+        items->next[i] = items->head[b];
+        items->head[b] = (uint8_t)(i + 1);
+    }
+}
+
 static void win_init(struct win *w, struct trl_event *ev)
 {
     const size_t ed = sizeof(event_data_prefix) - 1, ud = sizeof(user_data_prefix) - 1;
     w->ev = ev;
     w->event_data.n = w->user_data.n = 0;
     w->event_data.partial = w->user_data.partial = false;
-    for (uint32_t i = 0; i < ev->nfields; i++) {
+    /* Dynamic fields only ever follow the first one: the known fields before it are skipped. */
+    for (uint32_t i = ev->first_named ? ev->first_named - 1 : ev->nfields; i < ev->nfields; i++) {
         const struct trl_kv *kv = &ev->fields[i];
-        if (kv->field != TRL_F_NONE)
+        if (kv->field != TRL_F_NONE || kv->name_len <= ud || kv->name[0] != 'w')
             continue;
-        if (kv->name_len > ed && memcmp(kv->name, event_data_prefix, ed) == 0)
+        if (kv->name_len > ed && trl_short_eq(kv->name, event_data_prefix, ed))
             items_add(&w->event_data, kv, ed);
-        else if (kv->name_len > ud && memcmp(kv->name, user_data_prefix, ud) == 0)
+        else if (trl_short_eq(kv->name, user_data_prefix, ud))
             items_add(&w->user_data, kv, ud);
     }
+    items_index(&w->event_data);
+    items_index(&w->user_data);
 }
 
 /* The first value of the item called name (nlen bytes), or NULL. */
 static const char *item(const struct win *w, const struct win_items *items, const char *prefix,
                         size_t plen, const char *name, size_t nlen, size_t *len)
 {
-    for (size_t i = 0; i < items->n; i++) {
-        const struct win_item *it = &items->v[i];
-        if (it->len == nlen && (nlen == 0 || it->name[0] == name[0]) &&
-            memcmp(it->name, name, nlen) == 0) {
+    for (unsigned at = items->head[item_bucket(name, nlen)]; at; at = items->next[at - 1]) {
+        const struct win_item *it = &items->v[at - 1];
+        if (it->len == nlen && trl_short_eq(it->name, name, nlen)) {
             *len = it->vlen;
             return it->val;
         }
@@ -97,8 +128,9 @@ static const char *item(const struct win *w, const struct win_items *items, cons
     return trl_event_get_named(w->ev, full, plen + nlen, len);
 }
 
-/* A data item by its EVTX name; Windows writes "-" for an item that has no value. */
-static struct trl_str data(const struct win *w, const char *name)
+/* A data item by its EVTX name; Windows writes "-" for an item that has no value. Inline, so that
+ * the length of the literal name is known when compiling. */
+static inline struct trl_str data(const struct win *w, const char *name)
 {
     size_t nlen = strlen(name), len = 0;
     const char *v =
@@ -111,9 +143,12 @@ static struct trl_str data(const struct win *w, const char *name)
     return (struct trl_str){v, len};
 }
 
-static bool str_case_is(struct trl_str s, const char *lit)
+/* Inline, so that the literal's length is known when compiling and most mismatches cost one
+ * comparison. */
+static inline bool str_case_is(struct trl_str s, const char *lit)
 {
-    return trl_strcase_eq(s.ptr, s.len, lit, strlen(lit));
+    size_t n = strlen(lit);
+    return s.len == n && trl_strcase_eq(s.ptr, s.len, lit, n);
 }
 
 static void set(struct trl_event *ev, enum trl_field f, struct trl_str s)
@@ -127,7 +162,7 @@ static void set_user(struct trl_event *ev, enum trl_field f, struct trl_str s)
     if (s.len == 0)
         return;
     trl_event_set_ref(ev, f, s.ptr, s.len);
-    trl_event_add_unique(ev, TRL_F_RELATED_USER, s.ptr, s.len);
+    trl_event_add_unique_ref(ev, TRL_F_RELATED_USER, s.ptr, s.len);
 }
 
 /* S-1-0-0 is the NULL SID: no account. */
@@ -141,14 +176,15 @@ static void set_sid(struct trl_event *ev, enum trl_field f, struct trl_str s)
  * socket; ECS wants the plain IPv4 address. */
 static void set_ip(struct trl_event *ev, enum trl_field f, struct trl_str s)
 {
-    if (s.len > 7 && trl_strcase_eq(s.ptr, 7, "::ffff:", 7) && memchr(s.ptr + 7, '.', s.len - 7)) {
+    if (s.len > 7 && s.ptr[0] == ':' && trl_strcase_eq(s.ptr, 7, "::ffff:", 7) &&
+        memchr(s.ptr + 7, '.', s.len - 7)) {
         s.ptr += 7;
         s.len -= 7;
     }
     if (!trl_is_ip(s.ptr, s.len))
         return;
     trl_event_set_ref(ev, f, s.ptr, s.len);
-    trl_event_add_unique(ev, TRL_F_RELATED_IP, s.ptr, s.len);
+    trl_event_add_unique_ref(ev, TRL_F_RELATED_IP, s.ptr, s.len);
 }
 
 /* Port 0 is what Windows writes when the logon did not come over the network. */
@@ -261,13 +297,19 @@ static struct trl_str image_path(struct trl_str cmd)
 
 struct code_text {
     const char *code;
+    size_t code_len;
     const char *text;
 };
+
+#define CT(code, text)                                                                             \
+    {                                                                                              \
+        code, sizeof(code) - 1, text                                                               \
+    }
 
 static const char *code_lookup(const struct code_text *t, size_t n, struct trl_str code)
 {
     for (size_t i = 0; i < n; i++) {
-        if (str_case_is(code, t[i].code))
+        if (code.len == t[i].code_len && trl_strcase_eq(code.ptr, code.len, t[i].code, code.len))
             return t[i].text;
     }
     return NULL;
@@ -291,51 +333,51 @@ static void set_reason(struct trl_event *ev, const char *text)
 }
 
 static const struct code_text logon_types[] = {
-    {"0", "System"},
-    {"2", "Interactive"},
-    {"3", "Network"},
-    {"4", "Batch"},
-    {"5", "Service"},
-    {"7", "Unlock"},
-    {"8", "NetworkCleartext"},
-    {"9", "NewCredentials"},
-    {"10", "RemoteInteractive"},
-    {"11", "CachedInteractive"},
-    {"12", "CachedRemoteInteractive"},
-    {"13", "CachedUnlock"},
+    CT("0", "System"),
+    CT("2", "Interactive"),
+    CT("3", "Network"),
+    CT("4", "Batch"),
+    CT("5", "Service"),
+    CT("7", "Unlock"),
+    CT("8", "NetworkCleartext"),
+    CT("9", "NewCredentials"),
+    CT("10", "RemoteInteractive"),
+    CT("11", "CachedInteractive"),
+    CT("12", "CachedRemoteInteractive"),
+    CT("13", "CachedUnlock"),
 };
 
 /* NTSTATUS codes of failed logons (4625 Status / SubStatus). */
 static const struct code_text logon_failures[] = {
-    {"0xC0000064", "user name does not exist"},
-    {"0xC000006A", "wrong password"},
-    {"0xC000006D", "bad user name or authentication information"},
-    {"0xC000006E", "account restriction"},
-    {"0xC000006F", "logon outside allowed hours"},
-    {"0xC0000070", "logon from unauthorized workstation"},
-    {"0xC0000071", "password expired"},
-    {"0xC0000072", "account disabled"},
-    {"0xC000015B", "logon type not granted"},
-    {"0xC0000193", "account expired"},
-    {"0xC0000224", "password must change"},
-    {"0xC0000234", "account locked out"},
-    {"0xC0000133", "clock skew"},
-    {"0xC000005E", "no logon servers"},
-    {"0xC0000413", "authentication firewall"},
+    CT("0xC0000064", "user name does not exist"),
+    CT("0xC000006A", "wrong password"),
+    CT("0xC000006D", "bad user name or authentication information"),
+    CT("0xC000006E", "account restriction"),
+    CT("0xC000006F", "logon outside allowed hours"),
+    CT("0xC0000070", "logon from unauthorized workstation"),
+    CT("0xC0000071", "password expired"),
+    CT("0xC0000072", "account disabled"),
+    CT("0xC000015B", "logon type not granted"),
+    CT("0xC0000193", "account expired"),
+    CT("0xC0000224", "password must change"),
+    CT("0xC0000234", "account locked out"),
+    CT("0xC0000133", "clock skew"),
+    CT("0xC000005E", "no logon servers"),
+    CT("0xC0000413", "authentication firewall"),
 };
 
 /* Kerberos result codes (4768, 4769, 4771 Status). */
 static const struct code_text kerberos_failures[] = {
-    {"0x6", "client not found in Kerberos database"},
-    {"0x7", "server not found in Kerberos database"},
-    {"0xC", "policy rejects request"},
-    {"0xE", "encryption type not supported"},
-    {"0x12", "account disabled, expired or locked out"},
-    {"0x17", "password expired"},
-    {"0x18", "pre-authentication failed"},
-    {"0x1F", "integrity check failed"},
-    {"0x20", "ticket expired"},
-    {"0x25", "clock skew too great"},
+    CT("0x6", "client not found in Kerberos database"),
+    CT("0x7", "server not found in Kerberos database"),
+    CT("0xC", "policy rejects request"),
+    CT("0xE", "encryption type not supported"),
+    CT("0x12", "account disabled, expired or locked out"),
+    CT("0x17", "password expired"),
+    CT("0x18", "pre-authentication failed"),
+    CT("0x1F", "integrity check failed"),
+    CT("0x20", "ticket expired"),
+    CT("0x25", "clock skew too great"),
 };
 
 /* The process that asked for a logon; a ProcessId of 0x0 means none (a network logon). */
@@ -357,7 +399,7 @@ static void map_logon(const struct win *w)
     /* The subject is the account that asked for the logon (often the machine itself). */
     struct trl_str subject = data(w, "SubjectUserName");
     if (subject.len)
-        trl_event_add_unique(ev, TRL_F_RELATED_USER, subject.ptr, subject.len);
+        trl_event_add_unique_ref(ev, TRL_F_RELATED_USER, subject.ptr, subject.len);
     set(ev, TRL_F_WINLOG_LOGON_ID, data(w, "TargetLogonId"));
     set_code_name(ev, TRL_F_WINLOG_LOGON_TYPE, logon_types, TRL_ARRAY_LEN(logon_types),
                   data(w, "LogonType"));
@@ -403,8 +445,9 @@ static void map_process_4688(const struct win *w)
 
 /* 4697 numeric service types, named as 7045 writes them. */
 static const struct code_text service_types[] = {
-    {"0x1", "kernel mode driver"}, {"0x2", "file system driver"},  {"0x10", "user mode service"},
-    {"0x20", "user mode service"}, {"0x110", "user mode service"}, {"0x120", "user mode service"},
+    CT("0x1", "kernel mode driver"),  CT("0x2", "file system driver"),
+    CT("0x10", "user mode service"),  CT("0x20", "user mode service"),
+    CT("0x110", "user mode service"), CT("0x120", "user mode service"),
 };
 
 static void map_service(const struct win *w)
@@ -507,7 +550,7 @@ static void set_hashes(struct trl_event *ev, enum trl_field sha256, struct trl_s
             size_t klen = (size_t)(eq - s.ptr - i), vlen = (size_t)(s.ptr + end - eq - 1);
             /* ECS hashes are lower-case hex; Sysmon writes upper case. */
             char *v = lower_copy(ev, eq + 1, vlen);
-            trl_event_add_unique(ev, TRL_F_RELATED_HASH, v, vlen);
+            trl_event_add_unique_ref(ev, TRL_F_RELATED_HASH, v, vlen);
             if (trl_strcase_eq(s.ptr + i, klen, "SHA256", 6))
                 trl_event_set_ref(ev, sha256, v, vlen);
         }
@@ -689,10 +732,11 @@ static bool from_source(const struct trl_event *ev, enum win_source src)
     return false;
 }
 
+/* v is a literal of the events table. */
 static void add_type(struct trl_event *ev, enum trl_field f, const char *v)
 {
     if (v)
-        trl_event_add_unique(ev, f, v, strlen(v));
+        trl_event_add_unique_ref(ev, f, v, strlen(v));
 }
 
 /* Fields every recognised event gets, derived from winlog.* so both parsers agree. */
