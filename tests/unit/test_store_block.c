@@ -293,6 +293,73 @@ static void test_index_terms_join_adjacent_tokens_of_addresses_and_paths(void **
     assert_string_equal(acc, "from|10|0|10.0|0|0.0|5|0.5|22|5:22|var|log|var/log|a|b|");
 }
 
+/* 2,048 events of about 300 bytes, each with its own user, address and message. */
+#define PARTS_EVENTS 2048
+
+static void build_parts_events(char (*json)[320], struct trl_block_input *in)
+{
+    for (int i = 0; i < PARTS_EVENTS; i++) {
+        int n = snprintf(json[i], sizeof(json[i]),
+                         "{\"@timestamp\":\"2024-07-09T22:40:03Z\",\"event\":{\"action\":"
+                         "\"ssh-login-failed\",\"original\":\"Failed password for u%05d from "
+                         "198.51.%d.%d port %d ssh2 session %08x\"},\"source\":{\"ip\":"
+                         "\"198.51.%d.%d\"},\"user\":{\"name\":\"u%05d\"}}",
+                         i * 7919 % 100000, i / 256, i % 256, 1024 + i * 13 % 60000,
+                         (unsigned)i * 2654435761u, i / 256, i % 256, i * 7919 % 100000);
+        in[i] = (struct trl_block_input){T0 + i * TRL_NS_PER_SEC, json[i], (size_t)n};
+    }
+}
+
+static void
+test_parts_after_the_first_use_its_last_64_kib_and_round_trip_at_every_level(void **state)
+{
+    (void)state;
+    static char json[PARTS_EVENTS][320];
+    static struct trl_block_input in[PARTS_EVENTS];
+    build_parts_events(json, in);
+    /* Level 3 as appends write, level 9 as compaction writes: the keyword columns are compressed
+     * differently, and read back the same. */
+    const int levels[] = {3, 9};
+    for (size_t l = 0; l < sizeof(levels) / sizeof(levels[0]); l++) {
+        struct trl_block_builder *b = trl_block_builder_create(levels[l], 10);
+        trl_block_builder_set_part_events(b, 1024);
+        struct trl_block_out o;
+        assert_int_equal(trl_block_build(b, in, PARTS_EVENTS, &o), 0);
+        struct trl_block_view v;
+        assert_int_equal(trl_block_view_init(&v, o.data, o.data_len), 0);
+        assert_int_equal(v.cols[TRL_COL_USER_NAME].codec, 1);
+        struct trl_json_parts ps = {0};
+        assert_int_equal(trl_block_json_parts(&v, &ps), 0);
+        assert_int_equal(ps.n, 2);
+        assert_true(ps.p[0].raw_len > 64u << 10);
+        assert_int_equal(ps.prefix_len, 64u << 10);
+        trl_json_parts_free(&ps);
+        struct trl_block_decoder d;
+        trl_block_decoder_init(&d);
+        trl_block_decoder_reset(&d, &v);
+        assert_int_equal(trl_block_decode(&d, &v, TRL_COL_JSON), 0);
+        assert_int_equal(trl_block_decode(&d, &v, TRL_COL_USER_NAME), 0);
+        assert_int_equal(trl_block_decode(&d, &v, TRL_COL_SOURCE_IP), 0);
+        const struct trl_strcol *j = &d.str[TRL_COL_JSON];
+        const struct trl_strcol *u = &d.str[TRL_COL_USER_NAME];
+        const struct trl_strcol *ip = &d.str[TRL_COL_SOURCE_IP];
+        for (int i = 0; i < PARTS_EVENTS; i++) {
+            assert_int_equal(j->vals[j->first[i]].len, in[i].len);
+            assert_memory_equal(j->vals[j->first[i]].ptr, in[i].json, in[i].len);
+            char want[32];
+            int n = snprintf(want, sizeof(want), "u%05d", i * 7919 % 100000);
+            assert_int_equal(u->first[i + 1] - u->first[i], 1);
+            assert_int_equal(u->vals[u->first[i]].len, n);
+            assert_memory_equal(u->vals[u->first[i]].ptr, want, (size_t)n);
+            n = snprintf(want, sizeof(want), "198.51.%d.%d", i / 256, i % 256);
+            assert_int_equal(ip->vals[ip->first[i]].len, n);
+            assert_memory_equal(ip->vals[ip->first[i]].ptr, want, (size_t)n);
+        }
+        trl_block_decoder_free(&d);
+        trl_block_builder_destroy(b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +375,8 @@ int main(void)
         cmocka_unit_test(test_tokens_are_runs_of_word_characters),
         cmocka_unit_test(test_keyword_columns_are_found_by_their_field_names),
         cmocka_unit_test(test_index_terms_join_adjacent_tokens_of_addresses_and_paths),
+        cmocka_unit_test(
+            test_parts_after_the_first_use_its_last_64_kib_and_round_trip_at_every_level),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
