@@ -16,27 +16,44 @@
 
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 struct span {
     const char *p;
     size_t len;
 };
+
+/* Stores a value of the line: by reference when the line lies in event.original (it lives as long
+ * as the event's arena), as a copy otherwise. */
+static void put(struct trl_event *ev, bool ref, enum trl_field f, const char *v, size_t len)
+{
+    if (ref)
+        trl_event_set_ref(ev, f, v, len);
+    else
+        trl_event_set(ev, f, v, len);
+}
 
 static bool is_digit(char c)
 {
     return c >= '0' && c <= '9';
 }
 
+/* The bytes that end a token: a space, or the '[' or '"' of a field that has no space before it. */
+static const bool token_stop[256] = {[' '] = true, ['['] = true, ['"'] = true};
+
 /* A space-free token at p[*i] followed by one space; false when empty or at the end. */
 static bool token(const char *p, size_t len, size_t *i, struct span *out)
 {
-    size_t s = *i;
-    while (*i < len && p[*i] != ' ' && p[*i] != '[' && p[*i] != '"')
-        (*i)++;
-    if (*i == s || *i >= len || p[*i] != ' ')
+    size_t s = *i, k = s;
+    while (k < len && !token_stop[(unsigned char)p[k]])
+        k++;
+    if (k == s || k >= len || p[k] != ' ')
         return false;
     out->p = p + s;
-    out->len = *i - s;
-    (*i)++;
+    out->len = k - s;
+    *i = k + 1;
     return true;
 }
 
@@ -51,19 +68,26 @@ static unsigned num(const char *p, size_t n)
 /* "[09/Jul/2024:22:10:13 +0000]" at p[i]; sets *ns (UTC) and returns the bytes it spans, or 0. */
 static size_t parse_time(const char *p, size_t len, size_t i, int64_t *ns)
 {
-    static const char shape[] = "[dd/MMM/dddd:dd:dd:dd sdddd]";
-    size_t n = sizeof(shape) - 1;
+    /* The offsets of the digits, and of the punctuation with what it must be; the month's three
+     * letters are at 4..6 and the offset's sign at 22. Every line is checked: fixed offsets
+     * compile to straight-line tests. */
+    static const unsigned char digit_at[16] = {1,  2,  8,  9,  10, 11, 13, 14,
+                                               16, 17, 19, 20, 23, 24, 25, 26};
+    static const char punct[] = "[//::: ]";
+    static const unsigned char punct_at[8] = {0, 3, 7, 12, 15, 18, 21, 27};
+    size_t n = 28;
     if (len - i < n)
         return 0;
     const char *t = p + i;
-    for (size_t k = 0; k < n; k++) {
-        char s = shape[k];
-        if (s == 'd'   ? !is_digit(t[k])
-            : s == 'M' ? !((t[k] >= 'A' && t[k] <= 'Z') || (t[k] >= 'a' && t[k] <= 'z'))
-            : s == 's' ? t[k] != '+' && t[k] != '-'
-                       : t[k] != s)
-            return 0;
-    }
+    unsigned bad = 0;
+    for (size_t k = 0; k < sizeof(digit_at); k++)
+        bad |= (unsigned char)(t[digit_at[k]] - '0') > 9;
+    for (size_t k = 0; k < sizeof(punct_at); k++)
+        bad |= t[punct_at[k]] != punct[k];
+    for (size_t k = 4; k < 7; k++)
+        bad |= (unsigned char)((t[k] | 0x20) - 'a') > 'z' - 'a';
+    if (bad || (t[22] != '+' && t[22] != '-'))
+        return 0;
     unsigned mon = trl_month_from_abbrev(t + 4);
     unsigned day = num(t + 1, 2), year = num(t + 8, 4);
     unsigned h = num(t + 13, 2), mi = num(t + 16, 2), s = num(t + 19, 2);
@@ -77,6 +101,25 @@ static size_t parse_time(const char *p, size_t len, size_t i, int64_t *ns)
     return n;
 }
 
+/* The offset of the first '"' or '\\' in p[k..len), or len. Request lines and user agents are tens
+ * of bytes long: they are screened 16 bytes at a time. */
+static size_t quote_or_escape(const char *p, size_t len, size_t k)
+{
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    for (; len - k >= 16; k += 16) {
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(b, quote), _mm_cmpeq_epi8(b, bslash)));
+        if (m)
+            return k + (unsigned)__builtin_ctz(m);
+    }
+#endif
+    while (k < len && p[k] != '"' && p[k] != '\\')
+        k++;
+    return k;
+}
+
 /* A quoted field starting at p[*i] (the opening quote). Both servers escape a quote inside as \"
  * (Apache) or \x22 (nginx), so the first unescaped quote closes it. For the request field the
  * closing quote must also be followed by " <status>"; a quote that is not is part of the text. */
@@ -85,13 +128,13 @@ static bool quoted(const char *p, size_t len, size_t *i, struct span *out, bool 
     if (*i >= len || p[*i] != '"')
         return false;
     size_t s = *i + 1;
-    for (size_t k = s; k < len; k++) {
+    for (size_t k = quote_or_escape(p, len, s); k < len; k = quote_or_escape(p, len, k + 1)) {
         if (p[k] == '\\') {
-            k++;
+            /* The escaped byte is skipped, whatever it is. */
+            if (++k >= len)
+                break;
             continue;
         }
-        if (p[k] != '"')
-            continue;
         if (need_status) {
             size_t r = len - k;
             bool status = r >= 5 && p[k + 1] == ' ' && is_digit(p[k + 2]) && is_digit(p[k + 3]) &&
@@ -119,9 +162,9 @@ static bool valid_method(const char *p, size_t len)
     return true;
 }
 
-static void set_url(struct trl_event *ev, const char *u, size_t len)
+static void set_url(struct trl_event *ev, bool ref, const char *u, size_t len)
 {
-    trl_event_set(ev, TRL_F_URL_ORIGINAL, u, len);
+    put(ev, ref, TRL_F_URL_ORIGINAL, u, len);
     size_t i = 0;
     /* Absolute form, as proxies receive it: "http://host:port/path". */
     const char *sep = len > 3 ? trl_memstr(u, TRL_MIN(len, 16), "://") : NULL;
@@ -141,7 +184,7 @@ static void set_url(struct trl_event *ev, const char *u, size_t len)
             colon = c ? (size_t)(c - (u + h)) : hl;
         }
         if (colon > 0)
-            trl_event_set(ev, TRL_F_URL_DOMAIN, u + h, colon);
+            put(ev, ref, TRL_F_URL_DOMAIN, u + h, colon);
         i = e;
     } else if (len == 0 || u[0] != '/') {
         return; /* "*", or the authority of a CONNECT */
@@ -150,13 +193,13 @@ static void set_url(struct trl_event *ev, const char *u, size_t len)
     while (q < len && u[q] != '?' && u[q] != '#')
         q++;
     if (q > i)
-        trl_event_set(ev, TRL_F_URL_PATH, u + i, q - i);
+        put(ev, ref, TRL_F_URL_PATH, u + i, q - i);
     if (q < len && u[q] == '?') {
         size_t f = q + 1;
         while (f < len && u[f] != '#')
             f++;
         if (f > q + 1)
-            trl_event_set(ev, TRL_F_URL_QUERY, u + q + 1, f - q - 1);
+            put(ev, ref, TRL_F_URL_QUERY, u + q + 1, f - q - 1);
     }
     /* The extension of the last path segment, when it has one that is not a leading dot. */
     size_t seg = q;
@@ -168,21 +211,24 @@ static void set_url(struct trl_event *ev, const char *u, size_t len)
     if (dot > seg + 1 && dot < q && q - dot <= 16) {
         char ext[16];
         size_t n = q - dot;
+        bool lower = true;
         for (size_t k = 0; k < n; k++) {
             char c = u[dot + k];
+            lower &= !(c >= 'A' && c <= 'Z');
             ext[k] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
         }
-        trl_event_set(ev, TRL_F_URL_EXTENSION, ext, n);
+        /* An extension already in lower case is the slice itself. */
+        put(ev, ref && lower, TRL_F_URL_EXTENSION, lower ? u + dot : ext, n);
     }
 }
 
-static void set_request(struct trl_event *ev, const char *r, size_t len)
+static void set_request(struct trl_event *ev, bool ref, const char *r, size_t len)
 {
     const char *sp1 = memchr(r, ' ', len);
     if (!sp1 || !valid_method(r, (size_t)(sp1 - r)))
         return; /* "-", or bytes that are no request (TLS sent to a plain HTTP port) */
     size_t mlen = (size_t)(sp1 - r);
-    trl_event_set(ev, TRL_F_HTTP_REQUEST_METHOD, r, mlen);
+    put(ev, ref, TRL_F_HTTP_REQUEST_METHOD, r, mlen);
     const char *target = sp1 + 1;
     size_t rest = len - mlen - 1;
     size_t tlen = rest;
@@ -198,15 +244,15 @@ static void set_request(struct trl_event *ev, const char *r, size_t len)
         size_t plen = (size_t)(r + len - proto);
         if (trl_starts_with(proto, plen, "HTTP/") && plen > 5) {
             tlen = (size_t)(sp2 - target);
-            trl_event_set(ev, TRL_F_HTTP_VERSION, proto + 5, plen - 5);
+            put(ev, ref, TRL_F_HTTP_VERSION, proto + 5, plen - 5);
         }
     }
     if (tlen > 0)
-        set_url(ev, target, tlen);
+        set_url(ev, ref, target, tlen);
 }
 
 /* vhost_combined writes "server:port"; the server is the destination of the request. */
-static void set_vhost(struct trl_event *ev, const struct span *v)
+static void set_vhost(struct trl_event *ev, bool ref, const struct span *v)
 {
     const char *colon = NULL;
     for (size_t k = v->len; k > 0; k--) {
@@ -219,9 +265,9 @@ static void set_vhost(struct trl_event *ev, const struct span *v)
     }
     size_t hlen = colon ? (size_t)(colon - v->p) : v->len;
     if (hlen > 0)
-        trl_event_set(ev, TRL_F_DESTINATION_DOMAIN, v->p, hlen);
+        put(ev, ref, TRL_F_DESTINATION_DOMAIN, v->p, hlen);
     if (colon && colon + 1 < v->p + v->len)
-        trl_event_set(ev, TRL_F_DESTINATION_PORT, colon + 1, (size_t)(v->p + v->len - colon - 1));
+        put(ev, ref, TRL_F_DESTINATION_PORT, colon + 1, (size_t)(v->p + v->len - colon - 1));
 }
 
 static bool dash(const struct span *s)
@@ -274,43 +320,55 @@ int trl_parse_access_log(struct trl_event *ev, const char *p, size_t len)
         return TRL_ENOMATCH;
 
     const struct span *client = &t[nt - 3], *user = &t[nt - 1];
+    /* The line is usually the event's original or its syslog MSG part: its values are then
+     * stored as slices of it rather than copied. */
+    bool ref = trl_event_in_original(ev, p, len);
     if (!ev->format)
         ev->format = "access";
     ev->timestamp_ns = ts;
     if (nt == 4)
-        set_vhost(ev, &t[0]);
+        set_vhost(ev, ref, &t[0]);
     if (trl_is_ip(client->p, client->len)) {
-        trl_event_set(ev, TRL_F_SOURCE_IP, client->p, client->len);
-        trl_event_add_unique(ev, TRL_F_RELATED_IP, client->p, client->len);
+        put(ev, ref, TRL_F_SOURCE_IP, client->p, client->len);
+        if (ref)
+            trl_event_add_unique_ref(ev, TRL_F_RELATED_IP, client->p, client->len);
+        else
+            trl_event_add_unique(ev, TRL_F_RELATED_IP, client->p, client->len);
     } else if (!dash(client)) {
-        trl_event_set(ev, TRL_F_SOURCE_ADDRESS, client->p, client->len);
-        trl_event_set(ev, TRL_F_SOURCE_DOMAIN, client->p, client->len);
+        put(ev, ref, TRL_F_SOURCE_ADDRESS, client->p, client->len);
+        put(ev, ref, TRL_F_SOURCE_DOMAIN, client->p, client->len);
     }
     if (!dash(user)) {
-        trl_event_set(ev, TRL_F_USER_NAME, user->p, user->len);
-        trl_event_add_unique(ev, TRL_F_RELATED_USER, user->p, user->len);
+        put(ev, ref, TRL_F_USER_NAME, user->p, user->len);
+        if (ref)
+            trl_event_add_unique_ref(ev, TRL_F_RELATED_USER, user->p, user->len);
+        else
+            trl_event_add_unique(ev, TRL_F_RELATED_USER, user->p, user->len);
     }
-    set_request(ev, req.p, req.len);
+    set_request(ev, ref, req.p, req.len);
     if (!dash(&status)) {
-        trl_event_set(ev, TRL_F_HTTP_RESPONSE_STATUS_CODE, status.p, status.len);
+        put(ev, ref, TRL_F_HTTP_RESPONSE_STATUS_CODE, status.p, status.len);
         bool ok = num(status.p, 3) < 400;
-        trl_event_set_str(ev, TRL_F_EVENT_OUTCOME, ok ? "success" : "failure");
+        if (ok)
+            trl_event_set_ref(ev, TRL_F_EVENT_OUTCOME, "success", 7);
+        else
+            trl_event_set_ref(ev, TRL_F_EVENT_OUTCOME, "failure", 7);
     }
     if (bytes.p && !dash(&bytes))
-        trl_event_set(ev, TRL_F_HTTP_RESPONSE_BODY_BYTES, bytes.p, bytes.len);
+        put(ev, ref, TRL_F_HTTP_RESPONSE_BODY_BYTES, bytes.p, bytes.len);
 
     /* combined: ' "referer" "user agent"'; anything after that is ignored. */
-    struct span ref, ua;
-    if (i + 1 < len && p[i] == ' ' && (i++, quoted(p, len, &i, &ref, false))) {
-        if (ref.len > 0 && !(ref.len == 1 && ref.p[0] == '-'))
-            trl_event_set(ev, TRL_F_HTTP_REQUEST_REFERRER, ref.p, ref.len);
+    struct span referrer, ua;
+    if (i + 1 < len && p[i] == ' ' && (i++, quoted(p, len, &i, &referrer, false))) {
+        if (referrer.len > 0 && !(referrer.len == 1 && referrer.p[0] == '-'))
+            put(ev, ref, TRL_F_HTTP_REQUEST_REFERRER, referrer.p, referrer.len);
         if (i + 1 < len && p[i] == ' ' && (i++, quoted(p, len, &i, &ua, false)) && ua.len > 0 &&
             !(ua.len == 1 && ua.p[0] == '-'))
-            trl_event_set(ev, TRL_F_USER_AGENT_ORIGINAL, ua.p, ua.len);
+            put(ev, ref, TRL_F_USER_AGENT_ORIGINAL, ua.p, ua.len);
     }
-    trl_event_set_str(ev, TRL_F_EVENT_KIND, "event");
-    trl_event_add(ev, TRL_F_EVENT_CATEGORY, "web", 3);
-    trl_event_add(ev, TRL_F_EVENT_TYPE, "access", 6);
-    trl_event_set_str(ev, TRL_F_EVENT_ACTION, "http-request");
+    trl_event_set_ref(ev, TRL_F_EVENT_KIND, "event", 5);
+    trl_event_add_ref(ev, TRL_F_EVENT_CATEGORY, "web", 3);
+    trl_event_add_ref(ev, TRL_F_EVENT_TYPE, "access", 6);
+    trl_event_set_ref(ev, TRL_F_EVENT_ACTION, "http-request", 12);
     return TRL_OK;
 }

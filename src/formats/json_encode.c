@@ -59,14 +59,16 @@ static size_t utf8_seq_len(const unsigned char *p, size_t left)
 }
 
 #if defined(__SSE2__)
-/* 0xFF in each byte of v that needs care. A signed compare with 0x20 catches both the controls and
- * the bytes >= 0x80, which are negative as signed chars. */
+/* 0xFF in each byte of v that needs care. A signed compare catches both the controls and the bytes
+ * >= 0x80, which are negative as signed chars. */
 static inline __m128i care_bytes(__m128i v)
 {
-    __m128i low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
-    __m128i quote = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+    /* With bit 1 flipped, '"' (0x22) becomes 0x20 while the controls stay below it and the bytes
+     * >= 0x80 stay negative; no other byte lands below 0x21. One compare then finds all three. */
+    __m128i low_or_quote =
+        _mm_cmplt_epi8(_mm_xor_si128(v, _mm_set1_epi8(0x02)), _mm_set1_epi8(0x21));
     __m128i bslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
-    return _mm_or_si128(low, _mm_or_si128(quote, bslash));
+    return _mm_or_si128(low_or_quote, bslash);
 }
 
 /* Bit i set when byte i of v needs care. */
@@ -117,10 +119,14 @@ static __attribute__((noinline)) unsigned put_special(char *o, const unsigned ch
 }
 
 /* Where the bytes of a string that needed care (escaped, or checked as UTF-8) were: from the
- * first of them to the end of the last; first is NULL when there was none. */
+ * first of them to the end of the last; first is NULL when there was none. Between them, gap is
+ * the longest run of bytes that needed none (empty when there is no such run): a Snare line's
+ * message between its header's tabs and its trailing tab, say. */
 struct care_span {
     const char *first;
     const char *end;
+    const char *gap_start;
+    size_t gap_len;
 };
 
 /* Escapes the byte at p into o, advancing both. */
@@ -209,6 +215,8 @@ put_string_noting(char *o, const char *s, size_t len, struct care_span *span)
         o += k;
         if (!span->first)
             span->first = (const char *)p;
+        else if ((size_t)((const char *)p - span->end) > span->gap_len)
+            span->gap_start = span->end, span->gap_len = (size_t)((const char *)p - span->end);
         PUT_SPECIAL(o, p, end);
         span->end = (const char *)p;
     }
@@ -260,6 +268,8 @@ static inline char *put_string_noting(char *o, const char *s, size_t len, struct
         if (p < end) {
             if (!span->first)
                 span->first = (const char *)p;
+            else if ((size_t)((const char *)p - span->end) > span->gap_len)
+                span->gap_start = span->end, span->gap_len = (size_t)((const char *)p - span->end);
             PUT_SPECIAL(o, p, end);
             span->end = (const char *)p;
         }
@@ -271,7 +281,7 @@ static inline char *put_string_noting(char *o, const char *s, size_t len, struct
 
 static inline __attribute__((always_inline)) char *put_string(char *o, const char *s, size_t len)
 {
-    struct care_span unused = {NULL, NULL};
+    struct care_span unused = {NULL, NULL, NULL, 0};
     return put_string_noting(o, s, len, &unused);
 }
 
@@ -1157,6 +1167,10 @@ struct plan_name {
     uint32_t index;
     uint32_t at;
     uint32_t len;
+    /* The name's address when it lies in the read-only segment (a literal, as most parsers'
+     * dynamic names are), else NULL: a name at that address has those bytes for good, so an
+     * event with the same address needs no comparison. */
+    const char *literal;
 };
 
 struct plan {
@@ -1177,10 +1191,11 @@ struct plan {
 
 struct trl_json_cache {
     struct plan slots[CACHE_SLOTS];
-    /* The slot whose plan an event with this many fields (modulo RECENT_SLOTS) used last: tried
-     * before the shape's hash is worked out, which an event of the same shape as an earlier one
-     * with as many fields then does not need. */
-    struct plan *recent[RECENT_SLOTS];
+    /* The plans that events of the same recent_key() used last, the latest first: tried before
+     * the shape's hash is worked out, which an event of the same shape as an earlier one then
+     * does not need. Two of them, so that two shapes that share a key do not keep evicting each
+     * other. */
+    struct plan *recent[RECENT_SLOTS][2];
     uint64_t tick;      /* counts lookups: the older plan of a shape's two slots is replaced */
     int64_t created_ns; /* the last receive time formatted, and its text */
     size_t created_len;
@@ -1289,7 +1304,8 @@ static bool plan_fits(const struct plan *pl, const struct trl_event *ev, size_t 
     for (uint32_t d = 0; d < pl->ndyn; d++) {
         const struct plan_name *pn = &pl->dyn[d];
         const struct trl_kv *k = &kv[pn->index];
-        if (pn->len != k->name_len || !same_bytes(pl->names + pn->at, k->name, pn->len))
+        if (pn->len != k->name_len ||
+            (k->name != pn->literal && !same_bytes(pl->names + pn->at, k->name, pn->len)))
             return false;
     }
     *value_bytes = bytes + bytes2;
@@ -1347,7 +1363,11 @@ static void plan_build(struct plan *pl, const struct trl_event *ev, uint64_t has
         if (!kv->field) {
             if (kv->name_len)
                 memcpy(pl->names + at, kv->name, kv->name_len);
-            pl->dyn[d++] = (struct plan_name){i, (uint32_t)at, kv->name_len};
+            uintptr_t ro = (uintptr_t)kv->name - layout.ro_start,
+                      ro_size = layout.ro_end - layout.ro_start;
+            bool literal = kv->name && ro < ro_size && kv->name_len <= ro_size - ro;
+            pl->dyn[d++] =
+                (struct plan_name){i, (uint32_t)at, kv->name_len, literal ? kv->name : NULL};
             at += kv->name_len;
         }
     }
@@ -1445,7 +1465,7 @@ static inline void note_seen(struct plan_op *op, const char *v, size_t len)
 static inline __attribute__((always_inline)) char *put_checked(struct plan_op *op, char *o,
                                                                const char *v, size_t len)
 {
-    struct care_span span = {NULL, NULL};
+    struct care_span span = {NULL, NULL, NULL, 0};
     o = put_string_noting(o, v, len, &span);
     if (!span.first)
         note_seen(op, v, len);
@@ -1492,12 +1512,14 @@ static void plan_run(struct trl_json_cache *c, const struct plan *pl, const stru
     other[SRC_TAG_UNPARSED] = "trapline.unparsed", other_len[SRC_TAG_UNPARSED] = 17;
 
     /* Most values are slices of event.original. Once that has been written, the parts of it
-     * before the first byte that needed care and after the last are known to need none: a slice
-     * within either is copied without checking. Until then both windows are empty. Everything
-     * the loop reads is held in locals: the output is written through a char pointer, which may
-     * alias anything. */
-    uintptr_t orig = (uintptr_t)ev->original, orig_len = ev->original_len;
-    uintptr_t head_len = 0, tail_at = UINTPTR_MAX;
+     * before the first byte that needed care, after the last, and the longest run between two of
+     * them are known to need none: a slice within one of these windows is copied without
+     * checking. Until then the windows are empty. Everything the loop reads is held in locals:
+     * the output is written through a char pointer, which may alias anything. */
+    uintptr_t orig = (uintptr_t)ev->original, orig_end = orig + ev->original_len;
+    /* The windows as address ranges [lo, hi): the head is [orig, head_end), the tail
+     * [tail_start, orig_end). */
+    uintptr_t head_end = orig, tail_start = UINTPTR_MAX, gap_lo = UINTPTR_MAX, gap_hi = UINTPTR_MAX;
     const struct trl_kv *fields = ev->fields;
     struct plan_op *op = pl->ops, *op_end = op + pl->nops;
     const char *t = pl->text;
@@ -1515,11 +1537,12 @@ static void plan_run(struct trl_json_cache *c, const struct plan *pl, const stru
         if (code == OP_FIELD_STRING) {
             v = fields[arg].val;
             len = fields[arg].val_len;
-            /* Within event.original, and before the first byte that needed care or after the
-             * last. */
-            uintptr_t at = (uintptr_t)v - orig;
-            if (at <= orig_len && len <= orig_len - at && (at + len <= head_len || at >= tail_at)) {
-                if (len <= 16 && at + 16 <= orig_len) {
+            /* Within one of the clean windows of event.original. A value's bytes are real
+             * memory, so lo + len does not wrap. */
+            uintptr_t lo = (uintptr_t)v, hi = lo + len;
+            if ((lo >= orig && hi <= head_end) || (lo >= tail_start && hi <= orig_end) ||
+                (lo >= gap_lo && hi <= gap_hi)) {
+                if (len <= 16 && lo + 16 <= orig_end) {
                     /* A short slice with 16 bytes of event.original from its start: one block
                      * copies it (the output has room past the value for the rest). */
                     *o = '"';
@@ -1554,10 +1577,14 @@ static void plan_run(struct trl_json_cache *c, const struct plan *pl, const stru
             o = put_raw(o, other[arg], other_len[arg]);
             continue;
         } else if (arg == SRC_ORIGINAL) {
-            struct care_span span = {NULL, NULL};
-            o = put_string_noting(o, ev->original, orig_len, &span);
-            head_len = span.first ? (uintptr_t)span.first - orig : orig_len;
-            tail_at = span.first ? (uintptr_t)span.end - orig : orig_len;
+            struct care_span span = {NULL, NULL, NULL, 0};
+            o = put_string_noting(o, ev->original, ev->original_len, &span);
+            head_end = span.first ? (uintptr_t)span.first : orig_end;
+            tail_start = span.first ? (uintptr_t)span.end : orig_end;
+            if (span.gap_len) {
+                gap_lo = (uintptr_t)span.gap_start;
+                gap_hi = gap_lo + span.gap_len;
+            }
             continue;
         } else if (arg == SRC_CREATED) {
             /* trl_format_rfc3339() writes digits, '-', ':', 'T', '.' and 'Z' only. */
@@ -1585,6 +1612,28 @@ static void plan_run(struct trl_json_cache *c, const struct plan *pl, const stru
     out->data[out->len] = '\0';
 }
 
+/* Which recent plans an event tries first: its number of fields and three of their ids (the last
+ * one, mostly set by a normaliser, one in the middle and the fourth), which a mixed stream's kinds
+ * of events rarely all share. A key that two shapes share only costs a full lookup. */
+static inline size_t recent_key(const struct trl_event *ev)
+{
+    uint32_t n = ev->nfields;
+    if (n == 0)
+        return 0;
+    const struct trl_kv *f = ev->fields;
+    size_t k = n * 31u + f[n - 1].field * 7u + f[n / 2].field * 131u + f[n > 3 ? 3 : 0].field * 17u;
+    return (k ^ (k >> 6)) % RECENT_SLOTS;
+}
+
+/* Makes pl the latest recent plan of its key. */
+static inline void note_recent(struct plan **recent, struct plan *pl)
+{
+    if (recent[0] != pl) {
+        recent[1] = recent[0];
+        recent[0] = pl;
+    }
+}
+
 void trl_json_encode_event_cached(struct trl_json_cache *c, const struct trl_event *ev,
                                   struct trl_buf *out)
 {
@@ -1598,13 +1647,17 @@ void trl_json_encode_event_cached(struct trl_json_cache *c, const struct trl_eve
         encode_full(ev, out, c->created, c->created_len, NULL);
         return;
     }
-    struct plan **recent = &c->recent[ev->nfields % RECENT_SLOTS];
+    struct plan **recent = c->recent[recent_key(ev)];
     size_t value_bytes;
     c->tick++;
-    if (*recent && plan_fits(*recent, ev, &value_bytes)) {
-        (*recent)->used = c->tick;
-        plan_run(c, *recent, ev, out, value_bytes);
-        return;
+    for (int i = 0; i < 2; i++) {
+        struct plan *pl = recent[i];
+        if (pl && plan_fits(pl, ev, &value_bytes)) {
+            pl->used = c->tick;
+            note_recent(recent, pl);
+            plan_run(c, pl, ev, out, value_bytes);
+            return;
+        }
     }
     /* The shape's hash: one multiply per field (a polynomial in the field keys), mixed once at
      * the end to spread it over the slots. */
@@ -1623,13 +1676,13 @@ void trl_json_encode_event_cached(struct trl_json_cache *c, const struct trl_eve
                                                                         : NULL;
     if (hit) {
         hit->used = c->tick;
-        *recent = hit;
+        note_recent(recent, hit);
         plan_run(c, hit, ev, out, value_bytes);
         return;
     }
     struct plan *pl = !a->mem ? a : !b->mem ? b : a->used <= b->used ? a : b;
     pl->used = c->tick;
-    *recent = pl;
+    note_recent(recent, pl);
     struct recorded_value stack[64];
     struct recorder rec = {stack, 0, TRL_ARRAY_LEN(stack)};
     /* Every field, the values outside the list and the timestamp. */

@@ -26,6 +26,13 @@ const char *trl_format_name(enum trl_format_id f)
 
 int trl_format_from_name(const char *name)
 {
+    /* The pipeline looks up every event's format, and parsers set it from literals that the
+     * linker usually merges with the names above: a name that is one of them is found by its
+     * address. */
+    for (int f = 0; f < TRL_FORMAT__COUNT; f++) {
+        if (name == format_names[f])
+            return f;
+    }
     for (int f = 0; f < TRL_FORMAT__COUNT; f++) {
         if (!strcasecmp(name, format_names[f]))
             return f;

@@ -87,6 +87,29 @@ void trl_syslog_scan_pri(const char *p, size_t len, struct trl_syslog_pri *pri)
 void trl_syslog_set_pri(struct trl_event *ev, const struct trl_syslog_pri *pri)
 {
     unsigned fac = pri->value >> 3, sev = pri->value & 7;
+    /* Every syslog event comes here first, with none of the five fields set and room for them
+     * in its list: they are appended in one go, as trl_event_set_ref() would append them. */
+    uint32_t n = ev->nfields;
+    if ((ev->slot[TRL_F_LOG_SYSLOG_PRIORITY] | ev->slot[TRL_F_LOG_SYSLOG_FACILITY_CODE] |
+         ev->slot[TRL_F_LOG_SYSLOG_FACILITY_NAME] | ev->slot[TRL_F_LOG_SYSLOG_SEVERITY_CODE] |
+         ev->slot[TRL_F_LOG_SYSLOG_SEVERITY_NAME]) == 0 &&
+        ev->cap >= 5 && n <= ev->cap - 5 && n + 5 < UINT16_MAX) {
+        struct trl_kv *kv = &ev->fields[n];
+        trl_kv_put_known(&kv[0], TRL_F_LOG_SYSLOG_PRIORITY, pri->digits, pri->ndigits);
+        trl_kv_put_known(&kv[1], TRL_F_LOG_SYSLOG_FACILITY_CODE, codes[fac].s, codes[fac].len);
+        trl_kv_put_known(&kv[2], TRL_F_LOG_SYSLOG_FACILITY_NAME, facilities[fac].s,
+                         facilities[fac].len);
+        trl_kv_put_known(&kv[3], TRL_F_LOG_SYSLOG_SEVERITY_CODE, codes[sev].s, codes[sev].len);
+        trl_kv_put_known(&kv[4], TRL_F_LOG_SYSLOG_SEVERITY_NAME, severities[sev].s,
+                         severities[sev].len);
+        ev->slot[TRL_F_LOG_SYSLOG_PRIORITY] = (uint16_t)(n + 1);
+        ev->slot[TRL_F_LOG_SYSLOG_FACILITY_CODE] = (uint16_t)(n + 2);
+        ev->slot[TRL_F_LOG_SYSLOG_FACILITY_NAME] = (uint16_t)(n + 3);
+        ev->slot[TRL_F_LOG_SYSLOG_SEVERITY_CODE] = (uint16_t)(n + 4);
+        ev->slot[TRL_F_LOG_SYSLOG_SEVERITY_NAME] = (uint16_t)(n + 5);
+        ev->nfields = n + 5;
+        return;
+    }
     trl_event_set_ref(ev, TRL_F_LOG_SYSLOG_PRIORITY, pri->digits, pri->ndigits);
     trl_event_set_ref(ev, TRL_F_LOG_SYSLOG_FACILITY_CODE, codes[fac].s, codes[fac].len);
     trl_event_set_ref(ev, TRL_F_LOG_SYSLOG_FACILITY_NAME, facilities[fac].s, facilities[fac].len);
@@ -124,41 +147,4 @@ size_t trl_syslog_parse_rfc3339(const char *p, size_t len, int64_t *ns)
     if (year < TRL_SYSLOG_YEAR_MIN || year > TRL_SYSLOG_YEAR_MAX)
         return 0;
     return trl_parse_rfc3339(p, len, ns);
-}
-
-void trl_syslog_set_hostname(struct trl_event *ev, const char *p, size_t len)
-{
-    trl_event_set_ref(ev, TRL_F_LOG_SYSLOG_HOSTNAME, p, len);
-    trl_event_set_ref(ev, TRL_F_HOST_NAME, p, len);
-}
-
-void trl_syslog_set_appname(struct trl_event *ev, const char *p, size_t len)
-{
-    trl_event_set_ref(ev, TRL_F_LOG_SYSLOG_APPNAME, p, len);
-    trl_event_set_ref(ev, TRL_F_PROCESS_NAME, p, len);
-}
-
-void trl_syslog_set_procid(struct trl_event *ev, const char *p, size_t len)
-{
-    trl_event_set_ref(ev, TRL_F_LOG_SYSLOG_PROCID, p, len);
-    /* A pid is a number that fits a long; "-", "worker-3" or a 40-digit string stay procid only. */
-    if (len == 0 || len > 18)
-        return;
-    for (size_t i = 0; i < len; i++) {
-        if (!trl_syslog_is_digit(p[i]))
-            return;
-    }
-    trl_event_set_ref(ev, TRL_F_PROCESS_PID, p, len);
-}
-
-void trl_syslog_set_message(struct trl_event *ev, const char *p, size_t len)
-{
-    while (len > 0 && p[0] == ' ') {
-        p++;
-        len--;
-    }
-    while (len > 0 && p[len - 1] == ' ')
-        len--;
-    if (len > 0)
-        trl_event_set_ref(ev, TRL_F_MESSAGE, p, len);
 }

@@ -48,17 +48,50 @@ size_t trl_syslog_trim_end(const char *p, size_t len);
  * overflow the nanosecond count. Returns the bytes consumed, 0 when there is no such timestamp. */
 size_t trl_syslog_parse_rfc3339(const char *p, size_t len, int64_t *ns);
 
-/* Setters for header fields; each stores slices of p. */
-void trl_syslog_set_hostname(struct trl_event *ev, const char *p, size_t len);
-void trl_syslog_set_appname(struct trl_event *ev, const char *p, size_t len);
-/* Sets log.syslog.procid, and process.pid when the value is a decimal number. */
-void trl_syslog_set_procid(struct trl_event *ev, const char *p, size_t len);
-/* Sets message to [p, p+len) without surrounding spaces; an empty message is not set. */
-void trl_syslog_set_message(struct trl_event *ev, const char *p, size_t len);
-
 static inline bool trl_syslog_is_digit(char c)
 {
     return c >= '0' && c <= '9';
+}
+
+/* Setters for header fields; each stores slices of p. Inline: every syslog event sets them, and
+ * each is a couple of stores. */
+static inline void trl_syslog_set_hostname(struct trl_event *ev, const char *p, size_t len)
+{
+    trl_event_set_ref(ev, TRL_F_LOG_SYSLOG_HOSTNAME, p, len);
+    trl_event_set_ref(ev, TRL_F_HOST_NAME, p, len);
+}
+
+static inline void trl_syslog_set_appname(struct trl_event *ev, const char *p, size_t len)
+{
+    trl_event_set_ref(ev, TRL_F_LOG_SYSLOG_APPNAME, p, len);
+    trl_event_set_ref(ev, TRL_F_PROCESS_NAME, p, len);
+}
+
+/* Sets log.syslog.procid, and process.pid when the value is a decimal number. */
+static inline void trl_syslog_set_procid(struct trl_event *ev, const char *p, size_t len)
+{
+    trl_event_set_ref(ev, TRL_F_LOG_SYSLOG_PROCID, p, len);
+    /* A pid is a number that fits a long; "-", "worker-3" or a 40-digit string stay procid only. */
+    if (len == 0 || len > 18)
+        return;
+    for (size_t i = 0; i < len; i++) {
+        if (!trl_syslog_is_digit(p[i]))
+            return;
+    }
+    trl_event_set_ref(ev, TRL_F_PROCESS_PID, p, len);
+}
+
+/* Sets message to [p, p+len) without surrounding spaces; an empty message is not set. */
+static inline void trl_syslog_set_message(struct trl_event *ev, const char *p, size_t len)
+{
+    while (len > 0 && p[0] == ' ') {
+        p++;
+        len--;
+    }
+    while (len > 0 && p[len - 1] == ' ')
+        len--;
+    if (len > 0)
+        trl_event_set_ref(ev, TRL_F_MESSAGE, p, len);
 }
 
 #endif

@@ -49,7 +49,14 @@ kill -0 "$pid" || { echo "FAIL server died on a full disk"; exit 1; }
 echo "disk full reported; growing the file system"
 mount -o remount,size=256m "$mnt"
 wait "$sender"
-# Stop the server: it writes everything it accepted before exiting.
+# The sender is through once the kernel holds its bytes: the socket buffers can take all 5 MB of
+# them while the server still waits for the store. Wait until the server has read them all (no
+# byte left in its receive queue), then stop it: it must write everything it accepted before
+# exiting.
+for _ in $(seq 600); do
+    ss -tnH state all "( sport = :$port )" | awk '$2 != 0 { busy = 1 } END { exit busy }' && break
+    sleep 0.1
+done
 kill -TERM "$pid"
 wait "$pid" || true
 pid=
