@@ -133,7 +133,9 @@ ELEMENT=$(in_ns nft list set inet trapline blocked4 2>/dev/null | tr '\n' ' ')
 echo "set: $ELEMENT"
 check 'echo "$ELEMENT" | grep -Eq "$ATTACKER timeout 20s expires [0-9]"' \
     "the element has the rule's 20s timeout"
-check 'grep -q "action sent agent=$AGENT_ID" "$WORK/server.log"' \
+# The server logs the action once it has handed it to the connection: the agent may have applied
+# it before that line is written.
+check 'wait_for "grep -q \"action sent agent=$AGENT_ID\" \"$WORK/server.log\""' \
     "the server sent the action to the agent"
 DONE="action done agent=$AGENT_ID .*action=ip-blocked"
 check 'wait_for "grep -q \"$DONE\" \"$WORK/server.log\""' \
