@@ -82,27 +82,6 @@ static inline void trl_kv_put_known(struct trl_kv *kv, enum trl_field f, const c
 
 void trl_event_set(struct trl_event *ev, enum trl_field f, const char *v, size_t len);
 void trl_event_set_str(struct trl_event *ev, enum trl_field f, const char *v);
-/* Inline: parsers and normalisers set about twenty fields per event this way, and the common path
- * is a few loads and stores. */
-static inline void trl_event_set_ref(struct trl_event *ev, enum trl_field f, const char *v,
-                                     size_t len)
-{
-    uint16_t s = ev->slot[f];
-    if (s) {
-        struct trl_kv *kv = &ev->fields[s - 1];
-        kv->val = v;
-        kv->val_len = (uint32_t)len;
-        return;
-    }
-    uint32_t n = ev->nfields;
-    if (n == ev->cap || n >= UINT16_MAX) {
-        trl_event_append_known(ev, f, v, len);
-        return;
-    }
-    trl_kv_put_known(&ev->fields[n], f, v, len);
-    ev->nfields = n + 1;
-    ev->slot[f] = (uint16_t)(n + 1);
-}
 void trl_event_set_int(struct trl_event *ev, enum trl_field f, int64_t v);
 /* Appends a value to an array field; trl_event_add_unique() skips a value already present.
  * trl_event_add_ref() stores the pointer like trl_event_set_ref() (a literal, or a slice that lives
@@ -120,6 +99,20 @@ static inline void trl_event_add_ref(struct trl_event *ev, enum trl_field f, con
     ev->nfields = n + 1;
     if (!ev->slot[f])
         ev->slot[f] = (uint16_t)(n + 1);
+}
+/* Inline: parsers and normalisers set about twenty fields per event this way, and the common path
+ * is a few loads and stores. */
+static inline void trl_event_set_ref(struct trl_event *ev, enum trl_field f, const char *v,
+                                     size_t len)
+{
+    uint16_t s = ev->slot[f];
+    if (s) {
+        struct trl_kv *kv = &ev->fields[s - 1];
+        kv->val = v;
+        kv->val_len = (uint32_t)len;
+        return;
+    }
+    trl_event_add_ref(ev, f, v, len);
 }
 void trl_event_add_unique(struct trl_event *ev, enum trl_field f, const char *v, size_t len);
 void trl_event_add_unique_ref(struct trl_event *ev, enum trl_field f, const char *v, size_t len);

@@ -172,27 +172,25 @@ void trl_norm_checked_ip(struct trl_event *ev, enum trl_field f, struct trl_str 
 void trl_norm_port(struct trl_event *ev, enum trl_field f, struct trl_str s);
 /* Sets field f to s unless s is empty. */
 void trl_norm_set(struct trl_event *ev, enum trl_field f, struct trl_str s);
+/* What the setters below may keep by reference: the name (a string literal) always, the value
+ * when it lies in event.original. */
+static inline unsigned trl_norm_refs(const struct trl_event *ev, struct trl_str s)
+{
+    return TRL_REF_NAME | (trl_event_in_original(ev, s.ptr, s.len) ? TRL_REF_VALUE : 0u);
+}
 /* Sets the dynamic field name (a string literal: it is not copied) to s unless s is empty. Inline:
  * the literal's length is then known when compiling. */
 static inline void trl_norm_set_named(struct trl_event *ev, const char *name, struct trl_str s)
 {
-    if (s.len == 0)
-        return;
-    unsigned refs = TRL_REF_NAME;
-    if (trl_event_in_original(ev, s.ptr, s.len))
-        refs |= TRL_REF_VALUE;
-    trl_event_set_named_ex(ev, name, strlen(name), s.ptr, s.len, refs);
+    if (s.len > 0)
+        trl_event_set_named_ex(ev, name, strlen(name), s.ptr, s.len, trl_norm_refs(ev, s));
 }
 /* trl_norm_set_named() for a name in a vendor namespace ("sshd.", "pam.", "iptables."), which no
  * known field's name is: the name is not looked up among them. */
 static inline void trl_norm_set_dynamic(struct trl_event *ev, const char *name, struct trl_str s)
 {
-    if (s.len == 0)
-        return;
-    unsigned refs = TRL_REF_NAME;
-    if (trl_event_in_original(ev, s.ptr, s.len))
-        refs |= TRL_REF_VALUE;
-    trl_event_set_dynamic_ex(ev, name, strlen(name), s.ptr, s.len, refs);
+    if (s.len > 0)
+        trl_event_set_dynamic_ex(ev, name, strlen(name), s.ptr, s.len, trl_norm_refs(ev, s));
 }
 
 /*
