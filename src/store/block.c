@@ -300,6 +300,7 @@ struct trl_block_builder {
     uint32_t *part_raw;
     size_t nparts, parts_cap;
     uint32_t part_size;    /* trl_block_builder_set_part_events(), 0 for the default */
+    bool no_digest;        /* trl_block_builder_set_events_digest(b, false) */
     struct trl_buf frames; /* the JSON column's compressed parts, before their directory */
     struct trl_buf data, meta;
     uint8_t *bloom;
@@ -357,6 +358,11 @@ struct trl_block_builder *trl_block_builder_create(int zstd_level, unsigned bloo
 void trl_block_builder_set_part_events(struct trl_block_builder *b, uint32_t events)
 {
     b->part_size = events;
+}
+
+void trl_block_builder_set_events_digest(struct trl_block_builder *b, bool on)
+{
+    b->no_digest = !on;
 }
 
 void trl_block_builder_destroy(struct trl_block_builder *b)
@@ -1581,11 +1587,14 @@ int trl_block_build(struct trl_block_builder *b, const struct trl_block_input *e
             (void)trl_json_leaves(in->json, in->len, &b->leaves);
             build_event_leaves(b);
         }
-        trl_events_digest_add(&digest, in->ts, in->json, in->len);
+        if (!b->no_digest)
+            trl_events_digest_add(&digest, in->ts, in->json, in->len);
         if ((i + 1) % part == 0 || i + 1 == n)
             cut_part(b, (uint32_t)((i + 1) % part == 0 ? part : (i + 1) % part));
     }
     trl_sha256_final(&digest, out->events_digest);
+    if (b->no_digest)
+        memset(out->events_digest, 0, TRL_SHA256_LEN);
     int rc = compress_columns(b, (uint32_t)n);
     if (rc != 0)
         return rc;

@@ -94,7 +94,7 @@ struct trl_block_out {
     size_t meta_len;
     uint32_t count;
     int64_t min_ts, max_ts;
-    uint8_t events_digest[TRL_SHA256_LEN]; /* see trl_events_digest_add() */
+    uint8_t events_digest[TRL_SHA256_LEN]; /* see trl_events_digest_add(); zero when not computed */
     size_t distinct_terms;
 };
 
@@ -106,6 +106,10 @@ void trl_block_builder_destroy(struct trl_block_builder *b);
 /* Events per part of the JSON column from now on (0: TRL_BLOCK_PART_EVENTS and ..._LARGE by the
  * block's size). Tests use small parts to build blocks of many parts from few events. */
 void trl_block_builder_set_part_events(struct trl_block_builder *b, uint32_t events);
+/* Whether trl_block_out.events_digest is computed (the default) or left all zero. Appends leave
+ * it: the chain entry's content hash covers their bytes, and compaction, which re-encodes events,
+ * computes the digest of the blocks it writes (docs/storage.md, "Hash chain and signatures"). */
+void trl_block_builder_set_events_digest(struct trl_block_builder *b, bool on);
 /* Builds one block of n (1..TRL_BLOCK_MAX_EVENTS) events. 0 or a negative error. */
 int trl_block_build(struct trl_block_builder *b, const struct trl_block_input *ev, size_t n,
                     struct trl_block_out *out);

@@ -10,9 +10,11 @@
  *
  * A merge is one transaction: read the run's blocks, concatenate their events in chain order,
  * build one block, append it to the chain as a "compact" entry listing the replaced block ids,
- * delete the replaced rows, sign the new head. Verification recomputes, from the new block's
- * events cut at the replaced blocks' counts, the events digest each replaced block had in its own
- * chain entry: compaction can regroup events but cannot change, drop or add one.
+ * delete the replaced rows, sign the new head. Each replaced block is first checked against its
+ * chain entry's content hash, and the new block's entry records the digest of its events, which
+ * verify recomputes; blocks written before appends stopped recording an events digest also have
+ * theirs checked against the new block's events cut at their counts. So compaction can regroup
+ * events but cannot change, drop or add one without verify or the compaction itself noticing.
  */
 #include "core/log.h"
 #include "core/timeutil.h"
@@ -149,6 +151,13 @@ static int merge_run(struct trl_store *st, struct trl_partition *p, struct run *
     for (size_t i = 0; i < r->n && rc == 0; i++) {
         struct trl_block_view v;
         rc = trl_partition_read_block(p, r->ids[i], &sb, true);
+        /* Appended blocks record no events digest: their content hash is all that shows an
+         * alteration, and a merge would hide it behind a new, correct hash. */
+        if (rc == 0 && (rc = trl_partition_check_block(p, &sb)) == TRL_EINVAL)
+            trl_error("store",
+                      "block %llu of partition %s differs from its chain entry: not compacting "
+                      "the partition, run trapline verify",
+                      (unsigned long long)r->ids[i], trl_partition_day(p));
         if (rc == 0)
             rc = trl_block_view_init(&v, sb.data.data, sb.data.len);
         if (rc == 0) {
@@ -254,6 +263,13 @@ int trl_store_compact(struct trl_store *st, int64_t budget_ns, bool force,
             local.events += r.events;
             if (budget_ns > 0 && trl_mono_ns() - start >= budget_ns)
                 goto out;
+        }
+        if (rc == TRL_EINVAL) {
+            /* A damaged block (logged above, or one that does not decode) stays as it is for
+             * verify to report; the partition's other runs are not retried on every pause. */
+            trl_store_unmark_dirty(st, d.day);
+            rc = 0;
+            continue;
         }
         if (rc != 0) {
             char name[TRL_DAY_LEN + 1];

@@ -22,7 +22,7 @@ struct trl_partition {
     bool in_tx;
     uint64_t seq;                 /* head seq inside the current transaction */
     uint8_t hash[TRL_SHA256_LEN]; /* head hash inside the current transaction */
-    sqlite3_stmt *ins_block, *ins_chain, *del_block, *get_head, *set_head, *get_block,
+    sqlite3_stmt *ins_block, *ins_chain, *del_block, *get_head, *set_head, *get_block, *get_entry,
         *get_block_meta;
 };
 
@@ -125,8 +125,8 @@ static int exec(sqlite3 *db, const char *sql)
 
 static void finalize_all(struct trl_partition *p)
 {
-    sqlite3_stmt **all[] = {&p->ins_block, &p->ins_chain, &p->del_block,     &p->get_head,
-                            &p->set_head,  &p->get_block, &p->get_block_meta};
+    sqlite3_stmt **all[] = {&p->ins_block, &p->ins_chain, &p->del_block,      &p->get_head,
+                            &p->set_head,  &p->get_block, &p->get_block_meta, &p->get_entry};
     for (size_t i = 0; i < TRL_ARRAY_LEN(all); i++) {
         sqlite3_finalize(*all[i]);
         *all[i] = NULL;
@@ -170,8 +170,11 @@ static int prepare_all(struct trl_partition *p)
                      "SELECT id, min_ts, max_ts, count, meta FROM blocks WHERE id = ?");
     if (rc != 0 || p->readonly)
         return rc;
-    rc = prepare(p, &p->ins_block,
-                 "INSERT INTO blocks(id, min_ts, max_ts, count, meta, data) VALUES(?,?,?,?,?,?)");
+    rc = prepare(p, &p->get_entry, "SELECT content_hash FROM chain WHERE seq = ?");
+    if (rc == 0)
+        rc = prepare(
+            p, &p->ins_block,
+            "INSERT INTO blocks(id, min_ts, max_ts, count, meta, data) VALUES(?,?,?,?,?,?)");
     if (rc == 0)
         rc = prepare(p, &p->ins_chain,
                      "INSERT INTO chain(seq, kind, count, min_ts, max_ts, content_hash,"
@@ -549,6 +552,25 @@ int trl_partition_read_block(struct trl_partition *p, uint64_t id, struct trl_st
             buf_set(&out->data, sqlite3_column_blob(st, 5), sqlite3_column_bytes(st, 5));
     } else {
         rc = step == SQLITE_DONE ? -ENOENT : trl_sqlite_err(step);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int trl_partition_check_block(struct trl_partition *p, const struct trl_stored_block *b)
+{
+    sqlite3_stmt *st = p->get_entry;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)b->id);
+    int step = sqlite3_step(st);
+    int rc = 0;
+    if (step == SQLITE_ROW && sqlite3_column_bytes(st, 0) == TRL_SHA256_LEN) {
+        uint8_t h[TRL_SHA256_LEN];
+        trl_block_content_hash(b->id, b->min_ts, b->max_ts, b->count, b->meta.data, b->meta.len,
+                               b->data.data, b->data.len, h);
+        if (memcmp(h, sqlite3_column_blob(st, 0), TRL_SHA256_LEN) != 0)
+            rc = TRL_EINVAL;
+    } else {
+        rc = step == SQLITE_ROW || step == SQLITE_DONE ? TRL_EINVAL : trl_sqlite_err(step);
     }
     sqlite3_reset(st);
     return rc;

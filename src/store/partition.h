@@ -84,5 +84,8 @@ struct trl_stored_block {
 };
 int trl_partition_read_block(struct trl_partition *p, uint64_t id, struct trl_stored_block *out,
                              bool with_data);
+/* Writer: checks a block read with its data against its chain entry's content hash. 0, TRL_EINVAL
+ * when the block or its entry was altered (or the entry is missing), or a negative errno. */
+int trl_partition_check_block(struct trl_partition *p, const struct trl_stored_block *b);
 
 #endif

@@ -29,6 +29,8 @@ struct trl_prebuilder *trl_prebuilder_create(int zstd_level, unsigned bloom_bits
     struct trl_block_builder *b = trl_block_builder_create(zstd_level, bloom_bits_per_term);
     if (!b)
         return NULL;
+    /* The ingest path's blocks are covered by their content hash alone (see block.h). */
+    trl_block_builder_set_events_digest(b, false);
     struct trl_prebuilder *pb = trl_xcalloc(1, sizeof(*pb));
     pb->builder = b;
     pb->block_max_events = block_max_events;

@@ -211,6 +211,24 @@ static void test_a_restored_replaced_block_is_named(void **state)
     expect_findings(1, "block 1 was replaced by compaction 6 but is present again");
 }
 
+static void test_compaction_does_not_merge_an_altered_block_away(void **state)
+{
+    (void)state;
+    /* Appended blocks record no events digest: a merge would give an altered block's events a
+     * new, correct hash, so compaction checks each block against its entry first. */
+    sql("2026-11-27.db",
+        "UPDATE blocks SET data = (SELECT data FROM blocks WHERE id = 2) WHERE id = 3");
+    struct trl_store *st;
+    assert_int_equal(trl_store_open(dir, NULL, &st), 0);
+    struct trl_store_compact_stats cs;
+    assert_int_equal(trl_store_compact(st, 0, true, &cs), 0);
+    assert_int_equal(cs.merges, 0);
+    trl_store_close(st);
+    expect_findings(1, "block 3 (20 events");
+    struct tu_findings f = tu_verify(dir, NULL);
+    assert_int_equal(f.sum.blocks, 5); /* the four intact blocks of that day are still there */
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup_store, teardown)
@@ -230,6 +248,7 @@ int main(void)
         T(test_signatures_are_checked_against_a_given_public_key),
         T(test_compaction_and_retention_verify_clean_and_tampering_still_shows),
         T(test_a_restored_replaced_block_is_named),
+        T(test_compaction_does_not_merge_an_altered_block_away),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
