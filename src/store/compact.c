@@ -264,9 +264,10 @@ int trl_store_compact(struct trl_store *st, int64_t budget_ns, bool force,
             if (budget_ns > 0 && trl_mono_ns() - start >= budget_ns)
                 goto out;
         }
-        if (rc == TRL_EINVAL) {
+        if (rc == TRL_EINVAL || rc == -EBADMSG) {
             /* A damaged block (logged above, or one that does not decode) stays as it is for
-             * verify to report; the partition's other runs are not retried on every pause. */
+             * verify to report; the partition's other runs are not retried on every pause. A
+             * head changed under the writer (-EBADMSG) is set aside by the day's next write. */
             trl_store_unmark_dirty(st, d.day);
             rc = 0;
             continue;

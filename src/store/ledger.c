@@ -1,4 +1,5 @@
 #include "store/ledger.h"
+#include "core/log.h"
 #include "store/chain.h"
 #include "store/partition.h"
 
@@ -12,6 +13,10 @@
 
 struct trl_ledger {
     sqlite3 *db;
+    /* The head this writer appended last, once it has (see ledger_head()). */
+    bool trusted;
+    uint64_t trusted_seq;
+    uint8_t trusted_hash[TRL_SHA256_LEN];
 };
 
 static const char *const LEDGER_SCHEMA =
@@ -139,6 +144,67 @@ sqlite3 *trl_ledger_db(const struct trl_ledger *l)
     return l->db;
 }
 
+/* Reads the head a new entry follows, inside the caller's transaction: the one this writer left,
+ * or, before its first append, one signed with key that names the last entry (or the genesis).
+ * -EBADMSG for any other: appending and signing over it would hide how it was changed. */
+static int ledger_head(struct trl_ledger *l, const struct trl_store_key *key, uint64_t *seq,
+                       uint8_t hash[TRL_SHA256_LEN])
+{
+    sqlite3_stmt *st = NULL;
+    uint8_t sig[TRL_SIG_LEN], last[TRL_SHA256_LEN];
+    size_t sig_len = 0;
+    char key_id[TRL_KEY_ID_LEN + 1] = "";
+    uint64_t last_seq = 0;
+    int rc = trl_sqlite_err(sqlite3_prepare_v2(
+        l->db, "SELECT seq, hash, key_id, signature FROM head WHERE id = 1", -1, &st, NULL));
+    if (rc == 0) {
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) == TRL_SHA256_LEN &&
+            sqlite3_column_bytes(st, 3) <= TRL_SIG_LEN) {
+            *seq = (uint64_t)sqlite3_column_int64(st, 0);
+            memcpy(hash, sqlite3_column_blob(st, 1), TRL_SHA256_LEN);
+            const unsigned char *kid = sqlite3_column_text(st, 2);
+            snprintf(key_id, sizeof(key_id), "%s", kid ? (const char *)kid : "");
+            sig_len = (size_t)sqlite3_column_bytes(st, 3);
+            if (sig_len)
+                memcpy(sig, sqlite3_column_blob(st, 3), sig_len);
+        } else {
+            rc = TRL_EINVAL;
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    if (rc != 0)
+        return rc;
+    if (l->trusted)
+        return *seq == l->trusted_seq && !memcmp(hash, l->trusted_hash, TRL_SHA256_LEN) ? 0
+                                                                                        : -EBADMSG;
+    trl_ledger_genesis(last);
+    rc = trl_sqlite_err(sqlite3_prepare_v2(
+        l->db, "SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1", -1, &st, NULL));
+    if (rc == 0) {
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW && sqlite3_column_bytes(st, 1) == TRL_SHA256_LEN) {
+            last_seq = (uint64_t)sqlite3_column_int64(st, 0);
+            memcpy(last, sqlite3_column_blob(st, 1), TRL_SHA256_LEN);
+        } else if (step != SQLITE_DONE) {
+            rc = step == SQLITE_ROW ? -EBADMSG : trl_sqlite_err(step);
+        }
+        sqlite3_finalize(st);
+    }
+    if (rc != 0)
+        return rc;
+    if (*seq != last_seq || memcmp(hash, last, TRL_SHA256_LEN) != 0)
+        return -EBADMSG;
+    if (*seq == 0)
+        return 0; /* the genesis head, signed by nobody yet */
+    uint8_t msg[TRL_HEAD_MSG_MAX];
+    size_t n = trl_head_message("ledger", *seq, hash, msg);
+    return strcmp(key_id, trl_store_key_id(key)) == 0 &&
+                   trl_store_key_verify(key, msg, n, sig, sig_len)
+               ? 0
+               : -EBADMSG;
+}
+
 int trl_ledger_append(struct trl_ledger *l, const struct trl_store_key *key, const char *kind,
                       const char *day, const char *reason, uint64_t part_seq,
                       const uint8_t part_hash[TRL_SHA256_LEN], int64_t now_ns)
@@ -150,18 +216,13 @@ int trl_ledger_append(struct trl_ledger *l, const struct trl_store_key *key, con
     struct trl_ledger_entry e = {
         .kind = kind, .day = day, .at_ns = now_ns, .reason = reason, .part_seq = part_seq};
     memcpy(e.part_hash, part_hash, TRL_SHA256_LEN);
-    rc = trl_sqlite_err(
-        sqlite3_prepare_v2(l->db, "SELECT seq, hash FROM head WHERE id = 1", -1, &st, NULL));
-    if (rc == 0) {
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) == TRL_SHA256_LEN) {
-            e.seq = (uint64_t)sqlite3_column_int64(st, 0) + 1;
-            memcpy(e.prev_hash, sqlite3_column_blob(st, 1), TRL_SHA256_LEN);
-        } else {
-            rc = TRL_EINVAL;
-        }
-        sqlite3_finalize(st);
-        st = NULL;
-    }
+    rc = ledger_head(l, key, &e.seq, e.prev_hash);
+    if (rc == -EBADMSG)
+        trl_error("store",
+                  "the ledger's head is not the one this store's writer left (changed "
+                  "outside the server): not recording %s %s; run trapline verify",
+                  kind, day);
+    e.seq++;
     if (rc == 0) {
         trl_ledger_entry_hash(&e, e.hash);
         rc = trl_sqlite_err(sqlite3_prepare_v2(
@@ -205,6 +266,11 @@ int trl_ledger_append(struct trl_ledger *l, const struct trl_store_key *key, con
         rc = exec(l->db, "COMMIT");
     if (rc != 0 && !sqlite3_get_autocommit(l->db))
         exec(l->db, "ROLLBACK");
+    if (rc == 0) {
+        l->trusted = true;
+        l->trusted_seq = e.seq;
+        memcpy(l->trusted_hash, e.hash, TRL_SHA256_LEN);
+    }
     return rc;
 }
 

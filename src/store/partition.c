@@ -22,6 +22,10 @@ struct trl_partition {
     bool in_tx;
     uint64_t seq;                 /* head seq inside the current transaction */
     uint8_t hash[TRL_SHA256_LEN]; /* head hash inside the current transaction */
+    /* Writer: the head this writer committed last, or checked when it opened the file. A head
+     * that differs at begin() was changed by someone else: signing over it would hide that. */
+    uint64_t trusted_seq;
+    uint8_t trusted_hash[TRL_SHA256_LEN];
     sqlite3_stmt *ins_block, *ins_chain, *del_block, *get_head, *set_head, *get_block, *get_entry,
         *get_block_meta;
 };
@@ -262,7 +266,9 @@ static int create_schema(struct trl_partition *p, const struct trl_store_key *ke
     if (rc == 0) {
         struct trl_partition_head h;
         rc = trl_partition_read_head(p, &h);
-        if (rc == 0 && h.sig_len == 0) {
+        /* Only the fresh head of a new file is signed here (a crash cannot leave a later one
+         * unsigned: entries and signature commit together). */
+        if (rc == 0 && h.sig_len == 0 && h.seq == 0) {
             p->seq = h.seq;
             memcpy(p->hash, h.hash, TRL_SHA256_LEN);
             rc = sign_head(p, key);
@@ -287,6 +293,43 @@ static int open_common(const char *path, int flags, struct trl_partition **out)
     sqlite3_extended_result_codes(p->db, 1);
     sqlite3_busy_timeout(p->db, 10000);
     *out = p;
+    return 0;
+}
+
+/* Whether the stored head is one this store's writer left: signed with its key, and naming the
+ * chain's last entry (or the genesis of an empty chain). It becomes the trusted head. */
+static int check_head(struct trl_partition *p, const struct trl_store_key *key)
+{
+    struct trl_partition_head h;
+    int rc = trl_partition_read_head(p, &h);
+    if (rc != 0)
+        return rc;
+    uint8_t last[TRL_SHA256_LEN];
+    uint64_t last_seq = 0;
+    trl_chain_genesis(p->day, last);
+    sqlite3_stmt *st = NULL;
+    rc = trl_sqlite_err(sqlite3_prepare_v2(
+        p->db, "SELECT seq, hash FROM chain ORDER BY seq DESC LIMIT 1", -1, &st, NULL));
+    if (rc != 0)
+        return rc;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW && sqlite3_column_bytes(st, 1) == TRL_SHA256_LEN) {
+        last_seq = (uint64_t)sqlite3_column_int64(st, 0);
+        memcpy(last, sqlite3_column_blob(st, 1), TRL_SHA256_LEN);
+    } else if (step != SQLITE_DONE) {
+        rc = step == SQLITE_ROW ? -EBADMSG : trl_sqlite_err(step);
+    }
+    sqlite3_finalize(st);
+    if (rc != 0)
+        return rc;
+    uint8_t msg[TRL_HEAD_MSG_MAX];
+    size_t n = trl_head_message(p->day, h.seq, h.hash, msg);
+    if (h.seq != last_seq || memcmp(h.hash, last, TRL_SHA256_LEN) != 0 ||
+        strcmp(h.key_id, trl_store_key_id(key)) != 0 ||
+        !trl_store_key_verify(key, msg, n, h.sig, h.sig_len))
+        return -EBADMSG;
+    p->trusted_seq = h.seq;
+    memcpy(p->trusted_hash, h.hash, TRL_SHA256_LEN);
     return 0;
 }
 
@@ -324,6 +367,8 @@ int trl_partition_open_rw(const char *path, const char *day, const struct trl_st
         if (rc == 0 && strcmp(stored, p->day) != 0)
             rc = TRL_EINVAL;
     }
+    if (rc == 0)
+        rc = check_head(p, key);
     if (rc != 0) {
         trl_partition_close(p);
         return rc;
@@ -421,6 +466,10 @@ int trl_partition_begin(struct trl_partition *p)
         trl_partition_rollback(p);
         return rc;
     }
+    if (h.seq != p->trusted_seq || memcmp(h.hash, p->trusted_hash, TRL_SHA256_LEN) != 0) {
+        trl_partition_rollback(p);
+        return -EBADMSG;
+    }
     p->seq = h.seq;
     memcpy(p->hash, h.hash, TRL_SHA256_LEN);
     return 0;
@@ -513,6 +562,8 @@ int trl_partition_commit(struct trl_partition *p, const struct trl_store_key *ke
         return rc;
     }
     p->in_tx = false;
+    p->trusted_seq = p->seq;
+    memcpy(p->trusted_hash, p->hash, TRL_SHA256_LEN);
     return 0;
 }
 

@@ -47,7 +47,8 @@ bool trl_day_parse(const char *s, size_t len, int64_t *day);
 int trl_sqlite_err(int rc);
 
 /* Opens the partition for writing, creating the file with its schema and a signed empty head
- * when it does not exist (*created tells). */
+ * when it does not exist (*created tells). -EBADMSG when its head is not one this store's writer
+ * left: not signed with key, or not naming the chain's last entry. */
 int trl_partition_open_rw(const char *path, const char *day, const struct trl_store_key *key,
                           bool sync_full, struct trl_partition **out, bool *created);
 /* Opens a SQLite file of the store for reading (see partition.c for why read-write with
@@ -65,7 +66,9 @@ int trl_partition_read_head(struct trl_partition *p, struct trl_partition_head *
 
 /* Writer: a transaction adding and removing blocks. begin() takes the write lock and reads the
  * head; add_block() chains a new block after it; commit() signs the new head and commits. On any
- * error the caller calls rollback(), which leaves the file as it was before begin(). */
+ * error the caller calls rollback(), which leaves the file as it was before begin(). begin()
+ * returns -EBADMSG (and holds no transaction) when the head is not the one this writer committed
+ * last or found signed at open: signing over a head someone else wrote would hide what they did. */
 int trl_partition_begin(struct trl_partition *p);
 int trl_partition_add_block(struct trl_partition *p, const struct trl_block_out *b, int kind,
                             const uint64_t *replaces, size_t nreplaces, int64_t now_ns,

@@ -145,30 +145,37 @@ void trl_store_partition_forget(struct trl_store *st, int64_t day)
     }
 }
 
-/* A partition file the ledger does not know but that already holds blocks cannot be adopted (it
- * may have been planted): it is moved aside for `trapline verify` to report, and the day starts a
- * fresh partition. */
-static int quarantine(struct trl_store *st, const char *path, const char *day)
+/* Moves a partition file aside as DAY.db.WHY.<ns>, with its WAL (which may hold committed
+ * blocks of it), for `trapline verify` to report; the day then starts a fresh partition. */
+static int move_aside(struct trl_store *st, const char *path, const char *day, const char *why)
 {
     char to[PATH_MAX];
-    if (snprintf(to, sizeof(to), "%s/%s.db.quarantined.%lld", st->events_dir, day,
+    if (snprintf(to, sizeof(to), "%s/%s.db.%s.%lld", st->events_dir, day, why,
                  (long long)trl_now_ns()) >= (int)sizeof(to))
         return -ENAMETOOLONG;
     if (rename(path, to) != 0)
         return -errno;
-    /* The WAL may hold committed blocks of the file: it moves with it. */
     char side[PATH_MAX + 8], side_to[PATH_MAX + 8];
     snprintf(side, sizeof(side), "%s-wal", path);
     snprintf(side_to, sizeof(side_to), "%s-wal", to);
     rename(side, side_to);
     snprintf(side, sizeof(side), "%s-shm", path);
     unlink(side);
-    trl_error("store", "partition not in the ledger moved aside day=%s to=%s", day, to);
+    trl_error("store", "partition moved aside day=%s to=%s reason=\"%s\"", day, to,
+              !strcmp(why, "altered") ? "its chain head is not the one this store's writer left "
+                                        "(changed outside the server); run trapline verify"
+                                      : "it holds blocks but the ledger does not know it");
     trl_store_sync_dir(st->events_dir);
     return 0;
 }
 
-static int open_partition(struct trl_store *st, int64_t day, bool create,
+/* Opens the day's partition for writing. A file the ledger does not know but that already holds
+ * blocks cannot be adopted (it may have been planted), and a file whose chain head this store's
+ * writer did not leave (altered: unsigned, signed with another key, or not naming the chain's
+ * last entry; or, with set_aside, one that changed while this writer had it open) cannot be
+ * extended: signing a new head over it would hide the change. Either is moved aside and the day
+ * starts a fresh partition, which the ledger records. */
+static int open_partition(struct trl_store *st, int64_t day, bool create, bool set_aside,
                           struct trl_partition **out)
 {
     char name[TRL_DAY_LEN + 1], path[PATH_MAX];
@@ -184,21 +191,29 @@ static int open_partition(struct trl_store *st, int64_t day, bool create,
     if (rc != 0)
         return rc;
     struct trl_partition *p = NULL;
-    bool created = false;
-    rc = trl_partition_open_rw(path, name, st->key, !st->opts.sync_normal, &p, &created);
+    bool created = false, altered = set_aside && exists;
+    if (!altered) {
+        rc = trl_partition_open_rw(path, name, st->key, !st->opts.sync_normal, &p, &created);
+        altered = rc == -EBADMSG;
+    }
+    if (altered) {
+        rc = move_aside(st, path, name, "altered");
+        if (rc == 0)
+            rc = trl_partition_open_rw(path, name, st->key, !st->opts.sync_normal, &p, &created);
+    }
     if (rc != 0) {
         trl_error("store", "cannot open partition path=%s error=\"%s\"", path, trl_strerror(rc));
         return rc;
     }
     if (created)
         trl_store_sync_dir(st->events_dir);
-    if (state != TRL_LEDGER_OPEN) {
+    if (state != TRL_LEDGER_OPEN || altered) {
         struct trl_partition_head h;
         rc = trl_partition_read_head(p, &h);
         if (rc == 0 && h.seq > 0) {
             trl_partition_close(p);
             p = NULL;
-            rc = quarantine(st, path, name);
+            rc = move_aside(st, path, name, "quarantined");
             if (rc == 0)
                 rc =
                     trl_partition_open_rw(path, name, st->key, !st->opts.sync_normal, &p, &created);
@@ -208,8 +223,9 @@ static int open_partition(struct trl_store *st, int64_t day, bool create,
         /* The ledger entry is committed before the first block, so a partition with blocks
          * always has one. */
         if (rc == 0)
-            rc = trl_ledger_append(st->ledger, st->key, "open", name, "", h.seq, h.hash,
-                                   trl_now_ns());
+            rc = trl_ledger_append(st->ledger, st->key, "open", name,
+                                   altered ? "the previous file was altered and moved aside" : "",
+                                   h.seq, h.hash, trl_now_ns());
         if (rc != 0) {
             trl_partition_close(p);
             trl_error("store", "cannot record partition in the ledger day=%s error=\"%s\"", name,
@@ -221,8 +237,12 @@ static int open_partition(struct trl_store *st, int64_t day, bool create,
     return 0;
 }
 
-int trl_store_partition(struct trl_store *st, int64_t day, bool create, struct trl_partition **out)
+/* trl_store_partition(), set_aside as for open_partition(). */
+static int get_partition(struct trl_store *st, int64_t day, bool create, bool set_aside,
+                         struct trl_partition **out)
 {
+    if (set_aside)
+        trl_store_partition_forget(st, day);
     uint32_t nslots = st->opts.max_open_partitions;
     struct part_slot *victim = &st->slots[0];
     for (uint32_t i = 0; i < nslots; i++) {
@@ -236,7 +256,7 @@ int trl_store_partition(struct trl_store *st, int64_t day, bool create, struct t
             victim = s;
     }
     struct trl_partition *p = NULL;
-    int rc = open_partition(st, day, create, &p);
+    int rc = open_partition(st, day, create, set_aside, &p);
     if (rc != 0)
         return rc;
     if (victim->p)
@@ -247,6 +267,26 @@ int trl_store_partition(struct trl_store *st, int64_t day, bool create, struct t
     victim->used = ++st->clock;
     *out = p;
     return 0;
+}
+
+int trl_store_partition(struct trl_store *st, int64_t day, bool create, struct trl_partition **out)
+{
+    return get_partition(st, day, create, false, out);
+}
+
+int trl_store_begin(struct trl_store *st, int64_t day, bool create, struct trl_partition **out)
+{
+    int rc = get_partition(st, day, create, false, out);
+    if (rc != 0)
+        return rc;
+    rc = trl_partition_begin(*out);
+    /* The head is not the one this writer committed last: the file changed under it. */
+    if (rc == -EBADMSG) {
+        rc = get_partition(st, day, create, true, out);
+        if (rc == 0)
+            rc = trl_partition_begin(*out);
+    }
+    return rc;
 }
 
 /* Finishes what a crash may have interrupted: a removal recorded in the ledger whose file is still
@@ -375,10 +415,7 @@ void trl_store_close(struct trl_store *st)
 static int commit_day(struct trl_store *st, const struct trl_prebuilt_day *d, int64_t now)
 {
     struct trl_partition *p;
-    int rc = trl_store_partition(st, d->day, true, &p);
-    if (rc != 0)
-        return rc;
-    rc = trl_partition_begin(p);
+    int rc = trl_store_begin(st, d->day, true, &p);
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < d->nblocks && rc == 0; i++)

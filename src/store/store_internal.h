@@ -57,6 +57,9 @@ struct trl_store {
 /* The partition of a day, opened (and created with its ledger entry when create is set). Returns
  * -ENOENT when it does not exist and create is false. */
 int trl_store_partition(struct trl_store *st, int64_t day, bool create, struct trl_partition **out);
+/* trl_store_partition(), then trl_partition_begin(). A partition whose head changed since this
+ * writer's last commit is moved aside and the day starts afresh (see open_partition()). */
+int trl_store_begin(struct trl_store *st, int64_t day, bool create, struct trl_partition **out);
 /* Closes the partition of a day if the writer has it open. */
 void trl_store_partition_forget(struct trl_store *st, int64_t day);
 void trl_store_mark_dirty(struct trl_store *st, int64_t day, int64_t now_ns);

@@ -643,14 +643,21 @@ static void report_strays(struct verifier *v, const char *events_dir)
         return;
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (strstr(e->d_name, ".db.quarantined.")) {
+        bool planted = strstr(e->d_name, ".db.quarantined.") != NULL;
+        if (planted || strstr(e->d_name, ".db.altered.")) {
             char day[TRL_DAY_LEN + 1];
             snprintf(day, sizeof(day), "%.10s", e->d_name);
             begin_scope(v, day);
-            report(v, TRL_VERIFY_INSERTED, 0,
-                   "%s: a partition file with blocks but no ledger entry, moved aside by the "
-                   "writer (inserted)",
-                   e->d_name);
+            if (planted)
+                report(v, TRL_VERIFY_INSERTED, 0,
+                       "%s: a partition file with blocks but no ledger entry, moved aside by the "
+                       "writer (inserted)",
+                       e->d_name);
+            else
+                report(v, TRL_VERIFY_ALTERED, 0,
+                       "%s: a partition whose chain head the writer did not leave (changed outside "
+                       "it), moved aside by the writer, which started the day afresh (altered)",
+                       e->d_name);
             end_scope(v);
         }
     }

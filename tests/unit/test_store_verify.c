@@ -229,6 +229,71 @@ static void test_compaction_does_not_merge_an_altered_block_away(void **state)
     assert_int_equal(f.sum.blocks, 5); /* the four intact blocks of that day are still there */
 }
 
+/* Appends one block of 20 events to 2026-11-27 (event times after the setup's). */
+static void append_to_first_day(void)
+{
+    struct trl_store *st;
+    assert_int_equal(trl_store_open(dir, NULL, &st), 0);
+    struct trl_event *ev[20];
+    for (int i = 0; i < 20; i++)
+        ev[i] = tu_event(arena, D0 + 6 * 3600 * TRL_NS_PER_SEC + i * TRL_NS_PER_SEC, "root",
+                         "web01", "later event %d", i);
+    assert_int_equal(trl_store_append(st, ev, 20), 0);
+    trl_store_close(st);
+}
+
+static void test_the_writer_does_not_sign_over_a_truncated_chain(void **state)
+{
+    (void)state;
+    /* The last block and its entry deleted and the head moved back to entry 4: only the head's
+     * signature shows it. A writer that chained onto that head and signed it would hide the
+     * deletion; it moves the partition aside instead and starts the day afresh. */
+    sql("2026-11-27.db", "DELETE FROM chain WHERE seq = 5; DELETE FROM blocks WHERE id = 5;"
+                         " UPDATE head SET seq = 4, hash = (SELECT hash FROM chain WHERE seq = 4)");
+    append_to_first_day();
+    struct tu_findings f = tu_verify(dir, NULL);
+    if (f.n != 1 || !strstr(f.text, "2026-11-27.db.altered."))
+        fail_msg("want the altered partition named, got %u finding(s):\n%s", f.n, f.text);
+    assert_int_equal(f.sum.events, 40); /* the new day file and 2026-11-28 */
+}
+
+static void test_the_writer_notices_a_head_changed_while_it_runs(void **state)
+{
+    (void)state;
+    struct trl_store *st;
+    assert_int_equal(trl_store_open(dir, NULL, &st), 0);
+    struct trl_event *ev[20];
+    for (int i = 0; i < 20; i++)
+        ev[i] = tu_event(arena, D0 + 7 * 3600 * TRL_NS_PER_SEC + i * TRL_NS_PER_SEC, "root",
+                         "web01", "while open %d", i);
+    assert_int_equal(trl_store_append(st, ev, 10), 0); /* block 6: the writer knows its head */
+    sql("2026-11-27.db", "DELETE FROM chain WHERE seq = 6; DELETE FROM blocks WHERE id = 6;"
+                         " UPDATE head SET seq = 5, hash = (SELECT hash FROM chain WHERE seq = 5)");
+    assert_int_equal(trl_store_append(st, ev + 10, 10), 0);
+    trl_store_close(st);
+    struct tu_findings f = tu_verify(dir, NULL);
+    if (f.n != 1 || !strstr(f.text, "2026-11-27.db.altered."))
+        fail_msg("want the altered partition named, got %u finding(s):\n%s", f.n, f.text);
+    assert_int_equal(f.sum.events, 30);
+}
+
+static void test_the_writer_does_not_sign_over_a_truncated_ledger(void **state)
+{
+    (void)state;
+    /* The ledger's last entry (the opening of 2026-11-28) deleted and its head moved back: the
+     * next partition the writer opens must not get the ledger re-signed over that. */
+    sql("ledger.db", "DELETE FROM entries WHERE seq = 2;"
+                     " UPDATE head SET seq = 1, hash = (SELECT hash FROM entries WHERE seq = 1)");
+    struct trl_store *st;
+    assert_int_equal(trl_store_open(dir, NULL, &st), 0);
+    struct trl_event *ev = tu_event(arena, D0 + 2 * DAY_NS, "root", "web01", "a new day");
+    assert_int_not_equal(trl_store_append(st, &ev, 1), 0);
+    trl_store_close(st);
+    struct tu_findings f = tu_verify(dir, NULL);
+    if (!strstr(f.text, "the head signature does not match"))
+        fail_msg("want the ledger's head named, got %u finding(s):\n%s", f.n, f.text);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup_store, teardown)
@@ -249,6 +314,9 @@ int main(void)
         T(test_compaction_and_retention_verify_clean_and_tampering_still_shows),
         T(test_a_restored_replaced_block_is_named),
         T(test_compaction_does_not_merge_an_altered_block_away),
+        T(test_the_writer_does_not_sign_over_a_truncated_chain),
+        T(test_the_writer_notices_a_head_changed_while_it_runs),
+        T(test_the_writer_does_not_sign_over_a_truncated_ledger),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
