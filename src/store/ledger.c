@@ -179,18 +179,7 @@ static int ledger_head(struct trl_ledger *l, const struct trl_store_key *key, ui
         return *seq == l->trusted_seq && !memcmp(hash, l->trusted_hash, TRL_SHA256_LEN) ? 0
                                                                                         : -EBADMSG;
     trl_ledger_genesis(last);
-    rc = trl_sqlite_err(sqlite3_prepare_v2(
-        l->db, "SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1", -1, &st, NULL));
-    if (rc == 0) {
-        int step = sqlite3_step(st);
-        if (step == SQLITE_ROW && sqlite3_column_bytes(st, 1) == TRL_SHA256_LEN) {
-            last_seq = (uint64_t)sqlite3_column_int64(st, 0);
-            memcpy(last, sqlite3_column_blob(st, 1), TRL_SHA256_LEN);
-        } else if (step != SQLITE_DONE) {
-            rc = step == SQLITE_ROW ? -EBADMSG : trl_sqlite_err(step);
-        }
-        sqlite3_finalize(st);
-    }
+    rc = trl_sqlite_last_entry(l->db, "entries", &last_seq, last);
     if (rc != 0)
         return rc;
     if (*seq != last_seq || memcmp(hash, last, TRL_SHA256_LEN) != 0)

@@ -307,19 +307,7 @@ static int check_head(struct trl_partition *p, const struct trl_store_key *key)
     uint8_t last[TRL_SHA256_LEN];
     uint64_t last_seq = 0;
     trl_chain_genesis(p->day, last);
-    sqlite3_stmt *st = NULL;
-    rc = trl_sqlite_err(sqlite3_prepare_v2(
-        p->db, "SELECT seq, hash FROM chain ORDER BY seq DESC LIMIT 1", -1, &st, NULL));
-    if (rc != 0)
-        return rc;
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW && sqlite3_column_bytes(st, 1) == TRL_SHA256_LEN) {
-        last_seq = (uint64_t)sqlite3_column_int64(st, 0);
-        memcpy(last, sqlite3_column_blob(st, 1), TRL_SHA256_LEN);
-    } else if (step != SQLITE_DONE) {
-        rc = step == SQLITE_ROW ? -EBADMSG : trl_sqlite_err(step);
-    }
-    sqlite3_finalize(st);
+    rc = trl_sqlite_last_entry(p->db, "chain", &last_seq, last);
     if (rc != 0)
         return rc;
     uint8_t msg[TRL_HEAD_MSG_MAX];
@@ -624,5 +612,25 @@ int trl_partition_check_block(struct trl_partition *p, const struct trl_stored_b
         rc = step == SQLITE_ROW || step == SQLITE_DONE ? TRL_EINVAL : trl_sqlite_err(step);
     }
     sqlite3_reset(st);
+    return rc;
+}
+
+int trl_sqlite_last_entry(sqlite3 *db, const char *table, uint64_t *seq,
+                          uint8_t hash[TRL_SHA256_LEN])
+{
+    char sql[96];
+    snprintf(sql, sizeof(sql), "SELECT seq, hash FROM %s ORDER BY seq DESC LIMIT 1", table);
+    sqlite3_stmt *st = NULL;
+    int rc = trl_sqlite_err(sqlite3_prepare_v2(db, sql, -1, &st, NULL));
+    if (rc != 0)
+        return rc;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW && sqlite3_column_bytes(st, 1) == TRL_SHA256_LEN) {
+        *seq = (uint64_t)sqlite3_column_int64(st, 0);
+        memcpy(hash, sqlite3_column_blob(st, 1), TRL_SHA256_LEN);
+    } else if (step != SQLITE_DONE) {
+        rc = step == SQLITE_ROW ? -EBADMSG : trl_sqlite_err(step);
+    }
+    sqlite3_finalize(st);
     return rc;
 }

@@ -45,6 +45,10 @@ bool trl_day_parse(const char *s, size_t len, int64_t *day);
 
 /* Maps a SQLite result code to a negative errno. */
 int trl_sqlite_err(int rc);
+/* The seq and hash of the last entry of a hash-chained table (a partition's chain, the ledger's
+ * entries); both left as they are when it has none. -EBADMSG for a malformed entry. */
+int trl_sqlite_last_entry(sqlite3 *db, const char *table, uint64_t *seq,
+                          uint8_t hash[TRL_SHA256_LEN]);
 
 /* Opens the partition for writing, creating the file with its schema and a signed empty head
  * when it does not exist (*created tells). -EBADMSG when its head is not one this store's writer

@@ -229,15 +229,21 @@ static void test_compaction_does_not_merge_an_altered_block_away(void **state)
     assert_int_equal(f.sum.blocks, 5); /* the four intact blocks of that day are still there */
 }
 
-/* Appends one block of 20 events to 2026-11-27 (event times after the setup's). */
+/* 20 events of 2026-11-27 from `hour` on (after the setup's blocks). */
+static void later_events(struct trl_event **ev, int hour)
+{
+    for (int i = 0; i < 20; i++)
+        ev[i] = tu_event(arena, D0 + hour * 3600 * TRL_NS_PER_SEC + i * TRL_NS_PER_SEC, "root",
+                         "web01", "event %d after hour %d", i, hour);
+}
+
+/* Appends one block of 20 events to 2026-11-27 with a writer of its own. */
 static void append_to_first_day(void)
 {
     struct trl_store *st;
     assert_int_equal(trl_store_open(dir, NULL, &st), 0);
     struct trl_event *ev[20];
-    for (int i = 0; i < 20; i++)
-        ev[i] = tu_event(arena, D0 + 6 * 3600 * TRL_NS_PER_SEC + i * TRL_NS_PER_SEC, "root",
-                         "web01", "later event %d", i);
+    later_events(ev, 6);
     assert_int_equal(trl_store_append(st, ev, 20), 0);
     trl_store_close(st);
 }
@@ -263,9 +269,7 @@ static void test_the_writer_notices_a_head_changed_while_it_runs(void **state)
     struct trl_store *st;
     assert_int_equal(trl_store_open(dir, NULL, &st), 0);
     struct trl_event *ev[20];
-    for (int i = 0; i < 20; i++)
-        ev[i] = tu_event(arena, D0 + 7 * 3600 * TRL_NS_PER_SEC + i * TRL_NS_PER_SEC, "root",
-                         "web01", "while open %d", i);
+    later_events(ev, 7);
     assert_int_equal(trl_store_append(st, ev, 10), 0); /* block 6: the writer knows its head */
     sql("2026-11-27.db", "DELETE FROM chain WHERE seq = 6; DELETE FROM blocks WHERE id = 6;"
                          " UPDATE head SET seq = 5, hash = (SELECT hash FROM chain WHERE seq = 5)");
