@@ -877,7 +877,7 @@ struct trl_pipeline *trl_pipeline_create(const struct trl_pipeline_config *cfg)
     if (!p->cfg.queue_batches)
         p->cfg.queue_batches = 64;
     if (!p->cfg.batch_max_msgs)
-        p->cfg.batch_max_msgs = 2048;
+        p->cfg.batch_max_msgs = 4096;
     if (!p->cfg.batch_max_bytes)
         p->cfg.batch_max_bytes = 4u << 20;
     if (!p->cfg.parse_threads)

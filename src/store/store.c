@@ -27,7 +27,7 @@ static void apply_defaults(struct trl_store_opts *o)
      * merges of compaction run when the writer is idle and rewrite what appends wrote into larger
      * blocks at level 9, about 20% smaller than level 3 for about 3x its compression work. */
     if (o->zstd_level == 0)
-        o->zstd_level = 3;
+        o->zstd_level = 2;
     if (o->compact_zstd_level == 0)
         o->compact_zstd_level = 9;
     /* Measured (docs/storage.md, "Terms and the Bloom filter"): 12 bits per term cut the false

@@ -32,7 +32,7 @@
 
 struct trl_store_opts {
     uint32_t block_max_events;    /* events per block, 16..65536 (default 4096) */
-    int zstd_level;               /* 1..19 for blocks written by append (default 3) */
+    int zstd_level;               /* 1..19 for blocks written by append (default 2) */
     int compact_zstd_level;       /* 1..19 for blocks written by compaction (default 9) */
     unsigned bloom_bits_per_term; /* 4..32 (default 12): the Bloom filter of a small block; a
                                    * larger block gets a ribbon filter of at most those false

@@ -50,7 +50,7 @@ static void test_config_defaults(void **state)
     assert_int_equal(c.server.udp_rcvbuf, 8 * 1024 * 1024);
     assert_int_equal(c.server.stats_interval_ms, 60 * 1000);
     assert_int_equal(c.pipeline.queue_batches, 64);
-    assert_int_equal(c.pipeline.batch_max_messages, 2048);
+    assert_int_equal(c.pipeline.batch_max_messages, 4096);
     assert_int_equal(c.pipeline.batch_max_bytes, 4 * 1024 * 1024);
     assert_string_equal(c.pipeline.output, "");
     assert_int_equal(c.ingest.format, TRL_FORMAT_AUTO);
