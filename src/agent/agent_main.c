@@ -70,7 +70,7 @@
 /* Queued but unwritten bytes on the socket above which no more batches are built. */
 #define MAX_WRITE_QUEUE (4u << 20)
 /* Lines read per turn of the loop, so that a large backlog does not starve the sender. */
-#define TAIL_LINES_PER_TURN 2000
+#define TAIL_LINES_PER_TURN 500
 /* First byte of a spool record that starts with the position of its line in its file:
  * "\x1e<offset> <end> <crc32c of the line>\n" then the event's JSON. */
 #define POS_MARK '\x1e'
