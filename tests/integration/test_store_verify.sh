@@ -103,4 +103,25 @@ expect_finding "a deleted partition" "2024-07-10 .*DELETED"
 mv "$work/2024-07-10.db" "$data/events/"
 
 "$TRAPLINE" verify --data "$data" >"$work/verify.out" || fail "verify after restoring: $(cat "$work/verify.out")"
-echo "ok: ingest, search and verify; altered, deleted and inserted blocks caught"
+
+# 5. The last block of 2024-07-09 and its chain entry deleted, the head moved back to the entry
+# before it: only the head's signature shows it. More events for that day are then ingested; the
+# writer must not sign a new head over the truncated chain, and verify must still say so.
+printf '<38>1 2024-07-09T23:40:00.000000Z web01 sshd 25003 - - Failed password for carol from 203.0.113.98 port 40001 ssh2\n' >"$work/carol.log"
+"$TRAPLINE" ingest --data "$data" --no-progress "$work/carol.log" >"$work/ingest.out" 2>&1 ||
+    fail "ingest of a second block failed: $(cat "$work/ingest.out")"
+last=$(sqlite3 "$part" 'SELECT max(seq) FROM chain')
+[ "$last" -ge 2 ] || fail "2024-07-09 should have two blocks, has $last"
+
+sqlite3 "$part" "DELETE FROM blocks WHERE id = $last; DELETE FROM chain WHERE seq = $last;
+    UPDATE head SET seq = $((last - 1)), hash = (SELECT hash FROM chain WHERE seq = $((last - 1)))"
+expect_finding "a truncated chain" "the head signature does not match"
+printf '<38>1 2024-07-09T23:50:00.000000Z web01 sshd 25003 - - Failed password for bob from 203.0.113.99 port 40000 ssh2\n' >"$work/more.log"
+"$TRAPLINE" ingest --data "$data" --no-progress "$work/more.log" >"$work/ingest.out" 2>&1 ||
+    fail "ingest after the truncation failed: $(cat "$work/ingest.out")"
+grep -q 'moved aside' "$work/ingest.out" || fail "the writer did not set the partition aside: $(cat "$work/ingest.out")"
+expect_finding "a truncated chain after a write" "2024-07-09.db.altered."
+n=$(count --from 2024-07-09 --to 2024-07-09 'user.name:bob')
+[ "$n" -eq 1 ] || fail "the event written after the truncation: $n, want 1"
+
+echo "ok: ingest, search and verify; altered, deleted and inserted blocks, and a truncated chain a later write did not hide, caught"
