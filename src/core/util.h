@@ -107,17 +107,30 @@ static inline uint64_t trl_load_u64(const void *p)
     return w;
 }
 
-/* Whether the len bytes at a and b are equal, for short strings such as field names: names that
- * share a prefix usually differ at their end, so the last word is compared first, then the rest
- * word by word, without a call to memcmp. */
+/* Whether the len bytes at a and b are equal, for short strings such as field names, keys and
+ * the literals of known shapes, without a call to memcmp. Below a word, two overlapping reads of
+ * 4 or 2 bytes cover every length. Names that share a prefix usually differ at their end, so the
+ * last word is compared first, then the rest word by word. */
 static inline bool trl_short_eq(const char *a, const char *b, size_t len)
 {
     if (len < 8) {
-        for (size_t i = 0; i < len; i++) {
-            if (a[i] != b[i])
-                return false;
+        if (len >= 4) {
+            uint32_t a0, b0, a1, b1;
+            memcpy(&a0, a, 4);
+            memcpy(&b0, b, 4);
+            memcpy(&a1, a + len - 4, 4);
+            memcpy(&b1, b + len - 4, 4);
+            return a0 == b0 && a1 == b1;
         }
-        return true;
+        if (len >= 2) {
+            uint16_t a0, b0, a1, b1;
+            memcpy(&a0, a, 2);
+            memcpy(&b0, b, 2);
+            memcpy(&a1, a + len - 2, 2);
+            memcpy(&b1, b + len - 2, 2);
+            return a0 == b0 && a1 == b1;
+        }
+        return len == 0 || a[0] == b[0];
     }
     if (trl_load_u64(a + len - 8) != trl_load_u64(b + len - 8))
         return false;
@@ -126,6 +139,17 @@ static inline bool trl_short_eq(const char *a, const char *b, size_t len)
             return false;
     }
     return true;
+}
+
+/* Lower-cases the ASCII capitals among eight bytes at once: a byte gets 0x20 added when it is in
+ * 'A'..'Z'; bytes >= 0x80 are left alone (their high bit excludes them). */
+static inline uint64_t trl_ascii_lower8(uint64_t x)
+{
+    const uint64_t hi = 0x8080808080808080ULL;
+    uint64_t t = x & 0x7f7f7f7f7f7f7f7fULL;
+    uint64_t ge_a = t + 0x3f3f3f3f3f3f3f3fULL; /* high bit set when byte >= 'A' */
+    uint64_t gt_z = t + 0x2525252525252525ULL; /* high bit set when byte > 'Z' */
+    return x | ((ge_a & ~gt_z & ~x & hi) >> 2);
 }
 
 /* A fast hash of a short byte string, eight bytes at a time, for in-memory tables (group keys,

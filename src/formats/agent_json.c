@@ -600,37 +600,6 @@ static bool read_object(struct dec *d, size_t plen, unsigned segs, uint32_t hash
     return true;
 }
 
-/* Whether the n bytes at a and b are equal; a call to memcmp() costs more than these few loads
- * for the short runs of keys between two values. */
-static inline bool same_bytes(const char *a, const char *b, size_t n)
-{
-    uint64_t x, y;
-    if (n >= 8) {
-        for (; n > 8; a += 8, b += 8, n -= 8) {
-            memcpy(&x, a, 8);
-            memcpy(&y, b, 8);
-            if (x != y)
-                return false;
-        }
-        /* The last 8 bytes, overlapping the ones compared already. */
-        memcpy(&x, a + n - 8, 8);
-        memcpy(&y, b + n - 8, 8);
-        return x == y;
-    }
-    if (n >= 4) {
-        uint32_t u, v, s, t;
-        memcpy(&u, a, 4);
-        memcpy(&v, b, 4);
-        memcpy(&s, a + n - 4, 4);
-        memcpy(&t, b + n - 4, 4);
-        return u == v && s == t;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i])
-            return false;
-    return true;
-}
-
 /* Whether a value of kind k may start with byte c. */
 static bool starts_kind(enum kind k, char c)
 {
@@ -658,7 +627,7 @@ static uint32_t next_node(const struct shapes *s, uint32_t n, const char *p, siz
 {
     for (uint32_t c = s->nodes[n].child; c; c = s->nodes[c].next) {
         const struct node *x = &s->nodes[c];
-        if (x->piece_len > left || !same_bytes(p, s->bytes + x->piece, x->piece_len))
+        if (x->piece_len > left || !trl_short_eq(p, s->bytes + x->piece, x->piece_len))
             continue;
         if (x->kind == K_END ? x->piece_len == left
                              : x->piece_len < left && starts_kind(x->kind, p[x->piece_len]))
@@ -735,7 +704,7 @@ static enum add add_shape(struct shapes *s, struct dec *d)
         for (; c; c = s->nodes[c].next) {
             const struct node *x = &s->nodes[c];
             if (x->kind == kind && x->piece_len == len &&
-                same_bytes(s->bytes + x->piece, piece, len))
+                trl_short_eq(s->bytes + x->piece, piece, len))
                 break;
         }
         if (!c) {

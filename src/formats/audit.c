@@ -250,7 +250,7 @@ static const char *data_name(const char *key, size_t klen, bool *hex)
         if (!i)
             return NULL;
         const char *k = data_keys[i - 1].full + TRL_AUDIT_DATA_PREFIX_LEN;
-        if (data_keys[i - 1].len == klen && trl_audit_bytes_eq(k, key, klen)) {
+        if (data_keys[i - 1].len == klen && trl_short_eq(k, key, klen)) {
             *hex = data_keys[i - 1].hex;
             return data_keys[i - 1].full;
         }

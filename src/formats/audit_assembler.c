@@ -132,7 +132,7 @@ static bool derived_name(const char *name, size_t len)
     };
     for (size_t i = 0; i < TRL_ARRAY_LEN(prefixes); i++) {
         if (len >= prefixes[i].len && name[0] == prefixes[i].s[0] &&
-            trl_audit_bytes_eq(name, prefixes[i].s, prefixes[i].len))
+            trl_short_eq(name, prefixes[i].s, prefixes[i].len))
             return true;
     }
     return false;

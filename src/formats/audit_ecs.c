@@ -217,7 +217,7 @@ static const struct audit_type *type_by_name(const char *name, size_t len)
         if (!k)
             return NULL;
         const struct audit_type *t = &audit_types[k - 1];
-        if (t->len == len && trl_audit_bytes_eq(t->name, name, len))
+        if (t->len == len && trl_short_eq(t->name, name, len))
             return t;
     }
 }
@@ -531,7 +531,7 @@ static int common_key(const char *key, size_t klen)
     if (klen == 0 || klen > UINT8_MAX)
         return -1;
     for (unsigned k = key_index.head[klen][(unsigned char)key[0]]; k; k = key_index.next[k - 1]) {
-        if (trl_audit_bytes_eq(common_keys[k - 1].name, key, klen))
+        if (trl_short_eq(common_keys[k - 1].name, key, klen))
             return (int)k - 1;
     }
     return -1;
@@ -1090,7 +1090,7 @@ void trl_audit_ecs_related(struct trl_event *ev)
     for (uint32_t i = ev->first_named ? ev->first_named - 1 : ev->nfields; i < ev->nfields; i++) {
         const struct trl_kv *kv = &ev->fields[i];
         if (!kv->field && kv->name_len == sizeof(audit_name) - 1 &&
-            trl_audit_bytes_eq(kv->name, audit_name, sizeof(audit_name) - 1)) {
+            trl_short_eq(kv->name, audit_name, sizeof(audit_name) - 1)) {
             trl_event_add_unique_ref(ev, TRL_F_RELATED_USER, kv->val, kv->val_len);
             break;
         }

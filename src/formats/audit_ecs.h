@@ -26,17 +26,6 @@ _Static_assert(sizeof(TRL_AUDIT_DATA_PREFIX) - 1 == 12, "trl_audit_is_data_name 
 /* Longest key= name kept; longer ones are not audit keys. */
 #define TRL_AUDIT_KEY_MAX 64
 
-/* Whether the len bytes at a and b are equal: for the short names and keys compared here, a loop
- * the compiler keeps inline costs less than a call to memcmp. */
-static inline bool trl_audit_bytes_eq(const char *a, const char *b, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (a[i] != b[i])
-            return false;
-    }
-    return true;
-}
-
 /* Whether a field name is TRL_AUDIT_DATA_PREFIX followed by a key, compared as two words. */
 static inline bool trl_audit_is_data_name(const char *name, size_t len)
 {

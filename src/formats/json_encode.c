@@ -1255,23 +1255,6 @@ static uint32_t shape_bits(const struct trl_event *ev)
            (ev->flags & TRL_EVF_UNPARSED ? SHAPE_UNPARSED : 0);
 }
 
-/* Whether the n bytes at a and b are the same: 8 at a time, the last 8 overlapping, for the short
- * dynamic names a shape is checked against. */
-static inline bool same_bytes(const char *a, const char *b, size_t n)
-{
-    if (n < 8)
-        return n == 0 || memcmp(a, b, n) == 0;
-    uint64_t diff = 0, x, y;
-    for (size_t i = 0; i + 8 < n; i += 8) {
-        memcpy(&x, a + i, 8);
-        memcpy(&y, b + i, 8);
-        diff |= x ^ y;
-    }
-    memcpy(&x, a + n - 8, 8);
-    memcpy(&y, b + n - 8, 8);
-    return (diff | (x ^ y)) == 0;
-}
-
 /* Whether pl is the plan of ev's shape; if so, also sums the bytes of ev's values into
  * *value_bytes (one pass over the fields for both, without a branch per field: the differences
  * of the field ids are gathered and looked at once). The fields and names are compared in full: a
@@ -1305,7 +1288,7 @@ static bool plan_fits(const struct plan *pl, const struct trl_event *ev, size_t 
         const struct plan_name *pn = &pl->dyn[d];
         const struct trl_kv *k = &kv[pn->index];
         if (pn->len != k->name_len ||
-            (k->name != pn->literal && !same_bytes(pl->names + pn->at, k->name, pn->len)))
+            (k->name != pn->literal && !trl_short_eq(pl->names + pn->at, k->name, pn->len)))
             return false;
     }
     *value_bytes = bytes + bytes2;

@@ -114,16 +114,6 @@ static inline uint64_t mix64(uint64_t x)
     return x;
 }
 
-/* ASCII lower case of 8 bytes at once; bytes outside A-Z (including non-ASCII) are unchanged. */
-static inline uint64_t lower8(uint64_t x)
-{
-    uint64_t low7 = x & 0x7f7f7f7f7f7f7f7fULL;
-    uint64_t above_z = low7 + 0x2525252525252525ULL; /* high bit set when > 'Z' */
-    uint64_t from_a = low7 + 0x3f3f3f3f3f3f3f3fULL;  /* high bit set when >= 'A' */
-    uint64_t upper = ~x & (from_a ^ above_z) & 0x8080808080808080ULL;
-    return x | (upper >> 2);
-}
-
 /* The last n (< 8) bytes as one word, read with loads that do not pass the end, and without going
  * through a byte-wise copy (which would stall the following word load). */
 static inline uint64_t load_tail(const char *p, size_t n)
@@ -156,7 +146,7 @@ static inline uint64_t hash_str(unsigned type, const char *p, size_t n)
         uint64_t v;
         memcpy(&v, p, 8);
         if (fold)
-            v = lower8(v);
+            v = trl_ascii_lower8(v);
         h = (h ^ v) * 0xbf58476d1ce4e5b9ULL;
         h ^= h >> 32;
         p += 8;
@@ -164,7 +154,7 @@ static inline uint64_t hash_str(unsigned type, const char *p, size_t n)
     }
     uint64_t v = load_tail(p, n);
     if (fold)
-        v = lower8(v);
+        v = trl_ascii_lower8(v);
     h = (h ^ v) * 0x94d049bb133111ebULL;
     h ^= h >> 29;
     h *= 0xbf58476d1ce4e5b9ULL;
@@ -178,13 +168,13 @@ static inline bool eq_fold(const char *stored, const char *v, size_t n)
         uint64_t a, b;
         memcpy(&a, stored, 8);
         memcpy(&b, v, 8);
-        if (a != lower8(b))
+        if (a != trl_ascii_lower8(b))
             return false;
         stored += 8;
         v += 8;
         n -= 8;
     }
-    return load_tail(stored, n) == lower8(load_tail(v, n));
+    return load_tail(stored, n) == trl_ascii_lower8(load_tail(v, n));
 }
 
 static inline uint64_t hash_v4(uint32_t a)

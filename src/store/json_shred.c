@@ -320,30 +320,6 @@ static inline uint32_t load32(const char *p)
     return w;
 }
 
-static inline uint16_t load16(const char *p)
-{
-    uint16_t w;
-    memcpy(&w, p, 2);
-    return w;
-}
-
-static inline bool mem_eq(const char *a, const char *b, size_t n)
-{
-    /* Below a word: two reads of half its size or less that overlap cover every length. */
-    if (n < 8) {
-        if (n >= 4)
-            return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
-        if (n >= 2)
-            return load16(a) == load16(b) && load16(a + n - 2) == load16(b + n - 2);
-        return n == 0 || a[0] == b[0];
-    }
-    for (size_t i = 0; i + 8 < n; i += 8) {
-        if (load64(a + i) != load64(b + i))
-            return false;
-    }
-    return load64(a + n - 8) == load64(b + n - 8);
-}
-
 /* Makes room for n more bytes; trl_buf keeps a byte for its terminating NUL. */
 static inline uint8_t *buf_room(struct trl_buf *b, size_t n)
 {
@@ -461,7 +437,7 @@ static void map_grow(struct trl_shredder *s)
 static inline bool stream_is_path(const struct trl_shredder *s, uint32_t sid)
 {
     const struct stream *st = &s->st[sid];
-    return st->path_len == s->plen && mem_eq(s->paths.data + st->path_off, s->path, s->plen);
+    return st->path_len == s->plen && trl_short_eq(s->paths.data + st->path_off, s->path, s->plen);
 }
 
 /* The stream of the current path, created on first use. */
@@ -533,7 +509,7 @@ static inline bool needle_at(const char *p, const char *needle, size_t n, uint32
 {
     uint32_t w;
     memcpy(&w, p, 4);
-    return w == head && mem_eq(p + 4, needle + 4, n - 4);
+    return w == head && trl_short_eq(p + 4, needle + 4, n - 4);
 }
 
 #if defined(__SSE2__)
@@ -736,8 +712,8 @@ static inline bool keep_inline(const struct trl_shredder *s, struct stream *st, 
         return false;
     /* The last value kept inline has no marker byte and its fingerprint stays among the seen
      * ones while the path is not varied: the same bytes again are kept inline for sure. */
-    if ((n == st->last_len[0] && mem_eq(a, st->last[0], n)) ||
-        (n == st->last_len[1] && mem_eq(a, st->last[1], n)))
+    if ((n == st->last_len[0] && trl_short_eq(a, st->last[0], n)) ||
+        (n == st->last_len[1] && trl_short_eq(a, st->last[1], n)))
         return true;
     if (!seen_or_new(s, st, is_str, a, n))
         return false;
@@ -812,7 +788,7 @@ static inline bool time_after_minute(const struct minute_text *m, const char *a,
  * seconds and fraction are digits (a time the JSON encoder would write). */
 static bool time_in_minute(const struct minute_text *m, const char *a, int64_t *ns)
 {
-    return m->known && mem_eq(a, m->text, MINUTE_TEXT) && time_after_minute(m, a, ns);
+    return m->known && trl_short_eq(a, m->text, MINUTE_TEXT) && time_after_minute(m, a, ns);
 }
 
 /* The time a string holds when it is exactly the JSON encoder's form of it (RFC 3339, nine
@@ -834,7 +810,7 @@ static bool time_value(struct trl_shredder *s, const char *a, size_t n, int64_t 
             s->ts_min.minute = m;
             s->ts_min.known = true;
         }
-        if (mem_eq(a, s->ts_min.text, MINUTE_TEXT)) {
+        if (trl_short_eq(a, s->ts_min.text, MINUTE_TEXT)) {
             /* The seconds of a time of ts's minute: no other reading of these bytes. */
             if (is_digit(a[17]) && is_digit(a[18]) && (a[17] - '0') * 10 + (a[18] - '0') < 60)
                 return time_after_minute(&s->ts_min, a, ns);
@@ -1350,7 +1326,7 @@ static inline bool node_fits(const struct shape_node *t, const char *lits, const
 {
     size_t n = t->lit_len;
     if (n > (size_t)(end - p) ||
-        (n > from && !mem_eq(p + from, lits + t->lit_off + from, n - from)))
+        (n > from && !trl_short_eq(p + from, lits + t->lit_off + from, n - from)))
         return false;
     const char *v = p + n;
     return t->kind == SHAPE_END   ? v == end
@@ -1463,7 +1439,7 @@ static void shape_insert(struct trl_shredder *s, const char *json, const char *e
         for (; c; c = s->nodes[c].next) {
             const struct shape_node *t = &s->nodes[c];
             if (t->kind == kind && t->sid == sid && t->lit_len == lit_len &&
-                mem_eq(s->lits.data + t->lit_off, lit, lit_len))
+                trl_short_eq(s->lits.data + t->lit_off, lit, lit_len))
                 break;
         }
         if (!c) {

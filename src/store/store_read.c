@@ -328,29 +328,6 @@ static void tuples_free(struct tuples *t)
     memset(t, 0, sizeof(*t));
 }
 
-/* memcmp() == 0 for the short strings of group keys, without a call. */
-static inline bool bytes_eq(const uint8_t *a, const uint8_t *b, size_t n)
-{
-    if (n < 8) {
-        for (size_t i = 0; i < n; i++) {
-            if (a[i] != b[i])
-                return false;
-        }
-        return true;
-    }
-    uint64_t x, y;
-    for (size_t i = 0; i + 8 < n; i += 8) {
-        memcpy(&x, a + i, 8);
-        memcpy(&y, b + i, 8);
-        if (x != y)
-            return false;
-    }
-    /* The last eight bytes, overlapping what was compared. */
-    memcpy(&x, a + n - 8, 8);
-    memcpy(&y, b + n - 8, 8);
-    return x == y;
-}
-
 static void tuples_grow(struct tuples *t)
 {
     size_t cap = t->cap ? t->cap * 2 : 1024;
@@ -476,7 +453,7 @@ static bool events_equal(const struct search *s, uint32_t a, uint32_t b)
     for (size_t k = 0; k < s->ncols; k++) {
         size_t la, lb;
         const uint8_t *pa = slice(&s->tup, k, a, &la), *pb = slice(&s->tup, k, b, &lb);
-        if (la != lb || !bytes_eq(pa, pb, la))
+        if (la != lb || !trl_short_eq((const char *)pa, (const char *)pb, la))
             return false;
     }
     return true;
@@ -512,7 +489,8 @@ static void tuples_count(struct search *s, int64_t bucket, uint32_t i, uint64_t 
     size_t j = h & (t->cap - 1);
     while (t->slot[j].len) {
         struct tuple_slot *e = &t->slot[j];
-        if (e->hash == h && e->len == need && bytes_eq(t->keys + e->off, key, need)) {
+        if (e->hash == h && e->len == need &&
+            trl_short_eq((const char *)t->keys + e->off, (const char *)key, need)) {
             e->count += n;
             return;
         }

@@ -20,6 +20,8 @@
 #ifndef TRL_STORE_TERMS_H
 #define TRL_STORE_TERMS_H
 
+#include "core/util.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,18 +61,6 @@ static inline uint64_t trl_term_mix64(uint64_t x)
     return x;
 }
 
-/* Lower-cases the ASCII capitals of eight bytes at once: a byte gets 0x20 added when it is in
- * 'A'..'Z'. Bytes >= 0x80 are left alone (their high bit excludes them). */
-static inline uint64_t trl_term_lower8(uint64_t x)
-{
-    const uint64_t hi = 0x8080808080808080ULL;
-    uint64_t t = x & 0x7f7f7f7f7f7f7f7fULL;
-    uint64_t ge_a = t + 0x3f3f3f3f3f3f3f3fULL; /* high bit set when byte >= 'A' */
-    uint64_t gt_z = t + 0x2525252525252525ULL; /* high bit set when byte > 'Z' */
-    uint64_t upper = ge_a & ~gt_z & ~x & hi;
-    return x | (upper >> 2);
-}
-
 static inline uint32_t trl_term_le32(const unsigned char *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -88,7 +78,7 @@ static inline __attribute__((always_inline)) uint64_t trl_term_hash_lower(uint64
     const unsigned char *p = (const unsigned char *)s;
     uint64_t h = seed ^ ((uint64_t)len * 0x9e3779b97f4a7c15ULL);
     while (len >= 8) {
-        uint64_t w = trl_term_lower8(trl_term_le64(p));
+        uint64_t w = trl_ascii_lower8(trl_term_le64(p));
         h = (h ^ trl_term_mix64(w)) * 0x9e3779b97f4a7c15ULL;
         h = (h << 29) | (h >> 35);
         p += 8;
@@ -103,7 +93,7 @@ static inline __attribute__((always_inline)) uint64_t trl_term_hash_lower(uint64
             w = (uint64_t)trl_term_le32(p) | (uint64_t)trl_term_le32(p + len - 4) << 32;
         else
             w = (uint64_t)p[0] | (uint64_t)p[len / 2] << 8 | (uint64_t)p[len - 1] << 16;
-        w = trl_term_lower8(w);
+        w = trl_ascii_lower8(w);
         h = (h ^ trl_term_mix64(w)) * 0x9e3779b97f4a7c15ULL;
     }
     return trl_term_mix64(h);
