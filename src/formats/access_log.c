@@ -16,10 +16,6 @@
 
 #include <string.h>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 struct span {
     const char *p;
     size_t len;
@@ -101,25 +97,6 @@ static size_t parse_time(const char *p, size_t len, size_t i, int64_t *ns)
     return n;
 }
 
-/* The offset of the first '"' or '\\' in p[k..len), or len. Request lines and user agents are tens
- * of bytes long: they are screened 16 bytes at a time. */
-static size_t quote_or_escape(const char *p, size_t len, size_t k)
-{
-#if defined(__SSE2__)
-    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-    for (; len - k >= 16; k += 16) {
-        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
-        unsigned m = (unsigned)_mm_movemask_epi8(
-            _mm_or_si128(_mm_cmpeq_epi8(b, quote), _mm_cmpeq_epi8(b, bslash)));
-        if (m)
-            return k + (unsigned)__builtin_ctz(m);
-    }
-#endif
-    while (k < len && p[k] != '"' && p[k] != '\\')
-        k++;
-    return k;
-}
-
 /* A quoted field starting at p[*i] (the opening quote). Both servers escape a quote inside as \"
  * (Apache) or \x22 (nginx), so the first unescaped quote closes it. For the request field the
  * closing quote must also be followed by " <status>"; a quote that is not is part of the text. */
@@ -128,7 +105,8 @@ static bool quoted(const char *p, size_t len, size_t *i, struct span *out, bool 
     if (*i >= len || p[*i] != '"')
         return false;
     size_t s = *i + 1;
-    for (size_t k = quote_or_escape(p, len, s); k < len; k = quote_or_escape(p, len, k + 1)) {
+    for (size_t k = trl_find_either(p, len, s, '"', '\\'); k < len;
+         k = trl_find_either(p, len, k + 1, '"', '\\')) {
         if (p[k] == '\\') {
             /* The escaped byte is skipped, whatever it is. */
             if (++k >= len)

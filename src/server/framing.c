@@ -5,10 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 enum state {
     S_START,     /* before the first byte of a frame */
     S_DIGITS,    /* reading what may be an octet count; the digits are kept in buf */
@@ -107,31 +103,6 @@ static int emit_buf(struct trl_framer *f, struct trl_frame *out, size_t n, uint3
     return emit(out, f->buf, n, flags);
 }
 
-static bool is_terminator(char c)
-{
-    return c == '\n' || c == '\0';
-}
-
-/* Offset of the first LF or NUL in p[0..n), or n. Every LF-framed byte passes through here: on
- * SSE2, 16 bytes are checked at a time, never reading past p + n. */
-static size_t find_terminator(const char *p, size_t n)
-{
-    size_t i = 0;
-#if defined(__SSE2__)
-    const __m128i lf = _mm_set1_epi8('\n'), nul = _mm_setzero_si128();
-    for (; i + 16 <= n; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-        unsigned m = (unsigned)_mm_movemask_epi8(
-            _mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, nul)));
-        if (m)
-            return i + (unsigned)__builtin_ctz(m);
-    }
-#endif
-    while (i < n && !is_terminator(p[i]))
-        i++;
-    return i;
-}
-
 static int fail(struct trl_framer *f, const char *why)
 {
     f->state = S_ERROR;
@@ -196,7 +167,7 @@ int trl_framer_next(struct trl_framer *f, const char *data, size_t len, size_t *
             break;
         }
         case S_LINE: {
-            size_t seg = find_terminator(data + i, len - i);
+            size_t seg = trl_find_either(data + i, len - i, 0, '\n', '\0');
             bool term = i + seg < len;
             size_t next = term ? i + seg + 1 : len;
             const char *p = data + i;
@@ -243,7 +214,7 @@ int trl_framer_next(struct trl_framer *f, const char *data, size_t len, size_t *
             return emit_buf(f, out, f->len, 0);
         }
         case S_LINE_SKIP: {
-            size_t seg = find_terminator(data + i, len - i);
+            size_t seg = trl_find_either(data + i, len - i, 0, '\n', '\0');
             if (i + seg < len)
                 f->state = S_START;
             i = TRL_MIN(i + seg + 1, len);
