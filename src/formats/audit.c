@@ -14,6 +14,7 @@
 #include "formats/audit_ecs.h"
 #include "formats/parse.h"
 #include "core/timeutil.h"
+#include "core/name_index.h"
 #include "core/util.h"
 
 #include <pthread.h>
@@ -107,7 +108,7 @@ static bool valid_key(const char *k, size_t len)
  * value needs quoting (saddr is always hex but binary: it is decoded as a socket address instead).
  */
 #define DATA_NAME_MAX (TRL_AUDIT_DATA_PREFIX_LEN + 16)
-static const struct {
+static const struct data_key {
     char full[DATA_NAME_MAX]; /* TRL_AUDIT_DATA_PREFIX key, NUL-terminated */
     unsigned char len;        /* of the key */
     bool hex;
@@ -212,8 +213,7 @@ static const struct {
 #undef K
 };
 
-/* data_keys by key: an open-addressing table of indices plus one (0: empty), built once (see
- * trl_parse_audit()) and read-only afterwards. */
+/* data_keys by key (core/name_index.h), built once (see trl_parse_audit()). */
 #define KEY_SLOTS 256
 _Static_assert(TRL_ARRAY_LEN(data_keys) < KEY_SLOTS / 2, "the key table must stay sparse");
 _Static_assert(TRL_ARRAY_LEN(data_keys) < UINT8_MAX, "key indices must fit in a byte");
@@ -221,21 +221,18 @@ _Static_assert(TRL_ARRAY_LEN(data_keys) < UINT8_MAX, "key indices must fit in a 
 static unsigned char key_slots[KEY_SLOTS];
 static pthread_once_t key_slots_once = PTHREAD_ONCE_INIT;
 
-static size_t key_hash(const char *k, size_t len)
-{
-    return (len * 7 + (unsigned char)k[0] * 31 + (unsigned char)k[len - 1] * 3 +
-            (unsigned char)k[len / 2]) &
-           (KEY_SLOTS - 1);
-}
-
 static void build_key_slots(void)
 {
-    for (size_t i = 0; i < TRL_ARRAY_LEN(data_keys); i++) {
-        size_t h = key_hash(data_keys[i].full + TRL_AUDIT_DATA_PREFIX_LEN, data_keys[i].len);
-        while (key_slots[h])
-            h = (h + 1) & (KEY_SLOTS - 1);
-        key_slots[h] = (unsigned char)(i + 1);
-    }
+    for (size_t i = 0; i < TRL_ARRAY_LEN(data_keys); i++)
+        trl_name_index_put(key_slots, KEY_SLOTS, data_keys[i].full + TRL_AUDIT_DATA_PREFIX_LEN,
+                           data_keys[i].len, i);
+}
+
+static const char *key_at(const void *table, size_t pos, size_t *len)
+{
+    const struct data_key *k = (const struct data_key *)table + pos;
+    *len = k->len;
+    return k->full + TRL_AUDIT_DATA_PREFIX_LEN;
 }
 
 /* The name of the known key klen bytes long at key, or NULL; *hex tells whether auditd hex-encodes
@@ -245,16 +242,11 @@ static const char *data_name(const char *key, size_t klen, bool *hex)
     *hex = false;
     if (klen == 0 || klen >= DATA_NAME_MAX - TRL_AUDIT_DATA_PREFIX_LEN)
         return NULL;
-    for (size_t h = key_hash(key, klen);; h = (h + 1) & (KEY_SLOTS - 1)) {
-        unsigned i = key_slots[h];
-        if (!i)
-            return NULL;
-        const char *k = data_keys[i - 1].full + TRL_AUDIT_DATA_PREFIX_LEN;
-        if (data_keys[i - 1].len == klen && trl_short_eq(k, key, klen)) {
-            *hex = data_keys[i - 1].hex;
-            return data_keys[i - 1].full;
-        }
-    }
+    int i = trl_name_index_find(key_slots, KEY_SLOTS, data_keys, key_at, key, klen);
+    if (i < 0)
+        return NULL;
+    *hex = data_keys[i].hex;
+    return data_keys[i].full;
 }
 
 /* Length of "a" DIGITS at the start of k when k is an EXECVE argument key ("a3", "a3[1]"). */

@@ -1,4 +1,5 @@
 #include "formats/audit_ecs.h"
+#include "core/name_index.h"
 #include "core/util.h"
 
 #include <arpa/inet.h>
@@ -179,9 +180,9 @@ static const struct audit_type *type_by_num(unsigned num)
     return NULL;
 }
 
-/* audit_types by name: an open-addressing table of indices plus one (0: empty), built once and
- * read-only afterwards. Every record's type is looked up several times on its way (parse, assembly,
- * classification); a scan of the whole list cost more than the rest of that. */
+/* audit_types by name (core/name_index.h), built once: every record's type is looked up several
+ * times on its way (parse, assembly, classification); a scan of the whole list cost more than the
+ * rest of that. */
 #define TYPE_SLOTS 512
 _Static_assert(TRL_ARRAY_LEN(audit_types) < TYPE_SLOTS / 2, "the type table must stay sparse");
 _Static_assert(TRL_ARRAY_LEN(audit_types) < UINT8_MAX, "type indices must fit in a byte");
@@ -189,22 +190,17 @@ _Static_assert(TRL_ARRAY_LEN(audit_types) < UINT8_MAX, "type indices must fit in
 static unsigned char type_slots[TYPE_SLOTS];
 static pthread_once_t type_slots_once = PTHREAD_ONCE_INIT;
 
-static size_t type_hash(const char *name, size_t len)
-{
-    size_t h = len;
-    for (size_t i = 0; i < len; i++)
-        h = h * 31 + (unsigned char)name[i];
-    return h & (TYPE_SLOTS - 1);
-}
-
 static void build_type_slots(void)
 {
-    for (size_t i = 0; i < TRL_ARRAY_LEN(audit_types); i++) {
-        size_t h = type_hash(audit_types[i].name, audit_types[i].len);
-        while (type_slots[h])
-            h = (h + 1) & (TYPE_SLOTS - 1);
-        type_slots[h] = (unsigned char)(i + 1);
-    }
+    for (size_t i = 0; i < TRL_ARRAY_LEN(audit_types); i++)
+        trl_name_index_put(type_slots, TYPE_SLOTS, audit_types[i].name, audit_types[i].len, i);
+}
+
+static const char *type_name_at(const void *table, size_t pos, size_t *len)
+{
+    const struct audit_type *t = (const struct audit_type *)table + pos;
+    *len = t->len;
+    return t->name;
 }
 
 static const struct audit_type *type_by_name(const char *name, size_t len)
@@ -212,14 +208,8 @@ static const struct audit_type *type_by_name(const char *name, size_t len)
     pthread_once(&type_slots_once, build_type_slots);
     if (len == 0 || len > 32)
         return NULL;
-    for (size_t h = type_hash(name, len);; h = (h + 1) & (TYPE_SLOTS - 1)) {
-        unsigned k = type_slots[h];
-        if (!k)
-            return NULL;
-        const struct audit_type *t = &audit_types[k - 1];
-        if (t->len == len && trl_short_eq(t->name, name, len))
-            return t;
-    }
+    int i = trl_name_index_find(type_slots, TYPE_SLOTS, audit_types, type_name_at, name, len);
+    return i < 0 ? NULL : &audit_types[i];
 }
 
 const char *trl_audit_type_name(unsigned type)
