@@ -1562,8 +1562,9 @@ int trl_block_build(struct trl_block_builder *b, const struct trl_block_input *e
     trl_shredder_reset(b->shred);
     b->nparts = 0;
     size_t part = json_part_events(b, n);
+    bool with_digest = !b->no_digest;
     struct trl_sha256 digest;
-    if (trl_sha256_init(&digest) != 0)
+    if (with_digest && trl_sha256_init(&digest) != 0)
         return -ENOMEM;
     int64_t min_ts = ev[0].ts, max_ts = ev[0].ts, prev = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1587,13 +1588,14 @@ int trl_block_build(struct trl_block_builder *b, const struct trl_block_input *e
             (void)trl_json_leaves(in->json, in->len, &b->leaves);
             build_event_leaves(b);
         }
-        if (!b->no_digest)
+        if (with_digest)
             trl_events_digest_add(&digest, in->ts, in->json, in->len);
         if ((i + 1) % part == 0 || i + 1 == n)
             cut_part(b, (uint32_t)((i + 1) % part == 0 ? part : (i + 1) % part));
     }
-    trl_sha256_final(&digest, out->events_digest);
-    if (b->no_digest)
+    if (with_digest)
+        trl_sha256_final(&digest, out->events_digest);
+    else
         memset(out->events_digest, 0, TRL_SHA256_LEN);
     int rc = compress_columns(b, (uint32_t)n);
     if (rc != 0)
