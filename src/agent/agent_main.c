@@ -1,8 +1,8 @@
 /*
- * agent_main: sources -> parse -> spool -> TLS sender, on one libuv loop (see agent_main.h).
+ * agent_main: sources -> spool -> parse -> TLS sender, on one libuv loop (see agent_main.h).
  *
- * Exactly-once from file to spool: each line's record starts with the line's position (offset,
- * end, CRC-32C of the line). The offsets file is committed after the spool is synced, and
+ * Exactly-once from file to spool: each line's record holds the line's position (offset, end,
+ * CRC-32C of the line; line_record.h). The offsets file is committed after the spool is synced, and
  * tail.seq then records the spool seq from which lines are not covered by it. After a crash the
  * tailer re-reads from the committed offsets; the lines it delivers again whose positions are in
  * records at or after tail.seq are skipped once. Records are never deleted (acknowledged) before
@@ -16,6 +16,7 @@
 #include "agent/fim.h"
 #include "agent/forward.h"
 #include "agent/journal.h"
+#include "agent/line_record.h"
 #include "agent/netconn.h"
 #include "agent/privsep.h"
 #include "agent/privsep_net.h"
@@ -71,9 +72,6 @@
 #define MAX_WRITE_QUEUE (4u << 20)
 /* Lines read per turn of the loop, so that a large backlog does not starve the sender. */
 #define TAIL_LINES_PER_TURN 500
-/* First byte of a spool record that starts with the position of its line in its file:
- * "\x1e<offset> <end> <crc32c of the line>\n" then the event's JSON. */
-#define POS_MARK '\x1e'
 /* File lines are appended to the spool in groups of up to this many (one write for all), or
  * fewer when they hold PEND_BYTES, and at the end of every tail poll. */
 #define PEND_MAX   64
@@ -176,6 +174,7 @@ struct agent {
     size_t nprotected;
 
     struct trl_arena *arena;
+    struct trl_arena *send_arena; /* the event of the record being added to a batch */
     struct trl_buf json;
     struct trl_buf pend; /* records of the file lines waiting to be appended */
     struct pend_line pend_lines[PEND_MAX];
@@ -254,51 +253,24 @@ static void forward_event(struct agent *a, const struct trl_event *ev, const cha
     }
 }
 
-static void put_decimal(struct trl_buf *out, uint64_t v)
-{
-    char digits[20], *d = digits + sizeof(digits);
-    do {
-        *--d = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    trl_buf_append(out, d, (size_t)(digits + sizeof(digits) - d));
-}
-
-/* Appends ev's spool record to out: "\x1e<offset> <end> <crc>\n" when pos is given (by hand:
- * printf costs as much as the rest of the record), then the event's JSON, whose offset in out is
- * returned. */
-static size_t encode_record(struct agent *a, struct trl_event *ev, const struct line_pos *pos,
-                            struct trl_buf *out)
+/* Appends ev's JSON to out (host.name set to this host's when the event has none). */
+static void encode_event(struct agent *a, struct trl_event *ev, struct trl_buf *out)
 {
     if (!trl_event_has(ev, TRL_F_HOST_NAME))
         trl_event_set_str(ev, TRL_F_HOST_NAME, a->hostname);
-    if (pos) {
-        trl_buf_putc(out, POS_MARK);
-        put_decimal(out, pos->offset);
-        trl_buf_putc(out, ' ');
-        put_decimal(out, pos->end);
-        trl_buf_putc(out, ' ');
-        put_decimal(out, pos->crc);
-        trl_buf_putc(out, '\n');
-    }
-    size_t json_at = out->len;
     trl_json_encode_event_cached(a->jcache, ev, out);
-    return json_at;
 }
 
-/* Encodes ev (after the line position pos, when given) and appends it to the spool. Returns 0 or
- * the spool's error. */
-static int spool_event(struct agent *a, struct trl_event *ev, const struct line_pos *pos)
+/* Encodes ev and appends it to the spool. Returns 0 or the spool's error. */
+static int spool_event(struct agent *a, struct trl_event *ev)
 {
     trl_buf_reset(&a->json);
-    size_t json_at = encode_record(a, ev, pos, &a->json);
+    encode_event(a, ev, &a->json);
     int rc = trl_spool_append(a->spool, a->json.data, a->json.len, NULL);
     if (rc == 0) {
         a->collected++;
         a->unsent++;
-        if (pos)
-            a->lines_pending++;
-        forward_event(a, ev, a->json.data + json_at, a->json.len - json_at);
+        forward_event(a, ev, a->json.data, a->json.len);
     }
     return rc;
 }
@@ -316,6 +288,7 @@ static void flush_lines(struct agent *a)
     for (size_t i = 0; i < done; i++)
         trl_tail_ack(a->tail, a->pend_lines[i].file_id, a->pend_lines[i].end);
     a->collected += done;
+    a->lines_pending += done;
     if (rc != 0) {
         /* Not acknowledged: these lines are read again after a restart. */
         a->dropped += a->npend - done;
@@ -367,15 +340,20 @@ static int on_tail_line(void *ud, const struct trl_tail_line *line)
         trl_tail_ack(a->tail, line->file_id, line->end);
         return turn_done(a);
     }
-    trl_arena_reset(a->arena);
-    struct trl_event *ev = trl_event_create(a->arena, line->data, line->len, trl_now_ns());
-    trl_parse_event(ev, TRL_FORMAT_AUTO);
-    if (!trl_event_has(ev, TRL_F_LOG_FILE_PATH))
-        trl_event_set_str(ev, TRL_F_LOG_FILE_PATH, line->path);
+    /* Spooled as read, parsed when sent (line_record.h); the forwarders get its event now. */
     size_t off = a->pend.len;
-    size_t json_at = encode_record(a, ev, &pos, &a->pend);
-    /* Forwarded now, while the event exists (forwarding is best effort, never waits). */
-    forward_event(a, ev, a->pend.data + json_at, a->pend.len - json_at);
+    struct trl_line_rec rec = {pos.offset,         pos.end,    pos.crc,  trl_now_ns(), line->path,
+                               strlen(line->path), line->data, line->len};
+    if (rec.path_len > TRL_LINE_REC_MAX_PATH)
+        rec.path_len = TRL_LINE_REC_MAX_PATH;
+    trl_line_rec_encode(&a->pend, &rec);
+    if (a->np && a->o->nforwarders) {
+        trl_arena_reset(a->arena);
+        struct trl_event *ev = trl_line_rec_event(a->arena, &rec, a->hostname);
+        trl_buf_reset(&a->json);
+        encode_event(a, ev, &a->json);
+        forward_event(a, ev, a->json.data, a->json.len);
+    }
     a->pend_lines[a->npend++] =
         (struct pend_line){off, a->pend.len - off, line->file_id, line->end};
     if (a->npend == PEND_MAX || a->pend.len >= PEND_BYTES)
@@ -390,7 +368,7 @@ static int on_tail_line(void *ud, const struct trl_tail_line *line)
 static void on_host_event(void *ud, struct trl_event *ev)
 {
     struct agent *a = ud;
-    if (!spool_has_room(a) || spool_event(a, ev, NULL) != 0)
+    if (!spool_has_room(a) || spool_event(a, ev) != 0)
         a->dropped++;
 }
 
@@ -961,17 +939,42 @@ static void on_reconnect(uv_timer_t *t)
 /* ---- sending ----------------------------------------------------------------------------------
  */
 
-/* The event's JSON in a spool record: after the line position, when there is one. */
-static void record_payload(const struct trl_spool_record *rec, const char **data, size_t *len)
+/* Appends the JSON line of a spool record's event to out: a file line's event is made now
+ * (line_record.h), an event of an earlier spool or of another source is already JSON (after the
+ * line's position in a file line's record of an earlier spool). */
+static void append_record_json(struct agent *a, const struct trl_spool_record *rec,
+                               struct trl_buf *out)
 {
-    *data = rec->data;
-    *len = rec->len;
-    if (*len > 0 && (*data)[0] == POS_MARK) {
-        const char *nl = memchr(*data, '\n', *len);
-        size_t skip = nl ? (size_t)(nl - *data) + 1 : *len;
-        *data += skip;
-        *len -= skip;
+    struct trl_line_rec line;
+    int rc = trl_line_rec_decode(rec->data, rec->len, &line);
+    if (rc == 0 || rc == TRL_EINVAL) {
+        trl_arena_reset(a->send_arena);
+        struct trl_event *ev;
+        if (rc == 0) {
+            ev = trl_line_rec_event(a->send_arena, &line, a->hostname);
+        } else {
+            /* The spool's CRC passed, so only a bug gets here: the sequence number still needs
+             * its event, and this one says what happened. */
+            trl_warn(COMP, "malformed line record seq=%llu", (unsigned long long)rec->seq);
+            ev = trl_agent_event(a->send_arena, "agent.health", trl_now_ns());
+            trl_event_set_str(ev, TRL_F_EVENT_ACTION, "spool-record-malformed");
+            trl_event_set_str(ev, TRL_F_EVENT_OUTCOME, "failure");
+            trl_event_set_str(ev, TRL_F_MESSAGE, "a file line's spool record could not be read");
+            trl_event_set_str(ev, TRL_F_HOST_NAME, a->hostname);
+        }
+        trl_json_encode_event_cached(a->jcache, ev, out);
+    } else {
+        const char *data = rec->data;
+        size_t len = rec->len;
+        if (len > 0 && data[0] == TRL_POS_REC_MARK) {
+            const char *nl = memchr(data, '\n', len);
+            size_t skip = nl ? (size_t)(nl - data) + 1 : len;
+            data += skip;
+            len -= skip;
+        }
+        trl_buf_append(out, data, len);
     }
+    trl_buf_putc(out, '\n');
 }
 
 /* Sends at once when a full batch waits; otherwise the commit timer sends within 200 ms, so that
@@ -1106,12 +1109,12 @@ static void pump(struct agent *a)
                 if (r == 0)
                     break;
             }
-            const char *data;
-            size_t len;
-            record_payload(&rec, &data, &len);
-            bool fits = count == 0 || (rec.seq == first + count && count < max_events &&
-                                       b->raw.len + len + 1 <= max_bytes);
+            size_t mark = b->raw.len;
+            append_record_json(a, &rec, &b->raw);
+            bool fits = count == 0 ||
+                        (rec.seq == first + count && count < max_events && b->raw.len <= max_bytes);
             if (!fits) {
+                b->raw.len = mark;
                 if (!a->have_held) {
                     trl_buf_reset(&a->held);
                     trl_buf_append(&a->held, rec.data, rec.len);
@@ -1122,8 +1125,6 @@ static void pump(struct agent *a)
             }
             if (count == 0)
                 first = rec.seq;
-            trl_buf_append(&b->raw, data, len);
-            trl_buf_putc(&b->raw, '\n');
             count++;
             /* Last: data may point into held. */
             a->have_held = false;
@@ -1379,6 +1380,8 @@ static void on_trim_timer(uv_timer_t *t)
     struct agent *a = t->data;
     trl_arena_destroy(a->arena);
     a->arena = trl_arena_create(0);
+    trl_arena_destroy(a->send_arena);
+    a->send_arena = trl_arena_create(0);
     trl_buf_free(&a->json);
     trl_buf_free(&a->fwd_msg);
     if (a->npend == 0)
@@ -1467,16 +1470,9 @@ static void load_replay(struct agent *a)
     size_t cap = 0;
     struct trl_spool_record rec;
     while (trl_spool_read(a->spool, &rec) == 1) {
-        const char *p = rec.data;
-        if (rec.seq < a->commit_seq || rec.len < 2 || p[0] != POS_MARK)
-            continue;
-        char head[80];
-        size_t n = TRL_MIN(rec.len - 1, sizeof(head) - 1);
-        memcpy(head, p + 1, n);
-        head[n] = '\0';
-        unsigned long long off, end;
-        unsigned crc;
-        if (sscanf(head, "%llu %llu %u", &off, &end, &crc) != 3)
+        uint64_t off, end;
+        uint32_t crc;
+        if (rec.seq < a->commit_seq || !trl_line_rec_position(rec.data, rec.len, &off, &end, &crc))
             continue;
         if (a->nreplay == cap) {
             cap = cap ? cap * 2 : 256;
@@ -1653,6 +1649,7 @@ int trl_agent_run(const struct trl_agent_opts *o)
     uv_async_init(&a->loop, &a->durable_async, on_durable_async);
     a->durable_async.data = a;
     a->arena = trl_arena_create(0);
+    a->send_arena = trl_arena_create(0);
     a->zctx = trl_proto_zctx_create();
     a->jcache = trl_json_cache_create();
     if ((rc = trl_state_mkdir(a->state_dir)) < 0) {
@@ -1756,6 +1753,7 @@ out:
     free(a->crt_path);
     free(a->key_path);
     trl_arena_destroy(a->arena);
+    trl_arena_destroy(a->send_arena);
     trl_proto_zctx_destroy(a->zctx);
     trl_json_cache_destroy(a->jcache);
     trl_buf_free(&a->json);

@@ -1,8 +1,9 @@
 /*
  * agent_main: the main loop of `trapline agent`. Sources (tailed log files, and by default the
- * host's file integrity, process, network and login sources) produce events, which are parsed and
- * normalised here with Trapline's own parsers, encoded as ECS JSON, given a sequence number and
- * appended to the disk spool before anything is sent. A sender reads the spool, sends BATCH frames
+ * host's file integrity, process, network and login sources) produce events, which are given a
+ * sequence number and appended to the disk spool before anything is sent: a file line as it was
+ * read (line_record.h), any other event encoded as ECS JSON. A sender reads the spool, parses and
+ * normalises each file line with Trapline's own parsers, sends BATCH frames
  * over TLS 1.3 (docs/protocol.md) with a bounded window of unacknowledged batches, and on ACK
  * advances the spool's acknowledged position durably, so a restarted agent resends only what the
  * server has not committed. Any error closes the connection and reconnects with exponential,
