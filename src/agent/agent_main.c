@@ -203,6 +203,7 @@ struct agent {
     bool tail_paused;
     bool tail_more; /* the last tail poll stopped at TAIL_LINES_PER_TURN */
     uint32_t tail_turn;
+    int64_t tail_read_ns; /* when the turn started: the read time of its lines (event.created) */
     /* Lines spooled after the last offsets commit, which a restarted tailer delivers again: their
      * positions, sorted, to skip each once (see load_replay). */
     struct line_pos *replay;
@@ -342,8 +343,14 @@ static int on_tail_line(void *ud, const struct trl_tail_line *line)
     }
     /* Spooled as read, parsed when sent (line_record.h); the forwarders get its event now. */
     size_t off = a->pend.len;
-    struct trl_line_rec rec = {pos.offset,         pos.end,    pos.crc,  trl_now_ns(), line->path,
-                               strlen(line->path), line->data, line->len};
+    struct trl_line_rec rec = {.offset = pos.offset,
+                               .end = pos.end,
+                               .crc = pos.crc,
+                               .read_ns = a->tail_read_ns,
+                               .path = line->path,
+                               .path_len = strlen(line->path),
+                               .line = line->data,
+                               .line_len = line->len};
     if (rec.path_len > TRL_LINE_REC_MAX_PATH)
         rec.path_len = TRL_LINE_REC_MAX_PATH;
     trl_line_rec_encode(&a->pend, &rec);
@@ -433,6 +440,7 @@ static void run_tail(struct agent *a)
     }
     a->tail_turn = 0;
     a->tail_more = false;
+    a->tail_read_ns = trl_now_ns();
     int n = trl_tail_poll(a->tail, on_tail_line, a);
     flush_lines(a);
     if (n < 0)

@@ -6,21 +6,21 @@
 #include "core/util.h"
 #include "formats/parse.h"
 
+#include <endian.h>
 #include <stdio.h>
 #include <string.h>
 
 static void put_le(unsigned char *p, uint64_t v, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
+    uint64_t le = htole64(v);
+    memcpy(p, &le, n);
 }
 
 static uint64_t get_le(const unsigned char *p, size_t n)
 {
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
+    uint64_t le = 0;
+    memcpy(&le, p, n);
+    return le64toh(le);
 }
 
 void trl_line_rec_encode(struct trl_buf *out, const struct trl_line_rec *r)
