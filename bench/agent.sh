@@ -12,7 +12,7 @@
 #             FILE. The clock runs from the agent's start until the server has acknowledged all
 #             LINES events: the agent numbers each line once and the server records the highest
 #             acknowledged number (agents.last_seq in DATA/agents.db, read every 0.1 s). The agent
-#             parses and normalises every line to ECS JSON, spools it to disk (fsync), sends zstd
+#             spools every line to disk (fsync), parses and normalises it to ECS JSON, sends zstd
 #             batches over TLS 1.3. First the server writes its store (indexed, compressed,
 #             committed) before acknowledging: the central store's rate, which bench/store.sh
 #             measures on its own, bounds this one. Then the server is a relay (--store off
