@@ -1134,7 +1134,7 @@ static void pump(struct agent *a)
             if (count == 0)
                 first = rec.seq;
             count++;
-            /* Last: data may point into held. */
+            /* Last: rec may point into held. */
             a->have_held = false;
         }
         if (count == 0) {
