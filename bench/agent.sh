@@ -271,8 +271,8 @@ run_trapline() {
     apid=$!
     PIDS+=("$apid")
     if ! read -r t_s t_eps t_rss t_cpu < <(wait_done seq "$data/agents.db" "$apid" "$t0"); then
-        echo "trapline delivery failed; agent log:"; tail -20 "$WORK/agent-$mode.log"
-        echo "server log:"; tail -20 "$WORK/server-$mode.log"; exit 1
+        echo "trapline delivery failed; agent log:"; tail -n 20 "$WORK/agent-$mode.log"
+        echo "server log:"; tail -n 20 "$WORK/server-$mode.log"; exit 1
     fi
     t_net_cpu=$(child_cpu_s "$apid")
     t_srv_cpu=$(cpu_s "$spid")
@@ -339,7 +339,7 @@ t0=$(now)
 rpid=$!
 PIDS+=("$rpid")
 if ! read -r r_s r_eps r_rss r_cpu < <(wait_done lines "$SINK" "$rpid" "$t0"); then
-    echo "rsyslog delivery failed:"; tail -20 "$WORK/rs-send.out" "$WORK/rs-sink.out"; exit 1
+    echo "rsyslog delivery failed:"; tail -n 20 "$WORK/rs-send.out" "$WORK/rs-sink.out"; exit 1
 fi
 r_sink_cpu=$(cpu_s "$kpid")
 stop "$rpid"
