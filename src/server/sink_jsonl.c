@@ -1,4 +1,5 @@
 #include "core/buf.h"
+#include "core/drop_behind.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "formats/json_encode.h"
@@ -17,14 +18,19 @@ struct sink_jsonl {
     int fd;
     bool owns_fd;
     struct trl_buf buf;
+    struct trl_drop_behind drop; /* the output is a stream: it does not stay in the page cache */
 };
 
 static int jsonl_write(struct trl_sink *s, struct trl_batch *b)
 {
     struct sink_jsonl *j = (struct sink_jsonl *)s;
     /* Events the pipeline already encoded go out as they are. */
-    if (b->json_count == b->nevents)
-        return trl_write_all(j->fd, b->json.data ? b->json.data : "", b->json.len);
+    if (b->json_count == b->nevents) {
+        int rc = trl_write_all(j->fd, b->json.data ? b->json.data : "", b->json.len);
+        if (rc == 0)
+            trl_drop_behind_wrote(&j->drop, b->json.len);
+        return rc;
+    }
     trl_buf_reset(&j->buf);
     for (uint32_t i = 0; i < b->nevents; i++) {
         if (!b->events[i])
@@ -33,6 +39,8 @@ static int jsonl_write(struct trl_sink *s, struct trl_batch *b)
         trl_buf_putc(&j->buf, '\n');
     }
     int rc = trl_write_all(j->fd, j->buf.data, j->buf.len);
+    if (rc == 0)
+        trl_drop_behind_wrote(&j->drop, j->buf.len);
     /* Do not keep a huge buffer around after an unusually large batch. */
     if (j->buf.cap > (64u << 20))
         trl_buf_free(&j->buf);
@@ -76,5 +84,6 @@ struct trl_sink *trl_sink_jsonl_create(const char *path)
     j->base.destroy = jsonl_destroy;
     j->fd = fd;
     j->owns_fd = owns;
+    trl_drop_behind_init(&j->drop, fd);
     return &j->base;
 }
