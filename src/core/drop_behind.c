@@ -28,6 +28,16 @@ void trl_drop_behind_wrote(struct trl_drop_behind *d, size_t n)
     d->end += n;
     if (d->end - d->started < TRL_DROP_BEHIND_WINDOW)
         return;
+    /* The file may have been truncated (logrotate's copytruncate) or appended to by another
+     * writer: after an O_APPEND write the offset is the file's end. */
+    off_t at = lseek(d->fd, 0, SEEK_CUR);
+    if (at >= 0) {
+        if ((uint64_t)at < d->started)
+            d->started = d->dropped = 0;
+        d->end = (uint64_t)at;
+        if (d->end - d->started < TRL_DROP_BEHIND_WINDOW)
+            return;
+    }
     (void)sync_file_range(d->fd, (off_t)d->started, (off_t)(d->end - d->started),
                           SYNC_FILE_RANGE_WRITE);
     d->started = d->end;

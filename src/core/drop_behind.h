@@ -13,7 +13,9 @@
  * than the writer, the writer waits for it, as it would once the kernel's dirty limit is reached,
  * but with a few tens of MB dirty instead of gigabytes.
  *
- * Only regular files are handled; for anything else (a pipe, a terminal) the calls do nothing.
+ * The file's end is read again at every window, so a file truncated under the writer (logrotate's
+ * copytruncate) or appended to by another one is followed. Only regular files are handled; for
+ * anything else (a pipe, a terminal) the calls do nothing.
  * Errors of the hints are ignored: they change what is cached, never what is written.
  *
  * Ownership: the struct is the caller's and does not own the descriptor. One thread at a time (the

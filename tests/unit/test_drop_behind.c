@@ -93,6 +93,44 @@ static void test_drop_behind_drops_old_windows(void **state)
     free(chunk);
 }
 
+/* Truncated under the writer (copytruncate), the file is followed from its new end: the windows
+ * written after the truncation leave the cache as the first ones did. */
+static void test_drop_behind_follows_truncation(void **state)
+{
+    (void)state;
+    int fd = open(path, O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    struct statfs fs;
+    assert_int_equal(fstatfs(fd, &fs), 0);
+    if (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC) {
+        printf("skipped: %s is in memory, its pages cannot leave the cache\n", path);
+        close(fd);
+        skip();
+    }
+    struct trl_drop_behind d;
+    trl_drop_behind_init(&d, fd);
+    char *chunk = malloc(CHUNK);
+    memset(chunk, 'x', CHUNK);
+    for (size_t w = 0; w < 4 * (size_t)TRL_DROP_BEHIND_WINDOW; w += CHUNK) {
+        assert_int_equal(trl_write_all(fd, chunk, CHUNK), 0);
+        trl_drop_behind_wrote(&d, CHUNK);
+    }
+    assert_int_equal(ftruncate(fd, 0), 0);
+    size_t total = 5 * (size_t)TRL_DROP_BEHIND_WINDOW;
+    for (size_t w = 0; w < total; w += CHUNK) {
+        assert_int_equal(trl_write_all(fd, chunk, CHUNK), 0);
+        trl_drop_behind_wrote(&d, CHUNK);
+    }
+    close(fd);
+    assert_true(d.end == total);
+    int rfd = open(path, O_RDONLY);
+    assert_true(rfd >= 0);
+    size_t window_pages = TRL_DROP_BEHIND_WINDOW / (size_t)sysconf(_SC_PAGESIZE);
+    assert_true(resident_pages(rfd, 0, TRL_DROP_BEHIND_WINDOW) < window_pages / 8);
+    close(rfd);
+    free(chunk);
+}
+
 /* A pipe is not a file to drop pages of: nothing happens. */
 static void test_drop_behind_ignores_pipes(void **state)
 {
@@ -112,6 +150,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_drop_behind_drops_old_windows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drop_behind_follows_truncation, setup, teardown),
         cmocka_unit_test(test_drop_behind_ignores_pipes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
