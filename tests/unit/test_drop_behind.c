@@ -45,11 +45,10 @@ static size_t resident_pages(int fd, off_t off, size_t len)
     return in;
 }
 
-/* After six windows streamed, the first ones are out of the page cache, the last two are in, and
- * every byte is in the file. */
-static void test_drop_behind_drops_old_windows(void **state)
+/* The test file opened for appending and followed by d; skips the test where the file lives in
+ * memory (tmpfs), whose pages cannot leave the cache. */
+static int open_stream(struct trl_drop_behind *d)
 {
-    (void)state;
     int fd = open(path, O_WRONLY | O_APPEND);
     assert_true(fd >= 0);
     struct statfs fs;
@@ -59,8 +58,17 @@ static void test_drop_behind_drops_old_windows(void **state)
         close(fd);
         skip();
     }
+    trl_drop_behind_init(d, fd);
+    return fd;
+}
+
+/* After six windows streamed, the first ones are out of the page cache, the last two are in, and
+ * every byte is in the file. */
+static void test_drop_behind_drops_old_windows(void **state)
+{
+    (void)state;
     struct trl_drop_behind d;
-    trl_drop_behind_init(&d, fd);
+    int fd = open_stream(&d);
     assert_true(d.on);
     char *chunk = malloc(CHUNK);
     size_t total = 6 * (size_t)TRL_DROP_BEHIND_WINDOW;
@@ -98,17 +106,8 @@ static void test_drop_behind_drops_old_windows(void **state)
 static void test_drop_behind_follows_truncation(void **state)
 {
     (void)state;
-    int fd = open(path, O_WRONLY | O_APPEND);
-    assert_true(fd >= 0);
-    struct statfs fs;
-    assert_int_equal(fstatfs(fd, &fs), 0);
-    if (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC) {
-        printf("skipped: %s is in memory, its pages cannot leave the cache\n", path);
-        close(fd);
-        skip();
-    }
     struct trl_drop_behind d;
-    trl_drop_behind_init(&d, fd);
+    int fd = open_stream(&d);
     char *chunk = malloc(CHUNK);
     memset(chunk, 'x', CHUNK);
     for (size_t w = 0; w < 4 * (size_t)TRL_DROP_BEHIND_WINDOW; w += CHUNK) {
