@@ -21,16 +21,20 @@ struct sink_jsonl {
     struct trl_drop_behind drop; /* the output is a stream: it does not stay in the page cache */
 };
 
+static int write_out(struct sink_jsonl *j, const char *data, size_t len)
+{
+    int rc = trl_write_all(j->fd, data, len);
+    if (rc == 0)
+        trl_drop_behind_wrote(&j->drop, len);
+    return rc;
+}
+
 static int jsonl_write(struct trl_sink *s, struct trl_batch *b)
 {
     struct sink_jsonl *j = (struct sink_jsonl *)s;
     /* Events the pipeline already encoded go out as they are. */
-    if (b->json_count == b->nevents) {
-        int rc = trl_write_all(j->fd, b->json.data ? b->json.data : "", b->json.len);
-        if (rc == 0)
-            trl_drop_behind_wrote(&j->drop, b->json.len);
-        return rc;
-    }
+    if (b->json_count == b->nevents)
+        return write_out(j, b->json.data ? b->json.data : "", b->json.len);
     trl_buf_reset(&j->buf);
     for (uint32_t i = 0; i < b->nevents; i++) {
         if (!b->events[i])
@@ -38,9 +42,7 @@ static int jsonl_write(struct trl_sink *s, struct trl_batch *b)
         trl_json_encode_event(b->events[i], &j->buf);
         trl_buf_putc(&j->buf, '\n');
     }
-    int rc = trl_write_all(j->fd, j->buf.data, j->buf.len);
-    if (rc == 0)
-        trl_drop_behind_wrote(&j->drop, j->buf.len);
+    int rc = write_out(j, j->buf.data, j->buf.len);
     /* Do not keep a huge buffer around after an unusually large batch. */
     if (j->buf.cap > (64u << 20))
         trl_buf_free(&j->buf);
