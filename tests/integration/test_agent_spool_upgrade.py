@@ -7,7 +7,8 @@ writes, by hand, a spool segment in the earlier layout: the first line of a log 
 of another source (plain JSON). The tailed file has no saved offset, so the agent reads the file
 from its start: the first line must be recognised by its position and not spooled a second time;
 the lines after it are spooled in the new layout. In the store: each line exactly once, the other
-event once, and the first line's event as the earlier agent made it.
+event once, and the first line's event as the earlier agent made it. Then tail.seq, where a restart
+looks for lines spooled after the last offsets commit, must have moved past them.
 
 Environment: TRAPLINE (the binary). Exit 77 skips.
 """
@@ -103,7 +104,24 @@ def main():
         if ev2.get("event", {}).get("original") != lines[1] or \
                 ev2.get("log", {}).get("file", {}).get("path") != log:
             run.fail(f"a line spooled in the new layout lost its original or path: {ev2}")
-        print(f"delivered {len(want)} events once each from a spool of the earlier layout")
+        # The offsets commit (every second) records in tail.seq where the lines it does not cover
+        # start: past the two records above and the two lines spooled after them.
+        seq_path = os.path.join(run.state, "tail.seq")
+        deadline = time.monotonic() + 10
+        tail_seq = 0
+        while time.monotonic() < deadline:
+            try:
+                with open(seq_path) as f:
+                    tail_seq = int(f.read().strip() or 0)
+            except (OSError, ValueError):
+                tail_seq = 0
+            if tail_seq >= 5:
+                break
+            time.sleep(0.2)
+        if tail_seq < 5:
+            run.fail(f"tail.seq did not advance past the spooled lines: {tail_seq}")
+        print(f"delivered {len(want)} events once each from a spool of the earlier layout; "
+              f"tail.seq={tail_seq}")
     finally:
         run.stop()
     return 0
