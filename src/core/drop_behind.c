@@ -13,7 +13,9 @@ void trl_drop_behind_init(struct trl_drop_behind *d, int fd)
     *d = (struct trl_drop_behind){.fd = fd};
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
         return;
-    off_t at = lseek(fd, 0, SEEK_END);
+    /* Where the next write goes, without moving the descriptor's offset. */
+    int flags = fcntl(fd, F_GETFL);
+    off_t at = flags >= 0 && (flags & O_APPEND) ? st.st_size : lseek(fd, 0, SEEK_CUR);
     if (at < 0)
         return;
     d->on = true;
