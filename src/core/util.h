@@ -110,6 +110,17 @@ static inline uint64_t trl_load_u64(const void *p)
     return w;
 }
 
+/* Whether the first and the last w bytes (w <= len, w <= 8) of a and b are equal. */
+static inline bool trl_ends_eq(const char *a, const char *b, size_t len, size_t w)
+{
+    uint64_t a0 = 0, b0 = 0, a1 = 0, b1 = 0;
+    memcpy(&a0, a, w);
+    memcpy(&b0, b, w);
+    memcpy(&a1, a + len - w, w);
+    memcpy(&b1, b + len - w, w);
+    return a0 == b0 && a1 == b1;
+}
+
 /* Whether the len bytes at a and b are equal, for short strings such as field names, keys and
  * the literals of known shapes, without a call to memcmp. Below a word, two overlapping reads of
  * 4 or 2 bytes cover every length. Names that share a prefix usually differ at their end, so the
@@ -117,22 +128,10 @@ static inline uint64_t trl_load_u64(const void *p)
 static inline bool trl_short_eq(const char *a, const char *b, size_t len)
 {
     if (len < 8) {
-        if (len >= 4) {
-            uint32_t a0, b0, a1, b1;
-            memcpy(&a0, a, 4);
-            memcpy(&b0, b, 4);
-            memcpy(&a1, a + len - 4, 4);
-            memcpy(&b1, b + len - 4, 4);
-            return a0 == b0 && a1 == b1;
-        }
-        if (len >= 2) {
-            uint16_t a0, b0, a1, b1;
-            memcpy(&a0, a, 2);
-            memcpy(&b0, b, 2);
-            memcpy(&a1, a + len - 2, 2);
-            memcpy(&b1, b + len - 2, 2);
-            return a0 == b0 && a1 == b1;
-        }
+        if (len >= 4)
+            return trl_ends_eq(a, b, len, 4);
+        if (len >= 2)
+            return trl_ends_eq(a, b, len, 2);
         return len == 0 || a[0] == b[0];
     }
     if (trl_load_u64(a + len - 8) != trl_load_u64(b + len - 8))
