@@ -254,19 +254,14 @@ static void forward_event(struct agent *a, const struct trl_event *ev, const cha
     }
 }
 
-/* Appends ev's JSON to out (host.name set to this host's when the event has none). */
-static void encode_event(struct agent *a, struct trl_event *ev, struct trl_buf *out)
+/* Encodes ev (host.name set to this host's when the event has none) and appends it to the spool.
+ * Returns 0 or the spool's error. */
+static int spool_event(struct agent *a, struct trl_event *ev)
 {
     if (!trl_event_has(ev, TRL_F_HOST_NAME))
         trl_event_set_str(ev, TRL_F_HOST_NAME, a->hostname);
-    trl_json_encode_event_cached(a->jcache, ev, out);
-}
-
-/* Encodes ev and appends it to the spool. Returns 0 or the spool's error. */
-static int spool_event(struct agent *a, struct trl_event *ev)
-{
     trl_buf_reset(&a->json);
-    encode_event(a, ev, &a->json);
+    trl_json_encode_event_cached(a->jcache, ev, &a->json);
     int rc = trl_spool_append(a->spool, a->json.data, a->json.len, NULL);
     if (rc == 0) {
         a->collected++;
@@ -358,7 +353,7 @@ static int on_tail_line(void *ud, const struct trl_tail_line *line)
         trl_arena_reset(a->arena);
         struct trl_event *ev = trl_line_rec_event(a->arena, &rec, a->hostname);
         trl_buf_reset(&a->json);
-        encode_event(a, ev, &a->json);
+        trl_json_encode_event_cached(a->jcache, ev, &a->json);
         forward_event(a, ev, a->json.data, a->json.len);
     }
     a->pend_lines[a->npend++] =
@@ -948,8 +943,7 @@ static void on_reconnect(uv_timer_t *t)
  */
 
 /* Appends the JSON line of a spool record's event to out: a file line's event is made now
- * (line_record.h), an event of an earlier spool or of another source is already JSON (after the
- * line's position in a file line's record of an earlier spool). */
+ * (line_record.h), an event of another source or of an earlier spool is already JSON. */
 static void append_record_json(struct agent *a, const struct trl_spool_record *rec,
                                struct trl_buf *out)
 {
@@ -972,15 +966,10 @@ static void append_record_json(struct agent *a, const struct trl_spool_record *r
         }
         trl_json_encode_event_cached(a->jcache, ev, out);
     } else {
-        const char *data = rec->data;
-        size_t len = rec->len;
-        if (len > 0 && data[0] == TRL_POS_REC_MARK) {
-            const char *nl = memchr(data, '\n', len);
-            size_t skip = nl ? (size_t)(nl - data) + 1 : len;
-            data += skip;
-            len -= skip;
-        }
-        trl_buf_append(out, data, len);
+        const char *json;
+        size_t len;
+        trl_line_rec_json(rec->data, rec->len, &json, &len);
+        trl_buf_append(out, json, len);
     }
     trl_buf_putc(out, '\n');
 }

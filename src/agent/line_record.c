@@ -91,6 +91,18 @@ bool trl_line_rec_position(const void *data, size_t len, uint64_t *offset, uint6
     return true;
 }
 
+void trl_line_rec_json(const void *data, size_t len, const char **json, size_t *json_len)
+{
+    const char *p = data;
+    size_t skip = 0;
+    if (len > 0 && p[0] == TRL_POS_REC_MARK) {
+        const char *nl = memchr(p, '\n', len);
+        skip = nl ? (size_t)(nl - p) + 1 : len;
+    }
+    *json = p + skip;
+    *json_len = len - skip;
+}
+
 struct trl_event *trl_line_rec_event(struct trl_arena *a, const struct trl_line_rec *r,
                                      const char *hostname)
 {

@@ -61,6 +61,10 @@ int trl_line_rec_decode(const void *data, size_t len, struct trl_line_rec *r);
 bool trl_line_rec_position(const void *data, size_t len, uint64_t *offset, uint64_t *end,
                            uint32_t *crc);
 
+/* The event's JSON in a record that is not a line record: the whole record for the other sources,
+ * what follows the position for a file line of the earlier layout. *json points into data. */
+void trl_line_rec_json(const void *data, size_t len, const char **json, size_t *json_len);
+
 /* The line's event, in arena a: parsed (format detected) and normalised with r->read_ns as the
  * time it was received, log.file.path set to the record's path and host.name to hostname unless
  * the line named them. */

@@ -121,6 +121,29 @@ static void test_line_record_earlier_layout_position(void **state)
     assert_int_equal(trl_line_rec_decode(rec, strlen(rec), &out), TRL_ENOMATCH);
 }
 
+/* The JSON of records that are not line records: after the position in the earlier layout, the
+ * whole record otherwise. */
+static void test_line_record_json_of_other_records(void **state)
+{
+    (void)state;
+    static const char earlier[] = "\x1e"
+                                  "1 2 3\n{\"message\":\"x\"}";
+    static const char other[] = "{\"message\":\"y\"}";
+    const char *json;
+    size_t len;
+    trl_line_rec_json(earlier, strlen(earlier), &json, &len);
+    assert_int_equal(len, strlen("{\"message\":\"x\"}"));
+    assert_memory_equal(json, "{\"message\":\"x\"}", len);
+    trl_line_rec_json(other, strlen(other), &json, &len);
+    assert_ptr_equal(json, other);
+    assert_int_equal(len, strlen(other));
+    /* A position without its newline leaves no JSON rather than a part of the position. */
+    trl_line_rec_json("\x1e"
+                      "12 34",
+                      6, &json, &len);
+    assert_int_equal(len, 0);
+}
+
 /* The event is the one reading the line would have made: the read time decides the year, the
  * record's path is log.file.path, the host is the line's own. */
 static void test_line_record_event(void **state)
@@ -156,6 +179,7 @@ int main(void)
         cmocka_unit_test(test_line_record_empty_line),
         cmocka_unit_test(test_line_record_rejects_malformed),
         cmocka_unit_test(test_line_record_earlier_layout_position),
+        cmocka_unit_test(test_line_record_json_of_other_records),
         cmocka_unit_test(test_line_record_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
