@@ -35,6 +35,8 @@ extern char **environ;
 #define AGENT_ID_MAX 160
 /* nft's own limit on element timeouts is far above this; a month bounds a mistake. */
 #define MAX_TIMEOUT_S (30LL * 86400)
+/* Above one tick at the lowest usual HZ (100). */
+#define KERNEL_TICK_MARGIN_NS (20LL * 1000000)
 
 static const char *const action_names[] = {"block-ip", "kill-process", "lock-account"};
 
@@ -566,7 +568,6 @@ static int block_ip(struct trl_response *r, const struct trl_response_request *r
 {
     int64_t now = trl_now_ns();
     struct block *b = find_block(r, req->target);
-    *expires_ns = now + req->timeout_s * TRL_NS_PER_SEC;
     /* Already blocked with at least half of this timeout left: nothing to do. A later alert
      * extends the block. */
     if (b && b->expires_ns - now >= req->timeout_s * (TRL_NS_PER_SEC / 2)) {
@@ -594,6 +595,10 @@ static int block_ip(struct trl_response *r, const struct trl_response_request *r
         r->nft_ready = false;
         return rc;
     }
+    /* The kernel starts the element's timeout when nft inserts it and counts it in ticks, so the
+     * block ends after nft has returned plus a tick: ip-unblocked is written only once nft has
+     * removed the element. */
+    *expires_ns = trl_now_ns() + req->timeout_s * TRL_NS_PER_SEC + KERNEL_TICK_MARGIN_NS;
     if (!b && r->nblocks < MAX_BLOCKS) {
         r->blocks = trl_xrealloc(r->blocks, (r->nblocks + 1) * sizeof(*r->blocks));
         b = &r->blocks[r->nblocks++];
