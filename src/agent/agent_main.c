@@ -1106,10 +1106,14 @@ static void pump(struct agent *a)
                 if (r == 0)
                     break;
             }
+            /* A record that cannot follow in this batch is held without being made into its
+             * event; one that can is, as only its JSON tells whether the batch has room for it. */
+            bool fits = count == 0 || (rec.seq == first + count && count < max_events);
             size_t mark = b->raw.len;
-            append_record_json(a, &rec, &b->raw);
-            bool fits = count == 0 ||
-                        (rec.seq == first + count && count < max_events && b->raw.len <= max_bytes);
+            if (fits) {
+                append_record_json(a, &rec, &b->raw);
+                fits = count == 0 || b->raw.len <= max_bytes;
+            }
             if (!fits) {
                 b->raw.len = mark;
                 if (!a->have_held) {
