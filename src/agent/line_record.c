@@ -10,6 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Where the header's fields start, after the mark byte. */
+enum { AT_OFFSET = 1, AT_END = 9, AT_CRC = 17, AT_READ_NS = 21, AT_PATH_LEN = 29 };
+_Static_assert(AT_PATH_LEN + 2 == TRL_LINE_REC_HEAD, "the path length ends the header");
+
 static void put_le(unsigned char *p, uint64_t v, size_t n)
 {
     uint64_t le = htole64(v);
@@ -27,11 +31,11 @@ void trl_line_rec_encode(struct trl_buf *out, const struct trl_line_rec *r)
 {
     unsigned char head[TRL_LINE_REC_HEAD];
     head[0] = (unsigned char)TRL_LINE_REC_MARK;
-    put_le(head + 1, r->offset, 8);
-    put_le(head + 9, r->end, 8);
-    put_le(head + 17, r->crc, 4);
-    put_le(head + 21, (uint64_t)r->read_ns, 8);
-    put_le(head + 29, r->path_len, 2);
+    put_le(head + AT_OFFSET, r->offset, 8);
+    put_le(head + AT_END, r->end, 8);
+    put_le(head + AT_CRC, r->crc, 4);
+    put_le(head + AT_READ_NS, (uint64_t)r->read_ns, 8);
+    put_le(head + AT_PATH_LEN, r->path_len, 2);
     trl_buf_reserve(out, sizeof(head) + r->path_len + r->line_len);
     trl_buf_append(out, head, sizeof(head));
     trl_buf_append(out, r->path, r->path_len);
@@ -45,13 +49,13 @@ int trl_line_rec_decode(const void *data, size_t len, struct trl_line_rec *r)
         return TRL_ENOMATCH;
     if (len < TRL_LINE_REC_HEAD)
         return TRL_EINVAL;
-    size_t path_len = (size_t)get_le(p + 29, 2);
+    size_t path_len = (size_t)get_le(p + AT_PATH_LEN, 2);
     if (path_len > TRL_LINE_REC_MAX_PATH || path_len > len - TRL_LINE_REC_HEAD)
         return TRL_EINVAL;
-    r->offset = get_le(p + 1, 8);
-    r->end = get_le(p + 9, 8);
-    r->crc = (uint32_t)get_le(p + 17, 4);
-    r->read_ns = (int64_t)get_le(p + 21, 8);
+    r->offset = get_le(p + AT_OFFSET, 8);
+    r->end = get_le(p + AT_END, 8);
+    r->crc = (uint32_t)get_le(p + AT_CRC, 4);
+    r->read_ns = (int64_t)get_le(p + AT_READ_NS, 8);
     r->path = (const char *)p + TRL_LINE_REC_HEAD;
     r->path_len = path_len;
     r->line = r->path + path_len;
